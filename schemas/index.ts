@@ -1,0 +1,6 @@
+/** Every message, manifest and pipeline schema of Switchyard's wire protocol. */
+export * from "./StageMetadata.ts"
+export * from "./Registry.ts"
+export * from "./Task.ts"
+export * from "./Run.ts"
+export * from "./Pipeline.ts"
