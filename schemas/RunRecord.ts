@@ -1,0 +1,49 @@
+/**
+ * The persisted state of one run, as the scheduler writes it to the run-state
+ * KV bucket at every transition. A restarted scheduler resumes from it.
+ */
+import { Schema } from "effect"
+import { Pipeline } from "./Pipeline.ts"
+import { RunStatus } from "./Run.ts"
+import { StageMetadata } from "./StageMetadata.ts"
+import { TaskFailure } from "./Task.ts"
+
+/** Where one stage of a run is. */
+export const StageStatus = Schema.Literals(["pending", "dispatched", "retrying", "succeeded", "failed", "skipped"])
+export type StageStatus = typeof StageStatus.Type
+
+/** One stage of one run. */
+export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
+  name: Schema.String,
+  metadata: StageMetadata,
+  pool: Schema.String,
+  status: StageStatus,
+  /** Attempt in flight or last finished; 0 before the first dispatch. */
+  attempt: Schema.Int,
+  taskId: Schema.String,
+  startedAt: Schema.optionalKey(Schema.Number),
+  finishedAt: Schema.optionalKey(Schema.Number),
+  /** When a retrying stage is due for its next attempt. */
+  retryAt: Schema.optionalKey(Schema.Number),
+  count: Schema.optionalKey(Schema.Number),
+  durationMs: Schema.optionalKey(Schema.Number),
+  error: Schema.optionalKey(TaskFailure)
+}) {}
+
+/** A run: its pipeline, inputs, state slots, ledger and stages. */
+export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
+  version: Schema.Literal(1),
+  runId: Schema.String,
+  file: Schema.String,
+  pipeline: Pipeline,
+  inputs: Schema.Record(Schema.String, Schema.Json),
+  status: RunStatus,
+  state: Schema.Record(Schema.String, Schema.Json),
+  ledger: Schema.Record(Schema.String, Schema.Json),
+  stages: Schema.Record(Schema.String, StageRun),
+  /** Sequence number of the last event published. */
+  seq: Schema.Int,
+  createdAt: Schema.Number,
+  finishedAt: Schema.optionalKey(Schema.Number),
+  error: Schema.optionalKey(TaskFailure)
+}) {}

@@ -1,0 +1,108 @@
+/**
+ * What a stage definition is once written: its metadata as the registry sees
+ * it, its input and output schemas, and one uniform `execute` that takes raw
+ * JSON input and yields JSON output or a `StageFailure` shaped like the wire's
+ * `TaskFailure`. Also the errors a stage author raises and the mapping from
+ * any thrown or failed value to a failure (tag, message, retryability).
+ */
+import { Predicate, Schema } from "effect"
+import type { Effect } from "effect"
+import type { StageMetadata } from "../schemas/StageMetadata.ts"
+import { TaskFailure } from "../schemas/Task.ts"
+
+/** Which task a stage runs for. */
+export interface StageTaskInfo {
+  readonly taskId: string
+  /** Empty for a standalone task. */
+  readonly runId: string
+  /** The stage's name in the pipeline. */
+  readonly stage: string
+  /** 1 on the first attempt; the scheduler's count, not the delivery count. */
+  readonly attempt: number
+}
+
+/** What a stage's `run` receives beside its input. */
+export interface StageContext extends StageTaskInfo {
+  /** Aborted when the task is interrupted (timeout, shutdown); pass it to fetch, timers, child processes. */
+  readonly signal: AbortSignal
+}
+
+/** A stage failed: the `TaskFailure` fields plus, for schema errors, the offending path. */
+export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailure", {
+  /** The stage type that failed. */
+  stageType: Schema.String,
+  /** Error class, e.g. `InvalidInputError`, `StageError`, `TypeError`. */
+  tag: Schema.String,
+  message: Schema.String,
+  retryable: Schema.Boolean,
+  /** Dotted path of the offending field, for input and output errors. */
+  path: Schema.optionalKey(Schema.String)
+}) {
+  get isRetryable(): boolean {
+    return this.retryable
+  }
+
+  /** The wire form carried by a failed `TaskResult`. */
+  toTaskFailure(): TaskFailure {
+    return new TaskFailure({ tag: this.tag, message: this.message, retryable: this.retryable })
+  }
+
+  /**
+   * Maps anything a stage threw or failed with: the tag is its `_tag` or
+   * `name`, the message its `message`, and it is retryable unless it says
+   * `isRetryable === false` (or `retryable === false`).
+   */
+  static fromError(stageType: string, error: unknown): StageFailure {
+    if (error instanceof StageFailure) return error
+    return new StageFailure({
+      stageType,
+      tag: tagOf(error),
+      message: messageOf(error),
+      retryable: retryableOf(error)
+    })
+  }
+}
+
+/** An error a stage author raises to choose its retryability. */
+export class StageError extends Schema.TaggedError<StageError>()("StageError", {
+  message: Schema.String,
+  /** @default true */
+  retryable: Schema.optionalKey(Schema.Boolean)
+}) {
+  get isRetryable(): boolean {
+    return this.retryable ?? true
+  }
+}
+
+/** A defined stage type, ready to be served by an executor. */
+export interface StageDefinition<I = unknown, O = unknown> {
+  /** What the registry stores; `runtime` is `inline`. */
+  readonly metadata: StageMetadata
+  /** Decodes a task's JSON inputs. */
+  readonly inputs: Schema.Codec<I, unknown>
+  /** Encodes the stage's result to JSON. */
+  readonly outputs: Schema.Codec<O, unknown>
+  /**
+   * Decodes `rawInput`, runs the stage and encodes its output. Interrupting
+   * the effect aborts `ctx.signal`; timeouts are the caller's to apply.
+   */
+  readonly execute: (rawInput: unknown, info: StageTaskInfo) => Effect.Effect<Schema.Json, StageFailure>
+}
+
+const tagOf = (error: unknown): string => {
+  if (Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag)) return error._tag
+  if (error instanceof Error) return error.name
+  return "StageError"
+}
+
+const messageOf = (error: unknown): string => {
+  if (Predicate.hasProperty(error, "message") && Predicate.isString(error.message)) return error.message
+  if (Predicate.isString(error)) return error
+  return String(error)
+}
+
+const retryableOf = (error: unknown): boolean => {
+  if (Predicate.hasProperty(error, "isRetryable") && error.isRetryable === false) return false
+  if (Predicate.hasProperty(error, "retryable") && error.retryable === false) return false
+  return true
+}

@@ -1,0 +1,141 @@
+/**
+ * `defineStage`: how a plugin author writes an inline stage type. The author
+ * gives metadata, effect schemas for inputs and outputs, and a `run` function
+ * that returns an Effect, a Promise or a plain value; the result is a
+ * `StageDefinition` whose `execute` decodes raw JSON input, runs the stage,
+ * encodes its output and maps every failure to a `StageFailure`. The JSON
+ * Schema of inputs and outputs in the metadata is generated from the same
+ * schemas, so what the registry advertises is what the stage accepts.
+ */
+import { Cause, Effect, Predicate, Schema } from "effect"
+import type { JsonSchema } from "effect"
+import { describeIssue } from "../services/bus/Codec.ts"
+import type { Capabilities, OutputMode } from "../schemas/StageMetadata.ts"
+import { StageMetadata } from "../schemas/StageMetadata.ts"
+import type { StageContext, StageDefinition, StageTaskInfo } from "./Stage.ts"
+import { StageFailure } from "./Stage.ts"
+
+export * from "./Stage.ts"
+
+/** The default stage timeout, in milliseconds. */
+export const defaultStageTimeoutMs = 30_000
+
+/** What `defineStage` takes. */
+export interface StageOptions<I, O, E> {
+  /** `name`, `plugin.action` or `namespace/plugin.action`. */
+  readonly type: string
+  /** Semantic version of this stage type. */
+  readonly version: string
+  readonly description: string
+  readonly plugin: string
+  /** Run-state slot(s) the output goes to; `null` for none. */
+  readonly stateKey: string | ReadonlyArray<string> | null
+  /** How the output is applied to the run state. */
+  readonly output: OutputMode
+  /** How outputs are counted: `none`, `one`, `length`, `length(path)`, `field(path)`, or a sum. */
+  readonly count: string
+  /** Stage types that must run earlier in any pipeline using this one. @default [] */
+  readonly dependencies?: ReadonlyArray<string>
+  /** Milliseconds before the executor interrupts the stage. @default 30000 */
+  readonly timeout?: number
+  readonly capabilities?: Capabilities
+  /** Schema of the task's inputs (decoded from JSON). */
+  readonly inputs: Schema.Codec<I, unknown>
+  /** Schema of the stage's result (encoded to JSON). */
+  readonly outputs: Schema.Codec<O, unknown>
+  /** The work: return an Effect, a Promise or a value. */
+  readonly run: (input: I, ctx: StageContext) => Effect.Effect<O, E> | PromiseLike<O> | O
+}
+
+/**
+ * Defines an inline stage type. Metadata is checked by the registry when the
+ * executor announces it (a bad field is a rejection with its path, not a
+ * crash of the process that loads the plugin).
+ */
+export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): StageDefinition<I, O> => {
+  const inputCodec = Schema.toCodecJson(options.inputs)
+  const outputCodec = Schema.toCodecJson(options.outputs)
+  const decodeInput = Schema.decodeUnknownEffect(inputCodec)
+  const encodeOutput = Schema.encodeUnknownEffect(outputCodec)
+  const type = options.type
+
+  const metadata = new StageMetadata({
+    type,
+    version: options.version,
+    description: options.description,
+    plugin: options.plugin,
+    stateKey: options.stateKey,
+    output: options.output,
+    count: options.count,
+    dependencies: options.dependencies ?? [],
+    inputs: jsonSchemaOf(options.inputs),
+    outputs: jsonSchemaOf(options.outputs),
+    runtime: "inline",
+    timeoutMs: options.timeout ?? defaultStageTimeoutMs,
+    ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities })
+  }, { disableChecks: true })
+
+  const runStage = (input: I, info: StageTaskInfo): Effect.Effect<O, unknown> =>
+    Effect.suspend(() => {
+      const controller = new AbortController()
+      const ctx: StageContext = { ...info, signal: controller.signal }
+      return Effect.try({ try: () => options.run(input, ctx), catch: (error) => error }).pipe(
+        Effect.flatMap((returned): Effect.Effect<O, unknown> => {
+          if (Effect.isEffect(returned)) return returned as Effect.Effect<O, E>
+          if (Predicate.isPromiseLike(returned)) {
+            return Effect.tryPromise({ try: () => returned as PromiseLike<O>, catch: (error) => error })
+          }
+          return Effect.succeed(returned as O)
+        }),
+        Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
+      )
+    })
+
+  const execute = Effect.fnUntraced(function*(rawInput: unknown, info: StageTaskInfo) {
+    const input = yield* decodeInput(rawInput).pipe(
+      Effect.mapError((error) => schemaFailure(type, "InvalidInputError", "input", error))
+    )
+    const output = yield* runStage(input, info).pipe(
+      // Interruption (timeout, shutdown) must stay an interruption; everything else is the stage's failure.
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause as Cause.Cause<never>)
+          : Effect.fail(StageFailure.fromError(type, Cause.squash(cause)))
+      )
+    )
+    return yield* encodeOutput(output).pipe(
+      Effect.mapError((error) => schemaFailure(type, "InvalidOutputError", "output", error))
+    ) as Effect.Effect<Schema.Json, StageFailure>
+  })
+
+  return { metadata, inputs: options.inputs, outputs: options.outputs, execute }
+}
+
+const schemaFailure = (
+  stageType: string,
+  tag: "InvalidInputError" | "InvalidOutputError",
+  side: "input" | "output",
+  error: Schema.SchemaError
+): StageFailure => {
+  const { message, path } = describeIssue(error.issue)
+  return new StageFailure({
+    stageType,
+    tag,
+    message: `${stageType} ${side}${path === "" ? "" : ` at ${path}`}: ${message}`,
+    // The same bytes give the same error on every attempt.
+    retryable: false,
+    path
+  })
+}
+
+/** A self-contained JSON Schema (draft 2020-12) with its definitions inlined under `$defs`. */
+const jsonSchemaOf = (schema: Schema.Top): { readonly [key: string]: Schema.Json } => {
+  const document = Schema.toJsonSchemaDocument(schema)
+  const definitions: JsonSchema.Definitions = document.definitions
+  // Both parts are produced as JSON values by the generator.
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    ...document.schema,
+    ...(Object.keys(definitions).length === 0 ? {} : { $defs: definitions })
+  } as { readonly [key: string]: Schema.Json }
+}

@@ -1,0 +1,242 @@
+/**
+ * The in-process bus: the embedded default, with the semantics of NATS and
+ * JetStream that Switchyard relies on. Core subjects with `*` and `>`
+ * wildcards and queue groups; request/reply with timeouts and no-responders;
+ * streams that capture their subjects (from `publish` and `enqueue` alike)
+ * with a duplicate window; durable pull consumers shared by every caller of
+ * `consume` with the same name (acks, naks with delay, ack-wait redelivery,
+ * in-progress acks, max deliveries and terms reported on the dead-letter
+ * subject); and KV buckets with compare-and-set and watch. Delivery is
+ * synchronous into per-subscriber queues; timers follow the Clock, so tests
+ * can drive them with `TestClock`.
+ */
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Scope, Stream } from "effect"
+import {
+  Bus,
+  type ConsumeOptions,
+  type ConsumerConfig,
+  type DeadLetter,
+  type Headers,
+  type JobMessage,
+  type KvStore,
+  type Message,
+  type PublishAck,
+  type StreamConfig
+} from "./Bus.ts"
+import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
+import { encodeJson } from "./Codec.ts"
+import { MemoryConsumer } from "./internal/memoryConsumer.ts"
+import { makeMemoryKvStore } from "./internal/memoryKv.ts"
+import { makeSubscriber, MemoryRouter } from "./internal/memoryRouter.ts"
+import { MemoryStream } from "./internal/memoryStream.ts"
+import { isValidPublishSubject, isValidSubscribeSubject, subjectsCollide } from "./internal/subjectMatch.ts"
+
+const noHeaders: Headers = Object.freeze({})
+const validBucket = /^[-_a-zA-Z0-9]+$/
+const validName = /^[^.*>\s]+$/
+
+/** Builds an in-memory bus whose timers live as long as the current scope. */
+export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.gen(function*() {
+  const scope = yield* Scope.Scope
+  const router = new MemoryRouter()
+  const streams = new Map<string, MemoryStream>()
+  const buckets = new Map<string, KvStore>()
+  const captureCache = new Map<string, MemoryStream | null>()
+  let inboxCounter = 0
+  const inboxPrefix = `_INBOX.${Math.random().toString(36).slice(2)}.`
+
+  const streamFor = (subject: string): MemoryStream | undefined => {
+    let stream = captureCache.get(subject)
+    if (stream === undefined) {
+      stream = null
+      for (const candidate of streams.values()) {
+        if (candidate.captures(subject)) {
+          stream = candidate
+          break
+        }
+      }
+      if (captureCache.size >= 10_000) captureCache.clear()
+      captureCache.set(subject, stream)
+    }
+    return stream ?? undefined
+  }
+
+  const badSubject = (operation: string, subject: string) =>
+    new BusError({ operation, subject, code: "BAD_SUBJECT", message: `invalid subject "${subject}"` })
+
+  // Core delivery: subscribers, then the stream capturing the subject (as a NATS server does).
+  const route = (subject: string, data: Uint8Array, headers: Headers, reply: string | undefined, now: () => number) => {
+    router.route({ subject, data, headers, reply })
+    const stream = streamFor(subject)
+    if (stream !== undefined) stream.store(subject, data, headers, headers["Nats-Msg-Id"], now())
+  }
+
+  const publishDeadLetter = (clock: Clock.Clock) => (subject: string, record: DeadLetter) =>
+    route(subject, encodeJson(record), noHeaders, undefined, () => clock.currentTimeMillisUnsafe())
+
+  const publish: Bus["Service"]["publish"] = (subject, data, options) =>
+    Effect.clockWith((clock) => {
+      if (!isValidPublishSubject(subject)) return Effect.fail(badSubject("publish", subject))
+      route(subject, data, options?.headers ?? noHeaders, undefined, () => clock.currentTimeMillisUnsafe())
+      return Effect.void
+    })
+
+  const subscribe = Effect.fn("MemoryBus.subscribe")(function*(subject: string, options?: { readonly queue?: string }) {
+    if (!isValidSubscribeSubject(subject)) return yield* badSubject("subscribe", subject)
+    const queue = yield* Queue.unbounded<Message, Cause.Done>()
+    const subscriber = makeSubscriber(subject, options?.queue, (message) => Queue.offerUnsafe(queue, message))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => router.add(subscriber)),
+      () =>
+        Effect.sync(() => {
+          router.remove(subscriber)
+          Queue.endUnsafe(queue)
+        })
+    )
+    return Stream.fromQueue(queue)
+  })
+
+  const request = Effect.fn("MemoryBus.request")(function*(
+    subject: string,
+    data: Uint8Array,
+    options: { readonly timeout: Duration.Input; readonly headers?: Headers }
+  ) {
+    if (!isValidPublishSubject(subject)) return yield* badSubject("request", subject)
+    if (!router.hasInterest(subject)) return yield* new NoRespondersError({ subject })
+    const clock = yield* Clock.Clock
+    const reply = Deferred.makeUnsafe<Message>()
+    const inbox = `${inboxPrefix}${++inboxCounter}`
+    const subscriber = makeSubscriber(inbox, undefined, (message) => Deferred.doneUnsafe(reply, Exit.succeed(message)))
+    const answer = yield* Effect.acquireUseRelease(
+      Effect.sync(() => router.add(subscriber)),
+      () => {
+        route(subject, data, options.headers ?? noHeaders, inbox, () => clock.currentTimeMillisUnsafe())
+        return Deferred.await(reply).pipe(Effect.timeoutOption(options.timeout))
+      },
+      () => Effect.sync(() => router.remove(subscriber))
+    )
+    if (Option.isNone(answer)) {
+      return yield* new RequestTimeoutError({ subject, timeoutMs: Duration.toMillis(options.timeout) })
+    }
+    return answer.value
+  })
+
+  const respond: Bus["Service"]["respond"] = (message, data, options) =>
+    Effect.clockWith((clock) => {
+      if (message.reply === undefined) {
+        return Effect.fail(
+          new BusError({
+            operation: "respond",
+            subject: message.subject,
+            code: "NO_REPLY_SUBJECT",
+            message: `message on ${message.subject} is not a request`
+          })
+        )
+      }
+      route(message.reply, data, options?.headers ?? noHeaders, undefined, () => clock.currentTimeMillisUnsafe())
+      return Effect.void
+    })
+
+  const ensureStream = Effect.fn("MemoryBus.ensureStream")(function*(config: StreamConfig) {
+    if (!validName.test(config.name)) {
+      return yield* new BusError({ operation: "ensureStream", code: "BAD_NAME", message: `invalid stream name "${config.name}"` })
+    }
+    for (const other of streams.values()) {
+      if (other.name === config.name) continue
+      const overlap = config.subjects.find((mine) => other.config.subjects.some((theirs) => subjectsCollide(mine, theirs)))
+      if (overlap !== undefined) {
+        return yield* new BusError({
+          operation: "ensureStream",
+          subject: overlap,
+          code: "10065",
+          message: `subjects of stream ${config.name} overlap those of stream ${other.name}`
+        })
+      }
+    }
+    const existing = streams.get(config.name)
+    if (existing === undefined) streams.set(config.name, new MemoryStream(config))
+    else existing.reconfigure(config)
+    captureCache.clear()
+  })
+
+  const ensureConsumer = Effect.fn("MemoryBus.ensureConsumer")(function*(config: ConsumerConfig) {
+    const stream = streams.get(config.stream)
+    if (stream === undefined) {
+      return yield* new BusError({ operation: "ensureConsumer", code: "10059", message: `stream ${config.stream} not found` })
+    }
+    if (!validName.test(config.durable)) {
+      return yield* new BusError({ operation: "ensureConsumer", code: "BAD_NAME", message: `invalid consumer name "${config.durable}"` })
+    }
+    if (stream.config.retention === "workqueue") {
+      for (const other of stream.consumers.values()) {
+        if (other.config.durable === config.durable) continue
+        if (subjectsCollide(other.config.filterSubject || ">", config.filterSubject || ">")) {
+          return yield* new BusError({
+            operation: "ensureConsumer",
+            subject: config.filterSubject,
+            code: "10100",
+            message: `filter of consumer ${config.durable} overlaps consumer ${other.config.durable} on workqueue stream ${stream.name}`
+          })
+        }
+      }
+    }
+    const existing = stream.consumers.get(config.durable)
+    if (existing !== undefined) return existing.reconfigure(config)
+    const clock = yield* Clock.Clock
+    const consumer = new MemoryConsumer({ stream, config, clock, deadLetter: publishDeadLetter(clock) })
+    stream.consumers.set(config.durable, consumer)
+    yield* Effect.forkIn(consumer.timer, scope)
+  })
+
+  const enqueue: Bus["Service"]["enqueue"] = (subject, data, options) =>
+    Effect.clockWith((clock): Effect.Effect<PublishAck, BusError> => {
+      const stream = isValidPublishSubject(subject) ? streamFor(subject) : undefined
+      if (stream === undefined) {
+        return Effect.fail(
+          new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` })
+        )
+      }
+      const headers = options?.headers ?? noHeaders
+      router.route({ subject, data, headers, reply: undefined })
+      return Effect.succeed(stream.store(subject, data, headers, options?.msgId, clock.currentTimeMillisUnsafe()))
+    })
+
+  const consume = Effect.fn("MemoryBus.consume")(function*(options: ConsumeOptions) {
+    const consumer = streams.get(options.stream)?.consumers.get(options.durable)
+    if (consumer === undefined) {
+      return yield* new BusError({
+        operation: "consume",
+        code: "10014",
+        message: `consumer ${options.durable} of stream ${options.stream} not found`
+      })
+    }
+    const queue = yield* Queue.unbounded<JobMessage, Cause.Done>()
+    const caller = { slots: Math.max(1, options.slots), held: 0, offer: (job: JobMessage) => Queue.offerUnsafe(queue, job) }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => consumer.addCaller(caller)),
+      () =>
+        Effect.sync(() => {
+          consumer.removeCaller(caller)
+          Queue.endUnsafe(queue)
+        })
+    )
+    return Stream.fromQueue(queue)
+  })
+
+  const kv = Effect.fn("MemoryBus.kv")(function*(bucket: string) {
+    if (!validBucket.test(bucket)) {
+      return yield* new BusError({ operation: "kv", subject: bucket, code: "BAD_NAME", message: `invalid bucket name "${bucket}"` })
+    }
+    let store = buckets.get(bucket)
+    if (store === undefined) {
+      store = makeMemoryKvStore(bucket)
+      buckets.set(bucket, store)
+    }
+    return store
+  })
+
+  return Bus.of({ kind: "memory", publish, subscribe, request, respond, ensureStream, ensureConsumer, enqueue, consume, kv })
+})
+
+/** The in-memory bus as a layer. */
+export const layer: Layer.Layer<Bus> = Layer.effect(Bus, make)

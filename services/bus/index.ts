@@ -1,0 +1,10 @@
+/**
+ * The bus: the port (`Bus`), its message and config types, its errors, the
+ * two adapters (`MemoryBus`, `NatsBus`), message encoding (`Codec`) and the
+ * names of every subject, stream, consumer and bucket (`Subjects`).
+ */
+export * from "./Bus.ts"
+export * from "./BusError.ts"
+export * from "./Codec.ts"
+export * as MemoryBus from "./MemoryBus.ts"
+export * from "./Subjects.ts"

@@ -1,0 +1,126 @@
+/**
+ * The settings of one executor replica: which pool it serves, how many tasks
+ * it runs at once, the lease (ack wait) and redelivery limits of the pool's
+ * shared consumer, and its heartbeat, registration and shutdown timings.
+ * Read from `SWITCHYARD_*` environment variables with `layerConfig`, or given
+ * in code with `layer`; both fill the same defaults.
+ */
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import { Config, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+
+/** Options accepted in code; every field but `pool` has a default. */
+export interface ExecutorOptions {
+  /** The pool this replica serves (one durable consumer per pool). */
+  readonly pool: string
+  /** Names this replica in heartbeats and results. @default "<hostname>-<pid>-<random>" */
+  readonly executorId?: string
+  /** Tasks this replica runs at once. @default 8 */
+  readonly slots?: number
+  /** How often the replica announces itself on `stage.heartbeat`. @default "5 seconds" */
+  readonly heartbeatInterval?: Duration.Input
+  /** Lease of a task: unacked for this long, it is redelivered. @default "30 seconds" */
+  readonly ackWait?: Duration.Input
+  /** Deliveries of one task message before it is dead-lettered. @default 5 */
+  readonly maxDeliver?: number
+  /** Leased-but-unacked tasks across the whole pool. @default slots * 4 */
+  readonly maxAckPending?: number
+  /** How long one `stage.register` request waits for the registry. @default "5 seconds" */
+  readonly registerTimeout?: Duration.Input
+  /** How long in-flight tasks may finish after shutdown starts. @default "30 seconds" */
+  readonly shutdownGrace?: Duration.Input
+  /** How often a running task renews its lease. @default ackWait / 3 */
+  readonly progressInterval?: Duration.Input
+}
+
+/** Resolved settings. */
+export interface ExecutorSettings {
+  readonly pool: string
+  readonly executorId: string
+  readonly slots: number
+  readonly heartbeatInterval: Duration.Duration
+  readonly ackWait: Duration.Duration
+  readonly maxDeliver: number
+  readonly maxAckPending: number
+  readonly registerTimeout: Duration.Duration
+  readonly shutdownGrace: Duration.Duration
+  readonly progressInterval: Duration.Duration
+}
+
+/** The executor's settings. */
+export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSettings>()(
+  "switchyard/executor/ExecutorConfig"
+) {
+  /** Settings given in code. */
+  static readonly layer = (options: ExecutorOptions): Layer.Layer<ExecutorConfig> =>
+    Layer.effect(ExecutorConfig, resolve(options))
+
+  /**
+   * Settings from the environment; `overrides` (e.g. command-line flags) win.
+   *
+   * - `SWITCHYARD_POOL` @default "default"
+   * - `SWITCHYARD_EXECUTOR_ID` @default "<hostname>-<pid>-<random>"
+   * - `SWITCHYARD_SLOTS` @default 8
+   * - `SWITCHYARD_HEARTBEAT_INTERVAL` @default "5 seconds"
+   * - `SWITCHYARD_ACK_WAIT` @default "30 seconds"
+   * - `SWITCHYARD_MAX_DELIVER` @default 5
+   * - `SWITCHYARD_MAX_ACK_PENDING` @default slots * 4
+   * - `SWITCHYARD_REGISTER_TIMEOUT` @default "5 seconds"
+   * - `SWITCHYARD_SHUTDOWN_GRACE` @default "30 seconds"
+   */
+  static readonly layerConfig = (overrides: Partial<ExecutorOptions> = {}): Layer.Layer<ExecutorConfig, Config.ConfigError> =>
+    Layer.effect(
+      ExecutorConfig,
+      Effect.gen(function*() {
+        const env = yield* Config.all({
+          pool: Config.String("SWITCHYARD_POOL").pipe(Config.withDefault("default")),
+          executorId: Config.option(Config.String("SWITCHYARD_EXECUTOR_ID")),
+          slots: Config.option(Config.schema(PositiveInt, "SWITCHYARD_SLOTS")),
+          heartbeatInterval: Config.option(Config.Duration("SWITCHYARD_HEARTBEAT_INTERVAL")),
+          ackWait: Config.option(Config.Duration("SWITCHYARD_ACK_WAIT")),
+          maxDeliver: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_DELIVER")),
+          maxAckPending: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_ACK_PENDING")),
+          registerTimeout: Config.option(Config.Duration("SWITCHYARD_REGISTER_TIMEOUT")),
+          shutdownGrace: Config.option(Config.Duration("SWITCHYARD_SHUTDOWN_GRACE"))
+        })
+        const fromEnv: ExecutorOptions = {
+          pool: env.pool,
+          ...present("executorId", env.executorId),
+          ...present("slots", env.slots),
+          ...present("heartbeatInterval", env.heartbeatInterval),
+          ...present("ackWait", env.ackWait),
+          ...present("maxDeliver", env.maxDeliver),
+          ...present("maxAckPending", env.maxAckPending),
+          ...present("registerTimeout", env.registerTimeout),
+          ...present("shutdownGrace", env.shutdownGrace)
+        }
+        return yield* resolve({ ...fromEnv, ...overrides })
+      })
+    )
+}
+
+const PositiveInt = Schema.NumberFromString.pipe(
+  Schema.decodeTo(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))))
+)
+
+const present = <K extends string, A>(key: K, value: Option.Option<A>): { readonly [P in K]?: A } =>
+  (Option.isSome(value) ? { [key]: value.value } : {}) as { readonly [P in K]?: A }
+
+const resolve = (options: ExecutorOptions): Effect.Effect<ExecutorSettings> =>
+  Effect.sync(() => {
+    const slots = options.slots ?? 8
+    const ackWait = Duration.fromInputUnsafe(options.ackWait ?? "30 seconds")
+    return {
+      pool: options.pool,
+      executorId: options.executorId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      slots,
+      heartbeatInterval: Duration.fromInputUnsafe(options.heartbeatInterval ?? "5 seconds"),
+      ackWait,
+      maxDeliver: options.maxDeliver ?? 5,
+      maxAckPending: options.maxAckPending ?? slots * 4,
+      registerTimeout: Duration.fromInputUnsafe(options.registerTimeout ?? "5 seconds"),
+      shutdownGrace: Duration.fromInputUnsafe(options.shutdownGrace ?? "30 seconds"),
+      // Three renewals per lease leave room for one to be late.
+      progressInterval: Duration.fromInputUnsafe(options.progressInterval ?? Duration.divideUnsafe(ackWait, 3))
+    }
+  })

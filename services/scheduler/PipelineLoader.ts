@@ -1,0 +1,237 @@
+/**
+ * Loads a pipeline: parses the YAML keeping positions, decodes it with the
+ * `Pipeline` schema, checks its graph (duplicate names, missing `depends_on`
+ * targets, cycles) and then checks it against the registry (unknown stage
+ * types with the closest known ones, stage-type dependencies that are not
+ * upstream). Every problem becomes a `PipelineIssue` naming file, line,
+ * column, stage and field.
+ */
+import { Effect, Schema } from "effect"
+import { isNode, LineCounter, parseDocument } from "yaml"
+import type { Document } from "yaml"
+import type { RegisteredStage, StageResolveReply } from "../../schemas/Registry.ts"
+import { Pipeline } from "../../schemas/Pipeline.ts"
+import { PipelineIssue } from "../../schemas/Run.ts"
+import { describeIssue } from "../bus/Codec.ts"
+import { PipelineInvalidError } from "./PipelineError.ts"
+
+/** A parsed pipeline with a way to point back into its source. */
+export interface ParsedPipeline {
+  readonly file: string
+  readonly pipeline: Pipeline
+  /** Issue at a dotted path such as `stages[1].depends_on[0]`. */
+  readonly issueAt: (path: string, message: string, stage?: string) => PipelineIssue
+}
+
+/** A pipeline that passed every check, with its stage types resolved. */
+export interface ValidatedPipeline {
+  readonly file: string
+  readonly pipeline: Pipeline
+  /** Stage name → its registered stage type. */
+  readonly stages: ReadonlyMap<string, RegisteredStage>
+}
+
+const splitPath = (path: string): Array<string | number> =>
+  path === ""
+    ? []
+    : path
+      .replace(/\[(\d+)\]/g, ".$1")
+      .split(".")
+      .filter((segment) => segment !== "")
+      .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment))
+
+const locate = (doc: Document, counter: LineCounter, path: string): { line: number; column: number } => {
+  // Walk up the path until a node with a source range is found.
+  const segments = splitPath(path)
+  for (let length = segments.length; length >= 0; length--) {
+    const node = length === 0 ? doc.contents : doc.getIn(segments.slice(0, length), true)
+    if (isNode(node) && node.range) {
+      const { line, col } = counter.linePos(node.range[0])
+      return { line, column: col }
+    }
+  }
+  return { line: 1, column: 1 }
+}
+
+const stageNameAt = (raw: unknown, path: string): string | undefined => {
+  const match = /^stages\[(\d+)\]/.exec(path)
+  if (match === null || typeof raw !== "object" || raw === null) return undefined
+  const stages = (raw as { stages?: unknown }).stages
+  if (!Array.isArray(stages)) return undefined
+  const stage: unknown = stages[Number(match[1])]
+  return typeof stage === "object" && stage !== null && typeof (stage as { name?: unknown }).name === "string"
+    ? (stage as { name: string }).name
+    : undefined
+}
+
+/** Parses and decodes pipeline text; YAML syntax and schema errors carry their position. */
+export const parsePipeline = Effect.fnUntraced(function*(options: { readonly file: string; readonly text: string }) {
+  const { file, text } = options
+  const counter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true })
+  if (doc.errors.length > 0) {
+    return yield* new PipelineInvalidError({
+      file,
+      issues: doc.errors.map((error) => {
+        const position = error.linePos?.[0] ?? { line: 1, col: 1 }
+        return new PipelineIssue({
+          file,
+          line: position.line,
+          column: position.col,
+          path: "",
+          message: `YAML syntax error: ${error.message.split("\n")[0]}`
+        })
+      })
+    })
+  }
+  const raw: unknown = doc.toJS()
+  const issueAt = (path: string, message: string, stage?: string): PipelineIssue => {
+    const { column, line } = locate(doc, counter, path)
+    const name = stage ?? stageNameAt(raw, path)
+    return new PipelineIssue({ file, line, column, path, message, ...(name === undefined ? {} : { stage: name }) })
+  }
+  const pipeline = yield* Schema.decodeUnknownEffect(Pipeline)(raw, { errors: "all" }).pipe(
+    Effect.mapError((error) => {
+      const { message, path } = describeIssue(error.issue)
+      return new PipelineInvalidError({ file, issues: [issueAt(path, message)] })
+    })
+  )
+  return { file, pipeline, issueAt } satisfies ParsedPipeline
+})
+
+/** Checks the graph: unique names, existing `depends_on` targets, no cycles. */
+export const checkGraph = (parsed: ParsedPipeline): Array<PipelineIssue> => {
+  const { issueAt, pipeline } = parsed
+  const issues: Array<PipelineIssue> = []
+  const firstIndex = new Map<string, number>()
+  pipeline.stages.forEach((stage, index) => {
+    const seen = firstIndex.get(stage.name)
+    if (seen === undefined) firstIndex.set(stage.name, index)
+    else {
+      issues.push(issueAt(`stages[${index}].name`, `duplicate stage name "${stage.name}" (first defined at stages[${seen}])`))
+    }
+  })
+  pipeline.stages.forEach((stage, index) => {
+    ;(stage.depends_on ?? []).forEach((target, j) => {
+      if (!firstIndex.has(target)) {
+        const known = [...firstIndex.keys()].filter((name) => name !== stage.name)
+        issues.push(
+          issueAt(
+            `stages[${index}].depends_on[${j}]`,
+            `depends on "${target}", which is not a stage of this pipeline (stages: ${known.join(", ") || "none"})`
+          )
+        )
+      }
+      if (target === stage.name) {
+        issues.push(issueAt(`stages[${index}].depends_on[${j}]`, `stage "${stage.name}" depends on itself`))
+      }
+    })
+  })
+  const cycle = findCycle(pipeline)
+  if (cycle !== undefined) {
+    const index = firstIndex.get(cycle[0]!)!
+    issues.push(issueAt(`stages[${index}].depends_on`, `dependency cycle: ${[...cycle, cycle[0]].join(" → ")}`))
+  }
+  return issues
+}
+
+/** A cycle of stage names (without repeating the first), if the DAG has one. */
+const findCycle = (pipeline: Pipeline): Array<string> | undefined => {
+  const edges = new Map(pipeline.stages.map((stage) => [stage.name, stage.depends_on ?? []] as const))
+  const state = new Map<string, "visiting" | "done">()
+  const stack: Array<string> = []
+  const visit = (name: string): Array<string> | undefined => {
+    const mark = state.get(name)
+    if (mark === "done") return undefined
+    if (mark === "visiting") return stack.slice(stack.indexOf(name))
+    state.set(name, "visiting")
+    stack.push(name)
+    for (const next of edges.get(name) ?? []) {
+      if (next === name || !edges.has(next)) continue
+      const found = visit(next)
+      if (found !== undefined) return found
+    }
+    stack.pop()
+    state.set(name, "done")
+    return undefined
+  }
+  for (const stage of pipeline.stages) {
+    const found = visit(stage.name)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/** Every stage upstream of `name` (transitively through `depends_on`). */
+export const upstreamOf = (pipeline: Pipeline, name: string): Set<string> => {
+  const edges = new Map(pipeline.stages.map((stage) => [stage.name, stage.depends_on ?? []] as const))
+  const seen = new Set<string>()
+  const pending = [...(edges.get(name) ?? [])]
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    if (seen.has(next)) continue
+    seen.add(next)
+    pending.push(...(edges.get(next) ?? []))
+  }
+  return seen
+}
+
+/** Checks stage types against what the registry resolved. */
+export const checkAgainstRegistry = (
+  parsed: ParsedPipeline,
+  resolved: StageResolveReply
+): { readonly issues: Array<PipelineIssue>; readonly stages: Map<string, RegisteredStage> } => {
+  const { issueAt, pipeline } = parsed
+  const issues: Array<PipelineIssue> = []
+  const byType = new Map(resolved.found.map((stage) => [stage.metadata.type, stage] as const))
+  const suggestions = new Map(resolved.missing.map((entry) => [entry.type, entry.suggestions] as const))
+  const stages = new Map<string, RegisteredStage>()
+  pipeline.stages.forEach((stage, index) => {
+    const registered = byType.get(stage.type)
+    if (registered === undefined) {
+      const closest = suggestions.get(stage.type) ?? []
+      issues.push(
+        issueAt(
+          `stages[${index}].type`,
+          `unknown stage type "${stage.type}"${closest.length > 0 ? `; did you mean ${closest.map((name) => `"${name}"`).join(", ")}?` : ""}`
+        )
+      )
+      return
+    }
+    stages.set(stage.name, registered)
+  })
+  pipeline.stages.forEach((stage, index) => {
+    const registered = stages.get(stage.name)
+    if (registered === undefined) return
+    const upstreamTypes = new Set([...upstreamOf(pipeline, stage.name)].map((name) => pipeline.stages.find((s) => s.name === name)?.type))
+    for (const dependency of registered.metadata.dependencies) {
+      if (!upstreamTypes.has(dependency)) {
+        issues.push(
+          issueAt(
+            `stages[${index}].depends_on`,
+            `stage type "${stage.type}" needs a "${dependency}" stage upstream (through depends_on), and none is`
+          )
+        )
+      }
+    }
+  })
+  return { issues, stages }
+}
+
+/**
+ * Loads and validates a pipeline end to end; `resolve` asks the registry
+ * about the stage types the pipeline names.
+ */
+export const loadPipeline = Effect.fnUntraced(function*<E, R>(
+  options: { readonly file: string; readonly text: string },
+  resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, E, R>
+) {
+  const parsed = yield* parsePipeline(options)
+  const graphIssues = checkGraph(parsed)
+  const types = [...new Set(parsed.pipeline.stages.map((stage) => stage.type))]
+  const resolved = yield* resolve(types)
+  const { issues, stages } = checkAgainstRegistry(parsed, resolved)
+  const all = [...graphIssues, ...issues]
+  if (all.length > 0) return yield* new PipelineInvalidError({ file: parsed.file, issues: all })
+  return { file: parsed.file, pipeline: parsed.pipeline, stages } satisfies ValidatedPipeline
+})

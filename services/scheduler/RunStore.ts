@@ -1,0 +1,70 @@
+/**
+ * Run state in the run-state KV bucket: one key per run holding its record as
+ * JSON. Writes are compare-and-set on the revision the scheduler last saw, so
+ * two writers can never silently overwrite each other.
+ */
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Bus } from "../bus/Bus.ts"
+import type { BusError, KvConflictError } from "../bus/BusError.ts"
+import { Subjects } from "../bus/Subjects.ts"
+import { RunRecord } from "../../schemas/RunRecord.ts"
+import type { RunDoc } from "./RunActor.ts"
+
+/** A stored run and the revision it was read at. */
+export interface StoredRun {
+  readonly doc: RunDoc
+  readonly revision: number
+}
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder()
+const decodeRecord = Schema.decodeUnknownEffect(Schema.fromJsonString(RunRecord))
+const encodeRecord = Schema.encodeSync(RunRecord)
+
+/** Persistence of run records. */
+export class RunStore extends Context.Service<RunStore, {
+  readonly load: (runId: string) => Effect.Effect<Option.Option<StoredRun>, BusError>
+  /** Stores a new run; fails with KvConflictError when the id is taken. */
+  readonly create: (doc: RunDoc) => Effect.Effect<number, BusError | KvConflictError>
+  /** Compare-and-set save; returns the new revision. */
+  readonly save: (doc: RunDoc, revision: number) => Effect.Effect<number, BusError | KvConflictError>
+  /** Every run still running (records that fail to decode are logged and skipped). */
+  readonly running: Effect.Effect<ReadonlyArray<StoredRun>, BusError>
+}>()("switchyard/scheduler/RunStore") {
+  static readonly layer: Layer.Layer<RunStore, BusError, Bus> = Layer.effect(
+    RunStore,
+    Effect.gen(function*() {
+      const bus = yield* Bus
+      const names = yield* Subjects
+      const kv = yield* bus.kv(names.buckets.runs)
+
+      const read = (key: string) =>
+        kv.get(key).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.succeedNone,
+            onSome: (entry) =>
+              entry.operation !== "PUT"
+                ? Effect.succeedNone
+                : decodeRecord(textDecoder.decode(entry.value)).pipe(
+                  Effect.map((record) => Option.some({ doc: encodeRecord(record) as RunDoc, revision: entry.revision })),
+                  Effect.catchTag("SchemaError", (error) =>
+                    Effect.logWarning(`run record ${key} in bucket ${kv.bucket} is unreadable; skipped`, error.message).pipe(
+                      Effect.as(Option.none<StoredRun>())
+                    ))
+                )
+          }))
+        )
+
+      return RunStore.of({
+        load: read,
+        create: (doc) => kv.create(doc.runId, textEncoder.encode(JSON.stringify(doc))),
+        save: (doc, revision) => kv.update(doc.runId, textEncoder.encode(JSON.stringify(doc)), revision),
+        running: Effect.gen(function*() {
+          const keys = yield* kv.keys
+          const runs = yield* Effect.forEach(keys, read, { concurrency: 16 })
+          return runs.flatMap((run) => (Option.isSome(run) && run.value.doc.status === "running" ? [run.value] : []))
+        })
+      })
+    })
+  )
+}

@@ -1,0 +1,290 @@
+/**
+ * The scheduler owns runs. It validates a submitted pipeline against the
+ * registry, keeps one actor per running run (its record, KV revision and a
+ * lock so its transitions are serial), applies task results from the results
+ * work queue exactly once, arms retry timers, and answers `run.submit`,
+ * `run.cancel` and `ledger.update.<runId>`. Every transition is written to the
+ * run-state bucket before its events, dispatches and acks happen, so a
+ * restarted scheduler resumes every unfinished run from the bucket.
+ */
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Schema, Scope, Semaphore, Stream } from "effect"
+import { Bus } from "../bus/Bus.ts"
+import type { JobMessage, Message } from "../bus/Bus.ts"
+import type { BusError, KvConflictError } from "../bus/BusError.ts"
+import { decode, encode } from "../bus/Codec.ts"
+import { resultsStream, schedulerConsumer, tasksStream } from "../bus/Streams.ts"
+import { Subjects } from "../bus/Subjects.ts"
+import { RegistryClient } from "../registry/RegistryClient.ts"
+import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply, PipelineIssue } from "../../schemas/Run.ts"
+import { TaskResult, TaskRun } from "../../schemas/Task.ts"
+import { Pipeline } from "../../schemas/Pipeline.ts"
+import { RegisteredStage } from "../../schemas/Registry.ts"
+import { loadPipeline } from "./PipelineLoader.ts"
+import { PipelineInvalidError } from "./PipelineError.ts"
+import * as RunActor from "./RunActor.ts"
+import type { RunDoc, Transition } from "./RunActor.ts"
+import { RunStore } from "./RunStore.ts"
+import { SchedulerConfig } from "./SchedulerConfig.ts"
+
+interface Actor {
+  doc: RunDoc
+  revision: number
+  readonly lock: Semaphore.Semaphore
+}
+
+const encodePipeline = Schema.encodeSync(Pipeline)
+const encodeRegistered = Schema.encodeSync(RegisteredStage)
+
+/** The scheduler service. */
+export class Scheduler extends Context.Service<Scheduler, {
+  /** Validates and starts a run; invalid pipelines come back as issues, not failures. */
+  readonly submit: (request: RunSubmit) => Effect.Effect<RunSubmitReply, BusError | KvConflictError>
+  readonly cancel: (request: RunCancel) => Effect.Effect<RunCancelReply, BusError | KvConflictError>
+  /** The run's current record (in memory while running, else from the bucket). */
+  readonly get: (runId: string) => Effect.Effect<Option.Option<RunDoc>, BusError>
+}>()("switchyard/scheduler/Scheduler") {
+  static readonly layer: Layer.Layer<Scheduler, BusError, Bus | RunStore | RegistryClient | SchedulerConfig> = Layer.effect(
+    Scheduler,
+    Effect.gen(function*() {
+      const bus = yield* Bus
+      const names = yield* Subjects
+      const store = yield* RunStore
+      const registry = yield* RegistryClient
+      const config = yield* SchedulerConfig
+      const scope = yield* Scope.Scope
+      const actors = new Map<string, Actor>()
+
+      yield* bus.ensureStream(tasksStream(names))
+      yield* bus.ensureStream(resultsStream(names))
+      yield* bus.ensureConsumer(schedulerConsumer(names, {
+        ackWait: config.resultAckWait,
+        maxAckPending: config.resultConcurrency * 4
+      }))
+
+      /** Persists, then publishes events, dispatches tasks and arms timers. */
+      const commit: (actor: Actor, transition: Transition) => Effect.Effect<void, BusError | KvConflictError> = Effect.fnUntraced(function*(actor: Actor, transition: Transition) {
+        actor.revision = yield* store.save(transition.record, actor.revision)
+        actor.doc = transition.record
+        yield* Effect.forEach(transition.dispatch, (task) => dispatch(actor, task), { discard: true })
+        yield* Effect.forEach(transition.events, publishEvent, { discard: true })
+        yield* Effect.forEach(transition.timers, (timer) => armTimer(actor.doc.runId, timer.stage, timer.at), { discard: true })
+        if (actor.doc.status !== "running") actors.delete(actor.doc.runId)
+      })
+
+      const dispatch = (actor: Actor, task: typeof TaskRun.Encoded) => {
+        const pool = actor.doc.stages[task.stage]!.pool
+        const message = encode(TaskRun, "TaskRun/1", task as TaskRun)
+        return bus.enqueue(names.taskRun(pool), message.data, {
+          msgId: `${task.taskId}:${task.attempt}`,
+          headers: message.headers
+        })
+      }
+
+      const publishEvent = (event: typeof RunEvent.Encoded) => {
+        const message = encode(RunEvent, "RunEvent/1", event as RunEvent)
+        return bus.publish(names.runEvent(event.runId), message.data, { headers: message.headers })
+      }
+
+      /** Runs a transition on a run under its lock; reloads the record if a save lost a race. */
+      const transact = (
+        runId: string,
+        step: (doc: RunDoc, now: number) => Transition | undefined
+      ): Effect.Effect<boolean, BusError | KvConflictError> =>
+        Effect.gen(function*() {
+          const actor = yield* actorFor(runId)
+          if (Option.isNone(actor)) return false
+          return yield* actor.value.lock.withPermit(
+            Effect.gen(function*() {
+              const now = yield* Clock.currentTimeMillis
+              const transition = step(actor.value.doc, now)
+              if (transition === undefined) return false
+              yield* commit(actor.value, transition)
+              return true
+            })
+          )
+        })
+
+      const actorFor = (runId: string) =>
+        Effect.gen(function*() {
+          const existing = actors.get(runId)
+          if (existing !== undefined) return Option.some(existing)
+          const stored = yield* store.load(runId)
+          if (Option.isNone(stored) || stored.value.doc.status !== "running") return Option.none<Actor>()
+          const actor: Actor = { doc: stored.value.doc, revision: stored.value.revision, lock: Semaphore.makeUnsafe(1) }
+          actors.set(runId, actor)
+          return Option.some(actor)
+        })
+
+      const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* Effect.sleep(Duration.millis(Math.max(0, at - now)))
+          yield* transact(runId, (doc, time) => RunActor.onRetryDue(doc, stage, time))
+        }).pipe(
+          Effect.catchCause((cause) => Effect.logError(`retry of stage ${stage} in run ${runId} failed`, cause)),
+          Effect.forkIn(scope),
+          Effect.asVoid
+        )
+
+      const submit = Effect.fn("Scheduler.submit")(function*(request: RunSubmit) {
+        const validated = yield* loadPipeline({ file: request.file, text: request.text }, (types) =>
+          registry.resolve(types).pipe(
+            Effect.mapError((error) =>
+              new PipelineInvalidError({
+                file: request.file,
+                issues: [new PipelineIssue({
+                  file: request.file,
+                  line: 1,
+                  column: 1,
+                  path: "",
+                  message: `could not ask the registry about stage types: ${error.message}`
+                })]
+              })
+            )
+          )).pipe(Effect.result)
+        if (validated._tag === "Failure") {
+          return new RunSubmitReply({ version: 1, issues: validated.failure.issues })
+        }
+        const { pipeline, stages } = validated.success
+        const now = yield* Clock.currentTimeMillis
+        const runId = request.runId ?? `${now.toString(36)}-${(yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)}`
+        const doc = RunActor.newRun({
+          runId,
+          file: request.file,
+          pipeline: encodePipeline(pipeline),
+          stages: new Map([...stages].map(([name, stage]) => [name, encodeRegistered(stage)])),
+          inputs: request.inputs,
+          now
+        })
+        const created = yield* store.create(doc).pipe(Effect.result)
+        if (created._tag === "Failure") {
+          if (created.failure._tag === "KvConflictError") return new RunSubmitReply({ version: 1, runId, issues: [] })
+          return yield* created.failure
+        }
+        const actor: Actor = { doc, revision: created.success, lock: Semaphore.makeUnsafe(1) }
+        actors.set(runId, actor)
+        yield* actor.lock.withPermit(commit(actor, RunActor.start(doc, now)))
+        return new RunSubmitReply({ version: 1, runId, issues: [] })
+      })
+
+      const cancel = Effect.fn("Scheduler.cancel")(function*(request: RunCancel) {
+        const cancelled = yield* transact(request.runId, (doc, now) => RunActor.cancel(doc, request.reason ?? "cancelled", now))
+        const record = yield* get(request.runId)
+        return new RunCancelReply({
+          version: 1,
+          runId: request.runId,
+          cancelled,
+          status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status })
+        })
+      })
+
+      const get = (runId: string) => {
+        const actor = actors.get(runId)
+        if (actor !== undefined) return Effect.succeed(Option.some(actor.doc))
+        return store.load(runId).pipe(Effect.map(Option.map((stored) => stored.doc)))
+      }
+
+      const applyResult = Effect.fnUntraced(function*(message: JobMessage) {
+        const decoded = yield* decode(TaskResult, "TaskResult")(message).pipe(Effect.result)
+        if (decoded._tag === "Failure") {
+          yield* Effect.logWarning(`rejected result: ${decoded.failure.toString()}`)
+          return yield* message.term(decoded.failure.toString())
+        }
+        const result = decoded.success
+        yield* transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
+        yield* message.ack
+      })
+
+      // Results: durable, acked only after the transition they cause is persisted.
+      const results = yield* bus.consume({
+        stream: names.streams.results,
+        durable: names.consumers.scheduler,
+        slots: config.resultConcurrency
+      })
+      yield* results.pipe(
+        Stream.mapEffect(
+          (message) =>
+            applyResult(message).pipe(
+              Effect.catchCause((cause) =>
+                Effect.logError("applying a result failed; it will be redelivered", cause).pipe(
+                  Effect.andThen(message.nak(Duration.seconds(1))),
+                  Effect.ignore
+                )
+              )
+            ),
+          { concurrency: config.resultConcurrency, unordered: true }
+        ),
+        Stream.runDrain,
+        Effect.forkIn(scope)
+      )
+
+      const serve = <A>(
+        subject: string,
+        handle: (message: Message) => Effect.Effect<A, unknown>,
+        queue?: string
+      ) =>
+        Effect.gen(function*() {
+          const messages = yield* bus.subscribe(subject, queue === undefined ? {} : { queue })
+          yield* messages.pipe(
+            Stream.runForEach((message) =>
+              handle(message).pipe(
+                Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
+              )
+            ),
+            Effect.forkIn(scope)
+          )
+        })
+
+      yield* serve(names.runSubmit, (message) =>
+        decode(RunSubmit, "RunSubmit")(message).pipe(
+          Effect.matchEffect({
+            onFailure: (error) =>
+              Effect.logWarning(`rejected ${error.toString()}`).pipe(
+                Effect.andThen(reply(message, encode(RunSubmitReply, "RunSubmitReply/1", new RunSubmitReply({
+                  version: 1,
+                  issues: [new PipelineIssue({ file: error.subject, line: 0, column: 0, path: error.path, message: error.message })]
+                }))))
+              ),
+            onSuccess: (request) =>
+              submit(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunSubmitReply, "RunSubmitReply/1", answer))))
+          })
+        ), "scheduler")
+
+      yield* serve(names.runCancel, (message) =>
+        decode(RunCancel, "RunCancel")(message).pipe(
+          Effect.matchEffect({
+            onFailure: (error) =>
+              Effect.logWarning(`rejected ${error.toString()}`).pipe(
+                Effect.andThen(reply(message, { data: new TextEncoder().encode(JSON.stringify(error)), headers: {} }))
+              ),
+            onSuccess: (request) =>
+              cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, "RunCancelReply/1", answer))))
+          })
+        ), "scheduler")
+
+      yield* serve(names.ledgerUpdate("*"), (message) =>
+        decode(LedgerUpdate, "LedgerUpdate")(message).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
+            onSuccess: (update) => transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
+          })
+        ), "scheduler")
+
+      const reply = (message: Message, payload: { readonly data: Uint8Array; readonly headers: Record<string, string> }) =>
+        message.reply === undefined ? Effect.void : bus.respond(message, payload.data, { headers: payload.headers })
+
+      // Resume every run a previous scheduler left unfinished.
+      const unfinished = yield* store.running
+      yield* Effect.forEach(unfinished, (stored) =>
+        Effect.gen(function*() {
+          const actor: Actor = { doc: stored.doc, revision: stored.revision, lock: Semaphore.makeUnsafe(1) }
+          actors.set(stored.doc.runId, actor)
+          const now = yield* Clock.currentTimeMillis
+          yield* actor.lock.withPermit(commit(actor, RunActor.resume(stored.doc, now)))
+          yield* Effect.logInfo(`resumed run ${stored.doc.runId}`)
+        }), { discard: true })
+
+      return Scheduler.of({ submit, cancel, get })
+    })
+  )
+}

@@ -1,0 +1,2 @@
+/** Telemetry: W3C trace context carried in bus headers. */
+export * from "./TraceContext.ts"

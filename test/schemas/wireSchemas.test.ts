@@ -1,0 +1,192 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { catalog } from "../../schemas/Catalog.ts"
+import { decode, encodeJson, MalformedMessageError, TypeHeader } from "../../services/bus/Codec.ts"
+
+const metadata = {
+  type: "hello.greet",
+  version: "1.0.0",
+  description: "Greets someone",
+  plugin: "hello",
+  stateKey: "greeting",
+  output: "set",
+  count: "one",
+  dependencies: [],
+  runtime: "inline",
+  timeoutMs: 30000
+}
+
+const registered = { metadata, pool: "builtin", online: true, registeredAt: 1700000000000 }
+
+/** A valid payload of each schema, and an invalid one with the path the error must name. */
+const examples: Record<string, { readonly valid: unknown; readonly invalid: unknown; readonly path: string }> = {
+  StageMetadata: {
+    valid: { ...metadata, stateKey: ["entities", "claims"], output: "unpack", count: "length(entities) + length(claims)" },
+    invalid: { ...metadata, stateKey: "2fast" },
+    path: "stateKey"
+  },
+  StageRegistration: {
+    valid: { version: 1, pool: "builtin", executorId: "exec-1", runtime: "inline", stages: [metadata] },
+    invalid: { version: 1, pool: "builtin", executorId: "exec-1", runtime: "vm", stages: [] },
+    path: "runtime"
+  },
+  RegistrationReply: {
+    valid: {
+      version: 1,
+      decisions: [
+        { type: "hello.greet", accepted: true },
+        { type: "bad", accepted: false, rejection: { code: "conflict", path: "stages[1].type", message: "owned by acme" } }
+      ]
+    },
+    invalid: { version: 1, decisions: [{ type: "bad", accepted: false, rejection: { code: "nope", path: "", message: "" } }] },
+    path: "decisions[0].rejection.code"
+  },
+  Heartbeat: {
+    valid: { version: 1, pool: "builtin", executorId: "exec-1", slots: 4, inFlight: 1 },
+    invalid: { version: 1, pool: "builtin", executorId: "exec-1", slots: 1.5, inFlight: 0 },
+    path: "slots"
+  },
+  StageListRequest: { valid: { version: 1 }, invalid: { version: 2 }, path: "version" },
+  StageListReply: {
+    valid: { version: 1, stages: [registered] },
+    invalid: { version: 1, stages: [{ ...registered, metadata: { ...metadata, version: "1.0" } }] },
+    path: "stages[0].metadata.version"
+  },
+  StageResolveRequest: { valid: { version: 1, types: ["hello.greet"] }, invalid: { version: 1, types: [7] }, path: "types[0]" },
+  StageResolveReply: {
+    valid: { version: 1, found: [registered], missing: [{ type: "helo.greet", suggestions: ["hello.greet"] }] },
+    invalid: { version: 1, found: [], missing: [{ type: "x" }] },
+    path: "missing[0].suggestions"
+  },
+  TaskRun: {
+    valid: {
+      version: 1,
+      taskId: "t-1",
+      runId: "r-1",
+      stage: "greet",
+      stageType: "hello.greet",
+      attempt: 1,
+      inputs: { name: "Ada" },
+      timeoutMs: 1000,
+      replyTo: "task.result.adhoc-t-1"
+    },
+    invalid: { version: 1, taskId: "t-1", runId: "r-1", stage: "greet", stageType: "hello.greet", inputs: {} },
+    path: "attempt"
+  },
+  TaskResult: {
+    valid: {
+      version: 1,
+      taskId: "t-1",
+      runId: "r-1",
+      stage: "greet",
+      stageType: "hello.greet",
+      attempt: 2,
+      executorId: "exec-1",
+      pool: "builtin",
+      status: "failed",
+      error: { tag: "StageTimeoutError", message: "timed out after 1000 ms", retryable: true },
+      durationMs: 1000.5
+    },
+    invalid: {
+      version: 1,
+      taskId: "t-1",
+      runId: "r-1",
+      stage: "greet",
+      stageType: "hello.greet",
+      attempt: 1,
+      executorId: "exec-1",
+      pool: "builtin",
+      status: "failed",
+      error: { tag: "StageError", message: "boom" },
+      durationMs: 3
+    },
+    path: "error.retryable"
+  },
+  RunSubmit: {
+    valid: { version: 1, file: "hello.yaml", text: "name: hello\nstages: []\n", inputs: { who: "Ada" }, runId: "r-1" },
+    invalid: { version: 1, file: "hello.yaml", text: 42, inputs: {} },
+    path: "text"
+  },
+  RunSubmitReply: {
+    valid: {
+      version: 1,
+      issues: [{ file: "p.yaml", line: 3, column: 5, stage: "greet", path: "stages[0].type", message: "unknown stage type" }]
+    },
+    invalid: { version: 1, issues: [{ file: "p.yaml", line: "3", column: 5, path: "", message: "" }] },
+    path: "issues[0].line"
+  },
+  RunCancel: { valid: { version: 1, runId: "r-1", reason: "operator" }, invalid: { version: 1 }, path: "runId" },
+  RunCancelReply: {
+    valid: { version: 1, runId: "r-1", cancelled: true, status: "cancelled" },
+    invalid: { version: 1, runId: "r-1", cancelled: "yes", status: "cancelled" },
+    path: "cancelled"
+  },
+  RunEvent: {
+    valid: { version: 1, runId: "r-1", seq: 7, at: 1700000000000, kind: "run.finished", status: "succeeded", state: { greeting: "hi" } },
+    invalid: { version: 1, runId: "r-1", seq: 7, at: 1700000000000, kind: "run.exploded" },
+    path: "kind"
+  },
+  LedgerUpdate: {
+    valid: { version: 1, runId: "r-1", fields: { approved: true, by: { name: "ops" } }, source: "review-ui" },
+    invalid: { version: 1, runId: "r-1", fields: [] },
+    path: "fields"
+  },
+  Pipeline: {
+    valid: {
+      name: "hello",
+      inputs: { who: "world" },
+      stages: [
+        { name: "greet", type: "hello.greet", inputs: { name: "{{ inputs.who }}" }, retries: { max_attempts: 3, backoff_ms: 100 } },
+        { name: "shout", type: "hello.shout", depends_on: ["greet"], timeout_ms: 5000 }
+      ]
+    },
+    invalid: { name: "hello", stages: [{ name: "greet", type: "hello.greet" }, { name: "2 bad", type: "x" }] },
+    path: "stages[1].name"
+  }
+}
+
+const decodeEntry = (entry: (typeof catalog)[number], payload: unknown) =>
+  decode(entry.schema, entry.type ?? entry.name)({
+    subject: `test.${entry.name}`,
+    data: encodeJson(payload),
+    headers: entry.type === undefined ? {} : { [TypeHeader]: entry.type }
+  })
+
+describe("wire schemas", () => {
+  it("have an example for every catalog entry", () => {
+    assert.deepStrictEqual(catalog.map((entry) => entry.name).filter((name) => examples[name] === undefined), [])
+  })
+
+  for (const entry of catalog) {
+    const example = examples[entry.name]!
+
+    it.effect(`${entry.name} decodes a valid message`, () =>
+      Effect.gen(function*() {
+        const value = yield* decodeEntry(entry, example.valid)
+        assert.instanceOf(value, entry.schema as unknown as new(...args: never) => unknown)
+      }))
+
+    it.effect(`${entry.name} rejects an invalid message naming the field ${example.path}`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(decodeEntry(entry, example.invalid))
+        assert.instanceOf(error, MalformedMessageError)
+        assert.strictEqual(error.subject, `test.${entry.name}`)
+        assert.strictEqual(error.path, example.path)
+        assert.include(error.message, entry.type ?? entry.name)
+      }))
+  }
+
+  it.effect("rejects a message whose type header names another schema", () =>
+    Effect.gen(function*() {
+      const runEvent = catalog.find((entry) => entry.name === "RunEvent")!
+      const error = yield* Effect.flip(
+        decode(runEvent.schema, "RunEvent/1")({
+          subject: "run.event.r-1",
+          data: encodeJson(examples["RunEvent"]!.valid),
+          headers: { [TypeHeader]: "TaskResult/1" }
+        })
+      )
+      assert.strictEqual(error.path, `headers.${TypeHeader}`)
+      assert.include(error.message, "TaskResult/1")
+    }))
+})

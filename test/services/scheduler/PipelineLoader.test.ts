@@ -1,0 +1,109 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { loadPipeline } from "../../../services/scheduler/PipelineLoader.ts"
+import { formatIssue } from "../../../services/scheduler/PipelineError.ts"
+import { resolverOf, stage } from "./fixtures.ts"
+
+const known = [
+  stage({ type: "hello.greet", stateKey: "greeting", output: "set", count: "one" }),
+  stage({ type: "hello.shout", stateKey: "shouted", output: "set" }),
+  stage({ type: "hello.summary", stateKey: "summary", output: "set", dependencies: ["hello.greet"] })
+]
+
+const load = (text: string) => loadPipeline({ file: "pipelines/test.yaml", text }, resolverOf(known))
+
+const failureOf = (text: string) =>
+  load(text).pipe(
+    Effect.flip,
+    Effect.map((error) => error.issues.map(formatIssue))
+  )
+
+describe("PipelineLoader", () => {
+  it.effect("accepts a valid fan-out / fan-in pipeline and resolves every stage", () =>
+    Effect.gen(function*() {
+      const loaded = yield* load(`
+name: ok
+stages:
+  - name: greet
+    type: hello.greet
+  - name: shout
+    type: hello.shout
+    depends_on: [greet]
+  - name: summary
+    type: hello.summary
+    depends_on: [shout]
+`)
+      expect([...loaded.stages.keys()]).toEqual(["greet", "shout", "summary"])
+      expect(loaded.stages.get("summary")?.metadata.dependencies).toEqual(["hello.greet"])
+    }))
+
+  it.effect("names the file, line and column of a YAML syntax error", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf("name: broken\nstages:\n  - name: a\n    type: [unclosed\n")
+      expect(issues).toHaveLength(1)
+      expect(issues[0]).toMatch(/^pipelines\/test\.yaml:\d+:\d+: YAML syntax error: /)
+    }))
+
+  it.effect("names the stage, line and field of a schema error", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf("name: bad\nstages:\n  - name: a\n    type: hello.greet\n    depends_on: 3\n")
+      expect(issues[0]).toMatch(/^pipelines\/test\.yaml:5:17: stage "a": stages\[0\]\.depends_on: /)
+    }))
+
+  it.effect("rejects an unknown stage type and suggests the closest known types", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.great\n")
+      expect(issues).toEqual([
+        `pipelines/test.yaml:4:11: stage "a": stages[0].type: unknown stage type "hello.great"; did you mean "hello.greet", "hello.shout", "hello.summary"?`
+      ])
+    }))
+
+  it.effect("rejects a dependency cycle and names the cycle", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf(`
+name: cyclic
+stages:
+  - name: a
+    type: hello.greet
+    depends_on: [c]
+  - name: b
+    type: hello.shout
+    depends_on: [a]
+  - name: c
+    type: hello.shout
+    depends_on: [b]
+`)
+      expect(issues).toEqual([`pipelines/test.yaml:6:17: stage "a": stages[0].depends_on: dependency cycle: a → c → b → a`])
+    }))
+
+  it.effect("rejects depends_on naming a missing stage", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.greet\n    depends_on: [ghost]\n")
+      expect(issues).toEqual([
+        `pipelines/test.yaml:5:18: stage "a": stages[0].depends_on[0]: depends on "ghost", which is not a stage of this pipeline (stages: none)`
+      ])
+    }))
+
+  it.effect("rejects duplicate stage names", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.greet\n  - name: a\n    type: hello.shout\n")
+      expect(issues).toEqual([
+        `pipelines/test.yaml:5:11: stage "a": stages[1].name: duplicate stage name "a" (first defined at stages[0])`
+      ])
+    }))
+
+  it.effect("rejects a stage type whose declared dependencies are not upstream", () =>
+    Effect.gen(function*() {
+      const issues = yield* failureOf(`
+name: x
+stages:
+  - name: greet
+    type: hello.greet
+  - name: summary
+    type: hello.summary
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:6:5: stage "summary": stages[1].depends_on: stage type "hello.summary" needs a "hello.greet" stage upstream (through depends_on), and none is`
+      ])
+    }))
+})
