@@ -15,7 +15,6 @@ import {
   Bus,
   type ConsumeOptions,
   type ConsumerConfig,
-  type DeadLetter,
   type Headers,
   type JobMessage,
   type KvStore,
@@ -24,15 +23,14 @@ import {
   type StreamConfig
 } from "./Bus.ts"
 import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
-import { encodeJson } from "./Codec.ts"
 import { MemoryConsumer } from "./internal/memoryConsumer.ts"
+import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { makeMemoryKvStore } from "./internal/memoryKv.ts"
 import { makeSubscriber, MemoryRouter } from "./internal/memoryRouter.ts"
 import { MemoryStream } from "./internal/memoryStream.ts"
 import { isValidPublishSubject, isValidSubscribeSubject, subjectsCollide } from "./internal/subjectMatch.ts"
 
 const noHeaders: Headers = Object.freeze({})
-const validBucket = /^[-_a-zA-Z0-9]+$/
 const validName = /^[^.*>\s]+$/
 
 /** Builds an in-memory bus whose timers live as long as the current scope. */
@@ -71,8 +69,8 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     if (stream !== undefined) stream.store(subject, data, headers, headers["Nats-Msg-Id"], now())
   }
 
-  const publishDeadLetter = (clock: Clock.Clock) => (subject: string, record: DeadLetter) =>
-    route(subject, encodeJson(record), noHeaders, undefined, () => clock.currentTimeMillisUnsafe())
+  const publishDeadLetter = (clock: Clock.Clock) => (subject: string, record: Uint8Array) =>
+    route(subject, record, noHeaders, undefined, () => clock.currentTimeMillisUnsafe())
 
   const publish: Bus["Service"]["publish"] = (subject, data, options) =>
     Effect.clockWith((clock) => {
@@ -210,8 +208,16 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
         message: `consumer ${options.durable} of stream ${options.stream} not found`
       })
     }
+    if (options.slots < 1) {
+      return yield* new BusError({
+        operation: "consume",
+        subject: `${options.stream}/${options.durable}`,
+        code: "BAD_ARGUMENT",
+        message: "slots must be at least 1"
+      })
+    }
     const queue = yield* Queue.unbounded<JobMessage, Cause.Done>()
-    const caller = { slots: Math.max(1, options.slots), held: 0, offer: (job: JobMessage) => Queue.offerUnsafe(queue, job) }
+    const caller = { slots: options.slots, held: 0, offer: (job: JobMessage) => Queue.offerUnsafe(queue, job) }
     yield* Effect.acquireRelease(
       Effect.sync(() => consumer.addCaller(caller)),
       () =>
@@ -224,9 +230,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
   })
 
   const kv = Effect.fn("MemoryBus.kv")(function*(bucket: string) {
-    if (!validBucket.test(bucket)) {
-      return yield* new BusError({ operation: "kv", subject: bucket, code: "BAD_NAME", message: `invalid bucket name "${bucket}"` })
-    }
+    if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
     let store = buckets.get(bucket)
     if (store === undefined) {
       store = makeMemoryKvStore(bucket)

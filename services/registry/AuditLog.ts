@@ -84,7 +84,9 @@ export class AuditLog extends Context.Service<AuditLog, {
           const at = yield* Clock.currentTimeMillis
           const entry = new AuditEntry({ ...fields, version: 1, service, at })
           const encoded = Schema.encodeSync(AuditEntry)(entry)
-          yield* Effect.logInfo("audit").pipe(Effect.annotateLogs({ audit: encoded }))
+          yield* Effect.logInfo(`audit: ${entry.event} ${entry.stage ?? entry.pool ?? ""}`.trimEnd()).pipe(
+            Effect.annotateLogs({ audit: encoded })
+          )
           const { data, headers } = encode(AuditEntry, AuditEntryType, entry)
           yield* bus.enqueue(subject, data, { headers }).pipe(
             Effect.catch((error) =>

@@ -12,10 +12,12 @@
  * delayed naks. Leases sit in a Set in deadline order (the ack wait is the
  * same for all), so the timer only looks at the head.
  */
-import { Clock, Deferred, Duration, Effect, Exit } from "effect"
-import type { ConsumerConfig, DeadLetter, Headers, JobMessage } from "../Bus.ts"
+import { type Clock, Duration, Effect } from "effect"
+import type { ConsumerConfig, Headers, JobMessage } from "../Bus.ts"
+import { encodeDeadLetter, maxDeliveriesReason, terminatedReason } from "./deadLetter.ts"
 import type { MemoryStream, StoredMessage } from "./memoryStream.ts"
 import { compileSubject, type SubjectMatcher } from "./subjectMatch.ts"
+import { TimerLoop } from "./timerLoop.ts"
 
 /** A caller of `consume`: its free slots and where its messages go. */
 export interface ConsumeCaller {
@@ -76,14 +78,12 @@ class MemoryJob implements JobMessage {
   }
 }
 
-const toBase64 = (data: Uint8Array): string => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64")
-
 /** One durable consumer. */
 export class MemoryConsumer {
   config: ConsumerConfig
   private readonly stream: MemoryStream
-  private readonly clock: Clock.Clock
-  private readonly deadLetter: (subject: string, record: DeadLetter) => void
+  private readonly timerLoop: TimerLoop
+  private readonly deadLetter: (subject: string, record: Uint8Array) => void
   private ackWaitMs: number
   private filter: SubjectMatcher
   private readonly pending = new Map<number, Pending>()
@@ -95,18 +95,16 @@ export class MemoryConsumer {
   private readonly callers: Array<ConsumeCaller> = []
   private nextCaller = 0
   private dispatching = false
-  private armedAt: number | undefined = undefined
-  private wake = Deferred.makeUnsafe<void>()
 
   constructor(options: {
     readonly stream: MemoryStream
     readonly config: ConsumerConfig
     readonly clock: Clock.Clock
-    readonly deadLetter: (subject: string, record: DeadLetter) => void
+    readonly deadLetter: (subject: string, record: Uint8Array) => void
   }) {
     this.stream = options.stream
     this.config = options.config
-    this.clock = options.clock
+    this.timerLoop = new TimerLoop(options.clock, (now) => this.expire(now))
     this.deadLetter = options.deadLetter
     this.ackWaitMs = Duration.toMillis(options.config.ackWait)
     this.filter = compileFilter(options.config.filterSubject)
@@ -156,9 +154,9 @@ export class MemoryConsumer {
     if (isCurrent) {
       pending.current = undefined
       if (this.exhausted(pending)) {
-        this.drop(pending, "max deliveries exceeded")
+        this.drop(pending, maxDeliveriesReason)
       } else if (delayMs > 0) {
-        this.delay(job.seq, this.clock.currentTimeMillisUnsafe() + delayMs)
+        this.delay(job.seq, this.timerLoop.now() + delayMs)
       } else {
         this.redeliver.push(job.seq)
       }
@@ -169,30 +167,20 @@ export class MemoryConsumer {
   term(job: MemoryJob, reason: string): void {
     this.release(job)
     const pending = this.pending.get(job.seq)
-    if (pending !== undefined) this.drop(pending, `terminated: ${reason}`)
+    if (pending !== undefined) this.drop(pending, terminatedReason(reason))
     this.dispatch()
   }
 
   working(job: MemoryJob): void {
     if (!job.active) return
-    job.deadline = this.clock.currentTimeMillisUnsafe() + this.ackWaitMs
+    job.deadline = this.timerLoop.now() + this.ackWaitMs
     this.leases.delete(job)
     this.leases.add(job)
   }
 
   /** The timer fiber: expires leases and releases delayed naks as the Clock passes their time. */
   get timer(): Effect.Effect<never> {
-    const loop: Effect.Effect<void> = Effect.suspend(() => {
-      const now = this.clock.currentTimeMillisUnsafe()
-      const next = this.expire(now)
-      const wake = Deferred.makeUnsafe<void>()
-      this.wake = wake
-      this.armedAt = next
-      return next === undefined
-        ? Deferred.await(wake)
-        : Effect.raceFirst(this.clock.sleep(Duration.millis(Math.max(0, next - now))), Deferred.await(wake))
-    })
-    return Effect.forever(loop)
+    return this.timerLoop.run
   }
 
   private freeCaller(): ConsumeCaller | undefined {
@@ -233,11 +221,11 @@ export class MemoryConsumer {
 
   private deliver(pending: Pending, caller: ConsumeCaller): void {
     pending.deliveries++
-    const job = new MemoryJob(this, pending, caller, this.clock.currentTimeMillisUnsafe() + this.ackWaitMs)
+    const job = new MemoryJob(this, pending, caller, this.timerLoop.now() + this.ackWaitMs)
     pending.current = job
     this.leases.add(job)
     caller.held++
-    if (this.armedAt === undefined) this.arm(job.deadline)
+    this.timerLoop.arm(job.deadline)
     caller.offer(job)
   }
 
@@ -262,29 +250,23 @@ export class MemoryConsumer {
     this.settle(message.seq)
     const subject = this.config.deadLetterSubject
     if (subject === undefined) return
-    this.deadLetter(subject, {
+    this.deadLetter(subject, encodeDeadLetter({
       stream: this.stream.name,
       consumer: this.config.durable,
       seq: message.seq,
       subject: message.subject,
       deliveries: pending.deliveries,
       reason,
-      data: toBase64(message.data),
+      data: message.data,
       headers: message.headers
-    })
+    }))
   }
 
   private delay(seq: number, at: number): void {
     let index = this.delayed.length
     while (index > 0 && this.delayed[index - 1]!.at > at) index--
     this.delayed.splice(index, 0, { at, seq })
-    this.arm(at)
-  }
-
-  private arm(at: number): void {
-    if (this.armedAt !== undefined && this.armedAt <= at) return
-    this.armedAt = at
-    Deferred.doneUnsafe(this.wake, Exit.void)
+    this.timerLoop.arm(at)
   }
 
   // Returns when the timer should look again, or undefined when nothing is leased or delayed.
@@ -295,7 +277,7 @@ export class MemoryConsumer {
       const pending = this.pending.get(job.seq)
       if (pending === undefined || pending.current !== job) continue
       pending.current = undefined
-      if (this.exhausted(pending)) this.drop(pending, "max deliveries exceeded")
+      if (this.exhausted(pending)) this.drop(pending, maxDeliveriesReason)
       else this.redeliver.push(job.seq)
     }
     let due = 0

@@ -6,7 +6,8 @@
  */
 import { Cause, Effect, Option, Queue, Stream } from "effect"
 import type { KvEntry, KvStore } from "../Bus.ts"
-import { BusError, KvConflictError } from "../BusError.ts"
+import { type BusError, KvConflictError } from "../BusError.ts"
+import { invalidKey, isValidKey, isValidKeyFilter } from "./kvKeys.ts"
 import { compileSubject, type SubjectMatcher } from "./subjectMatch.ts"
 
 interface Watcher {
@@ -14,12 +15,7 @@ interface Watcher {
   readonly queue: Queue.Queue<KvEntry, Cause.Done>
 }
 
-const validKey = /^[-/_=.a-zA-Z0-9]+$/
-const validFilter = /^[-/_=.a-zA-Z0-9*>]+$/
 const empty = new Uint8Array(0)
-
-const isValidKey = (key: string, pattern: RegExp): boolean =>
-  pattern.test(key) && !key.startsWith(".") && !key.endsWith(".") && !key.includes("..")
 
 /** Builds the in-memory store of one bucket. */
 export const makeMemoryKvStore = (bucket: string): KvStore => {
@@ -27,11 +23,8 @@ export const makeMemoryKvStore = (bucket: string): KvStore => {
   const watchers = new Set<Watcher>()
   let revision = 0
 
-  const invalidKey = (operation: string, key: string) =>
-    new BusError({ operation, subject: key, code: "INVALID_KEY", message: `invalid key "${key}" in bucket ${bucket}` })
-
   const checked = <A, E>(operation: string, key: string, body: () => Effect.Effect<A, E>): Effect.Effect<A, E | BusError> =>
-    Effect.suspend((): Effect.Effect<A, E | BusError> => (isValidKey(key, validKey) ? body() : Effect.fail(invalidKey(operation, key))))
+    Effect.suspend((): Effect.Effect<A, E | BusError> => (isValidKey(key) ? body() : Effect.fail(invalidKey(bucket, operation, key))))
 
   const write = (key: string, value: Uint8Array, operation: KvEntry["operation"]): number => {
     const entry: KvEntry = { key, value, revision: ++revision, operation }
@@ -68,7 +61,7 @@ export const makeMemoryKvStore = (bucket: string): KvStore => {
     keys: Effect.sync(() => [...entries.values()].filter((entry) => entry.operation === "PUT").map((entry) => entry.key)),
     watch: (options) => {
       const filter = options?.key ?? ">"
-      if (!isValidKey(filter, validFilter)) return Stream.fail(invalidKey("kv.watch", filter))
+      if (!isValidKeyFilter(filter)) return Stream.fail(invalidKey(bucket, "kv.watch", filter))
       const matches = compileSubject(filter)
       return Stream.unwrap(Effect.gen(function*() {
         const queue = yield* Queue.unbounded<KvEntry, Cause.Done>()

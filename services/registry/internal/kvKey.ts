@@ -18,7 +18,8 @@ const escape = (char: string): string =>
  * escaped, so the result can be one token of a composite key.
  */
 export const encodeKey = (value: string, options: { readonly dots: "keep" | "escape" }): string => {
-  if (value === "") return "=00"
+  // A lone `=` is never produced by escaping, so it can stand for the empty string.
+  if (value === "") return "="
   const chars = Array.from(value)
   return chars
     .map((char, index) => {

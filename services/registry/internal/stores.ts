@@ -16,8 +16,9 @@ export class ReplicaBeat extends Schema.Class<ReplicaBeat>("switchyard/ReplicaBe
   executorId: Schema.String,
   /** Epoch milliseconds, by the registry's clock. */
   lastSeen: Schema.Number,
-  slots: Schema.Int,
-  inFlight: Schema.Int
+  /** From the last heartbeat; absent when the replica has only registered. */
+  slots: Schema.optionalKey(Schema.Int),
+  inFlight: Schema.optionalKey(Schema.Int)
 }) {}
 
 /** A stage record with the KV revision it was read at. */

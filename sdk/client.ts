@@ -1,0 +1,307 @@
+/**
+ * The client for services that start runs and tasks over the bus: submit a
+ * pipeline and follow its events, cancel a run, run one stage type as a
+ * standalone task and wait for its result, and set ledger fields that gates
+ * wait on. The Effect core is `SwitchyardClient` (needs a `Bus`); `connect`
+ * is its Promise face for plain Node services, a thin wrapper that runs the
+ * same core over NATS. Every message carries the caller's trace context.
+ */
+import { randomUUID } from "node:crypto"
+import { Context, Duration, Effect, Exit, Layer, ManagedRuntime, Option, Schema, Scope, Stream } from "effect"
+import { WireType } from "../schemas/Catalog.ts"
+import type { Pipeline } from "../schemas/Pipeline.ts"
+import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../schemas/Run.ts"
+import { TaskResult, TaskRun } from "../schemas/Task.ts"
+import { Bus } from "../services/bus/Bus.ts"
+import type { Headers, Message } from "../services/bus/Bus.ts"
+import type { BusError, NoRespondersError, RequestTimeoutError } from "../services/bus/BusError.ts"
+import { decode, encode } from "../services/bus/Codec.ts"
+import type { MalformedMessageError } from "../services/bus/Codec.ts"
+import * as NatsBus from "../services/bus/NatsBus.ts"
+import { makeNames, Subjects } from "../services/bus/Subjects.ts"
+import { PipelineInvalidError } from "../services/scheduler/PipelineError.ts"
+import { traceHeaders } from "../services/telemetry/TraceContext.ts"
+
+export { PipelineInvalidError }
+
+/** No result for a standalone task arrived in time. */
+export class TaskResultTimeoutError extends Schema.TaggedError<TaskResultTimeoutError>()("TaskResultTimeoutError", {
+  taskId: Schema.String,
+  pool: Schema.String,
+  stageType: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  /** The task may still run; sending it again runs it again. */
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    return `no result for task ${this.taskId} (${this.stageType} on pool ${this.pool}) within ${this.timeoutMs} ms`
+  }
+}
+
+/** What `submitRun` takes. */
+export interface SubmitRunOptions {
+  /** The pipeline: YAML (or JSON) text, or a pipeline object (sent as JSON text). */
+  readonly pipeline: string | typeof Pipeline.Encoded
+  /** Where the pipeline came from, named in its issues. @default "pipeline.yaml" for text, "pipeline.json" for an object */
+  readonly file?: string
+  /** Run inputs, over the pipeline's defaults. @default {} */
+  readonly inputs?: Readonly<Record<string, Schema.Json>>
+  /** Caller-chosen run id; submitting the same id twice starts one run. @default a fresh UUID */
+  readonly runId?: string
+  /** How long to wait for the scheduler's answer. @default "30 seconds" */
+  readonly timeout?: Duration.Input
+}
+
+/** A started run: its id and its events, ending with `run.finished`. */
+export interface SubmittedRun<E> {
+  readonly runId: string
+  readonly events: E
+}
+
+/** What `runTask` takes. */
+export interface RunTaskOptions {
+  readonly stageType: string
+  /** The pool serving the stage type. */
+  readonly pool: string
+  readonly inputs: Schema.Json
+  /** The stage's timeout in milliseconds, over the stage type's own. */
+  readonly timeoutMs?: number
+  /** How long to wait for the result. @default timeoutMs + 30 s, at least 2 minutes */
+  readonly waitMs?: number
+}
+
+/** What `updateLedger` takes besides the run and the fields. */
+export interface UpdateLedgerOptions {
+  /** Who sets the fields, for the run's audit trail. */
+  readonly source?: string
+}
+
+/** Errors of a request to the scheduler. */
+export type RequestError = BusError | RequestTimeoutError | NoRespondersError | MalformedMessageError
+
+const defaultRequestTimeout = Duration.seconds(30)
+const minimumWaitMs = 120_000
+const waitGraceMs = 30_000
+
+const freshId = Effect.sync(() => randomUUID())
+
+/** The Effect client. */
+export class SwitchyardClient extends Context.Service<SwitchyardClient, {
+  /**
+   * Submits a pipeline. Subscribes to the run's events before the submit is
+   * sent, so none is missed; the subscription lives in the caller's scope.
+   * A pipeline with problems fails with `PipelineInvalidError` and its issues.
+   */
+  readonly submitRun: (
+    options: SubmitRunOptions
+  ) => Effect.Effect<SubmittedRun<Stream.Stream<RunEvent>>, RequestError | PipelineInvalidError, Scope.Scope>
+  /** Asks the scheduler to cancel a run. */
+  readonly cancelRun: (runId: string, reason?: string) => Effect.Effect<RunCancelReply, RequestError>
+  /** Sends one standalone task to a pool and waits for its result (succeeded or failed). */
+  readonly runTask: (options: RunTaskOptions) => Effect.Effect<TaskResult, BusError | TaskResultTimeoutError>
+  /** Sets ledger fields of a run; gates waiting on them wake up. */
+  readonly updateLedger: (
+    runId: string,
+    fields: Readonly<Record<string, Schema.Json>>,
+    options?: UpdateLedgerOptions
+  ) => Effect.Effect<void, BusError>
+}>()("switchyard/sdk/SwitchyardClient") {
+  static readonly layer: Layer.Layer<SwitchyardClient, never, Bus> = Layer.effect(
+    SwitchyardClient,
+    Effect.gen(function*() {
+      const bus = yield* Bus
+      const names = yield* Subjects
+
+      const headersWith = (typeHeaders: Headers) =>
+        Effect.map(traceHeaders, (trace): Headers => ({ ...typeHeaders, ...trace }))
+
+      // A malformed event is logged and skipped rather than ending the caller's stream.
+      const decodeEvents = (messages: Stream.Stream<Message>): Stream.Stream<RunEvent> =>
+        messages.pipe(
+          Stream.mapEffect((message) =>
+            decode(RunEvent, WireType.RunEvent)(message).pipe(
+              Effect.map(Option.some),
+              Effect.catchTag("MalformedMessageError", (error) =>
+                Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<RunEvent>())))
+            )
+          ),
+          Stream.filter(Option.isSome),
+          Stream.map((event) => event.value),
+          Stream.takeUntil((event) => event.kind === "run.finished")
+        )
+
+      const submitRun = Effect.fn("SwitchyardClient.submitRun")(function*(options: SubmitRunOptions) {
+        const runId = options.runId ?? (yield* freshId)
+        const isText = typeof options.pipeline === "string"
+        const file = options.file ?? (isText ? "pipeline.yaml" : "pipeline.json")
+        const text = typeof options.pipeline === "string" ? options.pipeline : JSON.stringify(options.pipeline, null, 2)
+        yield* Effect.annotateCurrentSpan({ "switchyard.run_id": runId })
+        // Subscribe first: the scheduler may publish run.started before it replies.
+        const subscription = yield* bus.subscribe(names.runEvent(runId))
+        const request = encode(RunSubmit, WireType.RunSubmit, new RunSubmit({ version: 1, file, text, inputs: { ...options.inputs }, runId }))
+        const answer = yield* bus.request(names.runSubmit, request.data, {
+          timeout: options.timeout ?? defaultRequestTimeout,
+          headers: yield* headersWith(request.headers)
+        })
+        const reply = yield* decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
+        if (reply.issues.length > 0) return yield* new PipelineInvalidError({ file, issues: reply.issues })
+        const started = reply.runId ?? runId
+        // A scheduler that chose another id is followed there, from now on.
+        const events = started === runId ? subscription : yield* bus.subscribe(names.runEvent(started))
+        return { runId: started, events: decodeEvents(events) }
+      })
+
+      const cancelRun = Effect.fn("SwitchyardClient.cancelRun")(function*(runId: string, reason?: string) {
+        const request = encode(RunCancel, WireType.RunCancel, new RunCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) }))
+        const answer = yield* bus.request(names.runCancel, request.data, {
+          timeout: defaultRequestTimeout,
+          headers: yield* headersWith(request.headers)
+        })
+        return yield* decode(RunCancelReply, WireType.RunCancelReply)(answer)
+      })
+
+      const runTask = Effect.fn("SwitchyardClient.runTask")(function*(options: RunTaskOptions) {
+        const taskId = yield* freshId
+        const replyTo = names.taskResult(`adhoc-${taskId}`)
+        const waitMs = options.waitMs ?? Math.max(minimumWaitMs, (options.timeoutMs ?? 0) + waitGraceMs)
+        yield* Effect.annotateCurrentSpan({ "switchyard.task_id": taskId, "switchyard.pool": options.pool })
+        return yield* Effect.scoped(Effect.gen(function*() {
+          // A core subscription also sees results the executor publishes into the results stream.
+          const results = yield* bus.subscribe(replyTo)
+          const task = new TaskRun({
+            version: 1,
+            taskId,
+            runId: "",
+            stage: options.stageType,
+            stageType: options.stageType,
+            attempt: 1,
+            inputs: options.inputs,
+            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+            replyTo
+          })
+          const message = encode(TaskRun, WireType.TaskRun, task)
+          yield* bus.enqueue(names.taskRun(options.pool), message.data, {
+            msgId: `${taskId}:${task.attempt}`,
+            headers: yield* headersWith(message.headers)
+          })
+          const first = yield* results.pipe(
+            Stream.mapEffect((result) =>
+              decode(TaskResult, WireType.TaskResult)(result).pipe(
+                Effect.map(Option.some),
+                Effect.catchTag("MalformedMessageError", (error) =>
+                  Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<TaskResult>())))
+              )
+            ),
+            Stream.filter((result) => Option.isSome(result) && result.value.taskId === taskId),
+            Stream.runHead
+          )
+          return Option.flatten(first)
+        })).pipe(
+          Effect.timeoutOrElse({
+            duration: Duration.millis(waitMs),
+            orElse: () => Effect.succeed(Option.none<TaskResult>())
+          }),
+          Effect.flatMap(Option.match({
+            onNone: () =>
+              Effect.fail(new TaskResultTimeoutError({ taskId, pool: options.pool, stageType: options.stageType, timeoutMs: waitMs })),
+            onSome: Effect.succeed
+          }))
+        )
+      })
+
+      const updateLedger = Effect.fn("SwitchyardClient.updateLedger")(function*(
+        runId: string,
+        fields: Readonly<Record<string, Schema.Json>>,
+        options: UpdateLedgerOptions = {}
+      ) {
+        const update = new LedgerUpdate({
+          version: 1,
+          runId,
+          fields: { ...fields },
+          ...(options.source === undefined ? {} : { source: options.source })
+        })
+        const message = encode(LedgerUpdate, WireType.LedgerUpdate, update)
+        yield* bus.publish(names.ledgerUpdate(runId), message.data, { headers: yield* headersWith(message.headers) })
+      })
+
+      return SwitchyardClient.of({ submitRun, cancelRun, runTask, updateLedger })
+    })
+  )
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** NATS server URL(s), e.g. `nats://localhost:4222`. */
+  readonly natsUrl: string
+  /** Deployment prefix of every subject, stream and bucket. @default "" */
+  readonly prefix?: string
+  /** Connection name shown by the server. @default "switchyard-client" */
+  readonly name?: string
+}
+
+/** The Promise face of the client; close it (or `await using` it) when done. */
+export interface SwitchyardConnection extends AsyncDisposable {
+  /** Submits a pipeline; rejects with `PipelineInvalidError` when it has problems. */
+  readonly submitRun: (options: SubmitRunOptions) => Promise<SubmittedRun<AsyncIterable<RunEvent>>>
+  readonly cancelRun: (runId: string, reason?: string) => Promise<RunCancelReply>
+  /** Runs one standalone task; rejects with `TaskResultTimeoutError` when no result comes. */
+  readonly runTask: (options: RunTaskOptions) => Promise<TaskResult>
+  readonly updateLedger: (
+    runId: string,
+    fields: Readonly<Record<string, Schema.Json>>,
+    options?: UpdateLedgerOptions
+  ) => Promise<void>
+  /** Ends open event subscriptions and the NATS connection. */
+  readonly close: () => Promise<void>
+}
+
+/** Connects to a Switchyard deployment over NATS. */
+export const connect = (options: ConnectOptions): Promise<SwitchyardConnection> => {
+  const live = SwitchyardClient.layer.pipe(
+    Layer.provide(NatsBus.layer({ url: options.natsUrl, name: options.name ?? "switchyard-client" })),
+    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix ?? "")))
+  )
+  const runtime = ManagedRuntime.make(live)
+  // Each submitted run's event subscription has its own scope, closed when its
+  // events end or are abandoned, or when the connection closes.
+  const open = new Set<Scope.Closeable>()
+
+  const closeScope = (scope: Scope.Closeable) =>
+    Effect.suspend(() => {
+      open.delete(scope)
+      return Scope.close(scope, Exit.void)
+    })
+
+  const submitRun = (submit: SubmitRunOptions) =>
+    runtime.runPromise(Effect.gen(function*() {
+      const client = yield* SwitchyardClient
+      const scope = yield* Scope.make()
+      open.add(scope)
+      const run = yield* client.submitRun(submit).pipe(
+        Scope.provide(scope),
+        Effect.onError(() => closeScope(scope))
+      )
+      const events = run.events.pipe(Stream.ensuring(closeScope(scope)))
+      return { runId: run.runId, events: Stream.toAsyncIterable(events) }
+    }))
+
+  const close = () =>
+    runtime.runPromise(Effect.forEach([...open], closeScope, { discard: true })).then(() => runtime.dispose())
+
+  const connection: SwitchyardConnection = {
+    submitRun,
+    cancelRun: (runId, reason) => runtime.runPromise(SwitchyardClient.use((client) => client.cancelRun(runId, reason))),
+    runTask: (task) => runtime.runPromise(SwitchyardClient.use((client) => client.runTask(task))),
+    updateLedger: (runId, fields, ledger) =>
+      runtime.runPromise(SwitchyardClient.use((client) => client.updateLedger(runId, fields, ledger))),
+    close,
+    [Symbol.asyncDispose]: close
+  }
+  // Build the layer now so a bad URL or an unreachable server rejects `connect`.
+  return runtime.runPromise(Effect.void).then(
+    () => connection,
+    (error: unknown) => runtime.dispose().then(() => Promise.reject(error))
+  )
+}

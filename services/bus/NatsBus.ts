@@ -1,0 +1,247 @@
+/**
+ * The bus over NATS: one connection per layer (reconnecting forever, drained
+ * when the layer's scope closes), core publish/subscribe and request/reply,
+ * JetStream streams and durable pull consumers (created or updated
+ * idempotently) as work queues, and JetStream KV buckets. nats.js failures
+ * are mapped to the port's errors by class and API code. Works with
+ * nats-server 2.9: one filter subject per consumer, no per-message TTLs.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerConfig as NatsConsumerConfig,
+  RetentionPolicy,
+  StorageType
+} from "@nats-io/jetstream"
+import { Kvm } from "@nats-io/kv"
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
+import { Config, Duration, Effect, Layer, type Scope, Stream, Queue, type Cause } from "effect"
+import { Bus, type ConsumerConfig, type Headers, type KvStore, type Message, type StreamConfig } from "./Bus.ts"
+import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
+import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
+import { consume as natsConsume, encodeConsumerDescription } from "./internal/natsConsume.ts"
+import { ApiCode, apiCodeOf, isNoResponders, isTimeout, toBusError } from "./internal/natsErrors.ts"
+import { fromMsgHdrs, toMsgHdrs } from "./internal/natsHeaders.ts"
+import { makeNatsKvStore } from "./internal/natsKv.ts"
+
+/** Options of the NATS bus. */
+export interface NatsBusOptions {
+  /** Server URL(s), e.g. `nats://127.0.0.1:4222`; comma-separated for several. */
+  readonly url: string
+  /** Connection name shown by the server (`switchyard` when absent). */
+  readonly name?: string
+}
+
+const drainTimeout = Duration.seconds(5)
+
+const toMessage = (msg: { subject: string; data: Uint8Array; headers?: Parameters<typeof fromMsgHdrs>[0]; reply?: string }): Message => ({
+  subject: msg.subject,
+  data: msg.data,
+  headers: fromMsgHdrs(msg.headers),
+  reply: msg.reply === undefined || msg.reply === "" ? undefined : msg.reply
+})
+
+const publishOptions = (headers: Headers | undefined) => {
+  const hdrs = toMsgHdrs(headers)
+  return hdrs === undefined ? undefined : { headers: hdrs }
+}
+
+const updatable = ["ack_wait", "max_deliver", "max_ack_pending", "filter_subject", "description"] as const
+
+const differs = (actual: NatsConsumerConfig, wanted: Partial<NatsConsumerConfig>): boolean =>
+  updatable.some((field) => (actual[field] ?? "") !== (wanted[field] ?? ""))
+
+/** Opens a NATS connection for the current scope (drained when it closes). */
+const connection = (options: NatsBusOptions): Effect.Effect<NatsConnection, BusError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () =>
+        connect({
+          servers: options.url.split(",").map((url) => url.trim()),
+          name: options.name ?? "switchyard",
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250
+        }),
+      catch: toBusError("connect", options.url)
+    }),
+    (nc) =>
+      Effect.tryPromise(() => nc.drain()).pipe(
+        Effect.timeoutOption(drainTimeout),
+        Effect.andThen(Effect.tryPromise(() => nc.close())),
+        Effect.ignore
+      )
+  )
+
+/** Builds the NATS bus on a connection that lives as long as the current scope. */
+export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions) {
+  const nc = yield* connection(options)
+  const jsm = yield* Effect.tryPromise({ try: () => jetstreamManager(nc), catch: toBusError("jetstream", options.url) })
+  const js = jetstream(nc)
+  const kvm = new Kvm(js)
+  const deadLetterSubjects = new Map<string, string>()
+  const buckets = new Map<string, KvStore>()
+
+  const publish: Bus["Service"]["publish"] = (subject, data, publishOpts) =>
+    Effect.try({
+      try: () => nc.publish(subject, data, publishOptions(publishOpts?.headers)),
+      catch: toBusError("publish", subject)
+    })
+
+  const subscribe = Effect.fn("NatsBus.subscribe")(function*(subject: string, subscribeOpts?: { readonly queue?: string }) {
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Message, Cause.Done>(), (queue) => Queue.end(queue))
+    yield* Effect.acquireRelease(
+      Effect.try({
+        try: () =>
+          nc.subscribe(subject, {
+            ...(subscribeOpts?.queue === undefined ? {} : { queue: subscribeOpts.queue }),
+            callback: (error, msg) => {
+              if (error === null) Queue.offerUnsafe(queue, toMessage(msg))
+              else Queue.endUnsafe(queue)
+            }
+          }),
+        catch: toBusError("subscribe", subject)
+      }),
+      (subscription) => Effect.sync(() => subscription.unsubscribe())
+    )
+    // A round trip makes sure the server registered the interest before we return.
+    yield* Effect.tryPromise({ try: () => nc.flush(), catch: toBusError("subscribe", subject) })
+    return Stream.fromQueue(queue)
+  })
+
+  const request = Effect.fn("NatsBus.request")(function*(
+    subject: string,
+    data: Uint8Array,
+    requestOpts: { readonly timeout: Duration.Input; readonly headers?: Headers }
+  ) {
+    const timeoutMs = Duration.toMillis(requestOpts.timeout)
+    const hdrs = toMsgHdrs(requestOpts.headers)
+    const reply = yield* Effect.tryPromise({
+      try: () => nc.request(subject, data, { timeout: timeoutMs, ...(hdrs === undefined ? {} : { headers: hdrs }) }),
+      catch: (cause): BusError | RequestTimeoutError | NoRespondersError =>
+        isNoResponders(cause)
+          ? new NoRespondersError({ subject })
+          : isTimeout(cause)
+          ? new RequestTimeoutError({ subject, timeoutMs })
+          : toBusError("request", subject)(cause)
+    })
+    return toMessage(reply)
+  })
+
+  const respond: Bus["Service"]["respond"] = (message, data, respondOpts) =>
+    message.reply === undefined
+      ? Effect.fail(
+        new BusError({
+          operation: "respond",
+          subject: message.subject,
+          code: "NO_REPLY_SUBJECT",
+          message: `message on ${message.subject} is not a request`
+        })
+      )
+      : publish(message.reply, data, respondOpts)
+
+  const ensureStream = Effect.fn("NatsBus.ensureStream")(function*(config: StreamConfig) {
+    const natsConfig = {
+      name: config.name,
+      subjects: [...config.subjects],
+      retention: config.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+      duplicate_window: nanos(Duration.toMillis(config.duplicateWindow)),
+      storage: StorageType.File
+    }
+    yield* Effect.tryPromise({
+      try: () => jsm.streams.add(natsConfig),
+      catch: toBusError("ensureStream", config.name)
+    }).pipe(
+      Effect.catchIf(
+        (error) => error.code === String(ApiCode.StreamNameInUse),
+        () =>
+          Effect.tryPromise({
+            try: () => jsm.streams.update(config.name, natsConfig),
+            catch: toBusError("ensureStream", config.name)
+          })
+      )
+    )
+  })
+
+  const ensureConsumer = Effect.fn("NatsBus.ensureConsumer")(function*(config: ConsumerConfig) {
+    const where = `${config.stream}/${config.durable}`
+    const natsConfig: Partial<NatsConsumerConfig> = {
+      durable_name: config.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(Duration.toMillis(config.ackWait)),
+      max_deliver: config.maxDeliver > 0 ? config.maxDeliver : -1,
+      max_ack_pending: config.maxAckPending > 0 ? config.maxAckPending : -1,
+      filter_subject: config.filterSubject,
+      ...(config.deadLetterSubject === undefined ? {} : { description: encodeConsumerDescription(config.deadLetterSubject) })
+    }
+    const update = Effect.tryPromise({
+      try: () => jsm.consumers.update(config.stream, config.durable, natsConfig),
+      catch: toBusError("ensureConsumer", where)
+    })
+    // nats-server 2.9 answers a create of an existing durable with its old config; newer
+    // servers refuse it. Either way a differing consumer is then updated.
+    const created = yield* Effect.tryPromise({
+      try: () => jsm.consumers.add(config.stream, natsConfig),
+      catch: (cause) => cause
+    }).pipe(
+      Effect.map((info) => info.config),
+      Effect.catch((cause) => {
+        const code = apiCodeOf(cause)
+        return code === ApiCode.ConsumerAlreadyExists || code === ApiCode.ConsumerNameExists
+          ? Effect.succeed(undefined)
+          : Effect.fail(toBusError("ensureConsumer", where)(cause))
+      })
+    )
+    if (created === undefined || differs(created, natsConfig)) yield* update
+    if (config.deadLetterSubject === undefined) deadLetterSubjects.delete(where)
+    else deadLetterSubjects.set(where, config.deadLetterSubject)
+  })
+
+  const enqueue: Bus["Service"]["enqueue"] = (subject, data, enqueueOpts) => {
+    const hdrs = toMsgHdrs(enqueueOpts?.headers)
+    return Effect.tryPromise({
+      try: () =>
+        js.publish(subject, data, {
+          ...(enqueueOpts?.msgId === undefined ? {} : { msgID: enqueueOpts.msgId }),
+          ...(hdrs === undefined ? {} : { headers: hdrs })
+        }),
+      catch: (cause) =>
+        isNoResponders(cause)
+          ? new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` })
+          : toBusError("enqueue", subject)(cause)
+    }).pipe(Effect.map((ack) => ({ seq: ack.seq, duplicate: ack.duplicate })))
+  }
+
+  const kv = Effect.fn("NatsBus.kv")(function*(bucket: string) {
+    if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
+    const cached = buckets.get(bucket)
+    if (cached !== undefined) return cached
+    const handle = yield* Effect.tryPromise({ try: () => kvm.create(bucket, { history: 1 }), catch: toBusError("kv", bucket) })
+    const store = makeNatsKvStore(handle, bucket)
+    buckets.set(bucket, store)
+    return store
+  })
+
+  return Bus.of({
+    kind: "nats",
+    publish,
+    subscribe,
+    request,
+    respond,
+    ensureStream,
+    ensureConsumer,
+    enqueue,
+    consume: (consumeOpts) => natsConsume({ nc, js, jsm, deadLetterSubjects }, consumeOpts),
+    kv
+  })
+})
+
+/** The NATS bus connected to `options.url`. */
+export const layer = (options: NatsBusOptions): Layer.Layer<Bus, BusError> => Layer.effect(Bus, make(options))
+
+/** The NATS bus connected to `SWITCHYARD_NATS_URL`. */
+export const layerConfig: Layer.Layer<Bus, BusError | Config.ConfigError> = Layer.unwrap(
+  Effect.map(Config.String("SWITCHYARD_NATS_URL"), (url) => layer({ url }))
+)

@@ -1,0 +1,84 @@
+/**
+ * A KV bucket over JetStream KV (`@nats-io/kv`). Deleted and purged keys read
+ * as absent; a watch skips delete markers among the current values and then
+ * reports every change (a purge as a delete); a compare-and-set that finds another revision fails
+ * with `KvConflictError` (JetStream's wrong-last-sequence codes).
+ */
+import type { KV, KvEntry as NatsKvEntry } from "@nats-io/kv"
+import { Effect, Option, Stream } from "effect"
+import type { KvEntry, KvStore } from "../Bus.ts"
+import { type BusError, KvConflictError } from "../BusError.ts"
+import { invalidKey, isValidKey, isValidKeyFilter } from "./kvKeys.ts"
+import { ApiCode, apiCodeOf, toBusError } from "./natsErrors.ts"
+
+const toEntry = (entry: NatsKvEntry): KvEntry => ({
+  key: entry.key,
+  value: entry.value,
+  revision: entry.revision,
+  operation: entry.operation === "PUT" ? "PUT" : "DEL"
+})
+
+const isConflict = (cause: unknown): boolean => {
+  const code = apiCodeOf(cause)
+  return code === ApiCode.WrongLastSequence || code === ApiCode.WrongLastSequenceUnknown
+}
+
+/** Wraps an open nats.js bucket. */
+export const makeNatsKvStore = (kv: KV, bucket: string): KvStore => {
+  const call = <A>(operation: string, key: string, run: () => Promise<A>): Effect.Effect<A, BusError> =>
+    isValidKey(key)
+      ? Effect.tryPromise({ try: run, catch: toBusError(`kv.${operation}`, `${bucket}/${key}`) })
+      : Effect.fail(invalidKey(bucket, `kv.${operation}`, key))
+
+  const compareAndSet = (operation: string, key: string, expectedRevision: number, run: () => Promise<number>) =>
+    isValidKey(key)
+      ? Effect.tryPromise({
+        try: run,
+        catch: (cause): BusError | KvConflictError =>
+          isConflict(cause)
+            ? new KvConflictError({ bucket, key, expectedRevision })
+            : toBusError(`kv.${operation}`, `${bucket}/${key}`)(cause)
+      })
+      : Effect.fail(invalidKey(bucket, `kv.${operation}`, key))
+
+  return {
+    bucket,
+    get: (key) =>
+      call("get", key, () => kv.get(key)).pipe(
+        Effect.map((entry) => (entry !== null && entry.operation === "PUT" ? Option.some(toEntry(entry)) : Option.none()))
+      ),
+    put: (key, value) => call("put", key, () => kv.put(key, value)),
+    create: (key, value) => compareAndSet("create", key, 0, () => kv.create(key, value)),
+    update: (key, value, revision) => compareAndSet("update", key, revision, () => kv.update(key, value, revision)),
+    delete: (key) => call("delete", key, () => kv.delete(key)),
+    keys: Effect.tryPromise({ try: () => kv.keys(), catch: toBusError("kv.keys", bucket) }).pipe(
+      Effect.flatMap((iterator) => Stream.runCollect(Stream.fromAsyncIterable(iterator, toBusError("kv.keys", bucket)))),
+      Effect.map((keys) => [...new Set(keys)])
+    ),
+    watch: (options) => {
+      const key = options?.key ?? ">"
+      if (!isValidKeyFilter(key)) return Stream.fail(invalidKey(bucket, "kv.watch", key))
+      return Stream.unwrap(
+        Effect.acquireRelease(
+          Effect.tryPromise({ try: () => kv.watch({ key }), catch: toBusError("kv.watch", `${bucket}/${key}`) }),
+          (iterator) => Effect.sync(() => iterator.stop())
+        ).pipe(
+          Effect.map((iterator) => {
+            // nats.js flags the last current value as an update already (and every entry
+            // when there were no current values), so the first flagged entry still counts
+            // as current: a delete marker there is at worst the delete of a key never seen.
+            let current = true
+            return Stream.fromAsyncIterable(iterator, toBusError("kv.watch", `${bucket}/${key}`)).pipe(
+              Stream.filter((entry) => {
+                const wasCurrent = current
+                if (entry.isUpdate) current = false
+                return !wasCurrent || entry.operation === "PUT"
+              }),
+              Stream.map(toEntry)
+            )
+          })
+        )
+      )
+    }
+  }
+}

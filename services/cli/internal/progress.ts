@@ -1,0 +1,111 @@
+/**
+ * Renders run events for a terminal: a live per-stage table on a TTY
+ * (state, attempt, duration, output count), one plain line per event
+ * otherwise, or one JSON object per event with `--json`.
+ */
+import type { RunEvent } from "../../../schemas/Run.ts"
+
+type Event = typeof RunEvent.Encoded
+
+interface Row {
+  state: string
+  attempt: number
+  durationMs?: number
+  count?: number
+  note?: string
+}
+
+/** Output format of `switchyard run`. */
+export type Format = "live" | "plain" | "json"
+
+/** Turns events into text; `render` returns what to write for one event. */
+export interface Renderer {
+  readonly render: (event: Event) => string
+}
+
+const symbols: Record<string, string> = {
+  waiting: "·",
+  running: "▶",
+  succeeded: "✔",
+  failed: "✖",
+  retrying: "↻",
+  skipped: "-"
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? "" : `${(ms / 1000).toFixed(2)}s`)
+
+/** A renderer for the given format and the pipeline's stage names (in file order). */
+export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>): Renderer => {
+  if (format === "json") return { render: (event) => `${JSON.stringify(event)}\n` }
+  if (format === "plain") return { render: plainLine }
+  const rows = new Map<string, Row>(stageNames.map((name) => [name, { state: "waiting", attempt: 0 }]))
+  let drawn = 0
+  let footer = ""
+  const width = Math.max(5, ...stageNames.map((name) => name.length))
+  return {
+    render: (event) => {
+      const row = event.stage === undefined ? undefined : rows.get(event.stage)
+      if (row !== undefined) updateRow(row, event)
+      if (event.kind === "run.finished") footer = finishedLine(event)
+      const lines = [...rows].map(([name, r]) =>
+        `${symbols[r.state] ?? " "} ${name.padEnd(width)}  ${r.state.padEnd(9)}  ${r.attempt > 1 ? `attempt ${r.attempt}  ` : ""}${seconds(r.durationMs).padStart(6)}  ${
+          r.count === undefined ? "" : `${r.count} out`
+        }${r.note === undefined ? "" : `  ${r.note}`}`
+      )
+      if (footer !== "") lines.push(footer)
+      const rewind = drawn > 0 ? `\x1b[${drawn}A` : ""
+      drawn = lines.length
+      return `${rewind}${lines.map((line) => `\x1b[2K${line}`).join("\n")}\n`
+    }
+  }
+}
+
+const updateRow = (row: Row, event: Event): void => {
+  switch (event.kind) {
+    case "stage.started":
+      row.state = "running"
+      row.attempt = event.attempt ?? 1
+      delete row.note
+      break
+    case "stage.finished":
+      row.state = "succeeded"
+      if (event.durationMs !== undefined) row.durationMs = event.durationMs
+      if (event.count !== undefined) row.count = event.count
+      break
+    case "stage.failed":
+      row.state = "failed"
+      if (event.durationMs !== undefined) row.durationMs = event.durationMs
+      if (event.error !== undefined) row.note = `${event.error.tag}: ${event.error.message}`
+      break
+    case "stage.retrying":
+      row.state = "retrying"
+      row.note = `retry in ${seconds(event.retryInMs)}`
+      break
+    case "stage.skipped":
+      row.state = "skipped"
+      break
+  }
+}
+
+const finishedLine = (event: Event): string =>
+  `run ${event.runId} ${event.status}${event.error === undefined ? "" : `: ${event.error.tag}: ${event.error.message}`}`
+
+const plainLine = (event: Event): string => {
+  const stage = event.stage === undefined ? "" : ` ${event.stage}`
+  switch (event.kind) {
+    case "run.started":
+      return `run ${event.runId} started\n`
+    case "stage.started":
+      return `stage${stage} started (attempt ${event.attempt ?? 1})\n`
+    case "stage.finished":
+      return `stage${stage} succeeded in ${seconds(event.durationMs)}, ${event.count ?? 0} out\n`
+    case "stage.failed":
+      return `stage${stage} failed (attempt ${event.attempt ?? 1}): ${event.error?.tag}: ${event.error?.message}\n`
+    case "stage.retrying":
+      return `stage${stage} retrying in ${seconds(event.retryInMs)} (attempt ${event.attempt})\n`
+    case "stage.skipped":
+      return `stage${stage} skipped\n`
+    case "run.finished":
+      return `${finishedLine(event)}\n`
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * One executor replica of a pool. Starting it ensures the task and result
+ * streams and the pool's shared durable consumer (create-or-update, so any
+ * replica may start first), announces the pool's stage types on
+ * `stage.register`, beats on `stage.heartbeat`, and runs up to `slots` tasks
+ * at once from `task.run.<pool>`, each result published before its task is
+ * acked.
+ *
+ * Ordering at start: tasks are consumed once the first registration attempt
+ * has finished: answered, refused by nobody listening, or timed out after
+ * `registerTimeout`. Until the registry answers, every stage type in the
+ * catalog is served and registration is retried in the background with
+ * capped exponential backoff; once it answers, types it rejected are no
+ * longer served (their tasks fail with `UnknownStageError`).
+ *
+ * Shutdown (closing the layer's scope): the replica stops leasing tasks,
+ * lets running ones finish for up to `shutdownGrace`, then interrupts the
+ * rest without acking them, so their leases run out and another replica
+ * takes them, exactly as after a crash.
+ */
+import { Context, Effect, FiberSet, Layer, Schedule, Semaphore, Stream } from "effect"
+import { Bus } from "../bus/Bus.ts"
+import type { BusError } from "../bus/BusError.ts"
+import type { ConsumerConfig, JobMessage } from "../bus/Bus.ts"
+import * as Codec from "../bus/Codec.ts"
+import { resultsStream, tasksStream } from "../bus/Streams.ts"
+import type { Names } from "../bus/Subjects.ts"
+import { Subjects } from "../bus/Subjects.ts"
+import { WireType } from "../../schemas/Catalog.ts"
+import { Heartbeat } from "../../schemas/Registry.ts"
+import type { ExecutorSettings } from "./ExecutorConfig.ts"
+import { ExecutorConfig } from "./ExecutorConfig.ts"
+import { StageCatalog } from "./StageCatalog.ts"
+import { nak, settle } from "./internal/ackDecision.ts"
+import { makeRegistration } from "./internal/registration.ts"
+import { makeTaskHandler } from "./internal/taskHandler.ts"
+
+/** How long a task whose handler broke waits before it is delivered again. */
+const redeliverDelay = "1 second"
+
+/** The pool's durable consumer, as every replica of the pool declares it. */
+export const poolConsumer = (names: Names, settings: ExecutorSettings): ConsumerConfig => ({
+  stream: names.streams.tasks,
+  durable: names.consumers.pool(settings.pool),
+  filterSubject: names.taskRun(settings.pool),
+  ackWait: settings.ackWait,
+  maxDeliver: settings.maxDeliver,
+  maxAckPending: settings.maxAckPending,
+  deadLetterSubject: names.deadLetter("task.run")
+})
+
+/** A running executor replica. */
+export class Executor extends Context.Service<Executor, {
+  readonly pool: string
+  readonly executorId: string
+  /** Tasks running on this replica now. */
+  readonly inFlight: Effect.Effect<number>
+  /** Whether the registry has answered this replica's registration. */
+  readonly registered: Effect.Effect<boolean>
+  /** Stage types served now: the catalog minus what the registry rejected. */
+  readonly served: Effect.Effect<ReadonlyArray<string>>
+}>()("switchyard/executor/Executor") {
+  /** Starts the replica for the layer's lifetime. */
+  static readonly layer: Layer.Layer<Executor, BusError, Bus | ExecutorConfig | StageCatalog> = Layer.effect(
+    Executor,
+    Effect.gen(function*() {
+      const bus = yield* Bus
+      const settings = yield* ExecutorConfig
+      const catalog = yield* StageCatalog
+      const names = yield* Subjects
+      const consumer = poolConsumer(names, settings)
+
+      yield* Effect.all([
+        bus.ensureStream(tasksStream(names)),
+        bus.ensureStream(resultsStream(names)),
+        bus.ensureConsumer(consumer)
+      ], { discard: true }).pipe(Effect.withSpan("Executor.ensureQueues", { attributes: { pool: settings.pool } }))
+
+      const registration = yield* makeRegistration({ bus, settings, definitions: catalog.definitions })
+      const firstAttempt = yield* Effect.result(registration.attempt)
+      if (firstAttempt._tag === "Failure") {
+        yield* Effect.logWarning(
+          `registration on ${names.stageRegister} did not succeed; serving all ${catalog.definitions.length} stage type(s) and retrying it in the background`,
+          { pool: settings.pool, error: firstAttempt.failure.message }
+        )
+        yield* Effect.forkScoped(registration.retryUntilRegistered.pipe(
+          Effect.catch((error) => Effect.logError("registration gave up", { pool: settings.pool, error: error.message }))
+        ))
+      }
+
+      // Finalizers run in reverse: the consumer stops first, then in-flight tasks drain, then
+      // heartbeats stop, and last the task set interrupts whatever outlived the grace period.
+      const running = yield* FiberSet.make<void, never>()
+      const inFlight = FiberSet.size(running)
+
+      const beat = Effect.gen(function*() {
+        const heartbeat = Codec.encode(Heartbeat, WireType.Heartbeat, new Heartbeat({
+          version: 1,
+          pool: settings.pool,
+          executorId: settings.executorId,
+          slots: settings.slots,
+          inFlight: yield* inFlight
+        }))
+        yield* bus.publish(names.stageHeartbeat, heartbeat.data, { headers: heartbeat.headers })
+      }).pipe(Effect.catch((error) => Effect.logWarning("could not publish a heartbeat", { error: error.message })))
+      yield* Effect.forkScoped(beat.pipe(Effect.repeat(Schedule.spaced(settings.heartbeatInterval))))
+
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          const left = yield* inFlight
+          if (left === 0) return
+          yield* Effect.logInfo(`shutting down: waiting for ${left} running task(s)`, { pool: settings.pool })
+          const drained = yield* FiberSet.awaitEmpty(running).pipe(Effect.timeoutOption(settings.shutdownGrace))
+          if (drained._tag === "None") {
+            yield* Effect.logWarning(
+              `shutting down: interrupting ${yield* inFlight} task(s) still running after the grace period; another replica will take them when their leases run out`,
+              { pool: settings.pool }
+            )
+          }
+        })
+      )
+
+      const handle = makeTaskHandler({ bus, names, settings, catalog, rejections: registration.rejections })
+      const permits = yield* Semaphore.make(settings.slots)
+      const dispatch = (message: JobMessage) =>
+        Effect.uninterruptibleMask((restore) =>
+          restore(permits.take(1)).pipe(
+            // Leased but not started when the consumer stops: hand it back at once.
+            Effect.onInterrupt(() => settle(message, nak())),
+            Effect.andThen(FiberSet.run(
+              running,
+              handle(message).pipe(
+                Effect.catchDefect((defect) =>
+                  Effect.logError("a task handler failed unexpectedly; the task will be delivered again", {
+                    subject: message.subject,
+                    seq: message.seq,
+                    defect
+                  }).pipe(Effect.as(nak(redeliverDelay)))
+                ),
+                Effect.flatMap((decision) => settle(message, decision)),
+                Effect.interruptible,
+                Effect.ensuring(permits.release(1))
+              )
+            ))
+          )
+        )
+
+      const consumeOnce = Effect.scoped(Effect.gen(function*() {
+        // Idempotent; puts the consumer back if it was deleted while this replica ran.
+        yield* bus.ensureConsumer(consumer)
+        const messages = yield* bus.consume({ stream: consumer.stream, durable: consumer.durable, slots: settings.slots })
+        yield* Stream.runForEach(messages, dispatch)
+        yield* Effect.logWarning("the task stream ended; consuming again", { pool: settings.pool })
+      }))
+      yield* Effect.forkScoped(consumeOnce.pipe(
+        Effect.catch((error) => Effect.logError("consuming tasks failed; retrying", { pool: settings.pool, error: error.message })),
+        Effect.repeat(Schedule.spaced("1 second"))
+      ))
+
+      yield* Effect.logInfo(`executor ${settings.executorId} serving pool ${settings.pool}`, {
+        slots: settings.slots,
+        stageTypes: catalog.definitions.map((definition) => definition.metadata.type)
+      })
+
+      return Executor.of({
+        pool: settings.pool,
+        executorId: settings.executorId,
+        inFlight,
+        registered: registration.registered,
+        served: Effect.map(registration.rejections, (rejections) =>
+          catalog.definitions
+            .map((definition) => definition.metadata.type)
+            .filter((type) => !rejections.has(type)))
+      })
+    })
+  )
+}

@@ -1,0 +1,41 @@
+/**
+ * Failures the executor itself reports for a task (as opposed to failures of
+ * the stage's own code): the task named a stage type this pool does not
+ * serve, or the stage ran past its timeout. They reach the scheduler as the
+ * `error` of a failed `TaskResult`, by tag, message and retryability.
+ */
+import { Schema } from "effect"
+import { StageRejection } from "../../schemas/Registry.ts"
+
+/** The task's stage type is not served by this pool (unknown, or rejected by the registry). */
+export class UnknownStageError extends Schema.TaggedError<UnknownStageError>()("UnknownStageError", {
+  stageType: Schema.String,
+  pool: Schema.String,
+  /** Why the registry refused this type, when it did. */
+  rejection: Schema.optionalKey(StageRejection)
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    return this.rejection === undefined
+      ? `pool ${this.pool} does not serve stage type ${this.stageType}`
+      : `pool ${this.pool} does not serve stage type ${this.stageType}: the registry rejected it (${this.rejection.code}${
+        this.rejection.path === "" ? "" : ` at ${this.rejection.path}`
+      }: ${this.rejection.message})`
+  }
+}
+
+/** The stage did not finish within its timeout and was interrupted. */
+export class StageTimeoutError extends Schema.TaggedError<StageTimeoutError>()("StageTimeoutError", {
+  stageType: Schema.String,
+  taskId: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+  override get message(): string {
+    return `stage ${this.stageType} (task ${this.taskId}) did not finish within ${this.timeoutMs} ms`
+  }
+}

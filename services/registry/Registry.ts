@@ -1,0 +1,363 @@
+/**
+ * The registry service: the one place that knows which stage types exist,
+ * which plugin owns each, and which pool serves it. It answers
+ * `stage.register`, `stage.heartbeat`, `stage.list` and `stage.resolve` in the
+ * `registry` queue group (replicas share the load), keeps registrations in
+ * the stages KV bucket (a restarted registry keeps them) and replica
+ * heartbeats in the pools bucket, marks pools that stop beating offline and
+ * back online when they beat again, and audits every decision. Ownership: a
+ * type belongs to the plugin that first registered it; the same plugin may
+ * re-register it at the same version (another replica, a restart) or replace
+ * it with a newer one; anything else is refused with a reason.
+ */
+import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule, Schema, Semaphore, SemVer } from "effect"
+import { WireType } from "../../schemas/Catalog.ts"
+import {
+  type Heartbeat as HeartbeatMessage,
+  Heartbeat,
+  RegisteredStage,
+  RegistrationReply,
+  StageDecision,
+  StageListReply,
+  StageListRequest,
+  StageRegistration,
+  StageRejection,
+  StageResolveReply,
+  StageResolveRequest
+} from "../../schemas/Registry.ts"
+import { StageMetadata } from "../../schemas/StageMetadata.ts"
+import { Bus } from "../bus/Bus.ts"
+import { BusError, type KvConflictError } from "../bus/BusError.ts"
+import { decode, encode } from "../bus/Codec.ts"
+import { Subjects } from "../bus/Subjects.ts"
+import { AuditLog, AuditPrevious } from "./AuditLog.ts"
+import { serve } from "./internal/serve.ts"
+import { makeBeatStore, makeStageStore, ReplicaBeat, type StoredStage } from "./internal/stores.ts"
+import { suggest } from "./internal/suggest.ts"
+import { RegistryConfig } from "./RegistryConfig.ts"
+import { checkRegistration, type StageCheck } from "./StageValidation.ts"
+
+/** The registry service. */
+export class Registry extends Context.Service<Registry, {
+  /** Validates and records the stages of a registration; one decision per stage, in order. */
+  readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, BusError>
+  /** Records that a replica of a pool is alive; brings an offline pool back online. */
+  readonly heartbeat: (heartbeat: HeartbeatMessage) => Effect.Effect<void, BusError>
+  /** Every registered stage type, sorted by type. */
+  readonly list: () => Effect.Effect<StageListReply, BusError>
+  /** Looks stage types up; each unknown one comes with up to 3 close known names. */
+  readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, BusError>
+  /** Checks pool liveness now (it also runs every `sweepInterval`). */
+  readonly sweep: () => Effect.Effect<void, BusError>
+}>()("switchyard/registry/Registry") {
+  /** The registry, serving its subjects while the layer is alive. */
+  static readonly layer: Layer.Layer<Registry, BusError, Bus> = Layer.effect(
+    Registry,
+    Effect.gen(function*() {
+      const bus = yield* Bus
+      const names = yield* Subjects
+      const config = yield* RegistryConfig
+      const audit = yield* AuditLog
+      const stages = makeStageStore(yield* bus.kv(names.buckets.stages))
+      const beats = makeBeatStore(yield* bus.kv(names.buckets.pools))
+      // Pools are given one full `offlineAfter` from startup before they can
+      // be marked offline, so a registry restart does not flap every pool.
+      const startedAt = yield* Clock.currentTimeMillis
+      // Pools this replica last saw online in the store: a heartbeat from any
+      // other pool triggers a check that brings its stages back online.
+      const onlinePools = new Set<string>()
+      // Recording a beat and sweeping exclude each other, so a sweep never
+      // acts on beats read just before a heartbeat brought a pool back. (Across
+      // replicas that race remains; the next sweep repairs it.)
+      const liveness = yield* Semaphore.make(1)
+
+      const claim = Effect.fnUntraced(function*(
+        registration: StageRegistration,
+        index: number,
+        metadata: StageMetadata
+      ): Effect.fn.Return<Claim, BusError | KvConflictError> {
+        const now = yield* Clock.currentTimeMillis
+        const fresh = new RegisteredStage({ metadata, pool: registration.pool, online: true, registeredAt: now })
+        const current = yield* stages.get(metadata.type)
+        if (Option.isNone(current)) {
+          yield* stages.create(fresh)
+          return { _tag: "Created" }
+        }
+        const { record, revision } = current.value
+        const previous = new AuditPrevious({
+          plugin: record.metadata.plugin,
+          version: record.metadata.version,
+          pool: record.pool
+        })
+        const type = JSON.stringify(metadata.type)
+        if (record.metadata.plugin !== metadata.plugin) {
+          return refuse(
+            "conflict",
+            `stages[${index}].plugin`,
+            `stage type ${type} belongs to plugin ${JSON.stringify(record.metadata.plugin)} (version ${record.metadata.version}, pool ${
+              JSON.stringify(record.pool)
+            }); plugin ${JSON.stringify(metadata.plugin)} cannot register it`
+          )
+        }
+        const order = compareVersions(metadata.version, record.metadata.version)
+        if (order < 0) {
+          return refuse(
+            "older-version",
+            `stages[${index}].version`,
+            `expected version ${record.metadata.version} or newer of stage type ${type} (registered by plugin ${
+              JSON.stringify(record.metadata.plugin)
+            }), found ${metadata.version}`
+          )
+        }
+        if (order > 0) {
+          yield* stages.update(fresh, revision)
+          return { _tag: "Replaced", previous }
+        }
+        const samePool = record.pool === registration.pool
+        if (!samePool && record.online) {
+          return refuse(
+            "conflict",
+            `pool`,
+            `stage type ${type} ${metadata.version} is served by pool ${JSON.stringify(record.pool)}, which is online; pool ${
+              JSON.stringify(registration.pool)
+            } can take it over only with a newer version or once that pool is offline`
+          )
+        }
+        const sameMetadata = encodedMetadata(record.metadata) === encodedMetadata(metadata)
+        if (samePool && sameMetadata && record.online) return { _tag: "Reaccepted", previous }
+        yield* stages.update(
+          new RegisteredStage({ ...fresh, registeredAt: samePool && sameMetadata ? record.registeredAt : now }),
+          revision
+        )
+        return samePool ? { _tag: "Reaccepted", previous } : { _tag: "Replaced", previous }
+      })
+
+      const decide = Effect.fnUntraced(function*(registration: StageRegistration, check: StageCheck) {
+        const about = {
+          pool: registration.pool,
+          executorId: registration.executorId,
+          ...(check.type === "" ? {} : { stage: check.type })
+        }
+        if (Result.isFailure(check.result)) {
+          const rejection = check.result.failure
+          yield* audit.record({ event: "rejected", ...about, rejection })
+          return new StageDecision({ type: check.type, accepted: false, rejection })
+        }
+        const metadata = check.result.success
+        const outcome = yield* claim(registration, check.index, metadata).pipe(
+          Effect.retry({ while: isKvConflict, times: 10 }),
+          Effect.catchTag("KvConflictError", (error) =>
+            Effect.fail(
+              new BusError({
+                operation: "kv.update",
+                subject: error.bucket,
+                message: `stage type ${metadata.type} kept changing under concurrent registrations`
+              })
+            ))
+        )
+        const described = { ...about, plugin: metadata.plugin, stageVersion: metadata.version }
+        switch (outcome._tag) {
+          case "Refused":
+            yield* audit.record({ event: "rejected", ...described, rejection: outcome.rejection })
+            return new StageDecision({ type: metadata.type, accepted: false, rejection: outcome.rejection })
+          case "Replaced":
+            yield* audit.record({ event: "replaced", ...described, previous: outcome.previous })
+            return new StageDecision({ type: metadata.type, accepted: true })
+          case "Reaccepted":
+            yield* audit.record({ event: "accepted", ...described, previous: outcome.previous })
+            return new StageDecision({ type: metadata.type, accepted: true })
+          case "Created":
+            yield* audit.record({ event: "accepted", ...described })
+            return new StageDecision({ type: metadata.type, accepted: true })
+        }
+      })
+
+      /** Sets `online` on one stage record if it is still served by `pool`; true when it changed. */
+      const setOnline = (type: string, pool: string, online: boolean) =>
+        Effect.gen(function*() {
+          const current = yield* stages.get(type)
+          if (Option.isNone(current)) return false
+          const { record, revision } = current.value
+          if (record.pool !== pool || record.online === online) return false
+          yield* stages.update(new RegisteredStage({ ...record, online }), revision)
+          return true
+        }).pipe(
+          Effect.retry({ while: isKvConflict, times: 10 }),
+          Effect.catchTag("KvConflictError", () => Effect.succeed(false))
+        )
+
+      /** Marks the stages of `pool` online or offline and audits the change once. */
+      const markPool = Effect.fnUntraced(function*(options: {
+        readonly pool: string
+        readonly online: boolean
+        readonly records: ReadonlyArray<StoredStage>
+        readonly lastSeen: number | undefined
+      }) {
+        const ofPool = options.records.filter(({ record }) => record.pool === options.pool)
+        const changed = yield* Effect.forEach(
+          ofPool.filter(({ record }) => record.online !== options.online),
+          ({ record }) => setOnline(record.metadata.type, options.pool, options.online)
+        )
+        if (changed.some((flag) => flag)) {
+          yield* audit.record({
+            event: options.online ? "pool-online" : "pool-offline",
+            pool: options.pool,
+            types: ofPool.map(({ record }) => record.metadata.type).sort(),
+            ...(options.lastSeen === undefined ? {} : { lastSeen: options.lastSeen })
+          })
+        }
+        if (options.online) onlinePools.add(options.pool)
+        else onlinePools.delete(options.pool)
+      })
+
+      const bringOnline = Effect.fnUntraced(function*(pool: string, lastSeen: number) {
+        if (onlinePools.has(pool)) return
+        yield* markPool({ pool, online: true, records: yield* stages.all, lastSeen })
+      })
+
+      const register = Effect.fn("Registry.register")(function*(registration: StageRegistration) {
+        const known = new Map(
+          (yield* stages.all).map(({ record }) => [record.metadata.type, record.metadata.dependencies] as const)
+        )
+        const checks = checkRegistration(registration, known)
+        const decisions = yield* Effect.forEach(checks, (check) => decide(registration, check))
+        if (decisions.some((decision) => decision.accepted)) {
+          // Registering counts as a sign of life: a pool that registers and
+          // never beats still goes offline after `offlineAfter`.
+          yield* Effect.gen(function*() {
+            const now = yield* Clock.currentTimeMillis
+            yield* beats.put(
+              new ReplicaBeat({ pool: registration.pool, executorId: registration.executorId, lastSeen: now })
+            )
+            yield* bringOnline(registration.pool, now)
+          }).pipe(Semaphore.withPermit(liveness))
+        }
+        return new RegistrationReply({ version: 1, decisions })
+      })
+
+      const heartbeat = Effect.fn("Registry.heartbeat")(function*(beat: HeartbeatMessage) {
+        const now = yield* Clock.currentTimeMillis
+        yield* beats.put(
+          new ReplicaBeat({
+            pool: beat.pool,
+            executorId: beat.executorId,
+            lastSeen: now,
+            slots: beat.slots,
+            inFlight: beat.inFlight
+          })
+        )
+        yield* bringOnline(beat.pool, now)
+      }, Semaphore.withPermit(liveness))
+
+      const list = Effect.fn("Registry.list")(function*() {
+        const records = (yield* stages.all).map(({ record }) => record)
+        return new StageListReply({ version: 1, stages: sortByType(records) })
+      })
+
+      const resolve = Effect.fn("Registry.resolve")(function*(types: ReadonlyArray<string>) {
+        const byType = new Map((yield* stages.all).map(({ record }) => [record.metadata.type, record] as const))
+        const wanted = [...new Set(types)]
+        return new StageResolveReply({
+          version: 1,
+          found: wanted.flatMap((type) => {
+            const record = byType.get(type)
+            return record === undefined ? [] : [record]
+          }),
+          missing: wanted
+            .filter((type) => !byType.has(type))
+            .map((type) => ({ type, suggestions: suggest(type, byType.keys()) }))
+        })
+      })
+
+      const sweep = Effect.fn("Registry.sweep")(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const replicas = yield* beats.all
+        const lastSeen = new Map<string, number>()
+        for (const beat of replicas) {
+          lastSeen.set(beat.pool, Math.max(lastSeen.get(beat.pool) ?? 0, beat.lastSeen))
+        }
+        const records = yield* stages.all
+        const offlineAfter = Duration.toMillis(config.offlineAfter)
+        for (const pool of new Set(records.map(({ record }) => record.pool))) {
+          const seen = lastSeen.get(pool)
+          const online = now - Math.max(seen ?? 0, startedAt) < offlineAfter
+          yield* markPool({ pool, online, records, lastSeen: seen })
+        }
+        const forgetAfter = Duration.toMillis(config.forgetReplicaAfter)
+        yield* Effect.forEach(
+          replicas.filter((beat) => now - beat.lastSeen > forgetAfter),
+          (beat) => beats.remove(beat),
+          { discard: true }
+        )
+      }, Semaphore.withPermit(liveness))
+
+      yield* sweep().pipe(
+        Effect.catchCause((cause) => Effect.logError("pool liveness check failed", cause)),
+        Effect.repeat(Schedule.spaced(config.sweepInterval)),
+        Effect.delay(config.sweepInterval),
+        Effect.forkScoped
+      )
+
+      yield* serve(bus, {
+        subject: names.stageRegister,
+        decode: decode(StageRegistration, WireType.StageRegistration),
+        handle: (registration: StageRegistration) =>
+          register(registration).pipe(
+            Effect.map((reply) => encode(RegistrationReply, WireType.RegistrationReply, reply))
+          )
+      })
+      yield* serve(bus, {
+        subject: names.stageHeartbeat,
+        decode: decode(Heartbeat, WireType.Heartbeat),
+        // A heartbeat sent as a request gets an empty reply once it is recorded.
+        handle: (beat: HeartbeatMessage) => heartbeat(beat).pipe(Effect.as({ data: new Uint8Array(0), headers: {} }))
+      })
+      yield* serve(bus, {
+        subject: names.stageList,
+        // An empty body is accepted as a version 1 request, for hand-typed `nats req`.
+        decode: (message) =>
+          message.data.length === 0
+            ? Effect.succeed(new StageListRequest({ version: 1 }))
+            : decode(StageListRequest, WireType.StageListRequest)(message),
+        handle: () => list().pipe(Effect.map((reply) => encode(StageListReply, WireType.StageListReply, reply)))
+      })
+      yield* serve(bus, {
+        subject: names.stageResolve,
+        decode: decode(StageResolveRequest, WireType.StageResolveRequest),
+        handle: (request: StageResolveRequest) =>
+          resolve(request.types).pipe(
+            Effect.map((reply) => encode(StageResolveReply, WireType.StageResolveReply, reply))
+          )
+      })
+
+      return Registry.of({ register, heartbeat, list, resolve, sweep })
+    })
+  ).pipe(Layer.provide(AuditLog.layer))
+}
+
+type Claim =
+  | { readonly _tag: "Created" }
+  | { readonly _tag: "Reaccepted"; readonly previous: AuditPrevious }
+  | { readonly _tag: "Replaced"; readonly previous: AuditPrevious }
+  | { readonly _tag: "Refused"; readonly rejection: StageRejection }
+
+const refuse = (code: StageRejection["code"], path: string, message: string): Claim => ({
+  _tag: "Refused",
+  rejection: new StageRejection({ code, path, message })
+})
+
+const isKvConflict = (error: BusError | KvConflictError): error is KvConflictError => error._tag === "KvConflictError"
+
+/** Semver precedence; a stored version that no longer parses counts as older than anything. */
+const compareVersions = (next: string, stored: string): number => {
+  const a = SemVer.parse(next)
+  const b = SemVer.parse(stored)
+  if (Result.isFailure(b)) return 1
+  if (Result.isFailure(a)) return -1
+  return SemVer.Order(a.success, b.success)
+}
+
+const encodedMetadata = (metadata: StageMetadata): string => JSON.stringify(Schema.encodeSync(StageMetadata)(metadata))
+
+const sortByType = (records: ReadonlyArray<RegisteredStage>): ReadonlyArray<RegisteredStage> =>
+  [...records].sort((a, b) => a.metadata.type < b.metadata.type ? -1 : a.metadata.type > b.metadata.type ? 1 : 0)

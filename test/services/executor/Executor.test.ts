@@ -1,0 +1,4 @@
+import * as MemoryBus from "../../../services/bus/MemoryBus.ts"
+import { executorSuite } from "./ExecutorSuite.ts"
+
+executorSuite("the in-memory bus", () => MemoryBus.layer)
