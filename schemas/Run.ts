@@ -72,6 +72,8 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   stage: Schema.optionalKey(Schema.String),
   stageType: Schema.optionalKey(Schema.String),
   attempt: Schema.optionalKey(Schema.Int),
+  /** On `stage.finished` and `stage.failed`: the executor replica that ran the attempt. */
+  executorId: Schema.optionalKey(Schema.String),
   durationMs: Schema.optionalKey(Schema.Number),
   /** Output count by the stage's `count` metadata. */
   count: Schema.optionalKey(Schema.Number),

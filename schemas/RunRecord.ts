@@ -27,6 +27,8 @@ export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   retryAt: Schema.optionalKey(Schema.Number),
   count: Schema.optionalKey(Schema.Number),
   durationMs: Schema.optionalKey(Schema.Number),
+  /** The executor replica that ran the last attempt. */
+  executorId: Schema.optionalKey(Schema.String),
   error: Schema.optionalKey(TaskFailure)
 }) {}
 

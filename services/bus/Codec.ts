@@ -93,3 +93,9 @@ export const decode = <S extends Codec>(schema: S, type: string) =>
 
 const describeJsonError = (cause: unknown): string =>
   cause instanceof SyntaxError ? `invalid JSON (${cause.message})` : "unreadable bytes"
+
+/** Serializes a value already in its encoded (plain JSON) form, skipping schema encoding on hot paths. */
+export const encodePlain = (type: string, encoded: unknown): { readonly data: Uint8Array; readonly headers: Headers } => ({
+  data: textEncoder.encode(JSON.stringify(encoded)),
+  headers: { [TypeHeader]: type }
+})

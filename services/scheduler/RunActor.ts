@@ -186,12 +186,20 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
     }
     const count = countOutput(stage.metadata.count, result.output ?? null)
     draft.record = { ...draft.record, state: applied.state as RunDoc["state"] }
-    draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs })
-    draft.event({ kind: "stage.finished", stage: stage.name, stageType: stage.metadata.type, attempt: stage.attempt, durationMs, count })
+    draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId })
+    draft.event({
+      kind: "stage.finished",
+      stage: stage.name,
+      stageType: stage.metadata.type,
+      attempt: stage.attempt,
+      executorId: result.executorId,
+      durationMs,
+      count
+    })
     advance(draft)
     return draft.done()
   }
-  fail(draft, stage, result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true }, durationMs)
+  fail(draft, { ...stage, executorId: result.executorId }, result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true }, durationMs)
   return draft.done()
 }
 
@@ -204,6 +212,7 @@ const fail = (draft: Draft, stage: StageDoc, error: FailureDoc, durationMs: numb
     stage: stage.name,
     stageType: stage.metadata.type,
     attempt: stage.attempt,
+    ...(stage.executorId === undefined ? {} : { executorId: stage.executorId }),
     durationMs,
     error: { tag: error.tag, message: error.message }
   })

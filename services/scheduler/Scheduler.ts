@@ -11,12 +11,15 @@ import { Clock, Context, Duration, Effect, Layer, Option, Random, Schema, Scope,
 import { Bus } from "../bus/Bus.ts"
 import type { JobMessage, Message } from "../bus/Bus.ts"
 import type { BusError, KvConflictError } from "../bus/BusError.ts"
-import { decode, encode } from "../bus/Codec.ts"
+import { decode, encode, encodePlain } from "../bus/Codec.ts"
 import { resultsStream, schedulerConsumer, tasksStream } from "../bus/Streams.ts"
 import { Subjects } from "../bus/Subjects.ts"
 import { RegistryClient } from "../registry/RegistryClient.ts"
-import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply, PipelineIssue } from "../../schemas/Run.ts"
-import { TaskResult, TaskRun } from "../../schemas/Task.ts"
+import { LedgerUpdate, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
+import type { RunEvent } from "../../schemas/Run.ts"
+import { TaskResult } from "../../schemas/Task.ts"
+import type { TaskRun } from "../../schemas/Task.ts"
+import { WireType } from "../../schemas/Catalog.ts"
 import { Pipeline } from "../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../schemas/Registry.ts"
 import { loadPipeline } from "./PipelineLoader.ts"
@@ -43,7 +46,7 @@ export class Scheduler extends Context.Service<Scheduler, {
   /** The run's current record (in memory while running, else from the bucket). */
   readonly get: (runId: string) => Effect.Effect<Option.Option<RunDoc>, BusError>
 }>()("switchyard/scheduler/Scheduler") {
-  static readonly layer: Layer.Layer<Scheduler, BusError, Bus | RunStore | RegistryClient | SchedulerConfig> = Layer.effect(
+  static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | RunStore | RegistryClient | SchedulerConfig> = Layer.effect(
     Scheduler,
     Effect.gen(function*() {
       const bus = yield* Bus
@@ -73,7 +76,7 @@ export class Scheduler extends Context.Service<Scheduler, {
 
       const dispatch = (actor: Actor, task: typeof TaskRun.Encoded) => {
         const pool = actor.doc.stages[task.stage]!.pool
-        const message = encode(TaskRun, "TaskRun/1", task as TaskRun)
+        const message = encodePlain(WireType.TaskRun, task)
         return bus.enqueue(names.taskRun(pool), message.data, {
           msgId: `${task.taskId}:${task.attempt}`,
           headers: message.headers
@@ -81,16 +84,16 @@ export class Scheduler extends Context.Service<Scheduler, {
       }
 
       const publishEvent = (event: typeof RunEvent.Encoded) => {
-        const message = encode(RunEvent, "RunEvent/1", event as RunEvent)
+        const message = encodePlain(WireType.RunEvent, event)
         return bus.publish(names.runEvent(event.runId), message.data, { headers: message.headers })
       }
 
-      /** Runs a transition on a run under its lock; reloads the record if a save lost a race. */
+      /** Runs a transition on a run under its lock; reloads the record once if a save lost a race. */
       const transact = (
         runId: string,
         step: (doc: RunDoc, now: number) => Transition | undefined
-      ): Effect.Effect<boolean, BusError | KvConflictError> =>
-        Effect.gen(function*() {
+      ): Effect.Effect<boolean, BusError | KvConflictError> => {
+        const attempt = Effect.gen(function*() {
           const actor = yield* actorFor(runId)
           if (Option.isNone(actor)) return false
           return yield* actor.value.lock.withPermit(
@@ -103,17 +106,30 @@ export class Scheduler extends Context.Service<Scheduler, {
             })
           )
         })
+        return attempt.pipe(
+          Effect.catchTag("KvConflictError", (conflict) =>
+            Effect.logWarning(`run ${runId} changed underneath this scheduler; reloading it`, conflict.message).pipe(
+              Effect.andThen(Effect.sync(() => actors.delete(runId))),
+              Effect.andThen(attempt)
+            ))
+        )
+      }
 
-      const actorFor = (runId: string) =>
-        Effect.gen(function*() {
-          const existing = actors.get(runId)
-          if (existing !== undefined) return Option.some(existing)
+      // One loader at a time, so a run never gets two actors (and two locks).
+      const loading = Semaphore.makeUnsafe(1)
+      const actorFor = (runId: string): Effect.Effect<Option.Option<Actor>, BusError> => {
+        const existing = actors.get(runId)
+        if (existing !== undefined) return Effect.succeed(Option.some(existing))
+        return loading.withPermit(Effect.gen(function*() {
+          const raced = actors.get(runId)
+          if (raced !== undefined) return Option.some(raced)
           const stored = yield* store.load(runId)
           if (Option.isNone(stored) || stored.value.doc.status !== "running") return Option.none<Actor>()
           const actor: Actor = { doc: stored.value.doc, revision: stored.value.revision, lock: Semaphore.makeUnsafe(1) }
           actors.set(runId, actor)
           return Option.some(actor)
-        })
+        }))
+      }
 
       const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
         Effect.gen(function*() {
@@ -185,7 +201,7 @@ export class Scheduler extends Context.Service<Scheduler, {
       }
 
       const applyResult = Effect.fnUntraced(function*(message: JobMessage) {
-        const decoded = yield* decode(TaskResult, "TaskResult")(message).pipe(Effect.result)
+        const decoded = yield* decode(TaskResult, WireType.TaskResult)(message).pipe(Effect.result)
         if (decoded._tag === "Failure") {
           yield* Effect.logWarning(`rejected result: ${decoded.failure.toString()}`)
           return yield* message.term(decoded.failure.toString())
@@ -194,6 +210,69 @@ export class Scheduler extends Context.Service<Scheduler, {
         yield* transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
         yield* message.ack
       })
+
+      const serve = <A>(
+        subject: string,
+        handle: (message: Message) => Effect.Effect<A, unknown>,
+        queue?: string
+      ) =>
+        Effect.gen(function*() {
+          const messages = yield* bus.subscribe(subject, queue === undefined ? {} : { queue })
+          yield* messages.pipe(
+            Stream.runForEach((message) =>
+              handle(message).pipe(
+                Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
+              )
+            ),
+            Effect.forkIn(scope)
+          )
+        })
+
+      yield* serve(names.runSubmit, (message) =>
+        decode(RunSubmit, WireType.RunSubmit)(message).pipe(
+          Effect.matchEffect({
+            onFailure: (error) =>
+              Effect.logWarning(`rejected ${error.toString()}`).pipe(
+                Effect.andThen(reply(message, encode(RunSubmitReply, WireType.RunSubmitReply, new RunSubmitReply({
+                  version: 1,
+                  issues: [new PipelineIssue({ file: error.subject, line: 0, column: 0, path: error.path, message: error.message })]
+                }))))
+              ),
+            onSuccess: (request) =>
+              submit(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunSubmitReply, WireType.RunSubmitReply, answer))))
+          })
+        ), "scheduler")
+
+      yield* serve(names.runCancel, (message) =>
+        decode(RunCancel, WireType.RunCancel)(message).pipe(
+          Effect.matchEffect({
+            onFailure: (error) =>
+              Effect.logWarning(`rejected ${error.toString()}`).pipe(
+                Effect.andThen(reply(message, { data: new TextEncoder().encode(JSON.stringify(error)), headers: {} }))
+              ),
+            onSuccess: (request) =>
+              cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, WireType.RunCancelReply, answer))))
+          })
+        ), "scheduler")
+
+      yield* serve(names.ledgerUpdate("*"), (message) =>
+        decode(LedgerUpdate, WireType.LedgerUpdate)(message).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
+            onSuccess: (update) => transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
+          })
+        ), "scheduler")
+
+      const reply = (message: Message, payload: { readonly data: Uint8Array; readonly headers: Record<string, string> }) =>
+        message.reply === undefined ? Effect.void : bus.respond(message, payload.data, { headers: payload.headers })
+
+      // Resume every run a previous scheduler left unfinished, before taking results for them.
+      const unfinished = yield* store.running
+      yield* Effect.forEach(unfinished, (stored) =>
+        Effect.gen(function*() {
+          yield* transact(stored.doc.runId, (doc, now) => RunActor.resume(doc, now))
+          yield* Effect.logInfo(`resumed run ${stored.doc.runId}`)
+        }), { discard: true })
 
       // Results: durable, acked only after the transition they cause is persisted.
       const results = yield* bus.consume({
@@ -217,72 +296,6 @@ export class Scheduler extends Context.Service<Scheduler, {
         Stream.runDrain,
         Effect.forkIn(scope)
       )
-
-      const serve = <A>(
-        subject: string,
-        handle: (message: Message) => Effect.Effect<A, unknown>,
-        queue?: string
-      ) =>
-        Effect.gen(function*() {
-          const messages = yield* bus.subscribe(subject, queue === undefined ? {} : { queue })
-          yield* messages.pipe(
-            Stream.runForEach((message) =>
-              handle(message).pipe(
-                Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
-              )
-            ),
-            Effect.forkIn(scope)
-          )
-        })
-
-      yield* serve(names.runSubmit, (message) =>
-        decode(RunSubmit, "RunSubmit")(message).pipe(
-          Effect.matchEffect({
-            onFailure: (error) =>
-              Effect.logWarning(`rejected ${error.toString()}`).pipe(
-                Effect.andThen(reply(message, encode(RunSubmitReply, "RunSubmitReply/1", new RunSubmitReply({
-                  version: 1,
-                  issues: [new PipelineIssue({ file: error.subject, line: 0, column: 0, path: error.path, message: error.message })]
-                }))))
-              ),
-            onSuccess: (request) =>
-              submit(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunSubmitReply, "RunSubmitReply/1", answer))))
-          })
-        ), "scheduler")
-
-      yield* serve(names.runCancel, (message) =>
-        decode(RunCancel, "RunCancel")(message).pipe(
-          Effect.matchEffect({
-            onFailure: (error) =>
-              Effect.logWarning(`rejected ${error.toString()}`).pipe(
-                Effect.andThen(reply(message, { data: new TextEncoder().encode(JSON.stringify(error)), headers: {} }))
-              ),
-            onSuccess: (request) =>
-              cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, "RunCancelReply/1", answer))))
-          })
-        ), "scheduler")
-
-      yield* serve(names.ledgerUpdate("*"), (message) =>
-        decode(LedgerUpdate, "LedgerUpdate")(message).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
-            onSuccess: (update) => transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
-          })
-        ), "scheduler")
-
-      const reply = (message: Message, payload: { readonly data: Uint8Array; readonly headers: Record<string, string> }) =>
-        message.reply === undefined ? Effect.void : bus.respond(message, payload.data, { headers: payload.headers })
-
-      // Resume every run a previous scheduler left unfinished.
-      const unfinished = yield* store.running
-      yield* Effect.forEach(unfinished, (stored) =>
-        Effect.gen(function*() {
-          const actor: Actor = { doc: stored.doc, revision: stored.revision, lock: Semaphore.makeUnsafe(1) }
-          actors.set(stored.doc.runId, actor)
-          const now = yield* Clock.currentTimeMillis
-          yield* actor.lock.withPermit(commit(actor, RunActor.resume(stored.doc, now)))
-          yield* Effect.logInfo(`resumed run ${stored.doc.runId}`)
-        }), { discard: true })
 
       return Scheduler.of({ submit, cancel, get })
     })

@@ -22,7 +22,8 @@ import { TimerLoop } from "./timerLoop.ts"
 /** How long one pull request waits for messages before it is renewed. */
 const fetchExpiresMs = 5_000
 const fetchHeartbeatMs = 1_000
-const retryPause = Duration.millis(250)
+const firstRetryMs = 250
+const maxRetryMs = 5_000
 
 /** Queue group of the advisory listeners, so one replica reports each dead message. */
 const deadLetterGroup = "switchyard-dead-letters"
@@ -232,6 +233,7 @@ class NatsJob implements JobMessage {
 
 const fetchLoop = (consumer: Consumer, context: JobContext, queue: Queue.Queue<JobMessage, Cause.Done>) =>
   Effect.gen(function*() {
+    let retryMs = firstRetryMs
     while (true) {
       const wanted = yield* context.gate.takeAll()
       let received = 0
@@ -255,11 +257,20 @@ const fetchLoop = (consumer: Consumer, context: JobContext, queue: Queue.Queue<J
       context.gate.release(wanted - received)
       // A closed connection never comes back: end the stream instead of retrying.
       if (context.nc.isClosed() || context.nc.isDraining()) return yield* Queue.end(queue)
-      if (Exit.isFailure(result)) {
+      if (Exit.isSuccess(result)) {
+        retryMs = firstRetryMs
+      } else {
+        const error = Cause.squash(result.cause)
         yield* Effect.logWarning("fetch from consumer failed; retrying").pipe(
-          Effect.annotateLogs({ stream: context.stream, consumer: context.durable, cause: Cause.pretty(result.cause) })
+          Effect.annotateLogs({
+            stream: context.stream,
+            consumer: context.durable,
+            error: error instanceof Error ? error.message : String(error),
+            retryInMs: retryMs
+          })
         )
-        yield* Effect.sleep(retryPause)
+        yield* Effect.sleep(Duration.millis(retryMs))
+        retryMs = Math.min(retryMs * 2, maxRetryMs)
       }
     }
   })

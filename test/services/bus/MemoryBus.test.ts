@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { Bus, MemoryBus } from "../../../services/bus/index.ts"
 import { collect } from "../../support/collect.ts"
@@ -84,7 +84,7 @@ describe("memory bus on the test clock", () => {
       yield* bus.subscribe("quiet")
       const fiber = yield* bus.request("quiet", bytes("?"), { timeout: "10 seconds" }).pipe(Effect.flip, Effect.forkChild)
       yield* TestClock.adjust("10 seconds")
-      const error = yield* fiber.await.pipe(Effect.flatten)
+      const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "RequestTimeoutError")
     }).pipe(Effect.provide(MemoryBus.layer)))
 })

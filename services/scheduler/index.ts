@@ -1,0 +1,7 @@
+/** The scheduler service: validates pipelines, owns runs, applies results. */
+export * from "./PipelineError.ts"
+export * from "./PipelineLoader.ts"
+export * from "./RunStore.ts"
+export * from "./Scheduler.ts"
+export * from "./SchedulerConfig.ts"
+export type { RunDoc } from "./RunActor.ts"
