@@ -16,6 +16,7 @@ export interface StoredRun {
   readonly revision: number
 }
 
+const validKey = /^[-/_=.a-zA-Z0-9]+$/
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 const decodeRecord = Schema.decodeUnknownEffect(Schema.fromJsonString(RunRecord))
@@ -56,7 +57,8 @@ export class RunStore extends Context.Service<RunStore, {
         )
 
       return RunStore.of({
-        load: read,
+        // An id that cannot be a key names no run (results and updates can carry anything).
+        load: (runId) => (validKey.test(runId) ? read(runId) : Effect.succeedNone),
         create: (doc) => kv.create(doc.runId, textEncoder.encode(JSON.stringify(doc))),
         save: (doc, revision) => kv.update(doc.runId, textEncoder.encode(JSON.stringify(doc)), revision),
         running: Effect.gen(function*() {

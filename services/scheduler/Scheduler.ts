@@ -207,7 +207,8 @@ export class Scheduler extends Context.Service<Scheduler, {
           return yield* message.term(decoded.failure.toString())
         }
         const result = decoded.success
-        yield* transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
+        // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
+        if (result.runId !== "") yield* transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
         yield* message.ack
       })
 

@@ -32,7 +32,10 @@ const symbols: Record<string, string> = {
   skipped: "-"
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? "" : `${(ms / 1000).toFixed(2)}s`)
+/** `850ms`, `1.25s`. */
+export const formatMs = (ms: number): string => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`)
+
+const seconds = (ms: number | undefined) => (ms === undefined ? "" : formatMs(ms))
 
 /** A renderer for the given format and the pipeline's stage names (in file order). */
 export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>): Renderer => {

@@ -1,0 +1,72 @@
+/**
+ * The layer compositions the CLI starts: each distributed service on NATS,
+ * the client against NATS, and the embedded default that runs the registry,
+ * one executor and the scheduler in this process over the in-memory bus.
+ * Nothing here does work of its own; it only wires layers.
+ */
+import { Layer } from "effect"
+import type { Config } from "effect"
+import { Bus } from "../bus/Bus.ts"
+import type { BusError, KvConflictError } from "../bus/BusError.ts"
+import * as MemoryBus from "../bus/MemoryBus.ts"
+import * as NatsBus from "../bus/NatsBus.ts"
+import { Executor, ExecutorConfig, StageCatalog } from "../executor/index.ts"
+import type { ExecutorOptions } from "../executor/index.ts"
+import { Registry, RegistryClient, RegistryConfig } from "../registry/index.ts"
+import { RunStore, Scheduler, SchedulerConfig } from "../scheduler/index.ts"
+import { SwitchyardClient } from "../../sdk/client.ts"
+import type { StageDefinition } from "../../sdk/defineStage.ts"
+
+/** The pool the embedded executor serves. */
+export const embeddedPool = "default"
+
+/** The bus: NATS at `url`, or the in-memory bus when there is none. */
+export const busLayer = (url: string | undefined): Layer.Layer<Bus, BusError> =>
+  url === undefined ? MemoryBus.layer : NatsBus.layer({ url, name: "switchyard" })
+
+/** The registry service, with its settings from the environment. */
+export const registryLayer: Layer.Layer<Registry, BusError | Config.ConfigError, Bus> = Registry.layer.pipe(
+  Layer.provide(RegistryConfig.layerFromEnv)
+)
+
+/** The scheduler service, with its settings from the environment. */
+export const schedulerLayer: Layer.Layer<Scheduler, BusError | KvConflictError | Config.ConfigError, Bus> = Scheduler.layer.pipe(
+  Layer.provide(RunStore.layer),
+  Layer.provide(RegistryClient.layer),
+  Layer.provide(SchedulerConfig.layerConfig)
+)
+
+/** An executor replica serving `definitions`, settings from the environment over `options`. */
+export const executorLayer = (
+  definitions: ReadonlyArray<StageDefinition>,
+  options: Partial<ExecutorOptions>
+): Layer.Layer<Executor, BusError | Config.ConfigError, Bus> =>
+  Executor.layer.pipe(
+    Layer.provide(ExecutorConfig.layerConfig(options)),
+    Layer.provide(StageCatalog.layer(definitions)),
+    Layer.provide(RegistryClient.layer)
+  )
+
+/**
+ * Everything in one process over the in-memory bus, built in order: the
+ * registry first, so the executor's registration is answered before the
+ * scheduler takes runs.
+ */
+export const embeddedLayer = (
+  definitions: ReadonlyArray<StageDefinition>
+): Layer.Layer<SwitchyardClient | RegistryClient | Scheduler | Bus, BusError | KvConflictError | Config.ConfigError> =>
+  Layer.mergeAll(SwitchyardClient.layer, RegistryClient.layer).pipe(
+    Layer.provideMerge(schedulerLayer),
+    Layer.provideMerge(executorLayer(definitions, { pool: embeddedPool })),
+    Layer.provideMerge(registryLayer),
+    Layer.provideMerge(MemoryBus.layer)
+  )
+
+/** A client of a deployment at `url`, or of an embedded one when there is none. */
+export const clientLayer = (
+  url: string | undefined,
+  definitions: ReadonlyArray<StageDefinition>
+): Layer.Layer<SwitchyardClient | RegistryClient | Bus, BusError | KvConflictError | Config.ConfigError> =>
+  url === undefined
+    ? embeddedLayer(definitions)
+    : Layer.mergeAll(SwitchyardClient.layer, RegistryClient.layer).pipe(Layer.provideMerge(busLayer(url)))

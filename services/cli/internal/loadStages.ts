@@ -1,0 +1,41 @@
+/**
+ * Stage definitions an executor serves: the built-in plugins, plus modules
+ * named with `--module` that export `stages` (an array of `defineStage`
+ * results) or a default export of one.
+ */
+import { pathToFileURL } from "node:url"
+import { resolve } from "node:path"
+import { Effect, Schema } from "effect"
+import { stages as hello } from "../../../plugins/hello/index.ts"
+import type { StageDefinition } from "../../../sdk/defineStage.ts"
+
+/** The stage types every executor serves unless told otherwise. */
+export const builtInStages: ReadonlyArray<StageDefinition> = hello
+
+/** A stage module could not be loaded. */
+export class StageModuleError extends Schema.TaggedError<StageModuleError>()("StageModuleError", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+const isDefinition = (value: unknown): value is StageDefinition =>
+  value !== null && typeof value === "object" && "metadata" in value && "execute" in value
+
+/** Imports a module and returns the stage definitions it exports. */
+export const loadStageModule = (path: string) =>
+  Effect.tryPromise({
+    try: () => import(pathToFileURL(resolve(path)).href) as Promise<Record<string, unknown>>,
+    catch: (cause) => new StageModuleError({ path, message: `cannot import it: ${String(cause)}` })
+  }).pipe(
+    Effect.flatMap((module) => {
+      const exported = module.stages ?? module.default
+      if (!Array.isArray(exported) || !exported.every(isDefinition)) {
+        return Effect.fail(new StageModuleError({ path, message: "expected an export `stages` (or a default export) holding an array of defineStage(...) results" }))
+      }
+      return Effect.succeed(exported as ReadonlyArray<StageDefinition>)
+    })
+  )
+
+/** Built-ins plus every module's stages. */
+export const loadStages = (modules: ReadonlyArray<string>) =>
+  Effect.forEach(modules, loadStageModule).pipe(Effect.map((loaded) => [...builtInStages, ...loaded.flat()]))
