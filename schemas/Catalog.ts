@@ -17,6 +17,7 @@ import {
   StageResolveRequest
 } from "./Registry.ts"
 import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "./Run.ts"
+import { RunRecord } from "./RunRecord.ts"
 import { StageMetadata } from "./StageMetadata.ts"
 import { TaskResult, TaskRun } from "./Task.ts"
 
@@ -151,6 +152,11 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     name: "Pipeline",
     schema: Pipeline,
     description: "A pipeline file: a DAG of stages, each naming a stage type, its inputs, dependencies, retries and timeout."
+  },
+  {
+    name: "RunRecord",
+    schema: RunRecord,
+    description: "The run-state bucket's value for one run: pipeline, inputs, state slots, ledger and every stage's status."
   }
 ]
 

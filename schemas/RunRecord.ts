@@ -46,6 +46,8 @@ export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   /** Sequence number of the last event published. */
   seq: Schema.Int,
   createdAt: Schema.Number,
+  /** W3C traceparent of the submit: every task, result and event of the run continues this trace. */
+  traceparent: Schema.optionalKey(Schema.String),
   finishedAt: Schema.optionalKey(Schema.Number),
   error: Schema.optionalKey(TaskFailure)
 }) {}

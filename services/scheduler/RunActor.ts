@@ -47,6 +47,7 @@ export const newRun = (options: {
   readonly stages: ReadonlyMap<string, typeof RegisteredStage.Encoded>
   readonly inputs: Readonly<Record<string, unknown>>
   readonly now: number
+  readonly traceparent?: string
 }): RunDoc => ({
   version: 1,
   runId: options.runId,
@@ -71,7 +72,8 @@ export const newRun = (options: {
     })
   ),
   seq: 0,
-  createdAt: options.now
+  createdAt: options.now,
+  ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent })
 })
 
 /** Accumulates one transition's effects. */

@@ -14,6 +14,7 @@ import type { BusError, KvConflictError } from "../bus/BusError.ts"
 import { decode, encode, encodePlain } from "../bus/Codec.ts"
 import { resultsStream, schedulerConsumer, tasksStream } from "../bus/Streams.ts"
 import { Subjects } from "../bus/Subjects.ts"
+import { TraceparentHeader, traceHeaders, withParentFrom } from "../telemetry/index.ts"
 import { RegistryClient } from "../registry/RegistryClient.ts"
 import { LedgerUpdate, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
 import type { RunEvent } from "../../schemas/Run.ts"
@@ -69,23 +70,35 @@ export class Scheduler extends Context.Service<Scheduler, {
         actor.revision = yield* store.save(transition.record, actor.revision)
         actor.doc = transition.record
         yield* Effect.forEach(transition.dispatch, (task) => dispatch(actor, task), { discard: true })
-        yield* Effect.forEach(transition.events, publishEvent, { discard: true })
+        yield* Effect.forEach(transition.events, (event) => publishEvent(transition.record, event), { discard: true })
         yield* Effect.forEach(transition.timers, (timer) => armTimer(actor.doc.runId, timer.stage, timer.at), { discard: true })
         if (actor.doc.status !== "running") actors.delete(actor.doc.runId)
       })
 
+      // Every hop of a run continues the trace its submit started (kept in the record).
+      const runTrace = (doc: RunDoc): Record<string, string> =>
+        doc.traceparent === undefined ? {} : { [TraceparentHeader]: doc.traceparent }
+
       const dispatch = (actor: Actor, task: typeof TaskRun.Encoded) => {
         const pool = actor.doc.stages[task.stage]!.pool
         const message = encodePlain(WireType.TaskRun, task)
-        return bus.enqueue(names.taskRun(pool), message.data, {
-          msgId: `${task.taskId}:${task.attempt}`,
-          headers: message.headers
-        })
+        return traceHeaders.pipe(
+          Effect.flatMap((trace) =>
+            bus.enqueue(names.taskRun(pool), message.data, {
+              msgId: `${task.taskId}:${task.attempt}`,
+              headers: { ...message.headers, ...trace }
+            })
+          ),
+          Effect.withSpan("Scheduler.dispatch", {
+            attributes: { "switchyard.run_id": task.runId, "switchyard.stage": task.stage, "switchyard.attempt": task.attempt, "switchyard.pool": pool }
+          }),
+          withParentFrom(runTrace(actor.doc))
+        )
       }
 
-      const publishEvent = (event: typeof RunEvent.Encoded) => {
+      const publishEvent = (doc: RunDoc, event: typeof RunEvent.Encoded) => {
         const message = encodePlain(WireType.RunEvent, event)
-        return bus.publish(names.runEvent(event.runId), message.data, { headers: message.headers })
+        return bus.publish(names.runEvent(event.runId), message.data, { headers: { ...message.headers, ...runTrace(doc) } })
       }
 
       /** Runs a transition on a run under its lock; reloads the record once if a save lost a race. */
@@ -164,13 +177,16 @@ export class Scheduler extends Context.Service<Scheduler, {
         const { pipeline, stages } = validated.success
         const now = yield* Clock.currentTimeMillis
         const runId = request.runId ?? `${now.toString(36)}-${(yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)}`
+        yield* Effect.annotateCurrentSpan({ "switchyard.run_id": runId })
+        const trace = yield* traceHeaders
         const doc = RunActor.newRun({
           runId,
           file: request.file,
           pipeline: encodePipeline(pipeline),
           stages: new Map([...stages].map(([name, stage]) => [name, encodeRegistered(stage)])),
           inputs: request.inputs,
-          now
+          now,
+          ...(trace[TraceparentHeader] === undefined ? {} : { traceparent: trace[TraceparentHeader] })
         })
         const created = yield* store.create(doc).pipe(Effect.result)
         if (created._tag === "Failure") {
@@ -208,7 +224,14 @@ export class Scheduler extends Context.Service<Scheduler, {
         }
         const result = decoded.success
         // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
-        if (result.runId !== "") yield* transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
+        if (result.runId !== "") {
+          yield* transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now)).pipe(
+            Effect.withSpan("Scheduler.applyResult", {
+              attributes: { "switchyard.run_id": result.runId, "switchyard.stage": result.stage, "switchyard.attempt": result.attempt }
+            }),
+            withParentFrom(message.headers)
+          )
+        }
         yield* message.ack
       })
 
@@ -222,6 +245,7 @@ export class Scheduler extends Context.Service<Scheduler, {
           yield* messages.pipe(
             Stream.runForEach((message) =>
               handle(message).pipe(
+                withParentFrom(message.headers),
                 Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
               )
             ),

@@ -5,12 +5,12 @@
  * once per bus adapter.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
-import { RunCancel } from "../../../schemas/Run.ts"
+import { RunCancel, RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
 import { TaskResult } from "../../../schemas/Task.ts"
 import { collect } from "../../support/collect.ts"
 import { eventually } from "../../support/eventually.ts"
@@ -68,6 +68,43 @@ export const schedulerSuite = (name: string, makeBus: () => Layer.Layer<Bus, unk
           for (const event of events) if (event.executorId !== undefined) served.add(event.executorId)
         }
         expect([...served].sort()).toEqual([one.service.executorId, two.service.executorId].sort())
+      })))
+
+    it.live("carries one trace from the submit through every task, result and event of the run", () =>
+      run(Effect.gen(function*() {
+        const stack = yield* makeStack("trace")
+        yield* stack.registry
+        yield* stack.executor()
+        yield* stack.scheduler()
+        yield* stack.registered(["hello.greet", "hello.shout"])
+        const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+        const seen = yield* collect("trace headers", Stream.merge(
+          yield* stack.bus.subscribe(stack.names.taskRunAll),
+          Stream.merge(yield* stack.bus.subscribe(stack.names.taskResultAll), yield* stack.bus.subscribe(stack.names.runEventAll))
+        ))
+        const request = Codec.encode(RunSubmit, WireType.RunSubmit, new RunSubmit({
+          version: 1,
+          file: "trace.yaml",
+          text: `
+name: traced
+stages:
+  - { name: greet, type: hello.greet, inputs: { name: T } }
+  - { name: shout, type: hello.shout, depends_on: [greet], inputs: { text: "{{ state.greeting.greeting }}" } }
+`,
+          inputs: {}
+        }))
+        const answer = yield* stack.bus.request(stack.names.runSubmit, request.data, {
+          timeout: "5 seconds",
+          headers: { ...request.headers, traceparent: `00-${traceId}-00f067aa0ba902b7-01` }
+        })
+        const reply = yield* Codec.decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
+        yield* stack.finished(reply.runId!)
+        // 2 tasks + 2 results + 6 events (run.started, 2 × started/finished, run.finished)
+        const messages = yield* seen.atLeast(10)
+        const traceIds = new Set(messages.map((message) => message.headers.traceparent?.split("-")[1]))
+        expect([...traceIds]).toEqual([traceId])
+        expect(messages.filter((m) => m.subject.includes("task.run.")).length).toBe(2)
+        expect(messages.filter((m) => m.subject.includes("task.result.")).length).toBe(2)
       })))
 
     it.live("rejects an invalid pipeline over run.submit with the file, line and stage", () =>

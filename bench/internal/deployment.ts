@@ -1,0 +1,80 @@
+/**
+ * The Switchyard deployments the benchmark drives, composed from the real
+ * service layers with explicit settings (so `SWITCHYARD_*` variables in the
+ * environment cannot skew a run): the durable one, where the registry, the
+ * executor, the scheduler and the client each hold their own NATS
+ * connection as separate processes would, and the embedded one, where all
+ * four share one in-memory bus. Both are built registry first, so the
+ * executor's registration is answered before the scheduler takes runs, and
+ * both log warnings only.
+ */
+import { Layer, References } from "effect"
+import * as MemoryBus from "../../services/bus/MemoryBus.ts"
+import * as NatsBus from "../../services/bus/NatsBus.ts"
+import { makeNames, Subjects } from "../../services/bus/Subjects.ts"
+import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/index.ts"
+import { Registry, RegistryClient } from "../../services/registry/index.ts"
+import { RunStore, Scheduler, SchedulerConfig } from "../../services/scheduler/index.ts"
+import { SwitchyardClient } from "../../sdk/client.ts"
+import { stages as helloStages } from "../../plugins/hello/index.ts"
+
+/** The pool the benchmark's executor serves. */
+export const benchPool = "bench"
+
+/** Task slots of the executor and results applied at once by the scheduler. */
+export interface DeploymentOptions {
+  readonly prefix: string
+  readonly slots: number
+  readonly resultConcurrency: number
+}
+
+const quiet = Layer.succeed(References.MinimumLogLevel, "Warn")
+
+const registry = Registry.layer
+
+const executor = (options: DeploymentOptions) =>
+  Executor.layer.pipe(
+    Layer.provide(ExecutorConfig.layer({ pool: benchPool, slots: options.slots, executorId: `${options.prefix}-executor` })),
+    Layer.provide(StageCatalog.layer(helloStages)),
+    Layer.provide(RegistryClient.layer)
+  )
+
+const scheduler = (options: DeploymentOptions) =>
+  Scheduler.layer.pipe(
+    Layer.provide(RunStore.layer),
+    Layer.provide(RegistryClient.layer),
+    Layer.provide(SchedulerConfig.layer({ resultConcurrency: options.resultConcurrency }))
+  )
+
+/** Registry, executor, scheduler and client on one NATS server, one connection each. */
+export const durable = (url: string, options: DeploymentOptions) => {
+  const nats = (role: string) => NatsBus.layer({ url, name: `${options.prefix}-${role}` })
+  return SwitchyardClient.layer.pipe(
+    Layer.provideMerge(nats("client")),
+    Layer.provideMerge(scheduler(options).pipe(Layer.provide(nats("scheduler")))),
+    Layer.provideMerge(executor(options).pipe(Layer.provide(nats("executor")))),
+    Layer.provideMerge(registry.pipe(Layer.provide(nats("registry")))),
+    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provide(quiet)
+  )
+}
+
+/** Registry, executor, scheduler and client in this process over one in-memory bus. */
+export const embedded = (options: DeploymentOptions) =>
+  SwitchyardClient.layer.pipe(
+    Layer.provideMerge(scheduler(options)),
+    Layer.provideMerge(executor(options)),
+    Layer.provideMerge(registry),
+    Layer.provideMerge(MemoryBus.layer),
+    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provide(quiet)
+  )
+
+/** Registry and executor only, over one in-memory bus: for feeding the executor tasks directly. */
+export const embeddedExecutor = (options: DeploymentOptions) =>
+  executor(options).pipe(
+    Layer.provideMerge(registry),
+    Layer.provideMerge(MemoryBus.layer),
+    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provide(quiet)
+  )
