@@ -36,3 +36,21 @@ export const schedulerConsumer = (names: Names, options: { readonly ackWait: Dur
   maxAckPending: options.maxAckPending,
   deadLetterSubject: names.deadLetter("task.result")
 })
+
+/** `dead.>`: poison and undeliverable messages, kept for inspection (limits retention). */
+export const deadLetterStream = (names: Names): StreamConfig => ({
+  name: names.streams.deadLetters,
+  subjects: [names.deadLetterAll],
+  duplicateWindow: "2 minutes",
+  retention: "limits"
+})
+
+/** The scheduler's durable consumer of tasks that could not be delivered: their stages fail. */
+export const undeliverableTasksConsumer = (names: Names): ConsumerConfig => ({
+  stream: names.streams.deadLetters,
+  durable: `${names.consumers.scheduler}-dead-tasks`,
+  filterSubject: names.deadLetter("task.run"),
+  ackWait: "30 seconds",
+  maxDeliver: 10,
+  maxAckPending: 64
+})

@@ -12,14 +12,13 @@ import { Bus } from "../bus/Bus.ts"
 import type { JobMessage, Message } from "../bus/Bus.ts"
 import type { BusError, KvConflictError } from "../bus/BusError.ts"
 import { decode, encode, encodePlain } from "../bus/Codec.ts"
-import { resultsStream, schedulerConsumer, tasksStream } from "../bus/Streams.ts"
+import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "../bus/Streams.ts"
 import { Subjects } from "../bus/Subjects.ts"
 import { TraceparentHeader, traceHeaders, withParentFrom } from "../telemetry/index.ts"
 import { RegistryClient } from "../registry/RegistryClient.ts"
 import { LedgerUpdate, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
 import type { RunEvent } from "../../schemas/Run.ts"
-import { TaskResult } from "../../schemas/Task.ts"
-import type { TaskRun } from "../../schemas/Task.ts"
+import { TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { WireType } from "../../schemas/Catalog.ts"
 import { Pipeline } from "../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../schemas/Registry.ts"
@@ -35,6 +34,14 @@ interface Actor {
   revision: number
   readonly lock: Semaphore.Semaphore
 }
+
+/** What the bus publishes on a dead-letter subject (see `DeadLetter` in Bus.ts). */
+const DeadLetterRecord = Schema.Struct({
+  subject: Schema.String,
+  deliveries: Schema.Number,
+  reason: Schema.String,
+  data: Schema.optionalKey(Schema.String)
+})
 
 const encodePipeline = Schema.encodeSync(Pipeline)
 const encodeRegistered = Schema.encodeSync(RegisteredStage)
@@ -60,6 +67,8 @@ export class Scheduler extends Context.Service<Scheduler, {
 
       yield* bus.ensureStream(tasksStream(names))
       yield* bus.ensureStream(resultsStream(names))
+      yield* bus.ensureStream(deadLetterStream(names))
+      yield* bus.ensureConsumer(undeliverableTasksConsumer(names))
       yield* bus.ensureConsumer(schedulerConsumer(names, {
         ackWait: config.resultAckWait,
         maxAckPending: config.resultConcurrency * 4
@@ -234,6 +243,45 @@ export class Scheduler extends Context.Service<Scheduler, {
         }
         yield* message.ack
       })
+
+      // A task no replica could take (max deliveries, or terminated as poison) fails its stage for good.
+      const failUndeliverable = Effect.fnUntraced(function*(message: JobMessage) {
+        const letter = yield* decode(DeadLetterRecord, "DeadLetter")(message).pipe(Effect.option)
+        const task = Option.isSome(letter) && letter.value.data !== undefined
+          ? yield* decode(TaskRun, WireType.TaskRun)({
+            subject: letter.value.subject,
+            data: Buffer.from(letter.value.data, "base64"),
+            headers: {}
+          }).pipe(Effect.option)
+          : Option.none()
+        if (Option.isSome(task) && Option.isSome(letter) && task.value.runId !== "") {
+          const { runId, stage, stageType, attempt, taskId } = task.value
+          yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${letter.value.reason}`)
+          yield* transact(runId, (doc, now) =>
+            RunActor.onResult(doc, {
+              version: 1,
+              taskId,
+              runId,
+              stage,
+              stageType,
+              attempt,
+              executorId: "",
+              pool: "",
+              status: "failed",
+              error: { tag: "TaskUndeliverableError", message: `the task was dead-lettered after ${letter.value.deliveries} deliveries: ${letter.value.reason}`, retryable: false },
+              durationMs: 0
+            }, now))
+        }
+        yield* message.ack
+      })
+
+      const undeliverable = yield* bus.consume({ stream: names.streams.deadLetters, durable: undeliverableTasksConsumer(names).durable, slots: 16 })
+      yield* undeliverable.pipe(
+        Stream.runForEach((message) =>
+          failUndeliverable(message).pipe(Effect.catchCause((cause) => Effect.logError("handling a dead-lettered task failed", cause)))
+        ),
+        Effect.forkIn(scope)
+      )
 
       const serve = <A>(
         subject: string,

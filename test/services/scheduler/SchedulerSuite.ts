@@ -239,6 +239,25 @@ stages:
         expect(events.filter((e) => e.kind === "stage.finished" && e.stage === "nap")).toHaveLength(1)
       })))
 
+    it.live("fails a stage whose task exhausted its deliveries, naming the dead letter", () =>
+      run(Effect.gen(function*() {
+        const stack = yield* makeStack("undeliverable")
+        yield* stack.registry
+        const doomed = yield* stack.executor({ executorId: "doomed", ackWait: "500 millis", maxDeliver: 1, shutdownGrace: "0 millis" })
+        yield* stack.scheduler()
+        yield* stack.registered(["hello.sleep"])
+        const reply = yield* stack.submit("name: lost\nstages:\n  - { name: nap, type: hello.sleep, inputs: { ms: 2000 } }\n")
+        yield* eventually("doomed replica to take the task", Effect.gen(function*() {
+          if ((yield* doomed.service.inFlight) === 0) return yield* Effect.fail("no task in flight")
+        }))
+        yield* doomed.stop
+        yield* stack.executor({ executorId: "next", ackWait: "500 millis", maxDeliver: 1 })
+        const { finished } = yield* stack.finished(reply.runId!)
+        expect(finished.status).toBe("failed")
+        expect(finished.error?.tag).toBe("TaskUndeliverableError")
+        expect(finished.error?.message).toContain("dead-lettered after 1 deliveries")
+      })))
+
     it.live("applies a result delivered twice exactly once", () =>
       run(Effect.gen(function*() {
         const stack = yield* makeStack("dup")
