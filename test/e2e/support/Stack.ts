@@ -1,0 +1,149 @@
+/**
+ * A distributed Switchyard made of real processes for end-to-end tests:
+ * `switchyard registry`, `switchyard scheduler` and executor replicas of one
+ * pool on a NATS server, each a child process of the test, started together
+ * and reported ready only once every replica has registered its stage types
+ * and the scheduler answers requests (polled, never slept on). Also `run`
+ * invocations against it, with their `--json` events decoded.
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+import type { Duration } from "effect"
+import type { Scope } from "effect"
+import { RunEvent } from "../../../schemas/Run.ts"
+import * as NatsBus from "../../../services/bus/NatsBus.ts"
+import { SwitchyardClient } from "../../../sdk/client.ts"
+import { eventually } from "../../support/eventually.ts"
+import { uniquePrefix } from "../../support/unique.ts"
+import { type CliProcess, type Finished, runCli, spawnCli } from "./CliProcess.ts"
+
+/** What `startStack` takes. */
+export interface StackOptions {
+  readonly natsUrl: string
+  /** The pool every replica serves. @default "hello" */
+  readonly pool?: string
+  /** Replicas to start, by label. @default ["a", "b"] */
+  readonly replicas?: ReadonlyArray<string>
+  /** `--slots` of each replica. @default 8 (the executor's own default) */
+  readonly slots?: number
+  /** Stage modules each replica serves besides the built-ins (`--module`). */
+  readonly modules?: ReadonlyArray<string>
+  /** Extra environment of the replicas, e.g. `SWITCHYARD_ACK_WAIT`. */
+  readonly executorEnv?: Readonly<Record<string, string>>
+}
+
+/** An executor replica and the id it reports in heartbeats and results. */
+export interface Replica extends CliProcess {
+  readonly executorId: string
+}
+
+/** A started deployment. */
+export interface Stack {
+  readonly natsUrl: string
+  readonly registry: CliProcess
+  /** The scheduler started last (see `replaceScheduler`). */
+  readonly scheduler: () => CliProcess
+  readonly replicas: ReadonlyArray<Replica>
+  /** Every service process started so far, replaced schedulers included. */
+  readonly processes: () => ReadonlyArray<CliProcess>
+  /** Starts another scheduler process (after the last one was killed) without waiting for it. */
+  readonly replaceScheduler: Effect.Effect<CliProcess, never, Scope.Scope>
+  /** Waits until a scheduler answers `run.cancel`. */
+  readonly schedulerReady: Effect.Effect<void, unknown>
+}
+
+const readyTimeout = { timeout: "20 seconds", interval: "50 millis" } as const
+
+/** Starts the registry, a scheduler and the replicas, and waits until all of them serve. */
+export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pool = options.pool ?? "hello"
+    const nats = ["--nats", options.natsUrl]
+    const started: Array<CliProcess> = []
+    const track = <A extends CliProcess>(cli: A): A => {
+      started.push(cli)
+      return cli
+    }
+    const registry = track(yield* spawnCli({ label: "registry", args: ["registry", ...nats] }))
+    let schedulers = 0
+    const spawnScheduler = Effect.suspend(() => {
+      schedulers++
+      return spawnCli({ label: `scheduler-${schedulers}`, args: ["scheduler", ...nats] }).pipe(Effect.map(track))
+    })
+    let scheduler = yield* spawnScheduler
+    const replicas = yield* Effect.forEach(options.replicas ?? ["a", "b"], (label) =>
+      Effect.gen(function*() {
+        const executorId = uniquePrefix(`executor-${label}-`)
+        const cli = yield* spawnCli({
+          label: `executor-${label}`,
+          args: [
+            "executor",
+            ...nats,
+            "--pool",
+            pool,
+            ...(options.slots === undefined ? [] : ["--slots", String(options.slots)]),
+            ...(options.modules ?? []).flatMap((module) => ["--module", module])
+          ],
+          env: { SWITCHYARD_EXECUTOR_ID: executorId, ...options.executorEnv }
+        })
+        return track<Replica>({ ...cli, executorId })
+      }))
+
+    const client = yield* Layer.build(
+      SwitchyardClient.layer.pipe(Layer.provide(NatsBus.layer({ url: options.natsUrl, name: "e2e-probe" })))
+    ).pipe(Effect.map((context) => Context.get(context, SwitchyardClient)))
+    const schedulerReady = eventually(
+      "a scheduler answers run.cancel",
+      client.cancelRun("e2e-readiness-probe").pipe(Effect.timeout("1 second")),
+      readyTimeout
+    ).pipe(Effect.asVoid)
+
+    // The registry answers the replicas' registration retries once it is up.
+    yield* Effect.forEach(replicas, (replica) => replica.logged(`for pool ${pool}`, readyTimeout), {
+      concurrency: "unbounded",
+      discard: true
+    })
+    yield* schedulerReady
+
+    return {
+      natsUrl: options.natsUrl,
+      registry,
+      scheduler: () => scheduler,
+      replicas,
+      processes: () => [...started],
+      replaceScheduler: spawnScheduler.pipe(Effect.tap((next) => Effect.sync(() => void (scheduler = next)))),
+      schedulerReady
+    }
+  })
+
+const decodeEvent = Schema.decodeUnknownSync(Schema.fromJsonString(RunEvent))
+
+/** The events a `run --json` printed, in order. */
+export const runEvents = (stdout: string): ReadonlyArray<RunEvent> =>
+  stdout.split("\n").filter((line) => line.trim() !== "").map((line) => decodeEvent(line))
+
+/** A `run` that ended, with its events. */
+export interface RunOutcome extends Finished {
+  readonly events: ReadonlyArray<RunEvent>
+  /** The `run.finished` event. */
+  readonly finished: RunEvent | undefined
+}
+
+/** Runs `switchyard run <pipeline> --json [args]` to its end. */
+export const runPipeline = (
+  pipeline: string,
+  args: ReadonlyArray<string> = [],
+  options: {
+    readonly label?: string
+    readonly timeout?: Duration.Input
+    readonly env?: Readonly<Record<string, string>>
+  } = {}
+): Effect.Effect<RunOutcome, never, Scope.Scope> =>
+  runCli({
+    label: options.label ?? `run ${pipeline}`,
+    args: ["run", pipeline, "--json", ...args],
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(options.env === undefined ? {} : { env: options.env })
+  }).pipe(Effect.map((finished) => {
+    const events = runEvents(finished.stdout)
+    return { ...finished, events, finished: events.find((event) => event.kind === "run.finished") }
+  }))
