@@ -3,7 +3,7 @@
  * per distributed service. Handlers only compose layers and call services.
  */
 import { readFile } from "node:fs/promises"
-import { Config, Console, Effect, Layer, Option, Runtime, Schema, Stream } from "effect"
+import { Clock, Config, Console, Effect, Layer, Option, Runtime, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { PipelineInvalidError, formatIssue, parsePipeline } from "../scheduler/index.ts"
 import { RegistryClient } from "../registry/index.ts"
@@ -82,7 +82,7 @@ const run = Command.make(
         inputs: Option.getOrElse(inputs, () => ({}))
       }).pipe(Effect.catchTag("PipelineInvalidError", reject))
       let last: { status?: string; state?: unknown; at: number } | undefined
-      const startedAt = Date.now()
+      const startedAt = yield* Clock.currentTimeMillis
       yield* submitted.events.pipe(Stream.runForEach((event) =>
         Effect.gen(function*() {
           if (event.kind === "run.finished") last = { ...(event.status === undefined ? {} : { status: event.status }), state: event.state, at: event.at }
@@ -138,11 +138,15 @@ const executor = Command.make(
   {
     nats: requiredNats,
     pool: Flag.String("pool").pipe(Flag.withDescription("The pool this replica serves"), Flag.withFallbackConfig(Config.String("SWITCHYARD_POOL"))),
+    builtins: Flag.Boolean("builtins").pipe(
+      Flag.withDescription("Serve the built-in stage types too (--no-builtins: only the --module ones)"),
+      Flag.withDefault(true)
+    ),
     slots: Flag.Int("slots").pipe(Flag.withDescription("Tasks run at once by this replica"), Flag.optional),
     modules
   },
-  Effect.fn(function*({ modules, nats, pool, slots }) {
-    const definitions = yield* loadStages(modules)
+  Effect.fn(function*({ builtins, modules, nats, pool, slots }) {
+    const definitions = yield* loadStages(modules, { builtins })
     return yield* Layer.launch(
       executorLayer(definitions, { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }).pipe(
         Layer.provide(busLayer(nats)),

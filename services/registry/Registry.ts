@@ -330,6 +330,7 @@ export class Registry extends Context.Service<Registry, {
           )
       })
 
+      yield* Effect.logInfo("registry ready")
       return Registry.of({ register, heartbeat, list, resolve, sweep })
     })
   ).pipe(Layer.provide(AuditLog.layer))

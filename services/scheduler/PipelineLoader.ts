@@ -73,7 +73,7 @@ export const parsePipeline = Effect.fnUntraced(function*(options: { readonly fil
     return yield* new PipelineInvalidError({
       file,
       issues: doc.errors.map((error) => {
-        const position = error.linePos?.[0] ?? { line: 1, col: 1 }
+        const position = error.linePos?.[0] ?? counter.linePos(error.pos[0])
         return new PipelineIssue({
           file,
           line: position.line,
@@ -114,11 +114,10 @@ export const checkGraph = (parsed: ParsedPipeline): Array<PipelineIssue> => {
   pipeline.stages.forEach((stage, index) => {
     ;(stage.depends_on ?? []).forEach((target, j) => {
       if (!firstIndex.has(target)) {
-        const known = [...firstIndex.keys()].filter((name) => name !== stage.name)
         issues.push(
           issueAt(
             `stages[${index}].depends_on[${j}]`,
-            `depends on "${target}", which is not a stage of this pipeline (stages: ${known.join(", ") || "none"})`
+            `depends on "${target}", which is not a stage of this pipeline (its stages: ${[...firstIndex.keys()].join(", ")})`
           )
         )
       }

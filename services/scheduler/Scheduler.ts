@@ -35,6 +35,13 @@ interface Actor {
   readonly lock: Semaphore.Semaphore
 }
 
+/**
+ * Type header of the scheduler's answer to a request it could not decode
+ * (other than `run.submit`, which answers with issues): a JSON body
+ * `{ _tag: "MalformedMessageError", subject, path, message }`.
+ */
+export const SchedulerErrorType = "SchedulerError/1"
+
 /** What the bus publishes on a dead-letter subject (see `DeadLetter` in Bus.ts). */
 const DeadLetterRecord = Schema.Struct({
   subject: Schema.String,
@@ -321,7 +328,7 @@ export class Scheduler extends Context.Service<Scheduler, {
           Effect.matchEffect({
             onFailure: (error) =>
               Effect.logWarning(`rejected ${error.toString()}`).pipe(
-                Effect.andThen(reply(message, { data: new TextEncoder().encode(JSON.stringify(error)), headers: {} }))
+                Effect.andThen(reply(message, encodePlain(SchedulerErrorType, { _tag: error._tag, subject: error.subject, path: error.path, message: error.message })))
               ),
             onSuccess: (request) =>
               cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, WireType.RunCancelReply, answer))))
@@ -370,6 +377,7 @@ export class Scheduler extends Context.Service<Scheduler, {
         Effect.forkIn(scope)
       )
 
+      yield* Effect.logInfo(`scheduler ready: ${actors.size} run(s) in progress`)
       return Scheduler.of({ submit, cancel, get })
     })
   )

@@ -142,6 +142,43 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
     },
     invalid: { name: "hello", stages: [{ name: "greet", type: "hello.greet" }, { name: "2 bad", type: "x" }] },
     path: "stages[1].name"
+  },
+  RunRecord: {
+    valid: {
+      version: 1,
+      runId: "r1",
+      file: "hello.yaml",
+      pipeline: { name: "hello", stages: [{ name: "greet", type: "hello.greet" }] },
+      inputs: { name: "Ada" },
+      status: "running",
+      state: {},
+      ledger: {},
+      stages: {
+        greet: {
+          name: "greet",
+          metadata: {
+            type: "hello.greet",
+            version: "1.0.0",
+            description: "Greets someone by name.",
+            plugin: "hello",
+            stateKey: "greeting",
+            output: "set",
+            count: "one",
+            dependencies: [],
+            runtime: "inline",
+            timeoutMs: 30000
+          },
+          pool: "hello",
+          status: "dispatched",
+          attempt: 1,
+          taskId: "r1.greet"
+        }
+      },
+      seq: 2,
+      createdAt: 1
+    },
+    invalid: { version: 1, runId: "r1", file: "x", pipeline: { name: "x", stages: [] }, inputs: {}, status: "paused", state: {}, ledger: {}, stages: {}, seq: 0, createdAt: 1 },
+    path: "status"
   }
 }
 

@@ -36,6 +36,8 @@ export const loadStageModule = (path: string) =>
     })
   )
 
-/** Built-ins plus every module's stages. */
-export const loadStages = (modules: ReadonlyArray<string>) =>
-  Effect.forEach(modules, loadStageModule).pipe(Effect.map((loaded) => [...builtInStages, ...loaded.flat()]))
+/** Every module's stages, after the built-ins unless `builtins` is false. */
+export const loadStages = (modules: ReadonlyArray<string>, options: { readonly builtins?: boolean } = {}) =>
+  Effect.forEach(modules, loadStageModule).pipe(
+    Effect.map((loaded) => [...(options.builtins === false ? [] : builtInStages), ...loaded.flat()])
+  )
