@@ -54,8 +54,8 @@ export const durable = (url: string, options: DeploymentOptions) => {
     Layer.provideMerge(scheduler(options).pipe(Layer.provide(nats("scheduler")))),
     Layer.provideMerge(executor(options).pipe(Layer.provide(nats("executor")))),
     Layer.provideMerge(registry.pipe(Layer.provide(nats("registry")))),
-    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix))),
-    Layer.provide(quiet)
+    Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provideMerge(quiet)
   )
 }
 
@@ -66,8 +66,8 @@ export const embedded = (options: DeploymentOptions) =>
     Layer.provideMerge(executor(options)),
     Layer.provideMerge(registry),
     Layer.provideMerge(MemoryBus.layer),
-    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix))),
-    Layer.provide(quiet)
+    Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provideMerge(quiet)
   )
 
 /** Registry and executor only, over one in-memory bus: for feeding the executor tasks directly. */
@@ -75,6 +75,13 @@ export const embeddedExecutor = (options: DeploymentOptions) =>
   executor(options).pipe(
     Layer.provideMerge(registry),
     Layer.provideMerge(MemoryBus.layer),
-    Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix))),
-    Layer.provide(quiet)
+    Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provideMerge(quiet)
+  )
+
+/** The in-memory bus alone. */
+export const memoryBus = (options: DeploymentOptions) =>
+  MemoryBus.layer.pipe(
+    Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
+    Layer.provideMerge(quiet)
   )

@@ -45,7 +45,10 @@ export const coreRequestReply = async (url: string, prefix: string, plan: RawPla
   const requester = await open(url, `${prefix}-core-requester`)
   try {
     const subject = `${prefix}.core.echo`
-    responder.subscribe(subject, { callback: (error, msg) => error === null && msg.respond(empty) })
+    responder.subscribe(subject, { callback: (error, msg) => {
+        if (error === null) msg.respond(empty)
+      }
+    })
     await responder.flush()
     const once = () => requester.request(subject, payload, { timeout: 10_000 })
     const sequential = await sequentialPromise(plan.sequential, once)

@@ -1,0 +1,188 @@
+/**
+ * The dispatch benchmark (`npm run bench:dispatch`): against one nats-server
+ * it starts itself, it measures side by side a raw core NATS request/reply,
+ * a raw JetStream work-queue round trip, Switchyard's durable dispatch of a
+ * one-stage no-op run, and the same run on the embedded in-memory bus, then
+ * prints the ratios the project aims for and whether each is met. When the
+ * embedded target is out of reach for whole runs it also shows where the
+ * time goes (a wide fan-out run, the executor fed tasks directly, the
+ * in-memory queue alone). It never fails on a time: it exits 0 whenever it
+ * ran.
+ *
+ * Options: `--scale <n>` multiplies every sample count (default 1);
+ * `--only <list>` runs some of `core,jetstream,durable,embedded,fanout,executor,queue`
+ * (the last three are the embedded breakdown).
+ */
+import { execFileSync } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { availableParallelism } from "node:os"
+import { parseArgs } from "node:util"
+import { natsServerBinary, startNatsServer } from "../test/support/NatsServer.ts"
+import type { DeploymentOptions } from "./internal/deployment.ts"
+import { coreRequestReply, jetStreamRoundTrip, type RawPlan, type ScenarioResult } from "./internal/rawNats.ts"
+import { type Breakdown, breakdownTable, rate, type Row, scenarioTable, type Target, targetTable } from "./internal/report.ts"
+import { durableRuns, embeddedExecutorPath, embeddedFanOut, embeddedRuns, memoryQueueFloor } from "./internal/switchyardRuns.ts"
+
+const sections = ["core", "jetstream", "durable", "embedded", "fanout", "executor", "queue"] as const
+type Section = (typeof sections)[number]
+
+const { values } = parseArgs({
+  options: {
+    scale: { type: "string", default: "1" },
+    only: { type: "string", default: sections.join(",") }
+  }
+})
+const scale = Number(values.scale)
+const only = new Set(values.only.split(",").map((name) => name.trim()) as Array<Section>)
+const n = (count: number) => Math.max(1, Math.round(count * (Number.isFinite(scale) && scale > 0 ? scale : 1)))
+
+/** Operations outstanding at once in every throughput measurement. */
+const inFlight = 256
+/** Tasks in the single fan-out run. */
+const fanOutWidth = 1000
+/** The embedded target, tasks per second. */
+const embeddedGoal = 100_000
+
+const plans = {
+  core: {
+    sequential: { warmup: n(500), samples: n(2000), budgetSeconds: 5 },
+    concurrent: { warmup: n(5000), total: n(50_000), inFlight, budgetSeconds: 8 }
+  },
+  jetstream: {
+    sequential: { warmup: n(200), samples: n(2000), budgetSeconds: 8 },
+    concurrent: { warmup: n(2000), total: n(20_000), inFlight, budgetSeconds: 10 }
+  },
+  durable: {
+    sequential: { warmup: n(200), samples: n(2000), budgetSeconds: 20 },
+    concurrent: { warmup: n(1000), total: n(20_000), inFlight, budgetSeconds: 20 }
+  },
+  embedded: {
+    sequential: { warmup: n(500), samples: n(2000), budgetSeconds: 8 },
+    concurrent: { warmup: n(2000), total: n(20_000), inFlight, budgetSeconds: 12 }
+  }
+} satisfies Record<string, RawPlan>
+
+const prefix = `bench${randomUUID().replaceAll("-", "").slice(0, 8)}`
+const deployment = (label: string): DeploymentOptions => ({ prefix: `${prefix}${label}`, slots: inFlight, resultConcurrency: inFlight })
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!
+
+/** Runs one measurement, reporting progress on stderr; a failure becomes its message. */
+const attempt = async <A>(label: string, run: () => Promise<A>): Promise<A | string> => {
+  log(`measuring ${label} ...`)
+  const started = performance.now()
+  try {
+    const value = await run()
+    log(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    return value
+  } catch (error) {
+    log(`  failed: ${message(error)}`)
+    return message(error)
+  }
+}
+
+const serverVersion = (() => {
+  try {
+    return execFileSync(natsServerBinary(), ["--version"], { encoding: "utf8" }).trim()
+  } catch {
+    return "nats-server (version unknown)"
+  }
+})()
+
+const benchStarted = performance.now()
+const server = await startNatsServer()
+const rows: Array<Row> = []
+const breakdown: Array<Breakdown> = []
+const results: Partial<Record<Section, ScenarioResult | string>> = {}
+try {
+  if (only.has("core")) {
+    results.core = await attempt("raw core request/reply", () => coreRequestReply(server.url, `${prefix}core`, plans.core))
+    rows.push({ name: "raw core NATS request/reply", result: results.core })
+  }
+  if (only.has("jetstream")) {
+    results.jetstream = await attempt("raw JetStream round trip", () => jetStreamRoundTrip(server.url, `${prefix}js`, plans.jetstream))
+    rows.push({ name: "raw JetStream work queue round trip", result: results.jetstream })
+  }
+  if (only.has("durable")) {
+    results.durable = await attempt("durable dispatch", () => durableRuns(server.url, deployment("durable"), plans.durable))
+    rows.push({ name: "Switchyard durable run (NATS)", result: results.durable })
+  }
+  if (only.has("embedded")) {
+    results.embedded = await attempt("embedded dispatch", () => embeddedRuns(deployment("embedded"), plans.embedded))
+    rows.push({ name: "Switchyard embedded run (memory)", result: results.embedded })
+  }
+  if (results.embedded !== undefined && typeof results.embedded === "object") {
+    breakdown.push({ name: `whole 1-stage runs, ${inFlight} in flight`, perSec: results.embedded.concurrent.opsPerSec })
+  }
+  if (only.has("fanout")) {
+    const fanOut = await attempt(`embedded fan-out of ${fanOutWidth}`, () => embeddedFanOut(deployment("fanout"), fanOutWidth))
+    breakdown.push({ name: `one run of ${fanOutWidth} parallel no-op stages`, perSec: typeof fanOut === "string" ? fanOut : fanOut.tasksPerSec })
+  }
+  if (only.has("executor")) {
+    const direct = await attempt("embedded executor fed directly", () => embeddedExecutorPath(deployment("direct"), n(2000), n(20_000)))
+    breakdown.push({ name: "executor fed TaskRun directly, results acked", perSec: direct })
+  }
+  if (only.has("queue")) {
+    const floor = await attempt("in-memory work queue alone", () => memoryQueueFloor(deployment("floor"), n(10_000), n(100_000)))
+    breakdown.push({ name: "in-memory work queue alone (enqueue, lease, ack)", perSec: floor })
+  }
+} finally {
+  await server.dispose()
+}
+
+const { durable, embedded, jetstream } = results
+const measured = (value: ScenarioResult | string | undefined): value is ScenarioResult => typeof value === "object"
+const unmeasured = (name: string, goal: string): Target => ({ name, measured: "-", goal, met: undefined })
+
+const throughputTarget = (): Target => {
+  const name = "durable throughput / raw JetStream throughput"
+  if (!measured(durable) || !measured(jetstream)) return unmeasured(name, ">= 50 %")
+  const ratio = durable.concurrent.opsPerSec / jetstream.concurrent.opsPerSec
+  return {
+    name,
+    measured: `${(ratio * 100).toFixed(1)} % (${rate(durable.concurrent.opsPerSec)} / ${rate(jetstream.concurrent.opsPerSec)} per s)`,
+    goal: ">= 50 %",
+    met: ratio >= 0.5
+  }
+}
+
+const latencyTarget = (): Target => {
+  const name = "durable seq p50 / raw JetStream seq p50"
+  if (!measured(durable) || !measured(jetstream)) return unmeasured(name, "<= 2x")
+  const ratio = durable.sequential.latency.p50 / jetstream.sequential.latency.p50
+  return {
+    name,
+    measured: `${ratio.toFixed(1)}x (${durable.sequential.latency.p50.toFixed(2)} / ${jetstream.sequential.latency.p50.toFixed(2)} ms)`,
+    goal: "<= 2x",
+    met: ratio <= 2
+  }
+}
+
+const embeddedTarget = (): Target => {
+  const name = "embedded tasks/s (whole 1-stage runs)"
+  const goal = `>= ${rate(embeddedGoal)}/s`
+  if (!measured(embedded)) return unmeasured(name, goal)
+  return { name, measured: `${rate(embedded.concurrent.opsPerSec)}/s`, goal, met: embedded.concurrent.opsPerSec >= embeddedGoal }
+}
+
+const seconds = ((performance.now() - benchStarted) / 1000).toFixed(0)
+console.log(`
+Switchyard dispatch benchmark: ${serverVersion} (file store, started for this run), node ${process.version}, ${availableParallelism()} CPUs, ${seconds} s
+
+Every operation is a no-op round trip. seq = one at a time after a warm-up; ops/s and @load = ${inFlight} in flight.
+  raw core       nats.js request/reply; the responder on a second connection
+  raw JetStream  publish (with a message id) into a file-backed work-queue stream; a pull consumer
+                 replies on core NATS and acks; the publisher waits for the reply
+  durable        SwitchyardClient.submitRun of a one-stage hello.noop pipeline until run.finished;
+                 registry, scheduler (${inFlight} results at once), executor (${inFlight} slots) and client in
+                 this process, one NATS connection each
+  embedded       the same run with all four on one in-memory bus
+`)
+console.log(scenarioTable(rows))
+if (breakdown.length > 0) {
+  console.log("")
+  console.log(breakdownTable(breakdown))
+}
+console.log("")
+console.log(targetTable([throughputTarget(), latencyTarget(), embeddedTarget()]))
