@@ -15,7 +15,8 @@ export type StageStatus = typeof StageStatus.Type
 /** One stage of one run. */
 export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   name: Schema.String,
-  metadata: StageMetadata,
+  /** Stage type; its metadata is in the run's `types`. */
+  type: Schema.String,
   pool: Schema.String,
   status: StageStatus,
   /** Attempt in flight or last finished; 0 before the first dispatch. */
@@ -32,7 +33,7 @@ export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   error: Schema.optionalKey(TaskFailure)
 }) {}
 
-/** A run: its pipeline, inputs, state slots, ledger and stages. */
+/** A run: its pipeline, inputs, state slots, ledger, stage types and stages. */
 export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   version: Schema.Literal(1),
   runId: Schema.String,
@@ -42,6 +43,8 @@ export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   status: RunStatus,
   state: Schema.Record(Schema.String, Schema.Json),
   ledger: Schema.Record(Schema.String, Schema.Json),
+  /** Metadata of every stage type the run uses, as resolved when it was submitted. */
+  types: Schema.Record(Schema.String, StageMetadata),
   stages: Schema.Record(Schema.String, StageRun),
   /** Sequence number of the last event published. */
   seq: Schema.Int,

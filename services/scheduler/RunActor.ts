@@ -1,16 +1,20 @@
 /**
- * The run actor's transitions, as pure functions over a run record: start,
- * apply a task result, fire a due retry, cancel, take ledger fields, and list
- * the work a resumed run still owes. Each returns the next record plus the
- * events to publish, the tasks to dispatch and the retry timers to arm; the
- * scheduler persists the record before doing any of those. A result is
- * applied only when it matches the stage's current task id and attempt and
- * the stage is still in flight, which makes redelivered results no-ops.
+ * The run actor's transitions over a run record: start, apply a task result,
+ * fire a due retry, cancel, take ledger fields, and list the work a resumed
+ * run still owes. A transition updates the record in place (the scheduler
+ * owns it under the run's lock) and returns the events to publish, the tasks
+ * to dispatch and the retry timers to arm; the scheduler persists the record
+ * before doing any of those. A result is applied only when it matches the
+ * stage's current task id and attempt and the stage is still in flight,
+ * which makes redelivered results no-ops. Work per transition does not grow
+ * with the number of stages: dependents and counters come from an index
+ * built once per record.
  */
 import type { RunEvent } from "../../schemas/Run.ts"
 import type { RunRecord, StageRun } from "../../schemas/RunRecord.ts"
 import type { RegisteredStage } from "../../schemas/Registry.ts"
 import type { Pipeline, PipelineStage } from "../../schemas/Pipeline.ts"
+import type { StageMetadata } from "../../schemas/StageMetadata.ts"
 import type { TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { applyOutput } from "./internal/applyOutput.ts"
 import { countOutput } from "./internal/countOutput.ts"
@@ -22,16 +26,16 @@ type StageDoc = typeof StageRun.Encoded
 type EventDoc = typeof RunEvent.Encoded
 type TaskDoc = typeof TaskRun.Encoded
 type FailureDoc = NonNullable<StageDoc["error"]>
+type MetadataDoc = typeof StageMetadata.Encoded
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-/** What a transition asks the scheduler to do, after persisting `record`. */
+/** What a transition asks the scheduler to do, after persisting the record. */
 export interface Transition {
-  readonly record: RunDoc
   readonly events: ReadonlyArray<EventDoc>
   readonly dispatch: ReadonlyArray<TaskDoc>
   readonly timers: ReadonlyArray<{ readonly stage: string; readonly at: number }>
 }
 
-/** Default retry policy: one attempt. */
 const defaultBackoffMs = 1000
 const defaultFactor = 2
 const defaultMaxBackoffMs = 60_000
@@ -48,109 +52,142 @@ export const newRun = (options: {
   readonly inputs: Readonly<Record<string, unknown>>
   readonly now: number
   readonly traceparent?: string
-}): RunDoc => ({
-  version: 1,
-  runId: options.runId,
-  file: options.file,
-  pipeline: options.pipeline,
-  inputs: { ...(options.pipeline.inputs ?? {}), ...options.inputs } as RunDoc["inputs"],
-  status: "running",
-  state: {},
-  ledger: {},
-  stages: Object.fromEntries(
-    options.pipeline.stages.map((stage) => {
-      const registered = options.stages.get(stage.name)!
-      const doc: StageDoc = {
-        name: stage.name,
-        metadata: registered.metadata,
-        pool: registered.pool,
-        status: "pending",
-        attempt: 0,
-        taskId: taskIdOf(options.runId, stage.name)
-      }
-      return [stage.name, doc]
-    })
-  ),
-  seq: 0,
-  createdAt: options.now,
-  ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent })
-})
-
-/** Accumulates one transition's effects. */
-class Draft {
-  record: RunDoc
-  readonly events: Array<EventDoc> = []
-  readonly dispatch: Array<TaskDoc> = []
-  readonly timers: Array<{ stage: string; at: number }> = []
-  readonly now: number
-  constructor(record: RunDoc, now: number) {
-    this.record = record
-    this.now = now
+}): RunDoc => {
+  const types: Record<string, MetadataDoc> = {}
+  const stages: Record<string, StageDoc> = {}
+  for (const stage of options.pipeline.stages) {
+    const registered = options.stages.get(stage.name)!
+    types[stage.type] = registered.metadata
+    stages[stage.name] = {
+      name: stage.name,
+      type: stage.type,
+      pool: registered.pool,
+      status: "pending",
+      attempt: 0,
+      taskId: taskIdOf(options.runId, stage.name)
+    }
   }
-  event(fields: Omit<EventDoc, "version" | "runId" | "seq" | "at">): void {
-    const seq = this.record.seq + 1
-    this.record = { ...this.record, seq }
-    this.events.push({ version: 1, runId: this.record.runId, seq, at: this.now, ...fields } as EventDoc)
-  }
-  stage(name: string, patch: Partial<StageDoc>): StageDoc {
-    const next = { ...this.record.stages[name]!, ...patch }
-    this.record = { ...this.record, stages: { ...this.record.stages, [name]: next } }
-    return next
-  }
-  done(): Transition {
-    return { record: this.record, events: this.events, dispatch: this.dispatch, timers: this.timers }
+  return {
+    version: 1,
+    runId: options.runId,
+    file: options.file,
+    pipeline: options.pipeline,
+    inputs: { ...(options.pipeline.inputs ?? {}), ...options.inputs } as RunDoc["inputs"],
+    status: "running",
+    state: {},
+    ledger: {},
+    types,
+    stages,
+    seq: 0,
+    createdAt: options.now,
+    ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent })
   }
 }
 
-const definitionOf = (record: RunDoc, name: string): typeof PipelineStage.Encoded =>
-  record.pipeline.stages.find((stage) => stage.name === name)!
+/** Derived from the pipeline once per record: lookups and dependents, plus live counters. */
+interface RunIndex {
+  readonly definitions: ReadonlyMap<string, typeof PipelineStage.Encoded>
+  readonly dependents: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Dependencies not yet succeeded, per pending stage. */
+  readonly waitingOn: Map<string, number>
+  succeeded: number
+}
 
-const taskFor = (record: RunDoc, stage: StageDoc): TaskDoc => {
-  const definition = definitionOf(record, stage.name)
+const indexes = new WeakMap<RunDoc, RunIndex>()
+
+const indexOf = (record: RunDoc): RunIndex => {
+  const known = indexes.get(record)
+  if (known !== undefined) return known
+  const definitions = new Map(record.pipeline.stages.map((stage) => [stage.name, stage] as const))
+  const dependents = new Map<string, Array<string>>()
+  const waitingOn = new Map<string, number>()
+  let succeeded = 0
+  for (const stage of record.pipeline.stages) {
+    const dependencies = stage.depends_on ?? []
+    for (const dependency of dependencies) {
+      const list = dependents.get(dependency)
+      if (list === undefined) dependents.set(dependency, [stage.name])
+      else list.push(stage.name)
+    }
+    if (record.stages[stage.name]!.status === "succeeded") succeeded++
+    waitingOn.set(stage.name, dependencies.filter((dependency) => record.stages[dependency]?.status !== "succeeded").length)
+  }
+  const index: RunIndex = { definitions, dependents, waitingOn, succeeded }
+  indexes.set(record, index)
+  return index
+}
+
+/** Metadata of a stage's type. */
+export const metadataOf = (record: RunDoc, stage: StageDoc): MetadataDoc => record.types[stage.type]!
+
+/** Accumulates one transition's effects while it updates the record. */
+class Draft {
+  readonly events: Array<EventDoc> = []
+  readonly dispatch: Array<TaskDoc> = []
+  readonly timers: Array<{ stage: string; at: number }> = []
+  readonly record: Mutable<RunDoc>
+  readonly index: RunIndex
+  readonly now: number
+  constructor(record: RunDoc, now: number) {
+    this.record = record as Mutable<RunDoc>
+    this.index = indexOf(record)
+    this.now = now
+  }
+  event(fields: Omit<EventDoc, "version" | "runId" | "seq" | "at">): void {
+    this.record.seq = this.record.seq + 1
+    this.events.push({ version: 1, runId: this.record.runId, seq: this.record.seq, at: this.now, ...fields } as EventDoc)
+  }
+  stage(name: string, patch: Partial<StageDoc>): StageDoc {
+    const next = { ...this.record.stages[name]!, ...patch }
+    ;(this.record.stages as Record<string, StageDoc>)[name] = next
+    return next
+  }
+  done(): Transition {
+    return { events: this.events, dispatch: this.dispatch, timers: this.timers }
+  }
+}
+
+const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
+  const definition = draft.index.definitions.get(stage.name)!
+  const { record } = draft
   const inputs = resolveTemplates(definition.inputs ?? {}, { inputs: record.inputs, state: record.state, ledger: record.ledger })
   return {
     version: 1,
     taskId: stage.taskId,
     runId: record.runId,
     stage: stage.name,
-    stageType: stage.metadata.type,
+    stageType: stage.type,
     attempt: stage.attempt,
     inputs: inputs as TaskDoc["inputs"],
     ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms })
   }
 }
 
-/** Dispatches every pending stage whose dependencies all succeeded; finishes the run when nothing is left. */
-const advance = (draft: Draft): void => {
+const dispatchStage = (draft: Draft, name: string): void => {
+  const started = draft.stage(name, { status: "dispatched", attempt: 1, startedAt: draft.now })
+  draft.event({ kind: "stage.started", stage: started.name, stageType: started.type, attempt: 1 })
+  draft.dispatch.push(taskFor(draft, started))
+}
+
+/** Dispatches the given pending stages whose dependencies all succeeded; finishes the run when all did. */
+const advance = (draft: Draft, candidates: Iterable<string>): void => {
   if (draft.record.status !== "running") return
-  for (const definition of draft.record.pipeline.stages) {
-    const stage = draft.record.stages[definition.name]!
-    if (stage.status !== "pending") continue
-    const ready = (definition.depends_on ?? []).every((dependency) => draft.record.stages[dependency]?.status === "succeeded")
-    if (!ready) continue
-    const started = draft.stage(stage.name, { status: "dispatched", attempt: 1, startedAt: draft.now })
-    draft.event({ kind: "stage.started", stage: started.name, stageType: started.metadata.type, attempt: 1 })
-    draft.dispatch.push(taskFor(draft.record, started))
+  for (const name of candidates) {
+    if (draft.record.stages[name]!.status === "pending" && draft.index.waitingOn.get(name) === 0) dispatchStage(draft, name)
   }
-  const stages = Object.values(draft.record.stages)
-  if (stages.every((stage) => stage.status === "succeeded")) {
-    finish(draft, "succeeded")
-  }
+  if (draft.index.succeeded === draft.record.pipeline.stages.length) finish(draft, "succeeded")
 }
 
 const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", error?: FailureDoc): void => {
   for (const stage of Object.values(draft.record.stages)) {
     if (stage.status === "pending" || stage.status === "retrying" || (status === "cancelled" && stage.status === "dispatched")) {
       draft.stage(stage.name, { status: "skipped" })
-      draft.event({ kind: "stage.skipped", stage: stage.name, stageType: stage.metadata.type })
+      draft.event({ kind: "stage.skipped", stage: stage.name, stageType: stage.type })
     }
   }
-  draft.record = {
-    ...draft.record,
-    status,
-    finishedAt: draft.now,
-    ...(error === undefined ? {} : { error })
-  }
+  draft.record.status = status
+  draft.record.finishedAt = draft.now
+  if (error !== undefined) draft.record.error = error
   draft.event({
     kind: "run.finished",
     status,
@@ -163,7 +200,7 @@ const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", erro
 export const start = (record: RunDoc, now: number): Transition => {
   const draft = new Draft(record, now)
   draft.event({ kind: "run.started" })
-  advance(draft)
+  advance(draft, record.pipeline.stages.map((stage) => stage.name))
   return draft.done()
 }
 
@@ -175,46 +212,43 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
     return undefined
   }
   const draft = new Draft(record, now)
+  const metadata = metadataOf(record, stage)
   const durationMs = result.durationMs
   if (result.status === "succeeded") {
-    const applied = applyOutput(record.state, {
-      stateKey: stage.metadata.stateKey,
-      mode: stage.metadata.output,
-      output: result.output ?? null
-    })
+    const applied = applyOutput(record.state, { stateKey: metadata.stateKey, mode: metadata.output, output: result.output ?? null })
     if (applied._tag === "Rejected") {
-      fail(draft, stage, { tag: "OutputApplyError", message: `stage "${stage.name}" (${stage.metadata.type}): ${applied.message}`, retryable: false }, durationMs)
+      fail(draft, stage, { tag: "OutputApplyError", message: `stage "${stage.name}" (${stage.type}): ${applied.message}`, retryable: false }, durationMs)
       return draft.done()
     }
-    const count = countOutput(stage.metadata.count, result.output ?? null)
-    draft.record = { ...draft.record, state: applied.state as RunDoc["state"] }
+    const count = countOutput(metadata.count, result.output ?? null)
+    draft.record.state = applied.state as RunDoc["state"]
     draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId })
-    draft.event({
-      kind: "stage.finished",
-      stage: stage.name,
-      stageType: stage.metadata.type,
-      attempt: stage.attempt,
-      executorId: result.executorId,
-      durationMs,
-      count
-    })
-    advance(draft)
+    draft.index.succeeded++
+    draft.event({ kind: "stage.finished", stage: stage.name, stageType: stage.type, attempt: stage.attempt, executorId: result.executorId, durationMs, count })
+    const dependents = draft.index.dependents.get(stage.name) ?? []
+    for (const dependent of dependents) draft.index.waitingOn.set(dependent, draft.index.waitingOn.get(dependent)! - 1)
+    advance(draft, dependents)
     return draft.done()
   }
-  fail(draft, { ...stage, executorId: result.executorId }, result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true }, durationMs)
+  fail(
+    draft,
+    { ...stage, executorId: result.executorId },
+    result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true },
+    durationMs
+  )
   return draft.done()
 }
 
 const fail = (draft: Draft, stage: StageDoc, error: FailureDoc, durationMs: number): void => {
-  const policy = definitionOf(draft.record, stage.name).retries
+  const policy = draft.index.definitions.get(stage.name)!.retries
   const maxAttempts = policy?.max_attempts ?? 1
   const willRetry = error.retryable && stage.attempt < maxAttempts
   draft.event({
     kind: "stage.failed",
     stage: stage.name,
-    stageType: stage.metadata.type,
+    stageType: stage.type,
     attempt: stage.attempt,
-    ...(stage.executorId === undefined ? {} : { executorId: stage.executorId }),
+    ...(stage.executorId === undefined || stage.executorId === "" ? {} : { executorId: stage.executorId }),
     durationMs,
     error: { tag: error.tag, message: error.message }
   })
@@ -224,7 +258,7 @@ const fail = (draft: Draft, stage: StageDoc, error: FailureDoc, durationMs: numb
     const delay = Math.min(policy?.max_backoff_ms ?? defaultMaxBackoffMs, base * factor ** (stage.attempt - 1))
     const at = draft.now + delay
     draft.stage(stage.name, { status: "retrying", retryAt: at, error, durationMs })
-    draft.event({ kind: "stage.retrying", stage: stage.name, stageType: stage.metadata.type, attempt: stage.attempt + 1, retryInMs: delay })
+    draft.event({ kind: "stage.retrying", stage: stage.name, stageType: stage.type, attempt: stage.attempt + 1, retryInMs: delay })
     draft.timers.push({ stage: stage.name, at })
     return
   }
@@ -243,9 +277,9 @@ export const onRetryDue = (record: RunDoc, stageName: string, now: number): Tran
   const draft = new Draft(record, now)
   const { retryAt: _, ...rest } = stage
   const next: StageDoc = { ...rest, status: "dispatched", attempt: stage.attempt + 1 }
-  draft.record = { ...draft.record, stages: { ...draft.record.stages, [stageName]: next } }
-  draft.event({ kind: "stage.started", stage: stageName, stageType: stage.metadata.type, attempt: next.attempt })
-  draft.dispatch.push(taskFor(draft.record, next))
+  ;(draft.record.stages as Record<string, StageDoc>)[stageName] = next
+  draft.event({ kind: "stage.started", stage: stageName, stageType: stage.type, attempt: next.attempt })
+  draft.dispatch.push(taskFor(draft, next))
   return draft.done()
 }
 
@@ -260,7 +294,7 @@ export const cancel = (record: RunDoc, reason: string, now: number): Transition 
 /** Merges ledger fields into a run. */
 export const updateLedger = (record: RunDoc, fields: Readonly<Record<string, unknown>>, now: number): Transition => {
   const draft = new Draft(record, now)
-  draft.record = { ...record, ledger: { ...record.ledger, ...fields } as RunDoc["ledger"] }
+  draft.record.ledger = { ...record.ledger, ...fields } as RunDoc["ledger"]
   return draft.done()
 }
 
@@ -269,9 +303,9 @@ export const resume = (record: RunDoc, now: number): Transition => {
   const draft = new Draft(record, now)
   if (record.status !== "running") return draft.done()
   for (const stage of Object.values(record.stages)) {
-    if (stage.status === "dispatched") draft.dispatch.push(taskFor(record, stage))
+    if (stage.status === "dispatched") draft.dispatch.push(taskFor(draft, stage))
     if (stage.status === "retrying") draft.timers.push({ stage: stage.name, at: stage.retryAt ?? now })
   }
-  advance(draft)
+  advance(draft, record.pipeline.stages.map((stage) => stage.name))
   return draft.done()
 }

@@ -25,10 +25,10 @@ const encodeRecord = Schema.encodeSync(RunRecord)
 /** Persistence of run records. */
 export class RunStore extends Context.Service<RunStore, {
   readonly load: (runId: string) => Effect.Effect<Option.Option<StoredRun>, BusError>
-  /** Stores a new run; fails with KvConflictError when the id is taken. */
-  readonly create: (doc: RunDoc) => Effect.Effect<number, BusError | KvConflictError>
-  /** Compare-and-set save; returns the new revision. */
-  readonly save: (doc: RunDoc, revision: number) => Effect.Effect<number, BusError | KvConflictError>
+  /** Stores a new run (its record as JSON); fails with KvConflictError when the id is taken. */
+  readonly create: (runId: string, json: string) => Effect.Effect<number, BusError | KvConflictError>
+  /** Compare-and-set save of a record serialized as JSON; returns the new revision. */
+  readonly save: (runId: string, json: string, revision: number) => Effect.Effect<number, BusError | KvConflictError>
   /** Every run still running (records that fail to decode are logged and skipped). */
   readonly running: Effect.Effect<ReadonlyArray<StoredRun>, BusError>
 }>()("switchyard/scheduler/RunStore") {
@@ -59,8 +59,8 @@ export class RunStore extends Context.Service<RunStore, {
       return RunStore.of({
         // An id that cannot be a key names no run (results and updates can carry anything).
         load: (runId) => (validKey.test(runId) ? read(runId) : Effect.succeedNone),
-        create: (doc) => kv.create(doc.runId, textEncoder.encode(JSON.stringify(doc))),
-        save: (doc, revision) => kv.update(doc.runId, textEncoder.encode(JSON.stringify(doc)), revision),
+        create: (runId, json) => kv.create(runId, textEncoder.encode(json)),
+        save: (runId, json, revision) => kv.update(runId, textEncoder.encode(json), revision),
         running: Effect.gen(function*() {
           const keys = yield* kv.keys
           const runs = yield* Effect.forEach(keys, read, { concurrency: 16 })

@@ -17,10 +17,15 @@ export interface SchedulerSettings {
    */
   readonly resultConcurrency: number
   /**
-   * How long to wait for the registry when validating a pipeline.
-   * @default 5 seconds
+   * How long a stage type the registry resolved is trusted without asking again.
+   * @default 2 seconds
    */
-  readonly registryTimeout: Duration.Duration
+  readonly stageCacheTtl: Duration.Duration
+  /**
+   * `run.submit`, `run.cancel` and ledger updates handled at once.
+   * @default 64
+   */
+  readonly requestConcurrency: number
 }
 
 /** Scheduler settings service. */
@@ -29,14 +34,18 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
   static readonly layer = (options: Partial<SchedulerSettings> = {}): Layer.Layer<SchedulerConfig> =>
     Layer.succeed(SchedulerConfig, SchedulerConfig.of({ ...defaults, ...options }))
 
-  /** Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`, `SWITCHYARD_REGISTRY_TIMEOUT`. */
+  /**
+   * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
+   * `SWITCHYARD_STAGE_CACHE_TTL` and `SWITCHYARD_REQUEST_CONCURRENCY`.
+   */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
     Effect.gen(function*() {
       const resultAckWait = yield* Config.Duration("SWITCHYARD_RESULT_ACK_WAIT").pipe(Config.withDefault(defaults.resultAckWait))
       const resultConcurrency = yield* Config.Int("SWITCHYARD_RESULT_CONCURRENCY").pipe(Config.withDefault(defaults.resultConcurrency))
-      const registryTimeout = yield* Config.Duration("SWITCHYARD_REGISTRY_TIMEOUT").pipe(Config.withDefault(defaults.registryTimeout))
-      return SchedulerConfig.of({ resultAckWait, resultConcurrency, registryTimeout })
+      const stageCacheTtl = yield* Config.Duration("SWITCHYARD_STAGE_CACHE_TTL").pipe(Config.withDefault(defaults.stageCacheTtl))
+      const requestConcurrency = yield* Config.Int("SWITCHYARD_REQUEST_CONCURRENCY").pipe(Config.withDefault(defaults.requestConcurrency))
+      return SchedulerConfig.of({ resultAckWait, resultConcurrency, stageCacheTtl, requestConcurrency })
     })
   )
 }
@@ -44,5 +53,6 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
 const defaults: SchedulerSettings = {
   resultAckWait: Duration.seconds(30),
   resultConcurrency: 256,
-  registryTimeout: Duration.seconds(5)
+  stageCacheTtl: Duration.seconds(2),
+  requestConcurrency: 64
 }

@@ -36,7 +36,7 @@ const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) =>
     taskId: doc.stages[name]!.taskId,
     runId: doc.runId,
     stage: name,
-    stageType: doc.stages[name]!.metadata.type,
+    stageType: doc.stages[name]!.type,
     attempt: doc.stages[name]!.attempt,
     executorId: "e1",
     pool: "test",
@@ -51,7 +51,7 @@ const failWith = (doc: RunDoc, name: string, retryable: boolean, now = 10) =>
     taskId: doc.stages[name]!.taskId,
     runId: doc.runId,
     stage: name,
-    stageType: doc.stages[name]!.metadata.type,
+    stageType: doc.stages[name]!.type,
     attempt: doc.stages[name]!.attempt,
     executorId: "e1",
     pool: "test",
@@ -72,39 +72,36 @@ describe("RunActor", () => {
     ])
     const started = RunActor.start(run, 0)
     expect(started.dispatch.map((task) => [task.stage, task.inputs])).toEqual([["a", { who: "grace", note: "hi grace" }]])
-    const afterA = succeed(started.record, "a", "hello grace")!
+    const afterA = succeed(run, "a", "hello grace")!
     expect(afterA.dispatch.map((task) => [task.stage, task.inputs])).toEqual([["b", { text: "hello grace" }], ["c", {}]])
-    const afterB = succeed(afterA.record, "b", ["h", "i"])!
-    expect(afterB.dispatch).toEqual([])
-    const afterC = succeed(afterB.record, "c", { x: 1 })!
-    expect(afterC.dispatch.map((task) => task.stage)).toEqual(["d"])
-    const done = succeed(afterC.record, "d", null)!
-    expect(done.record.status).toBe("succeeded")
+    expect(succeed(run, "b", ["h", "i"])!.dispatch).toEqual([])
+    expect(succeed(run, "c", { x: 1 })!.dispatch.map((task) => task.stage)).toEqual(["d"])
+    const done = succeed(run, "d", null)!
+    expect(run.status).toBe("succeeded")
     expect(kinds(done)).toEqual(["stage.finished:d", "run.finished"])
-    expect(done.record.state).toEqual({ greeting: "hello grace", letters: ["h", "i"], meta: { x: 1 } })
+    expect(run.state).toEqual({ greeting: "hello grace", letters: ["h", "i"], meta: { x: 1 } })
   })
 
   it("applies outputs by metadata and counts them into stage.finished events", () => {
     const run = makeRun([{ name: "l", type: "letters" }, { name: "w", type: "words" }, { name: "m", type: "meta" }])
-    let doc = RunActor.start(run, 0).record
-    const letters = succeed(doc, "l", ["a", "b", "c"])!
+    RunActor.start(run, 0)
+    const letters = succeed(run, "l", ["a", "b", "c"])!
     expect(letters.events.find((e) => e.kind === "stage.finished")?.count).toBe(3)
-    doc = letters.record
-    const words = succeed(doc, "w", { words: ["x", "y"], wordCount: 2, ignored: true })!
+    const words = succeed(run, "w", { words: ["x", "y"], wordCount: 2, ignored: true })!
     expect(words.events.find((e) => e.kind === "stage.finished")?.count).toBe(4)
-    doc = words.record
-    expect(doc.state).toEqual({ letters: ["a", "b", "c"], words: ["x", "y"], wordCount: 2 })
-    const rejected = succeed(doc, "m", [1, 2])!
-    expect(rejected.record.status).toBe("failed")
-    expect(rejected.record.error?.message).toContain("output mode merge expects an object, found an array")
+    expect(run.state).toEqual({ letters: ["a", "b", "c"], words: ["x", "y"], wordCount: 2 })
+    succeed(run, "m", [1, 2])
+    expect(run.status).toBe("failed")
+    expect(run.error?.message).toContain("output mode merge expects an object, found an array")
   })
 
   it("ignores a duplicate or stale result so each result is applied once", () => {
     const run = makeRun([{ name: "l", type: "letters" }, { name: "g", type: "gate" }])
-    const started = RunActor.start(run, 0)
-    const first = succeed(started.record, "l", ["a"])!
-    expect(first.record.state).toEqual({ letters: ["a"] })
-    expect(succeed(first.record, "l", ["a"])).toBeUndefined()
+    RunActor.start(run, 0)
+    expect(succeed(run, "l", ["a"])).toBeDefined()
+    expect(run.state).toEqual({ letters: ["a"] })
+    expect(succeed(run, "l", ["a"])).toBeUndefined()
+    expect(run.state).toEqual({ letters: ["a"] })
   })
 
   it("retries with exponential backoff and fails the run after the last attempt, skipping dependents", () => {
@@ -112,45 +109,65 @@ describe("RunActor", () => {
       { name: "a", type: "greet", retries: { max_attempts: 3, backoff_ms: 100, factor: 2 } },
       { name: "b", type: "gate", depends_on: ["a"] }
     ])
-    let doc = RunActor.start(run, 0).record
-    const first = failWith(doc, "a", true, 10)!
+    RunActor.start(run, 0)
+    const first = failWith(run, "a", true, 10)!
     expect(first.timers).toEqual([{ stage: "a", at: 110 }])
     expect(kinds(first)).toEqual(["stage.failed:a", "stage.retrying:a"])
-    doc = RunActor.onRetryDue(first.record, "a", 110)!.record
-    expect(doc.stages.a!.attempt).toBe(2)
-    const second = failWith(doc, "a", true, 120)!
+    RunActor.onRetryDue(run, "a", 110)
+    expect(run.stages.a!.attempt).toBe(2)
+    const second = failWith(run, "a", true, 120)!
     expect(second.timers).toEqual([{ stage: "a", at: 320 }])
-    doc = RunActor.onRetryDue(second.record, "a", 320)!.record
-    const last = failWith(doc, "a", true, 330)!
-    expect(last.record.status).toBe("failed")
-    expect(last.record.stages.b!.status).toBe("skipped")
+    RunActor.onRetryDue(run, "a", 320)
+    const last = failWith(run, "a", true, 330)!
+    expect(run.status).toBe("failed")
+    expect(run.stages.b!.status).toBe("skipped")
     expect(kinds(last)).toEqual(["stage.failed:a", "stage.skipped:b", "run.finished"])
-    expect(last.record.error?.message).toBe(`stage "a" failed after 3 attempts: boom`)
+    expect(run.error?.message).toBe(`stage "a" failed after 3 attempts: boom`)
   })
 
   it("does not retry an error that says it is not retryable", () => {
     const run = makeRun([{ name: "a", type: "greet", retries: { max_attempts: 5 } }])
-    const failed = failWith(RunActor.start(run, 0).record, "a", false)!
-    expect(failed.record.status).toBe("failed")
+    RunActor.start(run, 0)
+    const failed = failWith(run, "a", false)!
+    expect(run.status).toBe("failed")
     expect(failed.timers).toEqual([])
   })
 
   it("cancels a running run once and skips what had not finished", () => {
     const run = makeRun([{ name: "a", type: "greet" }, { name: "b", type: "gate", depends_on: ["a"] }])
-    const started = RunActor.start(run, 0)
-    const cancelled = RunActor.cancel(started.record, "user asked", 5)!
-    expect(cancelled.record.status).toBe("cancelled")
-    expect(cancelled.record.stages.b!.status).toBe("skipped")
-    expect(RunActor.cancel(cancelled.record, "again", 6)).toBeUndefined()
-    expect(succeed(cancelled.record, "a", "late")).toBeUndefined()
+    RunActor.start(run, 0)
+    expect(RunActor.cancel(run, "user asked", 5)).toBeDefined()
+    expect(run.status).toBe("cancelled")
+    expect(run.stages.b!.status).toBe("skipped")
+    expect(RunActor.cancel(run, "again", 6)).toBeUndefined()
+    expect(succeed(run, "a", "late")).toBeUndefined()
   })
 
   it("re-sends in-flight tasks and re-arms retry timers when a run resumes", () => {
     const run = makeRun([{ name: "a", type: "greet", retries: { max_attempts: 2, backoff_ms: 50 } }, { name: "b", type: "letters" }])
-    const started = RunActor.start(run, 0)
-    const retrying = failWith(started.record, "a", true, 10)!
-    const resumed = RunActor.resume(retrying.record, 20)
+    RunActor.start(run, 0)
+    failWith(run, "a", true, 10)
+    // A resumed scheduler reads the record back from storage: a fresh copy.
+    const stored = JSON.parse(JSON.stringify(run)) as RunDoc
+    const resumed = RunActor.resume(stored, 20)
     expect(resumed.dispatch.map((task) => [task.stage, task.attempt])).toEqual([["b", 1]])
     expect(resumed.timers).toEqual([{ stage: "a", at: 60 }])
+  })
+
+  it("dispatches every branch of a wide fan-out once and joins after the last one", () => {
+    const width = 2000
+    const stages = [
+      { name: "root", type: "greet" as const },
+      ...Array.from({ length: width }, (_, i) => ({ name: `s${i}`, type: "letters" as const, depends_on: ["root"] })),
+      { name: "join", type: "gate" as const, depends_on: Array.from({ length: width }, (_, i) => `s${i}`) }
+    ]
+    const run = makeRun(stages)
+    RunActor.start(run, 0)
+    expect(succeed(run, "root", "hi")!.dispatch).toHaveLength(width)
+    for (let i = 0; i < width - 1; i++) expect(succeed(run, `s${i}`, ["x"])!.dispatch).toEqual([])
+    expect(succeed(run, `s${width - 1}`, ["x"])!.dispatch.map((task) => task.stage)).toEqual(["join"])
+    succeed(run, "join", null)
+    expect(run.status).toBe("succeeded")
+    expect((run.state.letters as Array<string>).length).toBe(width)
   })
 })

@@ -1,0 +1,21 @@
+/** A bounded map that forgets the least recently used entry first. */
+export class Lru<K, V> {
+  readonly #entries = new Map<K, V>()
+  readonly #capacity: number
+  constructor(capacity: number) {
+    this.#capacity = capacity
+  }
+  get(key: K): V | undefined {
+    const value = this.#entries.get(key)
+    if (value !== undefined) {
+      this.#entries.delete(key)
+      this.#entries.set(key, value)
+    }
+    return value
+  }
+  set(key: K, value: V): void {
+    this.#entries.delete(key)
+    this.#entries.set(key, value)
+    if (this.#entries.size > this.#capacity) this.#entries.delete(this.#entries.keys().next().value as K)
+  }
+}
