@@ -153,21 +153,24 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
       status: "running",
       state: {},
       ledger: {},
+      types: {
+        "hello.greet": {
+          type: "hello.greet",
+          version: "1.0.0",
+          description: "Greets someone by name.",
+          plugin: "hello",
+          stateKey: "greeting",
+          output: "set",
+          count: "one",
+          dependencies: [],
+          runtime: "inline",
+          timeoutMs: 30000
+        }
+      },
       stages: {
         greet: {
           name: "greet",
-          metadata: {
-            type: "hello.greet",
-            version: "1.0.0",
-            description: "Greets someone by name.",
-            plugin: "hello",
-            stateKey: "greeting",
-            output: "set",
-            count: "one",
-            dependencies: [],
-            runtime: "inline",
-            timeoutMs: 30000
-          },
+          type: "hello.greet",
           pool: "hello",
           status: "dispatched",
           attempt: 1,
@@ -177,7 +180,7 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
       seq: 2,
       createdAt: 1
     },
-    invalid: { version: 1, runId: "r1", file: "x", pipeline: { name: "x", stages: [] }, inputs: {}, status: "paused", state: {}, ledger: {}, stages: {}, seq: 0, createdAt: 1 },
+    invalid: { version: 1, runId: "r1", file: "x", pipeline: { name: "x", stages: [] }, inputs: {}, status: "paused", state: {}, ledger: {}, types: {}, stages: {}, seq: 0, createdAt: 1 },
     path: "status"
   }
 }
