@@ -199,10 +199,11 @@ export const checkAgainstRegistry = (
     }
     stages.set(stage.name, registered)
   })
+  const typeOf = new Map(pipeline.stages.map((stage) => [stage.name, stage.type] as const))
   pipeline.stages.forEach((stage, index) => {
     const registered = stages.get(stage.name)
-    if (registered === undefined) return
-    const upstreamTypes = new Set([...upstreamOf(pipeline, stage.name)].map((name) => pipeline.stages.find((s) => s.name === name)?.type))
+    if (registered === undefined || registered.metadata.dependencies.length === 0) return
+    const upstreamTypes = new Set([...upstreamOf(pipeline, stage.name)].map((name) => typeOf.get(name)))
     for (const dependency of registered.metadata.dependencies) {
       if (!upstreamTypes.has(dependency)) {
         issues.push(
