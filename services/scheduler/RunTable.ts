@@ -1,14 +1,17 @@
 /**
  * The scheduler's table of live runs: one actor per running run, holding its
- * record, the KV revision it was last saved at and a lock that makes its
- * transitions serial. Saves are group commits: transitions that arrive while
+ * record and the KV revision it was last saved at. A transition runs
+ * synchronously on the record (nothing else runs in between on Node's single
+ * thread), so transitions of a run are serial without a lock. Saves are group
+ * commits: transitions that arrive while
  * a save is in flight are applied in memory and persisted together by the
  * next save, and none of their effects (dispatches, events, timers, and the
  * caller's ack) happen before the save that holds them succeeded. A save that
  * loses a compare-and-set race drops the actor; each waiting caller then
  * retries its own transition on the record reloaded from the bucket.
  */
-import { Clock, Deferred, Effect, Exit, Option, Scope, Semaphore } from "effect"
+import { Clock, Deferred, Effect, Exit, Option, Semaphore } from "effect"
+import type { Scope } from "effect"
 import type { BusError, KvConflictError } from "../bus/BusError.ts"
 import type { RunDoc, Transition } from "./RunActor.ts"
 import type { RunStore } from "./RunStore.ts"
@@ -23,7 +26,6 @@ interface Batch {
 interface Actor {
   readonly doc: RunDoc
   revision: number
-  readonly lock: Semaphore.Semaphore
   batch: Batch | undefined
   flushing: boolean
   /** Set once a save failed: the actor is stale and must not take transitions. */
@@ -57,13 +59,12 @@ export const makeRunTable = (options: {
   const newActor = (doc: RunDoc, revision: number): Actor => ({
     doc,
     revision,
-    lock: Semaphore.makeUnsafe(1),
     batch: undefined,
     flushing: false,
     stale: false
   })
 
-  // One loader at a time, so a run never gets two actors (and two locks).
+  // One loader at a time, so a run never gets two actors.
   const actorFor = (runId: string): Effect.Effect<Option.Option<Actor>, BusError> => {
     const existing = actors.get(runId)
     if (existing !== undefined) return Effect.succeed(Option.some(existing))
@@ -87,36 +88,39 @@ export const makeRunTable = (options: {
   const flush = (actor: Actor): Effect.Effect<void> =>
     Effect.gen(function*() {
       while (true) {
-        const next = yield* actor.lock.withPermit(Effect.sync(() => {
-          const batch = actor.batch
-          actor.batch = undefined
-          if (batch === undefined) {
-            actor.flushing = false
-            return undefined
-          }
-          // Serialized under the lock: the snapshot holds exactly the batch's transitions.
-          return { batch, json: JSON.stringify(actor.doc), running: actor.doc.status === "running" }
-        }))
-        if (next === undefined) return
-        const saved = yield* Effect.exit(store.save(actor.doc.runId, next.json, actor.revision))
+        const batch = actor.batch
+        actor.batch = undefined
+        if (batch === undefined) {
+          actor.flushing = false
+          return
+        }
+        // Serialized in the same synchronous step: the snapshot holds exactly the batch's transitions.
+        const json = JSON.stringify(actor.doc)
+        const running = actor.doc.status === "running"
+        const saved = yield* Effect.exit(store.save(actor.doc.runId, json, actor.revision))
         if (Exit.isFailure(saved)) {
-          yield* actor.lock.withPermit(Effect.sync(() => {
-            drop(actor)
-            actor.flushing = false
-          }))
-          yield* Deferred.done(next.batch.done, Exit.asVoid(saved))
+          drop(actor)
+          actor.flushing = false
           // Transitions queued behind the failed save were applied to the dropped record too.
-          const orphan = actor.batch
+          const orphan = actor.batch as Batch | undefined
           actor.batch = undefined
+          yield* Deferred.done(batch.done, Exit.asVoid(saved))
           if (orphan !== undefined) yield* Deferred.done(orphan.done, Exit.asVoid(saved))
           return
         }
         actor.revision = saved.value
-        if (!next.running && actors.get(actor.doc.runId) === actor) actors.delete(actor.doc.runId)
-        for (const transition of next.batch.transitions) yield* effects(actor.doc, transition)
-        yield* Deferred.succeed(next.batch.done, undefined)
+        if (!running && actors.get(actor.doc.runId) === actor) actors.delete(actor.doc.runId)
+        for (const transition of batch.transitions) yield* effects(actor.doc, transition)
+        yield* Deferred.succeed(batch.done, undefined)
       }
     })
+
+  /** Queues a transition; starts a flush unless one is running. */
+  const enqueue = (actor: Actor, transition: Transition): Batch => {
+    if (actor.batch === undefined) actor.batch = { transitions: [], done: Deferred.makeUnsafe<void, SaveError>() }
+    actor.batch.transitions.push(transition)
+    return actor.batch
+  }
 
   const attempt = (
     runId: string,
@@ -127,20 +131,15 @@ export const makeRunTable = (options: {
       if (Option.isNone(found)) return false
       const actor = found.value
       const now = yield* Clock.currentTimeMillis
-      const queued = yield* actor.lock.withPermit(Effect.sync(() => {
-        if (actor.stale) return "stale" as const
-        const transition = step(actor.doc, now)
-        if (transition === undefined) return undefined
-        if (actor.batch === undefined) actor.batch = { transitions: [], done: Deferred.makeUnsafe<void, SaveError>() }
-        actor.batch.transitions.push(transition)
-        const startFlush = !actor.flushing
+      if (actor.stale) return yield* attempt(runId, step)
+      const transition = step(actor.doc, now)
+      if (transition === undefined) return false
+      const batch = enqueue(actor, transition)
+      if (!actor.flushing) {
         actor.flushing = true
-        return { batch: actor.batch, startFlush }
-      }))
-      if (queued === "stale") return yield* attempt(runId, step)
-      if (queued === undefined) return false
-      if (queued.startFlush) yield* Effect.forkIn(flush(actor), scope)
-      yield* Deferred.await(queued.batch.done)
+        yield* Effect.forkIn(flush(actor), scope)
+      }
+      yield* Deferred.await(batch.done)
       return true
     })
 
@@ -155,11 +154,15 @@ export const makeRunTable = (options: {
   const create = Effect.fnUntraced(function*(doc: RunDoc, first: (doc: RunDoc, now: number) => Transition) {
     const now = yield* Clock.currentTimeMillis
     const transition = first(doc, now)
-    const revision = yield* store.create(doc.runId, JSON.stringify(doc))
-    const actor = newActor(doc, revision)
+    const actor = newActor(doc, 0)
+    // Later transitions wait for this one's save and effects, like any batch.
+    actor.flushing = true
+    const revision = yield* store.create(doc.runId, JSON.stringify(doc)).pipe(Effect.onError(() => Effect.sync(() => drop(actor))))
+    actor.revision = revision
     // Registered before any task leaves, so its results find this actor.
     if (doc.status === "running") actors.set(doc.runId, actor)
-    yield* actor.lock.withPermit(effects(doc, transition))
+    yield* effects(doc, transition)
+    yield* flush(actor)
   })
 
   return {
