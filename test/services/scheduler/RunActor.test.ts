@@ -30,7 +30,7 @@ const makeRun = (stages: ReadonlyArray<{ name: string; type: keyof typeof types;
   })
 }
 
-const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) =>
+const report = (doc: RunDoc, name: string, outcome: { status: "succeeded"; output: unknown } | { status: "failed"; error: { tag: string; message: string; retryable: boolean } }, now: number) =>
   RunActor.onResult(doc, {
     version: 1,
     taskId: doc.stages[name]!.taskId,
@@ -40,25 +40,14 @@ const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) =>
     attempt: doc.stages[name]!.attempt,
     executorId: "e1",
     pool: "test",
-    status: "succeeded",
-    output: output as never,
-    durationMs: 5
+    durationMs: 5,
+    ...(outcome as { status: "succeeded" })
   }, now)
 
+const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) => report(doc, name, { status: "succeeded", output }, now)
+
 const failWith = (doc: RunDoc, name: string, retryable: boolean, now = 10) =>
-  RunActor.onResult(doc, {
-    version: 1,
-    taskId: doc.stages[name]!.taskId,
-    runId: doc.runId,
-    stage: name,
-    stageType: doc.stages[name]!.type,
-    attempt: doc.stages[name]!.attempt,
-    executorId: "e1",
-    pool: "test",
-    status: "failed",
-    error: { tag: "Boom", message: "boom", retryable },
-    durationMs: 5
-  }, now)
+  report(doc, name, { status: "failed", error: { tag: "Boom", message: "boom", retryable } }, now)
 
 const kinds = (transition: Transition) => transition.events.map((event) => `${event.kind}${event.stage ? `:${event.stage}` : ""}`)
 
