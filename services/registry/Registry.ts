@@ -2,10 +2,13 @@
  * The registry service: the one place that knows which stage types exist,
  * which plugin owns each, and which pool serves it. It answers
  * `stage.register`, `stage.heartbeat`, `stage.list` and `stage.resolve` in the
- * `registry` queue group (replicas share the load), keeps registrations in
- * the stages KV bucket (a restarted registry keeps them) and replica
- * heartbeats in the pools bucket, marks pools that stop beating offline and
- * back online when they beat again, and audits every decision. Ownership: a
+ * `registry` queue group (replicas share the load, each serving requests
+ * concurrently), keeps registrations in the stages KV bucket (a restarted
+ * registry keeps them) and replica heartbeats in the pools bucket, marks pools
+ * that stop beating offline and back online when they beat again, and audits
+ * every decision. Each replica loads both buckets at startup and follows their
+ * changes, so lookups and listings answer from memory, while ownership is
+ * decided on the bucket's record and written by compare-and-set. Ownership: a
  * type belongs to the plugin that first registered it; the same plugin may
  * re-register it at the same version (another replica, a restart) or replace
  * it with a newer one; anything else is refused with a reason.
@@ -28,11 +31,11 @@ import {
 import { StageMetadata } from "../../schemas/StageMetadata.ts"
 import { Bus } from "../bus/Bus.ts"
 import { BusError, type KvConflictError } from "../bus/BusError.ts"
-import { decode, encode } from "../bus/Codec.ts"
+import { decode, encode, encodePlain } from "../bus/Codec.ts"
 import { Subjects } from "../bus/Subjects.ts"
 import { AuditLog, AuditPrevious } from "./AuditLog.ts"
 import { serve } from "./internal/serve.ts"
-import { makeBeatStore, makeStageStore, ReplicaBeat, type StoredStage } from "./internal/stores.ts"
+import { encodedStage, makeBeatStore, makeStageStore, ReplicaBeat } from "./internal/stores.ts"
 import { suggest } from "./internal/suggest.ts"
 import { RegistryConfig } from "./RegistryConfig.ts"
 import { checkRegistration, type StageCheck } from "./StageValidation.ts"
@@ -58,8 +61,10 @@ export class Registry extends Context.Service<Registry, {
       const names = yield* Subjects
       const config = yield* RegistryConfig
       const audit = yield* AuditLog
-      const stages = makeStageStore(yield* bus.kv(names.buckets.stages))
-      const beats = makeBeatStore(yield* bus.kv(names.buckets.pools))
+      // Both buckets are loaded before the registry serves anything, then
+      // followed: lookups and listings answer from this replica's memory.
+      const stages = yield* makeStageStore(yield* bus.kv(names.buckets.stages))
+      const beats = yield* makeBeatStore(yield* bus.kv(names.buckets.pools))
       // Pools are given one full `offlineAfter` from startup before they can
       // be marked offline, so a registry restart does not flap every pool.
       const startedAt = yield* Clock.currentTimeMillis
@@ -78,7 +83,9 @@ export class Registry extends Context.Service<Registry, {
       ): Effect.fn.Return<Claim, BusError | KvConflictError> {
         const now = yield* Clock.currentTimeMillis
         const fresh = new RegisteredStage({ metadata, pool: registration.pool, online: true, registeredAt: now })
-        const current = yield* stages.get(metadata.type)
+        // Ownership is decided on the bucket's record, never on this replica's
+        // copy, and every write compares against the revision decided on.
+        const current = yield* stages.read(metadata.type)
         if (Option.isNone(current)) {
           yield* stages.create(fresh)
           return { _tag: "Created" }
@@ -175,7 +182,7 @@ export class Registry extends Context.Service<Registry, {
       /** Sets `online` on one stage record if it is still served by `pool`; true when it changed. */
       const setOnline = (type: string, pool: string, online: boolean) =>
         Effect.gen(function*() {
-          const current = yield* stages.get(type)
+          const current = yield* stages.read(type)
           if (Option.isNone(current)) return false
           const { record, revision } = current.value
           if (record.pool !== pool || record.online === online) return false
@@ -190,19 +197,19 @@ export class Registry extends Context.Service<Registry, {
       const markPool = Effect.fnUntraced(function*(options: {
         readonly pool: string
         readonly online: boolean
-        readonly records: ReadonlyArray<StoredStage>
+        readonly records: ReadonlyArray<RegisteredStage>
         readonly lastSeen: number | undefined
       }) {
-        const ofPool = options.records.filter(({ record }) => record.pool === options.pool)
+        const ofPool = options.records.filter((record) => record.pool === options.pool)
         const changed = yield* Effect.forEach(
-          ofPool.filter(({ record }) => record.online !== options.online),
-          ({ record }) => setOnline(record.metadata.type, options.pool, options.online)
+          ofPool.filter((record) => record.online !== options.online),
+          (record) => setOnline(record.metadata.type, options.pool, options.online)
         )
         if (changed.some((flag) => flag)) {
           yield* audit.record({
             event: options.online ? "pool-online" : "pool-offline",
             pool: options.pool,
-            types: ofPool.map(({ record }) => record.metadata.type).sort(),
+            types: ofPool.map((record) => record.metadata.type).sort(),
             ...(options.lastSeen === undefined ? {} : { lastSeen: options.lastSeen })
           })
         }
@@ -212,12 +219,19 @@ export class Registry extends Context.Service<Registry, {
 
       const bringOnline = Effect.fnUntraced(function*(pool: string, lastSeen: number) {
         if (onlinePools.has(pool)) return
-        yield* markPool({ pool, online: true, records: yield* stages.all, lastSeen })
+        yield* markPool({ pool, online: true, records: stages.records(), lastSeen })
       })
 
       const register = Effect.fn("Registry.register")(function*(registration: StageRegistration) {
+        // A dependency registered through another replica moments ago may not
+        // have reached this replica's copy yet: look those up in the bucket.
+        const inRegistration = new Set(registration.stages.map(typeOf))
+        const unseen = [...dependenciesOf(registration)].filter((type) =>
+          !inRegistration.has(type) && stages.lookup(type) === undefined
+        )
+        yield* Effect.forEach(unseen, stages.read, { concurrency: 16, discard: true })
         const known = new Map(
-          (yield* stages.all).map(({ record }) => [record.metadata.type, record.metadata.dependencies] as const)
+          stages.records().map((record) => [record.metadata.type, record.metadata.dependencies] as const)
         )
         const checks = checkRegistration(registration, known)
         const decisions = yield* Effect.forEach(checks, (check) => decide(registration, check))
@@ -250,35 +264,42 @@ export class Registry extends Context.Service<Registry, {
       }, Semaphore.withPermit(liveness))
 
       const list = Effect.fn("Registry.list")(function*() {
-        const records = (yield* stages.all).map(({ record }) => record)
-        return new StageListReply({ version: 1, stages: sortByType(records) })
+        return new StageListReply({ version: 1, stages: stages.records() })
       })
 
-      const resolve = Effect.fn("Registry.resolve")(function*(types: ReadonlyArray<string>) {
-        const byType = new Map((yield* stages.all).map(({ record }) => [record.metadata.type, record] as const))
+      // On every run submission: no call-site stack capture, and the reply
+      // is written from each record's cached wire form.
+      const lookup = Effect.fnUntraced(function*(types: ReadonlyArray<string>) {
         const wanted = [...new Set(types)]
-        return new StageResolveReply({
-          version: 1,
-          found: wanted.flatMap((type) => {
-            const record = byType.get(type)
-            return record === undefined ? [] : [record]
-          }),
-          missing: wanted
-            .filter((type) => !byType.has(type))
-            .map((type) => ({ type, suggestions: suggest(type, byType.keys()) }))
-        })
-      })
+        // A type registered through another replica moments ago may not have
+        // reached this replica's copy yet: an unknown one is looked up in the bucket.
+        const unseen = wanted.filter((type) => stages.lookup(type) === undefined)
+        if (unseen.length > 0) yield* Effect.forEach(unseen, stages.read, { concurrency: 16, discard: true })
+        const found: Array<RegisteredStage> = []
+        const unknown: Array<string> = []
+        for (const type of wanted) {
+          const record = stages.lookup(type)
+          if (record === undefined) unknown.push(type)
+          else found.push(record)
+        }
+        const knownTypes = unknown.length === 0 ? [] : stages.records().map((record) => record.metadata.type)
+        const missing = unknown.map((type) => ({ type, suggestions: suggest(type, knownTypes) }))
+        return { found, missing }
+      }, Effect.withSpan("Registry.resolve", undefined, { captureStackTrace: false }))
+
+      const resolve = (types: ReadonlyArray<string>) =>
+        lookup(types).pipe(Effect.map(({ found, missing }) => new StageResolveReply({ version: 1, found, missing })))
 
       const sweep = Effect.fn("Registry.sweep")(function*() {
         const now = yield* Clock.currentTimeMillis
-        const replicas = yield* beats.all
+        const replicas = beats.all()
         const lastSeen = new Map<string, number>()
         for (const beat of replicas) {
           lastSeen.set(beat.pool, Math.max(lastSeen.get(beat.pool) ?? 0, beat.lastSeen))
         }
-        const records = yield* stages.all
+        const records = stages.records()
         const offlineAfter = Duration.toMillis(config.offlineAfter)
-        for (const pool of new Set(records.map(({ record }) => record.pool))) {
+        for (const pool of new Set(records.map((record) => record.pool))) {
           const seen = lastSeen.get(pool)
           const online = now - Math.max(seen ?? 0, startedAt) < offlineAfter
           yield* markPool({ pool, online, records, lastSeen: seen })
@@ -319,14 +340,21 @@ export class Registry extends Context.Service<Registry, {
           message.data.length === 0
             ? Effect.succeed(new StageListRequest({ version: 1 }))
             : decode(StageListRequest, WireType.StageListRequest)(message),
-        handle: () => list().pipe(Effect.map((reply) => encode(StageListReply, WireType.StageListReply, reply)))
+        handle: () =>
+          list().pipe(
+            Effect.map((reply) =>
+              encodePlain(WireType.StageListReply, { version: 1, stages: reply.stages.map(encodedStage) })
+            )
+          )
       })
       yield* serve(bus, {
         subject: names.stageResolve,
         decode: decode(StageResolveRequest, WireType.StageResolveRequest),
         handle: (request: StageResolveRequest) =>
-          resolve(request.types).pipe(
-            Effect.map((reply) => encode(StageResolveReply, WireType.StageResolveReply, reply))
+          lookup(request.types).pipe(
+            Effect.map(({ found, missing }) =>
+              encodePlain(WireType.StageResolveReply, { version: 1, found: found.map(encodedStage), missing })
+            )
           )
       })
 
@@ -360,5 +388,18 @@ const compareVersions = (next: string, stored: string): number => {
 
 const encodedMetadata = (metadata: StageMetadata): string => JSON.stringify(Schema.encodeSync(StageMetadata)(metadata))
 
-const sortByType = (records: ReadonlyArray<RegisteredStage>): ReadonlyArray<RegisteredStage> =>
-  [...records].sort((a, b) => a.metadata.type < b.metadata.type ? -1 : a.metadata.type > b.metadata.type ? 1 : 0)
+const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null
+
+const typeOf = (raw: unknown): string => isObject(raw) && typeof raw["type"] === "string" ? raw["type"] : ""
+
+/** Every stage type the (not yet validated) stages of a registration name as a dependency. */
+const dependenciesOf = (registration: StageRegistration): ReadonlySet<string> => {
+  const names = new Set<string>()
+  for (const raw of registration.stages) {
+    const dependencies = isObject(raw) ? raw["dependencies"] : undefined
+    if (!Array.isArray(dependencies)) continue
+    for (const dependency of dependencies) if (typeof dependency === "string") names.add(dependency)
+  }
+  return names
+}

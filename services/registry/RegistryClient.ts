@@ -14,12 +14,11 @@ import {
   StageListReply,
   StageListRequest,
   StageRegistration,
-  StageResolveReply,
-  StageResolveRequest
+  StageResolveReply
 } from "../../schemas/Registry.ts"
 import { Bus, type Headers, type Message } from "../bus/Bus.ts"
 import type { BusError, NoRespondersError, RequestTimeoutError } from "../bus/BusError.ts"
-import { decode, encode, type MalformedMessageError, TypeHeader } from "../bus/Codec.ts"
+import { decode, encode, encodePlain, type MalformedMessageError, TypeHeader } from "../bus/Codec.ts"
 import { Subjects } from "../bus/Subjects.ts"
 import { traceHeaders } from "../telemetry/index.ts"
 import { RegistryErrorReply, RegistryErrorType, type RegistryUnavailableError } from "./RegistryError.ts"
@@ -103,13 +102,15 @@ export class RegistryClient extends Context.Service<RegistryClient, {
           )
         })
 
-        const resolve = Effect.fn("RegistryClient.resolve")(function*(types: ReadonlyArray<string>) {
-          return yield* ask(
+        const decodeResolveReply = decode(StageResolveReply, WireType.StageResolveReply)
+
+        // Called on every run submission: a span, but no call-site stack capture.
+        const resolve = (types: ReadonlyArray<string>) =>
+          ask(
             names.stageResolve,
-            encode(StageResolveRequest, WireType.StageResolveRequest, new StageResolveRequest({ version: 1, types })),
-            decode(StageResolveReply, WireType.StageResolveReply)
-          )
-        })
+            encodePlain(WireType.StageResolveRequest, { version: 1, types }),
+            decodeResolveReply
+          ).pipe(Effect.withSpan("RegistryClient.resolve", undefined, { captureStackTrace: false }))
 
         return RegistryClient.of({ register, heartbeat, list, resolve })
       })

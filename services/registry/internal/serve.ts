@@ -1,10 +1,10 @@
 /**
  * Serving one registry subject: a queue-group subscription whose messages are
- * decoded, handled one at a time (under the sender's trace) and answered
- * when they carry a reply subject. Bad input never stops the loop: a message
- * that does not decode is logged and answered with a `MalformedMessageError`
- * reply, a storage failure with a `RegistryUnavailableError` reply, and a
- * defect is logged.
+ * decoded, handled (up to `concurrency` at once, each under the sender's
+ * trace) and answered when they carry a reply subject. Bad input never stops
+ * the loop: a message that does not decode is logged and answered with a
+ * `MalformedMessageError` reply, a storage failure with a
+ * `RegistryUnavailableError` reply, and a defect is logged.
  */
 import { Cause, Effect, type Scope, Stream } from "effect"
 import type { Bus, Headers, Message } from "../../bus/Bus.ts"
@@ -21,6 +21,9 @@ export interface Reply {
 
 /** Queue group shared by all registry replicas: each request goes to one of them. */
 export const queueGroup = "registry"
+
+/** Requests of one subject a replica handles at once; handlers race safely (writes compare-and-set). */
+export const concurrency = 64
 
 /** Subscribes to `subject` now and serves it in a fiber that lives as long as the scope. */
 export const serve = <A>(
@@ -70,5 +73,9 @@ export const serve = <A>(
         )
       )
 
-    yield* messages.pipe(Stream.runForEach(answer), Effect.forkScoped)
+    yield* messages.pipe(
+      Stream.mapEffect(answer, { concurrency, unordered: true }),
+      Stream.runDrain,
+      Effect.forkScoped
+    )
   })

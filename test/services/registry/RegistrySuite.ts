@@ -350,6 +350,94 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         assert.strictEqual(reply.decisions[0]!.rejection?.code, "conflict")
       }))
 
+    test("shows a registration made through one replica to resolve and list on another replica", ({ startRegistry }) =>
+      Effect.gen(function*() {
+        const first = yield* startRegistry()
+        const second = yield* startRegistry()
+        yield* first.registry.register(registration([stage("ingest")], { pool: "io" }))
+        // Unknown to the second replica's copy a moment ago, so looked up in the bucket.
+        const resolved = yield* second.registry.resolve(["ingest"])
+        assert.deepStrictEqual(resolved.found.map((s) => [s.metadata.type, s.pool]), [["ingest", "io"]])
+        yield* eventually(
+          "ingest listed by the second replica",
+          second.registry.list().pipe(Effect.map((reply) => reply.stages.some((s) => s.metadata.type === "ingest")))
+        )
+        // A change to a type the second replica already knows reaches it only through the watch.
+        yield* first.registry.register(registration([stage("ingest", { version: "1.1.0", description: "faster" })], { pool: "io" }))
+        const changed = yield* eventually(
+          "ingest 1.1.0 resolved by the second replica",
+          second.registry.resolve(["ingest"]).pipe(
+            Effect.flatMap((reply) => {
+              const found = reply.found[0]
+              return found?.metadata.version === "1.1.0"
+                ? Effect.succeed(found)
+                : Effect.fail(`found ${found?.metadata.version ?? "nothing"}`)
+            })
+          )
+        )
+        assert.deepStrictEqual([changed.metadata.description, changed.pool], ["faster", "io"])
+        // Its ownership decisions use the bucket, so it refuses what the first replica would.
+        const refused = yield* second.registry.register(registration([stage("ingest", { version: "1.0.0" })], { pool: "io" }))
+        assert.strictEqual(refused.decisions[0]!.rejection?.code, "older-version")
+      }))
+
+    test("answers from the copy it loaded at startup after a restart, and follows later changes", ({ names, startRegistry }) =>
+      Effect.gen(function*() {
+        const first = yield* startRegistry()
+        yield* first.registry.register(registration([stage("ingest"), stage("extract", { dependencies: ["ingest"] })], { pool: "nlp" }))
+        yield* first.stop
+        const restarted = yield* startRegistry()
+        // No waiting: the layer is up only once both buckets are loaded.
+        const listed = yield* restarted.registry.list()
+        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.type, s.pool, s.online]), [["extract", "nlp", true], ["ingest", "nlp", true]])
+        const resolved = yield* restarted.registry.resolve(["extract", "ingest"])
+        assert.deepStrictEqual(resolved.found.map((s) => s.metadata.dependencies), [["ingest"], []])
+        // A write by another replica after the load reaches the copy.
+        const other = yield* startRegistry()
+        yield* other.registry.register(registration([stage("summarize", { dependencies: ["extract"] })], { pool: "nlp" }))
+        yield* eventually(
+          "summarize listed by the restarted replica",
+          restarted.registry.list().pipe(Effect.map((reply) => reply.stages.map((s) => s.metadata.type).join(",") === "extract,ingest,summarize"))
+        )
+        const bus = yield* Bus
+        const pools = yield* bus.kv(names.buckets.pools)
+        assert.strictEqual((yield* pools.keys).length, 1)
+      }))
+
+    test("decodes an unreadable stored record once and leaves it out of every answer", ({ logs, names, startRegistry }) =>
+      Effect.gen(function*() {
+        const bus = yield* Bus
+        const stages = yield* bus.kv(names.buckets.stages)
+        yield* stages.put("broken", encoder.encode(JSON.stringify({ metadata: { type: "broken" } })))
+        const { registry } = yield* startRegistry()
+        yield* registry.register(registration([stage("ingest")]))
+        for (let i = 0; i < 3; i++) {
+          assert.deepStrictEqual((yield* registry.list()).stages.map((s) => s.metadata.type), ["ingest"])
+          assert.deepStrictEqual((yield* registry.resolve(["ingest"])).found.length, 1)
+        }
+        const warnings = logs.filter((line) =>
+          line.level === "Warn" && String(line.message).includes("unreadable record") && line.annotations["key"] === "broken"
+        )
+        assert.strictEqual(warnings.length, 1)
+      }))
+
+    test("gives a contested stage type to exactly one plugin when requests race on one replica", ({ startRegistry }) =>
+      Effect.gen(function*() {
+        yield* startRegistry()
+        const client = yield* RegistryClient
+        const plugins = Array.from({ length: 8 }, (_, i) => `plugin${i}`)
+        const replies = yield* Effect.all(
+          plugins.map((plugin) =>
+            client.register(registration([stage("contested", { plugin }), stage(`own-${plugin}`, { plugin })], { pool: plugin }))
+          ),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(replies.filter((reply) => reply.decisions[0]!.accepted).length, 1)
+        assert.isTrue(replies.every((reply) => reply.decisions[1]!.accepted))
+        const listed = yield* client.list()
+        assert.strictEqual(listed.stages.length, plugins.length + 1)
+      }))
+
     test("marks a pool offline when its heartbeats stop and back online on the next heartbeat", ({ names, startRegistry }) =>
       Effect.gen(function*() {
         yield* startRegistry({ offlineAfter: "400 millis", sweepInterval: "50 millis" })
