@@ -5,12 +5,12 @@
  * once per bus adapter.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
-import { RunCancel, RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
+import { LedgerUpdate, RunCancel, RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
 import { TaskResult } from "../../../schemas/Task.ts"
 import { collect } from "../../support/collect.ts"
 import { eventually } from "../../support/eventually.ts"
@@ -105,6 +105,30 @@ stages:
         expect([...traceIds]).toEqual([traceId])
         expect(messages.filter((m) => m.subject.includes("task.run.")).length).toBe(2)
         expect(messages.filter((m) => m.subject.includes("task.result.")).length).toBe(2)
+      })))
+
+    it.live("takes ledger fields over ledger.update and hands them to later stages", () =>
+      run(Effect.gen(function*() {
+        const stack = yield* makeStack("ledger")
+        yield* stack.registry
+        yield* stack.executor()
+        const scheduler = yield* stack.scheduler()
+        yield* stack.registered(["hello.sleep", "hello.greet"])
+        const reply = yield* stack.submit(`
+name: ledger
+stages:
+  - { name: nap, type: hello.sleep, inputs: { ms: 1500 } }
+  - { name: greet, type: hello.greet, depends_on: [nap], inputs: { name: "{{ ledger.approver }}" } }
+`)
+        const runId = reply.runId!
+        const update = Codec.encode(LedgerUpdate, WireType.LedgerUpdate, new LedgerUpdate({ version: 1, runId, fields: { approver: "Lin" }, source: "test" }))
+        yield* stack.bus.publish(stack.names.ledgerUpdate(runId), update.data, { headers: update.headers })
+        yield* eventually("the ledger to hold the field", Effect.gen(function*() {
+          const doc = yield* scheduler.service.get(runId)
+          if (Option.isNone(doc) || doc.value.ledger.approver !== "Lin") return yield* Effect.fail(JSON.stringify(Option.getOrUndefined(doc)?.ledger))
+        }))
+        const { finished } = yield* stack.finished(runId)
+        expect(finished.state).toEqual({ slept: { sleptMs: 1500 }, greeting: { greeting: "Hello, Lin!" } })
       })))
 
     it.live("rejects an invalid pipeline over run.submit with the file, line and stage", () =>
