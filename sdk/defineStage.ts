@@ -3,11 +3,13 @@
  * gives metadata, effect schemas for inputs and outputs, and a `run` function
  * that returns an Effect, a Promise or a plain value; the result is a
  * `StageDefinition` whose `execute` decodes raw JSON input, runs the stage,
- * encodes its output and maps every failure to a `StageFailure`. The JSON
- * Schema of inputs and outputs in the metadata is generated from the same
- * schemas, so what the registry advertises is what the stage accepts.
+ * encodes its output and maps every failure to a `StageFailure` (and whose
+ * `executeNow` does the same from the call, so a stage that returns a plain
+ * value finishes without a single fiber step). The JSON Schema of inputs and
+ * outputs in the metadata is generated from the same schemas, so what the
+ * registry advertises is what the stage accepts.
  */
-import { Cause, Effect, Predicate, Schema } from "effect"
+import { Cause, Effect, Exit, Predicate, Result, Schema } from "effect"
 import type { JsonSchema } from "effect"
 import { describeIssue } from "../services/bus/Codec.ts"
 import type { Capabilities, OutputMode } from "../schemas/StageMetadata.ts"
@@ -75,40 +77,54 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities })
   }, { disableChecks: true })
 
-  const runStage = (input: I, info: StageTaskInfo): Effect.Effect<O, unknown> =>
-    Effect.suspend(() => {
-      const controller = new AbortController()
-      const ctx: StageContext = { ...info, signal: controller.signal }
-      return Effect.try({ try: () => options.run(input, ctx), catch: (error) => error }).pipe(
-        Effect.flatMap((returned): Effect.Effect<O, unknown> => {
-          if (Effect.isEffect(returned)) return returned as Effect.Effect<O, E>
-          if (Predicate.isPromiseLike(returned)) {
-            return Effect.tryPromise({ try: () => returned as PromiseLike<O>, catch: (error) => error })
-          }
-          return Effect.succeed(returned as O)
-        }),
-        Effect.onInterrupt(() => Effect.sync(() => controller.abort()))
-      )
-    })
+  // Interruption (timeout, shutdown) must stay an interruption; everything else is the stage's failure.
+  const toFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, StageFailure> =>
+    Cause.hasInterruptsOnly(cause)
+      ? Effect.failCause(cause as Cause.Cause<never>)
+      : Effect.fail(StageFailure.fromError(type, Cause.squash(cause)))
 
-  const execute = Effect.fnUntraced(function*(rawInput: unknown, info: StageTaskInfo) {
-    const input = yield* decodeInput(rawInput).pipe(
-      Effect.mapError((error) => schemaFailure(type, "InvalidInputError", "input", error))
-    )
-    const output = yield* runStage(input, info).pipe(
-      // Interruption (timeout, shutdown) must stay an interruption; everything else is the stage's failure.
-      Effect.catchCause((cause) =>
-        Cause.hasInterruptsOnly(cause)
-          ? Effect.failCause(cause as Cause.Cause<never>)
-          : Effect.fail(StageFailure.fromError(type, Cause.squash(cause)))
+  // A stage that returns a value (or an already succeeded Effect) finishes here, with no fiber
+  // step of its own; Effects and Promises get the interruption hook that aborts the signal.
+  const runStage = (input: I, info: StageTaskInfo): Effect.Effect<O, StageFailure> => {
+    const signal = new LazySignal()
+    const ctx: StageContext = {
+      ...info,
+      get signal() {
+        return signal.get()
+      }
+    }
+    const returned = Result.try({ try: () => options.run(input, ctx), catch: (error) => error })
+    if (Result.isFailure(returned)) return Exit.fail(StageFailure.fromError(type, returned.failure))
+    const value = returned.success
+    if (Effect.isEffect(value)) {
+      const effect = value as Effect.Effect<O, E>
+      if (Exit.isExit(effect) && Exit.isSuccess(effect)) return effect as Exit.Exit<O>
+      return effect.pipe(Effect.onInterrupt(() => Effect.sync(() => signal.abort())), Effect.catchCause(toFailure))
+    }
+    if (Predicate.isPromiseLike(value)) {
+      return Effect.tryPromise({ try: () => value as PromiseLike<O>, catch: (error) => error }).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => signal.abort())),
+        Effect.catchCause(toFailure)
       )
-    )
-    return yield* encodeOutput(output).pipe(
-      Effect.mapError((error) => schemaFailure(type, "InvalidOutputError", "output", error))
-    ) as Effect.Effect<Schema.Json, StageFailure>
-  })
+    }
+    return Exit.succeed(value as O)
+  }
 
-  return { metadata, inputs: options.inputs, outputs: options.outputs, execute }
+  const executeNow = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
+    Effect.flatMapEager(
+      Effect.mapErrorEager(decodeInput(rawInput), (error) => schemaFailure(type, "InvalidInputError", "input", error)),
+      (input) =>
+        Effect.flatMapEager(runStage(input, info), (output) =>
+          Effect.mapErrorEager(
+            encodeOutput(output),
+            (error) => schemaFailure(type, "InvalidOutputError", "output", error)
+          ) as Effect.Effect<Schema.Json, StageFailure>)
+    )
+
+  const execute = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
+    Effect.suspend(() => executeNow(rawInput, info))
+
+  return { metadata, inputs: options.inputs, outputs: options.outputs, execute, executeNow }
 }
 
 const schemaFailure = (
@@ -138,4 +154,23 @@ const jsonSchemaOf = (schema: Schema.Top): { readonly [key: string]: Schema.Json
     ...document.schema,
     ...(Object.keys(definitions).length === 0 ? {} : { $defs: definitions })
   } as { readonly [key: string]: Schema.Json }
+}
+
+/** A task's abort signal, created only when the stage reads it. */
+class LazySignal {
+  private controller: AbortController | undefined = undefined
+  private aborted = false
+
+  get(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.aborted) this.controller.abort()
+    }
+    return this.controller.signal
+  }
+
+  abort(): void {
+    this.aborted = true
+    this.controller?.abort()
+  }
 }

@@ -3,8 +3,12 @@
  * `switchyard-type` header naming the payload's schema and version) is read
  * first, then the JSON payload is decoded with the schema for that type.
  * Every failure names the subject, the field path and what was expected.
+ *
+ * Decoders are built once per schema and type and shared by every caller;
+ * for the (synchronous) wire schemas a decode is an `Exit`, so it costs no
+ * fiber step of its own.
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Effect, Exit, Result, Schema, SchemaIssue } from "effect"
 import type { Headers } from "./Bus.ts"
 
 /** Header naming a message's payload type, e.g. `TaskRun/1`. */
@@ -29,6 +33,13 @@ export class MalformedMessageError extends Schema.TaggedError<MalformedMessageEr
 /** A schema with a wire type name, e.g. `{ schema: TaskRun, type: "TaskRun" }`. */
 type Codec = Schema.Codec<any, any, never, never>
 
+/** What a decoder reads: a message's subject, bytes and headers. */
+export interface Decodable {
+  readonly subject: string
+  readonly data: Uint8Array
+  readonly headers: Headers
+}
+
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
@@ -47,49 +58,95 @@ export const describeIssue = (issue: SchemaIssue.Issue): { readonly path: string
   return { path, message: first.message }
 }
 
+const encoders = new WeakMap<Codec, (value: unknown) => unknown>()
+
+const encoderOf = (schema: Codec): (value: unknown) => unknown => {
+  let encoder = encoders.get(schema)
+  if (encoder === undefined) {
+    encoder = Schema.encodeSync(schema)
+    encoders.set(schema, encoder)
+  }
+  return encoder
+}
+
 /** Serializes a message value with its schema; returns bytes and the type header. */
 export const encode = <S extends Codec>(
   schema: S,
   type: string,
   value: S["Type"]
 ): { readonly data: Uint8Array; readonly headers: Headers } => ({
-  data: textEncoder.encode(JSON.stringify(Schema.encodeSync(schema)(value))),
+  data: textEncoder.encode(JSON.stringify(encoderOf(schema)(value))),
   headers: { [TypeHeader]: type }
 })
 
 /** Serializes a plain JSON value. */
 export const encodeJson = (value: unknown): Uint8Array => textEncoder.encode(JSON.stringify(value))
 
-/**
- * Decodes a message: checks the envelope's type header when present (a
- * mismatch is an error naming both), parses JSON, then decodes the payload.
- */
-export const decode = <S extends Codec>(schema: S, type: string) =>
-  Effect.fnUntraced(function*(message: { readonly subject: string; readonly data: Uint8Array; readonly headers: Headers }) {
+/** The type name without its version: `TaskRun` of `TaskRun/1`. */
+const baseOf = (type: string): string => {
+  const slash = type.indexOf("/")
+  return slash === -1 ? type : type.slice(0, slash)
+}
+
+type Decoder = (message: Decodable) => Effect.Effect<any, MalformedMessageError>
+
+const decoders = new WeakMap<Codec, Map<string, Decoder>>()
+
+const makeDecoder = <S extends Codec>(schema: S, type: string) => {
+  const base = baseOf(type)
+  const parse = Schema.decodeUnknownEffect(schema)
+  return (message: Decodable): Effect.Effect<S["Type"], MalformedMessageError> => {
     const declared = message.headers[TypeHeader]
-    if (declared !== undefined && declared.split("/")[0] !== type.split("/")[0]) {
-      return yield* new MalformedMessageError({
+    if (declared !== undefined && declared !== type && baseOf(declared) !== base) {
+      return Exit.fail(new MalformedMessageError({
         subject: message.subject,
         path: `headers.${TypeHeader}`,
         message: `expected a ${type} message, found ${declared}`
-      })
+      }))
     }
-    const json = yield* Effect.try({
-      try: (): unknown => JSON.parse(textDecoder.decode(message.data)),
-      catch: (cause) =>
-        new MalformedMessageError({
-          subject: message.subject,
-          path: "",
-          message: `expected a JSON ${type} payload, found ${describeJsonError(cause)}`
-        })
-    })
-    return yield* Schema.decodeUnknownEffect(schema)(json).pipe(
-      Effect.mapError((error) => {
-        const { message: text, path } = describeIssue(error.issue)
-        return new MalformedMessageError({ subject: message.subject, path, message: `${type}: ${text}` })
-      })
-    ) as Effect.Effect<S["Type"], MalformedMessageError>
-  })
+    const json = Result.try({ try: (): unknown => JSON.parse(textDecoder.decode(message.data)), catch: (cause) => cause })
+    if (Result.isFailure(json)) {
+      return Exit.fail(new MalformedMessageError({
+        subject: message.subject,
+        path: "",
+        message: `expected a JSON ${type} payload, found ${describeJsonError(json.failure)}`
+      }))
+    }
+    return Effect.mapErrorEager(parse(json.success), (error) => {
+      const { message: text, path } = describeIssue(error.issue)
+      return new MalformedMessageError({ subject: message.subject, path, message: `${type}: ${text}` })
+    }) as Effect.Effect<S["Type"], MalformedMessageError>
+  }
+}
+
+/**
+ * Decodes a message: checks the envelope's type header when present (a
+ * mismatch is an error naming both), parses JSON, then decodes the payload.
+ * The decoder is built once per schema and type; calling this per message is cheap.
+ */
+export const decode = <S extends Codec>(schema: S, type: string): (message: Decodable) => Effect.Effect<S["Type"], MalformedMessageError> => {
+  let byType = decoders.get(schema)
+  if (byType === undefined) {
+    byType = new Map()
+    decoders.set(schema, byType)
+  }
+  let decoder = byType.get(type)
+  if (decoder === undefined) {
+    decoder = makeDecoder(schema, type)
+    byType.set(type, decoder)
+  }
+  return decoder
+}
+
+/**
+ * `decode` for schemas that decode synchronously (every wire schema does): the
+ * outcome as an `Exit`, available without running an effect.
+ */
+export const decodeExit = <S extends Codec>(schema: S, type: string) => {
+  const decoder = decode(schema, type)
+  // An Exit goes through runSyncExit untouched.
+  return (message: Decodable): Exit.Exit<S["Type"], MalformedMessageError> => Effect.runSyncExit(decoder(message))
+}
 
 const describeJsonError = (cause: unknown): string =>
   cause instanceof SyntaxError ? `invalid JSON (${cause.message})` : "unreadable bytes"

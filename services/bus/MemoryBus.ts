@@ -28,9 +28,12 @@ import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { makeMemoryKvStore } from "./internal/memoryKv.ts"
 import { makeSubscriber, MemoryRouter } from "./internal/memoryRouter.ts"
 import { MemoryStream } from "./internal/memoryStream.ts"
+import { SubjectIndex } from "./internal/subjectIndex.ts"
 import { isValidPublishSubject, isValidSubscribeSubject, subjectsCollide } from "./internal/subjectMatch.ts"
 
 const noHeaders: Headers = Object.freeze({})
+// Subscriptions and requests come per run: their spans skip the stack capture.
+const untracedStack = { captureStackTrace: false } as const
 const validName = /^[^.*>\s]+$/
 
 /** Builds an in-memory bus whose timers live as long as the current scope. */
@@ -39,25 +42,12 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
   const router = new MemoryRouter()
   const streams = new Map<string, MemoryStream>()
   const buckets = new Map<string, KvStore>()
-  const captureCache = new Map<string, MemoryStream | null>()
+  // Which stream captures a subject, by the streams' subject patterns.
+  const captures = new SubjectIndex<MemoryStream>()
   let inboxCounter = 0
   const inboxPrefix = `_INBOX.${Math.random().toString(36).slice(2)}.`
 
-  const streamFor = (subject: string): MemoryStream | undefined => {
-    let stream = captureCache.get(subject)
-    if (stream === undefined) {
-      stream = null
-      for (const candidate of streams.values()) {
-        if (candidate.captures(subject)) {
-          stream = candidate
-          break
-        }
-      }
-      if (captureCache.size >= 10_000) captureCache.clear()
-      captureCache.set(subject, stream)
-    }
-    return stream ?? undefined
-  }
+  const streamFor = (subject: string): MemoryStream | undefined => captures.find(subject)
 
   const badSubject = (operation: string, subject: string) =>
     new BusError({ operation, subject, code: "BAD_SUBJECT", message: `invalid subject "${subject}"` })
@@ -79,7 +69,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
       return Effect.void
     })
 
-  const subscribe = Effect.fn("MemoryBus.subscribe")(function*(subject: string, options?: { readonly queue?: string }) {
+  const subscribe = Effect.fnUntraced(function*(subject: string, options?: { readonly queue?: string }) {
     if (!isValidSubscribeSubject(subject)) return yield* badSubject("subscribe", subject)
     const queue = yield* Queue.unbounded<Message, Cause.Done>()
     const subscriber = makeSubscriber(subject, options?.queue, (message) => Queue.offerUnsafe(queue, message))
@@ -92,9 +82,9 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
         })
     )
     return Stream.fromQueue(queue)
-  })
+  }, Effect.withSpan("MemoryBus.subscribe", undefined, untracedStack))
 
-  const request = Effect.fn("MemoryBus.request")(function*(
+  const request = Effect.fnUntraced(function*(
     subject: string,
     data: Uint8Array,
     options: { readonly timeout: Duration.Input; readonly headers?: Headers }
@@ -117,7 +107,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
       return yield* new RequestTimeoutError({ subject, timeoutMs: Duration.toMillis(options.timeout) })
     }
     return answer.value
-  })
+  }, Effect.withSpan("MemoryBus.request", undefined, untracedStack))
 
   const respond: Bus["Service"]["respond"] = (message, data, options) =>
     Effect.clockWith((clock) => {
@@ -154,7 +144,8 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     const existing = streams.get(config.name)
     if (existing === undefined) streams.set(config.name, new MemoryStream(config))
     else existing.reconfigure(config)
-    captureCache.clear()
+    captures.clear()
+    for (const stream of streams.values()) for (const subject of stream.config.subjects) captures.add(subject, stream)
   })
 
   const ensureConsumer = Effect.fn("MemoryBus.ensureConsumer")(function*(config: ConsumerConfig) {

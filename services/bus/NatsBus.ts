@@ -35,6 +35,8 @@ export interface NatsBusOptions {
 }
 
 const drainTimeout = Duration.seconds(5)
+// Subscriptions and requests come per run: their spans skip the stack capture.
+const untracedStack = { captureStackTrace: false } as const
 
 const toMessage = (msg: { subject: string; data: Uint8Array; headers?: Parameters<typeof fromMsgHdrs>[0]; reply?: string }): Message => ({
   subject: msg.subject,
@@ -89,7 +91,7 @@ export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions)
       catch: toBusError("publish", subject)
     })
 
-  const subscribe = Effect.fn("NatsBus.subscribe")(function*(subject: string, subscribeOpts?: { readonly queue?: string }) {
+  const subscribe = Effect.fnUntraced(function*(subject: string, subscribeOpts?: { readonly queue?: string }) {
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Message, Cause.Done>(), (queue) => Queue.end(queue))
     yield* Effect.acquireRelease(
       Effect.try({
@@ -108,9 +110,9 @@ export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions)
     // A round trip makes sure the server registered the interest before we return.
     yield* Effect.tryPromise({ try: () => nc.flush(), catch: toBusError("subscribe", subject) })
     return Stream.fromQueue(queue)
-  })
+  }, Effect.withSpan("NatsBus.subscribe", undefined, untracedStack))
 
-  const request = Effect.fn("NatsBus.request")(function*(
+  const request = Effect.fnUntraced(function*(
     subject: string,
     data: Uint8Array,
     requestOpts: { readonly timeout: Duration.Input; readonly headers?: Headers }
@@ -127,7 +129,7 @@ export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions)
           : toBusError("request", subject)(cause)
     })
     return toMessage(reply)
-  })
+  }, Effect.withSpan("NatsBus.request", undefined, untracedStack))
 
   const respond: Bus["Service"]["respond"] = (message, data, respondOpts) =>
     message.reply === undefined

@@ -18,7 +18,7 @@
  * rest without acking them, so their leases run out and another replica
  * takes them, exactly as after a crash.
  */
-import { Context, Effect, FiberSet, Layer, Schedule, Semaphore, Stream } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Schedule, Semaphore, Stream } from "effect"
 import { Bus } from "../bus/Bus.ts"
 import type { BusError } from "../bus/BusError.ts"
 import type { ConsumerConfig, JobMessage } from "../bus/Bus.ts"
@@ -32,6 +32,7 @@ import type { ExecutorSettings } from "./ExecutorConfig.ts"
 import { ExecutorConfig } from "./ExecutorConfig.ts"
 import { StageCatalog } from "./StageCatalog.ts"
 import { nak, settle } from "./internal/ackDecision.ts"
+import { LeaseKeeper } from "./internal/leaseKeeper.ts"
 import { makeRegistration } from "./internal/registration.ts"
 import { makeTaskHandler } from "./internal/taskHandler.ts"
 
@@ -89,7 +90,11 @@ export class Executor extends Context.Service<Executor, {
       }
 
       // Finalizers run in reverse: the consumer stops first, then in-flight tasks drain, then
-      // heartbeats stop, and last the task set interrupts whatever outlived the grace period.
+      // heartbeats stop, then the task set interrupts whatever outlived the grace period, and
+      // last the lease keeper stops (draining tasks keep their leases).
+      const clock = yield* Clock.Clock
+      const leases = new LeaseKeeper({ clock, interval: settings.progressInterval })
+      yield* Effect.forkScoped(leases.run)
       const running = yield* FiberSet.make<void, never>()
       const inFlight = FiberSet.size(running)
 
@@ -120,28 +125,38 @@ export class Executor extends Context.Service<Executor, {
         })
       )
 
-      const handle = makeTaskHandler({ bus, names, settings, catalog, rejections: registration.rejections })
+      const handle = makeTaskHandler({
+        bus,
+        names,
+        settings,
+        catalog,
+        rejections: registration.currentRejections,
+        leases,
+        clock
+      })
       const permits = yield* Semaphore.make(settings.slots)
+      // Built once: these run for every task.
+      const takePermit = permits.take(1)
+      const releasePermit = permits.release(1)
+      const runTask = (message: JobMessage) =>
+        handle(message).pipe(
+          Effect.catchDefect((defect) =>
+            Effect.logError("a task handler failed unexpectedly; the task will be delivered again", {
+              subject: message.subject,
+              seq: message.seq,
+              defect
+            }).pipe(Effect.as(nak(redeliverDelay)))
+          ),
+          Effect.flatMap((decision) => settle(message, decision)),
+          Effect.interruptible,
+          Effect.ensuring(releasePermit)
+        )
       const dispatch = (message: JobMessage) =>
         Effect.uninterruptibleMask((restore) =>
-          restore(permits.take(1)).pipe(
+          restore(takePermit).pipe(
             // Leased but not started when the consumer stops: hand it back at once.
             Effect.onInterrupt(() => settle(message, nak())),
-            Effect.andThen(FiberSet.run(
-              running,
-              handle(message).pipe(
-                Effect.catchDefect((defect) =>
-                  Effect.logError("a task handler failed unexpectedly; the task will be delivered again", {
-                    subject: message.subject,
-                    seq: message.seq,
-                    defect
-                  }).pipe(Effect.as(nak(redeliverDelay)))
-                ),
-                Effect.flatMap((decision) => settle(message, decision)),
-                Effect.interruptible,
-                Effect.ensuring(permits.release(1))
-              )
-            ))
+            Effect.andThen(FiberSet.run(running, runTask(message)))
           )
         )
 

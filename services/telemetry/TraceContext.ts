@@ -30,6 +30,8 @@ export const formatTraceparent = (span: TraceParent): string =>
  * forbidden version `ff` or all-zero ids (the spec says to ignore those).
  */
 export const parseTraceparent = (value: string): Option.Option<TraceParent> => {
+  const plain = parsePlainVersion00(value)
+  if (plain !== undefined) return plain
   const match = pattern.exec(value.trim())
   if (match === null) return Option.none()
   const [, version, traceId, spanId, flags, rest] = match
@@ -38,6 +40,39 @@ export const parseTraceparent = (value: string): Option.Option<TraceParent> => {
   if (version === "ff" || (version === "00" && rest !== undefined)) return Option.none()
   if (traceId === zeroTrace || spanId === zeroSpan) return Option.none()
   return Option.some({ traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 })
+}
+
+// Lower-case hex digits: what every valid id and flags field is made of.
+const isHexRange = (value: string, start: number, end: number): boolean => {
+  for (let i = start; i < end; i++) {
+    const c = value.charCodeAt(i)
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false
+  }
+  return true
+}
+
+const isZeroRange = (value: string, start: number, end: number): boolean => {
+  for (let i = start; i < end; i++) if (value.charCodeAt(i) !== 48) return false
+  return true
+}
+
+/**
+ * The common case without a regex: exactly `00-<32 hex>-<16 hex>-<2 hex>`
+ * (what every sender here writes). Anything else is `undefined` and left to
+ * the general parser, which gives the same answer for this shape.
+ */
+const parsePlainVersion00 = (value: string): Option.Option<TraceParent> | undefined => {
+  if (
+    value.length !== 55 || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 48 ||
+    value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45 ||
+    !isHexRange(value, 3, 35) || !isHexRange(value, 36, 52) || !isHexRange(value, 53, 55)
+  ) return undefined
+  if (isZeroRange(value, 3, 35) || isZeroRange(value, 36, 52)) return Option.none()
+  return Option.some({
+    traceId: value.slice(3, 35),
+    spanId: value.slice(36, 52),
+    sampled: (Number.parseInt(value.slice(53, 55), 16) & 1) === 1
+  })
 }
 
 /** Headers carrying the current span (`{}` outside any span); merge them into every outgoing message. */

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Schema } from "effect"
+import { Cause, Effect, Exit, Fiber, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { defineStage, StageError, StageFailure } from "../../sdk/defineStage.ts"
 import type { StageContext } from "../../sdk/defineStage.ts"
 import { StageMetadata } from "../../schemas/StageMetadata.ts"
@@ -136,6 +137,72 @@ describe("defineStage", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(Exit.isFailure(exit) ? (Cause.squash(exit.cause) as { _tag: string })._tag : "", "TimeoutError")
       assert.isTrue(signal?.aborted)
+    }))
+
+  it.effect("runs the stage only when execute's effect runs, and again each time it runs", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const stage = defineStage({ ...base, inputs: Schema.Unknown, outputs: Schema.Number, run: () => ++runs })
+      const execution = stage.execute(null, info)
+      assert.strictEqual(runs, 0)
+      assert.strictEqual(yield* execution, 1)
+      assert.strictEqual(yield* execution, 2)
+    }))
+
+  it.effect("starts the stage in executeNow, finishing one that never suspends as a completed Exit", () =>
+    Effect.gen(function*() {
+      const plain = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => text.toUpperCase() })
+      assert.deepStrictEqual(plain.executeNow?.("hi", info), Exit.succeed("HI"))
+      const done = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => Effect.succeed(`${text}!`) })
+      assert.deepStrictEqual(done.executeNow?.("hi", info), Exit.succeed("hi!"))
+      const invalid = plain.executeNow?.(42, info)
+      assert.isTrue(invalid !== undefined && Exit.isExit(invalid) && Exit.isFailure(invalid))
+      assert.strictEqual(failureOf(invalid as Exit.Exit<unknown, StageFailure>).tag, "InvalidInputError")
+      const throwing = defineStage({
+        ...base,
+        inputs: Schema.Unknown,
+        outputs: Schema.Unknown,
+        run: () => {
+          throw new TypeError("boom")
+        }
+      })
+      const thrown = throwing.executeNow?.(null, info)
+      assert.isTrue(thrown !== undefined && Exit.isExit(thrown))
+      assert.strictEqual(failureOf(thrown as Exit.Exit<unknown, StageFailure>).tag, "TypeError")
+      let started = false
+      const later = defineStage({
+        ...base,
+        inputs: Schema.Unknown,
+        outputs: Schema.Number,
+        run: () => {
+          started = true
+          return Effect.sleep("1 millis").pipe(Effect.as(7))
+        }
+      })
+      const pending = later.executeNow?.(null, info)
+      assert.isTrue(started, "the stage started in the call")
+      assert.isFalse(pending === undefined || Exit.isExit(pending))
+      const fiber = yield* Effect.forkChild(pending!)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), 7)
+    }))
+
+  it.live("hands a stage that reads its signal only after being interrupted one that is already aborted", () =>
+    Effect.gen(function*() {
+      let ctx: StageContext | undefined
+      const stage = defineStage({
+        ...base,
+        inputs: Schema.Unknown,
+        outputs: Schema.Null,
+        run: (_, context) => {
+          ctx = context
+          return new Promise<null>(() => {})
+        }
+      })
+      yield* stage.execute(null, info).pipe(Effect.timeout("20 millis"), Effect.exit)
+      assert.isTrue(ctx?.signal.aborted)
+      assert.strictEqual({ ...ctx }.taskId, "task-1")
+      assert.isTrue({ ...ctx }.signal?.aborted)
     }))
 
   it.effect("describes the stage as inline metadata with JSON Schema generated from its schemas", () =>

@@ -7,18 +7,42 @@
 /** Tests a concrete subject against a compiled pattern. */
 export type SubjectMatcher = (subject: string) => boolean
 
-/** True when the subject contains a wildcard token. */
-export const hasWildcard = (subject: string): boolean =>
-  subject.split(".").some((token) => token === "*" || token === ">")
+const dot = 46
+const star = 42
+const greater = 62
 
-const tokenMatch = (pattern: ReadonlyArray<string>, subject: ReadonlyArray<string>): boolean => {
-  for (let i = 0; i < pattern.length; i++) {
-    const token = pattern[i]
-    if (token === ">") return subject.length > i
-    if (i >= subject.length) return false
-    if (token !== "*" && token !== subject[i]) return false
+/** True for a one-character token that is `*` or `>` between `start` and `end`. */
+const isWildcardToken = (subject: string, start: number, end: number): boolean => {
+  if (end - start !== 1) return false
+  const c = subject.charCodeAt(start)
+  return c === star || c === greater
+}
+
+/** True when the subject contains a wildcard token. */
+export const hasWildcard = (subject: string): boolean => {
+  let start = 0
+  for (let i = 0; i <= subject.length; i++) {
+    if (i < subject.length && subject.charCodeAt(i) !== dot) continue
+    if (isWildcardToken(subject, start, i)) return true
+    start = i + 1
   }
-  return pattern.length === subject.length
+  return false
+}
+
+// Walks the subject's tokens in place (no split: this runs on every routed publish).
+const tokenMatch = (pattern: ReadonlyArray<string>, subject: string): boolean => {
+  let start = 0
+  for (let i = 0; i < pattern.length; i++) {
+    const token = pattern[i]!
+    // `start <= subject.length` means at least one (possibly empty) token is left.
+    if (token === ">") return start <= subject.length
+    if (start > subject.length) return false
+    let end = subject.indexOf(".", start)
+    if (end === -1) end = subject.length
+    if (token !== "*" && !(end - start === token.length && subject.startsWith(token, start))) return false
+    start = end + 1
+  }
+  return start > subject.length
 }
 
 /** Compiles a pattern (a literal subject compiles to string equality). */
@@ -30,7 +54,7 @@ export const compileSubject = (pattern: string): SubjectMatcher => {
     const prefix = pattern.slice(0, -1)
     return (subject) => subject.length > prefix.length && subject.startsWith(prefix)
   }
-  return (subject) => tokenMatch(tokens, subject.split("."))
+  return (subject) => tokenMatch(tokens, subject)
 }
 
 /** True when the pattern matches the subject. */
@@ -50,13 +74,31 @@ export const subjectsCollide = (left: string, right: string): boolean => {
   return true
 }
 
+const whitespace = /[\s]/
+
 /** A subject usable for publishing: non-empty tokens, no wildcards, no spaces. */
-export const isValidPublishSubject = (subject: string): boolean =>
-  subject.length > 0 && !/[\s]/.test(subject) && subject.split(".").every((t) => t.length > 0 && t !== "*" && t !== ">")
+export const isValidPublishSubject = (subject: string): boolean => {
+  if (subject.length === 0) return false
+  // One pass without allocating: this runs on every publish.
+  let start = 0
+  for (let i = 0; i <= subject.length; i++) {
+    const c = i < subject.length ? subject.charCodeAt(i) : dot
+    if (c === dot) {
+      if (i === start || isWildcardToken(subject, start, i)) return false
+      start = i + 1
+    } else if (c === 32 || (c >= 9 && c <= 13)) {
+      return false
+    } else if (c >= 127) {
+      // Unicode whitespace is the regex's to judge.
+      return !whitespace.test(subject) && subject.split(".").every((t) => t.length > 0 && t !== "*" && t !== ">")
+    }
+  }
+  return true
+}
 
 /** A subject usable for subscribing: non-empty tokens, `>` only last. */
 export const isValidSubscribeSubject = (subject: string): boolean => {
-  if (subject.length === 0 || /[\s]/.test(subject)) return false
+  if (subject.length === 0 || whitespace.test(subject)) return false
   const tokens = subject.split(".")
   return tokens.every((t, i) => t.length > 0 && (t !== ">" || i === tokens.length - 1))
 }

@@ -4,7 +4,7 @@
  * the registry rejected is not served; until the registry has answered,
  * every type in the catalog is.
  */
-import { Duration, Effect, Layer, Ref, Schedule } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import { Bus } from "../../bus/Bus.ts"
 import { RegistryClient } from "../../registry/index.ts"
 import type { StageDefinition } from "../../../sdk/Stage.ts"
@@ -34,8 +34,9 @@ export const makeRegistration = (options: {
       }),
       RegistryClient.layerWith({ timeout: settings.registerTimeout }).pipe(Layer.provide(Layer.succeed(Bus, bus)))
     )
-    const rejections = yield* Ref.make<Rejections>(new Map())
-    const registered = yield* Ref.make(false)
+    // Read on every task, so kept as plain state rather than behind an effect.
+    let rejections: Rejections = new Map()
+    let registered = false
 
     // Inline stages share one runtime; metadata travels as data and the registry validates it.
     const registration = new StageRegistration({
@@ -59,8 +60,8 @@ export const makeRegistration = (options: {
           reason: decision.rejection.message
         })
       }
-      yield* Ref.set(rejections, refused)
-      yield* Ref.set(registered, true)
+      rejections = refused
+      registered = true
       yield* Effect.logInfo(`registered ${reply.decisions.length - refused.size} stage type(s) for pool ${settings.pool}`, {
         pool: settings.pool,
         accepted: reply.decisions.filter((decision) => decision.accepted).map((decision) => decision.type),
@@ -85,7 +86,9 @@ export const makeRegistration = (options: {
     return {
       attempt,
       retryUntilRegistered,
-      rejections: Ref.get(rejections),
-      registered: Ref.get(registered)
+      rejections: Effect.sync(() => rejections),
+      /** The rejections as they stand now, for the per-task path. */
+      currentRejections: (): Rejections => rejections,
+      registered: Effect.sync(() => registered)
     } as const
   })

@@ -2,26 +2,34 @@
  * Handling one leased `task.run` message, from bytes to ack decision: decode
  * the `TaskRun` (malformed: terminate with the reason), find the stage
  * (unknown or rejected: a failed, non-retryable result), run it under its
- * timeout while renewing the lease, publish the `TaskResult` with a message
- * id of `taskId:attempt` (so a redelivered task's repeated result is stored
- * once), and only then ack.
+ * timeout while the replica's `LeaseKeeper` renews the lease, publish the
+ * `TaskResult` with a message id of `taskId:attempt` (so a redelivered task's
+ * repeated result is stored once), and only then ack.
+ *
+ * This is the per-task hot path: one span per task (the trace hop, without a
+ * stack capture, naming the stage type, task and attempt), no fiber or timer
+ * of its own unless the stage itself is asynchronous, log annotations only
+ * where something may log, and retry machinery built only once a publish
+ * has failed.
  */
-import { Clock, Duration, Effect, Option, Schedule } from "effect"
+import { type Clock, Duration, Effect, Exit, Schedule } from "effect"
 import type { Schema } from "effect"
 import type { Bus, JobMessage } from "../../bus/Bus.ts"
+import type { BusError } from "../../bus/BusError.ts"
 import * as Codec from "../../bus/Codec.ts"
 import type { Names } from "../../bus/Subjects.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
-import { withParentFrom } from "../../telemetry/index.ts"
+import { remoteSpan } from "../../telemetry/index.ts"
 import { StageFailure } from "../../../sdk/Stage.ts"
-import type { StageTaskInfo } from "../../../sdk/Stage.ts"
-import type { TaskFailure } from "../../../schemas/Task.ts"
-import { TaskResult, TaskRun } from "../../../schemas/Task.ts"
+import type { StageDefinition, StageTaskInfo } from "../../../sdk/Stage.ts"
+import { TaskRun } from "../../../schemas/Task.ts"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
 import { StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
 import type { AckDecision } from "./ackDecision.ts"
 import { ack, nak, term } from "./ackDecision.ts"
+import type { LeaseKeeper } from "./leaseKeeper.ts"
+import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 
 /** Trace context headers copied from a task to its result. */
@@ -30,9 +38,18 @@ const traceHeaders = ["traceparent", "tracestate"] as const
 /** How long a task whose result could not be published waits before it is delivered again. */
 const republishDelay = Duration.seconds(1)
 
-type Outcome =
-  | { readonly status: "succeeded"; readonly output: Schema.Json }
-  | { readonly status: "failed"; readonly error: TaskFailure }
+/** Backoff of result publishes after the first failed one: 100 ms, then doubling, four more tries. */
+const firstRepublishDelay = Duration.millis(100)
+const republishSchedule = Schedule.exponential("200 millis", 2)
+const republishTimes = 3
+
+/** The task's span is its trace hop; where it was created is always this file, so no stack is captured. */
+const noStackTrace = { captureStackTrace: false } as const
+
+type LogAnnotations = Readonly<Record<string, unknown>>
+
+const succeeded = (output: Schema.Json): Outcome => ({ status: "succeeded", output })
+const failedWith = (failure: StageFailure): Outcome => ({ status: "failed", error: failure.toTaskFailure() })
 
 /** Builds the handler of one task message. */
 export const makeTaskHandler = (options: {
@@ -40,131 +57,152 @@ export const makeTaskHandler = (options: {
   readonly names: Names
   readonly settings: ExecutorSettings
   readonly catalog: StageCatalog["Service"]
-  readonly rejections: Effect.Effect<Rejections>
+  /** The registry's rejections as they stand now. */
+  readonly rejections: () => Rejections
+  readonly leases: LeaseKeeper
+  readonly clock: Clock.Clock
 }) => {
-  const { bus, catalog, names, settings } = options
-  const decodeTask = Codec.decode(TaskRun, WireType.TaskRun)
+  const { bus, catalog, clock, leases, names, settings } = options
+  const decodeTask = Codec.decodeExit(TaskRun, WireType.TaskRun)
 
-  const runStage = (task: TaskRun): Effect.Effect<Outcome> =>
-    Effect.gen(function*() {
-      const definition = catalog.get(task.stageType)
-      const rejection = (yield* options.rejections).get(task.stageType)
-      if (Option.isNone(definition) || rejection !== undefined) {
-        return failed(task.stageType, new UnknownStageError({
-          stageType: task.stageType,
-          pool: settings.pool,
-          ...(rejection === undefined ? {} : { rejection })
-        }))
-      }
-      const timeoutMs = task.timeoutMs ?? definition.value.metadata.timeoutMs
-      const info: StageTaskInfo = { taskId: task.taskId, runId: task.runId, stage: task.stage, attempt: task.attempt }
-      return yield* definition.value.execute(task.inputs, info).pipe(
-        Effect.timeoutOrElse({
-          duration: Duration.millis(timeoutMs),
-          orElse: () =>
-            Effect.fail(
-              StageFailure.fromError(task.stageType, new StageTimeoutError({ stageType: task.stageType, taskId: task.taskId, timeoutMs }))
-            )
-        }),
-        Effect.map((output): Outcome => ({ status: "succeeded", output })),
-        Effect.catch((failure) => Effect.succeed<Outcome>({ status: "failed", error: failure.toTaskFailure() })),
-        Effect.withSpan("Executor.runStage", {
-          attributes: { stageType: task.stageType, taskId: task.taskId, attempt: task.attempt, pool: settings.pool }
-        })
-      )
-    })
+  const runStage = (definition: StageDefinition, task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
+    const timeoutMs = task.timeoutMs ?? definition.metadata.timeoutMs
+    const info: StageTaskInfo = { taskId: task.taskId, runId: task.runId, stage: task.stage, attempt: task.attempt }
+    // A stage that finished synchronously cannot outlive its timeout (no race, no timer) and
+    // logged nothing (no annotations needed).
+    const started = definition.executeNow?.(task.inputs, info)
+    if (started !== undefined && Exit.isExit(started)) return Effect.matchEager(started, { onSuccess: succeeded, onFailure: failedWith })
+    return (started ?? definition.execute(task.inputs, info)).pipe(
+      Effect.timeoutOrElse({
+        duration: Duration.millis(timeoutMs),
+        orElse: () =>
+          Effect.fail(
+            StageFailure.fromError(task.stageType, new StageTimeoutError({ stageType: task.stageType, taskId: task.taskId, timeoutMs }))
+          )
+      }),
+      Effect.matchEager({ onSuccess: succeeded, onFailure: failedWith }),
+      Effect.annotateLogs(annotations)
+    )
+  }
 
-  const publishResult = (message: JobMessage, task: TaskRun, result: TaskResult, subject: string) => {
-    const encoded = Codec.encode(TaskResult, WireType.TaskResult, result)
+  const outcomeOf = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
+    const definition = catalog.get(task.stageType)
+    const rejection = options.rejections().get(task.stageType)
+    if (definition._tag === "None" || rejection !== undefined) {
+      return Effect.succeed(failedWith(StageFailure.fromError(
+        task.stageType,
+        new UnknownStageError({ stageType: task.stageType, pool: settings.pool, ...(rejection === undefined ? {} : { rejection }) })
+      )))
+    }
+    return runStage(definition.value, task, annotations)
+  }
+
+  const publishResult = (message: JobMessage, task: TaskRun, outcome: Outcome, durationMs: number, subject: string) => {
+    const encoded = encodeTaskResult({
+      taskId: task.taskId,
+      runId: task.runId,
+      stage: task.stage,
+      stageType: task.stageType,
+      attempt: task.attempt,
+      executorId: settings.executorId,
+      pool: settings.pool,
+      durationMs
+    }, outcome)
     const headers: Record<string, string> = { ...encoded.headers }
     for (const key of traceHeaders) {
       const value = message.headers[key]
       if (value !== undefined) headers[key] = value
     }
-    return bus.enqueue(subject, encoded.data, { msgId: `${task.taskId}:${task.attempt}`, headers }).pipe(
-      Effect.retry({
-        while: (error) => error.isRetryable,
-        schedule: Schedule.exponential("100 millis", 2),
-        times: 4
-      })
+    const publish = bus.enqueue(subject, encoded.data, { msgId: `${task.taskId}:${task.attempt}`, headers })
+    return publish.pipe(
+      Effect.catch((error: BusError) =>
+        error.isRetryable
+          ? publish.pipe(
+            Effect.delay(firstRepublishDelay),
+            Effect.retry({ while: (error) => error.isRetryable, schedule: republishSchedule, times: republishTimes })
+          )
+          : Effect.fail(error)
+      )
     )
   }
 
-  /** Renews the lease every `progressInterval` for as long as the surrounding scope is open. */
-  const keepLease = (message: JobMessage) =>
-    message.working.pipe(
-      Effect.catch((error) => Effect.logDebug("could not renew a task lease", { seq: message.seq, error: error.message })),
-      Effect.delay(settings.progressInterval),
-      Effect.forever,
-      Effect.forkScoped
-    )
-
-  /** Handles one message; never fails, and returns what to do with the message. */
-  return (message: JobMessage): Effect.Effect<AckDecision> =>
-    Effect.gen(function*() {
-      const decoded = yield* Effect.result(decodeTask(message))
-      if (decoded._tag === "Failure") {
-        const error = decoded.failure
-        yield* Effect.logWarning("terminating a malformed task message", {
-          subject: message.subject,
-          seq: message.seq,
-          path: error.path,
-          reason: error.message
-        })
-        return term(error.toString())
-      }
-      const task = decoded.success
-      const subject = task.replyTo ?? (task.runId === "" ? undefined : names.taskResult(task.runId))
-      if (subject === undefined) {
-        const error = new Codec.MalformedMessageError({
-          subject: message.subject,
-          path: "replyTo",
-          message: "TaskRun: a task without a runId must name a replyTo subject"
-        })
-        yield* Effect.logWarning("terminating a task that has nowhere to send its result", { seq: message.seq, taskId: task.taskId })
-        return term(error.toString())
-      }
-      return yield* Effect.scoped(Effect.gen(function*() {
-        yield* keepLease(message)
-        const startedAt = yield* Clock.currentTimeMillis
-        const outcome = yield* runStage(task)
-        const finishedAt = yield* Clock.currentTimeMillis
-        const result = new TaskResult({
-          version: 1,
-          taskId: task.taskId,
-          runId: task.runId,
-          stage: task.stage,
-          stageType: task.stageType,
-          attempt: task.attempt,
-          executorId: settings.executorId,
-          pool: settings.pool,
-          durationMs: finishedAt - startedAt,
-          ...(outcome.status === "succeeded"
-            ? { status: "succeeded" as const, output: outcome.output }
-            : { status: "failed" as const, error: outcome.error })
-        })
-        return yield* publishResult(message, task, result, subject).pipe(
-          Effect.as(ack),
-          Effect.catch((error) =>
+  const runTask = (message: JobMessage, task: TaskRun, subject: string): Effect.Effect<AckDecision> =>
+    Effect.suspend(() => {
+      // Whatever logs while the task runs says which task it was.
+      const annotations: LogAnnotations = { taskId: task.taskId, runId: task.runId, stageType: task.stageType, attempt: task.attempt }
+      const lease = leases.track(message, annotations)
+      const startedAt = clock.currentTimeMillisUnsafe()
+      const published = outcomeOf(task, annotations).pipe(
+        Effect.flatMap((outcome) =>
+          publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject)
+        )
+      )
+      return Effect.onExitPrimitive(published, () => {
+        leases.untrack(lease)
+        return undefined
+      }).pipe(
+        Effect.matchEffect({
+          onSuccess: () => Effect.succeed(ack),
+          onFailure: (error) =>
             Effect.logError("could not publish a task result; the task will run again", {
               taskId: task.taskId,
               attempt: task.attempt,
               subject,
               error: error.message
-            }).pipe(Effect.as(nak(republishDelay)))
-          )
-        )
-      })).pipe(
-        Effect.annotateLogs({ taskId: task.taskId, runId: task.runId, stageType: task.stageType, attempt: task.attempt })
+            }).pipe(Effect.annotateLogs(annotations), Effect.as(nak(republishDelay)))
+        })
       )
-    }).pipe(
-      Effect.withSpan("Executor.handleTask", { attributes: { subject: message.subject, deliveryCount: message.deliveryCount } }),
-      // The task's span continues the trace of whoever sent it.
-      withParentFrom(message.headers)
-    )
-}
+    })
 
-const failed = (stageType: string, error: unknown): Outcome => ({
-  status: "failed",
-  error: StageFailure.fromError(stageType, error).toTaskFailure()
-})
+  const handleDecoded = (message: JobMessage, decoded: TaskRun | Codec.MalformedMessageError): Effect.Effect<AckDecision> => {
+    if (decoded instanceof Codec.MalformedMessageError) {
+      return Effect.logWarning("terminating a malformed task message", {
+        subject: message.subject,
+        seq: message.seq,
+        path: decoded.path,
+        reason: decoded.message
+      }).pipe(Effect.as(term(decoded.toString())))
+    }
+    const task = decoded
+    const subject = task.replyTo ?? (task.runId === "" ? undefined : names.taskResult(task.runId))
+    if (subject === undefined) {
+      const error = new Codec.MalformedMessageError({
+        subject: message.subject,
+        path: "replyTo",
+        message: "TaskRun: a task without a runId must name a replyTo subject"
+      })
+      return Effect.logWarning("terminating a task that has nowhere to send its result", { seq: message.seq, taskId: task.taskId })
+        .pipe(Effect.as(term(error.toString())))
+    }
+    return runTask(message, task, subject)
+  }
+
+  /** Handles one message; never fails, and returns what to do with the message. */
+  return (message: JobMessage): Effect.Effect<AckDecision> =>
+    Effect.suspend(() => {
+      // Decoding is synchronous, so the task's span can carry what the task is.
+      const decoded = decodeTask(message)
+      const task = Exit.isSuccess(decoded) ? decoded.value : undefined
+      // The task's span continues the trace of whoever sent it.
+      const parent = remoteSpan(message.headers)
+      return decoded.pipe(
+        Effect.matchEffect({
+          onSuccess: (task) => handleDecoded(message, task),
+          onFailure: (error) => handleDecoded(message, error)
+        }),
+        Effect.withSpan("Executor.handleTask", {
+          ...(parent._tag === "Some" ? { parent: parent.value } : {}),
+          attributes: task === undefined
+            ? { subject: message.subject, deliveryCount: message.deliveryCount }
+            : {
+              subject: message.subject,
+              deliveryCount: message.deliveryCount,
+              stageType: task.stageType,
+              taskId: task.taskId,
+              attempt: task.attempt,
+              pool: settings.pool
+            }
+        }, noStackTrace)
+      )
+    })
+}

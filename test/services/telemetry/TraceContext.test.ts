@@ -74,4 +74,20 @@ describe("TraceContext", () => {
     assert.isTrue(Option.isNone(parseTraceparent(`00-${traceId}-${"0".repeat(16)}-01`)))
     assert.isTrue(Option.isNone(parseTraceparent(`00-${traceId.toUpperCase()}-${spanId}-01`)))
   })
+
+  it("reads only the sampled bit of the flags, and tolerates surrounding whitespace but nothing else", () => {
+    assert.deepStrictEqual(parseTraceparent(`00-${traceId}-${spanId}-03`), Option.some({ traceId, spanId, sampled: true }))
+    assert.deepStrictEqual(parseTraceparent(`00-${traceId}-${spanId}-02`), Option.some({ traceId, spanId, sampled: false }))
+    assert.deepStrictEqual(parseTraceparent(` 00-${traceId}-${spanId}-01\t`), Option.some({ traceId, spanId, sampled: true }))
+    for (const value of [
+      `00-${traceId}-${spanId}-0g`,
+      `00-${traceId}-${spanId}_01`,
+      `00-${traceId.slice(1)}-${spanId}-01`,
+      `00-${traceId}-${spanId}-1`,
+      `0-${traceId}-${spanId}-01`,
+      `00-${"0".repeat(32)}-${"0".repeat(16)}-01`
+    ]) {
+      assert.isTrue(Option.isNone(parseTraceparent(value)), value)
+    }
+  })
 })

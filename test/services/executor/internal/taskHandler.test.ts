@@ -1,0 +1,144 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Option, Schema, Stream, Tracer } from "effect"
+import { Bus } from "../../../../services/bus/Bus.ts"
+import type { JobMessage } from "../../../../services/bus/Bus.ts"
+import * as Codec from "../../../../services/bus/Codec.ts"
+import * as MemoryBus from "../../../../services/bus/MemoryBus.ts"
+import { resultsStream } from "../../../../services/bus/Streams.ts"
+import { makeNames } from "../../../../services/bus/Subjects.ts"
+import { StageCatalog } from "../../../../services/executor/StageCatalog.ts"
+import type { ExecutorSettings } from "../../../../services/executor/ExecutorConfig.ts"
+import { LeaseKeeper } from "../../../../services/executor/internal/leaseKeeper.ts"
+import { makeTaskHandler } from "../../../../services/executor/internal/taskHandler.ts"
+import { defineStage } from "../../../../sdk/defineStage.ts"
+import { WireType } from "../../../../schemas/Catalog.ts"
+import { TaskResult } from "../../../../schemas/Task.ts"
+import { uniquePrefix } from "../../../support/unique.ts"
+
+const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+const senderSpanId = "00f067aa0ba902b7"
+
+const settings: ExecutorSettings = {
+  pool: "p",
+  executorId: "replica-a",
+  slots: 4,
+  heartbeatInterval: Duration.seconds(5),
+  ackWait: Duration.seconds(30),
+  maxDeliver: 5,
+  maxAckPending: 16,
+  registerTimeout: Duration.seconds(5),
+  shutdownGrace: Duration.seconds(5),
+  progressInterval: Duration.seconds(10)
+}
+
+const upper = defineStage({
+  type: "test.upper",
+  version: "1.0.0",
+  description: "Upper-cases a text.",
+  plugin: "test",
+  stateKey: "out",
+  output: "set",
+  count: "one",
+  inputs: Schema.String,
+  outputs: Schema.String,
+  run: (text) => text.toUpperCase()
+})
+
+/** A leased message carrying a task, with its settlement left to the caller. */
+const taskMessage = (task: Record<string, unknown>, headers: Record<string, string> = {}): JobMessage => ({
+  subject: "task.run.p",
+  data: Codec.encodeJson({ version: 1, runId: "r-1", stage: "s", attempt: 1, ...task }),
+  headers: { [Codec.TypeHeader]: WireType.TaskRun, ...headers },
+  seq: 1,
+  deliveryCount: 1,
+  ack: Effect.void,
+  nak: () => Effect.void,
+  term: () => Effect.void,
+  working: Effect.void
+})
+
+/** A handler on a fresh memory bus, the results it published, and the spans it opened. */
+const setup = Effect.gen(function*() {
+  const bus = yield* Bus
+  const names = makeNames(uniquePrefix("handler"))
+  yield* bus.ensureStream(resultsStream(names))
+  yield* bus.ensureConsumer({
+    stream: names.streams.results,
+    durable: "test",
+    filterSubject: names.taskResultAll,
+    ackWait: "30 seconds",
+    maxDeliver: 1,
+    maxAckPending: 100
+  })
+  const clock = yield* Clock.Clock
+  const handle = makeTaskHandler({
+    bus,
+    names,
+    settings,
+    catalog: StageCatalog.make([upper]),
+    rejections: () => new Map(),
+    leases: new LeaseKeeper({ clock, interval: settings.progressInterval }),
+    clock
+  })
+  const results = yield* bus.consume({ stream: names.streams.results, durable: "test", slots: 100 })
+  const nextResult = results.pipe(
+    Stream.take(1),
+    Stream.runHead,
+    Effect.flatMap(Effect.fromOption),
+    Effect.flatMap(Codec.decode(TaskResult, WireType.TaskResult))
+  )
+  const spans: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span(options) {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { handle: (message: JobMessage) => Effect.withTracer(handle(message), tracer), nextResult, spans }
+})
+
+describe("the task handler", () => {
+  it.effect("handles a task in one span naming its stage type, task and attempt, continuing the sender's trace", () =>
+    Effect.gen(function*() {
+      const { handle, nextResult, spans } = yield* setup
+      const decision = yield* handle(taskMessage(
+        { taskId: "t-1", stageType: "test.upper", inputs: "abc" },
+        { traceparent: `00-${traceId}-${senderSpanId}-01` }
+      ))
+      assert.strictEqual(decision._tag, "Ack")
+      const result = yield* nextResult
+      assert.strictEqual(result.output, "ABC")
+      assert.deepStrictEqual(spans.map((span) => span.name), ["Executor.handleTask"])
+      const [span] = spans
+      assert.strictEqual(span!.traceId, traceId)
+      assert.strictEqual(Option.getOrUndefined(span!.parent)?.spanId, senderSpanId)
+      assert.deepStrictEqual(Object.fromEntries(span!.attributes), {
+        subject: "task.run.p",
+        deliveryCount: 1,
+        stageType: "test.upper",
+        taskId: "t-1",
+        attempt: 1,
+        pool: "p"
+      })
+      assert.strictEqual(span!.status._tag, "Ended")
+    }).pipe(Effect.provide(MemoryBus.layer)))
+
+  it.effect("never reports a stage that finished synchronously as timed out, however short its timeout", () =>
+    Effect.gen(function*() {
+      const { handle, nextResult } = yield* setup
+      yield* handle(taskMessage({ taskId: "t-2", stageType: "test.upper", inputs: "x", timeoutMs: 0 }))
+      const result = yield* nextResult
+      assert.strictEqual(result.status, "succeeded")
+      assert.strictEqual(result.output, "X")
+    }).pipe(Effect.provide(MemoryBus.layer)))
+
+  it.effect("terminates a malformed task inside a span of its own, publishing nothing", () =>
+    Effect.gen(function*() {
+      const { handle, spans } = yield* setup
+      const decision = yield* handle(taskMessage({ taskId: 5, stageType: "test.upper", inputs: "x" }))
+      assert.strictEqual(decision._tag, "Term")
+      assert.include(decision._tag === "Term" ? decision.reason : "", "taskId")
+      assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), { subject: "task.run.p", deliveryCount: 1 })
+    }).pipe(Effect.provide(MemoryBus.layer)))
+})
