@@ -59,6 +59,9 @@ const decodeSubmit = decode(RunSubmit, WireType.RunSubmit)
 const decodeCancel = decode(RunCancel, WireType.RunCancel)
 const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
 
+/** Hot-path spans are created in one place each; a stack trace would add nothing. */
+const noStackTrace = { captureStackTrace: false } as const
+
 /** Effects of a bus hop are retried a few times: they follow a saved transition and must not be lost. */
 const hopRetry = { schedule: Schedule.exponential(Duration.millis(50)), times: 5 }
 
@@ -104,7 +107,7 @@ export class Scheduler extends Context.Service<Scheduler, {
           ),
           Effect.withSpan("Scheduler.dispatch", {
             attributes: { "switchyard.run_id": task.runId, "switchyard.stage": task.stage, "switchyard.attempt": task.attempt, "switchyard.pool": pool }
-          }),
+          }, noStackTrace),
           withParentFrom(runTrace(doc))
         )
       }
@@ -214,7 +217,7 @@ export class Scheduler extends Context.Service<Scheduler, {
           yield* table.transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now)).pipe(
             Effect.withSpan("Scheduler.applyResult", {
               attributes: { "switchyard.run_id": result.runId, "switchyard.stage": result.stage, "switchyard.attempt": result.attempt }
-            }),
+            }, noStackTrace),
             withParentFrom(message.headers)
           )
         }
