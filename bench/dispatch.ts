@@ -117,7 +117,10 @@ try {
   }
   if (only.has("fanout")) {
     const fanOut = await attempt(`embedded fan-out of ${fanOutWidth}`, () => embeddedFanOut(deployment("fanout"), fanOutWidth))
-    breakdown.push({ name: `one run of ${fanOutWidth} parallel no-op stages`, perSec: typeof fanOut === "string" ? fanOut : fanOut.tasksPerSec })
+    breakdown.push({
+      name: `one run of ${fanOutWidth} parallel no-op stages`,
+      perSec: typeof fanOut === "string" ? fanOut : fanOut.tasksPerSec
+    })
   }
   if (only.has("executor")) {
     const direct = await attempt("embedded executor fed directly", () => embeddedExecutorPath(deployment("direct"), n(2000), n(20_000)))

@@ -34,8 +34,9 @@ const samples = Math.max(1, Number(values.samples))
 const inFlight = Math.max(1, Number(values["in-flight"]))
 const extra = Math.max(0, Number(values.extra))
 
-const helloTypes = ["greet", "shout", "reverse", "letters", "words", "summary", "noop", "fail", "flaky", "sleep"]
-  .map((name) => `hello.${name}`)
+const helloTypes = ["greet", "shout", "reverse", "letters", "words", "summary", "noop", "fail", "flaky", "sleep"].map(
+  (name) => `hello.${name}`
+)
 const types = [...helloTypes, ...Array.from({ length: extra }, (_, i) => `extra.stage${i}`)]
 
 const metadata = (type: string) => ({
@@ -52,7 +53,7 @@ const metadata = (type: string) => ({
 })
 
 /** Registers the stage types, then times resolves of `hello.noop`. */
-const measure = Effect.gen(function*() {
+const measure = Effect.gen(function* () {
   const client = yield* RegistryClient
   const reply = yield* client.register(
     new StageRegistration({ version: 1, pool: "bench", executorId: "bench-1", runtime: "inline", stages: types.map(metadata) })
@@ -61,10 +62,7 @@ const measure = Effect.gen(function*() {
   if (refused.length > 0) return yield* Effect.fail(new Error(`registration refused: ${JSON.stringify(refused)}`))
   const once = client.resolve(["hello.noop"])
   const sequential = yield* sequentialEffect({ warmup: Math.min(200, samples), samples, budgetSeconds: 60 }, once)
-  const concurrent = yield* concurrentEffect(
-    { warmup: samples, total: samples * 10, inFlight, budgetSeconds: 30 },
-    once
-  )
+  const concurrent = yield* concurrentEffect({ warmup: samples, total: samples * 10, inFlight, budgetSeconds: 30 }, once)
   return { sequential, concurrent }
 })
 
@@ -83,11 +81,7 @@ const overNats = (prefix: string, url: string) => {
 
 /** The registry and a client on one in-memory bus. */
 const inMemory = (prefix: string) =>
-  RegistryClient.layer.pipe(
-    Layer.provideMerge(Registry.layer),
-    Layer.provideMerge(MemoryBus.layer),
-    Layer.provideMerge(base(prefix))
-  )
+  RegistryClient.layer.pipe(Layer.provideMerge(Registry.layer), Layer.provideMerge(MemoryBus.layer), Layer.provideMerge(base(prefix)))
 
 const prefix = `rbench${randomUUID().replaceAll("-", "").slice(0, 8)}`
 const server = await startNatsServer()

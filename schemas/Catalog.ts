@@ -187,11 +187,12 @@ const isNonFiniteNumberUnion = (branches: Json): boolean =>
   Array.isArray(branches) &&
   branches.length === 2 &&
   branches.some((branch) => isObject(branch) && branch["type"] === "number" && Object.keys(branch).length === 1) &&
-  branches.some((branch) =>
-    isObject(branch) &&
-    branch["type"] === "string" &&
-    Array.isArray(branch["enum"]) &&
-    branch["enum"].every((value) => typeof value === "string" && nonFinite.has(value))
+  branches.some(
+    (branch) =>
+      isObject(branch) &&
+      branch["type"] === "string" &&
+      Array.isArray(branch["enum"]) &&
+      branch["enum"].every((value) => typeof value === "string" && nonFinite.has(value))
   )
 
 const normalize = (value: Json): Json => {

@@ -16,7 +16,9 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("switchyard/RetryPoli
 
 /** One stage of a pipeline. */
 export class PipelineStage extends Schema.Class<PipelineStage>("switchyard/PipelineStage")({
-  name: Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_-]*$/u, { message: "expected a stage name (letters, digits, _ and -)" }))),
+  name: Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_-]*$/u, { message: "expected a stage name (letters, digits, _ and -)" }))
+  ),
   type: Schema.String,
   /** Values may be `{{ inputs.x }}` or `{{ state.y }}` templates. */
   inputs: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),

@@ -7,22 +7,28 @@ import { Schema } from "effect"
 
 /** A JavaScript-style identifier, used for run-state keys. */
 export const Identifier = Schema.String.pipe(
-  Schema.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/u, { message: "expected an identifier (letters, digits, _; not starting with a digit)" }))
+  Schema.check(
+    Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/u, { message: "expected an identifier (letters, digits, _; not starting with a digit)" })
+  )
 )
 
 /** Semantic version `MAJOR.MINOR.PATCH[-pre][+build]`. */
 export const SemVer = Schema.String.pipe(
-  Schema.check(Schema.isPattern(
-    /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/u,
-    { message: "expected a semantic version such as 1.2.3" }
-  ))
+  Schema.check(
+    Schema.isPattern(
+      /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/u,
+      { message: "expected a semantic version such as 1.2.3" }
+    )
+  )
 )
 
 /** A stage type name: `name`, `plugin.action` or `namespace/plugin.action`; each part a subject-safe token. */
 export const StageTypeName = Schema.String.pipe(
-  Schema.check(Schema.isPattern(/^(?:[a-z0-9][a-z0-9_-]*\/)?[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$/u, {
-    message: "expected a stage type such as ingest, hello.greet or acme/http.get (lower case letters, digits, _ and -)"
-  }))
+  Schema.check(
+    Schema.isPattern(/^(?:[a-z0-9][a-z0-9_-]*\/)?[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$/u, {
+      message: "expected a stage type such as ingest, hello.greet or acme/http.get (lower case letters, digits, _ and -)"
+    })
+  )
 )
 
 /** How a stage's output is applied to the run state. */
@@ -38,19 +44,25 @@ export type Runtime = typeof Runtime.Type
  * `field(path)`, or a sum of those joined with `+`.
  */
 export const CountExpr = Schema.String.pipe(
-  Schema.check(Schema.isPattern(
-    /^\s*(none|one|length|length\([A-Za-z0-9_.]+\)|field\([A-Za-z0-9_.]+\))(\s*\+\s*(none|one|length|length\([A-Za-z0-9_.]+\)|field\([A-Za-z0-9_.]+\)))*\s*$/u,
-    { message: "expected none, one, length, length(path), field(path) or a sum of those joined with +" }
-  ))
+  Schema.check(
+    Schema.isPattern(
+      /^\s*(none|one|length|length\([A-Za-z0-9_.]+\)|field\([A-Za-z0-9_.]+\))(\s*\+\s*(none|one|length|length\([A-Za-z0-9_.]+\)|field\([A-Za-z0-9_.]+\)))*\s*$/u,
+      { message: "expected none, one, length, length(path), field(path) or a sum of those joined with +" }
+    )
+  )
 )
 
 /** What a stage needs from its host. */
 export class Capabilities extends Schema.Class<Capabilities>("switchyard/Capabilities")({
   network: Schema.optionalKey(Schema.Boolean),
-  mounts: Schema.optionalKey(Schema.Array(Schema.Struct({
-    path: Schema.String,
-    mode: Schema.Literals(["ro", "rw"])
-  }))),
+  mounts: Schema.optionalKey(
+    Schema.Array(
+      Schema.Struct({
+        path: Schema.String,
+        mode: Schema.Literals(["ro", "rw"])
+      })
+    )
+  ),
   secrets: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 

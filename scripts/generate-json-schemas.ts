@@ -21,7 +21,7 @@ class JsonSchemasOutdatedError extends Schema.TaggedError<JsonSchemasOutdatedErr
   }
 }
 
-const program = Effect.gen(function*() {
+const program = Effect.gen(function* () {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const check = process.argv.includes("--check")

@@ -88,43 +88,49 @@ const waitGraceMs = 30_000
 const freshId = Effect.sync(() => randomUUID())
 
 /** The Effect client. */
-export class SwitchyardClient extends Context.Service<SwitchyardClient, {
-  /**
-   * Submits a pipeline. Subscribes to the run's events before the submit is
-   * sent, so none is missed; the subscription lives in the caller's scope.
-   * A pipeline with problems fails with `PipelineInvalidError` and its issues.
-   */
-  readonly submitRun: (
-    options: SubmitRunOptions
-  ) => Effect.Effect<SubmittedRun<Stream.Stream<RunEvent>>, RequestError | PipelineInvalidError, Scope.Scope>
-  /** Asks the scheduler to cancel a run. */
-  readonly cancelRun: (runId: string, reason?: string) => Effect.Effect<RunCancelReply, RequestError>
-  /** Sends one standalone task to a pool and waits for its result (succeeded or failed). */
-  readonly runTask: (options: RunTaskOptions) => Effect.Effect<TaskResult, BusError | TaskResultTimeoutError>
-  /** Sets ledger fields of a run; gates waiting on them wake up. */
-  readonly updateLedger: (
-    runId: string,
-    fields: Readonly<Record<string, Schema.Json>>,
-    options?: UpdateLedgerOptions
-  ) => Effect.Effect<void, BusError>
-}>()("switchyard/sdk/SwitchyardClient") {
+export class SwitchyardClient extends Context.Service<
+  SwitchyardClient,
+  {
+    /**
+     * Submits a pipeline. Subscribes to the run's events before the submit is
+     * sent, so none is missed; the subscription lives in the caller's scope.
+     * A pipeline with problems fails with `PipelineInvalidError` and its issues.
+     */
+    readonly submitRun: (
+      options: SubmitRunOptions
+    ) => Effect.Effect<SubmittedRun<Stream.Stream<RunEvent>>, RequestError | PipelineInvalidError, Scope.Scope>
+    /** Asks the scheduler to cancel a run. */
+    readonly cancelRun: (runId: string, reason?: string) => Effect.Effect<RunCancelReply, RequestError>
+    /** Sends one standalone task to a pool and waits for its result (succeeded or failed). */
+    readonly runTask: (options: RunTaskOptions) => Effect.Effect<TaskResult, BusError | TaskResultTimeoutError>
+    /** Sets ledger fields of a run; gates waiting on them wake up. */
+    readonly updateLedger: (
+      runId: string,
+      fields: Readonly<Record<string, Schema.Json>>,
+      options?: UpdateLedgerOptions
+    ) => Effect.Effect<void, BusError>
+  }
+>()("switchyard/sdk/SwitchyardClient") {
   static readonly layer: Layer.Layer<SwitchyardClient, never, Bus> = Layer.effect(
     SwitchyardClient,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* Bus
       const names = yield* Subjects
 
-      const headersWith = (typeHeaders: Headers) =>
-        Effect.map(traceHeaders, (trace): Headers => ({ ...typeHeaders, ...trace }))
+      const headersWith = (typeHeaders: Headers) => Effect.map(traceHeaders, (trace): Headers => ({ ...typeHeaders, ...trace }))
 
       // A malformed event is logged and skipped rather than ending the caller's stream.
       const decodeEvents = (messages: Stream.Stream<Message>): Stream.Stream<RunEvent> =>
         messages.pipe(
           Stream.mapEffect((message) =>
-            decode(RunEvent, WireType.RunEvent)(message).pipe(
+            decode(
+              RunEvent,
+              WireType.RunEvent
+            )(message).pipe(
               Effect.map(Option.some),
               Effect.catchTag("MalformedMessageError", (error) =>
-                Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<RunEvent>())))
+                Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<RunEvent>()))
+              )
             )
           ),
           Stream.filter(Option.isSome),
@@ -132,7 +138,7 @@ export class SwitchyardClient extends Context.Service<SwitchyardClient, {
           Stream.takeUntil((event) => event.kind === "run.finished")
         )
 
-      const submitRun = Effect.fn("SwitchyardClient.submitRun")(function*(options: SubmitRunOptions) {
+      const submitRun = Effect.fn("SwitchyardClient.submitRun")(function* (options: SubmitRunOptions) {
         const runId = options.runId ?? (yield* freshId)
         const isText = typeof options.pipeline === "string"
         const file = options.file ?? (isText ? "pipeline.yaml" : "pipeline.json")
@@ -140,7 +146,11 @@ export class SwitchyardClient extends Context.Service<SwitchyardClient, {
         yield* Effect.annotateCurrentSpan({ "switchyard.run_id": runId })
         // Subscribe first: the scheduler may publish run.started before it replies.
         const subscription = yield* bus.subscribe(names.runEvent(runId))
-        const request = encode(RunSubmit, WireType.RunSubmit, new RunSubmit({ version: 1, file, text, inputs: { ...options.inputs }, runId }))
+        const request = encode(
+          RunSubmit,
+          WireType.RunSubmit,
+          new RunSubmit({ version: 1, file, text, inputs: { ...options.inputs }, runId })
+        )
         const answer = yield* bus.request(names.runSubmit, request.data, {
           timeout: options.timeout ?? defaultRequestTimeout,
           headers: yield* headersWith(request.headers)
@@ -153,8 +163,12 @@ export class SwitchyardClient extends Context.Service<SwitchyardClient, {
         return { runId: started, events: decodeEvents(events) }
       })
 
-      const cancelRun = Effect.fn("SwitchyardClient.cancelRun")(function*(runId: string, reason?: string) {
-        const request = encode(RunCancel, WireType.RunCancel, new RunCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) }))
+      const cancelRun = Effect.fn("SwitchyardClient.cancelRun")(function* (runId: string, reason?: string) {
+        const request = encode(
+          RunCancel,
+          WireType.RunCancel,
+          new RunCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) })
+        )
         const answer = yield* bus.request(names.runCancel, request.data, {
           timeout: defaultRequestTimeout,
           headers: yield* headersWith(request.headers)
@@ -162,56 +176,64 @@ export class SwitchyardClient extends Context.Service<SwitchyardClient, {
         return yield* decode(RunCancelReply, WireType.RunCancelReply)(answer)
       })
 
-      const runTask = Effect.fn("SwitchyardClient.runTask")(function*(options: RunTaskOptions) {
+      const runTask = Effect.fn("SwitchyardClient.runTask")(function* (options: RunTaskOptions) {
         const taskId = yield* freshId
         const replyTo = names.taskResult(`adhoc-${taskId}`)
         const waitMs = options.waitMs ?? Math.max(minimumWaitMs, (options.timeoutMs ?? 0) + waitGraceMs)
         yield* Effect.annotateCurrentSpan({ "switchyard.task_id": taskId, "switchyard.pool": options.pool })
-        return yield* Effect.scoped(Effect.gen(function*() {
-          // A core subscription also sees results the executor publishes into the results stream.
-          const results = yield* bus.subscribe(replyTo)
-          const task = new TaskRun({
-            version: 1,
-            taskId,
-            runId: "",
-            stage: options.stageType,
-            stageType: options.stageType,
-            attempt: 1,
-            inputs: options.inputs,
-            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-            replyTo
+        return yield* Effect.scoped(
+          Effect.gen(function* () {
+            // A core subscription also sees results the executor publishes into the results stream.
+            const results = yield* bus.subscribe(replyTo)
+            const task = new TaskRun({
+              version: 1,
+              taskId,
+              runId: "",
+              stage: options.stageType,
+              stageType: options.stageType,
+              attempt: 1,
+              inputs: options.inputs,
+              ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+              replyTo
+            })
+            const message = encode(TaskRun, WireType.TaskRun, task)
+            yield* bus.enqueue(names.taskRun(options.pool), message.data, {
+              msgId: `${taskId}:${task.attempt}`,
+              headers: yield* headersWith(message.headers)
+            })
+            const first = yield* results.pipe(
+              Stream.mapEffect((result) =>
+                decode(
+                  TaskResult,
+                  WireType.TaskResult
+                )(result).pipe(
+                  Effect.map(Option.some),
+                  Effect.catchTag("MalformedMessageError", (error) =>
+                    Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<TaskResult>()))
+                  )
+                )
+              ),
+              Stream.filter((result) => Option.isSome(result) && result.value.taskId === taskId),
+              Stream.runHead
+            )
+            return Option.flatten(first)
           })
-          const message = encode(TaskRun, WireType.TaskRun, task)
-          yield* bus.enqueue(names.taskRun(options.pool), message.data, {
-            msgId: `${taskId}:${task.attempt}`,
-            headers: yield* headersWith(message.headers)
-          })
-          const first = yield* results.pipe(
-            Stream.mapEffect((result) =>
-              decode(TaskResult, WireType.TaskResult)(result).pipe(
-                Effect.map(Option.some),
-                Effect.catchTag("MalformedMessageError", (error) =>
-                  Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<TaskResult>())))
-              )
-            ),
-            Stream.filter((result) => Option.isSome(result) && result.value.taskId === taskId),
-            Stream.runHead
-          )
-          return Option.flatten(first)
-        })).pipe(
+        ).pipe(
           Effect.timeoutOrElse({
             duration: Duration.millis(waitMs),
             orElse: () => Effect.succeed(Option.none<TaskResult>())
           }),
-          Effect.flatMap(Option.match({
-            onNone: () =>
-              Effect.fail(new TaskResultTimeoutError({ taskId, pool: options.pool, stageType: options.stageType, timeoutMs: waitMs })),
-            onSome: Effect.succeed
-          }))
+          Effect.flatMap(
+            Option.match({
+              onNone: () =>
+                Effect.fail(new TaskResultTimeoutError({ taskId, pool: options.pool, stageType: options.stageType, timeoutMs: waitMs })),
+              onSome: Effect.succeed
+            })
+          )
         )
       })
 
-      const updateLedger = Effect.fn("SwitchyardClient.updateLedger")(function*(
+      const updateLedger = Effect.fn("SwitchyardClient.updateLedger")(function* (
         runId: string,
         fields: Readonly<Record<string, Schema.Json>>,
         options: UpdateLedgerOptions = {}
@@ -248,11 +270,7 @@ export interface SwitchyardConnection extends AsyncDisposable {
   readonly cancelRun: (runId: string, reason?: string) => Promise<RunCancelReply>
   /** Runs one standalone task; rejects with `TaskResultTimeoutError` when no result comes. */
   readonly runTask: (options: RunTaskOptions) => Promise<TaskResult>
-  readonly updateLedger: (
-    runId: string,
-    fields: Readonly<Record<string, Schema.Json>>,
-    options?: UpdateLedgerOptions
-  ) => Promise<void>
+  readonly updateLedger: (runId: string, fields: Readonly<Record<string, Schema.Json>>, options?: UpdateLedgerOptions) => Promise<void>
   /** Ends open event subscriptions and the NATS connection. */
   readonly close: () => Promise<void>
 }
@@ -275,20 +293,21 @@ export const connect = (options: ConnectOptions): Promise<SwitchyardConnection> 
     })
 
   const submitRun = (submit: SubmitRunOptions) =>
-    runtime.runPromise(Effect.gen(function*() {
-      const client = yield* SwitchyardClient
-      const scope = yield* Scope.make()
-      open.add(scope)
-      const run = yield* client.submitRun(submit).pipe(
-        Scope.provide(scope),
-        Effect.onError(() => closeScope(scope))
-      )
-      const events = run.events.pipe(Stream.ensuring(closeScope(scope)))
-      return { runId: run.runId, events: Stream.toAsyncIterable(events) }
-    }))
+    runtime.runPromise(
+      Effect.gen(function* () {
+        const client = yield* SwitchyardClient
+        const scope = yield* Scope.make()
+        open.add(scope)
+        const run = yield* client.submitRun(submit).pipe(
+          Scope.provide(scope),
+          Effect.onError(() => closeScope(scope))
+        )
+        const events = run.events.pipe(Stream.ensuring(closeScope(scope)))
+        return { runId: run.runId, events: Stream.toAsyncIterable(events) }
+      })
+    )
 
-  const close = () =>
-    runtime.runPromise(Effect.forEach([...open], closeScope, { discard: true })).then(() => runtime.dispose())
+  const close = () => runtime.runPromise(Effect.forEach([...open], closeScope, { discard: true })).then(() => runtime.dispose())
 
   const connection: SwitchyardConnection = {
     submitRun,

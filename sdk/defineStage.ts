@@ -61,21 +61,24 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
   const encodeOutput = Schema.encodeUnknownEffect(outputCodec)
   const type = options.type
 
-  const metadata = new StageMetadata({
-    type,
-    version: options.version,
-    description: options.description,
-    plugin: options.plugin,
-    stateKey: options.stateKey,
-    output: options.output,
-    count: options.count,
-    dependencies: options.dependencies ?? [],
-    inputs: jsonSchemaOf(options.inputs),
-    outputs: jsonSchemaOf(options.outputs),
-    runtime: "inline",
-    timeoutMs: options.timeout ?? defaultStageTimeoutMs,
-    ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities })
-  }, { disableChecks: true })
+  const metadata = new StageMetadata(
+    {
+      type,
+      version: options.version,
+      description: options.description,
+      plugin: options.plugin,
+      stateKey: options.stateKey,
+      output: options.output,
+      count: options.count,
+      dependencies: options.dependencies ?? [],
+      inputs: jsonSchemaOf(options.inputs),
+      outputs: jsonSchemaOf(options.outputs),
+      runtime: "inline",
+      timeoutMs: options.timeout ?? defaultStageTimeoutMs,
+      ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities })
+    },
+    { disableChecks: true }
+  )
 
   // Interruption (timeout, shutdown) must stay an interruption; everything else is the stage's failure.
   const toFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, StageFailure> =>
@@ -99,7 +102,10 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     if (Effect.isEffect(value)) {
       const effect = value as Effect.Effect<O, E>
       if (Exit.isExit(effect) && Exit.isSuccess(effect)) return effect as Exit.Exit<O>
-      return effect.pipe(Effect.onInterrupt(() => Effect.sync(() => signal.abort())), Effect.catchCause(toFailure))
+      return effect.pipe(
+        Effect.onInterrupt(() => Effect.sync(() => signal.abort())),
+        Effect.catchCause(toFailure)
+      )
     }
     if (Predicate.isPromiseLike(value)) {
       return Effect.tryPromise({ try: () => value as PromiseLike<O>, catch: (error) => error }).pipe(
@@ -114,11 +120,13 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     Effect.flatMapEager(
       Effect.mapErrorEager(decodeInput(rawInput), (error) => schemaFailure(type, "InvalidInputError", "input", error)),
       (input) =>
-        Effect.flatMapEager(runStage(input, info), (output) =>
-          Effect.mapErrorEager(
-            encodeOutput(output),
-            (error) => schemaFailure(type, "InvalidOutputError", "output", error)
-          ) as Effect.Effect<Schema.Json, StageFailure>)
+        Effect.flatMapEager(
+          runStage(input, info),
+          (output) =>
+            Effect.mapErrorEager(encodeOutput(output), (error) =>
+              schemaFailure(type, "InvalidOutputError", "output", error)
+            ) as Effect.Effect<Schema.Json, StageFailure>
+        )
     )
 
   const execute = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>

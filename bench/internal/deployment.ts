@@ -81,7 +81,4 @@ export const embeddedExecutor = (options: DeploymentOptions) =>
 
 /** The in-memory bus alone. */
 export const memoryBus = (options: DeploymentOptions) =>
-  MemoryBus.layer.pipe(
-    Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
-    Layer.provideMerge(quiet)
-  )
+  MemoryBus.layer.pipe(Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))), Layer.provideMerge(quiet))

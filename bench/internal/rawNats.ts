@@ -9,7 +9,14 @@
  */
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream"
 import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { concurrentPromise, type Concurrent, type ConcurrentPlan, sequentialPromise, type Sequential, type SequentialPlan } from "./stats.ts"
+import {
+  concurrentPromise,
+  type Concurrent,
+  type ConcurrentPlan,
+  sequentialPromise,
+  type Sequential,
+  type SequentialPlan
+} from "./stats.ts"
 
 /** Sequential and concurrent results of one scenario. */
 export interface ScenarioResult {
@@ -24,15 +31,17 @@ export interface RawPlan {
 }
 
 /** A payload about the size of an encoded no-op `TaskRun`. */
-export const payload = new TextEncoder().encode(JSON.stringify({
-  version: 1,
-  taskId: "0123456789abcdef-noop",
-  runId: "0123456789abcdef",
-  stage: "noop",
-  stageType: "hello.noop",
-  attempt: 1,
-  inputs: {}
-}))
+export const payload = new TextEncoder().encode(
+  JSON.stringify({
+    version: 1,
+    taskId: "0123456789abcdef-noop",
+    runId: "0123456789abcdef",
+    stage: "noop",
+    stageType: "hello.noop",
+    attempt: 1,
+    inputs: {}
+  })
+)
 
 const empty = new Uint8Array(0)
 const replyHeader = "bench-reply-to"
@@ -45,7 +54,8 @@ export const coreRequestReply = async (url: string, prefix: string, plan: RawPla
   const requester = await open(url, `${prefix}-core-requester`)
   try {
     const subject = `${prefix}.core.echo`
-    responder.subscribe(subject, { callback: (error, msg) => {
+    responder.subscribe(subject, {
+      callback: (error, msg) => {
         if (error === null) msg.respond(empty)
       }
     })

@@ -46,23 +46,26 @@ export const scenarioTable = (rows: ReadonlyArray<Row>): string =>
       typeof result === "string"
         ? [name, `not measured: ${result}`]
         : [
-          name,
-          String(result.sequential.latency.samples),
-          ms(result.sequential.latency.p50),
-          ms(result.sequential.latency.p99),
-          rate(result.sequential.opsPerSec),
-          `| ${result.concurrent.inFlight}`,
-          String(result.concurrent.total),
-          rate(result.concurrent.opsPerSec),
-          ms(result.concurrent.latency.p50),
-          ms(result.concurrent.latency.p99)
-        ]
+            name,
+            String(result.sequential.latency.samples),
+            ms(result.sequential.latency.p50),
+            ms(result.sequential.latency.p99),
+            rate(result.sequential.opsPerSec),
+            `| ${result.concurrent.inFlight}`,
+            String(result.concurrent.total),
+            rate(result.concurrent.opsPerSec),
+            ms(result.concurrent.latency.p50),
+            ms(result.concurrent.latency.p99)
+          ]
     )
   )
 
 /** The embedded breakdown table. */
 export const breakdownTable = (lines: ReadonlyArray<Breakdown>): string =>
-  table(["embedded, where the time goes", "tasks/s"], lines.map(({ name, perSec }) => [name, typeof perSec === "string" ? perSec : rate(perSec)]))
+  table(
+    ["embedded, where the time goes", "tasks/s"],
+    lines.map(({ name, perSec }) => [name, typeof perSec === "string" ? perSec : rate(perSec)])
+  )
 
 /** The targets table. */
 export const targetTable = (targets: ReadonlyArray<Target>): string =>

@@ -110,7 +110,7 @@ const now = Effect.sync(() => performance.now())
 
 /** `sequentialPromise` for an Effect. */
 export const sequentialEffect = <E, R>(plan: SequentialPlan, once: Effect.Effect<unknown, E, R>): Effect.Effect<Sequential, E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const warmEnd = deadline(plan.budgetSeconds / 4)
     for (let i = 0; i < plan.warmup && (yield* now) < warmEnd; i++) yield* once
     const samples = new Float64Array(plan.samples)
@@ -128,12 +128,12 @@ export const sequentialEffect = <E, R>(plan: SequentialPlan, once: Effect.Effect
 
 /** `concurrentPromise` for an Effect. */
 export const concurrentEffect = <E, R>(plan: ConcurrentPlan, once: Effect.Effect<unknown, E, R>): Effect.Effect<Concurrent, E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const window = (count: number, seconds: number, samples: Float64Array | undefined) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const end = deadline(seconds)
         let started = 0
-        const worker = Effect.gen(function*() {
+        const worker = Effect.gen(function* () {
           while (started < count && (yield* now) < end) {
             const i = started++
             const t0 = yield* now
@@ -141,7 +141,10 @@ export const concurrentEffect = <E, R>(plan: ConcurrentPlan, once: Effect.Effect
             if (samples !== undefined) samples[i] = (yield* now) - t0
           }
         })
-        yield* Effect.all(Array.from({ length: Math.min(plan.inFlight, count) }, () => worker), { concurrency: "unbounded", discard: true })
+        yield* Effect.all(
+          Array.from({ length: Math.min(plan.inFlight, count) }, () => worker),
+          { concurrency: "unbounded", discard: true }
+        )
         return started
       })
     yield* window(plan.warmup, plan.budgetSeconds / 4, undefined)
@@ -154,7 +157,7 @@ export const concurrentEffect = <E, R>(plan: ConcurrentPlan, once: Effect.Effect
 
 /** Times one effect; returns its value and the seconds it took. */
 export const timed = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<{ readonly value: A; readonly seconds: number }, E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const t0 = yield* now
     const value = yield* self
     return { value, seconds: ((yield* now) - t0) / 1000 }

@@ -23,25 +23,25 @@ import { concurrentEffect, sequentialEffect, timed } from "./stats.ts"
 
 /** A pipeline of `width` independent `hello.noop` stages (one stage: the dispatch benchmark's run). */
 export const noopPipeline = (width: number): string =>
-  [
-    `name: bench-noop-${width}`,
-    "stages:",
-    ...Array.from({ length: width }, (_, i) => `  - name: noop${i}\n    type: hello.noop`)
-  ].join("\n") + "\n"
+  [`name: bench-noop-${width}`, "stages:", ...Array.from({ length: width }, (_, i) => `  - name: noop${i}\n    type: hello.noop`)].join(
+    "\n"
+  ) + "\n"
 
 /** Submits one run and waits for its `run.finished`; fails unless it succeeded. */
 const runToEnd = (client: SwitchyardClient["Service"], pipeline: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const run = yield* client.submitRun({ pipeline, file: "bench.yaml" })
-    const last = yield* Stream.runLast(run.events)
-    if (last._tag === "None" || last.value.kind !== "run.finished" || last.value.status !== "succeeded") {
-      return yield* Effect.fail(new Error(`run ${run.runId} did not succeed: ${JSON.stringify(last)}`))
-    }
-  }))
+  Effect.scoped(
+    Effect.gen(function* () {
+      const run = yield* client.submitRun({ pipeline, file: "bench.yaml" })
+      const last = yield* Stream.runLast(run.events)
+      if (last._tag === "None" || last.value.kind !== "run.finished" || last.value.status !== "succeeded") {
+        return yield* Effect.fail(new Error(`run ${run.runId} did not succeed: ${JSON.stringify(last)}`))
+      }
+    })
+  )
 
 /** Sequential latency and throughput with many in flight of one-stage no-op runs. */
 const runScenario = (plan: RawPlan) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const client = yield* SwitchyardClient
     const pipeline = noopPipeline(1)
     const sequential = yield* sequentialEffect(plan.sequential, runToEnd(client, pipeline))
@@ -58,14 +58,19 @@ export const embeddedRuns = (options: DeploymentOptions, plan: RawPlan): Promise
   Effect.runPromise(runScenario(plan).pipe(Effect.provide(embedded(options))))
 
 /** Tasks per second of one embedded run of `width` parallel no-op stages (after a warm-up run). */
-export const embeddedFanOut = (options: DeploymentOptions, width: number): Promise<{ readonly tasksPerSec: number; readonly seconds: number }> =>
-  Effect.runPromise(Effect.gen(function*() {
-    const client = yield* SwitchyardClient
-    const pipeline = noopPipeline(width)
-    yield* runToEnd(client, pipeline)
-    const { seconds } = yield* timed(runToEnd(client, pipeline))
-    return { tasksPerSec: width / seconds, seconds }
-  }).pipe(Effect.provide(embedded(options))))
+export const embeddedFanOut = (
+  options: DeploymentOptions,
+  width: number
+): Promise<{ readonly tasksPerSec: number; readonly seconds: number }> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const client = yield* SwitchyardClient
+      const pipeline = noopPipeline(width)
+      yield* runToEnd(client, pipeline)
+      const { seconds } = yield* timed(runToEnd(client, pipeline))
+      return { tasksPerSec: width / seconds, seconds }
+    }).pipe(Effect.provide(embedded(options)))
+  )
 
 /** Feeds `count` tasks into a work queue and waits until `count` messages were consumed from `stream/durable` and acked. */
 const feedAndDrain = (options: {
@@ -76,20 +81,24 @@ const feedAndDrain = (options: {
   readonly slots: number
   readonly task: (i: number) => { readonly data: Uint8Array; readonly headers: Record<string, string>; readonly msgId: string }
 }) =>
-  Effect.scoped(Effect.gen(function*() {
-    const bus = yield* Bus
-    const messages = yield* bus.consume({ stream: options.stream, durable: options.durable, slots: options.slots })
-    return yield* timed(Effect.gen(function*() {
-      for (let i = 0; i < options.count; i++) {
-        const task = options.task(i)
-        yield* bus.enqueue(options.enqueueSubject, task.data, { msgId: task.msgId, headers: task.headers })
-      }
-      yield* messages.pipe(
-        Stream.take(options.count),
-        Stream.runForEach((message) => message.ack)
+  Effect.scoped(
+    Effect.gen(function* () {
+      const bus = yield* Bus
+      const messages = yield* bus.consume({ stream: options.stream, durable: options.durable, slots: options.slots })
+      return yield* timed(
+        Effect.gen(function* () {
+          for (let i = 0; i < options.count; i++) {
+            const task = options.task(i)
+            yield* bus.enqueue(options.enqueueSubject, task.data, { msgId: task.msgId, headers: task.headers })
+          }
+          yield* messages.pipe(
+            Stream.take(options.count),
+            Stream.runForEach((message) => message.ack)
+          )
+        })
       )
-    }))
-  }))
+    })
+  )
 
 let taskCounter = 0
 const noopTask = (runId: string) => (_: number) => {
@@ -113,24 +122,26 @@ const noopTask = (runId: string) => (_: number) => {
  * warm-up of `warmup` tasks.
  */
 export const embeddedExecutorPath = (options: DeploymentOptions, warmup: number, count: number): Promise<number> =>
-  Effect.runPromise(Effect.gen(function*() {
-    const bus = yield* Bus
-    const names = yield* Subjects
-    const consumer = schedulerConsumer(names, { ackWait: "30 seconds", maxAckPending: options.resultConcurrency * 4 })
-    yield* bus.ensureConsumer(consumer)
-    const drain = (n: number) =>
-      feedAndDrain({
-        count: n,
-        enqueueSubject: names.taskRun(benchPool),
-        stream: consumer.stream,
-        durable: consumer.durable,
-        slots: options.resultConcurrency,
-        task: noopTask("direct")
-      })
-    yield* drain(warmup)
-    const { seconds } = yield* drain(count)
-    return count / seconds
-  }).pipe(Effect.provide(embeddedExecutor(options))))
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const bus = yield* Bus
+      const names = yield* Subjects
+      const consumer = schedulerConsumer(names, { ackWait: "30 seconds", maxAckPending: options.resultConcurrency * 4 })
+      yield* bus.ensureConsumer(consumer)
+      const drain = (n: number) =>
+        feedAndDrain({
+          count: n,
+          enqueueSubject: names.taskRun(benchPool),
+          stream: consumer.stream,
+          durable: consumer.durable,
+          slots: options.resultConcurrency,
+          task: noopTask("direct")
+        })
+      yield* drain(warmup)
+      const { seconds } = yield* drain(count)
+      return count / seconds
+    }).pipe(Effect.provide(embeddedExecutor(options)))
+  )
 
 /**
  * The in-memory work queue alone: `count` task-sized messages enqueued on the
@@ -138,33 +149,35 @@ export const embeddedExecutorPath = (options: DeploymentOptions, warmup: number,
  * pool consumer's settings. Messages per second after a warm-up.
  */
 export const memoryQueueFloor = (options: DeploymentOptions, warmup: number, count: number): Promise<number> =>
-  Effect.runPromise(Effect.gen(function*() {
-    const bus = yield* Bus
-    const names = yield* Subjects
-    yield* bus.ensureStream(tasksStream(names))
-    const consumer = poolConsumer(names, {
-      pool: "floor",
-      executorId: "floor",
-      slots: options.slots,
-      heartbeatInterval: Duration.seconds(5),
-      ackWait: Duration.seconds(30),
-      maxDeliver: 5,
-      maxAckPending: options.slots * 4,
-      registerTimeout: Duration.seconds(5),
-      shutdownGrace: Duration.seconds(30),
-      progressInterval: Duration.seconds(10)
-    })
-    yield* bus.ensureConsumer(consumer)
-    const drain = (n: number) =>
-      feedAndDrain({
-        count: n,
-        enqueueSubject: consumer.filterSubject,
-        stream: consumer.stream,
-        durable: consumer.durable,
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const bus = yield* Bus
+      const names = yield* Subjects
+      yield* bus.ensureStream(tasksStream(names))
+      const consumer = poolConsumer(names, {
+        pool: "floor",
+        executorId: "floor",
         slots: options.slots,
-        task: noopTask("floor")
+        heartbeatInterval: Duration.seconds(5),
+        ackWait: Duration.seconds(30),
+        maxDeliver: 5,
+        maxAckPending: options.slots * 4,
+        registerTimeout: Duration.seconds(5),
+        shutdownGrace: Duration.seconds(30),
+        progressInterval: Duration.seconds(10)
       })
-    yield* drain(warmup)
-    const { seconds } = yield* drain(count)
-    return count / seconds
-  }).pipe(Effect.provide(memoryBus(options))))
+      yield* bus.ensureConsumer(consumer)
+      const drain = (n: number) =>
+        feedAndDrain({
+          count: n,
+          enqueueSubject: consumer.filterSubject,
+          stream: consumer.stream,
+          durable: consumer.durable,
+          slots: options.slots,
+          task: noopTask("floor")
+        })
+      yield* drain(warmup)
+      const { seconds } = yield* drain(count)
+      return count / seconds
+    }).pipe(Effect.provide(memoryBus(options)))
+  )

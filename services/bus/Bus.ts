@@ -123,38 +123,41 @@ export interface KvStore {
 }
 
 /** The bus service. */
-export class Bus extends Context.Service<Bus, {
-  /** Which adapter this is (`nats` or `memory`). */
-  readonly kind: "nats" | "memory"
-  readonly publish: (subject: string, data: Uint8Array, options?: { readonly headers?: Headers }) => Effect.Effect<void, BusError>
-  /**
-   * Subscribes now (messages published after this effect completes are seen)
-   * and returns them as a stream; ends when the scope closes. With `queue`,
-   * each message goes to one member of the queue group.
-   */
-  readonly subscribe: (
-    subject: string,
-    options?: { readonly queue?: string }
-  ) => Effect.Effect<Stream.Stream<Message>, BusError, Scope.Scope>
-  readonly request: (
-    subject: string,
-    data: Uint8Array,
-    options: { readonly timeout: Duration.Input; readonly headers?: Headers }
-  ) => Effect.Effect<Message, BusError | RequestTimeoutError | NoRespondersError>
-  /** Answers a request received by `subscribe`. */
-  readonly respond: (message: Message, data: Uint8Array, options?: { readonly headers?: Headers }) => Effect.Effect<void, BusError>
-  /** Creates the stream, or updates it to this config (idempotent). */
-  readonly ensureStream: (config: StreamConfig) => Effect.Effect<void, BusError>
-  /** Creates the durable consumer, or updates it to this config (idempotent). */
-  readonly ensureConsumer: (config: ConsumerConfig) => Effect.Effect<void, BusError>
-  /** Durable publish into a stream; `msgId` deduplicates within the stream's window. */
-  readonly enqueue: (
-    subject: string,
-    data: Uint8Array,
-    options?: { readonly msgId?: string; readonly headers?: Headers }
-  ) => Effect.Effect<PublishAck, BusError>
-  /** Leases messages from a durable consumer, never more than `slots` unacked at once by this caller. */
-  readonly consume: (options: ConsumeOptions) => Effect.Effect<Stream.Stream<JobMessage>, BusError, Scope.Scope>
-  /** Opens (creating when missing) a KV bucket. */
-  readonly kv: (bucket: string) => Effect.Effect<KvStore, BusError>
-}>()("switchyard/bus/Bus") {}
+export class Bus extends Context.Service<
+  Bus,
+  {
+    /** Which adapter this is (`nats` or `memory`). */
+    readonly kind: "nats" | "memory"
+    readonly publish: (subject: string, data: Uint8Array, options?: { readonly headers?: Headers }) => Effect.Effect<void, BusError>
+    /**
+     * Subscribes now (messages published after this effect completes are seen)
+     * and returns them as a stream; ends when the scope closes. With `queue`,
+     * each message goes to one member of the queue group.
+     */
+    readonly subscribe: (
+      subject: string,
+      options?: { readonly queue?: string }
+    ) => Effect.Effect<Stream.Stream<Message>, BusError, Scope.Scope>
+    readonly request: (
+      subject: string,
+      data: Uint8Array,
+      options: { readonly timeout: Duration.Input; readonly headers?: Headers }
+    ) => Effect.Effect<Message, BusError | RequestTimeoutError | NoRespondersError>
+    /** Answers a request received by `subscribe`. */
+    readonly respond: (message: Message, data: Uint8Array, options?: { readonly headers?: Headers }) => Effect.Effect<void, BusError>
+    /** Creates the stream, or updates it to this config (idempotent). */
+    readonly ensureStream: (config: StreamConfig) => Effect.Effect<void, BusError>
+    /** Creates the durable consumer, or updates it to this config (idempotent). */
+    readonly ensureConsumer: (config: ConsumerConfig) => Effect.Effect<void, BusError>
+    /** Durable publish into a stream; `msgId` deduplicates within the stream's window. */
+    readonly enqueue: (
+      subject: string,
+      data: Uint8Array,
+      options?: { readonly msgId?: string; readonly headers?: Headers }
+    ) => Effect.Effect<PublishAck, BusError>
+    /** Leases messages from a durable consumer, never more than `slots` unacked at once by this caller. */
+    readonly consume: (options: ConsumeOptions) => Effect.Effect<Stream.Stream<JobMessage>, BusError, Scope.Scope>
+    /** Opens (creating when missing) a KV bucket. */
+    readonly kv: (bucket: string) => Effect.Effect<KvStore, BusError>
+  }
+>()("switchyard/bus/Bus") {}

@@ -60,7 +60,7 @@ export const describeIssue = (issue: SchemaIssue.Issue): { readonly path: string
 
 const encoders = new WeakMap<Codec, (value: unknown) => unknown>()
 
-const encoderOf = (schema: Codec): (value: unknown) => unknown => {
+const encoderOf = (schema: Codec): ((value: unknown) => unknown) => {
   let encoder = encoders.get(schema)
   if (encoder === undefined) {
     encoder = Schema.encodeSync(schema)
@@ -98,19 +98,23 @@ const makeDecoder = <S extends Codec>(schema: S, type: string) => {
   return (message: Decodable): Effect.Effect<S["Type"], MalformedMessageError> => {
     const declared = message.headers[TypeHeader]
     if (declared !== undefined && declared !== type && baseOf(declared) !== base) {
-      return Exit.fail(new MalformedMessageError({
-        subject: message.subject,
-        path: `headers.${TypeHeader}`,
-        message: `expected a ${type} message, found ${declared}`
-      }))
+      return Exit.fail(
+        new MalformedMessageError({
+          subject: message.subject,
+          path: `headers.${TypeHeader}`,
+          message: `expected a ${type} message, found ${declared}`
+        })
+      )
     }
     const json = Result.try({ try: (): unknown => JSON.parse(textDecoder.decode(message.data)), catch: (cause) => cause })
     if (Result.isFailure(json)) {
-      return Exit.fail(new MalformedMessageError({
-        subject: message.subject,
-        path: "",
-        message: `expected a JSON ${type} payload, found ${describeJsonError(json.failure)}`
-      }))
+      return Exit.fail(
+        new MalformedMessageError({
+          subject: message.subject,
+          path: "",
+          message: `expected a JSON ${type} payload, found ${describeJsonError(json.failure)}`
+        })
+      )
     }
     return Effect.mapErrorEager(parse(json.success), (error) => {
       const { message: text, path } = describeIssue(error.issue)
@@ -124,7 +128,10 @@ const makeDecoder = <S extends Codec>(schema: S, type: string) => {
  * mismatch is an error naming both), parses JSON, then decodes the payload.
  * The decoder is built once per schema and type; calling this per message is cheap.
  */
-export const decode = <S extends Codec>(schema: S, type: string): (message: Decodable) => Effect.Effect<S["Type"], MalformedMessageError> => {
+export const decode = <S extends Codec>(
+  schema: S,
+  type: string
+): ((message: Decodable) => Effect.Effect<S["Type"], MalformedMessageError>) => {
   let byType = decoders.get(schema)
   if (byType === undefined) {
     byType = new Map()

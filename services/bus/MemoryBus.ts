@@ -37,7 +37,7 @@ const untracedStack = { captureStackTrace: false } as const
 const validName = /^[^.*>\s]+$/
 
 /** Builds an in-memory bus whose timers live as long as the current scope. */
-export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.gen(function*() {
+export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.gen(function* () {
   const scope = yield* Scope.Scope
   const router = new MemoryRouter()
   const streams = new Map<string, MemoryStream>()
@@ -69,45 +69,47 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
       return Effect.void
     })
 
-  const subscribe = Effect.fnUntraced(function*(subject: string, options?: { readonly queue?: string }) {
-    if (!isValidSubscribeSubject(subject)) return yield* badSubject("subscribe", subject)
-    const queue = yield* Queue.unbounded<Message, Cause.Done>()
-    const subscriber = makeSubscriber(subject, options?.queue, (message) => Queue.offerUnsafe(queue, message))
-    yield* Effect.acquireRelease(
-      Effect.sync(() => router.add(subscriber)),
-      () =>
-        Effect.sync(() => {
-          router.remove(subscriber)
-          Queue.endUnsafe(queue)
-        })
-    )
-    return Stream.fromQueue(queue)
-  }, Effect.withSpan("MemoryBus.subscribe", undefined, untracedStack))
+  const subscribe = Effect.fnUntraced(
+    function* (subject: string, options?: { readonly queue?: string }) {
+      if (!isValidSubscribeSubject(subject)) return yield* badSubject("subscribe", subject)
+      const queue = yield* Queue.unbounded<Message, Cause.Done>()
+      const subscriber = makeSubscriber(subject, options?.queue, (message) => Queue.offerUnsafe(queue, message))
+      yield* Effect.acquireRelease(
+        Effect.sync(() => router.add(subscriber)),
+        () =>
+          Effect.sync(() => {
+            router.remove(subscriber)
+            Queue.endUnsafe(queue)
+          })
+      )
+      return Stream.fromQueue(queue)
+    },
+    Effect.withSpan("MemoryBus.subscribe", undefined, untracedStack)
+  )
 
-  const request = Effect.fnUntraced(function*(
-    subject: string,
-    data: Uint8Array,
-    options: { readonly timeout: Duration.Input; readonly headers?: Headers }
-  ) {
-    if (!isValidPublishSubject(subject)) return yield* badSubject("request", subject)
-    if (!router.hasInterest(subject)) return yield* new NoRespondersError({ subject })
-    const clock = yield* Clock.Clock
-    const reply = Deferred.makeUnsafe<Message>()
-    const inbox = `${inboxPrefix}${++inboxCounter}`
-    const subscriber = makeSubscriber(inbox, undefined, (message) => Deferred.doneUnsafe(reply, Exit.succeed(message)))
-    const answer = yield* Effect.acquireUseRelease(
-      Effect.sync(() => router.add(subscriber)),
-      () => {
-        route(subject, data, options.headers ?? noHeaders, inbox, () => clock.currentTimeMillisUnsafe())
-        return Deferred.await(reply).pipe(Effect.timeoutOption(options.timeout))
-      },
-      () => Effect.sync(() => router.remove(subscriber))
-    )
-    if (Option.isNone(answer)) {
-      return yield* new RequestTimeoutError({ subject, timeoutMs: Duration.toMillis(options.timeout) })
-    }
-    return answer.value
-  }, Effect.withSpan("MemoryBus.request", undefined, untracedStack))
+  const request = Effect.fnUntraced(
+    function* (subject: string, data: Uint8Array, options: { readonly timeout: Duration.Input; readonly headers?: Headers }) {
+      if (!isValidPublishSubject(subject)) return yield* badSubject("request", subject)
+      if (!router.hasInterest(subject)) return yield* new NoRespondersError({ subject })
+      const clock = yield* Clock.Clock
+      const reply = Deferred.makeUnsafe<Message>()
+      const inbox = `${inboxPrefix}${++inboxCounter}`
+      const subscriber = makeSubscriber(inbox, undefined, (message) => Deferred.doneUnsafe(reply, Exit.succeed(message)))
+      const answer = yield* Effect.acquireUseRelease(
+        Effect.sync(() => router.add(subscriber)),
+        () => {
+          route(subject, data, options.headers ?? noHeaders, inbox, () => clock.currentTimeMillisUnsafe())
+          return Deferred.await(reply).pipe(Effect.timeoutOption(options.timeout))
+        },
+        () => Effect.sync(() => router.remove(subscriber))
+      )
+      if (Option.isNone(answer)) {
+        return yield* new RequestTimeoutError({ subject, timeoutMs: Duration.toMillis(options.timeout) })
+      }
+      return answer.value
+    },
+    Effect.withSpan("MemoryBus.request", undefined, untracedStack)
+  )
 
   const respond: Bus["Service"]["respond"] = (message, data, options) =>
     Effect.clockWith((clock) => {
@@ -125,7 +127,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
       return Effect.void
     })
 
-  const ensureStream = Effect.fn("MemoryBus.ensureStream")(function*(config: StreamConfig) {
+  const ensureStream = Effect.fn("MemoryBus.ensureStream")(function* (config: StreamConfig) {
     if (!validName.test(config.name)) {
       return yield* new BusError({ operation: "ensureStream", code: "BAD_NAME", message: `invalid stream name "${config.name}"` })
     }
@@ -148,7 +150,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     for (const stream of streams.values()) for (const subject of stream.config.subjects) captures.add(subject, stream)
   })
 
-  const ensureConsumer = Effect.fn("MemoryBus.ensureConsumer")(function*(config: ConsumerConfig) {
+  const ensureConsumer = Effect.fn("MemoryBus.ensureConsumer")(function* (config: ConsumerConfig) {
     const stream = streams.get(config.stream)
     if (stream === undefined) {
       return yield* new BusError({ operation: "ensureConsumer", code: "10059", message: `stream ${config.stream} not found` })
@@ -181,16 +183,14 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     Effect.clockWith((clock): Effect.Effect<PublishAck, BusError> => {
       const stream = isValidPublishSubject(subject) ? streamFor(subject) : undefined
       if (stream === undefined) {
-        return Effect.fail(
-          new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` })
-        )
+        return Effect.fail(new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` }))
       }
       const headers = options?.headers ?? noHeaders
       router.route({ subject, data, headers, reply: undefined })
       return Effect.succeed(stream.store(subject, data, headers, options?.msgId, clock.currentTimeMillisUnsafe()))
     })
 
-  const consume = Effect.fn("MemoryBus.consume")(function*(options: ConsumeOptions) {
+  const consume = Effect.fn("MemoryBus.consume")(function* (options: ConsumeOptions) {
     const consumer = streams.get(options.stream)?.consumers.get(options.durable)
     if (consumer === undefined) {
       return yield* new BusError({
@@ -220,7 +220,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     return Stream.fromQueue(queue)
   })
 
-  const kv = Effect.fn("MemoryBus.kv")(function*(bucket: string) {
+  const kv = Effect.fn("MemoryBus.kv")(function* (bucket: string) {
     if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
     let store = buckets.get(bucket)
     if (store === undefined) {

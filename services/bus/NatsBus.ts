@@ -77,7 +77,7 @@ const connection = (options: NatsBusOptions): Effect.Effect<NatsConnection, BusE
   )
 
 /** Builds the NATS bus on a connection that lives as long as the current scope. */
-export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions) {
+export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions) {
   const nc = yield* connection(options)
   const jsm = yield* Effect.tryPromise({ try: () => jetstreamManager(nc), catch: toBusError("jetstream", options.url) })
   const js = jetstream(nc)
@@ -91,59 +91,61 @@ export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions)
       catch: toBusError("publish", subject)
     })
 
-  const subscribe = Effect.fnUntraced(function*(subject: string, subscribeOpts?: { readonly queue?: string }) {
-    const queue = yield* Effect.acquireRelease(Queue.unbounded<Message, Cause.Done>(), (queue) => Queue.end(queue))
-    yield* Effect.acquireRelease(
-      Effect.try({
-        try: () =>
-          nc.subscribe(subject, {
-            ...(subscribeOpts?.queue === undefined ? {} : { queue: subscribeOpts.queue }),
-            callback: (error, msg) => {
-              if (error === null) Queue.offerUnsafe(queue, toMessage(msg))
-              else Queue.endUnsafe(queue)
-            }
-          }),
-        catch: toBusError("subscribe", subject)
-      }),
-      (subscription) => Effect.sync(() => subscription.unsubscribe())
-    )
-    // A round trip makes sure the server registered the interest before we return.
-    yield* Effect.tryPromise({ try: () => nc.flush(), catch: toBusError("subscribe", subject) })
-    return Stream.fromQueue(queue)
-  }, Effect.withSpan("NatsBus.subscribe", undefined, untracedStack))
+  const subscribe = Effect.fnUntraced(
+    function* (subject: string, subscribeOpts?: { readonly queue?: string }) {
+      const queue = yield* Effect.acquireRelease(Queue.unbounded<Message, Cause.Done>(), (queue) => Queue.end(queue))
+      yield* Effect.acquireRelease(
+        Effect.try({
+          try: () =>
+            nc.subscribe(subject, {
+              ...(subscribeOpts?.queue === undefined ? {} : { queue: subscribeOpts.queue }),
+              callback: (error, msg) => {
+                if (error === null) Queue.offerUnsafe(queue, toMessage(msg))
+                else Queue.endUnsafe(queue)
+              }
+            }),
+          catch: toBusError("subscribe", subject)
+        }),
+        (subscription) => Effect.sync(() => subscription.unsubscribe())
+      )
+      // A round trip makes sure the server registered the interest before we return.
+      yield* Effect.tryPromise({ try: () => nc.flush(), catch: toBusError("subscribe", subject) })
+      return Stream.fromQueue(queue)
+    },
+    Effect.withSpan("NatsBus.subscribe", undefined, untracedStack)
+  )
 
-  const request = Effect.fnUntraced(function*(
-    subject: string,
-    data: Uint8Array,
-    requestOpts: { readonly timeout: Duration.Input; readonly headers?: Headers }
-  ) {
-    const timeoutMs = Duration.toMillis(requestOpts.timeout)
-    const hdrs = toMsgHdrs(requestOpts.headers)
-    const reply = yield* Effect.tryPromise({
-      try: () => nc.request(subject, data, { timeout: timeoutMs, ...(hdrs === undefined ? {} : { headers: hdrs }) }),
-      catch: (cause): BusError | RequestTimeoutError | NoRespondersError =>
-        isNoResponders(cause)
-          ? new NoRespondersError({ subject })
-          : isTimeout(cause)
-          ? new RequestTimeoutError({ subject, timeoutMs })
-          : toBusError("request", subject)(cause)
-    })
-    return toMessage(reply)
-  }, Effect.withSpan("NatsBus.request", undefined, untracedStack))
+  const request = Effect.fnUntraced(
+    function* (subject: string, data: Uint8Array, requestOpts: { readonly timeout: Duration.Input; readonly headers?: Headers }) {
+      const timeoutMs = Duration.toMillis(requestOpts.timeout)
+      const hdrs = toMsgHdrs(requestOpts.headers)
+      const reply = yield* Effect.tryPromise({
+        try: () => nc.request(subject, data, { timeout: timeoutMs, ...(hdrs === undefined ? {} : { headers: hdrs }) }),
+        catch: (cause): BusError | RequestTimeoutError | NoRespondersError =>
+          isNoResponders(cause)
+            ? new NoRespondersError({ subject })
+            : isTimeout(cause)
+              ? new RequestTimeoutError({ subject, timeoutMs })
+              : toBusError("request", subject)(cause)
+      })
+      return toMessage(reply)
+    },
+    Effect.withSpan("NatsBus.request", undefined, untracedStack)
+  )
 
   const respond: Bus["Service"]["respond"] = (message, data, respondOpts) =>
     message.reply === undefined
       ? Effect.fail(
-        new BusError({
-          operation: "respond",
-          subject: message.subject,
-          code: "NO_REPLY_SUBJECT",
-          message: `message on ${message.subject} is not a request`
-        })
-      )
+          new BusError({
+            operation: "respond",
+            subject: message.subject,
+            code: "NO_REPLY_SUBJECT",
+            message: `message on ${message.subject} is not a request`
+          })
+        )
       : publish(message.reply, data, respondOpts)
 
-  const ensureStream = Effect.fn("NatsBus.ensureStream")(function*(config: StreamConfig) {
+  const ensureStream = Effect.fn("NatsBus.ensureStream")(function* (config: StreamConfig) {
     const natsConfig = {
       name: config.name,
       subjects: [...config.subjects],
@@ -166,7 +168,7 @@ export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions)
     )
   })
 
-  const ensureConsumer = Effect.fn("NatsBus.ensureConsumer")(function*(config: ConsumerConfig) {
+  const ensureConsumer = Effect.fn("NatsBus.ensureConsumer")(function* (config: ConsumerConfig) {
     const where = `${config.stream}/${config.durable}`
     const natsConfig: Partial<NatsConsumerConfig> = {
       durable_name: config.durable,
@@ -216,7 +218,7 @@ export const make = Effect.fn("NatsBus.make")(function*(options: NatsBusOptions)
     }).pipe(Effect.map((ack) => ({ seq: ack.seq, duplicate: ack.duplicate })))
   }
 
-  const kv = Effect.fn("NatsBus.kv")(function*(bucket: string) {
+  const kv = Effect.fn("NatsBus.kv")(function* (bucket: string) {
     if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
     const cached = buckets.get(bucket)
     if (cached !== undefined) return cached

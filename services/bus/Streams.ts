@@ -27,7 +27,10 @@ export const resultsStream = (names: Names): StreamConfig => ({
 })
 
 /** The scheduler's durable consumer of results. */
-export const schedulerConsumer = (names: Names, options: { readonly ackWait: Duration.Input; readonly maxAckPending: number }): ConsumerConfig => ({
+export const schedulerConsumer = (
+  names: Names,
+  options: { readonly ackWait: Duration.Input; readonly maxAckPending: number }
+): ConsumerConfig => ({
   stream: names.streams.results,
   durable: names.consumers.scheduler,
   filterSubject: names.taskResultAll,

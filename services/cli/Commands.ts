@@ -61,83 +61,113 @@ const run = Command.make(
     modules,
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON event per line"), Flag.withDefault(false))
   },
-  Effect.fn(function*({ inputs, json, modules, nats, pipeline }) {
-    const text = yield* Effect.tryPromise({
-      try: () => readFile(pipeline, "utf8"),
-      catch: (cause) => String(cause)
-    }).pipe(Effect.catch((cause) =>
-      Console.error(`${pipeline}: cannot read the file (${cause})`).pipe(Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline }))))))
-    const reject = (error: PipelineInvalidError) =>
-      Console.error(error.issues.map(formatIssue).join("\n")).pipe(Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline }))))
-    const parsed = yield* parsePipeline({ file: pipeline, text }).pipe(Effect.catchTag("PipelineInvalidError", reject))
-    const format: Format = json ? "json" : process.stdout.isTTY ? "live" : "plain"
-    const renderer = makeRenderer(format, parsed.pipeline.stages.map((stage) => stage.name))
-    const url = Option.getOrUndefined(nats)
-    const definitions = yield* loadStages(modules)
-    const outcome = yield* Effect.scoped(Effect.gen(function*() {
-      const client = yield* SwitchyardClient
-      const submitted = yield* client.submitRun({
-        pipeline: text,
-        file: pipeline,
-        inputs: Option.getOrElse(inputs, () => ({}))
-      }).pipe(Effect.catchTag("PipelineInvalidError", reject))
-      let last: { status?: string; state?: unknown; at: number } | undefined
-      const startedAt = yield* Clock.currentTimeMillis
-      yield* submitted.events.pipe(Stream.runForEach((event) =>
-        Effect.gen(function*() {
-          if (event.kind === "run.finished") last = { ...(event.status === undefined ? {} : { status: event.status }), state: event.state, at: event.at }
-          yield* write(renderer.render(event))
+  Effect.fn(
+    function* ({ inputs, json, modules, nats, pipeline }) {
+      const text = yield* Effect.tryPromise({
+        try: () => readFile(pipeline, "utf8"),
+        catch: (cause) => String(cause)
+      }).pipe(
+        Effect.catch((cause) =>
+          Console.error(`${pipeline}: cannot read the file (${cause})`).pipe(
+            Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
+          )
+        )
+      )
+      const reject = (error: PipelineInvalidError) =>
+        Console.error(error.issues.map(formatIssue).join("\n")).pipe(
+          Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
+        )
+      const parsed = yield* parsePipeline({ file: pipeline, text }).pipe(Effect.catchTag("PipelineInvalidError", reject))
+      const format: Format = json ? "json" : process.stdout.isTTY ? "live" : "plain"
+      const renderer = makeRenderer(
+        format,
+        parsed.pipeline.stages.map((stage) => stage.name)
+      )
+      const url = Option.getOrUndefined(nats)
+      const definitions = yield* loadStages(modules)
+      const outcome = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const client = yield* SwitchyardClient
+          const submitted = yield* client
+            .submitRun({
+              pipeline: text,
+              file: pipeline,
+              inputs: Option.getOrElse(inputs, () => ({}))
+            })
+            .pipe(Effect.catchTag("PipelineInvalidError", reject))
+          let last: { status?: string; state?: unknown; at: number } | undefined
+          const startedAt = yield* Clock.currentTimeMillis
+          yield* submitted.events.pipe(
+            Stream.runForEach((event) =>
+              Effect.gen(function* () {
+                if (event.kind === "run.finished")
+                  last = { ...(event.status === undefined ? {} : { status: event.status }), state: event.state, at: event.at }
+                yield* write(renderer.render(event))
+              })
+            )
+          )
+          if (format !== "json" && last !== undefined) {
+            const state = Object.entries((last.state ?? {}) as Record<string, unknown>)
+              .map(([key, value]) => {
+                const json = JSON.stringify(value)
+                return `  ${key} = ${json.length > 120 ? `${json.slice(0, 117)}...` : json}`
+              })
+              .join("\n")
+            yield* write(`state:\n${state}\nfinished in ${formatMs(last.at - startedAt)}\n`)
+          }
+          return { runId: submitted.runId, status: last?.status ?? "unknown" }
         })
-      ))
-      if (format !== "json" && last !== undefined) {
-        const state = Object.entries((last.state ?? {}) as Record<string, unknown>)
-          .map(([key, value]) => {
-            const json = JSON.stringify(value)
-            return `  ${key} = ${json.length > 120 ? `${json.slice(0, 117)}...` : json}`
-          })
-          .join("\n")
-        yield* write(`state:\n${state}\nfinished in ${formatMs(last.at - startedAt)}\n`)
-      }
-      return { runId: submitted.runId, status: last?.status ?? "unknown" }
-    })).pipe(Effect.provide(clientLayer(url, definitions)))
-    if (outcome.status !== "succeeded") return yield* new RunNotSucceededError(outcome)
-  }, Effect.provide(loggingLayer("Warn")))
+      ).pipe(Effect.provide(clientLayer(url, definitions)))
+      if (outcome.status !== "succeeded") return yield* new RunNotSucceededError(outcome)
+    },
+    Effect.provide(loggingLayer("Warn"))
+  )
 ).pipe(Command.withDescription("Run a pipeline and follow its progress (exit 0 succeeded, 1 failed, 2 invalid pipeline)"))
 
 const stages = Command.make(
   "stages",
   { nats, modules, json: Flag.Boolean("json").pipe(Flag.withDefault(false)) },
-  Effect.fn(function*({ json, modules, nats }) {
-    const definitions = yield* loadStages(modules)
-    const reply = yield* Effect.gen(function*() {
-      const registry = yield* RegistryClient
-      return yield* registry.list()
-    }).pipe(Effect.scoped, Effect.provide(clientLayer(Option.getOrUndefined(nats), definitions)))
-    if (json) return yield* Console.log(JSON.stringify(reply.stages, null, 2))
-    const rows = reply.stages.map((s) => [s.metadata.type, s.metadata.version, s.pool, s.online ? "online" : "offline", s.metadata.description])
-    const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length), ["TYPE", "VERSION", "POOL", "STATE"][i]!.length))
-    const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join("  ")
-    yield* Console.log([line(["TYPE", "VERSION", "POOL", "STATE", "DESCRIPTION"]), ...rows.map(line)].join("\n"))
-  }, Effect.provide(loggingLayer("Warn")))
+  Effect.fn(
+    function* ({ json, modules, nats }) {
+      const definitions = yield* loadStages(modules)
+      const reply = yield* Effect.gen(function* () {
+        const registry = yield* RegistryClient
+        return yield* registry.list()
+      }).pipe(Effect.scoped, Effect.provide(clientLayer(Option.getOrUndefined(nats), definitions)))
+      if (json) return yield* Console.log(JSON.stringify(reply.stages, null, 2))
+      const rows = reply.stages.map((s) => [
+        s.metadata.type,
+        s.metadata.version,
+        s.pool,
+        s.online ? "online" : "offline",
+        s.metadata.description
+      ])
+      const widths = [0, 1, 2, 3].map((i) =>
+        Math.max(...rows.map((row) => row[i]!.length), ["TYPE", "VERSION", "POOL", "STATE"][i]!.length)
+      )
+      const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join("  ")
+      yield* Console.log([line(["TYPE", "VERSION", "POOL", "STATE", "DESCRIPTION"]), ...rows.map(line)].join("\n"))
+    },
+    Effect.provide(loggingLayer("Warn"))
+  )
 ).pipe(Command.withDescription("List the stage types the registry knows"))
 
-const registry = Command.make(
-  "registry",
-  { nats: requiredNats },
-  ({ nats }) => Layer.launch(registryLayer.pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info"))))
+const registry = Command.make("registry", { nats: requiredNats }, ({ nats }) =>
+  Layer.launch(registryLayer.pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info"))))
 ).pipe(Command.withDescription("Run the registry service against NATS"))
 
-const scheduler = Command.make(
-  "scheduler",
-  { nats: requiredNats },
-  ({ nats }) => Layer.launch(schedulerLayer.pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info"))))
+const scheduler = Command.make("scheduler", { nats: requiredNats }, ({ nats }) =>
+  Layer.launch(schedulerLayer.pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info"))))
 ).pipe(Command.withDescription("Run the scheduler service against NATS"))
 
 const executor = Command.make(
   "executor",
   {
     nats: requiredNats,
-    pool: Flag.String("pool").pipe(Flag.withDescription("The pool this replica serves"), Flag.withFallbackConfig(Config.String("SWITCHYARD_POOL"))),
+    pool: Flag.String("pool").pipe(
+      Flag.withDescription("The pool this replica serves"),
+      Flag.withFallbackConfig(Config.String("SWITCHYARD_POOL"))
+    ),
     builtins: Flag.Boolean("builtins").pipe(
       Flag.withDescription("Serve the built-in stage types too (--no-builtins: only the --module ones)"),
       Flag.withDefault(true)
@@ -145,7 +175,7 @@ const executor = Command.make(
     slots: Flag.Int("slots").pipe(Flag.withDescription("Tasks run at once by this replica"), Flag.optional),
     modules
   },
-  Effect.fn(function*({ builtins, modules, nats, pool, slots }) {
+  Effect.fn(function* ({ builtins, modules, nats, pool, slots }) {
     const definitions = yield* loadStages(modules, { builtins })
     return yield* Layer.launch(
       executorLayer(definitions, { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }).pipe(

@@ -5,8 +5,4 @@ import { Command } from "effect/cli"
 import packageJson from "../../package.json" with { type: "json" }
 import { switchyard } from "./Commands.ts"
 
-switchyard.pipe(
-  Command.run({ version: packageJson.version }),
-  Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain
-)
+switchyard.pipe(Command.run({ version: packageJson.version }), Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -51,31 +51,32 @@ export const poolConsumer = (names: Names, settings: ExecutorSettings): Consumer
 })
 
 /** A running executor replica. */
-export class Executor extends Context.Service<Executor, {
-  readonly pool: string
-  readonly executorId: string
-  /** Tasks running on this replica now. */
-  readonly inFlight: Effect.Effect<number>
-  /** Whether the registry has answered this replica's registration. */
-  readonly registered: Effect.Effect<boolean>
-  /** Stage types served now: the catalog minus what the registry rejected. */
-  readonly served: Effect.Effect<ReadonlyArray<string>>
-}>()("switchyard/executor/Executor") {
+export class Executor extends Context.Service<
+  Executor,
+  {
+    readonly pool: string
+    readonly executorId: string
+    /** Tasks running on this replica now. */
+    readonly inFlight: Effect.Effect<number>
+    /** Whether the registry has answered this replica's registration. */
+    readonly registered: Effect.Effect<boolean>
+    /** Stage types served now: the catalog minus what the registry rejected. */
+    readonly served: Effect.Effect<ReadonlyArray<string>>
+  }
+>()("switchyard/executor/Executor") {
   /** Starts the replica for the layer's lifetime. */
   static readonly layer: Layer.Layer<Executor, BusError, Bus | ExecutorConfig | StageCatalog> = Layer.effect(
     Executor,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* Bus
       const settings = yield* ExecutorConfig
       const catalog = yield* StageCatalog
       const names = yield* Subjects
       const consumer = poolConsumer(names, settings)
 
-      yield* Effect.all([
-        bus.ensureStream(tasksStream(names)),
-        bus.ensureStream(resultsStream(names)),
-        bus.ensureConsumer(consumer)
-      ], { discard: true }).pipe(Effect.withSpan("Executor.ensureQueues", { attributes: { pool: settings.pool } }))
+      yield* Effect.all([bus.ensureStream(tasksStream(names)), bus.ensureStream(resultsStream(names)), bus.ensureConsumer(consumer)], {
+        discard: true
+      }).pipe(Effect.withSpan("Executor.ensureQueues", { attributes: { pool: settings.pool } }))
 
       const registration = yield* makeRegistration({ bus, settings, definitions: catalog.definitions })
       const firstAttempt = yield* Effect.result(registration.attempt)
@@ -84,9 +85,11 @@ export class Executor extends Context.Service<Executor, {
           `registration on ${names.stageRegister} did not succeed; serving all ${catalog.definitions.length} stage type(s) and retrying it in the background`,
           { pool: settings.pool, error: firstAttempt.failure.message }
         )
-        yield* Effect.forkScoped(registration.retryUntilRegistered.pipe(
-          Effect.catch((error) => Effect.logError("registration gave up", { pool: settings.pool, error: error.message }))
-        ))
+        yield* Effect.forkScoped(
+          registration.retryUntilRegistered.pipe(
+            Effect.catch((error) => Effect.logError("registration gave up", { pool: settings.pool, error: error.message }))
+          )
+        )
       }
 
       // Finalizers run in reverse: the consumer stops first, then in-flight tasks drain, then
@@ -98,20 +101,24 @@ export class Executor extends Context.Service<Executor, {
       const running = yield* FiberSet.make<void, never>()
       const inFlight = FiberSet.size(running)
 
-      const beat = Effect.gen(function*() {
-        const heartbeat = Codec.encode(Heartbeat, WireType.Heartbeat, new Heartbeat({
-          version: 1,
-          pool: settings.pool,
-          executorId: settings.executorId,
-          slots: settings.slots,
-          inFlight: yield* inFlight
-        }))
+      const beat = Effect.gen(function* () {
+        const heartbeat = Codec.encode(
+          Heartbeat,
+          WireType.Heartbeat,
+          new Heartbeat({
+            version: 1,
+            pool: settings.pool,
+            executorId: settings.executorId,
+            slots: settings.slots,
+            inFlight: yield* inFlight
+          })
+        )
         yield* bus.publish(names.stageHeartbeat, heartbeat.data, { headers: heartbeat.headers })
       }).pipe(Effect.catch((error) => Effect.logWarning("could not publish a heartbeat", { error: error.message })))
       yield* Effect.forkScoped(beat.pipe(Effect.repeat(Schedule.spaced(settings.heartbeatInterval))))
 
       yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const left = yield* inFlight
           if (left === 0) return
           yield* Effect.logInfo(`shutting down: waiting for ${left} running task(s)`, { pool: settings.pool })
@@ -160,17 +167,21 @@ export class Executor extends Context.Service<Executor, {
           )
         )
 
-      const consumeOnce = Effect.scoped(Effect.gen(function*() {
-        // Idempotent; puts the consumer back if it was deleted while this replica ran.
-        yield* bus.ensureConsumer(consumer)
-        const messages = yield* bus.consume({ stream: consumer.stream, durable: consumer.durable, slots: settings.slots })
-        yield* Stream.runForEach(messages, dispatch)
-        yield* Effect.logWarning("the task stream ended; consuming again", { pool: settings.pool })
-      }))
-      yield* Effect.forkScoped(consumeOnce.pipe(
-        Effect.catch((error) => Effect.logError("consuming tasks failed; retrying", { pool: settings.pool, error: error.message })),
-        Effect.repeat(Schedule.spaced("1 second"))
-      ))
+      const consumeOnce = Effect.scoped(
+        Effect.gen(function* () {
+          // Idempotent; puts the consumer back if it was deleted while this replica ran.
+          yield* bus.ensureConsumer(consumer)
+          const messages = yield* bus.consume({ stream: consumer.stream, durable: consumer.durable, slots: settings.slots })
+          yield* Stream.runForEach(messages, dispatch)
+          yield* Effect.logWarning("the task stream ended; consuming again", { pool: settings.pool })
+        })
+      )
+      yield* Effect.forkScoped(
+        consumeOnce.pipe(
+          Effect.catch((error) => Effect.logError("consuming tasks failed; retrying", { pool: settings.pool, error: error.message })),
+          Effect.repeat(Schedule.spaced("1 second"))
+        )
+      )
 
       yield* Effect.logInfo(`executor ${settings.executorId} serving pool ${settings.pool}`, {
         slots: settings.slots,
@@ -183,9 +194,8 @@ export class Executor extends Context.Service<Executor, {
         inFlight,
         registered: registration.registered,
         served: Effect.map(registration.rejections, (rejections) =>
-          catalog.definitions
-            .map((definition) => definition.metadata.type)
-            .filter((type) => !rejections.has(type)))
+          catalog.definitions.map((definition) => definition.metadata.type).filter((type) => !rejections.has(type))
+        )
       })
     })
   )

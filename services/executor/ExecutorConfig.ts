@@ -48,12 +48,9 @@ export interface ExecutorSettings {
 }
 
 /** The executor's settings. */
-export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSettings>()(
-  "switchyard/executor/ExecutorConfig"
-) {
+export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSettings>()("switchyard/executor/ExecutorConfig") {
   /** Settings given in code. */
-  static readonly layer = (options: ExecutorOptions): Layer.Layer<ExecutorConfig> =>
-    Layer.effect(ExecutorConfig, resolve(options))
+  static readonly layer = (options: ExecutorOptions): Layer.Layer<ExecutorConfig> => Layer.effect(ExecutorConfig, resolve(options))
 
   /**
    * Settings from the environment; `overrides` (e.g. command-line flags) win.
@@ -71,7 +68,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
   static readonly layerConfig = (overrides: Partial<ExecutorOptions> = {}): Layer.Layer<ExecutorConfig, Config.ConfigError> =>
     Layer.effect(
       ExecutorConfig,
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const env = yield* Config.all({
           pool: Config.String("SWITCHYARD_POOL").pipe(Config.withDefault("default")),
           executorId: Config.option(Config.String("SWITCHYARD_EXECUTOR_ID")),
@@ -99,9 +96,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
     )
 }
 
-const PositiveInt = Schema.NumberFromString.pipe(
-  Schema.decodeTo(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))))
-)
+const PositiveInt = Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))))
 
 const present = <K extends string, A>(key: K, value: Option.Option<A>): { readonly [P in K]?: A } =>
   (Option.isSome(value) ? { [key]: value.value } : {}) as { readonly [P in K]?: A }

@@ -21,8 +21,8 @@ export class UnknownStageError extends Schema.TaggedError<UnknownStageError>()("
     return this.rejection === undefined
       ? `pool ${this.pool} does not serve stage type ${this.stageType}`
       : `pool ${this.pool} does not serve stage type ${this.stageType}: the registry rejected it (${this.rejection.code}${
-        this.rejection.path === "" ? "" : ` at ${this.rejection.path}`
-      }: ${this.rejection.message})`
+          this.rejection.path === "" ? "" : ` at ${this.rejection.path}`
+        }: ${this.rejection.message})`
   }
 }
 

@@ -7,12 +7,15 @@ import { Context, Layer, Option } from "effect"
 import type { StageDefinition } from "../../sdk/Stage.ts"
 
 /** The stage definitions served by this executor. */
-export class StageCatalog extends Context.Service<StageCatalog, {
-  /** Every definition, in the order given (duplicates removed). */
-  readonly definitions: ReadonlyArray<StageDefinition>
-  /** The definition of a stage type. */
-  readonly get: (type: string) => Option.Option<StageDefinition>
-}>()("switchyard/executor/StageCatalog") {
+export class StageCatalog extends Context.Service<
+  StageCatalog,
+  {
+    /** Every definition, in the order given (duplicates removed). */
+    readonly definitions: ReadonlyArray<StageDefinition>
+    /** The definition of a stage type. */
+    readonly get: (type: string) => Option.Option<StageDefinition>
+  }
+>()("switchyard/executor/StageCatalog") {
   /** A catalog of these definitions. */
   static readonly layer = (definitions: Iterable<StageDefinition>): Layer.Layer<StageCatalog> =>
     Layer.sync(StageCatalog, () => StageCatalog.make(definitions))

@@ -61,15 +61,18 @@ export class AuditEntry extends Schema.Class<AuditEntry>("switchyard/AuditEntry"
 export type AuditRecord = Omit<AuditEntry, "version" | "service" | "at">
 
 /** The audit log service. */
-export class AuditLog extends Context.Service<AuditLog, {
-  /** Publishes and logs one entry; never fails. */
-  readonly record: (entry: AuditRecord) => Effect.Effect<void>
-}>()("switchyard/registry/AuditLog") {
+export class AuditLog extends Context.Service<
+  AuditLog,
+  {
+    /** Publishes and logs one entry; never fails. */
+    readonly record: (entry: AuditRecord) => Effect.Effect<void>
+  }
+>()("switchyard/registry/AuditLog") {
   /** Ensures the audit stream, then records as `service` (default `registry`). */
   static readonly layerFor = (service: string): Layer.Layer<AuditLog, BusError, Bus> =>
     Layer.effect(
       AuditLog,
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const bus = yield* Bus
         const names = yield* Subjects
         yield* bus.ensureStream({
@@ -80,7 +83,7 @@ export class AuditLog extends Context.Service<AuditLog, {
         })
         const subject = names.audit(service)
 
-        const record = Effect.fn("AuditLog.record")(function*(fields: AuditRecord) {
+        const record = Effect.fn("AuditLog.record")(function* (fields: AuditRecord) {
           const at = yield* Clock.currentTimeMillis
           const entry = new AuditEntry({ ...fields, version: 1, service, at })
           const encoded = Schema.encodeSync(AuditEntry)(entry)
@@ -88,13 +91,13 @@ export class AuditLog extends Context.Service<AuditLog, {
             Effect.annotateLogs({ audit: encoded })
           )
           const { data, headers } = encode(AuditEntry, AuditEntryType, entry)
-          yield* bus.enqueue(subject, data, { headers }).pipe(
-            Effect.catch((error) =>
-              Effect.logWarning("audit entry not published").pipe(
-                Effect.annotateLogs({ audit: encoded, error: error.message })
+          yield* bus
+            .enqueue(subject, data, { headers })
+            .pipe(
+              Effect.catch((error) =>
+                Effect.logWarning("audit entry not published").pipe(Effect.annotateLogs({ audit: encoded, error: error.message }))
               )
             )
-          )
         })
 
         return AuditLog.of({ record })

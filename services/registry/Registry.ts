@@ -41,22 +41,25 @@ import { RegistryConfig } from "./RegistryConfig.ts"
 import { checkRegistration, type StageCheck } from "./StageValidation.ts"
 
 /** The registry service. */
-export class Registry extends Context.Service<Registry, {
-  /** Validates and records the stages of a registration; one decision per stage, in order. */
-  readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, BusError>
-  /** Records that a replica of a pool is alive; brings an offline pool back online. */
-  readonly heartbeat: (heartbeat: HeartbeatMessage) => Effect.Effect<void, BusError>
-  /** Every registered stage type, sorted by type. */
-  readonly list: () => Effect.Effect<StageListReply, BusError>
-  /** Looks stage types up; each unknown one comes with up to 3 close known names. */
-  readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, BusError>
-  /** Checks pool liveness now (it also runs every `sweepInterval`). */
-  readonly sweep: () => Effect.Effect<void, BusError>
-}>()("switchyard/registry/Registry") {
+export class Registry extends Context.Service<
+  Registry,
+  {
+    /** Validates and records the stages of a registration; one decision per stage, in order. */
+    readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, BusError>
+    /** Records that a replica of a pool is alive; brings an offline pool back online. */
+    readonly heartbeat: (heartbeat: HeartbeatMessage) => Effect.Effect<void, BusError>
+    /** Every registered stage type, sorted by type. */
+    readonly list: () => Effect.Effect<StageListReply, BusError>
+    /** Looks stage types up; each unknown one comes with up to 3 close known names. */
+    readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, BusError>
+    /** Checks pool liveness now (it also runs every `sweepInterval`). */
+    readonly sweep: () => Effect.Effect<void, BusError>
+  }
+>()("switchyard/registry/Registry") {
   /** The registry, serving its subjects while the layer is alive. */
   static readonly layer: Layer.Layer<Registry, BusError, Bus> = Layer.effect(
     Registry,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* Bus
       const names = yield* Subjects
       const config = yield* RegistryConfig
@@ -76,7 +79,7 @@ export class Registry extends Context.Service<Registry, {
       // replicas that race remains; the next sweep repairs it.)
       const liveness = yield* Semaphore.make(1)
 
-      const claim = Effect.fnUntraced(function*(
+      const claim = Effect.fnUntraced(function* (
         registration: StageRegistration,
         index: number,
         metadata: StageMetadata
@@ -101,9 +104,9 @@ export class Registry extends Context.Service<Registry, {
           return refuse(
             "conflict",
             `stages[${index}].plugin`,
-            `stage type ${type} belongs to plugin ${JSON.stringify(record.metadata.plugin)} (version ${record.metadata.version}, pool ${
-              JSON.stringify(record.pool)
-            }); plugin ${JSON.stringify(metadata.plugin)} cannot register it`
+            `stage type ${type} belongs to plugin ${JSON.stringify(record.metadata.plugin)} (version ${record.metadata.version}, pool ${JSON.stringify(
+              record.pool
+            )}); plugin ${JSON.stringify(metadata.plugin)} cannot register it`
           )
         }
         const order = compareVersions(metadata.version, record.metadata.version)
@@ -111,9 +114,9 @@ export class Registry extends Context.Service<Registry, {
           return refuse(
             "older-version",
             `stages[${index}].version`,
-            `expected version ${record.metadata.version} or newer of stage type ${type} (registered by plugin ${
-              JSON.stringify(record.metadata.plugin)
-            }), found ${metadata.version}`
+            `expected version ${record.metadata.version} or newer of stage type ${type} (registered by plugin ${JSON.stringify(
+              record.metadata.plugin
+            )}), found ${metadata.version}`
           )
         }
         if (order > 0) {
@@ -125,9 +128,9 @@ export class Registry extends Context.Service<Registry, {
           return refuse(
             "conflict",
             `pool`,
-            `stage type ${type} ${metadata.version} is served by pool ${JSON.stringify(record.pool)}, which is online; pool ${
-              JSON.stringify(registration.pool)
-            } can take it over only with a newer version or once that pool is offline`
+            `stage type ${type} ${metadata.version} is served by pool ${JSON.stringify(record.pool)}, which is online; pool ${JSON.stringify(
+              registration.pool
+            )} can take it over only with a newer version or once that pool is offline`
           )
         }
         const sameMetadata = encodedMetadata(record.metadata) === encodedMetadata(metadata)
@@ -139,7 +142,7 @@ export class Registry extends Context.Service<Registry, {
         return samePool ? { _tag: "Reaccepted", previous } : { _tag: "Replaced", previous }
       })
 
-      const decide = Effect.fnUntraced(function*(registration: StageRegistration, check: StageCheck) {
+      const decide = Effect.fnUntraced(function* (registration: StageRegistration, check: StageCheck) {
         const about = {
           pool: registration.pool,
           executorId: registration.executorId,
@@ -160,7 +163,8 @@ export class Registry extends Context.Service<Registry, {
                 subject: error.bucket,
                 message: `stage type ${metadata.type} kept changing under concurrent registrations`
               })
-            ))
+            )
+          )
         )
         const described = { ...about, plugin: metadata.plugin, stageVersion: metadata.version }
         switch (outcome._tag) {
@@ -181,7 +185,7 @@ export class Registry extends Context.Service<Registry, {
 
       /** Sets `online` on one stage record if it is still served by `pool`; true when it changed. */
       const setOnline = (type: string, pool: string, online: boolean) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const current = yield* stages.read(type)
           if (Option.isNone(current)) return false
           const { record, revision } = current.value
@@ -194,7 +198,7 @@ export class Registry extends Context.Service<Registry, {
         )
 
       /** Marks the stages of `pool` online or offline and audits the change once. */
-      const markPool = Effect.fnUntraced(function*(options: {
+      const markPool = Effect.fnUntraced(function* (options: {
         readonly pool: string
         readonly online: boolean
         readonly records: ReadonlyArray<RegisteredStage>
@@ -217,39 +221,33 @@ export class Registry extends Context.Service<Registry, {
         else onlinePools.delete(options.pool)
       })
 
-      const bringOnline = Effect.fnUntraced(function*(pool: string, lastSeen: number) {
+      const bringOnline = Effect.fnUntraced(function* (pool: string, lastSeen: number) {
         if (onlinePools.has(pool)) return
         yield* markPool({ pool, online: true, records: stages.records(), lastSeen })
       })
 
-      const register = Effect.fn("Registry.register")(function*(registration: StageRegistration) {
+      const register = Effect.fn("Registry.register")(function* (registration: StageRegistration) {
         // A dependency registered through another replica moments ago may not
         // have reached this replica's copy yet: look those up in the bucket.
         const inRegistration = new Set(registration.stages.map(typeOf))
-        const unseen = [...dependenciesOf(registration)].filter((type) =>
-          !inRegistration.has(type) && stages.lookup(type) === undefined
-        )
+        const unseen = [...dependenciesOf(registration)].filter((type) => !inRegistration.has(type) && stages.lookup(type) === undefined)
         yield* Effect.forEach(unseen, stages.read, { concurrency: 16, discard: true })
-        const known = new Map(
-          stages.records().map((record) => [record.metadata.type, record.metadata.dependencies] as const)
-        )
+        const known = new Map(stages.records().map((record) => [record.metadata.type, record.metadata.dependencies] as const))
         const checks = checkRegistration(registration, known)
         const decisions = yield* Effect.forEach(checks, (check) => decide(registration, check))
         if (decisions.some((decision) => decision.accepted)) {
           // Registering counts as a sign of life: a pool that registers and
           // never beats still goes offline after `offlineAfter`.
-          yield* Effect.gen(function*() {
+          yield* Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
-            yield* beats.put(
-              new ReplicaBeat({ pool: registration.pool, executorId: registration.executorId, lastSeen: now })
-            )
+            yield* beats.put(new ReplicaBeat({ pool: registration.pool, executorId: registration.executorId, lastSeen: now }))
             yield* bringOnline(registration.pool, now)
           }).pipe(Semaphore.withPermit(liveness))
         }
         return new RegistrationReply({ version: 1, decisions })
       })
 
-      const heartbeat = Effect.fn("Registry.heartbeat")(function*(beat: HeartbeatMessage) {
+      const heartbeat = Effect.fn("Registry.heartbeat")(function* (beat: HeartbeatMessage) {
         const now = yield* Clock.currentTimeMillis
         yield* beats.put(
           new ReplicaBeat({
@@ -263,34 +261,37 @@ export class Registry extends Context.Service<Registry, {
         yield* bringOnline(beat.pool, now)
       }, Semaphore.withPermit(liveness))
 
-      const list = Effect.fn("Registry.list")(function*() {
+      const list = Effect.fn("Registry.list")(function* () {
         return new StageListReply({ version: 1, stages: stages.records() })
       })
 
       // On every run submission: no call-site stack capture, and the reply
       // is written from each record's cached wire form.
-      const lookup = Effect.fnUntraced(function*(types: ReadonlyArray<string>) {
-        const wanted = [...new Set(types)]
-        // A type registered through another replica moments ago may not have
-        // reached this replica's copy yet: an unknown one is looked up in the bucket.
-        const unseen = wanted.filter((type) => stages.lookup(type) === undefined)
-        if (unseen.length > 0) yield* Effect.forEach(unseen, stages.read, { concurrency: 16, discard: true })
-        const found: Array<RegisteredStage> = []
-        const unknown: Array<string> = []
-        for (const type of wanted) {
-          const record = stages.lookup(type)
-          if (record === undefined) unknown.push(type)
-          else found.push(record)
-        }
-        const knownTypes = unknown.length === 0 ? [] : stages.records().map((record) => record.metadata.type)
-        const missing = unknown.map((type) => ({ type, suggestions: suggest(type, knownTypes) }))
-        return { found, missing }
-      }, Effect.withSpan("Registry.resolve", undefined, { captureStackTrace: false }))
+      const lookup = Effect.fnUntraced(
+        function* (types: ReadonlyArray<string>) {
+          const wanted = [...new Set(types)]
+          // A type registered through another replica moments ago may not have
+          // reached this replica's copy yet: an unknown one is looked up in the bucket.
+          const unseen = wanted.filter((type) => stages.lookup(type) === undefined)
+          if (unseen.length > 0) yield* Effect.forEach(unseen, stages.read, { concurrency: 16, discard: true })
+          const found: Array<RegisteredStage> = []
+          const unknown: Array<string> = []
+          for (const type of wanted) {
+            const record = stages.lookup(type)
+            if (record === undefined) unknown.push(type)
+            else found.push(record)
+          }
+          const knownTypes = unknown.length === 0 ? [] : stages.records().map((record) => record.metadata.type)
+          const missing = unknown.map((type) => ({ type, suggestions: suggest(type, knownTypes) }))
+          return { found, missing }
+        },
+        Effect.withSpan("Registry.resolve", undefined, { captureStackTrace: false })
+      )
 
       const resolve = (types: ReadonlyArray<string>) =>
         lookup(types).pipe(Effect.map(({ found, missing }) => new StageResolveReply({ version: 1, found, missing })))
 
-      const sweep = Effect.fn("Registry.sweep")(function*() {
+      const sweep = Effect.fn("Registry.sweep")(function* () {
         const now = yield* Clock.currentTimeMillis
         const replicas = beats.all()
         const lastSeen = new Map<string, number>()
@@ -323,9 +324,7 @@ export class Registry extends Context.Service<Registry, {
         subject: names.stageRegister,
         decode: decode(StageRegistration, WireType.StageRegistration),
         handle: (registration: StageRegistration) =>
-          register(registration).pipe(
-            Effect.map((reply) => encode(RegistrationReply, WireType.RegistrationReply, reply))
-          )
+          register(registration).pipe(Effect.map((reply) => encode(RegistrationReply, WireType.RegistrationReply, reply)))
       })
       yield* serve(bus, {
         subject: names.stageHeartbeat,
@@ -341,11 +340,7 @@ export class Registry extends Context.Service<Registry, {
             ? Effect.succeed(new StageListRequest({ version: 1 }))
             : decode(StageListRequest, WireType.StageListRequest)(message),
         handle: () =>
-          list().pipe(
-            Effect.map((reply) =>
-              encodePlain(WireType.StageListReply, { version: 1, stages: reply.stages.map(encodedStage) })
-            )
-          )
+          list().pipe(Effect.map((reply) => encodePlain(WireType.StageListReply, { version: 1, stages: reply.stages.map(encodedStage) })))
       })
       yield* serve(bus, {
         subject: names.stageResolve,
@@ -388,10 +383,9 @@ const compareVersions = (next: string, stored: string): number => {
 
 const encodedMetadata = (metadata: StageMetadata): string => JSON.stringify(Schema.encodeSync(StageMetadata)(metadata))
 
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
-  typeof value === "object" && value !== null
+const isObject = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null
 
-const typeOf = (raw: unknown): string => isObject(raw) && typeof raw["type"] === "string" ? raw["type"] : ""
+const typeOf = (raw: unknown): string => (isObject(raw) && typeof raw["type"] === "string" ? raw["type"] : "")
 
 /** Every stage type the (not yet validated) stages of a registration name as a dependency. */
 const dependenciesOf = (registration: StageRegistration): ReadonlySet<string> => {

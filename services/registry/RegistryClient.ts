@@ -24,12 +24,7 @@ import { traceHeaders } from "../telemetry/index.ts"
 import { RegistryErrorReply, RegistryErrorType, type RegistryUnavailableError } from "./RegistryError.ts"
 
 /** Why a registry call failed. */
-export type RegistryClientError =
-  | BusError
-  | RequestTimeoutError
-  | NoRespondersError
-  | MalformedMessageError
-  | RegistryUnavailableError
+export type RegistryClientError = BusError | RequestTimeoutError | NoRespondersError | MalformedMessageError | RegistryUnavailableError
 
 /** Options of `RegistryClient.layerWith`. */
 export interface RegistryClientOptions {
@@ -41,21 +36,24 @@ export interface RegistryClientOptions {
 }
 
 /** The registry client service. */
-export class RegistryClient extends Context.Service<RegistryClient, {
-  /** Announces a pool's stage types; one decision per stage. */
-  readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, RegistryClientError>
-  /** Reports a replica alive; succeeds once the registry has recorded it. */
-  readonly heartbeat: (heartbeat: Heartbeat) => Effect.Effect<void, RegistryClientError>
-  /** Every registered stage type. */
-  readonly list: () => Effect.Effect<StageListReply, RegistryClientError>
-  /** Looks stage types up, with suggestions for unknown ones. */
-  readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, RegistryClientError>
-}>()("switchyard/registry/RegistryClient") {
+export class RegistryClient extends Context.Service<
+  RegistryClient,
+  {
+    /** Announces a pool's stage types; one decision per stage. */
+    readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, RegistryClientError>
+    /** Reports a replica alive; succeeds once the registry has recorded it. */
+    readonly heartbeat: (heartbeat: Heartbeat) => Effect.Effect<void, RegistryClientError>
+    /** Every registered stage type. */
+    readonly list: () => Effect.Effect<StageListReply, RegistryClientError>
+    /** Looks stage types up, with suggestions for unknown ones. */
+    readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, RegistryClientError>
+  }
+>()("switchyard/registry/RegistryClient") {
   /** A client with the given request timeout. */
   static readonly layerWith = (options: RegistryClientOptions): Layer.Layer<RegistryClient, never, Bus> =>
     Layer.effect(
       RegistryClient,
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const bus = yield* Bus
         const names = yield* Subjects
         const timeout = Duration.fromInputUnsafe(options.timeout ?? "5 seconds")
@@ -69,9 +67,7 @@ export class RegistryClient extends Context.Service<RegistryClient, {
           onReply: (reply: Message) => Effect.Effect<A, MalformedMessageError>
         ): Effect.Effect<A, RegistryClientError> =>
           traceHeaders.pipe(
-            Effect.flatMap((trace) =>
-              bus.request(subject, request.data, { timeout, headers: { ...request.headers, ...trace } })
-            ),
+            Effect.flatMap((trace) => bus.request(subject, request.data, { timeout, headers: { ...request.headers, ...trace } })),
             Effect.flatMap((reply) => {
               // Decode errors name the request's subject, not the reply inbox.
               const received: Message = { ...reply, subject }
@@ -82,7 +78,7 @@ export class RegistryClient extends Context.Service<RegistryClient, {
             })
           )
 
-        const register = Effect.fn("RegistryClient.register")(function*(registration: StageRegistration) {
+        const register = Effect.fn("RegistryClient.register")(function* (registration: StageRegistration) {
           return yield* ask(
             names.stageRegister,
             encode(StageRegistration, WireType.StageRegistration, registration),
@@ -90,11 +86,11 @@ export class RegistryClient extends Context.Service<RegistryClient, {
           )
         })
 
-        const heartbeat = Effect.fn("RegistryClient.heartbeat")(function*(beat: Heartbeat) {
+        const heartbeat = Effect.fn("RegistryClient.heartbeat")(function* (beat: Heartbeat) {
           yield* ask(names.stageHeartbeat, encode(Heartbeat, WireType.Heartbeat, beat), () => Effect.void)
         })
 
-        const list = Effect.fn("RegistryClient.list")(function*() {
+        const list = Effect.fn("RegistryClient.list")(function* () {
           return yield* ask(
             names.stageList,
             encode(StageListRequest, WireType.StageListRequest, new StageListRequest({ version: 1 })),
@@ -106,11 +102,9 @@ export class RegistryClient extends Context.Service<RegistryClient, {
 
         // Called on every run submission: a span, but no call-site stack capture.
         const resolve = (types: ReadonlyArray<string>) =>
-          ask(
-            names.stageResolve,
-            encodePlain(WireType.StageResolveRequest, { version: 1, types }),
-            decodeResolveReply
-          ).pipe(Effect.withSpan("RegistryClient.resolve", undefined, { captureStackTrace: false }))
+          ask(names.stageResolve, encodePlain(WireType.StageResolveRequest, { version: 1, types }), decodeResolveReply).pipe(
+            Effect.withSpan("RegistryClient.resolve", undefined, { captureStackTrace: false })
+          )
 
         return RegistryClient.of({ register, heartbeat, list, resolve })
       })

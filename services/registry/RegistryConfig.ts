@@ -36,15 +36,11 @@ export class RegistryConfig extends Context.Reference<RegistryConfigShape>("swit
   defaultValue: () => registryConfigDefaults
 }) {
   /** Settings with some fields overridden, e.g. `{ offlineAfter: "500 millis" }`. */
-  static readonly layerWith = (
-    overrides: { readonly [K in keyof RegistryConfigShape]?: Duration.Input }
-  ): Layer.Layer<never> =>
+  static readonly layerWith = (overrides: { readonly [K in keyof RegistryConfigShape]?: Duration.Input }): Layer.Layer<never> =>
     Layer.succeed(RegistryConfig, {
       offlineAfter: Duration.fromInputUnsafe(overrides.offlineAfter ?? registryConfigDefaults.offlineAfter),
       sweepInterval: Duration.fromInputUnsafe(overrides.sweepInterval ?? registryConfigDefaults.sweepInterval),
-      forgetReplicaAfter: Duration.fromInputUnsafe(
-        overrides.forgetReplicaAfter ?? registryConfigDefaults.forgetReplicaAfter
-      )
+      forgetReplicaAfter: Duration.fromInputUnsafe(overrides.forgetReplicaAfter ?? registryConfigDefaults.forgetReplicaAfter)
     })
 
   /**
@@ -53,16 +49,12 @@ export class RegistryConfig extends Context.Reference<RegistryConfigShape>("swit
    */
   static readonly layerFromEnv: Layer.Layer<never, Config.ConfigError> = Layer.effect(
     RegistryConfig,
-    Effect.gen(function*() {
-      const duration = (name: string, fallback: Duration.Duration) =>
-        Config.Duration(name).pipe(Config.withDefault(fallback))
+    Effect.gen(function* () {
+      const duration = (name: string, fallback: Duration.Duration) => Config.Duration(name).pipe(Config.withDefault(fallback))
       return yield* Config.all({
         offlineAfter: duration("SWITCHYARD_REGISTRY_OFFLINE_AFTER", registryConfigDefaults.offlineAfter),
         sweepInterval: duration("SWITCHYARD_REGISTRY_SWEEP_INTERVAL", registryConfigDefaults.sweepInterval),
-        forgetReplicaAfter: duration(
-          "SWITCHYARD_REGISTRY_FORGET_REPLICA_AFTER",
-          registryConfigDefaults.forgetReplicaAfter
-        )
+        forgetReplicaAfter: duration("SWITCHYARD_REGISTRY_FORGET_REPLICA_AFTER", registryConfigDefaults.forgetReplicaAfter)
       })
     })
   )

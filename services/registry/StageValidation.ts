@@ -45,10 +45,12 @@ export const validateStage = (
   const stateKeyProblem = checkStateKey(metadata)
   if (stateKeyProblem !== undefined) return Result.fail(invalid(`${base}.stateKey`, stateKeyProblem))
   if (metadata.runtime !== options.runtime) {
-    return Result.fail(invalid(
-      `${base}.runtime`,
-      `expected ${JSON.stringify(options.runtime)} (the registration's runtime), found ${JSON.stringify(metadata.runtime)}`
-    ))
+    return Result.fail(
+      invalid(
+        `${base}.runtime`,
+        `expected ${JSON.stringify(options.runtime)} (the registration's runtime), found ${JSON.stringify(metadata.runtime)}`
+      )
+    )
   }
   return Result.succeed(metadata)
 }
@@ -58,24 +60,17 @@ export const validateStage = (
  * stages already registered. The ownership rules (conflict, older version)
  * are the registry's, not checked here.
  */
-export const checkRegistration = (
-  registration: StageRegistration,
-  known: KnownStages
-): ReadonlyArray<StageCheck> => {
+export const checkRegistration = (registration: StageRegistration, known: KnownStages): ReadonlyArray<StageCheck> => {
   const poolProblem = poolPattern.test(registration.pool)
     ? undefined
     : invalid(
-      "pool",
-      `expected a pool name of letters, digits, _ and - (it becomes a subject token), found ${
-        JSON.stringify(registration.pool)
-      }`
-    )
+        "pool",
+        `expected a pool name of letters, digits, _ and - (it becomes a subject token), found ${JSON.stringify(registration.pool)}`
+      )
   const checks: Array<StageCheck> = registration.stages.map((raw, index) => ({
     index,
     type: typeOf(raw),
-    result: poolProblem !== undefined
-      ? Result.fail(poolProblem)
-      : validateStage(raw, { index, runtime: registration.runtime })
+    result: poolProblem !== undefined ? Result.fail(poolProblem) : validateStage(raw, { index, runtime: registration.runtime })
   }))
 
   const firstIndex = new Map<string, number>()
@@ -153,11 +148,7 @@ const checkStateKey = (metadata: StageMetadata): string | undefined => {
 }
 
 /** Dependency path from `from` to `to` (both included), if any. */
-const pathBetween = (
-  graph: ReadonlyMap<string, ReadonlyArray<string>>,
-  from: string,
-  to: string
-): ReadonlyArray<string> | undefined => {
+const pathBetween = (graph: ReadonlyMap<string, ReadonlyArray<string>>, from: string, to: string): ReadonlyArray<string> | undefined => {
   const seen = new Set<string>()
   const walk = (node: string): ReadonlyArray<string> | undefined => {
     if (node === to) return [node]
@@ -175,8 +166,7 @@ const pathBetween = (
 const typeOf = (raw: unknown): string =>
   typeof raw === "object" && raw !== null && "type" in raw && typeof raw.type === "string" ? raw.type : ""
 
-const joinPath = (base: string, path: string): string =>
-  path === "" ? base : path.startsWith("[") ? `${base}${path}` : `${base}.${path}`
+const joinPath = (base: string, path: string): string => (path === "" ? base : path.startsWith("[") ? `${base}${path}` : `${base}.${path}`)
 
 /** The value at a `describeIssue` path (`a.b[0].c`), or undefined. */
 const valueAt = (root: unknown, path: string): unknown => {
@@ -189,8 +179,7 @@ const valueAt = (root: unknown, path: string): unknown => {
   return current
 }
 
-const withFound = (message: string, value: unknown): string =>
-  value === undefined ? message : `${message}, found ${describeValue(value)}`
+const withFound = (message: string, value: unknown): string => (value === undefined ? message : `${message}, found ${describeValue(value)}`)
 
 const describeValue = (value: unknown): string => {
   const text = JSON.stringify(value) ?? String(value)

@@ -35,10 +35,10 @@ const splitPath = (path: string): Array<string | number> =>
   path === ""
     ? []
     : path
-      .replace(/\[(\d+)\]/g, ".$1")
-      .split(".")
-      .filter((segment) => segment !== "")
-      .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment))
+        .replace(/\[(\d+)\]/g, ".$1")
+        .split(".")
+        .filter((segment) => segment !== "")
+        .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment))
 
 const locate = (doc: Document, counter: LineCounter, path: string): { line: number; column: number } => {
   // Walk up the path until a node with a source range is found.
@@ -65,7 +65,7 @@ const stageNameAt = (raw: unknown, path: string): string | undefined => {
 }
 
 /** Parses and decodes pipeline text; YAML syntax and schema errors carry their position. */
-export const parsePipeline = Effect.fnUntraced(function*(options: { readonly file: string; readonly text: string }) {
+export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
   const counter = new LineCounter()
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true })
@@ -222,7 +222,7 @@ export const checkAgainstRegistry = (
  * Loads and validates a pipeline end to end; `resolve` asks the registry
  * about the stage types the pipeline names.
  */
-export const loadPipeline = Effect.fnUntraced(function*<E, R>(
+export const loadPipeline = Effect.fnUntraced(function* <E, R>(
   options: { readonly file: string; readonly text: string },
   resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, E, R>
 ) {

@@ -200,7 +200,10 @@ const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", erro
 export const start = (record: RunDoc, now: number): Transition => {
   const draft = new Draft(record, now)
   draft.event({ kind: "run.started" })
-  advance(draft, record.pipeline.stages.map((stage) => stage.name))
+  advance(
+    draft,
+    record.pipeline.stages.map((stage) => stage.name)
+  )
   return draft.done()
 }
 
@@ -217,14 +220,27 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
   if (result.status === "succeeded") {
     const applied = applyOutput(record.state, { stateKey: metadata.stateKey, mode: metadata.output, output: result.output ?? null })
     if (applied._tag === "Rejected") {
-      fail(draft, stage, { tag: "OutputApplyError", message: `stage "${stage.name}" (${stage.type}): ${applied.message}`, retryable: false }, durationMs)
+      fail(
+        draft,
+        stage,
+        { tag: "OutputApplyError", message: `stage "${stage.name}" (${stage.type}): ${applied.message}`, retryable: false },
+        durationMs
+      )
       return draft.done()
     }
     const count = countOutput(metadata.count, result.output ?? null)
     draft.record.state = applied.state as RunDoc["state"]
     draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId })
     draft.index.succeeded++
-    draft.event({ kind: "stage.finished", stage: stage.name, stageType: stage.type, attempt: stage.attempt, executorId: result.executorId, durationMs, count })
+    draft.event({
+      kind: "stage.finished",
+      stage: stage.name,
+      stageType: stage.type,
+      attempt: stage.attempt,
+      executorId: result.executorId,
+      durationMs,
+      count
+    })
     const dependents = draft.index.dependents.get(stage.name) ?? []
     for (const dependent of dependents) draft.index.waitingOn.set(dependent, draft.index.waitingOn.get(dependent)! - 1)
     advance(draft, dependents)
@@ -306,6 +322,9 @@ export const resume = (record: RunDoc, now: number): Transition => {
     if (stage.status === "dispatched") draft.dispatch.push(taskFor(draft, stage))
     if (stage.status === "retrying") draft.timers.push({ stage: stage.name, at: stage.retryAt ?? now })
   }
-  advance(draft, record.pipeline.stages.map((stage) => stage.name))
+  advance(
+    draft,
+    record.pipeline.stages.map((stage) => stage.name)
+  )
   return draft.done()
 }

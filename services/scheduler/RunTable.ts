@@ -68,15 +68,17 @@ export const makeRunTable = (options: {
   const actorFor = (runId: string): Effect.Effect<Option.Option<Actor>, BusError> => {
     const existing = actors.get(runId)
     if (existing !== undefined) return Effect.succeed(Option.some(existing))
-    return loading.withPermit(Effect.gen(function*() {
-      const raced = actors.get(runId)
-      if (raced !== undefined) return Option.some(raced)
-      const stored = yield* store.load(runId)
-      if (Option.isNone(stored) || stored.value.doc.status !== "running") return Option.none<Actor>()
-      const actor = newActor(stored.value.doc, stored.value.revision)
-      actors.set(runId, actor)
-      return Option.some(actor)
-    }))
+    return loading.withPermit(
+      Effect.gen(function* () {
+        const raced = actors.get(runId)
+        if (raced !== undefined) return Option.some(raced)
+        const stored = yield* store.load(runId)
+        if (Option.isNone(stored) || stored.value.doc.status !== "running") return Option.none<Actor>()
+        const actor = newActor(stored.value.doc, stored.value.revision)
+        actors.set(runId, actor)
+        return Option.some(actor)
+      })
+    )
   }
 
   const drop = (actor: Actor) => {
@@ -86,7 +88,7 @@ export const makeRunTable = (options: {
 
   /** Saves batches until none is left; runs each batch's effects after its save. */
   const flush = (actor: Actor): Effect.Effect<void> =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       while (true) {
         const batch = actor.batch
         actor.batch = undefined
@@ -122,11 +124,8 @@ export const makeRunTable = (options: {
     return actor.batch
   }
 
-  const attempt = (
-    runId: string,
-    step: (doc: RunDoc, now: number) => Transition | undefined
-  ): Effect.Effect<boolean, SaveError> =>
-    Effect.gen(function*() {
+  const attempt = (runId: string, step: (doc: RunDoc, now: number) => Transition | undefined): Effect.Effect<boolean, SaveError> =>
+    Effect.gen(function* () {
       const found = yield* actorFor(runId)
       if (Option.isNone(found)) return false
       const actor = found.value
@@ -148,10 +147,11 @@ export const makeRunTable = (options: {
       Effect.catchTag("KvConflictError", (conflict) =>
         Effect.logWarning(`run ${runId} changed underneath this scheduler; reloading it`, conflict.message).pipe(
           Effect.andThen(attempt(runId, step))
-        ))
+        )
+      )
     )
 
-  const create = Effect.fnUntraced(function*(doc: RunDoc, first: (doc: RunDoc, now: number) => Transition) {
+  const create = Effect.fnUntraced(function* (doc: RunDoc, first: (doc: RunDoc, now: number) => Transition) {
     const now = yield* Clock.currentTimeMillis
     const transition = first(doc, now)
     const actor = newActor(doc, 0)

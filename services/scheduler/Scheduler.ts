@@ -66,275 +66,359 @@ const noStackTrace = { captureStackTrace: false } as const
 const hopRetry = { schedule: Schedule.exponential(Duration.millis(50)), times: 5 }
 
 /** The scheduler service. */
-export class Scheduler extends Context.Service<Scheduler, {
-  /** Validates and starts a run; invalid pipelines come back as issues, not failures. */
-  readonly submit: (request: RunSubmit) => Effect.Effect<RunSubmitReply, BusError | KvConflictError>
-  readonly cancel: (request: RunCancel) => Effect.Effect<RunCancelReply, BusError | KvConflictError>
-  /** The run's current record (in memory while running, else from the bucket). */
-  readonly get: (runId: string) => Effect.Effect<Option.Option<RunDoc>, BusError>
-}>()("switchyard/scheduler/Scheduler") {
-  static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | RunStore | RegistryClient | SchedulerConfig> = Layer.effect(
-    Scheduler,
-    Effect.gen(function*() {
-      const bus = yield* Bus
-      const names = yield* Subjects
-      const store = yield* RunStore
-      const registry = yield* RegistryClient
-      const config = yield* SchedulerConfig
-      const scope = yield* Scope.Scope
-      const lookup = makeStageLookup(registry, config.stageCacheTtl)
-      const parsedPipelines = new Lru<string, { readonly parsed: ParsedPipeline; readonly issues: ReadonlyArray<PipelineIssue> }>(256)
+export class Scheduler extends Context.Service<
+  Scheduler,
+  {
+    /** Validates and starts a run; invalid pipelines come back as issues, not failures. */
+    readonly submit: (request: RunSubmit) => Effect.Effect<RunSubmitReply, BusError | KvConflictError>
+    readonly cancel: (request: RunCancel) => Effect.Effect<RunCancelReply, BusError | KvConflictError>
+    /** The run's current record (in memory while running, else from the bucket). */
+    readonly get: (runId: string) => Effect.Effect<Option.Option<RunDoc>, BusError>
+  }
+>()("switchyard/scheduler/Scheduler") {
+  static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | RunStore | RegistryClient | SchedulerConfig> =
+    Layer.effect(
+      Scheduler,
+      Effect.gen(function* () {
+        const bus = yield* Bus
+        const names = yield* Subjects
+        const store = yield* RunStore
+        const registry = yield* RegistryClient
+        const config = yield* SchedulerConfig
+        const scope = yield* Scope.Scope
+        const lookup = makeStageLookup(registry, config.stageCacheTtl)
+        const parsedPipelines = new Lru<string, { readonly parsed: ParsedPipeline; readonly issues: ReadonlyArray<PipelineIssue> }>(256)
 
-      yield* bus.ensureStream(tasksStream(names))
-      yield* bus.ensureStream(resultsStream(names))
-      yield* bus.ensureStream(deadLetterStream(names))
-      yield* bus.ensureConsumer(undeliverableTasksConsumer(names))
-      yield* bus.ensureConsumer(schedulerConsumer(names, {
-        ackWait: config.resultAckWait,
-        maxAckPending: config.resultConcurrency * 4
-      }))
-
-      // Every hop of a run continues the trace its submit started (kept in the record).
-      const runTrace = (doc: RunDoc): Record<string, string> =>
-        doc.traceparent === undefined ? {} : { [TraceparentHeader]: doc.traceparent }
-
-      const dispatch = (doc: RunDoc, task: typeof TaskRun.Encoded) => {
-        const pool = doc.stages[task.stage]!.pool
-        const message = encodePlain(WireType.TaskRun, task)
-        return traceHeaders.pipe(
-          Effect.flatMap((trace) =>
-            bus.enqueue(names.taskRun(pool), message.data, { msgId: `${task.taskId}:${task.attempt}`, headers: { ...message.headers, ...trace } })
-          ),
-          Effect.withSpan("Scheduler.dispatch", {
-            attributes: { "switchyard.run_id": task.runId, "switchyard.stage": task.stage, "switchyard.attempt": task.attempt, "switchyard.pool": pool }
-          }, noStackTrace),
-          withParentFrom(runTrace(doc))
-        )
-      }
-
-      const publishEvent = (doc: RunDoc, event: typeof RunEvent.Encoded) => {
-        const message = encodePlain(WireType.RunEvent, event)
-        return bus.publish(names.runEvent(event.runId), message.data, { headers: { ...message.headers, ...runTrace(doc) } })
-      }
-
-      /** A saved transition's effects: tasks out, events out, timers armed. */
-      const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
-        Effect.gen(function*() {
-          yield* Effect.forEach(transition.dispatch, (task) => dispatch(doc, task).pipe(Effect.retry(hopRetry)), { discard: true })
-          yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
-          for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at)
-        }).pipe(
-          // The record is saved: a resumed scheduler re-sends what did not leave.
-          Effect.catchCause((cause) => Effect.logError(`effects of a transition of run ${doc.runId} failed`, cause))
+        yield* bus.ensureStream(tasksStream(names))
+        yield* bus.ensureStream(resultsStream(names))
+        yield* bus.ensureStream(deadLetterStream(names))
+        yield* bus.ensureConsumer(undeliverableTasksConsumer(names))
+        yield* bus.ensureConsumer(
+          schedulerConsumer(names, {
+            ackWait: config.resultAckWait,
+            maxAckPending: config.resultConcurrency * 4
+          })
         )
 
-      const table = makeRunTable({ store, effects, scope })
+        // Every hop of a run continues the trace its submit started (kept in the record).
+        const runTrace = (doc: RunDoc): Record<string, string> =>
+          doc.traceparent === undefined ? {} : { [TraceparentHeader]: doc.traceparent }
 
-      const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
-        Effect.gen(function*() {
-          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-          yield* Effect.sleep(Duration.millis(Math.max(0, at - now)))
-          yield* table.transact(runId, (doc, time) => RunActor.onRetryDue(doc, stage, time))
-        }).pipe(
-          Effect.catchCause((cause) => Effect.logError(`retry of stage ${stage} in run ${runId} failed`, cause)),
-          Effect.forkIn(scope),
-          Effect.asVoid
-        )
-
-      /** Parses (once per distinct text) and validates a pipeline against the registry. */
-      const validate = Effect.fnUntraced(function*(request: RunSubmit) {
-        const key = `${request.file}\u0000${request.text}`
-        let entry = parsedPipelines.get(key)
-        if (entry === undefined) {
-          const parsed = yield* parsePipeline({ file: request.file, text: request.text })
-          entry = { parsed, issues: checkGraph(parsed) }
-          parsedPipelines.set(key, entry)
+        const dispatch = (doc: RunDoc, task: typeof TaskRun.Encoded) => {
+          const pool = doc.stages[task.stage]!.pool
+          const message = encodePlain(WireType.TaskRun, task)
+          return traceHeaders.pipe(
+            Effect.flatMap((trace) =>
+              bus.enqueue(names.taskRun(pool), message.data, {
+                msgId: `${task.taskId}:${task.attempt}`,
+                headers: { ...message.headers, ...trace }
+              })
+            ),
+            Effect.withSpan(
+              "Scheduler.dispatch",
+              {
+                attributes: {
+                  "switchyard.run_id": task.runId,
+                  "switchyard.stage": task.stage,
+                  "switchyard.attempt": task.attempt,
+                  "switchyard.pool": pool
+                }
+              },
+              noStackTrace
+            ),
+            withParentFrom(runTrace(doc))
+          )
         }
-        const { issues: graphIssues, parsed } = entry
-        const resolved = yield* lookup([...new Set(parsed.pipeline.stages.map((stage) => stage.type))]).pipe(
-          Effect.mapError((error) =>
-            new PipelineInvalidError({
-              file: request.file,
-              issues: [new PipelineIssue({ file: request.file, line: 1, column: 1, path: "", message: `could not ask the registry about stage types: ${error.message}` })]
+
+        const publishEvent = (doc: RunDoc, event: typeof RunEvent.Encoded) => {
+          const message = encodePlain(WireType.RunEvent, event)
+          return bus.publish(names.runEvent(event.runId), message.data, { headers: { ...message.headers, ...runTrace(doc) } })
+        }
+
+        /** A saved transition's effects: tasks out, events out, timers armed. */
+        const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            yield* Effect.forEach(transition.dispatch, (task) => dispatch(doc, task).pipe(Effect.retry(hopRetry)), { discard: true })
+            yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
+            for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at)
+          }).pipe(
+            // The record is saved: a resumed scheduler re-sends what did not leave.
+            Effect.catchCause((cause) => Effect.logError(`effects of a transition of run ${doc.runId} failed`, cause))
+          )
+
+        const table = makeRunTable({ store, effects, scope })
+
+        const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+            yield* Effect.sleep(Duration.millis(Math.max(0, at - now)))
+            yield* table.transact(runId, (doc, time) => RunActor.onRetryDue(doc, stage, time))
+          }).pipe(
+            Effect.catchCause((cause) => Effect.logError(`retry of stage ${stage} in run ${runId} failed`, cause)),
+            Effect.forkIn(scope),
+            Effect.asVoid
+          )
+
+        /** Parses (once per distinct text) and validates a pipeline against the registry. */
+        const validate = Effect.fnUntraced(function* (request: RunSubmit) {
+          const key = `${request.file}\u0000${request.text}`
+          let entry = parsedPipelines.get(key)
+          if (entry === undefined) {
+            const parsed = yield* parsePipeline({ file: request.file, text: request.text })
+            entry = { parsed, issues: checkGraph(parsed) }
+            parsedPipelines.set(key, entry)
+          }
+          const { issues: graphIssues, parsed } = entry
+          const resolved = yield* lookup([...new Set(parsed.pipeline.stages.map((stage) => stage.type))]).pipe(
+            Effect.mapError(
+              (error) =>
+                new PipelineInvalidError({
+                  file: request.file,
+                  issues: [
+                    new PipelineIssue({
+                      file: request.file,
+                      line: 1,
+                      column: 1,
+                      path: "",
+                      message: `could not ask the registry about stage types: ${error.message}`
+                    })
+                  ]
+                })
+            )
+          )
+          const { issues, stages } = checkAgainstRegistry(parsed, resolved)
+          const all = [...graphIssues, ...issues]
+          if (all.length > 0) return yield* new PipelineInvalidError({ file: request.file, issues: all })
+          return { pipeline: parsed.pipeline, stages }
+        })
+
+        const submit = Effect.fn("Scheduler.submit")(function* (request: RunSubmit) {
+          const validated = yield* Effect.result(validate(request))
+          if (validated._tag === "Failure") return new RunSubmitReply({ version: 1, issues: validated.failure.issues })
+          const { pipeline, stages } = validated.success
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const runId = request.runId ?? `${now.toString(36)}-${(yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)}`
+          yield* Effect.annotateCurrentSpan({ "switchyard.run_id": runId })
+          const trace = yield* traceHeaders
+          const doc = RunActor.newRun({
+            runId,
+            file: request.file,
+            pipeline: encodePipeline(pipeline),
+            stages: new Map([...stages].map(([name, stage]) => [name, encodeRegistered(stage)])),
+            inputs: request.inputs,
+            now,
+            ...(trace[TraceparentHeader] === undefined ? {} : { traceparent: trace[TraceparentHeader] })
+          })
+          const created = yield* Effect.result(table.create(doc, RunActor.start))
+          // The id is taken: a repeated submit of the same run answers with it.
+          if (created._tag === "Failure" && created.failure._tag !== "KvConflictError") return yield* created.failure
+          return new RunSubmitReply({ version: 1, runId, issues: [] })
+        })
+
+        const get = (runId: string) =>
+          Option.match(table.live(runId), {
+            onSome: (doc) => Effect.succeedSome(doc),
+            onNone: () => store.load(runId).pipe(Effect.map(Option.map((stored) => stored.doc)))
+          })
+
+        const cancel = Effect.fn("Scheduler.cancel")(function* (request: RunCancel) {
+          const cancelled = yield* table.transact(request.runId, (doc, now) => RunActor.cancel(doc, request.reason ?? "cancelled", now))
+          const record = yield* get(request.runId)
+          return new RunCancelReply({
+            version: 1,
+            runId: request.runId,
+            cancelled,
+            status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status })
+          })
+        })
+
+        const applyResult = Effect.fnUntraced(function* (message: JobMessage) {
+          const decoded = yield* Effect.result(decodeResult(message))
+          if (decoded._tag === "Failure") {
+            yield* Effect.logWarning(`rejected result: ${decoded.failure.toString()}`)
+            return yield* message.term(decoded.failure.toString())
+          }
+          const result = decoded.success
+          // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
+          if (result.runId !== "") {
+            yield* table
+              .transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
+              .pipe(
+                Effect.withSpan(
+                  "Scheduler.applyResult",
+                  {
+                    attributes: {
+                      "switchyard.run_id": result.runId,
+                      "switchyard.stage": result.stage,
+                      "switchyard.attempt": result.attempt
+                    }
+                  },
+                  noStackTrace
+                ),
+                withParentFrom(message.headers)
+              )
+          }
+          yield* message.ack
+        })
+
+        // A task no replica could take (max deliveries, or terminated as poison) fails its stage for good.
+        const failUndeliverable = Effect.fnUntraced(function* (message: JobMessage) {
+          const letter = yield* Effect.option(decodeDeadLetter(message))
+          const task =
+            Option.isSome(letter) && letter.value.data !== undefined
+              ? yield* Effect.option(
+                  decodeTask({ subject: letter.value.subject, data: Buffer.from(letter.value.data, "base64"), headers: {} })
+                )
+              : Option.none()
+          if (Option.isSome(task) && Option.isSome(letter) && task.value.runId !== "") {
+            const { attempt, runId, stage, stageType, taskId } = task.value
+            yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${letter.value.reason}`)
+            const error = {
+              tag: "TaskUndeliverableError",
+              message: `the task was dead-lettered after ${letter.value.deliveries} deliveries: ${letter.value.reason}`,
+              retryable: false
+            }
+            const failed = {
+              version: 1,
+              taskId,
+              runId,
+              stage,
+              stageType,
+              attempt,
+              executorId: "",
+              pool: "",
+              status: "failed",
+              error,
+              durationMs: 0
+            } as const
+            yield* table.transact(runId, (doc, now) => RunActor.onResult(doc, failed, now))
+          }
+          yield* message.ack
+        })
+
+        const reply = (message: Message, payload: { readonly data: Uint8Array; readonly headers: Record<string, string> }) =>
+          message.reply === undefined ? Effect.void : bus.respond(message, payload.data, { headers: payload.headers })
+
+        const rejectWith = (message: Message, error: MalformedMessageError) =>
+          Effect.logWarning(`rejected ${error.toString()}`).pipe(
+            Effect.andThen(
+              reply(
+                message,
+                encodePlain(SchedulerErrorType, { _tag: error._tag, subject: error.subject, path: error.path, message: error.message })
+              )
+            )
+          )
+
+        /** Handles requests on `subject` concurrently, each continuing its sender's trace. */
+        const serve = (subject: string, handle: (message: Message) => Effect.Effect<unknown, unknown>) =>
+          Effect.gen(function* () {
+            const messages = yield* bus.subscribe(subject, { queue: "scheduler" })
+            yield* messages.pipe(
+              Stream.mapEffect(
+                (message) =>
+                  handle(message).pipe(
+                    withParentFrom(message.headers),
+                    Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
+                  ),
+                { concurrency: config.requestConcurrency, unordered: true }
+              ),
+              Stream.runDrain,
+              Effect.forkIn(scope)
+            )
+          })
+
+        yield* serve(names.runSubmit, (message) =>
+          decodeSubmit(message).pipe(
+            Effect.matchEffect({
+              onFailure: (error) =>
+                Effect.logWarning(`rejected ${error.toString()}`).pipe(
+                  Effect.andThen(
+                    reply(
+                      message,
+                      encode(
+                        RunSubmitReply,
+                        WireType.RunSubmitReply,
+                        new RunSubmitReply({
+                          version: 1,
+                          issues: [new PipelineIssue({ file: error.subject, line: 0, column: 0, path: error.path, message: error.message })]
+                        })
+                      )
+                    )
+                  )
+                ),
+              onSuccess: (request) =>
+                submit(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunSubmitReply, WireType.RunSubmitReply, answer))))
             })
           )
         )
-        const { issues, stages } = checkAgainstRegistry(parsed, resolved)
-        const all = [...graphIssues, ...issues]
-        if (all.length > 0) return yield* new PipelineInvalidError({ file: request.file, issues: all })
-        return { pipeline: parsed.pipeline, stages }
-      })
 
-      const submit = Effect.fn("Scheduler.submit")(function*(request: RunSubmit) {
-        const validated = yield* Effect.result(validate(request))
-        if (validated._tag === "Failure") return new RunSubmitReply({ version: 1, issues: validated.failure.issues })
-        const { pipeline, stages } = validated.success
-        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        const runId = request.runId ?? `${now.toString(36)}-${(yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)}`
-        yield* Effect.annotateCurrentSpan({ "switchyard.run_id": runId })
-        const trace = yield* traceHeaders
-        const doc = RunActor.newRun({
-          runId,
-          file: request.file,
-          pipeline: encodePipeline(pipeline),
-          stages: new Map([...stages].map(([name, stage]) => [name, encodeRegistered(stage)])),
-          inputs: request.inputs,
-          now,
-          ...(trace[TraceparentHeader] === undefined ? {} : { traceparent: trace[TraceparentHeader] })
-        })
-        const created = yield* Effect.result(table.create(doc, RunActor.start))
-        // The id is taken: a repeated submit of the same run answers with it.
-        if (created._tag === "Failure" && created.failure._tag !== "KvConflictError") return yield* created.failure
-        return new RunSubmitReply({ version: 1, runId, issues: [] })
-      })
-
-      const get = (runId: string) =>
-        Option.match(table.live(runId), {
-          onSome: (doc) => Effect.succeedSome(doc),
-          onNone: () => store.load(runId).pipe(Effect.map(Option.map((stored) => stored.doc)))
-        })
-
-      const cancel = Effect.fn("Scheduler.cancel")(function*(request: RunCancel) {
-        const cancelled = yield* table.transact(request.runId, (doc, now) => RunActor.cancel(doc, request.reason ?? "cancelled", now))
-        const record = yield* get(request.runId)
-        return new RunCancelReply({
-          version: 1,
-          runId: request.runId,
-          cancelled,
-          status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status })
-        })
-      })
-
-      const applyResult = Effect.fnUntraced(function*(message: JobMessage) {
-        const decoded = yield* Effect.result(decodeResult(message))
-        if (decoded._tag === "Failure") {
-          yield* Effect.logWarning(`rejected result: ${decoded.failure.toString()}`)
-          return yield* message.term(decoded.failure.toString())
-        }
-        const result = decoded.success
-        // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
-        if (result.runId !== "") {
-          yield* table.transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now)).pipe(
-            Effect.withSpan("Scheduler.applyResult", {
-              attributes: { "switchyard.run_id": result.runId, "switchyard.stage": result.stage, "switchyard.attempt": result.attempt }
-            }, noStackTrace),
-            withParentFrom(message.headers)
+        yield* serve(names.runCancel, (message) =>
+          decodeCancel(message).pipe(
+            Effect.matchEffect({
+              onFailure: (error) => rejectWith(message, error),
+              onSuccess: (request) =>
+                cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, WireType.RunCancelReply, answer))))
+            })
           )
-        }
-        yield* message.ack
-      })
-
-      // A task no replica could take (max deliveries, or terminated as poison) fails its stage for good.
-      const failUndeliverable = Effect.fnUntraced(function*(message: JobMessage) {
-        const letter = yield* Effect.option(decodeDeadLetter(message))
-        const task = Option.isSome(letter) && letter.value.data !== undefined
-          ? yield* Effect.option(decodeTask({ subject: letter.value.subject, data: Buffer.from(letter.value.data, "base64"), headers: {} }))
-          : Option.none()
-        if (Option.isSome(task) && Option.isSome(letter) && task.value.runId !== "") {
-          const { attempt, runId, stage, stageType, taskId } = task.value
-          yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${letter.value.reason}`)
-          const error = {
-            tag: "TaskUndeliverableError",
-            message: `the task was dead-lettered after ${letter.value.deliveries} deliveries: ${letter.value.reason}`,
-            retryable: false
-          }
-          const failed = { version: 1, taskId, runId, stage, stageType, attempt, executorId: "", pool: "", status: "failed", error, durationMs: 0 } as const
-          yield* table.transact(runId, (doc, now) => RunActor.onResult(doc, failed, now))
-        }
-        yield* message.ack
-      })
-
-      const reply = (message: Message, payload: { readonly data: Uint8Array; readonly headers: Record<string, string> }) =>
-        message.reply === undefined ? Effect.void : bus.respond(message, payload.data, { headers: payload.headers })
-
-      const rejectWith = (message: Message, error: MalformedMessageError) =>
-        Effect.logWarning(`rejected ${error.toString()}`).pipe(
-          Effect.andThen(reply(message, encodePlain(SchedulerErrorType, { _tag: error._tag, subject: error.subject, path: error.path, message: error.message })))
         )
 
-      /** Handles requests on `subject` concurrently, each continuing its sender's trace. */
-      const serve = (subject: string, handle: (message: Message) => Effect.Effect<unknown, unknown>) =>
-        Effect.gen(function*() {
-          const messages = yield* bus.subscribe(subject, { queue: "scheduler" })
-          yield* messages.pipe(
-            Stream.mapEffect((message) =>
-              handle(message).pipe(
-                withParentFrom(message.headers),
-                Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
-              ), { concurrency: config.requestConcurrency, unordered: true }),
-            Stream.runDrain,
-            Effect.forkIn(scope)
+        yield* serve(names.ledgerUpdate("*"), (message) =>
+          decodeLedger(message).pipe(
+            Effect.matchEffect({
+              onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
+              onSuccess: (update) => table.transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
+            })
           )
+        )
+
+        // Resume every run a previous scheduler left unfinished, before taking results for them.
+        const unfinished = yield* store.running
+        yield* Effect.forEach(
+          unfinished,
+          (stored) =>
+            table
+              .transact(stored.doc.runId, (doc, now) => RunActor.resume(doc, now))
+              .pipe(Effect.andThen(Effect.logInfo(`resumed run ${stored.doc.runId}`))),
+          { discard: true }
+        )
+
+        const undeliverable = yield* bus.consume({
+          stream: names.streams.deadLetters,
+          durable: undeliverableTasksConsumer(names).durable,
+          slots: 16
         })
+        yield* undeliverable.pipe(
+          Stream.runForEach((message) =>
+            failUndeliverable(message).pipe(Effect.catchCause((cause) => Effect.logError("handling a dead-lettered task failed", cause)))
+          ),
+          Effect.forkIn(scope)
+        )
 
-      yield* serve(names.runSubmit, (message) =>
-        decodeSubmit(message).pipe(
-          Effect.matchEffect({
-            onFailure: (error) =>
-              Effect.logWarning(`rejected ${error.toString()}`).pipe(
-                Effect.andThen(reply(message, encode(RunSubmitReply, WireType.RunSubmitReply, new RunSubmitReply({
-                  version: 1,
-                  issues: [new PipelineIssue({ file: error.subject, line: 0, column: 0, path: error.path, message: error.message })]
-                }))))
-              ),
-            onSuccess: (request) =>
-              submit(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunSubmitReply, WireType.RunSubmitReply, answer))))
-          })
-        ))
-
-      yield* serve(names.runCancel, (message) =>
-        decodeCancel(message).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => rejectWith(message, error),
-            onSuccess: (request) =>
-              cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, WireType.RunCancelReply, answer))))
-          })
-        ))
-
-      yield* serve(names.ledgerUpdate("*"), (message) =>
-        decodeLedger(message).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
-            onSuccess: (update) => table.transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
-          })
-        ))
-
-      // Resume every run a previous scheduler left unfinished, before taking results for them.
-      const unfinished = yield* store.running
-      yield* Effect.forEach(unfinished, (stored) =>
-        table.transact(stored.doc.runId, (doc, now) => RunActor.resume(doc, now)).pipe(
-          Effect.andThen(Effect.logInfo(`resumed run ${stored.doc.runId}`))
-        ), { discard: true })
-
-      const undeliverable = yield* bus.consume({ stream: names.streams.deadLetters, durable: undeliverableTasksConsumer(names).durable, slots: 16 })
-      yield* undeliverable.pipe(
-        Stream.runForEach((message) =>
-          failUndeliverable(message).pipe(Effect.catchCause((cause) => Effect.logError("handling a dead-lettered task failed", cause)))
-        ),
-        Effect.forkIn(scope)
-      )
-
-      // Results: durable, acked only after the transition they cause is saved.
-      const results = yield* bus.consume({ stream: names.streams.results, durable: names.consumers.scheduler, slots: config.resultConcurrency })
-      yield* results.pipe(
-        Stream.mapEffect(
-          (message) =>
-            applyResult(message).pipe(
-              Effect.catchCause((cause) =>
-                Effect.logError("applying a result failed; it will be redelivered", cause).pipe(
-                  Effect.andThen(message.nak(Duration.seconds(1))),
-                  Effect.ignore
+        // Results: durable, acked only after the transition they cause is saved.
+        const results = yield* bus.consume({
+          stream: names.streams.results,
+          durable: names.consumers.scheduler,
+          slots: config.resultConcurrency
+        })
+        yield* results.pipe(
+          Stream.mapEffect(
+            (message) =>
+              applyResult(message).pipe(
+                Effect.catchCause((cause) =>
+                  Effect.logError("applying a result failed; it will be redelivered", cause).pipe(
+                    Effect.andThen(message.nak(Duration.seconds(1))),
+                    Effect.ignore
+                  )
                 )
-              )
-            ),
-          { concurrency: config.resultConcurrency, unordered: true }
-        ),
-        Stream.runDrain,
-        Effect.forkIn(scope)
-      )
+              ),
+            { concurrency: config.resultConcurrency, unordered: true }
+          ),
+          Stream.runDrain,
+          Effect.forkIn(scope)
+        )
 
-      yield* Effect.logInfo(`scheduler ready: ${table.size()} run(s) in progress`)
-      return Scheduler.of({ submit, cancel, get })
-    })
-  )
+        yield* Effect.logInfo(`scheduler ready: ${table.size()} run(s) in progress`)
+        return Scheduler.of({ submit, cancel, get })
+      })
+    )
 }

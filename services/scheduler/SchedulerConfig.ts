@@ -40,7 +40,7 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const resultAckWait = yield* Config.Duration("SWITCHYARD_RESULT_ACK_WAIT").pipe(Config.withDefault(defaults.resultAckWait))
       const resultConcurrency = yield* Config.Int("SWITCHYARD_RESULT_CONCURRENCY").pipe(Config.withDefault(defaults.resultConcurrency))
       const stageCacheTtl = yield* Config.Duration("SWITCHYARD_STAGE_CACHE_TTL").pipe(Config.withDefault(defaults.stageCacheTtl))

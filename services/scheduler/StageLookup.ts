@@ -15,7 +15,7 @@ export const makeStageLookup = (registry: RegistryClient["Service"], ttl: Durati
   const ttlMs = Duration.toMillis(ttl)
   const found = new Map<string, { readonly stage: RegisteredStage; readonly until: number }>()
   return (types: ReadonlyArray<string>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const cached: Array<RegisteredStage> = []
       for (const type of types) {

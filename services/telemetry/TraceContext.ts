@@ -22,8 +22,7 @@ const zeroTrace = "0".repeat(32)
 const zeroSpan = "0".repeat(16)
 
 /** Formats a span as a version-00 `traceparent` value. */
-export const formatTraceparent = (span: TraceParent): string =>
-  `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+export const formatTraceparent = (span: TraceParent): string => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 
 /**
  * Parses a `traceparent` value; `None` when it is malformed, uses the
@@ -63,10 +62,17 @@ const isZeroRange = (value: string, start: number, end: number): boolean => {
  */
 const parsePlainVersion00 = (value: string): Option.Option<TraceParent> | undefined => {
   if (
-    value.length !== 55 || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 48 ||
-    value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45 ||
-    !isHexRange(value, 3, 35) || !isHexRange(value, 36, 52) || !isHexRange(value, 53, 55)
-  ) return undefined
+    value.length !== 55 ||
+    value.charCodeAt(0) !== 48 ||
+    value.charCodeAt(1) !== 48 ||
+    value.charCodeAt(2) !== 45 ||
+    value.charCodeAt(35) !== 45 ||
+    value.charCodeAt(52) !== 45 ||
+    !isHexRange(value, 3, 35) ||
+    !isHexRange(value, 36, 52) ||
+    !isHexRange(value, 53, 55)
+  )
+    return undefined
   if (isZeroRange(value, 3, 35) || isZeroRange(value, 36, 52)) return Option.none()
   return Option.some({
     traceId: value.slice(3, 35),
@@ -92,9 +98,10 @@ export const remoteSpan = (headers: Readonly<Record<string, string>>): Option.Op
  * Runs an effect as a continuation of the trace in `headers`: its spans become
  * children of the sender's span. Without a valid `traceparent` it runs as is.
  */
-export const withParentFrom = (headers: Readonly<Record<string, string>>) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Option.match(remoteSpan(headers), {
-    onNone: () => self,
-    onSome: (parent) => Effect.withParentSpan(self, parent)
-  })
+export const withParentFrom =
+  (headers: Readonly<Record<string, string>>) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Option.match(remoteSpan(headers), {
+      onNone: () => self,
+      onSome: (parent) => Effect.withParentSpan(self, parent)
+    })

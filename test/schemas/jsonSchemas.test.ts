@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Path } from "effect"
 import { catalog, jsonSchemaFileName, renderJsonSchema, toJsonSchema } from "../../schemas/Catalog.ts"
 
-const jsonDir = Effect.gen(function*() {
+const jsonDir = Effect.gen(function* () {
   const path = yield* Path.Path
   return path.join(import.meta.dirname, "..", "..", "schemas", "json")
 })
@@ -11,7 +11,7 @@ const jsonDir = Effect.gen(function*() {
 describe("checked-in JSON Schema files", () => {
   for (const entry of catalog) {
     it.effect(`${jsonSchemaFileName(entry)} matches what the generator produces from ${entry.name}`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
         const file = path.join(yield* jsonDir, jsonSchemaFileName(entry))
@@ -23,11 +23,12 @@ describe("checked-in JSON Schema files", () => {
           renderJsonSchema(entry),
           `schemas/json/${jsonSchemaFileName(entry)} is out of date with schemas/${entry.name}; run npm run schemas:generate`
         )
-      }).pipe(Effect.provide(NodeServices.layer)))
+      }).pipe(Effect.provide(NodeServices.layer))
+    )
   }
 
   it.effect("holds no file for a schema that is not in the catalog", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
       const files = (yield* fs.readDirectory(yield* jsonDir)).filter((file) => file.endsWith(".schema.json"))
       const known = new Set(catalog.map(jsonSchemaFileName))
@@ -36,7 +37,8 @@ describe("checked-in JSON Schema files", () => {
         [],
         "stale files in schemas/json; run npm run schemas:generate"
       )
-    }).pipe(Effect.provide(NodeServices.layer)))
+    }).pipe(Effect.provide(NodeServices.layer))
+  )
 
   it("declares draft 2020-12 with a unique $id and a title on every document", () => {
     const ids = new Set<unknown>()

@@ -140,7 +140,13 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
         { name: "shout", type: "hello.shout", depends_on: ["greet"], timeout_ms: 5000 }
       ]
     },
-    invalid: { name: "hello", stages: [{ name: "greet", type: "hello.greet" }, { name: "2 bad", type: "x" }] },
+    invalid: {
+      name: "hello",
+      stages: [
+        { name: "greet", type: "hello.greet" },
+        { name: "2 bad", type: "x" }
+      ]
+    },
     path: "stages[1].name"
   },
   RunRecord: {
@@ -180,13 +186,29 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
       seq: 2,
       createdAt: 1
     },
-    invalid: { version: 1, runId: "r1", file: "x", pipeline: { name: "x", stages: [] }, inputs: {}, status: "paused", state: {}, ledger: {}, types: {}, stages: {}, seq: 0, createdAt: 1 },
+    invalid: {
+      version: 1,
+      runId: "r1",
+      file: "x",
+      pipeline: { name: "x", stages: [] },
+      inputs: {},
+      status: "paused",
+      state: {},
+      ledger: {},
+      types: {},
+      stages: {},
+      seq: 0,
+      createdAt: 1
+    },
     path: "status"
   }
 }
 
 const decodeEntry = (entry: (typeof catalog)[number], payload: unknown) =>
-  decode(entry.schema, entry.type ?? entry.name)({
+  decode(
+    entry.schema,
+    entry.type ?? entry.name
+  )({
     subject: `test.${entry.name}`,
     data: encodeJson(payload),
     headers: entry.type === undefined ? {} : { [TypeHeader]: entry.type }
@@ -194,33 +216,41 @@ const decodeEntry = (entry: (typeof catalog)[number], payload: unknown) =>
 
 describe("wire schemas", () => {
   it("have an example for every catalog entry", () => {
-    assert.deepStrictEqual(catalog.map((entry) => entry.name).filter((name) => examples[name] === undefined), [])
+    assert.deepStrictEqual(
+      catalog.map((entry) => entry.name).filter((name) => examples[name] === undefined),
+      []
+    )
   })
 
   for (const entry of catalog) {
     const example = examples[entry.name]!
 
     it.effect(`${entry.name} decodes a valid message`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const value = yield* decodeEntry(entry, example.valid)
-        assert.instanceOf(value, entry.schema as unknown as new(...args: never) => unknown)
-      }))
+        assert.instanceOf(value, entry.schema as unknown as new (...args: never) => unknown)
+      })
+    )
 
     it.effect(`${entry.name} rejects an invalid message naming the field ${example.path}`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const error = yield* Effect.flip(decodeEntry(entry, example.invalid))
         assert.instanceOf(error, MalformedMessageError)
         assert.strictEqual(error.subject, `test.${entry.name}`)
         assert.strictEqual(error.path, example.path)
         assert.include(error.message, entry.type ?? entry.name)
-      }))
+      })
+    )
   }
 
   it.effect("rejects a message whose type header names another schema", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const runEvent = catalog.find((entry) => entry.name === "RunEvent")!
       const error = yield* Effect.flip(
-        decode(runEvent.schema, "RunEvent/1")({
+        decode(
+          runEvent.schema,
+          "RunEvent/1"
+        )({
           subject: "run.event.r-1",
           data: encodeJson(examples["RunEvent"]!.valid),
           headers: { [TypeHeader]: "TaskResult/1" }
@@ -228,5 +258,6 @@ describe("wire schemas", () => {
       )
       assert.strictEqual(error.path, `headers.${TypeHeader}`)
       assert.include(error.message, "TaskResult/1")
-    }))
+    })
+  )
 })

@@ -18,12 +18,13 @@ import { clientSuite, poolReplica, uniqueNames } from "./clientSuite.ts"
 clientSuite("NATS", () => NatsBus.layer({ url: inject("natsUrl") }))
 
 /** Runs `self` with its own NATS connection under `names`, open until the test's scope closes. */
-const onBus = (names: Names) =>
-<A, E>(self: Effect.Effect<A, E, Bus | Scope.Scope>) =>
-  Effect.gen(function*() {
-    const bus = yield* Layer.build(NatsBus.layer({ url: inject("natsUrl"), name: "test-service-side" }))
-    return yield* self.pipe(Effect.provideContext(bus), Effect.provideService(Subjects, names))
-  })
+const onBus =
+  (names: Names) =>
+  <A, E>(self: Effect.Effect<A, E, Bus | Scope.Scope>) =>
+    Effect.gen(function* () {
+      const bus = yield* Layer.build(NatsBus.layer({ url: inject("natsUrl"), name: "test-service-side" }))
+      return yield* self.pipe(Effect.provideContext(bus), Effect.provideService(Subjects, names))
+    })
 
 /** Everything an async iterable yields, until it ends. */
 const collect = <A>(iterable: AsyncIterable<A>) =>
@@ -37,13 +38,13 @@ const connected = (names: Names) =>
   )
 
 /** Answers run.submit: text containing `broken` gets an issue; anything else runs and finishes at once. */
-const submitResponder = Effect.gen(function*() {
+const submitResponder = Effect.gen(function* () {
   const bus = yield* Bus
   const names = yield* Subjects
   const submits = yield* bus.subscribe(names.runSubmit)
   yield* submits.pipe(
     Stream.runForEach((message) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const request = yield* decode(RunSubmit, WireType.RunSubmit)(message)
         const runId = request.runId ?? "assigned"
         const broken = request.text.includes("broken")
@@ -69,19 +70,22 @@ const submitResponder = Effect.gen(function*() {
 describe("connect (the Promise client) over NATS", () => {
   it.live("submits a run and yields its events as an async iterable that ends after run.finished", () => {
     const names = uniqueNames("sdkpromise")
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       yield* submitResponder.pipe(onBus(names))
       const connection = yield* connected(names)
       const run = yield* Effect.promise(() => connection.submitRun({ pipeline: "name: hello\nstages: []\n", runId: "promise-run" }))
       assert.strictEqual(run.runId, "promise-run")
       const events = yield* collect(run.events)
-      assert.deepStrictEqual(events.map((event) => event.kind), ["run.started", "run.finished"])
+      assert.deepStrictEqual(
+        events.map((event) => event.kind),
+        ["run.started", "run.finished"]
+      )
     }).pipe(Effect.scoped)
   })
 
   it.live("rejects with PipelineInvalidError when the scheduler finds issues", () => {
     const names = uniqueNames("sdkpromisebad")
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       yield* submitResponder.pipe(onBus(names))
       const connection = yield* connected(names)
       const error = yield* Effect.promise(() =>
@@ -97,7 +101,7 @@ describe("connect (the Promise client) over NATS", () => {
 
   it.live("runs a standalone task and resolves with its result", () => {
     const names = uniqueNames("sdkpromisetask")
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       yield* poolReplica("greeters").pipe(onBus(names))
       const connection = yield* connected(names)
       const result: TaskResult = yield* Effect.promise(() =>
@@ -110,7 +114,7 @@ describe("connect (the Promise client) over NATS", () => {
 
   it.live("ends an abandoned run's subscription when the connection closes", () => {
     const names = uniqueNames("sdkpromiseclose")
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       yield* submitResponder.pipe(onBus(names))
       const connection = yield* Effect.promise(() => connect({ natsUrl: inject("natsUrl"), prefix: names.prefix }))
       const run = yield* Effect.promise(() => connection.submitRun({ pipeline: "name: hello\nstages: []\n" }))
@@ -122,7 +126,7 @@ describe("connect (the Promise client) over NATS", () => {
   })
 
   it.live("rejects connect when no server listens at the URL", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const error = yield* Effect.promise(() =>
         connect({ natsUrl: "nats://127.0.0.1:1" }).then(
           (connection) => connection.close().then(() => undefined),
@@ -131,13 +135,14 @@ describe("connect (the Promise client) over NATS", () => {
       )
       assert.isDefined(error)
       assert.strictEqual((error as { readonly _tag?: string })._tag, "BusError")
-    }))
+    })
+  )
 })
 
 describe("SwitchyardClient.runTask against a real executor over NATS", () => {
   /** An executor replica of pool `hello` serving the hello plugin, and the client, on one connection. */
   const withExecutor = <A, E>(names: Names, self: Effect.Effect<A, E, SwitchyardClient>) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const executor = Executor.layer.pipe(
         Layer.provide(StageCatalog.layer(helloStages)),
         Layer.provide(ExecutorConfig.layer({ pool: "hello", slots: 2, registerTimeout: "500 millis", heartbeatInterval: "1 second" }))
@@ -153,7 +158,7 @@ describe("SwitchyardClient.runTask against a real executor over NATS", () => {
   it.live("runs hello.greet on an executor replica and returns its output", () =>
     withExecutor(
       uniqueNames("sdkexec"),
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const client = yield* SwitchyardClient
         const result = yield* client.runTask({ stageType: "hello.greet", pool: "hello", inputs: { name: "Ada" }, timeoutMs: 5000 })
         assert.strictEqual(result.status, "succeeded")
@@ -161,16 +166,18 @@ describe("SwitchyardClient.runTask against a real executor over NATS", () => {
         assert.strictEqual(result.pool, "hello")
         assert.strictEqual(result.attempt, 1)
       })
-    ))
+    )
+  )
 
   it.live("returns the executor's failed result for inputs the stage rejects", () =>
     withExecutor(
       uniqueNames("sdkexecbad"),
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const client = yield* SwitchyardClient
         const result = yield* client.runTask({ stageType: "hello.greet", pool: "hello", inputs: { nom: "Ada" } })
         assert.strictEqual(result.status, "failed")
         assert.isFalse(result.error?.retryable)
       })
-    ))
+    )
+  )
 })

@@ -42,7 +42,7 @@ const event = (runId: string, seq: number, kind: RunEvent["kind"], extra: Partia
  * any other is accepted, `run.started` is published before the reply and the
  * rest of the events after it, with one more event after `run.finished`.
  */
-const runSubmitResponder = Effect.fn("test.runSubmitResponder")(function*(seen: Ref.Ref<ReadonlyArray<Submitted>>) {
+const runSubmitResponder = Effect.fn("test.runSubmitResponder")(function* (seen: Ref.Ref<ReadonlyArray<Submitted>>) {
   const bus = yield* Bus
   const names = yield* Subjects
   const publish = (value: RunEvent) => {
@@ -56,16 +56,29 @@ const runSubmitResponder = Effect.fn("test.runSubmitResponder")(function*(seen: 
   const submits = yield* bus.subscribe(names.runSubmit, { queue: "scheduler" })
   yield* submits.pipe(
     Stream.runForEach((message) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const request = yield* decode(RunSubmit, WireType.RunSubmit)(message)
         yield* Ref.update(seen, (all) => [...all, { request, headers: message.headers }])
         if (request.text.includes("broken")) {
           return yield* bus.respond(
             message,
-            encode(RunSubmitReply, WireType.RunSubmitReply, new RunSubmitReply({
-              version: 1,
-              issues: [new PipelineIssue({ file: request.file, line: 3, column: 11, stage: "greet", path: "stages[0].type", message: "unknown stage type broken.stage" })]
-            })).data
+            encode(
+              RunSubmitReply,
+              WireType.RunSubmitReply,
+              new RunSubmitReply({
+                version: 1,
+                issues: [
+                  new PipelineIssue({
+                    file: request.file,
+                    line: 3,
+                    column: 11,
+                    stage: "greet",
+                    path: "stages[0].type",
+                    message: "unknown stage type broken.stage"
+                  })
+                ]
+              })
+            ).data
           )
         }
         const runId = request.runId ?? "assigned"
@@ -81,7 +94,7 @@ const runSubmitResponder = Effect.fn("test.runSubmitResponder")(function*(seen: 
   const cancels = yield* bus.subscribe(names.runCancel, { queue: "scheduler" })
   yield* cancels.pipe(
     Stream.runForEach((message) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const request = yield* decode(RunCancel, WireType.RunCancel)(message)
         const answer = new RunCancelReply({ version: 1, runId: request.runId, cancelled: true, status: request.reason ?? "cancelled" })
         const encoded = encode(RunCancelReply, WireType.RunCancelReply, answer)
@@ -93,7 +106,7 @@ const runSubmitResponder = Effect.fn("test.runSubmitResponder")(function*(seen: 
 })
 
 /** One replica of `pool`: consumes its tasks and publishes a greeting as the result, as an executor would. */
-export const poolReplica = Effect.fn("test.poolReplica")(function*(pool: string) {
+export const poolReplica = Effect.fn("test.poolReplica")(function* (pool: string) {
   const bus = yield* Bus
   const names = yield* Subjects
   yield* bus.ensureStream(tasksStream(names))
@@ -109,7 +122,7 @@ export const poolReplica = Effect.fn("test.poolReplica")(function*(pool: string)
   const jobs = yield* bus.consume({ stream: names.streams.tasks, durable: names.consumers.pool(pool), slots: 2 })
   yield* jobs.pipe(
     Stream.runForEach((job) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const task = yield* decode(TaskRun, WireType.TaskRun)(job)
         const name = (task.inputs as { readonly name?: string }).name
         const result = new TaskResult({
@@ -139,35 +152,44 @@ export const poolReplica = Effect.fn("test.poolReplica")(function*(pool: string)
 })
 
 /** The client plus the bus it talks over, both under `names`. */
-const provideClient = (bus: BusFactory, names: Names) =>
-<A, E>(self: Effect.Effect<A, E, SwitchyardClient | Bus | Scope.Scope>) =>
-  self.pipe(
-    Effect.scoped,
-    Effect.provide(SwitchyardClient.layer.pipe(Layer.provideMerge(bus(names)))),
-    Effect.provideService(Subjects, names)
-  )
+const provideClient =
+  (bus: BusFactory, names: Names) =>
+  <A, E>(self: Effect.Effect<A, E, SwitchyardClient | Bus | Scope.Scope>) =>
+    self.pipe(
+      Effect.scoped,
+      Effect.provide(SwitchyardClient.layer.pipe(Layer.provideMerge(bus(names)))),
+      Effect.provideService(Subjects, names)
+    )
 
 /** The client's behaviour over one bus adapter. */
 export const clientSuite = (adapter: string, bus: BusFactory) =>
   describe(`SwitchyardClient over the ${adapter} bus`, () => {
     it.live("streams a submitted run's events, including one sent before the submit was answered, and ends after run.finished", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
         yield* runSubmitResponder(seen)
         const client = yield* SwitchyardClient
         const run = yield* client.submitRun({ pipeline: "name: hello\nstages: []\n", runId: "run-1", inputs: { who: "Ada" } })
         assert.strictEqual(run.runId, "run-1")
         const events = yield* run.events.pipe(Stream.runCollect, Effect.timeout("10 seconds"))
-        assert.deepStrictEqual(events.map((e) => [e.seq, e.kind]), [[1, "run.started"], [2, "stage.finished"], [3, "run.finished"]])
+        assert.deepStrictEqual(
+          events.map((e) => [e.seq, e.kind]),
+          [
+            [1, "run.started"],
+            [2, "stage.finished"],
+            [3, "run.finished"]
+          ]
+        )
         assert.strictEqual(events[2]?.status, "succeeded")
         const [submitted] = yield* Ref.get(seen)
         assert.deepStrictEqual(submitted?.request.inputs, { who: "Ada" })
         assert.strictEqual(submitted?.request.file, "pipeline.yaml")
         assert.strictEqual(submitted?.headers["switchyard-type"], "RunSubmit/1")
-      }).pipe(provideClient(bus, uniqueNames("sdksubmit"))))
+      }).pipe(provideClient(bus, uniqueNames("sdksubmit")))
+    )
 
     it.live("chooses a fresh run id when the caller gives none and sends a pipeline object as JSON text", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
         yield* runSubmitResponder(seen)
         const client = yield* SwitchyardClient
@@ -180,47 +202,57 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         assert.deepStrictEqual(JSON.parse(submitted?.request.text ?? ""), pipeline)
         const last = yield* run.events.pipe(Stream.runLast, Effect.timeout("10 seconds"))
         assert.strictEqual(Option.getOrUndefined(last)?.kind, "run.finished")
-      }).pipe(provideClient(bus, uniqueNames("sdkobject"))))
+      }).pipe(provideClient(bus, uniqueNames("sdkobject")))
+    )
 
     it.live("fails with PipelineInvalidError carrying the scheduler's issues", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* runSubmitResponder(yield* Ref.make<ReadonlyArray<Submitted>>([]))
         const client = yield* SwitchyardClient
         const error = yield* Effect.flip(client.submitRun({ pipeline: "name: broken\n", file: "flows/broken.yaml" }))
         assert.instanceOf(error, PipelineInvalidError)
         if (!(error instanceof PipelineInvalidError)) return
         assert.strictEqual(error.file, "flows/broken.yaml")
-        assert.deepStrictEqual(error.issues.map((issue) => [issue.path, issue.line, issue.column]), [["stages[0].type", 3, 11]])
+        assert.deepStrictEqual(
+          error.issues.map((issue) => [issue.path, issue.line, issue.column]),
+          [["stages[0].type", 3, 11]]
+        )
         assert.include(error.message, "flows/broken.yaml:3:11")
-      }).pipe(provideClient(bus, uniqueNames("sdkinvalid"))))
+      }).pipe(provideClient(bus, uniqueNames("sdkinvalid")))
+    )
 
     it.live("sends the caller's trace context with the submit", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
         yield* runSubmitResponder(seen)
         const client = yield* SwitchyardClient
-        const traceId = yield* Effect.gen(function*() {
+        const traceId = yield* Effect.gen(function* () {
           yield* client.submitRun({ pipeline: "name: hello\nstages: []\n" })
           return (yield* Effect.currentSpan).traceId
         }).pipe(Effect.withSpan("caller"))
         const [submitted] = yield* Ref.get(seen)
         assert.match(submitted?.headers[TraceparentHeader] ?? "", new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`))
-      }).pipe(provideClient(bus, uniqueNames("sdktrace"))))
+      }).pipe(provideClient(bus, uniqueNames("sdktrace")))
+    )
 
     it.live("cancels a run through run.cancel and returns the scheduler's answer", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* runSubmitResponder(yield* Ref.make<ReadonlyArray<Submitted>>([]))
         const client = yield* SwitchyardClient
         const reply = yield* client.cancelRun("run-9", "operator asked")
-        assert.deepStrictEqual({ runId: reply.runId, cancelled: reply.cancelled, status: reply.status }, {
-          runId: "run-9",
-          cancelled: true,
-          status: "operator asked"
-        })
-      }).pipe(provideClient(bus, uniqueNames("sdkcancel"))))
+        assert.deepStrictEqual(
+          { runId: reply.runId, cancelled: reply.cancelled, status: reply.status },
+          {
+            runId: "run-9",
+            cancelled: true,
+            status: "operator asked"
+          }
+        )
+      }).pipe(provideClient(bus, uniqueNames("sdkcancel")))
+    )
 
     it.live("publishes ledger fields on ledger.update.<runId> with their source", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const busService = yield* Bus
         const names = yield* Subjects
         const received = yield* Ref.make<ReadonlyArray<LedgerUpdate>>([])
@@ -232,17 +264,21 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         )
         const client = yield* SwitchyardClient
         yield* client.updateLedger("run-7", { approved: true, reviewer: { name: "Ada" } }, { source: "review-ui" })
-        const [update] = yield* eventually("the ledger update to arrive", Ref.get(received).pipe(Effect.map((all) => all.length > 0 && all)))
+        const [update] = yield* eventually(
+          "the ledger update to arrive",
+          Ref.get(received).pipe(Effect.map((all) => all.length > 0 && all))
+        )
         assert.strictEqual(update?.runId, "run-7")
         assert.deepStrictEqual(update?.fields, { approved: true, reviewer: { name: "Ada" } })
         assert.strictEqual(update?.source, "review-ui")
-      }).pipe(provideClient(bus, uniqueNames("sdkledger"))))
+      }).pipe(provideClient(bus, uniqueNames("sdkledger")))
+    )
 
     it.live("runs a standalone task on a pool and returns its result", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* poolReplica("greeters")
         const client = yield* SwitchyardClient
-        const { result, traceId } = yield* Effect.gen(function*() {
+        const { result, traceId } = yield* Effect.gen(function* () {
           const result = yield* client.runTask({ stageType: "hello.greet", pool: "greeters", inputs: { name: "Ada" }, timeoutMs: 5000 })
           return { result, traceId: (yield* Effect.currentSpan).traceId }
         }).pipe(Effect.withSpan("caller"))
@@ -252,10 +288,11 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         const output = result.output as { readonly greeting: string; readonly traceparent: string | null }
         assert.strictEqual(output.greeting, "hello Ada")
         assert.include(output.traceparent ?? "", traceId)
-      }).pipe(provideClient(bus, uniqueNames("sdktask"))))
+      }).pipe(provideClient(bus, uniqueNames("sdktask")))
+    )
 
     it.live("returns a failed task's result with its error", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* poolReplica("greeters")
         const client = yield* SwitchyardClient
         const result = yield* client.runTask({ stageType: "hello.greet", pool: "greeters", inputs: {} })
@@ -264,10 +301,11 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
           tag: "InvalidInputError",
           retryable: false
         })
-      }).pipe(provideClient(bus, uniqueNames("sdktaskfail"))))
+      }).pipe(provideClient(bus, uniqueNames("sdktaskfail")))
+    )
 
     it.live("fails with TaskResultTimeoutError when no replica answers in time", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const busService = yield* Bus
         const names = yield* Subjects
         yield* busService.ensureStream(tasksStream(names))
@@ -277,5 +315,6 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         if (!(error instanceof TaskResultTimeoutError)) return
         assert.strictEqual(error.pool, "nobody")
         assert.strictEqual(error.timeoutMs, 300)
-      }).pipe(provideClient(bus, uniqueNames("sdktimeout"))))
+      }).pipe(provideClient(bus, uniqueNames("sdktimeout")))
+    )
   })

@@ -26,7 +26,7 @@ const failureOf = <A>(exit: Exit.Exit<A, StageFailure>): StageFailure => {
 
 describe("defineStage", () => {
   it.effect("runs an Effect stage on decoded input and encodes its output to JSON", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const stage = defineStage({
         ...base,
         inputs: Schema.Struct({ name: Schema.String, at: Schema.Date }),
@@ -35,10 +35,11 @@ describe("defineStage", () => {
       })
       const output = yield* stage.execute({ name: "Ada", at: "2024-01-01T00:00:00.000Z" }, info)
       assert.deepStrictEqual(output, { greeting: "Hello, Ada!", at: "2024-01-01T00:00:01.000Z" })
-    }))
+    })
+  )
 
   it.effect("runs a Promise stage and a plain-value stage, passing the task's context", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let seen: StageContext | undefined
       const asyncStage = defineStage({
         ...base,
@@ -57,10 +58,11 @@ describe("defineStage", () => {
       assert.strictEqual(seen?.stage, "greet")
       assert.strictEqual(seen?.attempt, 2)
       assert.isFalse(seen?.signal.aborted)
-    }))
+    })
+  )
 
   it.effect("rejects input that does not match the schema as a non-retryable InvalidInputError naming the field", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let ran = false
       const stage = defineStage({
         ...base,
@@ -78,10 +80,11 @@ describe("defineStage", () => {
       assert.include(failure.message, "string")
       assert.isFalse(failure.retryable)
       assert.isFalse(ran)
-    }))
+    })
+  )
 
   it.effect("rejects output that does not match the schema as an InvalidOutputError", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const stage = defineStage({
         ...base,
         inputs: Schema.Unknown,
@@ -92,21 +95,26 @@ describe("defineStage", () => {
       assert.strictEqual(failure.tag, "InvalidOutputError")
       assert.strictEqual(failure.path, "count")
       assert.isFalse(failure.retryable)
-    }))
+    })
+  )
 
   it.effect("maps thrown errors, rejections, failures and defects to failures with tag, message and retryability", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const failing = (run: () => unknown) =>
-        defineStage({ ...base, inputs: Schema.Unknown, outputs: Schema.Unknown, run }).execute(null, info).pipe(Effect.exit)
+        defineStage({ ...base, inputs: Schema.Unknown, outputs: Schema.Unknown, run })
+          .execute(null, info)
+          .pipe(Effect.exit)
 
-      const thrown = failureOf(yield* failing(() => {
-        throw new TypeError("x is not a function")
-      }))
+      const thrown = failureOf(
+        yield* failing(() => {
+          throw new TypeError("x is not a function")
+        })
+      )
       assert.deepStrictEqual([thrown.tag, thrown.message, thrown.retryable], ["TypeError", "x is not a function", true])
 
-      const rejected = failureOf(yield* failing(() =>
-        Promise.reject({ _tag: "QuotaExceeded", message: "daily quota used up", isRetryable: false })
-      ))
+      const rejected = failureOf(
+        yield* failing(() => Promise.reject({ _tag: "QuotaExceeded", message: "daily quota used up", isRetryable: false }))
+      )
       assert.deepStrictEqual([rejected.tag, rejected.message, rejected.retryable], ["QuotaExceeded", "daily quota used up", false])
 
       const failed = failureOf(yield* failing(() => Effect.fail(new StageError({ message: "upstream said no", retryable: false }))))
@@ -119,10 +127,11 @@ describe("defineStage", () => {
       assert.deepStrictEqual([died.tag, died.message, died.retryable], ["RangeError", "index out of range", true])
 
       assert.deepStrictEqual({ ...died.toTaskFailure() }, { tag: "RangeError", message: "index out of range", retryable: true })
-    }))
+    })
+  )
 
   it.live("aborts the signal of a Promise stage interrupted by a timeout, which stays a timeout", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let signal: AbortSignal | undefined
       const stage = defineStage({
         ...base,
@@ -137,20 +146,22 @@ describe("defineStage", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(Exit.isFailure(exit) ? (Cause.squash(exit.cause) as { _tag: string })._tag : "", "TimeoutError")
       assert.isTrue(signal?.aborted)
-    }))
+    })
+  )
 
   it.effect("runs the stage only when execute's effect runs, and again each time it runs", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let runs = 0
       const stage = defineStage({ ...base, inputs: Schema.Unknown, outputs: Schema.Number, run: () => ++runs })
       const execution = stage.execute(null, info)
       assert.strictEqual(runs, 0)
       assert.strictEqual(yield* execution, 1)
       assert.strictEqual(yield* execution, 2)
-    }))
+    })
+  )
 
   it.effect("starts the stage in executeNow, finishing one that never suspends as a completed Exit", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const plain = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => text.toUpperCase() })
       assert.deepStrictEqual(plain.executeNow?.("hi", info), Exit.succeed("HI"))
       const done = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => Effect.succeed(`${text}!`) })
@@ -185,10 +196,11 @@ describe("defineStage", () => {
       const fiber = yield* Effect.forkChild(pending!)
       yield* TestClock.adjust("1 millis")
       assert.strictEqual(yield* Fiber.join(fiber), 7)
-    }))
+    })
+  )
 
   it.live("hands a stage that reads its signal only after being interrupted one that is already aborted", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let ctx: StageContext | undefined
       const stage = defineStage({
         ...base,
@@ -203,10 +215,11 @@ describe("defineStage", () => {
       assert.isTrue(ctx?.signal.aborted)
       assert.strictEqual({ ...ctx }.taskId, "task-1")
       assert.isTrue({ ...ctx }.signal?.aborted)
-    }))
+    })
+  )
 
   it.effect("describes the stage as inline metadata with JSON Schema generated from its schemas", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const stage = defineStage({
         ...base,
         stateKey: ["words", "wordCount"],
@@ -231,13 +244,21 @@ describe("defineStage", () => {
 
       const slow = defineStage({ ...base, timeout: 120_000, inputs: Schema.Unknown, outputs: Schema.Unknown, run: () => null })
       assert.strictEqual(slow.metadata.timeoutMs, 120_000)
-    }))
+    })
+  )
 
   it.effect("keeps invalid metadata as data for the registry to reject instead of throwing", () =>
-    Effect.gen(function*() {
-      const stage = defineStage({ ...base, stateKey: "not-an-identifier", inputs: Schema.Unknown, outputs: Schema.Unknown, run: () => null })
+    Effect.gen(function* () {
+      const stage = defineStage({
+        ...base,
+        stateKey: "not-an-identifier",
+        inputs: Schema.Unknown,
+        outputs: Schema.Unknown,
+        run: () => null
+      })
       assert.strictEqual(stage.metadata.stateKey, "not-an-identifier")
       const exit = yield* Effect.exit(Schema.decodeUnknownEffect(StageMetadata)(JSON.parse(JSON.stringify(stage.metadata))))
       assert.isTrue(Exit.isFailure(exit))
-    }))
+    })
+  )
 })

@@ -17,26 +17,30 @@ const accepts = (port: number) =>
 
 describe("NatsServer", () => {
   it.live("the global setup provides the URL of a server that accepts connections", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const url = inject("natsUrl")
       const match = /^nats:\/\/127\.0\.0\.1:(\d+)$/.exec(url)
       assert.isNotNull(match)
       assert.isTrue(yield* accepts(Number(match![1])))
-    }))
+    })
+  )
 
   it.live("restarts a private server on the same port after it was killed, and removes its directory on close", () =>
-    Effect.gen(function*() {
-      const dir = yield* Effect.scoped(Effect.gen(function*() {
-        const server = yield* NatsServer.scoped()
-        assert.isTrue(yield* accepts(server.port))
-        yield* Effect.promise(() => server.kill())
-        assert.isFalse(server.running())
-        assert.isFalse(yield* accepts(server.port))
-        yield* Effect.promise(() => server.restart())
-        assert.isTrue(yield* accepts(server.port))
-        assert.notStrictEqual(server.url, inject("natsUrl"))
-        return server.jetStreamDir
-      }))
+    Effect.gen(function* () {
+      const dir = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const server = yield* NatsServer.scoped()
+          assert.isTrue(yield* accepts(server.port))
+          yield* Effect.promise(() => server.kill())
+          assert.isFalse(server.running())
+          assert.isFalse(yield* accepts(server.port))
+          yield* Effect.promise(() => server.restart())
+          assert.isTrue(yield* accepts(server.port))
+          assert.notStrictEqual(server.url, inject("natsUrl"))
+          return server.jetStreamDir
+        })
+      )
       assert.isFalse(existsSync(dir))
-    }))
+    })
+  )
 })

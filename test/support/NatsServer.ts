@@ -103,7 +103,8 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
       })
       child.once("error", reject)
       child.once("exit", (code, signal) =>
-        reject(new Error(`nats-server exited (${signal ?? code}) before listening:\n${logLines.join("\n")}`)))
+        reject(new Error(`nats-server exited (${signal ?? code}) before listening:\n${logLines.join("\n")}`))
+      )
     })
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {

@@ -19,21 +19,18 @@ export const collect = <A, E, R>(
   stream: Stream.Stream<A, E, R>,
   onItem?: (item: A) => Effect.Effect<unknown, unknown, R>
 ): Effect.Effect<Collected<A>, never, R | Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const ref = yield* Ref.make<ReadonlyArray<A>>([])
     yield* Stream.runForEach(stream, (item) =>
-      Ref.update(ref, (items) => [...items, item]).pipe(
-        Effect.andThen(onItem === undefined ? Effect.void : Effect.ignore(onItem(item)))
-      )).pipe(Effect.forkScoped)
+      Ref.update(ref, (items) => [...items, item]).pipe(Effect.andThen(onItem === undefined ? Effect.void : Effect.ignore(onItem(item))))
+    ).pipe(Effect.forkScoped)
     const items = Ref.get(ref)
     return {
       items,
       atLeast: (count, options) =>
         eventually(
           `${label}: ${count} item(s)`,
-          items.pipe(
-            Effect.flatMap((seen) => (seen.length >= count ? Effect.succeed(seen) : Effect.fail(`${seen.length} item(s)`)))
-          ),
+          items.pipe(Effect.flatMap((seen) => (seen.length >= count ? Effect.succeed(seen) : Effect.fail(`${seen.length} item(s)`)))),
           options
         )
     }

@@ -55,7 +55,7 @@ export const eventually = <A, E = never, R = never>(
   check: Effect.Effect<A, E, R> | (() => A),
   options: EventuallyOptions = {}
 ): Effect.Effect<Exclude<A, false>, EventuallyTimeoutError, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const timeoutMs = Duration.toMillis(options.timeout ?? "5 seconds")
     const interval = options.interval ?? "10 millis"
     const attempt: Effect.Effect<A, E, R> = Effect.isEffect(check) ? check : Effect.sync(check)

@@ -13,8 +13,7 @@ export const maxDeliveriesReason = "max deliveries exceeded"
 export const terminatedReason = (reason: string): string => `terminated: ${reason}`
 
 /** Encodes a payload for the `data` field. */
-export const toBase64 = (data: Uint8Array): string =>
-  Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64")
+export const toBase64 = (data: Uint8Array): string => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64")
 
 /** Builds the JSON bytes of a dead letter. */
 export const encodeDeadLetter = (options: {

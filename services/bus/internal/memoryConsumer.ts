@@ -250,16 +250,19 @@ export class MemoryConsumer {
     this.settle(message.seq)
     const subject = this.config.deadLetterSubject
     if (subject === undefined) return
-    this.deadLetter(subject, encodeDeadLetter({
-      stream: this.stream.name,
-      consumer: this.config.durable,
-      seq: message.seq,
-      subject: message.subject,
-      deliveries: pending.deliveries,
-      reason,
-      data: message.data,
-      headers: message.headers
-    }))
+    this.deadLetter(
+      subject,
+      encodeDeadLetter({
+        stream: this.stream.name,
+        consumer: this.config.durable,
+        seq: message.seq,
+        subject: message.subject,
+        deliveries: pending.deliveries,
+        reason,
+        data: message.data,
+        headers: message.headers
+      })
+    )
   }
 
   private delay(seq: number, at: number): void {

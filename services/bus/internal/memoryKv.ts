@@ -47,40 +47,45 @@ export const makeMemoryKvStore = (bucket: string): KvStore => {
       checked("kv.create", key, () =>
         live(key) === undefined
           ? Effect.sync(() => write(key, value, "PUT"))
-          : Effect.fail(new KvConflictError({ bucket, key, expectedRevision: 0 }))),
+          : Effect.fail(new KvConflictError({ bucket, key, expectedRevision: 0 }))
+      ),
     update: (key, value, expected) =>
       checked("kv.update", key, () =>
         entries.get(key)?.revision === expected
           ? Effect.sync(() => write(key, value, "PUT"))
-          : Effect.fail(new KvConflictError({ bucket, key, expectedRevision: expected }))),
+          : Effect.fail(new KvConflictError({ bucket, key, expectedRevision: expected }))
+      ),
     delete: (key) =>
       checked("kv.delete", key, () =>
         Effect.sync(() => {
           if (live(key) !== undefined) write(key, empty, "DEL")
-        })),
+        })
+      ),
     keys: Effect.sync(() => [...entries.values()].filter((entry) => entry.operation === "PUT").map((entry) => entry.key)),
     watch: (options) => {
       const filter = options?.key ?? ">"
       if (!isValidKeyFilter(filter)) return Stream.fail(invalidKey(bucket, "kv.watch", filter))
       const matches = compileSubject(filter)
-      return Stream.unwrap(Effect.gen(function*() {
-        const queue = yield* Queue.unbounded<KvEntry, Cause.Done>()
-        // The snapshot and the registration happen in one synchronous step, so no change falls between them.
-        const current = yield* Effect.acquireRelease(
-          Effect.sync(() => {
-            watchers.add({ matches, queue })
-            return [...entries.values()]
-              .filter((entry) => entry.operation === "PUT" && matches(entry.key))
-              .sort((a, b) => a.revision - b.revision)
-          }),
-          () =>
+      return Stream.unwrap(
+        Effect.gen(function* () {
+          const queue = yield* Queue.unbounded<KvEntry, Cause.Done>()
+          // The snapshot and the registration happen in one synchronous step, so no change falls between them.
+          const current = yield* Effect.acquireRelease(
             Effect.sync(() => {
-              for (const watcher of watchers) if (watcher.queue === queue) watchers.delete(watcher)
-              Queue.endUnsafe(queue)
-            })
-        )
-        return Stream.concat(Stream.fromArray(current), Stream.fromQueue(queue))
-      }))
+              watchers.add({ matches, queue })
+              return [...entries.values()]
+                .filter((entry) => entry.operation === "PUT" && matches(entry.key))
+                .sort((a, b) => a.revision - b.revision)
+            }),
+            () =>
+              Effect.sync(() => {
+                for (const watcher of watchers) if (watcher.queue === queue) watchers.delete(watcher)
+                Queue.endUnsafe(queue)
+              })
+          )
+          return Stream.concat(Stream.fromArray(current), Stream.fromQueue(queue))
+        })
+      )
     }
   }
 }

@@ -41,11 +41,14 @@ const maxCachedRoutes = 10_000
 const cheapWildcardScan = 8
 
 /** Builds a subscriber for a pattern. */
-export const makeSubscriber = (
-  pattern: string,
-  queue: string | undefined,
-  deliver: (message: Message) => void
-): Subscriber => ({ pattern, matches: compileSubject(pattern), queue, deliver, wildcard: hasWildcard(pattern), order: -1 })
+export const makeSubscriber = (pattern: string, queue: string | undefined, deliver: (message: Message) => void): Subscriber => ({
+  pattern,
+  matches: compileSubject(pattern),
+  queue,
+  deliver,
+  wildcard: hasWildcard(pattern),
+  order: -1
+})
 
 /** The subscription table. */
 export class MemoryRouter {

@@ -29,15 +29,16 @@ const maxRetryMs = 5_000
 const deadLetterGroup = "switchyard-dead-letters"
 
 /** JetStream's advisory subject for a consumer's exhausted messages (a server name, not a Switchyard subject). */
-const maxDeliveriesAdvisory = (stream: string, consumer: string) =>
-  `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`
+const maxDeliveriesAdvisory = (stream: string, consumer: string) => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`
 
-const MaxDeliveriesAdvisory = Schema.fromJsonString(Schema.Struct({
-  stream: Schema.String,
-  consumer: Schema.String,
-  stream_seq: Schema.Number,
-  deliveries: Schema.Number
-}))
+const MaxDeliveriesAdvisory = Schema.fromJsonString(
+  Schema.Struct({
+    stream: Schema.String,
+    consumer: Schema.String,
+    stream_seq: Schema.Number,
+    deliveries: Schema.Number
+  })
+)
 const decodeAdvisory = Schema.decodeUnknownOption(MaxDeliveriesAdvisory)
 
 /** Consumer description carrying the dead-letter subject (consumer metadata needs nats-server 2.10). */
@@ -201,16 +202,19 @@ class NatsJob implements JobMessage {
         try: () => {
           const { deadLetterSubject, durable, nc, stream } = this.context
           if (deadLetterSubject !== undefined) {
-            nc.publish(deadLetterSubject, encodeDeadLetter({
-              stream,
-              consumer: durable,
-              seq: this.seq,
-              subject: this.subject,
-              deliveries: this.deliveryCount,
-              reason: terminatedReason(reason),
-              data: this.data,
-              headers: this.headers
-            }))
+            nc.publish(
+              deadLetterSubject,
+              encodeDeadLetter({
+                stream,
+                consumer: durable,
+                seq: this.seq,
+                subject: this.subject,
+                deliveries: this.deliveryCount,
+                reason: terminatedReason(reason),
+                data: this.data,
+                headers: this.headers
+              })
+            )
           }
           this.settle()
           // nats-server 2.9 only knows a bare +TERM; the reason travels in the dead letter.
@@ -232,28 +236,30 @@ class NatsJob implements JobMessage {
 }
 
 const fetchLoop = (consumer: Consumer, context: JobContext, queue: Queue.Queue<JobMessage, Cause.Done>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     let retryMs = firstRetryMs
     while (true) {
       const wanted = yield* context.gate.takeAll()
       let received = 0
-      const result = yield* Effect.scoped(Effect.gen(function*() {
-        const batch = yield* Effect.acquireRelease(
-          Effect.tryPromise({
-            try: () => consumer.fetch({ max_messages: wanted, expires: fetchExpiresMs, idle_heartbeat: fetchHeartbeatMs }),
-            catch: toBusError("consume.fetch", `${context.stream}/${context.durable}`)
-          }),
-          (batch) => Effect.sync(() => batch.stop())
-        )
-        yield* Stream.fromAsyncIterable(batch, toBusError("consume.fetch", `${context.stream}/${context.durable}`)).pipe(
-          Stream.runForEach((msg) =>
-            Effect.sync(() => {
-              received++
-              Queue.offerUnsafe(queue, new NatsJob(msg, context))
-            })
+      const result = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const batch = yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () => consumer.fetch({ max_messages: wanted, expires: fetchExpiresMs, idle_heartbeat: fetchHeartbeatMs }),
+              catch: toBusError("consume.fetch", `${context.stream}/${context.durable}`)
+            }),
+            (batch) => Effect.sync(() => batch.stop())
           )
-        )
-      })).pipe(Effect.exit)
+          yield* Stream.fromAsyncIterable(batch, toBusError("consume.fetch", `${context.stream}/${context.durable}`)).pipe(
+            Stream.runForEach((msg) =>
+              Effect.sync(() => {
+                received++
+                Queue.offerUnsafe(queue, new NatsJob(msg, context))
+              })
+            )
+          )
+        })
+      ).pipe(Effect.exit)
       context.gate.release(wanted - received)
       // A closed connection never comes back: end the stream instead of retrying.
       if (context.nc.isClosed() || context.nc.isDraining()) return yield* Queue.end(queue)
@@ -280,7 +286,7 @@ const reportExhausted = (
   retention: string,
   advisory: { readonly stream_seq: number; readonly deliveries: number }
 ) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { deadLetterSubject, durable, jsm, nc, stream } = context
     const stored = yield* Effect.tryPromise({
       try: () => jsm.streams.getMessage(stream, { seq: advisory.stream_seq }),
@@ -289,16 +295,19 @@ const reportExhausted = (
     if (deadLetterSubject !== undefined) {
       yield* Effect.try({
         try: () =>
-          nc.publish(deadLetterSubject, encodeDeadLetter({
-            stream,
-            consumer: durable,
-            seq: advisory.stream_seq,
-            subject: stored?.subject ?? "",
-            deliveries: advisory.deliveries,
-            reason: maxDeliveriesReason,
-            data: stored?.data,
-            headers: fromMsgHdrs(stored?.header)
-          })),
+          nc.publish(
+            deadLetterSubject,
+            encodeDeadLetter({
+              stream,
+              consumer: durable,
+              seq: advisory.stream_seq,
+              subject: stored?.subject ?? "",
+              deliveries: advisory.deliveries,
+              reason: maxDeliveriesReason,
+              data: stored?.data,
+              headers: fromMsgHdrs(stored?.header)
+            })
+          ),
         catch: toBusError("deadLetter.publish", deadLetterSubject)
       })
     }
@@ -309,11 +318,13 @@ const reportExhausted = (
       })
     }
   }).pipe(
-    Effect.catch((error) => Effect.logWarning("could not dead-letter an exhausted message").pipe(Effect.annotateLogs({ error: String(error) })))
+    Effect.catch((error) =>
+      Effect.logWarning("could not dead-letter an exhausted message").pipe(Effect.annotateLogs({ error: String(error) }))
+    )
   )
 
 const listenForExhausted = (context: NatsConsumeContext & JobContext, retention: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const advisories = yield* Queue.unbounded<Uint8Array, Cause.Done>()
     yield* Effect.acquireRelease(
       Effect.try({
@@ -344,7 +355,7 @@ export const consume = (
   context: NatsConsumeContext,
   options: ConsumeOptions
 ): Effect.Effect<Stream.Stream<JobMessage>, BusError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { durable, stream } = options
     const where = `${stream}/${durable}`
     if (options.slots < 1) {
@@ -361,10 +372,7 @@ export const consume = (
     // 30 s is the server default when a consumer has no ack wait of its own.
     const leases = new Leases(yield* Clock.Clock, gate, (info.config.ack_wait ?? 30_000_000_000) / 1_000_000)
     const jobContext: JobContext = { nc: context.nc, stream, durable, deadLetterSubject, gate, leases }
-    const queue = yield* Effect.acquireRelease(
-      Queue.unbounded<JobMessage, Cause.Done>(),
-      (queue) => Queue.end(queue)
-    )
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<JobMessage, Cause.Done>(), (queue) => Queue.end(queue))
     yield* listenForExhausted({ ...context, ...jobContext }, streamInfo.config.retention)
     yield* Effect.forkScoped(leases.timer.run)
     yield* Effect.forkScoped(fetchLoop(consumer, jobContext, queue))

@@ -28,8 +28,7 @@ export const ApiCode = {
 } as const
 
 /** The JetStream API code of a failure, if it is an API error. */
-export const apiCodeOf = (cause: unknown): number | undefined =>
-  cause instanceof JetStreamApiError ? cause.code : undefined
+export const apiCodeOf = (cause: unknown): number | undefined => (cause instanceof JetStreamApiError ? cause.code : undefined)
 
 /** True when a request (or a JetStream publish, which is one) found nobody listening. */
 export const isNoResponders = (cause: unknown): boolean =>
@@ -55,12 +54,14 @@ const codeOf = (cause: unknown): string | undefined => {
 }
 
 /** Wraps any nats.js failure of `operation` (on `subject`) in a BusError. */
-export const toBusError = (operation: string, subject?: string) => (cause: unknown): BusError => {
-  const code = codeOf(cause)
-  return new BusError({
-    operation,
-    ...(subject === undefined ? {} : { subject }),
-    ...(code === undefined ? {} : { code }),
-    message: cause instanceof Error ? cause.message : String(cause)
-  })
-}
+export const toBusError =
+  (operation: string, subject?: string) =>
+  (cause: unknown): BusError => {
+    const code = codeOf(cause)
+    return new BusError({
+      operation,
+      ...(subject === undefined ? {} : { subject }),
+      ...(code === undefined ? {} : { code }),
+      message: cause instanceof Error ? cause.message : String(cause)
+    })
+  }

@@ -33,12 +33,12 @@ export const makeNatsKvStore = (kv: KV, bucket: string): KvStore => {
   const compareAndSet = (operation: string, key: string, expectedRevision: number, run: () => Promise<number>) =>
     isValidKey(key)
       ? Effect.tryPromise({
-        try: run,
-        catch: (cause): BusError | KvConflictError =>
-          isConflict(cause)
-            ? new KvConflictError({ bucket, key, expectedRevision })
-            : toBusError(`kv.${operation}`, `${bucket}/${key}`)(cause)
-      })
+          try: run,
+          catch: (cause): BusError | KvConflictError =>
+            isConflict(cause)
+              ? new KvConflictError({ bucket, key, expectedRevision })
+              : toBusError(`kv.${operation}`, `${bucket}/${key}`)(cause)
+        })
       : Effect.fail(invalidKey(bucket, `kv.${operation}`, key))
 
   return {

@@ -33,15 +33,17 @@ export class TimerLoop {
 
   /** The fiber body; fork it in the owner's scope. */
   get run(): Effect.Effect<never> {
-    return Effect.forever(Effect.suspend(() => {
-      const now = this.clock.currentTimeMillisUnsafe()
-      const next = this.tick(now)
-      const wake = Deferred.makeUnsafe<void>()
-      this.wake = wake
-      this.armedAt = next
-      return next === undefined
-        ? Deferred.await(wake)
-        : Effect.raceFirst(this.clock.sleep(Duration.millis(Math.max(0, next - now))), Deferred.await(wake))
-    }))
+    return Effect.forever(
+      Effect.suspend(() => {
+        const now = this.clock.currentTimeMillisUnsafe()
+        const next = this.tick(now)
+        const wake = Deferred.makeUnsafe<void>()
+        this.wake = wake
+        this.armedAt = next
+        return next === undefined
+          ? Deferred.await(wake)
+          : Effect.raceFirst(this.clock.sleep(Duration.millis(Math.max(0, next - now))), Deferred.await(wake))
+      })
+    )
   }
 }

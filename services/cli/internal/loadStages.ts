@@ -30,7 +30,12 @@ export const loadStageModule = (path: string) =>
     Effect.flatMap((module) => {
       const exported = module.stages ?? module.default
       if (!Array.isArray(exported) || !exported.every(isDefinition)) {
-        return Effect.fail(new StageModuleError({ path, message: "expected an export `stages` (or a default export) holding an array of defineStage(...) results" }))
+        return Effect.fail(
+          new StageModuleError({
+            path,
+            message: "expected an export `stages` (or a default export) holding an array of defineStage(...) results"
+          })
+        )
       }
       return Effect.succeed(exported as ReadonlyArray<StageDefinition>)
     })

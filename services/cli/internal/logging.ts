@@ -11,7 +11,7 @@ const levels = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None
 /** Logging for a command whose default level is `defaultLevel`. */
 export const loggingLayer = (defaultLevel: LogLevel.LogLevel) =>
   Layer.unwrap(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const level = yield* Config.Literals(levels, "SWITCHYARD_LOG_LEVEL").pipe(Config.withDefault(defaultLevel))
       const format = yield* Config.Literals(["json", "logfmt"], "SWITCHYARD_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
       return Layer.mergeAll(

@@ -50,10 +50,11 @@ export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>):
       const row = event.stage === undefined ? undefined : rows.get(event.stage)
       if (row !== undefined) updateRow(row, event)
       if (event.kind === "run.finished") footer = finishedLine(event)
-      const lines = [...rows].map(([name, r]) =>
-        `${symbols[r.state] ?? " "} ${name.padEnd(width)}  ${r.state.padEnd(9)}  ${r.attempt > 1 ? `attempt ${r.attempt}  ` : ""}${seconds(r.durationMs).padStart(6)}  ${
-          r.count === undefined ? "" : `${r.count} out`
-        }${r.note === undefined ? "" : `  ${r.note}`}`
+      const lines = [...rows].map(
+        ([name, r]) =>
+          `${symbols[r.state] ?? " "} ${name.padEnd(width)}  ${r.state.padEnd(9)}  ${r.attempt > 1 ? `attempt ${r.attempt}  ` : ""}${seconds(r.durationMs).padStart(6)}  ${
+            r.count === undefined ? "" : `${r.count} out`
+          }${r.note === undefined ? "" : `  ${r.note}`}`
       )
       if (footer !== "") lines.push(footer)
       const rewind = drawn > 0 ? `\x1b[${drawn}A` : ""

@@ -9,23 +9,18 @@ import type { JobMessage } from "../../bus/Bus.ts"
 
 /** What to do with a leased message. */
 export type AckDecision =
-  | { readonly _tag: "Ack" }
-  | { readonly _tag: "Nak"; readonly delay?: Duration.Input }
-  | { readonly _tag: "Term"; readonly reason: string }
+  { readonly _tag: "Ack" } | { readonly _tag: "Nak"; readonly delay?: Duration.Input } | { readonly _tag: "Term"; readonly reason: string }
 
 export const ack: AckDecision = { _tag: "Ack" }
 
-export const nak = (delay?: Duration.Input): AckDecision => delay === undefined ? { _tag: "Nak" } : { _tag: "Nak", delay }
+export const nak = (delay?: Duration.Input): AckDecision => (delay === undefined ? { _tag: "Nak" } : { _tag: "Nak", delay })
 
 export const term = (reason: string): AckDecision => ({ _tag: "Term", reason })
 
 /** Applies a decision; a failure to settle is logged (the lease runs out and the bus redelivers). */
 export const settle = (message: JobMessage, decision: AckDecision): Effect.Effect<void> => {
-  const settling = decision._tag === "Ack"
-    ? message.ack
-    : decision._tag === "Nak"
-    ? message.nak(decision.delay)
-    : message.term(decision.reason)
+  const settling =
+    decision._tag === "Ack" ? message.ack : decision._tag === "Nak" ? message.nak(decision.delay) : message.term(decision.reason)
   return settling.pipe(
     Effect.catch((error) =>
       Effect.logWarning("could not settle a task message; it will be redelivered after its lease", {

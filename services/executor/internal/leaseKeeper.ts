@@ -58,29 +58,31 @@ export class LeaseKeeper {
           )
         )
       )
-    return Effect.forever(Effect.suspend(() => {
-      const now = this.clock.currentTimeMillisUnsafe()
-      const due: Array<Lease> = []
-      for (const lease of this.leases) {
-        if (lease.renewAt > now) break
-        due.push(lease)
-      }
-      // Re-inserting moves each renewed lease behind the others: the order stays the deadline order.
-      for (const lease of due) {
-        this.leases.delete(lease)
-        lease.renewAt = now + this.intervalMs
-        this.leases.add(lease)
-      }
-      const sleep = Effect.suspend(() => {
-        const after = this.clock.currentTimeMillisUnsafe()
-        let next = after + this.intervalMs
+    return Effect.forever(
+      Effect.suspend(() => {
+        const now = this.clock.currentTimeMillisUnsafe()
+        const due: Array<Lease> = []
         for (const lease of this.leases) {
-          next = Math.min(next, lease.renewAt)
-          break
+          if (lease.renewAt > now) break
+          due.push(lease)
         }
-        return this.clock.sleep(Duration.millis(Math.max(0, next - after)))
+        // Re-inserting moves each renewed lease behind the others: the order stays the deadline order.
+        for (const lease of due) {
+          this.leases.delete(lease)
+          lease.renewAt = now + this.intervalMs
+          this.leases.add(lease)
+        }
+        const sleep = Effect.suspend(() => {
+          const after = this.clock.currentTimeMillisUnsafe()
+          let next = after + this.intervalMs
+          for (const lease of this.leases) {
+            next = Math.min(next, lease.renewAt)
+            break
+          }
+          return this.clock.sleep(Duration.millis(Math.max(0, next - after)))
+        })
+        return due.length === 0 ? sleep : Effect.andThen(Effect.forEach(due, renew, { concurrency: "unbounded", discard: true }), sleep)
       })
-      return due.length === 0 ? sleep : Effect.andThen(Effect.forEach(due, renew, { concurrency: "unbounded", discard: true }), sleep)
-    }))
+    )
   }
 }

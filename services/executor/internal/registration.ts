@@ -26,10 +26,10 @@ export const makeRegistration = (options: {
   readonly settings: ExecutorSettings
   readonly definitions: ReadonlyArray<StageDefinition>
 }) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { bus, definitions, settings } = options
     const client = yield* Effect.provide(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         return yield* RegistryClient
       }),
       RegistryClient.layerWith({ timeout: settings.registerTimeout }).pipe(Layer.provide(Layer.succeed(Bus, bus)))
@@ -47,7 +47,7 @@ export const makeRegistration = (options: {
       stages: definitions.map((definition) => definition.metadata)
     })
 
-    const applyReply = Effect.fnUntraced(function*(reply: RegistrationReply) {
+    const applyReply = Effect.fnUntraced(function* (reply: RegistrationReply) {
       const refused = new Map<string, StageRejection>()
       for (const decision of reply.decisions) {
         if (decision.accepted || decision.rejection === undefined) continue
@@ -70,10 +70,12 @@ export const makeRegistration = (options: {
     })
 
     /** One request to the registry; applies its answer. */
-    const attempt = client.register(registration).pipe(
-      Effect.flatMap(applyReply),
-      Effect.withSpan("Executor.register", { attributes: { pool: settings.pool, stageTypes: definitions.length } })
-    )
+    const attempt = client
+      .register(registration)
+      .pipe(
+        Effect.flatMap(applyReply),
+        Effect.withSpan("Executor.register", { attributes: { pool: settings.pool, stageTypes: definitions.length } })
+      )
 
     /** Retries `attempt` with capped exponential backoff until the registry answers. */
     const retryUntilRegistered = attempt.pipe(

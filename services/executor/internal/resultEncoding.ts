@@ -27,8 +27,7 @@ export interface ResultFields {
 
 /** How the stage ended. */
 export type Outcome =
-  | { readonly status: "succeeded"; readonly output: Schema.Json }
-  | { readonly status: "failed"; readonly error: TaskFailure }
+  { readonly status: "succeeded"; readonly output: Schema.Json } | { readonly status: "failed"; readonly error: TaskFailure }
 
 /** Deeper outputs are checked by the schema (which also detects cycles). */
 const maxFastDepth = 32
@@ -61,10 +60,7 @@ const isPlainJson = (value: unknown, depth: number): boolean => {
 }
 
 /** Encodes a result as `TaskResult/1`. */
-export const encodeTaskResult = (
-  fields: ResultFields,
-  outcome: Outcome
-): { readonly data: Uint8Array; readonly headers: Headers } => {
+export const encodeTaskResult = (fields: ResultFields, outcome: Outcome): { readonly data: Uint8Array; readonly headers: Headers } => {
   if (outcome.status === "succeeded" && !isPlainJson(outcome.output, 0)) {
     return Codec.encode(TaskResult, WireType.TaskResult, new TaskResult({ version: 1, ...fields, ...outcome }))
   }
@@ -73,30 +69,30 @@ export const encodeTaskResult = (
     WireType.TaskResult,
     outcome.status === "succeeded"
       ? {
-        version: 1,
-        taskId: fields.taskId,
-        runId: fields.runId,
-        stage: fields.stage,
-        stageType: fields.stageType,
-        attempt: fields.attempt,
-        executorId: fields.executorId,
-        pool: fields.pool,
-        status: outcome.status,
-        output: outcome.output,
-        durationMs: fields.durationMs
-      }
+          version: 1,
+          taskId: fields.taskId,
+          runId: fields.runId,
+          stage: fields.stage,
+          stageType: fields.stageType,
+          attempt: fields.attempt,
+          executorId: fields.executorId,
+          pool: fields.pool,
+          status: outcome.status,
+          output: outcome.output,
+          durationMs: fields.durationMs
+        }
       : {
-        version: 1,
-        taskId: fields.taskId,
-        runId: fields.runId,
-        stage: fields.stage,
-        stageType: fields.stageType,
-        attempt: fields.attempt,
-        executorId: fields.executorId,
-        pool: fields.pool,
-        status: outcome.status,
-        error: { tag: outcome.error.tag, message: outcome.error.message, retryable: outcome.error.retryable },
-        durationMs: fields.durationMs
-      }
+          version: 1,
+          taskId: fields.taskId,
+          runId: fields.runId,
+          stage: fields.stage,
+          stageType: fields.stageType,
+          attempt: fields.attempt,
+          executorId: fields.executorId,
+          pool: fields.pool,
+          status: outcome.status,
+          error: { tag: outcome.error.tag, message: outcome.error.message, retryable: outcome.error.retryable },
+          durationMs: fields.durationMs
+        }
   )
 }

@@ -89,25 +89,32 @@ export const makeTaskHandler = (options: {
     const definition = catalog.get(task.stageType)
     const rejection = options.rejections().get(task.stageType)
     if (definition._tag === "None" || rejection !== undefined) {
-      return Effect.succeed(failedWith(StageFailure.fromError(
-        task.stageType,
-        new UnknownStageError({ stageType: task.stageType, pool: settings.pool, ...(rejection === undefined ? {} : { rejection }) })
-      )))
+      return Effect.succeed(
+        failedWith(
+          StageFailure.fromError(
+            task.stageType,
+            new UnknownStageError({ stageType: task.stageType, pool: settings.pool, ...(rejection === undefined ? {} : { rejection }) })
+          )
+        )
+      )
     }
     return runStage(definition.value, task, annotations)
   }
 
   const publishResult = (message: JobMessage, task: TaskRun, outcome: Outcome, durationMs: number, subject: string) => {
-    const encoded = encodeTaskResult({
-      taskId: task.taskId,
-      runId: task.runId,
-      stage: task.stage,
-      stageType: task.stageType,
-      attempt: task.attempt,
-      executorId: settings.executorId,
-      pool: settings.pool,
-      durationMs
-    }, outcome)
+    const encoded = encodeTaskResult(
+      {
+        taskId: task.taskId,
+        runId: task.runId,
+        stage: task.stage,
+        stageType: task.stageType,
+        attempt: task.attempt,
+        executorId: settings.executorId,
+        pool: settings.pool,
+        durationMs
+      },
+      outcome
+    )
     const headers: Record<string, string> = { ...encoded.headers }
     for (const key of traceHeaders) {
       const value = message.headers[key]
@@ -118,9 +125,9 @@ export const makeTaskHandler = (options: {
       Effect.catch((error: BusError) =>
         error.isRetryable
           ? publish.pipe(
-            Effect.delay(firstRepublishDelay),
-            Effect.retry({ while: (error) => error.isRetryable, schedule: republishSchedule, times: republishTimes })
-          )
+              Effect.delay(firstRepublishDelay),
+              Effect.retry({ while: (error) => error.isRetryable, schedule: republishSchedule, times: republishTimes })
+            )
           : Effect.fail(error)
       )
     )
@@ -133,9 +140,7 @@ export const makeTaskHandler = (options: {
       const lease = leases.track(message, annotations)
       const startedAt = clock.currentTimeMillisUnsafe()
       const published = outcomeOf(task, annotations).pipe(
-        Effect.flatMap((outcome) =>
-          publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject)
-        )
+        Effect.flatMap((outcome) => publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject))
       )
       return Effect.onExitPrimitive(published, () => {
         leases.untrack(lease)
@@ -171,8 +176,9 @@ export const makeTaskHandler = (options: {
         path: "replyTo",
         message: "TaskRun: a task without a runId must name a replyTo subject"
       })
-      return Effect.logWarning("terminating a task that has nowhere to send its result", { seq: message.seq, taskId: task.taskId })
-        .pipe(Effect.as(term(error.toString())))
+      return Effect.logWarning("terminating a task that has nowhere to send its result", { seq: message.seq, taskId: task.taskId }).pipe(
+        Effect.as(term(error.toString()))
+      )
     }
     return runTask(message, task, subject)
   }
@@ -190,19 +196,24 @@ export const makeTaskHandler = (options: {
           onSuccess: (task) => handleDecoded(message, task),
           onFailure: (error) => handleDecoded(message, error)
         }),
-        Effect.withSpan("Executor.handleTask", {
-          ...(parent._tag === "Some" ? { parent: parent.value } : {}),
-          attributes: task === undefined
-            ? { subject: message.subject, deliveryCount: message.deliveryCount }
-            : {
-              subject: message.subject,
-              deliveryCount: message.deliveryCount,
-              stageType: task.stageType,
-              taskId: task.taskId,
-              attempt: task.attempt,
-              pool: settings.pool
-            }
-        }, noStackTrace)
+        Effect.withSpan(
+          "Executor.handleTask",
+          {
+            ...(parent._tag === "Some" ? { parent: parent.value } : {}),
+            attributes:
+              task === undefined
+                ? { subject: message.subject, deliveryCount: message.deliveryCount }
+                : {
+                    subject: message.subject,
+                    deliveryCount: message.deliveryCount,
+                    stageType: task.stageType,
+                    taskId: task.taskId,
+                    attempt: task.attempt,
+                    pool: settings.pool
+                  }
+          },
+          noStackTrace
+        )
       )
     })
 }

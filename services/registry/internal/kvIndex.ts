@@ -42,7 +42,7 @@ export interface FollowOptions<A> {
  * appear once the watch delivers them, or at once when recorded by the caller.
  */
 export const followBucket = <A>(kv: KvStore, options: FollowOptions<A>): Effect.Effect<KvIndex<A>, BusError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const slots = new Map<string, Slot<A>>()
     let ordered: ReadonlyArray<A> | undefined
 
@@ -75,17 +75,14 @@ export const followBucket = <A>(kv: KvStore, options: FollowOptions<A>): Effect.
     const apply = (entry: KvEntry): Effect.Effect<void> => {
       if (entry.revision <= revisionOf(entry.key)) return Effect.void
       if (entry.operation === "DEL") return Effect.sync(() => record(entry.key, entry.revision, undefined))
-      return options.decode(entry).pipe(
-        Effect.map((value) => record(entry.key, entry.revision, Option.getOrUndefined(value)))
-      )
+      return options.decode(entry).pipe(Effect.map((value) => record(entry.key, entry.revision, Option.getOrUndefined(value))))
     }
 
     const keys = yield* kv.keys
-    yield* Effect.forEach(
-      keys,
-      (key) => kv.get(key).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: apply }))),
-      { concurrency: 16, discard: true }
-    )
+    yield* Effect.forEach(keys, (key) => kv.get(key).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: apply }))), {
+      concurrency: 16,
+      discard: true
+    })
 
     // The watch replays the current values first, so nothing written between
     // the load and the watch's start is missed.
@@ -95,8 +92,8 @@ export const followBucket = <A>(kv: KvStore, options: FollowOptions<A>): Effect.
         Cause.hasInterruptsOnly(cause)
           ? Effect.failCause(cause)
           : Effect.logWarning("stopped following a bucket; following it again").pipe(
-            Effect.annotateLogs({ bucket: kv.bucket, cause: Cause.pretty(cause) })
-          )
+              Effect.annotateLogs({ bucket: kv.bucket, cause: Cause.pretty(cause) })
+            )
       ),
       Effect.repeat(Schedule.spaced("1 second")),
       Effect.forkScoped

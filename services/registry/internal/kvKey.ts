@@ -32,4 +32,3 @@ export const encodeKey = (value: string, options: { readonly dots: "keep" | "esc
     })
     .join("")
 }
-

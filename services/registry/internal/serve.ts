@@ -34,7 +34,7 @@ export const serve = <A>(
     readonly handle: (value: A) => Effect.Effect<Reply, BusError>
   }
 ): Effect.Effect<void, BusError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const messages = yield* bus.subscribe(options.subject, { queue: queueGroup })
 
     const reply = (message: Message, body: Reply) =>
@@ -68,14 +68,10 @@ export const serve = <A>(
           Cause.hasInterruptsOnly(cause)
             ? Effect.failCause(cause)
             : Effect.logError("failed to answer a message").pipe(
-              Effect.annotateLogs({ subject: options.subject, cause: Cause.pretty(cause) })
-            )
+                Effect.annotateLogs({ subject: options.subject, cause: Cause.pretty(cause) })
+              )
         )
       )
 
-    yield* messages.pipe(
-      Stream.mapEffect(answer, { concurrency, unordered: true }),
-      Stream.runDrain,
-      Effect.forkScoped
-    )
+    yield* messages.pipe(Stream.mapEffect(answer, { concurrency, unordered: true }), Stream.runDrain, Effect.forkScoped)
   })

@@ -103,7 +103,7 @@ const byType = (a: RegisteredStage, b: RegisteredStage): number =>
 
 /** Loads the stages bucket into memory and keeps it current while the scope lives. */
 export const makeStageStore = (kv: KvStore): Effect.Effect<StageStore, BusError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const decode = fromEntry(RegisteredStage, kv.bucket)
     const index = yield* followBucket(kv, { decode, order: byType })
     const keys = new Map<string, string>()
@@ -122,14 +122,20 @@ export const makeStageStore = (kv: KvStore): Effect.Effect<StageStore, BusError,
       read: (type) => {
         const key = stageKey(type)
         return kv.get(key).pipe(
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.succeed(Option.none<StoredStage>()),
-            onSome: (entry) =>
-              decode(entry).pipe(Effect.map(Option.map((record): StoredStage => {
-                index.record(key, entry.revision, record)
-                return { record, revision: entry.revision }
-              })))
-          }))
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.succeed(Option.none<StoredStage>()),
+              onSome: (entry) =>
+                decode(entry).pipe(
+                  Effect.map(
+                    Option.map((record): StoredStage => {
+                      index.record(key, entry.revision, record)
+                      return { record, revision: entry.revision }
+                    })
+                  )
+                )
+            })
+          )
         )
       },
       create: (record) => {
@@ -155,14 +161,12 @@ export const makeStageStore = (kv: KvStore): Effect.Effect<StageStore, BusError,
 
 /** Loads the pools bucket into memory and keeps it current while the scope lives. */
 export const makeBeatStore = (kv: KvStore): Effect.Effect<BeatStore, BusError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const index = yield* followBucket(kv, { decode: fromEntry(ReplicaBeat, kv.bucket) })
     return {
       put: (beat) => {
         const key = beatKey(beat)
-        return kv.put(key, toBytes(ReplicaBeat, beat)).pipe(
-          Effect.map((revision) => index.record(key, revision, beat))
-        )
+        return kv.put(key, toBytes(ReplicaBeat, beat)).pipe(Effect.map((revision) => index.record(key, revision, beat)))
       },
       all: index.values,
       remove: (beat) => {

@@ -24,9 +24,7 @@ export const editDistance = (a: string, b: string): number => {
  */
 export const suggest = (name: string, known: Iterable<string>, limit = 3): ReadonlyArray<string> =>
   Array.from(known, (candidate) => ({ candidate, distance: editDistance(name, candidate) }))
-    .filter(({ candidate, distance }) =>
-      distance > 0 && distance <= Math.max(3, Math.floor(Math.max(name.length, candidate.length) / 2))
-    )
+    .filter(({ candidate, distance }) => distance > 0 && distance <= Math.max(3, Math.floor(Math.max(name.length, candidate.length) / 2)))
     .sort((x, y) => x.distance - y.distance || (x.candidate < y.candidate ? -1 : x.candidate > y.candidate ? 1 : 0))
     .slice(0, limit)
     .map(({ candidate }) => candidate)

@@ -9,8 +9,7 @@ type State = Readonly<Record<string, Json>>
 /** The new state, or what was wrong with the output. */
 export type Applied = { readonly _tag: "Applied"; readonly state: State } | { readonly _tag: "Rejected"; readonly message: string }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
 
 /** Applies `output` for a stage with `stateKey` and `mode`. */
 export const applyOutput = (
@@ -37,7 +36,10 @@ export const applyOutput = (
         next[key] = output
         break
       case "append":
-        next[key] = [...(Array.isArray(current) ? current : current === undefined ? [] : [current]), ...(Array.isArray(output) ? output : [output])]
+        next[key] = [
+          ...(Array.isArray(current) ? current : current === undefined ? [] : [current]),
+          ...(Array.isArray(output) ? output : [output])
+        ]
         break
       case "merge":
         if (!isObject(output)) return { _tag: "Rejected", message: `output mode merge expects an object, found ${describe(output)}` }

@@ -5,7 +5,13 @@
 import { readPath } from "./jsonPath.ts"
 
 const lengthOf = (value: unknown): number =>
-  Array.isArray(value) ? value.length : typeof value === "string" ? value.length : value !== null && typeof value === "object" ? Object.keys(value).length : 0
+  Array.isArray(value)
+    ? value.length
+    : typeof value === "string"
+      ? value.length
+      : value !== null && typeof value === "object"
+        ? Object.keys(value).length
+        : 0
 
 const term = (expression: string, output: unknown): number => {
   if (expression === "none") return 0

@@ -16,8 +16,7 @@ export interface TemplateScope {
 const whole = /^\{\{\s*(inputs|state|ledger)\.([A-Za-z0-9_.-]+)\s*\}\}$/
 const inline = /\{\{\s*(inputs|state|ledger)\.([A-Za-z0-9_.-]+)\s*\}\}/g
 
-const lookup = (scope: TemplateScope, root: string, path: string): unknown =>
-  readPath(scope[root as keyof TemplateScope], path)
+const lookup = (scope: TemplateScope, root: string, path: string): unknown => readPath(scope[root as keyof TemplateScope], path)
 
 /** Resolves templates anywhere in a JSON value. */
 export const resolveTemplates = (value: unknown, scope: TemplateScope): unknown => {

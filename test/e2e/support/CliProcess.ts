@@ -65,13 +65,10 @@ const tailLines = 40
 // The test runner's own SWITCHYARD_* settings must not leak into the processes under test.
 const baseEnv = (): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(process.env).filter((entry): entry is [string, string] =>
-      entry[1] !== undefined && !entry[0].startsWith("SWITCHYARD_")
-    )
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !entry[0].startsWith("SWITCHYARD_"))
   )
 
-const matches = (line: string, pattern: string | RegExp) =>
-  typeof pattern === "string" ? line.includes(pattern) : pattern.test(line)
+const matches = (line: string, pattern: string | RegExp) => (typeof pattern === "string" ? line.includes(pattern) : pattern.test(line))
 
 const tail = (text: string) => text.trimEnd().split("\n").slice(-tailLines).join("\n")
 
@@ -84,7 +81,7 @@ const signalAndWait = (child: ChildProcess, exited: Effect.Effect<Exited>, signa
 /** Starts `node services/cli/main.ts <args>`; it is stopped when the current scope closes. */
 export const spawnCli = (options: SpawnOptions): Effect.Effect<CliProcess, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const done = yield* Deferred.make<Exited>()
       let out = ""
       let err = ""
@@ -114,14 +111,17 @@ export const spawnCli = (options: SpawnOptions): Effect.Effect<CliProcess, never
         logged: (pattern, waitOptions) =>
           eventually(
             `${options.label} logs ${String(pattern)}`,
-            () => stderr().split("\n").find((line) => matches(line, pattern)) ?? false,
+            () =>
+              stderr()
+                .split("\n")
+                .find((line) => matches(line, pattern)) ?? false,
             waitOptions
           )
       }
       return { cli, child }
     }),
     ({ child, cli }, exit) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const stopped = yield* signalAndWait(child, cli.exited, "SIGTERM").pipe(Effect.timeoutOption(gracefulStop))
         if (stopped._tag === "None") yield* signalAndWait(child, cli.exited, "SIGKILL")
         if (Exit.isFailure(exit)) {
@@ -139,10 +139,8 @@ export interface Finished extends Exited {
 }
 
 /** Runs a command to its end (failing the test if it takes longer than `timeout`). */
-export const runCli = (
-  options: SpawnOptions & { readonly timeout?: Duration.Input }
-): Effect.Effect<Finished, never, Scope.Scope> =>
-  Effect.gen(function*() {
+export const runCli = (options: SpawnOptions & { readonly timeout?: Duration.Input }): Effect.Effect<Finished, never, Scope.Scope> =>
+  Effect.gen(function* () {
     const cli = yield* spawnCli(options)
     const exited = yield* cli.exited.pipe(
       Effect.timeoutOrElse({

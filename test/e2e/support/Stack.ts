@@ -55,7 +55,7 @@ const readyTimeout = { timeout: "20 seconds", interval: "50 millis" } as const
 
 /** Starts the registry, a scheduler and the replicas, and waits until all of them serve. */
 export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const pool = options.pool ?? "hello"
     const nats = ["--nats", options.natsUrl]
     const started: Array<CliProcess> = []
@@ -71,7 +71,7 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
     })
     let scheduler = yield* spawnScheduler
     const replicas = yield* Effect.forEach(options.replicas ?? ["a", "b"], (label) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const executorId = uniquePrefix(`executor-${label}-`)
         const cli = yield* spawnCli({
           label: `executor-${label}`,
@@ -86,7 +86,8 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
           env: { SWITCHYARD_EXECUTOR_ID: executorId, ...options.executorEnv }
         })
         return track<Replica>({ ...cli, executorId })
-      }))
+      })
+    )
 
     const client = yield* Layer.build(
       SwitchyardClient.layer.pipe(Layer.provide(NatsBus.layer({ url: options.natsUrl, name: "e2e-probe" })))
@@ -119,7 +120,10 @@ const decodeEvent = Schema.decodeUnknownSync(Schema.fromJsonString(RunEvent))
 
 /** The events a `run --json` printed, in order. */
 export const runEvents = (stdout: string): ReadonlyArray<RunEvent> =>
-  stdout.split("\n").filter((line) => line.trim() !== "").map((line) => decodeEvent(line))
+  stdout
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => decodeEvent(line))
 
 /** A `run` that ended, with its events. */
 export interface RunOutcome extends Finished {
@@ -143,7 +147,9 @@ export const runPipeline = (
     args: ["run", pipeline, "--json", ...args],
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(options.env === undefined ? {} : { env: options.env })
-  }).pipe(Effect.map((finished) => {
-    const events = runEvents(finished.stdout)
-    return { ...finished, events, finished: events.find((event) => event.kind === "run.finished") }
-  }))
+  }).pipe(
+    Effect.map((finished) => {
+      const events = runEvents(finished.stdout)
+      return { ...finished, events, finished: events.find((event) => event.kind === "run.finished") }
+    })
+  )

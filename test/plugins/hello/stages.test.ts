@@ -13,17 +13,18 @@ const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
 
 describe("the hello plugin", () => {
   it.effect("declares metadata the registry accepts for every stage", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const stage of hello.stages) {
         const decoded = yield* Schema.decodeUnknownEffect(StageMetadata)(JSON.parse(JSON.stringify(stage.metadata)))
         assert.strictEqual(decoded.plugin, "hello")
         assert.strictEqual(decoded.runtime, "inline")
       }
       assert.strictEqual(new Set(hello.stages.map((stage) => stage.metadata.type)).size, hello.stages.length)
-    }))
+    })
+  )
 
   it.effect("greets, shouts, reverses, lists letters, splits words and summarises", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.deepStrictEqual(yield* hello.greet.execute({ name: "Ada" }, info()), { greeting: "Hello, Ada!" })
       assert.strictEqual(yield* hello.shout.execute({ text: "Hello, Ada!" }, info()), "HELLO, ADA!")
       assert.strictEqual(yield* hello.reverse.execute({ text: "Hello" }, info()), "olleH")
@@ -32,36 +33,40 @@ describe("the hello plugin", () => {
         words: ["Hello", "dear", "Ada"],
         wordCount: 3
       })
-      assert.deepStrictEqual(
-        yield* hello.summary.execute({ shouted: "HI", reversed: "ih", letters: ["h", "i"] }, info()),
-        { line: "HI / ih / 2 letters", letterCount: 2 }
-      )
+      assert.deepStrictEqual(yield* hello.summary.execute({ shouted: "HI", reversed: "ih", letters: ["h", "i"] }, info()), {
+        line: "HI / ih / 2 letters",
+        letterCount: 2
+      })
       assert.strictEqual(yield* hello.noop.execute({ anything: true }, info()), null)
-    }))
+    })
+  )
 
   it.effect("fails hello.fail retryably unless told otherwise", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const retryable = failureOf(yield* Effect.exit(hello.fail.execute({}, info())))
       assert.deepStrictEqual([retryable.tag, retryable.retryable], ["StageError", true])
       const final = failureOf(yield* Effect.exit(hello.fail.execute({ message: "stop", retryable: false }, info())))
       assert.deepStrictEqual([final.message, final.retryable], ["stop", false])
-    }))
+    })
+  )
 
   it.effect("fails hello.flaky for its first failTimes attempts, then succeeds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const attempt of [1, 2]) {
         const failure = failureOf(yield* Effect.exit(hello.flaky.execute({ failTimes: 2 }, info(attempt))))
         assert.isTrue(failure.retryable)
       }
       assert.deepStrictEqual(yield* hello.flaky.execute({ failTimes: 2 }, info(3)), { succeededOnAttempt: 3 })
-    }))
+    })
+  )
 
   it.live("sleeps for hello.sleep, gives up when interrupted and refuses a negative time", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.deepStrictEqual(yield* hello.sleep.execute({ ms: 5 }, info()), { sleptMs: 5 })
       const exit = yield* hello.sleep.execute({ ms: 60_000 }, info()).pipe(Effect.timeout("30 millis"), Effect.exit)
       assert.isTrue(Exit.isFailure(exit))
       const negative = failureOf(yield* Effect.exit(hello.sleep.execute({ ms: -1 }, info())))
       assert.strictEqual(negative.tag, "InvalidInputError")
-    }))
+    })
+  )
 })

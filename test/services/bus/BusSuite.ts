@@ -39,7 +39,7 @@ const makeScope = (): Scope_ => {
 
 /** A work queue (stream plus consumer) with short timers, for one test. */
 const setupQueue = (names: Scope_, overrides: Partial<ConsumerConfig> = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bus = yield* Bus
     yield* bus.ensureStream({
       name: names.stream,
@@ -73,7 +73,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
   describe(`${name} bus`, () => {
     describe("core subjects", () => {
       test("delivers a message to every subscription whose pattern matches, with * and > wildcards", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const exact = yield* collect("exact", yield* bus.subscribe(names.subject("a", "b")))
           const star = yield* collect("star", yield* bus.subscribe(names.subject("a", "*")))
@@ -85,13 +85,22 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           yield* bus.publish(marker, bytes("end"))
           const tailSeen = yield* tail.atLeast(3)
           const starSeen = yield* star.atLeast(2)
-          assert.deepStrictEqual(tailSeen.map((m) => text(m.data)), ["a.b", "a.b.c", "end"])
-          assert.deepStrictEqual(starSeen.map((m) => text(m.data)), ["a.b", "end"])
-          assert.deepStrictEqual((yield* exact.items).map((m) => m.subject), [names.subject("a", "b")])
+          assert.deepStrictEqual(
+            tailSeen.map((m) => text(m.data)),
+            ["a.b", "a.b.c", "end"]
+          )
+          assert.deepStrictEqual(
+            starSeen.map((m) => text(m.data)),
+            ["a.b", "end"]
+          )
+          assert.deepStrictEqual(
+            (yield* exact.items).map((m) => m.subject),
+            [names.subject("a", "b")]
+          )
         }))
 
       test("passes headers through with the payload", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const seen = yield* collect("sub", yield* bus.subscribe(names.subject("h")))
           yield* bus.publish(names.subject("h"), bytes("x"), { headers: { traceparent: "00-abc-def-01" } })
@@ -101,7 +110,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("gives each message to one member of a queue group and to every plain subscriber", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const subject = names.subject("work")
           const first = yield* collect("member 1", yield* bus.subscribe(subject, { queue: "pool" }))
@@ -109,10 +118,13 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           const plain = yield* collect("plain", yield* bus.subscribe(subject))
           for (let i = 0; i < 40; i++) yield* bus.publish(subject, bytes(String(i)))
           yield* plain.atLeast(40)
-          const total = yield* eventually("the group got all 40", Effect.gen(function*() {
-            const all = [...(yield* first.items), ...(yield* second.items)]
-            return all.length >= 40 ? all : yield* Effect.fail(`${all.length} messages`)
-          }))
+          const total = yield* eventually(
+            "the group got all 40",
+            Effect.gen(function* () {
+              const all = [...(yield* first.items), ...(yield* second.items)]
+              return all.length >= 40 ? all : yield* Effect.fail(`${all.length} messages`)
+            })
+          )
           assert.strictEqual(new Set(total.map((m) => text(m.data))).size, 40, "no message went to both members")
           assert.strictEqual(total.length, 40)
           assert.isAbove((yield* first.items).length, 0)
@@ -120,13 +132,15 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("stops delivering to a subscription once its scope closes", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const subject = names.subject("s")
-          const closed = yield* Effect.scoped(Effect.gen(function*() {
-            const stream = yield* bus.subscribe(subject)
-            return stream
-          }))
+          const closed = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const stream = yield* bus.subscribe(subject)
+              return stream
+            })
+          )
           const ended = yield* Stream.runCollect(closed).pipe(Effect.timeoutOption("5 seconds"))
           assert.isTrue(Option.isSome(ended), "the stream of a closed subscription ends")
         }))
@@ -134,14 +148,12 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
 
     describe("request/reply", () => {
       test("answers a request with the responder's reply", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const subject = names.subject("echo")
           const requests = yield* bus.subscribe(subject)
           yield* requests.pipe(
-            Stream.runForEach((message) =>
-              bus.respond(message, bytes(`echo ${text(message.data)}`), { headers: { answered: "yes" } })
-            ),
+            Stream.runForEach((message) => bus.respond(message, bytes(`echo ${text(message.data)}`), { headers: { answered: "yes" } })),
             Effect.forkScoped
           )
           const reply = yield* bus.request(subject, bytes("hi"), { timeout: "5 seconds" })
@@ -150,7 +162,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("fails a request that nobody answers in time with RequestTimeoutError", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const subject = names.subject("silent")
           yield* bus.subscribe(subject)
@@ -163,7 +175,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("fails a request to a subject nobody listens on with NoRespondersError", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const error = yield* bus.request(names.subject("nobody"), bytes("?"), { timeout: "5 seconds" }).pipe(Effect.flip)
           assert.strictEqual(error._tag, "NoRespondersError")
@@ -172,21 +184,17 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
 
     describe("work queues", () => {
       test("delivers each enqueued message once and does not redeliver acked ones", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names)
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 10 }),
-            (job) => (text(job.data) === "keep" ? Effect.void : job.ack)
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 10 }), (job) =>
+            text(job.data) === "keep" ? Effect.void : job.ack
           )
           const first = yield* bus.enqueue(names.subject("jobs", "a"), bytes("done"))
           yield* bus.enqueue(names.subject("jobs", "b"), bytes("keep"))
           assert.isFalse(first.duplicate)
           // "keep" is never acked: its redelivery proves the ack wait of "done" passed too.
-          yield* eventually("the unacked message comes back", jobs.items.pipe(
-            Effect.map((seen) => deliveriesOf(seen, "keep").includes(2))
-          ))
+          yield* eventually("the unacked message comes back", jobs.items.pipe(Effect.map((seen) => deliveriesOf(seen, "keep").includes(2))))
           assert.deepStrictEqual(deliveriesOf(yield* jobs.items, "done"), [1])
           const done = (yield* jobs.items).find((job) => text(job.data) === "done")!
           assert.strictEqual(done.seq, first.seq)
@@ -194,29 +202,32 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("redelivers a message that is not acked within the ack wait, with the same seq, even to a caller with one slot", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { ackWait: "300 millis" })
           const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }))
           yield* bus.enqueue(names.subject("jobs", "x"), bytes("slow"), { headers: { traceparent: "00-1-2-01" } })
           const seen = yield* jobs.atLeast(2)
-          assert.deepStrictEqual(seen.slice(0, 2).map((job) => job.deliveryCount), [1, 2])
+          assert.deepStrictEqual(
+            seen.slice(0, 2).map((job) => job.deliveryCount),
+            [1, 2]
+          )
           assert.strictEqual(seen[0]!.seq, seen[1]!.seq)
           assert.strictEqual(seen[1]!.headers["traceparent"], "00-1-2-01")
         }))
 
       test("redelivers a naked message only after its delay", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { ackWait: "5 seconds" })
           const nakedAt = yield* Ref.make(0)
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }),
-            (job) =>
-              job.deliveryCount === 1
-                ? Clock.currentTimeMillis.pipe(Effect.flatMap((now) => Ref.set(nakedAt, now)), Effect.andThen(job.nak("400 millis")))
-                : job.ack
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }), (job) =>
+            job.deliveryCount === 1
+              ? Clock.currentTimeMillis.pipe(
+                  Effect.flatMap((now) => Ref.set(nakedAt, now)),
+                  Effect.andThen(job.nak("400 millis"))
+                )
+              : job.ack
           )
           yield* bus.enqueue(names.subject("jobs", "x"), bytes("retry me"))
           const seen = yield* jobs.atLeast(2)
@@ -226,42 +237,39 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("redelivers a message naked without delay at once", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { ackWait: "30 seconds" })
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }),
-            (job) => (job.deliveryCount < 3 ? job.nak() : job.ack)
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }), (job) =>
+            job.deliveryCount < 3 ? job.nak() : job.ack
           )
           yield* bus.enqueue(names.subject("jobs", "x"), bytes("again"))
           const seen = yield* jobs.atLeast(3, { timeout: "3 seconds" })
-          assert.deepStrictEqual(seen.map((job) => job.deliveryCount), [1, 2, 3])
+          assert.deepStrictEqual(
+            seen.map((job) => job.deliveryCount),
+            [1, 2, 3]
+          )
         }))
 
       test("keeps the lease of a message whose handler keeps reporting it is working", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { ackWait: "400 millis", maxDeliver: 20 })
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }),
-            (job) =>
-              text(job.data) === "long"
-                ? job.working.pipe(Effect.repeat(Schedule.spaced("100 millis")), Effect.forkScoped)
-                : Effect.void
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }), (job) =>
+            text(job.data) === "long" ? job.working.pipe(Effect.repeat(Schedule.spaced("100 millis")), Effect.forkScoped) : Effect.void
           )
           yield* bus.enqueue(names.subject("jobs", "a"), bytes("long"))
           yield* bus.enqueue(names.subject("jobs", "b"), bytes("ignored"))
           // Three deliveries of the ignored message span two full ack waits.
-          yield* eventually("the ignored message is delivered 3 times", jobs.items.pipe(
-            Effect.map((seen) => deliveriesOf(seen, "ignored").length >= 3)
-          ))
+          yield* eventually(
+            "the ignored message is delivered 3 times",
+            jobs.items.pipe(Effect.map((seen) => deliveriesOf(seen, "ignored").length >= 3))
+          )
           assert.deepStrictEqual(deliveriesOf(yield* jobs.items, "long"), [1])
         }))
 
       test("drops a message after max deliveries and publishes a dead letter", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const dead = yield* collect("dead letters", yield* bus.subscribe(names.subject("dead")))
           yield* setupQueue(names, { ackWait: "300 millis", maxDeliver: 2 })
@@ -279,18 +287,19 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           assert.strictEqual(record.reason, "max deliveries exceeded")
           assert.strictEqual(Buffer.from(record.data!, "base64").toString(), "never acked")
           assert.strictEqual(record.headers["traceparent"], "00-a-b-01")
-          assert.deepStrictEqual((yield* jobs.items).map((job) => job.deliveryCount), [1, 2])
+          assert.deepStrictEqual(
+            (yield* jobs.items).map((job) => job.deliveryCount),
+            [1, 2]
+          )
         }))
 
       test("terminates a poison message without redelivery and publishes a dead letter with the reason", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const dead = yield* collect("dead letters", yield* bus.subscribe(names.subject("dead")))
           yield* setupQueue(names, { ackWait: "300 millis" })
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }),
-            (job) => (text(job.data) === "poison" ? job.term("payload is not JSON") : Effect.void)
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }), (job) =>
+            text(job.data) === "poison" ? job.term("payload is not JSON") : Effect.void
           )
           yield* bus.enqueue(names.subject("jobs", "a"), bytes("poison"))
           yield* bus.enqueue(names.subject("jobs", "b"), bytes("ignored"))
@@ -299,14 +308,15 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           assert.strictEqual(record.reason, "terminated: payload is not JSON")
           assert.strictEqual(record.deliveries, 1)
           assert.strictEqual(Buffer.from(record.data!, "base64").toString(), "poison")
-          yield* eventually("the ignored message comes back", jobs.items.pipe(
-            Effect.map((seen) => deliveriesOf(seen, "ignored").includes(2))
-          ))
+          yield* eventually(
+            "the ignored message comes back",
+            jobs.items.pipe(Effect.map((seen) => deliveriesOf(seen, "ignored").includes(2)))
+          )
           assert.deepStrictEqual(deliveriesOf(yield* jobs.items, "poison"), [1])
         }))
 
       test("stores a message enqueued twice with the same id once", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names)
           const first = yield* bus.enqueue(names.subject("jobs", "x"), bytes("one"), { msgId: "task-1/1" })
@@ -314,26 +324,27 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           const other = yield* bus.enqueue(names.subject("jobs", "x"), bytes("two"), { msgId: "task-2/1" })
           assert.deepStrictEqual(again, { seq: first.seq, duplicate: true })
           assert.isFalse(other.duplicate)
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 10 }),
-            (job) => job.ack
-          )
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 10 }), (job) => job.ack)
           yield* jobs.atLeast(2)
           yield* bus.enqueue(names.subject("jobs", "x"), bytes("three"))
           const seen = yield* jobs.atLeast(3)
-          assert.deepStrictEqual(seen.map((job) => text(job.data)), ["one", "two", "three"])
+          assert.deepStrictEqual(
+            seen.map((job) => text(job.data)),
+            ["one", "two", "three"]
+          )
         }))
 
       test("redelivers a message whose consumer went away to another caller of the same durable", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { ackWait: "300 millis" })
-          const lost = yield* Effect.scoped(Effect.gen(function*() {
-            const dying = yield* collect("dying replica", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }))
-            yield* bus.enqueue(names.subject("jobs", "x"), bytes("task"))
-            return yield* dying.atLeast(1)
-          }))
+          const lost = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const dying = yield* collect("dying replica", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }))
+              yield* bus.enqueue(names.subject("jobs", "x"), bytes("task"))
+              return yield* dying.atLeast(1)
+            })
+          )
           const survivor = yield* collect(
             "surviving replica",
             yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }),
@@ -346,21 +357,17 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("stores a core publish on a subject the stream captures", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names)
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }),
-            (job) => job.ack
-          )
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }), (job) => job.ack)
           yield* bus.publish(names.subject("jobs", "plain"), bytes("published"))
           const [job] = yield* jobs.atLeast(1)
           assert.strictEqual(text(job!.data), "published")
         }))
 
       test("refuses a second consumer whose filter overlaps another on a workqueue stream", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           yield* setupQueue(names)
           const error = yield* setupQueue(names, { durable: "others", filterSubject: names.subject("jobs", "a") }).pipe(Effect.flip)
           assert.strictEqual(error._tag, "BusError")
@@ -368,16 +375,18 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("fails to create a consumer on a missing stream and to consume from a missing consumer", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
-          const noStream = yield* bus.ensureConsumer({
-            stream: names.stream,
-            durable: "workers",
-            filterSubject: names.subject("jobs", ">"),
-            ackWait: "1 second",
-            maxDeliver: 3,
-            maxAckPending: 10
-          }).pipe(Effect.flip)
+          const noStream = yield* bus
+            .ensureConsumer({
+              stream: names.stream,
+              durable: "workers",
+              filterSubject: names.subject("jobs", ">"),
+              ackWait: "1 second",
+              maxDeliver: 3,
+              maxAckPending: 10
+            })
+            .pipe(Effect.flip)
           assert.strictEqual(noStream.code, "10059")
           yield* setupQueue(names)
           const noConsumer = yield* bus.consume({ stream: names.stream, durable: "nobody", slots: 1 }).pipe(Effect.flip)
@@ -385,7 +394,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("fails to enqueue on a subject that no stream captures", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const error = yield* bus.enqueue(names.subject("nowhere"), bytes("x")).pipe(Effect.flip)
           assert.strictEqual(error._tag, "BusError")
@@ -393,17 +402,20 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("shares one durable between two consumers, each message going to one of them", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names)
           const handle = (job: JobMessage) => Effect.sleep("5 millis").pipe(Effect.andThen(job.ack))
           const first = yield* collect("replica 1", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 2 }), handle)
           const second = yield* collect("replica 2", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 2 }), handle)
           for (let i = 0; i < 40; i++) yield* bus.enqueue(names.subject("jobs", "x"), bytes(String(i)))
-          const all = yield* eventually("40 messages across both replicas", Effect.gen(function*() {
-            const seen = [...(yield* first.items), ...(yield* second.items)]
-            return seen.length >= 40 ? seen : yield* Effect.fail(`${seen.length} messages`)
-          }))
+          const all = yield* eventually(
+            "40 messages across both replicas",
+            Effect.gen(function* () {
+              const seen = [...(yield* first.items), ...(yield* second.items)]
+              return seen.length >= 40 ? seen : yield* Effect.fail(`${seen.length} messages`)
+            })
+          )
           assert.strictEqual(all.length, 40)
           assert.strictEqual(new Set(all.map((job) => job.seq)).size, 40)
           assert.isTrue(all.every((job) => job.deliveryCount === 1))
@@ -412,22 +424,19 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("never lets one caller hold more unacked messages than its slots", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names)
           const held = yield* Ref.make(0)
           const most = yield* Ref.make(0)
-          const jobs = yield* collect(
-            "jobs",
-            yield* bus.consume({ stream: names.stream, durable: "workers", slots: 3 }),
-            (job) =>
-              Ref.updateAndGet(held, (n) => n + 1).pipe(
-                Effect.flatMap((n) => Ref.update(most, (m) => Math.max(m, n))),
-                Effect.andThen(Effect.sleep("20 millis")),
-                Effect.andThen(Ref.update(held, (n) => n - 1)),
-                Effect.andThen(job.ack),
-                Effect.forkScoped
-              )
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 3 }), (job) =>
+            Ref.updateAndGet(held, (n) => n + 1).pipe(
+              Effect.flatMap((n) => Ref.update(most, (m) => Math.max(m, n))),
+              Effect.andThen(Effect.sleep("20 millis")),
+              Effect.andThen(Ref.update(held, (n) => n - 1)),
+              Effect.andThen(job.ack),
+              Effect.forkScoped
+            )
           )
           for (let i = 0; i < 15; i++) yield* bus.enqueue(names.subject("jobs", "x"), bytes(String(i)))
           yield* jobs.atLeast(15)
@@ -435,7 +444,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("never leases more than max ack pending across all callers", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { maxAckPending: 2 })
           const held = yield* Ref.make(0)
@@ -451,14 +460,17 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           const first = yield* collect("replica 1", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }), handle)
           const second = yield* collect("replica 2", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 5 }), handle)
           for (let i = 0; i < 12; i++) yield* bus.enqueue(names.subject("jobs", "x"), bytes(String(i)))
-          yield* eventually("12 messages across both replicas", Effect.gen(function*() {
-            return (yield* first.items).length + (yield* second.items).length >= 12
-          }))
+          yield* eventually(
+            "12 messages across both replicas",
+            Effect.gen(function* () {
+              return (yield* first.items).length + (yield* second.items).length >= 12
+            })
+          )
           assert.strictEqual(yield* Ref.get(most), 2)
         }))
 
       test("applies a changed consumer config when ensured again", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           yield* setupQueue(names, { ackWait: "30 seconds" })
           yield* setupQueue(names, { ackWait: "300 millis" })
@@ -471,7 +483,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
 
     describe("key-value buckets", () => {
       test("returns what was put with its revision, and none for a missing key", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           const revision = yield* kv.put("run.1", bytes("a"))
@@ -489,7 +501,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("creates a key only when it does not exist", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           yield* kv.create("k", bytes("first"))
@@ -506,7 +518,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("updates a key at its current revision and refuses a stale one with KvConflictError", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           const first = yield* kv.put("k", bytes("1"))
@@ -520,7 +532,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("deletes a key from get and keys", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           assert.deepStrictEqual(yield* kv.keys, [])
@@ -533,7 +545,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("watches current values first and then changes, only for matching keys", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           yield* kv.put("runs.1", bytes("a"))
@@ -551,7 +563,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("refuses an invalid key with a BusError", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           const error = yield* kv.put("no spaces allowed", bytes("x")).pipe(Effect.flip)
@@ -559,7 +571,7 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
         }))
 
       test("watches every key when no filter is given", (names) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const bus = yield* Bus
           const kv = yield* bus.kv(names.bucket)
           yield* kv.put("x", bytes("1"))
@@ -567,7 +579,10 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           yield* watched.atLeast(1)
           yield* kv.put("y.z", bytes("2"))
           const seen = yield* watched.atLeast(2)
-          assert.deepStrictEqual(seen.map((entry) => entry.key), ["x", "y.z"])
+          assert.deepStrictEqual(
+            seen.map((entry) => entry.key),
+            ["x", "y.z"]
+          )
         }))
     })
   })

@@ -17,7 +17,7 @@ describe("Codec", () => {
   })
 
   it.effect("accepts a message declaring another version of the same type, or none", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const decodeTask = decode(TaskRun, "TaskRun/1")
       for (const type of ["TaskRun/1", "TaskRun/2", "TaskRun", undefined]) {
         const value = yield* decodeTask(message(encodeJson(task), type))
@@ -26,13 +26,14 @@ describe("Codec", () => {
       }
       const error = yield* Effect.flip(decodeTask(message(encodeJson(task), "TaskRunner/1")))
       assert.strictEqual(error.path, `headers.${TypeHeader}`)
-    }))
+    })
+  )
 
   it("gives the outcome as an Exit, naming the subject of bytes that are not JSON", () => {
     const decodeTask = decodeExit(TaskRun, "TaskRun/1")
     const ok = decodeTask(message(encodeJson(task), "TaskRun/1"))
     assert.isTrue(Exit.isSuccess(ok) && ok.value.stageType === "hello.greet")
-    const garbled = decodeTask(message(new TextEncoder().encode("{\"version\":"), "TaskRun/1"))
+    const garbled = decodeTask(message(new TextEncoder().encode('{"version":'), "TaskRun/1"))
     assert.isTrue(Exit.isFailure(garbled))
     const error = Exit.isFailure(garbled) ? garbled.cause.reasons[0] : undefined
     assert.isTrue(error?._tag === "Fail" && error.error instanceof MalformedMessageError)

@@ -12,7 +12,7 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 // Lets every fiber woken by a clock adjustment run before looking at the result.
 const settle = Effect.forEach([1, 2, 3, 4, 5], () => Effect.yieldNow, { discard: true })
 
-const withQueue = Effect.gen(function*() {
+const withQueue = Effect.gen(function* () {
   const bus = yield* Bus
   yield* bus.ensureStream({ name: "JOBS", subjects: ["jobs.>"], duplicateWindow: "2 minutes", retention: "workqueue" })
   yield* bus.ensureConsumer({
@@ -29,7 +29,7 @@ const withQueue = Effect.gen(function*() {
 
 describe("memory bus on the test clock", () => {
   it.effect("redelivers an unacked message exactly when the clock passes the ack wait", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* withQueue
       const jobs = yield* collect("jobs", yield* bus.consume({ stream: "JOBS", durable: "workers", slots: 5 }))
       yield* bus.enqueue("jobs.a", bytes("x"))
@@ -40,15 +40,14 @@ describe("memory bus on the test clock", () => {
       yield* TestClock.adjust("1 millis")
       const seen = yield* jobs.atLeast(2)
       assert.strictEqual(seen[1]!.deliveryCount, 2)
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 
   it.effect("holds a naked message back for its delay and keeps a worked one leased", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* withQueue
-      const jobs = yield* collect(
-        "jobs",
-        yield* bus.consume({ stream: "JOBS", durable: "workers", slots: 5 }),
-        (job) => (job.deliveryCount === 1 ? job.nak("10 seconds") : Effect.void)
+      const jobs = yield* collect("jobs", yield* bus.consume({ stream: "JOBS", durable: "workers", slots: 5 }), (job) =>
+        job.deliveryCount === 1 ? job.nak("10 seconds") : Effect.void
       )
       yield* bus.enqueue("jobs.a", bytes("x"))
       yield* jobs.atLeast(1)
@@ -64,10 +63,11 @@ describe("memory bus on the test clock", () => {
       assert.strictEqual((yield* jobs.items).length, 2, "working restarted the 30 s ack wait")
       yield* TestClock.adjust("10 seconds")
       yield* jobs.atLeast(3)
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 
   it.effect("forgets a message id once the duplicate window has passed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* withQueue
       const first = yield* bus.enqueue("jobs.a", bytes("x"), { msgId: "m1" })
       yield* TestClock.adjust("119 seconds")
@@ -76,15 +76,17 @@ describe("memory bus on the test clock", () => {
       const later = yield* bus.enqueue("jobs.a", bytes("x"), { msgId: "m1" })
       assert.isFalse(later.duplicate)
       assert.isAbove(later.seq, first.seq)
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 
   it.effect("times a request out on the clock", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const bus = yield* Bus
       yield* bus.subscribe("quiet")
       const fiber = yield* bus.request("quiet", bytes("?"), { timeout: "10 seconds" }).pipe(Effect.flip, Effect.forkChild)
       yield* TestClock.adjust("10 seconds")
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "RequestTimeoutError")
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 })

@@ -2,20 +2,22 @@ import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Layer } from "effect"
 import { ExecutorConfig } from "../../../services/executor/ExecutorConfig.ts"
 
-const settings = Effect.gen(function*() {
+const settings = Effect.gen(function* () {
   return yield* ExecutorConfig
 })
 
 const fromEnv = (env: Record<string, string>, overrides?: Parameters<typeof ExecutorConfig.layerConfig>[0]) =>
   settings.pipe(
-    Effect.provide(ExecutorConfig.layerConfig(overrides).pipe(
-      Layer.provide(Layer.succeed(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
-    ))
+    Effect.provide(
+      ExecutorConfig.layerConfig(overrides).pipe(
+        Layer.provide(Layer.succeed(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env })))
+      )
+    )
   )
 
 describe("ExecutorConfig", () => {
   it.effect("fills documented defaults and derives the lease renewal from the ack wait", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const resolved = yield* settings.pipe(Effect.provide(ExecutorConfig.layer({ pool: "hello" })))
       assert.strictEqual(resolved.pool, "hello")
       assert.strictEqual(resolved.slots, 8)
@@ -25,17 +27,21 @@ describe("ExecutorConfig", () => {
       assert.strictEqual(Duration.toMillis(resolved.ackWait), 30_000)
       assert.strictEqual(Duration.toMillis(resolved.progressInterval), 10_000)
       assert.match(resolved.executorId, /^.+-\d+-[0-9a-f]{8}$/)
-    }))
+    })
+  )
 
   it.effect("reads SWITCHYARD_* variables, and lets code overrides win", () =>
-    Effect.gen(function*() {
-      const resolved = yield* fromEnv({
-        SWITCHYARD_POOL: "gpu",
-        SWITCHYARD_SLOTS: "2",
-        SWITCHYARD_ACK_WAIT: "9 seconds",
-        SWITCHYARD_EXECUTOR_ID: "exec-1",
-        SWITCHYARD_SHUTDOWN_GRACE: "1 second"
-      }, { slots: 3 })
+    Effect.gen(function* () {
+      const resolved = yield* fromEnv(
+        {
+          SWITCHYARD_POOL: "gpu",
+          SWITCHYARD_SLOTS: "2",
+          SWITCHYARD_ACK_WAIT: "9 seconds",
+          SWITCHYARD_EXECUTOR_ID: "exec-1",
+          SWITCHYARD_SHUTDOWN_GRACE: "1 second"
+        },
+        { slots: 3 }
+      )
       assert.strictEqual(resolved.pool, "gpu")
       assert.strictEqual(resolved.executorId, "exec-1")
       assert.strictEqual(resolved.slots, 3)
@@ -44,11 +50,13 @@ describe("ExecutorConfig", () => {
       assert.strictEqual(Duration.toMillis(resolved.progressInterval), 3_000)
       assert.strictEqual(Duration.toMillis(resolved.shutdownGrace), 1_000)
       assert.strictEqual((yield* fromEnv({})).pool, "default")
-    }))
+    })
+  )
 
   it.effect("refuses a slot count that is not a positive integer", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const exit = yield* Effect.exit(fromEnv({ SWITCHYARD_SLOTS: "0" }))
       assert.isTrue(Exit.isFailure(exit))
-    }))
+    })
+  )
 })

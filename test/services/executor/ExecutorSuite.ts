@@ -19,295 +19,385 @@ const decoder = new TextDecoder()
 
 /** Registers the executor tests for one bus. */
 export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, unknown>) => {
-  const run = <A, E>(test: Effect.Effect<A, E, Bus | Scope.Scope>) =>
-    test.pipe(Effect.scoped, Effect.provide(busLayer()))
+  const run = <A, E>(test: Effect.Effect<A, E, Bus | Scope.Scope>) => test.pipe(Effect.scoped, Effect.provide(busLayer()))
 
   describe(`Executor over ${label}`, () => {
     it.live("runs a task and publishes its output on task.result.<runId>", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("run")
-        yield* h.startReplica({ pool: "hello", executorId: "replica-a", definitions: helloStages })
-        const task = yield* h.submit("hello", { stageType: "hello.greet", runId: "run-42", inputs: { name: "Ada" } })
-        const { result } = yield* h.resultOf(task.taskId)
-        assert.strictEqual(result.status, "succeeded")
-        assert.deepStrictEqual(result.output, { greeting: "Hello, Ada!" })
-        assert.strictEqual(result.runId, "run-42")
-        assert.strictEqual(result.executorId, "replica-a")
-        assert.strictEqual(result.pool, "hello")
-        assert.strictEqual(result.attempt, 1)
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("run")
+          yield* h.startReplica({ pool: "hello", executorId: "replica-a", definitions: helloStages })
+          const task = yield* h.submit("hello", { stageType: "hello.greet", runId: "run-42", inputs: { name: "Ada" } })
+          const { result } = yield* h.resultOf(task.taskId)
+          assert.strictEqual(result.status, "succeeded")
+          assert.deepStrictEqual(result.output, { greeting: "Hello, Ada!" })
+          assert.strictEqual(result.runId, "run-42")
+          assert.strictEqual(result.executorId, "replica-a")
+          assert.strictEqual(result.pool, "hello")
+          assert.strictEqual(result.attempt, 1)
+        })
+      )
+    )
 
     it.live("sends the result to the task's replyTo subject when it names one", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("reply")
-        yield* h.startReplica({ pool: "hello", definitions: helloStages })
-        const replyTo = h.names.taskResult("standalone-caller")
-        const task = yield* h.submit("hello", { stageType: "hello.shout", runId: "", replyTo, inputs: { text: "hi" } })
-        const { result } = yield* h.resultOf(task.taskId)
-        assert.strictEqual(result.output, "HI")
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("reply")
+          yield* h.startReplica({ pool: "hello", definitions: helloStages })
+          const replyTo = h.names.taskResult("standalone-caller")
+          const task = yield* h.submit("hello", { stageType: "hello.shout", runId: "", replyTo, inputs: { text: "hi" } })
+          const { result } = yield* h.resultOf(task.taskId)
+          assert.strictEqual(result.output, "HI")
+        })
+      )
+    )
 
     it.live("reports a throwing stage as a failed, retryable result carrying the error", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("throw")
-        const probe = makeProbe()
-        yield* h.startReplica({ pool: "p", definitions: [probe.definitions.throws, ...helloStages] })
-        const thrown = yield* h.submit("p", { stageType: "probe.throw", inputs: null })
-        const failed = yield* h.submit("p", { stageType: "hello.fail", inputs: { message: "no luck", retryable: false } })
-        const first = (yield* h.resultOf(thrown.taskId)).result
-        assert.strictEqual(first.status, "failed")
-        assert.strictEqual(first.error?.tag, "SyntaxError")
-        assert.isTrue(first.error?.retryable)
-        assert.notInclude(JSON.stringify(first), "\"output\"")
-        const second = (yield* h.resultOf(failed.taskId)).result
-        assert.deepStrictEqual({ ...second.error }, { tag: "StageError", message: "no luck", retryable: false })
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("throw")
+          const probe = makeProbe()
+          yield* h.startReplica({ pool: "p", definitions: [probe.definitions.throws, ...helloStages] })
+          const thrown = yield* h.submit("p", { stageType: "probe.throw", inputs: null })
+          const failed = yield* h.submit("p", { stageType: "hello.fail", inputs: { message: "no luck", retryable: false } })
+          const first = (yield* h.resultOf(thrown.taskId)).result
+          assert.strictEqual(first.status, "failed")
+          assert.strictEqual(first.error?.tag, "SyntaxError")
+          assert.isTrue(first.error?.retryable)
+          assert.notInclude(JSON.stringify(first), '"output"')
+          const second = (yield* h.resultOf(failed.taskId)).result
+          assert.deepStrictEqual({ ...second.error }, { tag: "StageError", message: "no luck", retryable: false })
+        })
+      )
+    )
 
     it.live("fails a task whose inputs do not match the stage's schema without retrying it", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("badin")
-        yield* h.startReplica({ pool: "hello", definitions: helloStages })
-        const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: 7 } })
-        const { result } = yield* h.resultOf(task.taskId)
-        assert.strictEqual(result.error?.tag, "InvalidInputError")
-        assert.include(result.error?.message ?? "", "name")
-        assert.isFalse(result.error?.retryable)
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("badin")
+          yield* h.startReplica({ pool: "hello", definitions: helloStages })
+          const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: 7 } })
+          const { result } = yield* h.resultOf(task.taskId)
+          assert.strictEqual(result.error?.tag, "InvalidInputError")
+          assert.include(result.error?.message ?? "", "name")
+          assert.isFalse(result.error?.retryable)
+        })
+      )
+    )
 
     it.live("interrupts a stage that outlives its timeout, aborts its signal and reports StageTimeoutError", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("timeout")
-        const probe = makeProbe()
-        yield* h.startReplica({ pool: "p", definitions: [probe.definitions.hang, ...helloStages] })
-        const hung = yield* h.submit("p", { stageType: "probe.hang", inputs: null, timeoutMs: 200 })
-        const slept = yield* h.submit("p", { stageType: "hello.sleep", inputs: { ms: 60_000 }, timeoutMs: 150 })
-        const first = (yield* h.resultOf(hung.taskId)).result
-        assert.strictEqual(first.status, "failed")
-        assert.strictEqual(first.error?.tag, "StageTimeoutError")
-        assert.isTrue(first.error?.retryable)
-        assert.include(first.error?.message ?? "", "200 ms")
-        assert.isTrue(probe.aborted.has(hung.taskId))
-        const second = (yield* h.resultOf(slept.taskId)).result
-        assert.strictEqual(second.error?.tag, "StageTimeoutError")
-        assert.isBelow(second.durationMs, 5_000)
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("timeout")
+          const probe = makeProbe()
+          yield* h.startReplica({ pool: "p", definitions: [probe.definitions.hang, ...helloStages] })
+          const hung = yield* h.submit("p", { stageType: "probe.hang", inputs: null, timeoutMs: 200 })
+          const slept = yield* h.submit("p", { stageType: "hello.sleep", inputs: { ms: 60_000 }, timeoutMs: 150 })
+          const first = (yield* h.resultOf(hung.taskId)).result
+          assert.strictEqual(first.status, "failed")
+          assert.strictEqual(first.error?.tag, "StageTimeoutError")
+          assert.isTrue(first.error?.retryable)
+          assert.include(first.error?.message ?? "", "200 ms")
+          assert.isTrue(probe.aborted.has(hung.taskId))
+          const second = (yield* h.resultOf(slept.taskId)).result
+          assert.strictEqual(second.error?.tag, "StageTimeoutError")
+          assert.isBelow(second.durationMs, 5_000)
+        })
+      )
+    )
 
     it.live("fails a task whose stage type the pool does not serve with UnknownStageError", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("unknown")
-        yield* h.startReplica({ pool: "hello", definitions: helloStages })
-        const task = yield* h.submit("hello", { stageType: "acme/http.get", inputs: {} })
-        const { result } = yield* h.resultOf(task.taskId)
-        assert.strictEqual(result.error?.tag, "UnknownStageError")
-        assert.isFalse(result.error?.retryable)
-        assert.include(result.error?.message ?? "", "acme/http.get")
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("unknown")
+          yield* h.startReplica({ pool: "hello", definitions: helloStages })
+          const task = yield* h.submit("hello", { stageType: "acme/http.get", inputs: {} })
+          const { result } = yield* h.resultOf(task.taskId)
+          assert.strictEqual(result.error?.tag, "UnknownStageError")
+          assert.isFalse(result.error?.retryable)
+          assert.include(result.error?.message ?? "", "acme/http.get")
+        })
+      )
+    )
 
-    it.live("keeps the lease of a task that runs longer than the ack wait, so it is not redelivered", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("lease")
-        const probe = makeProbe()
-        yield* h.startReplica({ pool: "p", slots: 2, ackWait: "1 second", definitions: [probe.definitions.sleep] })
-        const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 3_000 } })
-        const { result } = yield* h.resultOf(task.taskId, "10 seconds")
-        assert.strictEqual(result.status, "succeeded")
-        assert.strictEqual(probe.starts.get(task.taskId), 1)
-        assert.strictEqual((yield* h.resultsOf(task.taskId)).length, 1)
-      })), 20_000)
+    it.live(
+      "keeps the lease of a task that runs longer than the ack wait, so it is not redelivered",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("lease")
+            const probe = makeProbe()
+            yield* h.startReplica({ pool: "p", slots: 2, ackWait: "1 second", definitions: [probe.definitions.sleep] })
+            const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 3_000 } })
+            const { result } = yield* h.resultOf(task.taskId, "10 seconds")
+            assert.strictEqual(result.status, "succeeded")
+            assert.strictEqual(probe.starts.get(task.taskId), 1)
+            assert.strictEqual((yield* h.resultsOf(task.taskId)).length, 1)
+          })
+        ),
+      20_000
+    )
 
-    it.live("shares one pool consumer between two replicas: each task runs once and both take tasks", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("share")
-        const probe = makeProbe()
-        yield* h.startReplica({ pool: "p", executorId: "replica-a", slots: 1, definitions: [probe.definitions.sleep] })
-        yield* h.startReplica({ pool: "p", executorId: "replica-b", slots: 1, definitions: [probe.definitions.sleep] })
-        const tasks = yield* Effect.forEach(
-          Array.from({ length: 8 }, () => 150),
-          (ms) => h.submit("p", { stageType: "probe.sleep", inputs: { ms } })
-        )
-        const all = yield* eventually(
-          "a result for each of 8 tasks",
-          Effect.map(h.received, (received) => received.length >= tasks.length && received),
-          { timeout: "10 seconds" }
-        )
-        assert.strictEqual(all.length, tasks.length)
-        assert.sameMembers(all.map((entry) => entry.result.taskId), tasks.map((task) => task.taskId))
-        for (const task of tasks) assert.strictEqual(probe.starts.get(task.taskId), 1, `starts of ${task.taskId}`)
-        assert.sameMembers(Array.from(new Set(all.map((entry) => entry.result.executorId))), ["replica-a", "replica-b"])
-      })), 20_000)
+    it.live(
+      "shares one pool consumer between two replicas: each task runs once and both take tasks",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("share")
+            const probe = makeProbe()
+            yield* h.startReplica({ pool: "p", executorId: "replica-a", slots: 1, definitions: [probe.definitions.sleep] })
+            yield* h.startReplica({ pool: "p", executorId: "replica-b", slots: 1, definitions: [probe.definitions.sleep] })
+            const tasks = yield* Effect.forEach(
+              Array.from({ length: 8 }, () => 150),
+              (ms) => h.submit("p", { stageType: "probe.sleep", inputs: { ms } })
+            )
+            const all = yield* eventually(
+              "a result for each of 8 tasks",
+              Effect.map(h.received, (received) => received.length >= tasks.length && received),
+              { timeout: "10 seconds" }
+            )
+            assert.strictEqual(all.length, tasks.length)
+            assert.sameMembers(
+              all.map((entry) => entry.result.taskId),
+              tasks.map((task) => task.taskId)
+            )
+            for (const task of tasks) assert.strictEqual(probe.starts.get(task.taskId), 1, `starts of ${task.taskId}`)
+            assert.sameMembers(Array.from(new Set(all.map((entry) => entry.result.executorId))), ["replica-a", "replica-b"])
+          })
+        ),
+      20_000
+    )
 
     it.live("terminates a malformed task message to the dead-letter subject and keeps running", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("poison")
-        const deadLetters = yield* h.bus.subscribe(h.names.deadLetter("task.run"))
-        const seen = yield* Ref.make<ReadonlyArray<{ readonly reason: string; readonly subject: string }>>([])
-        yield* Effect.forkScoped(Stream.runForEach(deadLetters, (message) =>
-          Ref.update(seen, (all) => [...all, JSON.parse(decoder.decode(message.data))])))
-        yield* h.startReplica({ pool: "hello", definitions: helloStages })
-        yield* h.bus.enqueue(h.names.taskRun("hello"), new TextEncoder().encode("{\"version\":1,\"taskId\":5}"), {
-          headers: { [Codec.TypeHeader]: "TaskRun/1" }
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("poison")
+          const deadLetters = yield* h.bus.subscribe(h.names.deadLetter("task.run"))
+          const seen = yield* Ref.make<ReadonlyArray<{ readonly reason: string; readonly subject: string }>>([])
+          yield* Effect.forkScoped(
+            Stream.runForEach(deadLetters, (message) => Ref.update(seen, (all) => [...all, JSON.parse(decoder.decode(message.data))]))
+          )
+          yield* h.startReplica({ pool: "hello", definitions: helloStages })
+          yield* h.bus.enqueue(h.names.taskRun("hello"), new TextEncoder().encode('{"version":1,"taskId":5}'), {
+            headers: { [Codec.TypeHeader]: "TaskRun/1" }
+          })
+          const [dead] = yield* eventually(
+            "a dead letter for the malformed task",
+            Effect.map(Ref.get(seen), (all) => all.length > 0 && all)
+          )
+          assert.strictEqual(dead?.subject, h.names.taskRun("hello"))
+          assert.include(dead?.reason ?? "", "terminated")
+          assert.include(dead?.reason ?? "", "taskId")
+          const task = yield* h.submit("hello", { stageType: "hello.reverse", inputs: { text: "abc" } })
+          const { result } = yield* h.resultOf(task.taskId)
+          assert.strictEqual(result.output, "cba")
         })
-        const [dead] = yield* eventually("a dead letter for the malformed task", Effect.map(Ref.get(seen), (all) => all.length > 0 && all))
-        assert.strictEqual(dead?.subject, h.names.taskRun("hello"))
-        assert.include(dead?.reason ?? "", "terminated")
-        assert.include(dead?.reason ?? "", "taskId")
-        const task = yield* h.submit("hello", { stageType: "hello.reverse", inputs: { text: "abc" } })
-        const { result } = yield* h.resultOf(task.taskId)
-        assert.strictEqual(result.output, "cba")
-      })))
+      )
+    )
 
-    it.live("redelivers the task of a replica that died mid-task to the surviving replica", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("crash")
-        const dying = makeProbe()
-        const surviving = makeProbe()
-        // Same stage type on both replicas: on the dying one it never finishes by itself.
-        const hangAs = { ...dying.definitions.hang, metadata: surviving.definitions.sleep.metadata }
-        const a = yield* h.startReplica({
-          pool: "p",
-          executorId: "replica-a",
-          slots: 1,
-          ackWait: "1 second",
-          shutdownGrace: 0,
-          definitions: [hangAs]
-        })
-        const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 50 } })
-        yield* eventually("replica-a is running the task", Effect.map(a.executor.inFlight, (n) => n === 1))
-        yield* h.startReplica({ pool: "p", executorId: "replica-b", slots: 1, ackWait: "1 second", definitions: [surviving.definitions.sleep] })
-        yield* a.stop
-        const { result } = yield* h.resultOf(task.taskId, "10 seconds")
-        assert.strictEqual(result.status, "succeeded")
-        assert.strictEqual(result.executorId, "replica-b")
-        assert.strictEqual(surviving.starts.get(task.taskId), 1)
-        assert.isTrue(dying.aborted.has(task.taskId))
-        assert.isTrue((yield* h.resultsOf(task.taskId)).every((entry) => entry.result.executorId === "replica-b"))
-      })), 20_000)
+    it.live(
+      "redelivers the task of a replica that died mid-task to the surviving replica",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("crash")
+            const dying = makeProbe()
+            const surviving = makeProbe()
+            // Same stage type on both replicas: on the dying one it never finishes by itself.
+            const hangAs = { ...dying.definitions.hang, metadata: surviving.definitions.sleep.metadata }
+            const a = yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-a",
+              slots: 1,
+              ackWait: "1 second",
+              shutdownGrace: 0,
+              definitions: [hangAs]
+            })
+            const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 50 } })
+            yield* eventually(
+              "replica-a is running the task",
+              Effect.map(a.executor.inFlight, (n) => n === 1)
+            )
+            yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-b",
+              slots: 1,
+              ackWait: "1 second",
+              definitions: [surviving.definitions.sleep]
+            })
+            yield* a.stop
+            const { result } = yield* h.resultOf(task.taskId, "10 seconds")
+            assert.strictEqual(result.status, "succeeded")
+            assert.strictEqual(result.executorId, "replica-b")
+            assert.strictEqual(surviving.starts.get(task.taskId), 1)
+            assert.isTrue(dying.aborted.has(task.taskId))
+            assert.isTrue((yield* h.resultsOf(task.taskId)).every((entry) => entry.result.executorId === "replica-b"))
+          })
+        ),
+      20_000
+    )
 
     it.live("lets a running task finish within the grace period when shutting down", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("drain")
-        const probe = makeProbe()
-        const replica = yield* h.startReplica({ pool: "p", shutdownGrace: "5 seconds", definitions: [probe.definitions.sleep] })
-        const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 400 } })
-        yield* eventually("the replica is running the task", Effect.map(replica.executor.inFlight, (n) => n === 1))
-        yield* replica.stop
-        const { result } = yield* h.resultOf(task.taskId, "2 seconds")
-        assert.strictEqual(result.status, "succeeded")
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("drain")
+          const probe = makeProbe()
+          const replica = yield* h.startReplica({ pool: "p", shutdownGrace: "5 seconds", definitions: [probe.definitions.sleep] })
+          const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 400 } })
+          yield* eventually(
+            "the replica is running the task",
+            Effect.map(replica.executor.inFlight, (n) => n === 1)
+          )
+          yield* replica.stop
+          const { result } = yield* h.resultOf(task.taskId, "2 seconds")
+          assert.strictEqual(result.status, "succeeded")
+        })
+      )
+    )
 
     it.live("stores a repeated attempt's result once, deduplicated by taskId and attempt", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("dedupe")
-        const probe = makeProbe()
-        yield* h.startReplica({ pool: "p", slots: 1, definitions: [probe.definitions.sleep] })
-        const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 1 } }, { msgId: "copy-1" })
-        yield* h.submit("p", { ...task, stageType: task.stageType, inputs: task.inputs }, { msgId: "copy-2" })
-        const later = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 1 } })
-        // Tasks run in order on one slot: once the later one is done, both copies have run.
-        yield* h.resultOf(later.taskId)
-        assert.strictEqual(probe.starts.get(task.taskId), 2)
-        assert.strictEqual((yield* h.resultsOf(task.taskId)).length, 1)
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("dedupe")
+          const probe = makeProbe()
+          yield* h.startReplica({ pool: "p", slots: 1, definitions: [probe.definitions.sleep] })
+          const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 1 } }, { msgId: "copy-1" })
+          yield* h.submit("p", { ...task, stageType: task.stageType, inputs: task.inputs }, { msgId: "copy-2" })
+          const later = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 1 } })
+          // Tasks run in order on one slot: once the later one is done, both copies have run.
+          yield* h.resultOf(later.taskId)
+          assert.strictEqual(probe.starts.get(task.taskId), 2)
+          assert.strictEqual((yield* h.resultsOf(task.taskId)).length, 1)
+        })
+      )
+    )
 
     it.live("copies the traceparent header from the task to its result", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("trace")
-        yield* h.startReplica({ pool: "hello", definitions: helloStages })
-        const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Lin" } }, { headers: { traceparent } })
-        const { headers } = yield* h.resultOf(task.taskId)
-        assert.strictEqual(headers["traceparent"], traceparent)
-        assert.strictEqual(headers[Codec.TypeHeader], "TaskResult/1")
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("trace")
+          yield* h.startReplica({ pool: "hello", definitions: helloStages })
+          const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+          const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Lin" } }, { headers: { traceparent } })
+          const { headers } = yield* h.resultOf(task.taskId)
+          assert.strictEqual(headers["traceparent"], traceparent)
+          assert.strictEqual(headers[Codec.TypeHeader], "TaskResult/1")
+        })
+      )
+    )
 
     it.live("registers its stage types, stops serving the ones the registry rejects and keeps the rest", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("register")
-        const registrations = yield* h.answerRegistrations((type) =>
-          type === "hello.shout"
-            ? new StageRejection({ code: "conflict", path: "stages[1].type", message: "hello.shout belongs to plugin other" })
-            : undefined
-        )
-        const replica = yield* h.startReplica({ pool: "hello", executorId: "replica-r", definitions: helloStages })
-        assert.isTrue(yield* replica.executor.registered)
-        const [registration] = yield* registrations
-        assert.strictEqual(registration?.pool, "hello")
-        assert.strictEqual(registration?.executorId, "replica-r")
-        assert.strictEqual(registration?.runtime, "inline")
-        assert.strictEqual(registration?.stages.length, helloStages.length)
-        const served = yield* replica.executor.served
-        assert.notInclude(served, "hello.shout")
-        assert.include(served, "hello.greet")
-        const shouted = yield* h.submit("hello", { stageType: "hello.shout", inputs: { text: "x" } })
-        const greeted = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Nia" } })
-        const refused = (yield* h.resultOf(shouted.taskId)).result
-        assert.strictEqual(refused.error?.tag, "UnknownStageError")
-        assert.include(refused.error?.message ?? "", "belongs to plugin other")
-        assert.strictEqual((yield* h.resultOf(greeted.taskId)).result.status, "succeeded")
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("register")
+          const registrations = yield* h.answerRegistrations((type) =>
+            type === "hello.shout"
+              ? new StageRejection({ code: "conflict", path: "stages[1].type", message: "hello.shout belongs to plugin other" })
+              : undefined
+          )
+          const replica = yield* h.startReplica({ pool: "hello", executorId: "replica-r", definitions: helloStages })
+          assert.isTrue(yield* replica.executor.registered)
+          const [registration] = yield* registrations
+          assert.strictEqual(registration?.pool, "hello")
+          assert.strictEqual(registration?.executorId, "replica-r")
+          assert.strictEqual(registration?.runtime, "inline")
+          assert.strictEqual(registration?.stages.length, helloStages.length)
+          const served = yield* replica.executor.served
+          assert.notInclude(served, "hello.shout")
+          assert.include(served, "hello.greet")
+          const shouted = yield* h.submit("hello", { stageType: "hello.shout", inputs: { text: "x" } })
+          const greeted = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Nia" } })
+          const refused = (yield* h.resultOf(shouted.taskId)).result
+          assert.strictEqual(refused.error?.tag, "UnknownStageError")
+          assert.include(refused.error?.message ?? "", "belongs to plugin other")
+          assert.strictEqual((yield* h.resultOf(greeted.taskId)).result.status, "succeeded")
+        })
+      )
+    )
 
     it.live("registers with the registry service, which refuses a stage with invalid metadata while the rest are served", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("registry")
-        yield* h.startRegistry
-        const bad = defineStage({
-          type: "hello.bad",
-          version: "1.0.0",
-          description: "a stage whose state key is not an identifier",
-          plugin: "hello",
-          stateKey: "not-an-identifier",
-          output: "set",
-          count: "one",
-          inputs: Schema.Unknown,
-          outputs: Schema.Null,
-          run: () => null
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("registry")
+          yield* h.startRegistry
+          const bad = defineStage({
+            type: "hello.bad",
+            version: "1.0.0",
+            description: "a stage whose state key is not an identifier",
+            plugin: "hello",
+            stateKey: "not-an-identifier",
+            output: "set",
+            count: "one",
+            inputs: Schema.Unknown,
+            outputs: Schema.Null,
+            run: () => null
+          })
+          const replica = yield* h.startReplica({ pool: "hello", definitions: [...helloStages, bad] })
+          assert.isTrue(yield* replica.executor.registered)
+          assert.notInclude(yield* replica.executor.served, "hello.bad")
+          const refused = yield* h.submit("hello", { stageType: "hello.bad", inputs: null })
+          const { result } = yield* h.resultOf(refused.taskId)
+          assert.strictEqual(result.error?.tag, "UnknownStageError")
+          assert.include(result.error?.message ?? "", "invalid-metadata")
+          assert.include(result.error?.message ?? "", "stateKey")
+          const client = yield* h.registryClient
+          const listed = yield* client.list()
+          const types = listed.stages.map((stage) => stage.metadata.type)
+          assert.includeMembers(
+            types,
+            helloStages.map((stage) => stage.metadata.type)
+          )
+          assert.notInclude(types, "hello.bad")
+          assert.isTrue(listed.stages.every((stage) => stage.pool === "hello" && stage.online))
         })
-        const replica = yield* h.startReplica({ pool: "hello", definitions: [...helloStages, bad] })
-        assert.isTrue(yield* replica.executor.registered)
-        assert.notInclude(yield* replica.executor.served, "hello.bad")
-        const refused = yield* h.submit("hello", { stageType: "hello.bad", inputs: null })
-        const { result } = yield* h.resultOf(refused.taskId)
-        assert.strictEqual(result.error?.tag, "UnknownStageError")
-        assert.include(result.error?.message ?? "", "invalid-metadata")
-        assert.include(result.error?.message ?? "", "stateKey")
-        const client = yield* h.registryClient
-        const listed = yield* client.list()
-        const types = listed.stages.map((stage) => stage.metadata.type)
-        assert.includeMembers(types, helloStages.map((stage) => stage.metadata.type))
-        assert.notInclude(types, "hello.bad")
-        assert.isTrue(listed.stages.every((stage) => stage.pool === "hello" && stage.online))
-      })))
+      )
+    )
 
-    it.live("serves tasks while the registry is not answering and registers once it does", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("noreg")
-        const replica = yield* h.startReplica({ pool: "hello", definitions: helloStages })
-        assert.isFalse(yield* replica.executor.registered)
-        const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Ada" } })
-        assert.strictEqual((yield* h.resultOf(task.taskId)).result.status, "succeeded")
-        const registrations = yield* h.answerRegistrations()
-        yield* eventually("the replica registered once the registry answered", replica.executor.registered, { timeout: "10 seconds" })
-        assert.isAtLeast((yield* registrations).length, 1)
-      })), 20_000)
+    it.live(
+      "serves tasks while the registry is not answering and registers once it does",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("noreg")
+            const replica = yield* h.startReplica({ pool: "hello", definitions: helloStages })
+            assert.isFalse(yield* replica.executor.registered)
+            const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Ada" } })
+            assert.strictEqual((yield* h.resultOf(task.taskId)).result.status, "succeeded")
+            const registrations = yield* h.answerRegistrations()
+            yield* eventually("the replica registered once the registry answered", replica.executor.registered, { timeout: "10 seconds" })
+            assert.isAtLeast((yield* registrations).length, 1)
+          })
+        ),
+      20_000
+    )
 
     it.live("announces itself on stage.heartbeat with its pool, slots and running tasks", () =>
-      run(Effect.gen(function*() {
-        const h = yield* makeHarness("beat")
-        const beats = yield* h.bus.subscribe(h.names.stageHeartbeat)
-        const seen = yield* Ref.make<ReadonlyArray<Heartbeat>>([])
-        const decodeBeat = Codec.decode(Heartbeat, WireType.Heartbeat)
-        yield* Effect.forkScoped(Stream.runForEach(beats, (message) =>
-          decodeBeat(message).pipe(Effect.flatMap((beat) => Ref.update(seen, (all) => [...all, beat])), Effect.ignore)))
-        const probe = makeProbe()
-        yield* h.startReplica({ pool: "p", executorId: "replica-h", slots: 3, shutdownGrace: 0, definitions: [probe.definitions.hang] })
-        yield* h.submit("p", { stageType: "probe.hang", inputs: null })
-        const busy = yield* eventually(
-          "a heartbeat reporting one running task",
-          Effect.map(Ref.get(seen), (all) => all.find((beat) => beat.inFlight === 1) ?? false)
-        )
-        assert.strictEqual(busy.pool, "p")
-        assert.strictEqual(busy.executorId, "replica-h")
-        assert.strictEqual(busy.slots, 3)
-      })))
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("beat")
+          const beats = yield* h.bus.subscribe(h.names.stageHeartbeat)
+          const seen = yield* Ref.make<ReadonlyArray<Heartbeat>>([])
+          const decodeBeat = Codec.decode(Heartbeat, WireType.Heartbeat)
+          yield* Effect.forkScoped(
+            Stream.runForEach(beats, (message) =>
+              decodeBeat(message).pipe(
+                Effect.flatMap((beat) => Ref.update(seen, (all) => [...all, beat])),
+                Effect.ignore
+              )
+            )
+          )
+          const probe = makeProbe()
+          yield* h.startReplica({ pool: "p", executorId: "replica-h", slots: 3, shutdownGrace: 0, definitions: [probe.definitions.hang] })
+          yield* h.submit("p", { stageType: "probe.hang", inputs: null })
+          const busy = yield* eventually(
+            "a heartbeat reporting one running task",
+            Effect.map(Ref.get(seen), (all) => all.find((beat) => beat.inFlight === 1) ?? false)
+          )
+          assert.strictEqual(busy.pool, "p")
+          assert.strictEqual(busy.executorId, "replica-h")
+          assert.strictEqual(busy.slots, 3)
+        })
+      )
+    )
   })
 }

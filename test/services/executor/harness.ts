@@ -40,7 +40,7 @@ let counter = 0
 
 /** Sets up names, streams and the results collector for one test. */
 export const makeHarness = (label: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bus = yield* Bus
     const names = makeNames(uniquePrefix(label))
     yield* bus.ensureStream(tasksStream(names))
@@ -56,13 +56,16 @@ export const makeHarness = (label: string) =>
     const received = yield* Ref.make<ReadonlyArray<Received>>([])
     const decodeResult = Codec.decode(TaskResult, WireType.TaskResult)
     const results = yield* bus.consume({ stream: names.streams.results, durable: "test-results", slots: 1000 })
-    yield* Effect.forkScoped(Stream.runForEach(results, (message) =>
-      decodeResult(message).pipe(
-        Effect.flatMap((result) => Ref.update(received, (all) => [...all, { result, headers: message.headers }])),
-        Effect.ignore,
-        Effect.andThen(message.ack),
-        Effect.ignore
-      )))
+    yield* Effect.forkScoped(
+      Stream.runForEach(results, (message) =>
+        decodeResult(message).pipe(
+          Effect.flatMap((result) => Ref.update(received, (all) => [...all, { result, headers: message.headers }])),
+          Effect.ignore,
+          Effect.andThen(message.ack),
+          Effect.ignore
+        )
+      )
+    )
 
     /** Enqueues a task for `pool`; fills ids and attempt when absent. */
     const submit = (
@@ -70,7 +73,7 @@ export const makeHarness = (label: string) =>
       task: { readonly stageType: string; readonly inputs: Schema.Json } & Partial<Omit<TaskRun, "version">>,
       options: { readonly headers?: Headers; readonly msgId?: string } = {}
     ) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const taskRun = new TaskRun({
           version: 1,
           taskId: task.taskId ?? `task-${++counter}`,
@@ -91,16 +94,19 @@ export const makeHarness = (label: string) =>
       })
 
     /** Results stored for a task so far. */
-    const resultsOf = (taskId: string) =>
-      Effect.map(Ref.get(received), (all) => all.filter((entry) => entry.result.taskId === taskId))
+    const resultsOf = (taskId: string) => Effect.map(Ref.get(received), (all) => all.filter((entry) => entry.result.taskId === taskId))
 
     /** Waits for the first result of a task. */
     const resultOf = (taskId: string, timeout: Duration.Input = "5 seconds") =>
-      eventually(`a result for task ${taskId}`, Effect.map(resultsOf(taskId), (found) => found[0] ?? false), { timeout })
+      eventually(
+        `a result for task ${taskId}`,
+        Effect.map(resultsOf(taskId), (found) => found[0] ?? false),
+        { timeout }
+      )
 
     /** Starts a replica of `pool` serving `definitions`; it stops with the test at the latest. */
     const startReplica = (options: ExecutorOptions & { readonly definitions: ReadonlyArray<StageDefinition> }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const scope = yield* Scope.make()
         yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
         const { definitions, ...config } = options
@@ -120,40 +126,53 @@ export const makeHarness = (label: string) =>
      * `reject` returns a rejection for its type. Returns the registrations seen.
      */
     const answerRegistrations = (reject: (type: string) => StageRejection | undefined = () => undefined) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const seen = yield* Ref.make<ReadonlyArray<StageRegistration>>([])
         const decodeRegistration = Codec.decode(StageRegistration, WireType.StageRegistration)
         const requests = yield* bus.subscribe(names.stageRegister)
-        yield* Effect.forkScoped(Stream.runForEach(requests, (message) =>
-          Effect.gen(function*() {
-            const registration = yield* decodeRegistration(message)
-            yield* Ref.update(seen, (all) => [...all, registration])
-            const decisions = registration.stages.map((stage) => {
-              const type = Schema.is(Schema.Struct({ type: Schema.String }))(stage) ? stage.type : "?"
-              const rejection = reject(type)
-              return new StageDecision({ type, accepted: rejection === undefined, ...(rejection === undefined ? {} : { rejection }) })
-            })
-            const reply = Codec.encode(RegistrationReply, WireType.RegistrationReply, new RegistrationReply({ version: 1, decisions }))
-            yield* bus.respond(message, reply.data, { headers: reply.headers })
-          }).pipe(Effect.ignore)))
+        yield* Effect.forkScoped(
+          Stream.runForEach(requests, (message) =>
+            Effect.gen(function* () {
+              const registration = yield* decodeRegistration(message)
+              yield* Ref.update(seen, (all) => [...all, registration])
+              const decisions = registration.stages.map((stage) => {
+                const type = Schema.is(Schema.Struct({ type: Schema.String }))(stage) ? stage.type : "?"
+                const rejection = reject(type)
+                return new StageDecision({ type, accepted: rejection === undefined, ...(rejection === undefined ? {} : { rejection }) })
+              })
+              const reply = Codec.encode(RegistrationReply, WireType.RegistrationReply, new RegistrationReply({ version: 1, decisions }))
+              yield* bus.respond(message, reply.data, { headers: reply.headers })
+            }).pipe(Effect.ignore)
+          )
+        )
         return Ref.get(seen)
       })
 
     /** Runs the registry service on this bus for the rest of the test. */
-    const startRegistry = Layer.build(Registry.layer.pipe(
-      Layer.provide(Layer.succeed(Bus, bus)),
-      Layer.provide(Layer.succeed(Subjects, names))
-    ))
+    const startRegistry = Layer.build(
+      Registry.layer.pipe(Layer.provide(Layer.succeed(Bus, bus)), Layer.provide(Layer.succeed(Subjects, names)))
+    )
 
     /** A registry client on this bus. */
     const registryClient = Effect.provide(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         return yield* RegistryClient
       }),
       RegistryClient.layer.pipe(Layer.provide(Layer.succeed(Bus, bus)), Layer.provide(Layer.succeed(Subjects, names)))
     )
 
-    return { bus, names, submit, startRegistry, registryClient, received: Ref.get(received), resultsOf, resultOf, startReplica, answerRegistrations }
+    return {
+      bus,
+      names,
+      submit,
+      startRegistry,
+      registryClient,
+      received: Ref.get(received),
+      resultsOf,
+      resultOf,
+      startReplica,
+      answerRegistrations
+    }
   })
 
 /** What probe stages observed. */
@@ -187,8 +206,7 @@ export const makeProbe = (): Probe => {
         type: "probe.sleep",
         inputs: Schema.Struct({ ms: Schema.Int }),
         outputs: Schema.Struct({ sleptMs: Schema.Int }),
-        run: ({ ms }, ctx) =>
-          Effect.sync(() => started(ctx.taskId)).pipe(Effect.andThen(Effect.sleep(ms)), Effect.as({ sleptMs: ms }))
+        run: ({ ms }, ctx) => Effect.sync(() => started(ctx.taskId)).pipe(Effect.andThen(Effect.sleep(ms)), Effect.as({ sleptMs: ms }))
       }),
       hang: defineStage({
         ...common,

@@ -17,7 +17,7 @@ import { registration, stage } from "./RegistrySuite.ts"
 // The periodic sweep is pushed far away so that only explicit sweeps count.
 const config = { offlineAfter: "15 seconds", sweepInterval: "1 day", forgetReplicaAfter: "1 minute" } as const
 
-const startRegistry = Effect.gen(function*() {
+const startRegistry = Effect.gen(function* () {
   const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
   const context = yield* Layer.buildWithScope(Registry.layer.pipe(Layer.provide(RegistryConfig.layerWith(config))), scope)
   return { registry: Context.get(context, Registry), stop: Scope.close(scope, Exit.void) }
@@ -33,64 +33,76 @@ const withBus = <A, E>(effect: Effect.Effect<A, E, Bus | Scope.Scope>) =>
 
 describe("registry pool liveness", () => {
   it.effect("keeps a pool online while any replica beats and marks it offline after offlineAfter of silence", () =>
-    withBus(Effect.gen(function*() {
-      const { registry } = yield* startRegistry
-      yield* registry.register(registration([stage("ingest")], { pool: "io", executorId: "r1" }))
-      yield* registry.register(registration([stage("extract")], { pool: "nlp", executorId: "n1" }))
-      yield* TestClock.adjust("10 seconds")
-      yield* registry.heartbeat(beat("io", "r2"))
-      yield* TestClock.adjust("10 seconds")
-      yield* registry.sweep()
-      assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: true })
-      yield* TestClock.adjust("4999 millis")
-      yield* registry.sweep()
-      assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: true })
-      yield* TestClock.adjust("1 millis")
-      yield* registry.sweep()
-      assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: false })
-      yield* registry.heartbeat(beat("io", "r1"))
-      assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: true })
-    })))
+    withBus(
+      Effect.gen(function* () {
+        const { registry } = yield* startRegistry
+        yield* registry.register(registration([stage("ingest")], { pool: "io", executorId: "r1" }))
+        yield* registry.register(registration([stage("extract")], { pool: "nlp", executorId: "n1" }))
+        yield* TestClock.adjust("10 seconds")
+        yield* registry.heartbeat(beat("io", "r2"))
+        yield* TestClock.adjust("10 seconds")
+        yield* registry.sweep()
+        assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: true })
+        yield* TestClock.adjust("4999 millis")
+        yield* registry.sweep()
+        assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: true })
+        yield* TestClock.adjust("1 millis")
+        yield* registry.sweep()
+        assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: false })
+        yield* registry.heartbeat(beat("io", "r1"))
+        assert.deepStrictEqual(yield* onlineOf(registry), { extract: false, ingest: true })
+      })
+    )
+  )
 
   it.effect("gives every pool a full offlineAfter after a registry restart before marking it offline", () =>
-    withBus(Effect.gen(function*() {
-      const first = yield* startRegistry
-      yield* first.registry.register(registration([stage("ingest")], { pool: "io" }))
-      yield* first.stop
-      yield* TestClock.adjust("1 hour")
-      const { registry } = yield* startRegistry
-      yield* registry.sweep()
-      assert.deepStrictEqual(yield* onlineOf(registry), { ingest: true })
-      yield* TestClock.adjust("15 seconds")
-      yield* registry.sweep()
-      assert.deepStrictEqual(yield* onlineOf(registry), { ingest: false })
-    })))
+    withBus(
+      Effect.gen(function* () {
+        const first = yield* startRegistry
+        yield* first.registry.register(registration([stage("ingest")], { pool: "io" }))
+        yield* first.stop
+        yield* TestClock.adjust("1 hour")
+        const { registry } = yield* startRegistry
+        yield* registry.sweep()
+        assert.deepStrictEqual(yield* onlineOf(registry), { ingest: true })
+        yield* TestClock.adjust("15 seconds")
+        yield* registry.sweep()
+        assert.deepStrictEqual(yield* onlineOf(registry), { ingest: false })
+      })
+    )
+  )
 
   it.effect("forgets replicas silent for forgetReplicaAfter", () =>
-    withBus(Effect.gen(function*() {
-      const { registry } = yield* startRegistry
-      const names = yield* Subjects
-      const pools = yield* (yield* Bus).kv(names.buckets.pools)
-      yield* registry.heartbeat(beat("io", "r1"))
-      yield* registry.heartbeat(beat("io", "r.2 with odd*chars"))
-      assert.strictEqual((yield* pools.keys).length, 2)
-      yield* TestClock.adjust("30 seconds")
-      yield* registry.heartbeat(beat("io", "r1"))
-      yield* TestClock.adjust("31 seconds")
-      yield* registry.sweep()
-      assert.strictEqual((yield* pools.keys).length, 1)
-    })))
+    withBus(
+      Effect.gen(function* () {
+        const { registry } = yield* startRegistry
+        const names = yield* Subjects
+        const pools = yield* (yield* Bus).kv(names.buckets.pools)
+        yield* registry.heartbeat(beat("io", "r1"))
+        yield* registry.heartbeat(beat("io", "r.2 with odd*chars"))
+        assert.strictEqual((yield* pools.keys).length, 2)
+        yield* TestClock.adjust("30 seconds")
+        yield* registry.heartbeat(beat("io", "r1"))
+        yield* TestClock.adjust("31 seconds")
+        yield* registry.sweep()
+        assert.strictEqual((yield* pools.keys).length, 1)
+      })
+    )
+  )
 
   it.effect("runs the sweep on its own every sweepInterval", () =>
-    withBus(Effect.gen(function*() {
-      const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
-      const context = yield* Layer.buildWithScope(
-        Registry.layer.pipe(Layer.provide(RegistryConfig.layerWith({ offlineAfter: "15 seconds", sweepInterval: "1 second" }))),
-        scope
-      )
-      const registry = Context.get(context, Registry)
-      yield* registry.register(registration([stage("ingest")], { pool: "io" }))
-      yield* TestClock.adjust("16 seconds")
-      assert.deepStrictEqual(yield* onlineOf(registry), { ingest: false })
-    })))
+    withBus(
+      Effect.gen(function* () {
+        const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
+        const context = yield* Layer.buildWithScope(
+          Registry.layer.pipe(Layer.provide(RegistryConfig.layerWith({ offlineAfter: "15 seconds", sweepInterval: "1 second" }))),
+          scope
+        )
+        const registry = Context.get(context, Registry)
+        yield* registry.register(registration([stage("ingest")], { pool: "io" }))
+        yield* TestClock.adjust("16 seconds")
+        assert.deepStrictEqual(yield* onlineOf(registry), { ingest: false })
+      })
+    )
+  )
 })

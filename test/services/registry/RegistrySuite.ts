@@ -78,7 +78,7 @@ export const registration = (
 const encoder = new TextEncoder()
 
 const readAudit = (names: Names) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bus = yield* Bus
     const durable = uniquePrefix("audit")
     yield* bus.ensureConsumer({
@@ -116,7 +116,7 @@ const auditEntry = (
 
 /** Sends raw bytes as a request and returns the registry's error reply. */
 const errorReplyTo = (subject: string, body: Uint8Array, headers: Readonly<Record<string, string>> = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bus = yield* Bus
     const reply = yield* bus.request(subject, body, { timeout: "5 seconds", headers })
     assert.strictEqual(reply.headers[TypeHeader], RegistryErrorType)
@@ -129,7 +129,7 @@ const errorReplyTo = (subject: string, body: Uint8Array, headers: Readonly<Recor
 export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>): void => {
   const test = (title: string, body: (env: Env) => Effect.Effect<void, unknown, Requirements>) =>
     it.live(title, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const names = makeNames(uniquePrefix("reg"))
         const logs: Array<LogLine> = []
         const capture = Logger.make<unknown, void>((options) => {
@@ -140,12 +140,9 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
           })
         })
         const startRegistry: Env["startRegistry"] = (config = {}) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
-            const context = yield* Layer.buildWithScope(
-              Registry.layer.pipe(Layer.provide(RegistryConfig.layerWith(config))),
-              scope
-            )
+            const context = yield* Layer.buildWithScope(Registry.layer.pipe(Layer.provide(RegistryConfig.layerWith(config))), scope)
             return { registry: Context.get(context, Registry), stop: Scope.close(scope, Exit.void) }
           })
         yield* body({ names, logs, startRegistry }).pipe(
@@ -155,31 +152,55 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         )
         // Nothing in these scenarios is a failure of the registry itself.
         const errors = logs.filter((line) => line.level === "Error" || line.level === "Fatal")
-        assert.deepStrictEqual(errors.map((line) => `${String(line.message)} ${JSON.stringify(line.annotations)}`), [])
-      }).pipe(Effect.provide(makeBus())))
+        assert.deepStrictEqual(
+          errors.map((line) => `${String(line.message)} ${JSON.stringify(line.annotations)}`),
+          []
+        )
+      }).pipe(Effect.provide(makeBus()))
+    )
 
   describe(`registry over the ${name} bus`, () => {
     test("accepts valid stages and lists them with the pool that serves them", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
-        const reply = yield* client.register(registration([
-          stage("ingest"),
-          stage("extract", { stateKey: ["entities", "claims"], output: "unpack", count: "length(entities) + length(claims)", dependencies: ["ingest"] }),
-          stage("approve", { stateKey: null, output: "none", count: "none", dependencies: ["extract"] })
-        ], { pool: "nlp" }))
-        assert.deepStrictEqual(reply.decisions.map((d) => [d.type, d.accepted]), [["ingest", true], ["extract", true], ["approve", true]])
+        const reply = yield* client.register(
+          registration(
+            [
+              stage("ingest"),
+              stage("extract", {
+                stateKey: ["entities", "claims"],
+                output: "unpack",
+                count: "length(entities) + length(claims)",
+                dependencies: ["ingest"]
+              }),
+              stage("approve", { stateKey: null, output: "none", count: "none", dependencies: ["extract"] })
+            ],
+            { pool: "nlp" }
+          )
+        )
+        assert.deepStrictEqual(
+          reply.decisions.map((d) => [d.type, d.accepted]),
+          [
+            ["ingest", true],
+            ["extract", true],
+            ["approve", true]
+          ]
+        )
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.type, s.pool, s.online]), [
-          ["approve", "nlp", true],
-          ["extract", "nlp", true],
-          ["ingest", "nlp", true]
-        ])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => [s.metadata.type, s.pool, s.online]),
+          [
+            ["approve", "nlp", true],
+            ["extract", "nlp", true],
+            ["ingest", "nlp", true]
+          ]
+        )
         assert.deepStrictEqual(listed.stages[1]!.metadata.stateKey, ["entities", "claims"])
       }))
 
     test("rejects each kind of invalid metadata with the field path, what was expected and what was found", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         // [metadata, expected rejection path (none: accepted), fragments of the message]
@@ -195,7 +216,11 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
           [stage("g", { output: "none", stateKey: "docs" }), "stages[8].stateKey", ["expected null", `found "docs"`]],
           [stage("h", { output: "append", stateKey: null }), "stages[9].stateKey", ["expected a state key", "found null"]],
           [(({ plugin: _, ...rest }) => rest)(stage("i")), "stages[10].plugin", ["Missing key"]],
-          [stage("j", { dependencies: ["ingest", "extrakt"] }), "stages[11].dependencies[1]", ["registered stage type", `found "extrakt"`, `did you mean "extract"`]],
+          [
+            stage("j", { dependencies: ["ingest", "extrakt"] }),
+            "stages[11].dependencies[1]",
+            ["registered stage type", `found "extrakt"`, `did you mean "extract"`]
+          ],
           [stage("k", { runtime: "docker" }), "stages[12].runtime", [`expected "inline"`, `found "docker"`]],
           ["not a stage", "stages[13]", ["Expected object", `found "not a stage"`]],
           [stage("ingest"), "stages[14].type", ["once per registration", "first at stages[0]"]],
@@ -221,20 +246,29 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
           }
         }
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => s.metadata.type), ["extract", "ingest"])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => s.metadata.type),
+          ["extract", "ingest"]
+        )
       }))
 
     test("rejects every stage of a registration whose pool name cannot be a subject token", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         const reply = yield* client.register(registration([stage("ingest"), stage("extract")], { pool: "nlp.gpu" }))
-        assert.deepStrictEqual(reply.decisions.map((d) => [d.accepted, d.rejection?.path]), [[false, "pool"], [false, "pool"]])
+        assert.deepStrictEqual(
+          reply.decisions.map((d) => [d.accepted, d.rejection?.path]),
+          [
+            [false, "pool"],
+            [false, "pool"]
+          ]
+        )
         assert.include(reply.decisions[0]!.rejection!.message, `found "nlp.gpu"`)
       }))
 
     test("accepts dependencies on stage types registered earlier by any plugin", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         yield* client.register(registration([stage("ingest")], { pool: "io" }))
@@ -245,24 +279,25 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("refuses a stage type owned by another plugin and names both plugins", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         yield* client.register(registration([stage("http.get", { plugin: "builtin-http" })]))
-        const reply = yield* client.register(
-          registration([stage("http.get", { plugin: "acme-http", version: "9.0.0" })], { pool: "acme" })
-        )
+        const reply = yield* client.register(registration([stage("http.get", { plugin: "acme-http", version: "9.0.0" })], { pool: "acme" }))
         const rejection = reply.decisions[0]!.rejection!
         assert.strictEqual(rejection.code, "conflict")
         assert.strictEqual(rejection.path, "stages[0].plugin")
         assert.include(rejection.message, `"builtin-http"`)
         assert.include(rejection.message, `"acme-http"`)
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.plugin, s.metadata.version, s.pool]), [["builtin-http", "1.0.0", "main"]])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => [s.metadata.plugin, s.metadata.version, s.pool]),
+          [["builtin-http", "1.0.0", "main"]]
+        )
       }))
 
     test("replaces a stage type when its plugin registers a newer version", ({ names, startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         const audit = yield* readAudit(names)
@@ -272,13 +307,16 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         )
         assert.isTrue(reply.decisions[0]!.accepted)
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.version, s.metadata.description, s.pool]), [["1.10.0", "faster", "io-v2"]])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => [s.metadata.version, s.metadata.description, s.pool]),
+          [["1.10.0", "faster", "io-v2"]]
+        )
         const replaced = yield* auditEntry(audit, "ingest replaced", (e) => e.event === "replaced" && e.stage === "ingest")
         assert.deepStrictEqual([replaced.stageVersion, replaced.previous?.version, replaced.previous?.pool], ["1.10.0", "1.2.0", "main"])
       }))
 
     test("refuses an older version of a registered stage type and keeps the newer one", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         yield* client.register(registration([stage("ingest", { version: "2.0.0" })]))
@@ -289,11 +327,14 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         assert.include(rejection.message, "2.0.0 or newer")
         assert.include(rejection.message, "found 2.0.0-rc.1")
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => s.metadata.version), ["2.0.0"])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => s.metadata.version),
+          ["2.0.0"]
+        )
       }))
 
     test("accepts the same version again from another replica of the same pool without changing the record", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         yield* client.register(registration([stage("ingest")], { executorId: "replica-1" }))
@@ -305,7 +346,7 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("refuses the same version from a second pool while the first pool is online", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         yield* client.register(registration([stage("ingest")], { pool: "first" }))
@@ -317,7 +358,7 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("gives a contested stage type to exactly one plugin when two registry replicas race", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         yield* startRegistry()
         const client = yield* RegistryClient
@@ -337,27 +378,36 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("keeps registrations across a registry restart", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const first = yield* startRegistry()
         const client = yield* RegistryClient
         yield* client.register(registration([stage("ingest"), stage("extract", { dependencies: ["ingest"] })]))
         yield* first.stop
         yield* startRegistry()
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.type, s.pool, s.online]), [["extract", "main", true], ["ingest", "main", true]])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => [s.metadata.type, s.pool, s.online]),
+          [
+            ["extract", "main", true],
+            ["ingest", "main", true]
+          ]
+        )
         // The restarted registry still enforces ownership from what it loaded.
         const reply = yield* client.register(registration([stage("ingest", { plugin: "other" })], { pool: "other" }))
         assert.strictEqual(reply.decisions[0]!.rejection?.code, "conflict")
       }))
 
     test("shows a registration made through one replica to resolve and list on another replica", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const first = yield* startRegistry()
         const second = yield* startRegistry()
         yield* first.registry.register(registration([stage("ingest")], { pool: "io" }))
         // Unknown to the second replica's copy a moment ago, so looked up in the bucket.
         const resolved = yield* second.registry.resolve(["ingest"])
-        assert.deepStrictEqual(resolved.found.map((s) => [s.metadata.type, s.pool]), [["ingest", "io"]])
+        assert.deepStrictEqual(
+          resolved.found.map((s) => [s.metadata.type, s.pool]),
+          [["ingest", "io"]]
+        )
         yield* eventually(
           "ingest listed by the second replica",
           second.registry.list().pipe(Effect.map((reply) => reply.stages.some((s) => s.metadata.type === "ingest")))
@@ -382,22 +432,33 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("answers from the copy it loaded at startup after a restart, and follows later changes", ({ names, startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const first = yield* startRegistry()
         yield* first.registry.register(registration([stage("ingest"), stage("extract", { dependencies: ["ingest"] })], { pool: "nlp" }))
         yield* first.stop
         const restarted = yield* startRegistry()
         // No waiting: the layer is up only once both buckets are loaded.
         const listed = yield* restarted.registry.list()
-        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.type, s.pool, s.online]), [["extract", "nlp", true], ["ingest", "nlp", true]])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => [s.metadata.type, s.pool, s.online]),
+          [
+            ["extract", "nlp", true],
+            ["ingest", "nlp", true]
+          ]
+        )
         const resolved = yield* restarted.registry.resolve(["extract", "ingest"])
-        assert.deepStrictEqual(resolved.found.map((s) => s.metadata.dependencies), [["ingest"], []])
+        assert.deepStrictEqual(
+          resolved.found.map((s) => s.metadata.dependencies),
+          [["ingest"], []]
+        )
         // A write by another replica after the load reaches the copy.
         const other = yield* startRegistry()
         yield* other.registry.register(registration([stage("summarize", { dependencies: ["extract"] })], { pool: "nlp" }))
         yield* eventually(
           "summarize listed by the restarted replica",
-          restarted.registry.list().pipe(Effect.map((reply) => reply.stages.map((s) => s.metadata.type).join(",") === "extract,ingest,summarize"))
+          restarted.registry
+            .list()
+            .pipe(Effect.map((reply) => reply.stages.map((s) => s.metadata.type).join(",") === "extract,ingest,summarize"))
         )
         const bus = yield* Bus
         const pools = yield* bus.kv(names.buckets.pools)
@@ -405,24 +466,27 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("decodes an unreadable stored record once and leaves it out of every answer", ({ logs, names, startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const bus = yield* Bus
         const stages = yield* bus.kv(names.buckets.stages)
         yield* stages.put("broken", encoder.encode(JSON.stringify({ metadata: { type: "broken" } })))
         const { registry } = yield* startRegistry()
         yield* registry.register(registration([stage("ingest")]))
         for (let i = 0; i < 3; i++) {
-          assert.deepStrictEqual((yield* registry.list()).stages.map((s) => s.metadata.type), ["ingest"])
+          assert.deepStrictEqual(
+            (yield* registry.list()).stages.map((s) => s.metadata.type),
+            ["ingest"]
+          )
           assert.deepStrictEqual((yield* registry.resolve(["ingest"])).found.length, 1)
         }
-        const warnings = logs.filter((line) =>
-          line.level === "Warn" && String(line.message).includes("unreadable record") && line.annotations["key"] === "broken"
+        const warnings = logs.filter(
+          (line) => line.level === "Warn" && String(line.message).includes("unreadable record") && line.annotations["key"] === "broken"
         )
         assert.strictEqual(warnings.length, 1)
       }))
 
     test("gives a contested stage type to exactly one plugin when requests race on one replica", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         const plugins = Array.from({ length: 8 }, (_, i) => `plugin${i}`)
@@ -439,14 +503,13 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("marks a pool offline when its heartbeats stop and back online on the next heartbeat", ({ names, startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry({ offlineAfter: "400 millis", sweepInterval: "50 millis" })
         const client = yield* RegistryClient
         const audit = yield* readAudit(names)
         yield* client.register(registration([stage("ingest")], { pool: "io" }))
         yield* client.register(registration([stage("extract")], { pool: "nlp" }))
-        const isOnline = (type: string) =>
-          client.resolve([type]).pipe(Effect.map((reply) => reply.found[0]?.online))
+        const isOnline = (type: string) => client.resolve([type]).pipe(Effect.map((reply) => reply.found[0]?.online))
         yield* eventually(
           "both pools marked offline",
           Effect.all([isOnline("ingest"), isOnline("extract")]).pipe(
@@ -460,18 +523,31 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         assert.strictEqual(yield* isOnline("ingest"), true)
         yield* auditEntry(audit, "pool io online", (e) => e.event === "pool-online" && e.pool === "io")
         const listed = yield* client.list()
-        assert.deepStrictEqual(listed.stages.map((s) => [s.metadata.type, s.online]), [["extract", false], ["ingest", true]])
+        assert.deepStrictEqual(
+          listed.stages.map((s) => [s.metadata.type, s.online]),
+          [
+            ["extract", false],
+            ["ingest", true]
+          ]
+        )
       }))
 
     test("resolves known stage types and suggests the closest known names for unknown ones", ({ startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
-        yield* client.register(registration(
-          ["ingest", "ingest-pdf", "extract", "summarize", "hello.greet", "hello.greets", "hello.meet", "hello.wave"].map((type) => stage(type))
-        ))
+        yield* client.register(
+          registration(
+            ["ingest", "ingest-pdf", "extract", "summarize", "hello.greet", "hello.greets", "hello.meet", "hello.wave"].map((type) =>
+              stage(type)
+            )
+          )
+        )
         const reply = yield* client.resolve(["ingest", "ingset", "hello.gret", "zzzzzzzzzzzz", "ingest"])
-        assert.deepStrictEqual(reply.found.map((s) => s.metadata.type), ["ingest"])
+        assert.deepStrictEqual(
+          reply.found.map((s) => s.metadata.type),
+          ["ingest"]
+        )
         assert.deepStrictEqual(reply.missing, [
           { type: "ingset", suggestions: ["ingest"] },
           // Nearest first, ties by name, at most three.
@@ -480,8 +556,12 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         ])
       }))
 
-    test("answers a malformed message on each registry subject with the field and the expectation, and keeps serving", ({ logs, names, startRegistry }) =>
-      Effect.gen(function*() {
+    test("answers a malformed message on each registry subject with the field and the expectation, and keeps serving", ({
+      logs,
+      names,
+      startRegistry
+    }) =>
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         const bus = yield* Bus
@@ -494,7 +574,10 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         assert.include(register.message, "StageRegistration")
 
         const heartbeat = yield* errorReplyTo(names.stageHeartbeat, encodeJson({ version: 1, pool: "main" }))
-        assert.deepStrictEqual([heartbeat._tag, heartbeat.subject, heartbeat.path], ["MalformedMessageError", names.stageHeartbeat, "executorId"])
+        assert.deepStrictEqual(
+          [heartbeat._tag, heartbeat.subject, heartbeat.path],
+          ["MalformedMessageError", names.stageHeartbeat, "executorId"]
+        )
 
         const list = yield* errorReplyTo(names.stageList, encoder.encode("{not json"))
         assert.deepStrictEqual([list._tag, list.subject, list.path], ["MalformedMessageError", names.stageList, ""])
@@ -509,12 +592,14 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         // A heartbeat published without a reply subject can only be logged.
         yield* bus.publish(names.stageHeartbeat, encodeJson({ version: 1, pool: "main", executorId: "e", slots: "many", inFlight: 0 }))
         yield* eventually("malformed heartbeat logged", () =>
-          logs.some((line) =>
-            line.level === "Warn" &&
-            line.annotations["subject"] === names.stageHeartbeat &&
-            line.annotations["path"] === "slots" &&
-            typeof line.annotations["reason"] === "string"
-          ))
+          logs.some(
+            (line) =>
+              line.level === "Warn" &&
+              line.annotations["subject"] === names.stageHeartbeat &&
+              line.annotations["path"] === "slots" &&
+              typeof line.annotations["reason"] === "string"
+          )
+        )
 
         const reply = yield* client.register(registration([stage("ingest")]))
         assert.isTrue(reply.decisions[0]!.accepted)
@@ -524,11 +609,13 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("audits every accepted and rejected stage with its reason", ({ logs, names, startRegistry }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         yield* startRegistry()
         const client = yield* RegistryClient
         const audit = yield* readAudit(names)
-        yield* client.register(registration([stage("ingest", { version: "1.0.0" }), stage("broken", { count: "many" })], { executorId: "replica-7" }))
+        yield* client.register(
+          registration([stage("ingest", { version: "1.0.0" }), stage("broken", { count: "many" })], { executorId: "replica-7" })
+        )
         const accepted = yield* auditEntry(audit, "ingest accepted", (e) => e.event === "accepted" && e.stage === "ingest")
         assert.deepStrictEqual(
           [accepted.service, accepted.plugin, accepted.stageVersion, accepted.pool, accepted.executorId],
@@ -538,14 +625,14 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         const rejected = yield* auditEntry(audit, "broken rejected", (e) => e.event === "rejected" && e.stage === "broken")
         assert.deepStrictEqual([rejected.rejection?.code, rejected.rejection?.path], ["invalid-metadata", "stages[1].count"])
         const logged = logs.filter((line) => line.level === "Info" && line.annotations["audit"] !== undefined)
-        assert.deepStrictEqual(
-          logged.map((line) => (line.annotations["audit"] as { readonly event: string }).event).sort(),
-          ["accepted", "rejected"]
-        )
+        assert.deepStrictEqual(logged.map((line) => (line.annotations["audit"] as { readonly event: string }).event).sort(), [
+          "accepted",
+          "rejected"
+        ])
       }))
 
     test("turns error replies and unreadable replies into typed client errors", ({ names }) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const bus = yield* Bus
         const client = yield* RegistryClient
         // A stand-in that answers the way a registry without storage would.
@@ -577,7 +664,7 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
       }))
 
     test("lets the client report that no registry is listening", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const client = yield* RegistryClient
         const error = yield* client.list().pipe(Effect.flip)
         assert.strictEqual(error._tag, "NoRespondersError")

@@ -20,7 +20,7 @@ const failureOf = (text: string) =>
 
 describe("PipelineLoader", () => {
   it.effect("accepts a valid fan-out / fan-in pipeline and resolves every stage", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const loaded = yield* load(`
 name: ok
 stages:
@@ -35,30 +35,34 @@ stages:
 `)
       expect([...loaded.stages.keys()]).toEqual(["greet", "shout", "summary"])
       expect(loaded.stages.get("summary")?.metadata.dependencies).toEqual(["hello.greet"])
-    }))
+    })
+  )
 
   it.effect("names the file, line and column of a YAML syntax error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf("name: broken\nstages: []\nname: again\n")
       expect(issues).toEqual(["pipelines/test.yaml:3:1: YAML syntax error: Map keys must be unique"])
-    }))
+    })
+  )
 
   it.effect("names the stage, line and field of a schema error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf("name: bad\nstages:\n  - name: a\n    type: hello.greet\n    depends_on: 3\n")
       expect(issues[0]).toMatch(/^pipelines\/test\.yaml:5:17: stage "a": stages\[0\]\.depends_on: /)
-    }))
+    })
+  )
 
   it.effect("rejects an unknown stage type and suggests the closest known types", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.great\n")
       expect(issues).toEqual([
         `pipelines/test.yaml:4:11: stage "a": stages[0].type: unknown stage type "hello.great"; did you mean "hello.greet", "hello.shout", "hello.summary"?`
       ])
-    }))
+    })
+  )
 
   it.effect("rejects a dependency cycle and names the cycle", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf(`
 name: cyclic
 stages:
@@ -73,26 +77,27 @@ stages:
     depends_on: [b]
 `)
       expect(issues).toEqual([`pipelines/test.yaml:6:17: stage "a": stages[0].depends_on: dependency cycle: a → c → b → a`])
-    }))
+    })
+  )
 
   it.effect("rejects depends_on naming a missing stage", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.greet\n    depends_on: [ghost]\n")
       expect(issues).toEqual([
         `pipelines/test.yaml:5:18: stage "a": stages[0].depends_on[0]: depends on "ghost", which is not a stage of this pipeline (its stages: a)`
       ])
-    }))
+    })
+  )
 
   it.effect("rejects duplicate stage names", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.greet\n  - name: a\n    type: hello.shout\n")
-      expect(issues).toEqual([
-        `pipelines/test.yaml:5:11: stage "a": stages[1].name: duplicate stage name "a" (first defined at stages[0])`
-      ])
-    }))
+      expect(issues).toEqual([`pipelines/test.yaml:5:11: stage "a": stages[1].name: duplicate stage name "a" (first defined at stages[0])`])
+    })
+  )
 
   it.effect("rejects a stage type whose declared dependencies are not upstream", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const issues = yield* failureOf(`
 name: x
 stages:
@@ -104,5 +109,6 @@ stages:
       expect(issues).toEqual([
         `pipelines/test.yaml:6:5: stage "summary": stages[1].depends_on: stage type "hello.summary" needs a "hello.greet" stage upstream (through depends_on), and none is`
       ])
-    }))
+    })
+  )
 })

@@ -14,7 +14,9 @@ const types = {
   gate: stage({ type: "hello.noop", stateKey: null, output: "none", count: "none" })
 }
 
-const makeRun = (stages: ReadonlyArray<{ name: string; type: keyof typeof types; depends_on?: Array<string>; retries?: object; inputs?: object }>) => {
+const makeRun = (
+  stages: ReadonlyArray<{ name: string; type: keyof typeof types; depends_on?: Array<string>; retries?: object; inputs?: object }>
+) => {
   const pipeline = Schema.decodeUnknownSync(Pipeline)({
     name: "t",
     inputs: { name: "ada" },
@@ -30,19 +32,28 @@ const makeRun = (stages: ReadonlyArray<{ name: string; type: keyof typeof types;
   })
 }
 
-const report = (doc: RunDoc, name: string, outcome: { status: "succeeded"; output: unknown } | { status: "failed"; error: { tag: string; message: string; retryable: boolean } }, now: number) =>
-  RunActor.onResult(doc, {
-    version: 1,
-    taskId: doc.stages[name]!.taskId,
-    runId: doc.runId,
-    stage: name,
-    stageType: doc.stages[name]!.type,
-    attempt: doc.stages[name]!.attempt,
-    executorId: "e1",
-    pool: "test",
-    durationMs: 5,
-    ...(outcome as { status: "succeeded" })
-  }, now)
+const report = (
+  doc: RunDoc,
+  name: string,
+  outcome: { status: "succeeded"; output: unknown } | { status: "failed"; error: { tag: string; message: string; retryable: boolean } },
+  now: number
+) =>
+  RunActor.onResult(
+    doc,
+    {
+      version: 1,
+      taskId: doc.stages[name]!.taskId,
+      runId: doc.runId,
+      stage: name,
+      stageType: doc.stages[name]!.type,
+      attempt: doc.stages[name]!.attempt,
+      executorId: "e1",
+      pool: "test",
+      durationMs: 5,
+      ...(outcome as { status: "succeeded" })
+    },
+    now
+  )
 
 const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) => report(doc, name, { status: "succeeded", output }, now)
 
@@ -62,7 +73,10 @@ describe("RunActor", () => {
     const started = RunActor.start(run, 0)
     expect(started.dispatch.map((task) => [task.stage, task.inputs])).toEqual([["a", { who: "grace", note: "hi grace" }]])
     const afterA = succeed(run, "a", "hello grace")!
-    expect(afterA.dispatch.map((task) => [task.stage, task.inputs])).toEqual([["b", { text: "hello grace" }], ["c", {}]])
+    expect(afterA.dispatch.map((task) => [task.stage, task.inputs])).toEqual([
+      ["b", { text: "hello grace" }],
+      ["c", {}]
+    ])
     expect(succeed(run, "b", ["h", "i"])!.dispatch).toEqual([])
     expect(succeed(run, "c", { x: 1 })!.dispatch.map((task) => task.stage)).toEqual(["d"])
     const done = succeed(run, "d", null)!
@@ -72,7 +86,11 @@ describe("RunActor", () => {
   })
 
   it("applies outputs by metadata and counts them into stage.finished events", () => {
-    const run = makeRun([{ name: "l", type: "letters" }, { name: "w", type: "words" }, { name: "m", type: "meta" }])
+    const run = makeRun([
+      { name: "l", type: "letters" },
+      { name: "w", type: "words" },
+      { name: "m", type: "meta" }
+    ])
     RunActor.start(run, 0)
     const letters = succeed(run, "l", ["a", "b", "c"])!
     expect(letters.events.find((e) => e.kind === "stage.finished")?.count).toBe(3)
@@ -85,7 +103,10 @@ describe("RunActor", () => {
   })
 
   it("ignores a duplicate or stale result so each result is applied once", () => {
-    const run = makeRun([{ name: "l", type: "letters" }, { name: "g", type: "gate" }])
+    const run = makeRun([
+      { name: "l", type: "letters" },
+      { name: "g", type: "gate" }
+    ])
     RunActor.start(run, 0)
     expect(succeed(run, "l", ["a"])).toBeDefined()
     expect(run.state).toEqual({ letters: ["a"] })
@@ -123,7 +144,10 @@ describe("RunActor", () => {
   })
 
   it("cancels a running run once and skips what had not finished", () => {
-    const run = makeRun([{ name: "a", type: "greet" }, { name: "b", type: "gate", depends_on: ["a"] }])
+    const run = makeRun([
+      { name: "a", type: "greet" },
+      { name: "b", type: "gate", depends_on: ["a"] }
+    ])
     RunActor.start(run, 0)
     expect(RunActor.cancel(run, "user asked", 5)).toBeDefined()
     expect(run.status).toBe("cancelled")
@@ -133,7 +157,10 @@ describe("RunActor", () => {
   })
 
   it("re-sends in-flight tasks and re-arms retry timers when a run resumes", () => {
-    const run = makeRun([{ name: "a", type: "greet", retries: { max_attempts: 2, backoff_ms: 50 } }, { name: "b", type: "letters" }])
+    const run = makeRun([
+      { name: "a", type: "greet", retries: { max_attempts: 2, backoff_ms: 50 } },
+      { name: "b", type: "letters" }
+    ])
     RunActor.start(run, 0)
     failWith(run, "a", true, 10)
     // A resumed scheduler reads the record back from storage: a fresh copy.

@@ -28,13 +28,13 @@ export interface Started<A> {
 
 /** Sets up one isolated deployment on the current bus. */
 export const makeStack = (label: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const bus = yield* Bus
     const names = makeNames(uniquePrefix(label))
     const base = Layer.mergeAll(Layer.succeed(Bus, bus), Layer.succeed(Subjects, names))
 
     const start = <A, I>(tag: Context.Key<I, A>, layer: Layer.Layer<I, unknown, Bus>) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const scope = yield* Scope.make()
         yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
         const context = yield* Layer.buildWithScope(Layer.provide(layer, base), scope).pipe(Effect.orDie)
@@ -44,8 +44,14 @@ export const makeStack = (label: string) =>
     const events = yield* Ref.make<ReadonlyArray<RunEvent>>([])
     const decodeEvent = Codec.decode(RunEvent, WireType.RunEvent)
     const subscription = yield* bus.subscribe(names.runEventAll)
-    yield* Effect.forkScoped(Stream.runForEach(subscription, (message) =>
-      decodeEvent(message).pipe(Effect.flatMap((event) => Ref.update(events, (all) => [...all, event])), Effect.ignore)))
+    yield* Effect.forkScoped(
+      Stream.runForEach(subscription, (message) =>
+        decodeEvent(message).pipe(
+          Effect.flatMap((event) => Ref.update(events, (all) => [...all, event])),
+          Effect.ignore
+        )
+      )
+    )
 
     const registry = start(Registry, Registry.layer)
 
@@ -73,7 +79,7 @@ export const makeStack = (label: string) =>
 
     /** Sends `run.submit` and returns the reply. */
     const submit = (text: string, inputs: Record<string, string> = {}, file = "test.yaml") =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const request = Codec.encode(RunSubmit, WireType.RunSubmit, new RunSubmit({ version: 1, file, text, inputs }))
         const reply = yield* bus.request(names.runSubmit, request.data, { timeout: "10 seconds", headers: request.headers })
         return yield* Codec.decode(RunSubmitReply, WireType.RunSubmitReply)(reply)
@@ -86,10 +92,11 @@ export const makeStack = (label: string) =>
     const finished = (runId: string, timeout: Duration.Input = "20 seconds") =>
       eventually(
         `run ${runId} to finish`,
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const all = yield* eventsOf(runId)
           const last = all.find((event) => event.kind === "run.finished")
-          if (last === undefined) return yield* Effect.fail(all.map((event) => `${event.kind}${event.stage ? `:${event.stage}` : ""}`).join(", ") || "no events")
+          if (last === undefined)
+            return yield* Effect.fail(all.map((event) => `${event.kind}${event.stage ? `:${event.stage}` : ""}`).join(", ") || "no events")
           return { finished: last, events: all }
         }),
         { timeout }
@@ -97,13 +104,28 @@ export const makeStack = (label: string) =>
 
     /** Waits until the registry lists every given stage type. */
     const registered = (types: ReadonlyArray<string>) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const client = yield* Effect.provide(Effect.service(RegistryClient), Layer.provide(RegistryClient.layer, base))
-        yield* eventually(`stage types ${types.join(", ")} registered`, Effect.gen(function*() {
-          const reply = yield* client.resolve(types)
-          if (reply.missing.length > 0) return yield* Effect.fail(`missing ${reply.missing.map((m) => m.type).join(", ")}`)
-        }))
+        yield* eventually(
+          `stage types ${types.join(", ")} registered`,
+          Effect.gen(function* () {
+            const reply = yield* client.resolve(types)
+            if (reply.missing.length > 0) return yield* Effect.fail(`missing ${reply.missing.map((m) => m.type).join(", ")}`)
+          })
+        )
       })
 
-    return { bus, names, registry, executor, scheduler, submit, eventsOf, finished, registered, events: Ref.get(events), unwrap: Option.getOrThrow }
+    return {
+      bus,
+      names,
+      registry,
+      executor,
+      scheduler,
+      submit,
+      eventsOf,
+      finished,
+      registered,
+      events: Ref.get(events),
+      unwrap: Option.getOrThrow
+    }
   })

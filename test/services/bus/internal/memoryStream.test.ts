@@ -4,8 +4,7 @@ import { MemoryStream, MessageLog } from "../../../../services/bus/internal/memo
 const data = new Uint8Array([1])
 const stored = (seq: number) => ({ seq, subject: `s.${seq}`, data, headers: {} })
 
-const workqueue = () =>
-  new MemoryStream({ name: "JOBS", subjects: ["jobs.>"], duplicateWindow: "1 minute", retention: "workqueue" })
+const workqueue = () => new MemoryStream({ name: "JOBS", subjects: ["jobs.>"], duplicateWindow: "1 minute", retention: "workqueue" })
 
 describe("MessageLog", () => {
   it("keeps every message not yet removed readable by sequence while thousands of others go", () => {

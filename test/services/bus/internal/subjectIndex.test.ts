@@ -70,7 +70,11 @@ describe("SubjectIndex", () => {
       for (let k = 0; k < 50; k++) {
         const subject = random() < 0.05 ? "" : join(["a", "b", "c", ""], 5)
         const expected = matchers.findIndex((matches) => matches(subject))
-        assert.strictEqual(index.find(subject), expected === -1 ? undefined : expected, `${JSON.stringify(patterns)} ${JSON.stringify(subject)}`)
+        assert.strictEqual(
+          index.find(subject),
+          expected === -1 ? undefined : expected,
+          `${JSON.stringify(patterns)} ${JSON.stringify(subject)}`
+        )
         compared++
       }
     }

@@ -33,7 +33,8 @@ describe("subject rules", () => {
     const odd = [1, 2, 3].flatMap((length) => all(["a", ""], length))
     for (const pattern of patterns.filter((p) => p.includes("*"))) {
       const matches = compileSubject(pattern)
-      for (const subject of odd) assert.strictEqual(matches(subject), matchRule(pattern, subject), `${pattern} ~ ${JSON.stringify(subject)}`)
+      for (const subject of odd)
+        assert.strictEqual(matches(subject), matchRule(pattern, subject), `${pattern} ~ ${JSON.stringify(subject)}`)
     }
   })
 

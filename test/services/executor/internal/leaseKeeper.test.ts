@@ -27,7 +27,7 @@ const leased = (seq: number, renewals: Array<string>, options: { readonly failin
 const settle = Effect.forEach([1, 2, 3, 4, 5], () => Effect.yieldNow, { discard: true })
 
 const startKeeper = (interval: Duration.Input) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const clock = yield* Clock.Clock
     const keeper = new LeaseKeeper({ clock, interval: Duration.fromInputUnsafe(interval) })
     yield* Effect.forkScoped(keeper.run)
@@ -37,7 +37,7 @@ const startKeeper = (interval: Duration.Input) =>
 
 describe("LeaseKeeper", () => {
   it.effect("renews a running task's lease once every interval of its run time, until it is untracked", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const keeper = yield* startKeeper("10 seconds")
       const renewals: Array<string> = []
       const lease = keeper.track(leased(1, renewals), { taskId: "t1" })
@@ -55,10 +55,11 @@ describe("LeaseKeeper", () => {
       yield* TestClock.adjust("30 seconds")
       yield* settle
       assert.deepStrictEqual(renewals, ["1@10000", "1@20000"])
-    }))
+    })
+  )
 
   it.effect("renews each task on its own schedule, however the tasks' starts fall between its wake-ups", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const keeper = yield* startKeeper("10 seconds")
       const renewals: Array<string> = []
       yield* TestClock.adjust("3 seconds")
@@ -75,10 +76,11 @@ describe("LeaseKeeper", () => {
       yield* TestClock.adjust("10 seconds")
       yield* settle
       assert.deepStrictEqual(renewals, ["1@13000", "2@17000", "1@23000"])
-    }))
+    })
+  )
 
   it.effect("keeps renewing the other leases when renewing one fails", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const keeper = yield* startKeeper("1 second")
       const renewals: Array<string> = []
       keeper.track(leased(1, renewals, { failing: true }), { taskId: "t1" })
@@ -86,5 +88,6 @@ describe("LeaseKeeper", () => {
       yield* TestClock.adjust("2 seconds")
       yield* settle
       assert.deepStrictEqual(renewals, ["1@1000", "2@1000", "1@2000", "2@2000"])
-    }))
+    })
+  )
 })

@@ -17,8 +17,7 @@ const fields = {
 }
 
 /** What encoding a constructed `TaskResult` with its schema gives. */
-const viaSchema = (outcome: Outcome) =>
-  Codec.encode(TaskResult, WireType.TaskResult, new TaskResult({ version: 1, ...fields, ...outcome }))
+const viaSchema = (outcome: Outcome) => Codec.encode(TaskResult, WireType.TaskResult, new TaskResult({ version: 1, ...fields, ...outcome }))
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 

@@ -58,7 +58,7 @@ const taskMessage = (task: Record<string, unknown>, headers: Record<string, stri
 })
 
 /** A handler on a fresh memory bus, the results it published, and the spans it opened. */
-const setup = Effect.gen(function*() {
+const setup = Effect.gen(function* () {
   const bus = yield* Bus
   const names = makeNames(uniquePrefix("handler"))
   yield* bus.ensureStream(resultsStream(names))
@@ -100,16 +100,18 @@ const setup = Effect.gen(function*() {
 
 describe("the task handler", () => {
   it.effect("handles a task in one span naming its stage type, task and attempt, continuing the sender's trace", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { handle, nextResult, spans } = yield* setup
-      const decision = yield* handle(taskMessage(
-        { taskId: "t-1", stageType: "test.upper", inputs: "abc" },
-        { traceparent: `00-${traceId}-${senderSpanId}-01` }
-      ))
+      const decision = yield* handle(
+        taskMessage({ taskId: "t-1", stageType: "test.upper", inputs: "abc" }, { traceparent: `00-${traceId}-${senderSpanId}-01` })
+      )
       assert.strictEqual(decision._tag, "Ack")
       const result = yield* nextResult
       assert.strictEqual(result.output, "ABC")
-      assert.deepStrictEqual(spans.map((span) => span.name), ["Executor.handleTask"])
+      assert.deepStrictEqual(
+        spans.map((span) => span.name),
+        ["Executor.handleTask"]
+      )
       const [span] = spans
       assert.strictEqual(span!.traceId, traceId)
       assert.strictEqual(Option.getOrUndefined(span!.parent)?.spanId, senderSpanId)
@@ -122,23 +124,26 @@ describe("the task handler", () => {
         pool: "p"
       })
       assert.strictEqual(span!.status._tag, "Ended")
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 
   it.effect("never reports a stage that finished synchronously as timed out, however short its timeout", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { handle, nextResult } = yield* setup
       yield* handle(taskMessage({ taskId: "t-2", stageType: "test.upper", inputs: "x", timeoutMs: 0 }))
       const result = yield* nextResult
       assert.strictEqual(result.status, "succeeded")
       assert.strictEqual(result.output, "X")
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 
   it.effect("terminates a malformed task inside a span of its own, publishing nothing", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { handle, spans } = yield* setup
       const decision = yield* handle(taskMessage({ taskId: 5, stageType: "test.upper", inputs: "x" }))
       assert.strictEqual(decision._tag, "Term")
       assert.include(decision._tag === "Term" ? decision.reason : "", "taskId")
       assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), { subject: "task.run.p", deliveryCount: 1 })
-    }).pipe(Effect.provide(MemoryBus.layer)))
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
 })
