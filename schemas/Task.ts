@@ -14,8 +14,8 @@ export class TaskFailure extends Schema.Class<TaskFailure>("switchyard/TaskFailu
   retryable: Schema.Boolean
 }) {}
 
-/** `task.run.<pool>`: run one stage of one run. */
-export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
+/** What identifies one attempt of one task, in a task and in its result alike. */
+const taskFields = {
   version: Schema.Literal(1),
   taskId: Schema.String,
   /** Empty for a standalone task submitted without a pipeline. */
@@ -23,7 +23,12 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
   /** The stage's name in the pipeline. */
   stage: Schema.String,
   stageType: Schema.String,
-  attempt: Schema.Int,
+  attempt: Schema.Int
+}
+
+/** `task.run.<pool>`: run one stage of one run. */
+export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
+  ...taskFields,
   inputs: Schema.Json,
   /** Milliseconds; overrides the stage type's own timeout when set. */
   timeoutMs: Schema.optionalKey(Schema.Int),
@@ -33,12 +38,7 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
 
 /** `task.result.<runId>`: the outcome of one attempt. */
 export class TaskResult extends Schema.Class<TaskResult>("switchyard/TaskResult")({
-  version: Schema.Literal(1),
-  taskId: Schema.String,
-  runId: Schema.String,
-  stage: Schema.String,
-  stageType: Schema.String,
-  attempt: Schema.Int,
+  ...taskFields,
   executorId: Schema.String,
   pool: Schema.String,
   status: Schema.Literals(["succeeded", "failed"]),

@@ -64,33 +64,24 @@ export const encodeTaskResult = (fields: ResultFields, outcome: Outcome): { read
   if (outcome.status === "succeeded" && !isPlainJson(outcome.output, 0)) {
     return Codec.encode(TaskResult, WireType.TaskResult, new TaskResult({ version: 1, ...fields, ...outcome }))
   }
-  // Two literals rather than a spread: the key order is the schema's, and nothing extra is allocated.
+  const head = {
+    version: 1,
+    taskId: fields.taskId,
+    runId: fields.runId,
+    stage: fields.stage,
+    stageType: fields.stageType,
+    attempt: fields.attempt,
+    executorId: fields.executorId,
+    pool: fields.pool,
+    status: outcome.status
+  }
+  // Keys in the schema's order, so the bytes match what the schema would produce.
   return Codec.encodePlain(
     WireType.TaskResult,
     outcome.status === "succeeded"
-      ? {
-          version: 1,
-          taskId: fields.taskId,
-          runId: fields.runId,
-          stage: fields.stage,
-          stageType: fields.stageType,
-          attempt: fields.attempt,
-          executorId: fields.executorId,
-          pool: fields.pool,
-          status: outcome.status,
-          output: outcome.output,
-          durationMs: fields.durationMs
-        }
+      ? { ...head, output: outcome.output, durationMs: fields.durationMs }
       : {
-          version: 1,
-          taskId: fields.taskId,
-          runId: fields.runId,
-          stage: fields.stage,
-          stageType: fields.stageType,
-          attempt: fields.attempt,
-          executorId: fields.executorId,
-          pool: fields.pool,
-          status: outcome.status,
+          ...head,
           error: { tag: outcome.error.tag, message: outcome.error.message, retryable: outcome.error.retryable },
           durationMs: fields.durationMs
         }
