@@ -7,6 +7,7 @@
  */
 import { JsonSchema, Schema } from "effect"
 import { Pipeline } from "./Pipeline.ts"
+import { PluginManifest } from "./PluginManifest.ts"
 import {
   Heartbeat,
   RegistrationReply,
@@ -157,6 +158,12 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     name: "RunRecord",
     schema: RunRecord,
     description: "The run-state bucket's value for one run: pipeline, inputs, state slots, ledger and every stage's status."
+  },
+  {
+    name: "Plugin",
+    schema: PluginManifest,
+    description:
+      "A plugin manifest (plugin.yaml): identity, runtime, entry or image, the actions it provides and the capabilities it asks for."
   }
 ]
 

@@ -9,3 +9,5 @@ export { RegistryClient, type RegistryClientError, type RegistryClientOptions } 
 export { RegistryConfig, registryConfigDefaults, type RegistryConfigShape } from "./RegistryConfig.ts"
 export { RegistryErrorReply, RegistryErrorType, RegistryUnavailableError } from "./RegistryError.ts"
 export { checkRegistration, type KnownStages, type StageCheck, validateStage } from "./StageValidation.ts"
+/** Closest known names to a misspelt one ("did you mean"), shared by every validator. */
+export { editDistance, suggest } from "./internal/suggest.ts"

@@ -201,6 +201,31 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
       createdAt: 1
     },
     path: "status"
+  },
+  Plugin: {
+    valid: {
+      name: "http",
+      namespace: "acme",
+      version: "1.0.0",
+      description: "HTTP requests",
+      runtime: "process",
+      entry: "./dist/index.js",
+      stages: [
+        { name: "request", description: "Sends a request", output: "set", count: "one", stateKey: "response", timeout: "30 seconds" }
+      ],
+      capabilities: { network: true, mounts: [{ path: "/data", mode: "ro" }], secrets: ["TOKEN"], env: ["HTTP_PROXY"] },
+      permission: "trusted"
+    },
+    invalid: {
+      name: "http",
+      namespace: "acme",
+      version: "1.0.0",
+      description: "HTTP requests",
+      runtime: "process",
+      entry: "./dist/index.js",
+      stages: [{ name: "request", description: "Sends a request", output: "set", count: "lots" }]
+    },
+    path: "stages[0].count"
   }
 }
 

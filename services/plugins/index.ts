@@ -1,0 +1,3 @@
+/** The plugin system: manifests and their loader. */
+export * from "./ManifestError.ts"
+export * from "./ManifestLoader.ts"

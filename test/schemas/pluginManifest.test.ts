@@ -1,0 +1,58 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import { catalog, toJsonSchema } from "../../schemas/Catalog.ts"
+import { manifestFields, manifestStages, PluginManifest, stageTypeOf, timeoutMillis } from "../../schemas/PluginManifest.ts"
+import { Capabilities } from "../../schemas/StageMetadata.ts"
+
+const decode = Schema.decodeUnknownSync(PluginManifest)
+
+const manifest = decode({
+  name: "http",
+  namespace: "acme",
+  version: "1.0.0",
+  description: "HTTP requests",
+  runtime: "process",
+  entry: "./main.js",
+  stages: [{ name: "request", description: "Sends a request", output: "set", count: "one", stateKey: ["status", "body"] }],
+  capabilities: { network: true, secrets: ["TOKEN"], env: ["HTTP_PROXY"], mounts: [{ path: "/cache", mode: "rw" }] },
+  permission: "trusted"
+})
+
+describe("PluginManifest", () => {
+  it("converts timeouts in words or milliseconds to milliseconds, 30 s by default", () => {
+    assert.deepStrictEqual(
+      [undefined, 1500, "30 seconds", "500 ms", "2m", "1.5 hours", "10s", "3 minutes", "250 milliseconds"].map(timeoutMillis),
+      [30000, 1500, 30000, 500, 120000, 5400000, 10000, 180000, 250]
+    )
+  })
+
+  it("names each action namespace/plugin.action", () => {
+    assert.strictEqual(stageTypeOf(manifest, manifest.stages[0]!), "acme/http.request")
+  })
+
+  it("gives each stage the plugin id, runtime, default timeout and the capabilities other than env", () => {
+    const [stage] = manifestStages(manifest)
+    assert.strictEqual(stage!.plugin, "acme/http")
+    assert.strictEqual(stage!.runtime, "process")
+    assert.strictEqual(stage!.version, "1.0.0")
+    assert.strictEqual(stage!.timeoutMs, 30000)
+    assert.deepStrictEqual(stage!.stateKey, ["status", "body"])
+    assert.instanceOf(stage!.capabilities, Capabilities)
+    assert.deepStrictEqual({ ...stage!.capabilities }, { network: true, mounts: [{ path: "/cache", mode: "rw" }], secrets: ["TOKEN"] })
+  })
+
+  it("rejects a zero or negative timeout in milliseconds", () => {
+    assert.throws(() => decode({ ...manifest, stages: [{ ...manifest.stages[0], timeout: 0 }] }))
+  })
+
+  it("publishes a JSON Schema that closes every object to the known field names", () => {
+    const entry = catalog.find((candidate) => candidate.name === "Plugin")!
+    const document = toJsonSchema(entry) as {
+      propertyNames: { enum: Array<string> }
+      $defs: Record<string, { propertyNames: { enum: Array<string> } }>
+    }
+    assert.deepStrictEqual(document.propertyNames.enum, [...manifestFields.root])
+    assert.deepStrictEqual(document.$defs["PluginStage"]!.propertyNames.enum, [...manifestFields.stage])
+    assert.deepStrictEqual(document.$defs["PluginCapabilities"]!.propertyNames.enum, [...manifestFields.capabilities])
+  })
+})
