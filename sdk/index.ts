@@ -6,3 +6,5 @@
  */
 export * from "./defineStage.ts"
 export * from "./client.ts"
+export * from "./defineAction.ts"
+export * from "./testing.ts"
