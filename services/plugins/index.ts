@@ -1,3 +1,4 @@
 /** The plugin system: manifests and their loader. */
 export * from "./ManifestError.ts"
 export * from "./ManifestLoader.ts"
+export * from "./ProcessStage.ts"

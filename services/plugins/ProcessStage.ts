@@ -1,0 +1,66 @@
+/**
+ * Stage definitions for a process plugin: each action of a loaded manifest
+ * becomes a stage type the executor serves like any other, and every task of
+ * it runs in a fresh child process through the process runtime (its own
+ * process group, an environment limited to what the manifest declares, a
+ * temporary work directory, the stage's timeout). Inputs and outputs are
+ * checked by the action's own schemas inside the child.
+ */
+import { resolve } from "node:path"
+import { Effect, Schema } from "effect"
+import type { Duration } from "effect"
+import { runInProcess } from "../runtimes/index.ts"
+import { StageFailure } from "../../sdk/Stage.ts"
+import type { StageDefinition, StageTaskInfo } from "../../sdk/Stage.ts"
+import type { LoadedManifest } from "./ManifestLoader.ts"
+
+/** Options of `processStages`. */
+export interface ProcessStageOptions {
+  /** Values of `{{ vars.KEY }}` handed to every action. @default {} */
+  readonly vars?: Readonly<Record<string, string>>
+  /** Time between SIGTERM and SIGKILL of a timed-out task's process group. @default 2 seconds */
+  readonly killGrace?: Duration.Input
+  /** Largest result a task may write. @default 1 MiB */
+  readonly maxOutputBytes?: number
+}
+
+/** The stage definitions of a `runtime: process` plugin. */
+export const processStages = (loaded: LoadedManifest, options: ProcessStageOptions = {}): ReadonlyArray<StageDefinition> => {
+  const { manifest } = loaded
+  if (manifest.runtime !== "process" || manifest.entry === undefined) return []
+  const entry = resolve(loaded.dir, manifest.entry)
+  const env = manifest.capabilities?.env ?? []
+  return manifest.stages.map((stage, index) => {
+    const metadata = loaded.stages[index]!
+    const execute = (rawInput: unknown, info: StageTaskInfo) =>
+      runInProcess({
+        entry,
+        action: stage.name,
+        input: rawInput,
+        taskId: info.taskId,
+        runId: info.runId,
+        attempt: info.attempt,
+        vars: options.vars ?? {},
+        // Secrets are resolved by the executor from its own source; none are handed out yet.
+        secrets: {},
+        env,
+        timeout: metadata.timeoutMs,
+        ...(options.killGrace === undefined ? {} : { killGrace: options.killGrace }),
+        ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes })
+      }).pipe(
+        Effect.flatMap((outcome) =>
+          outcome.status === "succeeded"
+            ? Effect.succeed(outcome.output as Schema.Json)
+            : Effect.fail(
+                new StageFailure({
+                  stageType: metadata.type,
+                  tag: outcome.error.tag,
+                  message: outcome.error.message,
+                  retryable: outcome.error.retryable
+                })
+              )
+        )
+      )
+    return { metadata, inputs: Schema.Unknown, outputs: Schema.Unknown, execute }
+  })
+}

@@ -1,0 +1,64 @@
+/**
+ * A process plugin loaded from its manifest, served by an executor and run
+ * in a pipeline through the registry and scheduler, over a real bus.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import type { Bus } from "../../../services/bus/Bus.ts"
+import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
+import { makeStack } from "../scheduler/harness.ts"
+
+const manifestPath = new URL("../../../examples/plugins/hello-process/plugin.yaml", import.meta.url).pathname
+
+export const processStageSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>) =>
+  describe(`process plugins over ${name}`, () => {
+    const run = <A, E>(effect: Effect.Effect<A, E, Bus | Scope.Scope>) => effect.pipe(Effect.scoped, Effect.provide(Layer.orDie(makeBus())))
+
+    it.live("runs a stage of a process plugin in a child process within a pipeline", () =>
+      run(
+        Effect.gen(function* () {
+          const loaded = yield* loadManifestFile(manifestPath)
+          const definitions = processStages(loaded)
+          expect(definitions.map((definition) => definition.metadata.type)).toEqual(["examples/hello-process.greet"])
+          const stack = yield* makeStack("proc")
+          yield* stack.registry
+          yield* stack.executor({ pool: "process", definitions })
+          yield* stack.scheduler()
+          yield* stack.registered(["examples/hello-process.greet"])
+          const reply = yield* stack.submit(
+            `
+name: process
+stages:
+  - { name: greet, type: examples/hello-process.greet, inputs: { name: "{{ inputs.who }}" } }
+`,
+            { who: "Ada" }
+          )
+          const { finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state).toEqual({ greeting: "Hello from a child process, Ada!" })
+        })
+      )
+    )
+
+    it.live("fails the task with the child's own error when the input does not fit the action", () =>
+      run(
+        Effect.gen(function* () {
+          const loaded = yield* loadManifestFile(manifestPath)
+          const stack = yield* makeStack("procbad")
+          yield* stack.registry
+          yield* stack.executor({ pool: "process", definitions: processStages(loaded) })
+          yield* stack.scheduler()
+          yield* stack.registered(["examples/hello-process.greet"])
+          const reply = yield* stack.submit(`
+name: process
+stages:
+  - { name: greet, type: examples/hello-process.greet, inputs: { name: 42 } }
+`)
+          const { finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("failed")
+          expect(finished.error?.message).toContain("name")
+        })
+      )
+    )
+  })
