@@ -32,6 +32,11 @@ export class PipelineStage extends Schema.Class<PipelineStage>("switchyard/Pipel
 export class Pipeline extends Schema.Class<Pipeline>("switchyard/Pipeline")({
   name: Schema.String,
   description: Schema.optionalKey(Schema.String),
+  /**
+   * `restricted` runs only stages in the docker runtime with declared capabilities.
+   * @default "trusted"
+   */
+  permissions: Schema.optionalKey(Schema.Literals(["trusted", "restricted"])),
   /** Default values of run inputs. */
   inputs: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   stages: Schema.Array(PipelineStage)

@@ -199,6 +199,15 @@ export const checkAgainstRegistry = (
     }
     stages.set(stage.name, registered)
   })
+  if (pipeline.permissions === "restricted") {
+    pipeline.stages.forEach((stage, index) => {
+      const registered = stages.get(stage.name)
+      if (registered === undefined) return
+      const why = restrictedRefusal(registered)
+      if (why !== undefined)
+        issues.push(issueAt(`stages[${index}].type`, `a restricted pipeline cannot run stage type "${stage.type}": ${why}`))
+    })
+  }
   const typeOf = new Map(pipeline.stages.map((stage) => [stage.name, stage.type] as const))
   pipeline.stages.forEach((stage, index) => {
     const registered = stages.get(stage.name)
@@ -216,6 +225,15 @@ export const checkAgainstRegistry = (
     }
   })
   return { issues, stages }
+}
+
+/** Why a stage type may not run in a restricted pipeline, if it may not. */
+const restrictedRefusal = (registered: RegisteredStage): string | undefined => {
+  const { capabilities, runtime } = registered.metadata
+  if (runtime !== "docker") return `it runs in the ${runtime} runtime, and restricted pipelines only run stages in the docker runtime`
+  if (capabilities === undefined)
+    return "it declares no capabilities (network, mounts, secrets), and restricted pipelines only run stages that do"
+  return undefined
 }
 
 /**

@@ -111,4 +111,39 @@ stages:
       ])
     })
   )
+
+  it.effect("refuses a restricted pipeline naming each stage that does not run in the docker runtime with declared capabilities", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf(`
+name: locked
+permissions: restricted
+stages:
+  - name: greet
+    type: hello.greet
+  - name: shout
+    type: hello.shout
+    depends_on: [greet]
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:6:11: stage "greet": stages[0].type: a restricted pipeline cannot run stage type "hello.greet": it runs in the inline runtime, and restricted pipelines only run stages in the docker runtime`,
+        `pipelines/test.yaml:8:11: stage "shout": stages[1].type: a restricted pipeline cannot run stage type "hello.shout": it runs in the inline runtime, and restricted pipelines only run stages in the docker runtime`
+      ])
+    })
+  )
+
+  it.effect("lets a restricted pipeline run docker stages that declare their capabilities, and only those", () =>
+    Effect.gen(function* () {
+      const sandboxed = [
+        stage({ type: "box.fetch", runtime: "docker", capabilities: { network: true } } as never),
+        stage({ type: "box.bare", runtime: "docker" } as never)
+      ]
+      const text = (type: string) => `name: locked\npermissions: restricted\nstages:\n  - name: a\n    type: ${type}\n`
+      const loaded = yield* loadPipeline({ file: "p.yaml", text: text("box.fetch") }, resolverOf(sandboxed))
+      expect([...loaded.stages.keys()]).toEqual(["a"])
+      const refused = yield* loadPipeline({ file: "p.yaml", text: text("box.bare") }, resolverOf(sandboxed)).pipe(Effect.flip)
+      expect(refused.issues.map(formatIssue)).toEqual([
+        `p.yaml:5:11: stage "a": stages[0].type: a restricted pipeline cannot run stage type "box.bare": it declares no capabilities (network, mounts, secrets), and restricted pipelines only run stages that do`
+      ])
+    })
+  )
 })
