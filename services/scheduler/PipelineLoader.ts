@@ -13,6 +13,7 @@ import type { RegisteredStage, StageResolveReply } from "../../schemas/Registry.
 import { Pipeline } from "../../schemas/Pipeline.ts"
 import { PipelineIssue } from "../../schemas/Run.ts"
 import { describeIssue } from "../bus/Codec.ts"
+import { knownRoots, templateReferences } from "./internal/template.ts"
 import { PipelineInvalidError } from "./PipelineError.ts"
 
 /** A parsed pipeline with a way to point back into its source. */
@@ -227,6 +228,58 @@ export const checkAgainstRegistry = (
   return { issues, stages }
 }
 
+/**
+ * Checks every `{{ ... }}` in stage inputs before the run: known roots only;
+ * `inputs.x` names an input the run has; `state.x` a slot some upstream stage
+ * writes; `secrets.K` a secret the stage type declares; `run.id` only.
+ */
+export const checkTemplates = (
+  parsed: ParsedPipeline,
+  stages: ReadonlyMap<string, RegisteredStage>,
+  inputs: Readonly<Record<string, unknown>>
+): Array<PipelineIssue> => {
+  const { issueAt, pipeline } = parsed
+  const issues: Array<PipelineIssue> = []
+  const inputNames = new Set([...Object.keys(pipeline.inputs ?? {}), ...Object.keys(inputs)])
+  const slotsOf = (name: string): ReadonlyArray<string> => {
+    const stateKey = stages.get(name)?.metadata.stateKey
+    return stateKey === undefined || stateKey === null ? [] : typeof stateKey === "string" ? [stateKey] : stateKey
+  }
+  pipeline.stages.forEach((stage, index) => {
+    for (const reference of templateReferences(stage.inputs ?? {})) {
+      const at = `stages[${index}].inputs.${reference.at}`
+      const head = reference.path.split(".")[0]!
+      const problem = ((): string | undefined => {
+        switch (reference.root) {
+          case "inputs":
+            return inputNames.has(head) ? undefined : `the run has no input "${head}" (inputs: ${[...inputNames].join(", ") || "none"})`
+          case "state": {
+            const upstream = [...upstreamOf(pipeline, stage.name)]
+            if (upstream.some((name) => slotsOf(name).includes(head))) return undefined
+            const written = upstream.flatMap(slotsOf)
+            return `no stage upstream of "${stage.name}" writes the state slot "${head}" (upstream slots: ${written.join(", ") || "none"})`
+          }
+          case "run":
+            return reference.path === "id" ? undefined : `expected run.id`
+          case "secrets": {
+            const declared = stages.get(stage.name)?.metadata.capabilities?.secrets ?? []
+            return declared.includes(head)
+              ? undefined
+              : `stage type "${stage.type}" does not declare the secret "${head}" (declared: ${declared.join(", ") || "none"})`
+          }
+          case "ledger":
+          case "vars":
+            return undefined
+          default:
+            return `unknown template root "${reference.root}"; expected one of ${[...knownRoots].join(", ")}`
+        }
+      })()
+      if (problem !== undefined) issues.push(issueAt(at, `${reference.text}: ${problem}`, stage.name))
+    }
+  })
+  return issues
+}
+
 /** Why a stage type may not run in a restricted pipeline, if it may not. */
 const restrictedRefusal = (registered: RegisteredStage): string | undefined => {
   const { capabilities, runtime } = registered.metadata
@@ -241,7 +294,7 @@ const restrictedRefusal = (registered: RegisteredStage): string | undefined => {
  * about the stage types the pipeline names.
  */
 export const loadPipeline = Effect.fnUntraced(function* <E, R>(
-  options: { readonly file: string; readonly text: string },
+  options: { readonly file: string; readonly text: string; readonly inputs?: Readonly<Record<string, unknown>> },
   resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, E, R>
 ) {
   const parsed = yield* parsePipeline(options)
@@ -249,7 +302,7 @@ export const loadPipeline = Effect.fnUntraced(function* <E, R>(
   const types = [...new Set(parsed.pipeline.stages.map((stage) => stage.type))]
   const resolved = yield* resolve(types)
   const { issues, stages } = checkAgainstRegistry(parsed, resolved)
-  const all = [...graphIssues, ...issues]
+  const all = [...graphIssues, ...issues, ...checkTemplates(parsed, stages, options.inputs ?? {})]
   if (all.length > 0) return yield* new PipelineInvalidError({ file: parsed.file, issues: all })
   return { file: parsed.file, pipeline: parsed.pipeline, stages } satisfies ValidatedPipeline
 })

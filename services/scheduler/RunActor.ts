@@ -150,7 +150,12 @@ class Draft {
 const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
   const definition = draft.index.definitions.get(stage.name)!
   const { record } = draft
-  const inputs = resolveTemplates(definition.inputs ?? {}, { inputs: record.inputs, state: record.state, ledger: record.ledger })
+  const inputs = resolveTemplates(definition.inputs ?? {}, {
+    inputs: record.inputs,
+    state: record.state,
+    ledger: record.ledger,
+    run: { id: record.runId }
+  })
   return {
     version: 1,
     taskId: stage.taskId,

@@ -26,7 +26,7 @@ import type { RunEvent } from "../../schemas/Run.ts"
 import { TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { Lru } from "./internal/lru.ts"
 import { PipelineInvalidError } from "./PipelineError.ts"
-import { checkAgainstRegistry, checkGraph, parsePipeline } from "./PipelineLoader.ts"
+import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
 import * as RunActor from "./RunActor.ts"
 import type { RunDoc, Transition } from "./RunActor.ts"
@@ -187,7 +187,7 @@ export class Scheduler extends Context.Service<
             )
           )
           const { issues, stages } = checkAgainstRegistry(parsed, resolved)
-          const all = [...graphIssues, ...issues]
+          const all = [...graphIssues, ...issues, ...checkTemplates(parsed, stages, request.inputs)]
           if (all.length > 0) return yield* new PipelineInvalidError({ file: request.file, issues: all })
           return { pipeline: parsed.pipeline, stages }
         })

@@ -146,4 +146,28 @@ stages:
       ])
     })
   )
+
+  it.effect("rejects template references the run cannot resolve, before it runs", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf(`
+name: refs
+inputs: { name: x }
+stages:
+  - name: greet
+    type: hello.greet
+    inputs: { who: "{{ inputs.nobody }}", id: "{{ run.number }}", odd: "{{ foo.bar }}" }
+  - name: shout
+    type: hello.shout
+    depends_on: [greet]
+    inputs: { text: "{{ state.shouted }}", fine: "{{ state.greeting }} {{ ledger.any }} {{ vars.X }}", key: "{{ secrets.TOKEN }}" }
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:7:20: stage "greet": stages[0].inputs.who: {{ inputs.nobody }}: the run has no input "nobody" (inputs: name)`,
+        `pipelines/test.yaml:7:47: stage "greet": stages[0].inputs.id: {{ run.number }}: expected run.id`,
+        `pipelines/test.yaml:7:72: stage "greet": stages[0].inputs.odd: {{ foo.bar }}: unknown template root "foo"; expected one of inputs, state, ledger, run, vars, secrets`,
+        `pipelines/test.yaml:11:21: stage "shout": stages[1].inputs.text: {{ state.shouted }}: no stage upstream of "shout" writes the state slot "shouted" (upstream slots: greeting)`,
+        `pipelines/test.yaml:11:109: stage "shout": stages[1].inputs.key: {{ secrets.TOKEN }}: stage type "hello.shout" does not declare the secret "TOKEN" (declared: none)`
+      ])
+    })
+  )
 })

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "@effect/vitest"
+import { resolveTemplates, templateReferences } from "../../../services/scheduler/internal/template.ts"
+
+const scope = {
+  inputs: { name: "Ada", count: 3, tags: ["a", "b"], sneaky: "{{ inputs.name }}" },
+  state: { doc: { title: "T", pages: 12 } },
+  ledger: { approved: true },
+  run: { id: "r-1" }
+}
+
+describe("templates", () => {
+  it("gives a whole-string template the referenced value with its JSON type", () => {
+    expect(resolveTemplates({ n: "{{ inputs.count }}", t: "{{inputs.tags}}", ok: "{{ ledger.approved }}" }, scope)).toEqual({
+      n: 3,
+      t: ["a", "b"],
+      ok: true
+    })
+  })
+
+  it("interpolates templates inside longer strings as text, objects as JSON", () => {
+    expect(resolveTemplates("run {{ run.id }}: {{ state.doc.title }} has {{ state.doc.pages }} pages, {{ inputs.tags }}", scope)).toBe(
+      `run r-1: T has 12 pages, ["a","b"]`
+    )
+  })
+
+  it("renders a missing reference as null when whole and as nothing when inline", () => {
+    expect(resolveTemplates({ whole: "{{ state.nothing }}", inline: "x{{ state.nothing.deeper }}y" }, scope)).toEqual({
+      whole: null,
+      inline: "xy"
+    })
+  })
+
+  it("renders in one pass: text coming out of a template is not rendered again", () => {
+    expect(resolveTemplates("{{ inputs.sneaky }}", scope)).toBe("{{ inputs.name }}")
+    expect(resolveTemplates("say {{ inputs.sneaky }}", scope)).toBe("say {{ inputs.name }}")
+  })
+
+  it("keeps escaped braces literal and leaves executor roots for the executor", () => {
+    expect(resolveTemplates("\\{{ inputs.name }} is {{ inputs.name }}", scope)).toBe("{{ inputs.name }} is Ada")
+    expect(resolveTemplates("key {{ secrets.API_KEY }} var {{ vars.REGION }}", scope)).toBe(
+      "key {{ secrets.API_KEY }} var {{ vars.REGION }}"
+    )
+  })
+
+  it("does not treat nested or unbalanced braces as templates", () => {
+    expect(resolveTemplates("{{{ inputs.name }}}", scope)).toBe("{Ada}")
+    expect(resolveTemplates("{{ inputs.name", scope)).toBe("{{ inputs.name")
+    expect(templateReferences({ a: "{{ {{ inputs.name }} }}" })).toEqual([
+      { at: "a", root: "inputs", path: "name", text: "{{ inputs.name }}" }
+    ])
+  })
+
+  it("lists references with where they sit, skipping escaped ones", () => {
+    expect(templateReferences({ a: ["x {{ state.s.t }}", { b: "\\{{ inputs.no }} {{ foo.bar }}" }] })).toEqual([
+      { at: "a[0]", root: "state", path: "s.t", text: "{{ state.s.t }}" },
+      { at: "a[1].b", root: "foo", path: "bar", text: "{{ foo.bar }}" }
+    ])
+  })
+})
