@@ -10,6 +10,7 @@ import { RegistryClient } from "../registry/index.ts"
 import { SwitchyardClient } from "../../sdk/client.ts"
 import { clientLayer, busLayer, executorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
 import { loadStages } from "./internal/loadStages.ts"
+import { plugin } from "./PluginCommands.ts"
 import { loggingLayer } from "./internal/logging.ts"
 import { formatMs, makeRenderer } from "./internal/progress.ts"
 import type { Format } from "./internal/progress.ts"
@@ -189,5 +190,5 @@ const executor = Command.make(
 /** The root command. */
 export const switchyard = Command.make("switchyard").pipe(
   Command.withDescription("Run pipelines of pluggable stages"),
-  Command.withSubcommands([run, stages, registry, scheduler, executor])
+  Command.withSubcommands([run, stages, registry, scheduler, executor, plugin])
 )

@@ -2,3 +2,5 @@
 export * from "./ManifestError.ts"
 export * from "./ManifestLoader.ts"
 export * from "./ProcessStage.ts"
+export * from "./Discovery.ts"
+export * from "./PluginsConfig.ts"
