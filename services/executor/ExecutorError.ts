@@ -39,3 +39,29 @@ export class StageTimeoutError extends Schema.TaggedError<StageTimeoutError>()("
     return `stage ${this.stageType} (task ${this.taskId}) did not finish within ${this.timeoutMs} ms`
   }
 }
+
+/** A task references secrets its stage type does not declare in its capabilities. */
+export class SecretNotDeclaredError extends Schema.TaggedError<SecretNotDeclaredError>()("SecretNotDeclaredError", {
+  stageType: Schema.String,
+  keys: Schema.Array(Schema.String)
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    return `stage type ${this.stageType} does not declare the secret(s) ${this.keys.join(", ")} in its capabilities`
+  }
+}
+
+/** A task references secrets this executor's secret source does not hold. */
+export class SecretNotFoundError extends Schema.TaggedError<SecretNotFoundError>()("SecretNotFoundError", {
+  stageType: Schema.String,
+  keys: Schema.Array(Schema.String)
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    return `this executor has no value for the secret(s) ${this.keys.join(", ")} (stage type ${this.stageType})`
+  }
+}

@@ -12,7 +12,8 @@
  * where something may log, and retry machinery built only once a publish
  * has failed.
  */
-import { type Clock, Duration, Effect, Exit, Schedule } from "effect"
+import { type Clock, Duration, Effect, Exit, Option, Schedule } from "effect"
+import type { Redacted } from "effect"
 import type { Schema } from "effect"
 import type { Bus, JobMessage } from "../../bus/Bus.ts"
 import type { BusError } from "../../bus/BusError.ts"
@@ -22,15 +23,17 @@ import { WireType } from "../../../schemas/Catalog.ts"
 import { remoteSpan } from "../../telemetry/index.ts"
 import { StageFailure } from "../../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../../sdk/Stage.ts"
-import { TaskRun } from "../../../schemas/Task.ts"
+import { TaskFailure, TaskRun } from "../../../schemas/Task.ts"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
-import { StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
+import { SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
+import { SecretSource } from "../SecretSource.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
 import type { AckDecision } from "./ackDecision.ts"
 import { ack, nak, term } from "./ackDecision.ts"
 import type { LeaseKeeper } from "./leaseKeeper.ts"
 import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
+import { makeMasker, maskJson, renderSecrets, secretKeys } from "./secrets.ts"
 
 /** Trace context headers copied from a task to its result. */
 const traceHeaders = ["traceparent", "tracestate"] as const
@@ -98,8 +101,36 @@ export const makeTaskHandler = (options: {
         )
       )
     }
-    return runStage(definition.value, task, annotations)
+    const keys = secretKeys(task.inputs)
+    return keys.size === 0 ? runStage(definition.value, task, annotations) : runWithSecrets(definition.value, task, keys, annotations)
   }
+
+  /** Resolves the task's secrets just before the call and masks them out of its outcome. */
+  const runWithSecrets = (definition: StageDefinition, task: TaskRun, keys: ReadonlySet<string>, annotations: LogAnnotations) =>
+    Effect.gen(function* () {
+      const declared = new Set(definition.metadata.capabilities?.secrets ?? [])
+      const undeclared = [...keys].filter((key) => !declared.has(key))
+      if (undeclared.length > 0) {
+        return failedWith(
+          StageFailure.fromError(task.stageType, new SecretNotDeclaredError({ stageType: task.stageType, keys: undeclared }))
+        )
+      }
+      const source = yield* SecretSource
+      const values = new Map<string, Redacted.Redacted<string>>()
+      for (const key of keys) {
+        const found = yield* source.lookup(key)
+        if (Option.isSome(found)) values.set(key, found.value)
+      }
+      const missing = [...keys].filter((key) => !values.has(key))
+      if (missing.length > 0) {
+        return failedWith(StageFailure.fromError(task.stageType, new SecretNotFoundError({ stageType: task.stageType, keys: missing })))
+      }
+      const mask = makeMasker(values.values())
+      const outcome = yield* runStage(definition, { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun, annotations)
+      return outcome.status === "succeeded"
+        ? succeeded(maskJson(outcome.output, mask) as Schema.Json)
+        : ({ status: "failed", error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }) } as const)
+    })
 
   const publishResult = (message: JobMessage, task: TaskRun, outcome: Outcome, durationMs: number, subject: string) => {
     const encoded = encodeTaskResult(

@@ -4,11 +4,11 @@
  * again (a restart), run submission over `run.submit`, and a collector of
  * every `run.event.*` message.
  */
-import { Context, Duration, Effect, Exit, Layer, Option, Ref, Scope, Stream } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Scope, Stream } from "effect"
 import { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
 import { makeNames, Subjects } from "../../../services/bus/Subjects.ts"
-import { Executor, ExecutorConfig, StageCatalog } from "../../../services/executor/index.ts"
+import { Executor, ExecutorConfig, SecretSource, StageCatalog } from "../../../services/executor/index.ts"
 import type { ExecutorOptions } from "../../../services/executor/index.ts"
 import { Registry, RegistryClient } from "../../../services/registry/index.ts"
 import { RunStore, Scheduler, SchedulerConfig } from "../../../services/scheduler/index.ts"
@@ -55,14 +55,25 @@ export const makeStack = (label: string) =>
 
     const registry = start(Registry, Registry.layer)
 
-    const executor = (options: Partial<ExecutorOptions> & { readonly definitions?: ReadonlyArray<StageDefinition> } = {}) => {
-      const { definitions = helloStages, ...config } = options
+    const executor = (
+      options: Partial<ExecutorOptions> & {
+        readonly definitions?: ReadonlyArray<StageDefinition>
+        /** The executor's own secret source, as key → value. */
+        readonly secrets?: Readonly<Record<string, string>>
+      } = {}
+    ) => {
+      const { definitions = helloStages, secrets = {}, ...config } = options
       return start(
         Executor,
         Executor.layer.pipe(
           Layer.provide(ExecutorConfig.layer({ pool: "hello", heartbeatInterval: "200 millis", ...config })),
           Layer.provide(StageCatalog.layer(definitions)),
-          Layer.provide(RegistryClient.layer)
+          Layer.provide(RegistryClient.layer),
+          Layer.provide(
+            Layer.succeed(SecretSource, {
+              lookup: (key) => Effect.succeed(Option.map(Option.fromUndefinedOr(secrets[key]), (value) => Redacted.make(value)))
+            })
+          )
         ) as Layer.Layer<Executor, unknown, Bus>
       )
     }

@@ -1,0 +1,66 @@
+/**
+ * Resolving `{{ secrets.KEY }}` in a task's inputs just before the call, and
+ * masking every form of a resolved value (raw, base64, each line of a
+ * multi-line value, JSON-escaped) out of what leaves the executor.
+ */
+import { Redacted } from "effect"
+
+const reference = /(\\)?\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
+
+/** Keys referenced anywhere in a JSON value. */
+export const secretKeys = (value: unknown, into: Set<string> = new Set()): Set<string> => {
+  if (typeof value === "string") {
+    if (value.includes("secrets.")) for (const match of value.matchAll(reference)) if (match[1] === undefined) into.add(match[2]!)
+  } else if (Array.isArray(value)) for (const item of value) secretKeys(item, into)
+  else if (value !== null && typeof value === "object") for (const item of Object.values(value)) secretKeys(item, into)
+  return into
+}
+
+/** Replaces secret references with their values, in one pass. */
+export const renderSecrets = (value: unknown, secrets: ReadonlyMap<string, Redacted.Redacted<string>>): unknown => {
+  if (typeof value === "string") {
+    return value.replace(reference, (match: string, escaped: string | undefined, key: string) => {
+      if (escaped !== undefined) return match
+      const found = secrets.get(key)
+      return found === undefined ? match : Redacted.value(found)
+    })
+  }
+  if (Array.isArray(value)) return value.map((item) => renderSecrets(item, secrets))
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderSecrets(item, secrets)]))
+  }
+  return value
+}
+
+/** What replaces a secret. */
+export const redactedMark = "[redacted]"
+
+/** A function that masks every form of the given secrets in a text. */
+export const makeMasker = (secrets: Iterable<Redacted.Redacted<string>>): ((text: string) => string) => {
+  const forms = new Set<string>()
+  for (const secret of secrets) {
+    const raw = Redacted.value(secret)
+    if (raw.length === 0) continue
+    forms.add(raw)
+    forms.add(Buffer.from(raw).toString("base64"))
+    forms.add(JSON.stringify(raw).slice(1, -1))
+    for (const line of raw.split(/\r?\n/)) if (line.trim().length >= 4) forms.add(line)
+  }
+  // Longest first, so a value is masked whole before any of its lines.
+  const ordered = [...forms].sort((a, b) => b.length - a.length)
+  return (text) => {
+    let masked = text
+    for (const form of ordered) if (masked.includes(form)) masked = masked.split(form).join(redactedMark)
+    return masked
+  }
+}
+
+/** Masks secrets in every string (and key) of a JSON value. */
+export const maskJson = (value: unknown, mask: (text: string) => string): unknown => {
+  if (typeof value === "string") return mask(value)
+  if (Array.isArray(value)) return value.map((item) => maskJson(item, mask))
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [mask(key), maskJson(item, mask)]))
+  }
+  return value
+}
