@@ -169,6 +169,12 @@ const executor = Command.make(
       Flag.withDescription("The pool this replica serves"),
       Flag.withFallbackConfig(Config.String("SWITCHYARD_POOL"))
     ),
+    runtime: Flag.Literals("runtime", ["inline", "process"]).pipe(
+      Flag.withDescription(
+        "Which stages this pool serves: inline (built-ins and --module) or process (plugins discovered for the project)"
+      ),
+      Flag.withDefault("inline")
+    ),
     builtins: Flag.Boolean("builtins").pipe(
       Flag.withDescription("Serve the built-in stage types too (--no-builtins: only the --module ones)"),
       Flag.withDefault(true)
@@ -176,8 +182,8 @@ const executor = Command.make(
     slots: Flag.Int("slots").pipe(Flag.withDescription("Tasks run at once by this replica"), Flag.optional),
     modules
   },
-  Effect.fn(function* ({ builtins, modules, nats, pool, slots }) {
-    const definitions = yield* loadStages(modules, { builtins })
+  Effect.fn(function* ({ builtins, modules, nats, pool, runtime, slots }) {
+    const definitions = (yield* loadStages(modules, { builtins })).filter((definition) => definition.metadata.runtime === runtime)
     return yield* Layer.launch(
       executorLayer(definitions, { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }).pipe(
         Layer.provide(busLayer(nats)),

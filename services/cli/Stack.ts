@@ -47,20 +47,38 @@ export const executorLayer = (
     Layer.provide(RegistryClient.layer)
   )
 
+/** Stage definitions grouped by runtime: a pool serves one runtime. */
+export const byRuntime = (definitions: ReadonlyArray<StageDefinition>): ReadonlyMap<string, ReadonlyArray<StageDefinition>> => {
+  const groups = new Map<string, Array<StageDefinition>>()
+  for (const definition of definitions) {
+    const group = groups.get(definition.metadata.runtime)
+    if (group === undefined) groups.set(definition.metadata.runtime, [definition])
+    else group.push(definition)
+  }
+  return groups
+}
+
 /**
  * Everything in one process over the in-memory bus, built in order: the
- * registry first, so the executor's registration is answered before the
- * scheduler takes runs.
+ * registry first, so the executors' registrations are answered before the
+ * scheduler takes runs. One executor per runtime: pool `default` for inline
+ * stages, a pool named after the runtime for the others (`process`).
  */
 export const embeddedLayer = (
   definitions: ReadonlyArray<StageDefinition>
-): Layer.Layer<SwitchyardClient | RegistryClient | Scheduler | Bus, BusError | KvConflictError | Config.ConfigError> =>
-  Layer.mergeAll(SwitchyardClient.layer, RegistryClient.layer).pipe(
+): Layer.Layer<SwitchyardClient | RegistryClient | Scheduler | Bus, BusError | KvConflictError | Config.ConfigError> => {
+  const executors = [...byRuntime(definitions)].map(([runtime, group]) =>
+    Layer.fresh(executorLayer(group, { pool: runtime === "inline" ? embeddedPool : runtime }))
+  )
+  return Layer.mergeAll(SwitchyardClient.layer, RegistryClient.layer).pipe(
     Layer.provideMerge(schedulerLayer),
-    Layer.provideMerge(executorLayer(definitions, { pool: embeddedPool })),
+    Layer.provideMerge(
+      executors.length === 0 ? Layer.empty : Layer.mergeAll(...(executors as [(typeof executors)[0], ...typeof executors]))
+    ),
     Layer.provideMerge(registryLayer),
     Layer.provideMerge(MemoryBus.layer)
   )
+}
 
 /** A client of a deployment at `url`, or of an embedded one when there is none. */
 export const clientLayer = (

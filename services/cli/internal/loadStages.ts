@@ -8,6 +8,7 @@ import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import { stages as hello } from "../../../plugins/hello/index.ts"
 import type { StageDefinition } from "../../../sdk/defineStage.ts"
+import { discoverProjectPlugins, processStages } from "../../plugins/index.ts"
 
 /** The stage types every executor serves unless told otherwise. */
 export const builtInStages: ReadonlyArray<StageDefinition> = hello
@@ -41,8 +42,26 @@ export const loadStageModule = (path: string) =>
     })
   )
 
-/** Every module's stages, after the built-ins unless `builtins` is false. */
-export const loadStages = (modules: ReadonlyArray<string>, options: { readonly builtins?: boolean } = {}) =>
-  Effect.forEach(modules, loadStageModule).pipe(
-    Effect.map((loaded) => [...(options.builtins === false ? [] : builtInStages), ...loaded.flat()])
-  )
+/**
+ * Stage definitions of the plugins discovered for the project: every
+ * `runtime: process` plugin on the plugin paths or installed as an npm
+ * package. Refused plugins and conflicting stage types are logged and left
+ * out; the rest are served.
+ */
+export const discoveredStages = (projectDir: string) =>
+  Effect.gen(function* () {
+    const discovered = yield* discoverProjectPlugins({ projectDir })
+    for (const refused of discovered.refused) yield* Effect.logWarning(`plugin at ${refused.location} refused: ${refused.error.message}`)
+    for (const conflict of discovered.conflicts) yield* Effect.logWarning(conflict.message)
+    return discovered.plugins.flatMap((plugin) =>
+      processStages(plugin.manifest).filter((definition) => discovered.stages.get(definition.metadata.type) === plugin)
+    )
+  })
+
+/** The built-ins (unless `builtins` is false), the discovered plugins' stages, then every module's. */
+export const loadStages = (modules: ReadonlyArray<string>, options: { readonly builtins?: boolean; readonly projectDir?: string } = {}) =>
+  Effect.gen(function* () {
+    const plugins = yield* discoveredStages(options.projectDir ?? process.cwd())
+    const loaded = yield* Effect.forEach(modules, loadStageModule)
+    return [...(options.builtins === false ? [] : builtInStages), ...plugins, ...loaded.flat()]
+  })
