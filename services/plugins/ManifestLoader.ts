@@ -10,11 +10,10 @@
 import * as NodePath from "node:path"
 import { readFile } from "node:fs/promises"
 import { Effect, Schema, SchemaIssue } from "effect"
-import { LineCounter, parseDocument } from "yaml"
 import { manifestStages, PluginManifest } from "../../schemas/PluginManifest.ts"
 import type { StageMetadata } from "../../schemas/StageMetadata.ts"
 import { describeFound, manifestProblems, unknownFields } from "./internal/checks.ts"
-import { joinPath, locate, locateKey, splitPath } from "./internal/locate.ts"
+import { joinPath, parseYaml, splitPath } from "../../schemas/YamlDocument.ts"
 import { ManifestError, ManifestIssue } from "./ManifestError.ts"
 
 /** A manifest that passed every check, with the stage metadata it provides. */
@@ -43,26 +42,18 @@ const schemaMessage = (message: string, path: string, raw: unknown): string => {
 /** Parses, decodes and checks manifest text; the folder of `file` is the plugin folder. */
 export const loadManifest = Effect.fn("ManifestLoader.loadManifest")(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
-  const counter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true })
-  if (doc.errors.length > 0) {
+  const parsed = parseYaml(text)
+  if (parsed._tag === "SyntaxErrors") {
     return yield* new ManifestError({
       file,
-      issues: doc.errors.map((error) => {
-        const position = error.linePos?.[0] ?? counter.linePos(error.pos[0])
-        return new ManifestIssue({
-          file,
-          line: position.line,
-          column: position.col,
-          path: "",
-          message: `YAML syntax error: ${error.message.split("\n")[0]}`
-        })
-      })
+      issues: parsed.errors.map(
+        (error) => new ManifestIssue({ file, line: error.line, column: error.column, path: "", message: error.message })
+      )
     })
   }
-  const raw: unknown = doc.toJS()
+  const { raw } = parsed
   const issueAt = (path: string, message: string, atKey = false): ManifestIssue => {
-    const { column, line } = (atKey ? locateKey : locate)(doc, counter, path)
+    const { column, line } = atKey ? parsed.locateKey(path) : parsed.locate(path)
     return new ManifestIssue({ file, line, column, path, message })
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {

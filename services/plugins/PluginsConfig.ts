@@ -10,8 +10,7 @@ import * as NodePath from "node:path"
 import { homedir } from "node:os"
 import { readFile } from "node:fs/promises"
 import { Config, Effect, Option, Schema } from "effect"
-import { LineCounter, parseDocument } from "yaml"
-import { locate } from "./internal/locate.ts"
+import { parseYaml } from "../../schemas/YamlDocument.ts"
 
 /** Plugin search paths and stage-type preferences. */
 export interface PluginsConfig {
@@ -62,25 +61,23 @@ export const readProjectPluginsSection = Effect.fn("PluginsConfig.readProjectPlu
     Effect.catch(() => Effect.succeed(undefined))
   )
   if (text === undefined) return { paths: [] as ReadonlyArray<string>, prefer: new Map<string, string>() }
-  const counter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false })
-  const fail = (path: string, expected: string, found: string) => {
-    const { column, line } = locate(doc, counter, path)
-    return new PluginsConfigError({ file, line, column, path, expected, found })
-  }
-  const syntax = doc.errors[0]
-  if (syntax !== undefined) {
-    const position = syntax.linePos?.[0] ?? counter.linePos(syntax.pos[0])
+  const parsed = parseYaml(text)
+  if (parsed._tag === "SyntaxErrors") {
+    const syntax = parsed.errors[0]!
     return yield* new PluginsConfigError({
       file,
-      line: position.line,
-      column: position.col,
+      line: syntax.line,
+      column: syntax.column,
       path: "",
       expected: "valid YAML",
-      found: syntax.message.split("\n")[0] ?? "a syntax error"
+      found: syntax.message.replace(/^YAML syntax error: /, "")
     })
   }
-  const raw: unknown = doc.toJS()
+  const fail = (path: string, expected: string, found: string) => {
+    const { column, line } = parsed.locate(path)
+    return new PluginsConfigError({ file, line, column, path, expected, found })
+  }
+  const raw = parsed.raw
   if (raw === null || raw === undefined) return { paths: [], prefer: new Map<string, string>() }
   if (!isRecord(raw)) return yield* fail("", "a mapping", describe(raw))
   const section = raw["plugins"]

@@ -7,11 +7,10 @@
  * column, stage and field.
  */
 import { Effect, Schema } from "effect"
-import { isNode, LineCounter, parseDocument } from "yaml"
-import type { Document } from "yaml"
 import type { RegisteredStage, StageResolveReply } from "../../schemas/Registry.ts"
 import { Pipeline } from "../../schemas/Pipeline.ts"
 import { PipelineIssue } from "../../schemas/Run.ts"
+import { parseYaml } from "../../schemas/YamlDocument.ts"
 import { describeIssue } from "../bus/Codec.ts"
 import { knownRoots, templateReferences } from "./internal/template.ts"
 import { PipelineInvalidError } from "./PipelineError.ts"
@@ -32,28 +31,6 @@ export interface ValidatedPipeline {
   readonly stages: ReadonlyMap<string, RegisteredStage>
 }
 
-const splitPath = (path: string): Array<string | number> =>
-  path === ""
-    ? []
-    : path
-        .replace(/\[(\d+)\]/g, ".$1")
-        .split(".")
-        .filter((segment) => segment !== "")
-        .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment))
-
-const locate = (doc: Document, counter: LineCounter, path: string): { line: number; column: number } => {
-  // Walk up the path until a node with a source range is found.
-  const segments = splitPath(path)
-  for (let length = segments.length; length >= 0; length--) {
-    const node = length === 0 ? doc.contents : doc.getIn(segments.slice(0, length), true)
-    if (isNode(node) && node.range) {
-      const { line, col } = counter.linePos(node.range[0])
-      return { line, column: col }
-    }
-  }
-  return { line: 1, column: 1 }
-}
-
 const stageNameAt = (raw: unknown, path: string): string | undefined => {
   const match = /^stages\[(\d+)\]/.exec(path)
   if (match === null || typeof raw !== "object" || raw === null) return undefined
@@ -68,26 +45,18 @@ const stageNameAt = (raw: unknown, path: string): string | undefined => {
 /** Parses and decodes pipeline text; YAML syntax and schema errors carry their position. */
 export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
-  const counter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true })
-  if (doc.errors.length > 0) {
+  const parsed = parseYaml(text)
+  if (parsed._tag === "SyntaxErrors") {
     return yield* new PipelineInvalidError({
       file,
-      issues: doc.errors.map((error) => {
-        const position = error.linePos?.[0] ?? counter.linePos(error.pos[0])
-        return new PipelineIssue({
-          file,
-          line: position.line,
-          column: position.col,
-          path: "",
-          message: `YAML syntax error: ${error.message.split("\n")[0]}`
-        })
-      })
+      issues: parsed.errors.map(
+        (error) => new PipelineIssue({ file, line: error.line, column: error.column, path: "", message: error.message })
+      )
     })
   }
-  const raw: unknown = doc.toJS()
+  const { raw } = parsed
   const issueAt = (path: string, message: string, stage?: string): PipelineIssue => {
-    const { column, line } = locate(doc, counter, path)
+    const { column, line } = parsed.locate(path)
     const name = stage ?? stageNameAt(raw, path)
     return new PipelineIssue({ file, line, column, path, message, ...(name === undefined ? {} : { stage: name }) })
   }

@@ -8,7 +8,7 @@ import * as NodePath from "node:path"
 import { manifestFields } from "../../../schemas/PluginManifest.ts"
 import type { PluginManifest } from "../../../schemas/PluginManifest.ts"
 import { suggest } from "../../registry/index.ts"
-import { joinPath } from "./locate.ts"
+import { joinPath } from "../../../schemas/YamlDocument.ts"
 
 /** A problem at a field path. */
 export interface Problem {
