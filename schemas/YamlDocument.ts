@@ -93,3 +93,17 @@ export const locateKey = (doc: Document, counter: LineCounter, path: string): { 
   }
   return locate(doc, counter, path)
 }
+
+/** A problem at a position in a file, optionally inside a named pipeline stage. */
+export interface PositionedIssue extends Position {
+  readonly file: string
+  readonly path: string
+  readonly message: string
+  readonly stage?: string | undefined
+}
+
+/** `file:line:column: [stage "x": ][path: ]message`, the one way issues in files are printed. */
+export const formatPositioned = (issue: PositionedIssue): string =>
+  `${issue.file}:${issue.line}:${issue.column}: ${issue.stage === undefined ? "" : `stage "${issue.stage}": `}${
+    issue.path === "" ? "" : `${issue.path}: `
+  }${issue.message}`

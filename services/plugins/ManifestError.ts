@@ -3,6 +3,7 @@
  * the file, line, column and field path, what was expected and what was found.
  */
 import { Schema } from "effect"
+import { formatPositioned } from "../../schemas/YamlDocument.ts"
 
 /** One problem in a manifest, at a position in its file. */
 export class ManifestIssue extends Schema.Class<ManifestIssue>("switchyard/ManifestIssue")({
@@ -28,5 +29,4 @@ export class ManifestError extends Schema.TaggedError<ManifestError>()("Manifest
 }
 
 /** `file:line:column: path: message`. */
-export const formatManifestIssue = (issue: ManifestIssue): string =>
-  `${issue.file}:${issue.line}:${issue.column}: ${issue.path === "" ? "" : `${issue.path}: `}${issue.message}`
+export const formatManifestIssue = (issue: ManifestIssue): string => formatPositioned(issue)

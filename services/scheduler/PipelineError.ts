@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import { PipelineIssue } from "../../schemas/Run.ts"
+import { formatPositioned } from "../../schemas/YamlDocument.ts"
 
 /** A pipeline was rejected before anything ran. */
 export class PipelineInvalidError extends Schema.TaggedError<PipelineInvalidError>()("PipelineInvalidError", {
@@ -19,7 +20,4 @@ export class PipelineInvalidError extends Schema.TaggedError<PipelineInvalidErro
 }
 
 /** `file:line:column: stage "x": path: message`. */
-export const formatIssue = (issue: PipelineIssue): string =>
-  `${issue.file}:${issue.line}:${issue.column}: ${issue.stage === undefined ? "" : `stage "${issue.stage}": `}${
-    issue.path === "" ? "" : `${issue.path}: `
-  }${issue.message}`
+export const formatIssue = (issue: PipelineIssue): string => formatPositioned(issue)
