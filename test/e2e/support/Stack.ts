@@ -67,7 +67,12 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
     let schedulers = 0
     const spawnScheduler = Effect.suspend(() => {
       schedulers++
-      return spawnCli({ label: `scheduler-${schedulers}`, args: ["scheduler", ...nats] }).pipe(Effect.map(track))
+      // A killed scheduler's leased results come back after this lease; keep it short so a replacement resumes quickly.
+      return spawnCli({
+        label: `scheduler-${schedulers}`,
+        args: ["scheduler", ...nats],
+        env: { SWITCHYARD_RESULT_ACK_WAIT: "2 seconds" }
+      }).pipe(Effect.map(track))
     })
     let scheduler = yield* spawnScheduler
     const replicas = yield* Effect.forEach(options.replicas ?? ["a", "b"], (label) =>
