@@ -66,6 +66,7 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
     "stage.finished",
     "stage.failed",
     "stage.retrying",
+    "stage.waiting",
     "stage.skipped",
     "run.finished"
   ]),
@@ -80,6 +81,8 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   error: Schema.optionalKey(Schema.Struct({ tag: Schema.String, message: Schema.String })),
   /** On `stage.retrying`: milliseconds until the next attempt. */
   retryInMs: Schema.optionalKey(Schema.Number),
+  /** On `stage.waiting`: what the stage waits for. */
+  waiting: Schema.optionalKey(Schema.Struct({ message: Schema.String, unmet: Schema.Array(Schema.String) })),
   /** On `run.finished`. */
   status: Schema.optionalKey(RunStatus),
   /** On `run.finished`: the final run state. */

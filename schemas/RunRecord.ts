@@ -6,10 +6,10 @@ import { Schema } from "effect"
 import { Pipeline } from "./Pipeline.ts"
 import { RunStatus } from "./Run.ts"
 import { StageMetadata } from "./StageMetadata.ts"
-import { TaskFailure } from "./Task.ts"
+import { TaskFailure, TaskWaiting } from "./Task.ts"
 
 /** Where one stage of a run is. */
-export const StageStatus = Schema.Literals(["pending", "dispatched", "retrying", "succeeded", "failed", "skipped"])
+export const StageStatus = Schema.Literals(["pending", "dispatched", "retrying", "waiting", "succeeded", "failed", "skipped"])
 export type StageStatus = typeof StageStatus.Type
 
 /** One stage of one run. */
@@ -26,6 +26,14 @@ export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   finishedAt: Schema.optionalKey(Schema.Number),
   /** When a retrying stage is due for its next attempt. */
   retryAt: Schema.optionalKey(Schema.Number),
+  /** A waiting stage: what it waits for (its last answer). */
+  waiting: Schema.optionalKey(TaskWaiting),
+  /** When a waiting stage gives up. */
+  waitUntil: Schema.optionalKey(Schema.Number),
+  /** How many times a waiting stage has been run again; part of its task id. */
+  wakes: Schema.optionalKey(Schema.Int),
+  /** The run's `ledgerVersion` the stage's current task saw. */
+  ledgerSeen: Schema.optionalKey(Schema.Int),
   count: Schema.optionalKey(Schema.Number),
   durationMs: Schema.optionalKey(Schema.Number),
   /** The executor replica that ran the last attempt. */
@@ -43,6 +51,8 @@ export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   status: RunStatus,
   state: Schema.Record(Schema.String, Schema.Json),
   ledger: Schema.Record(Schema.String, Schema.Json),
+  /** Bumped by every ledger update. */
+  ledgerVersion: Schema.optionalKey(Schema.Int),
   /** Metadata of every stage type the run uses, as resolved when it was submitted. */
   types: Schema.Record(Schema.String, StageMetadata),
   stages: Schema.Record(Schema.String, StageRun),

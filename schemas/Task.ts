@@ -15,6 +15,22 @@ export class TaskFailure extends Schema.Class<TaskFailure>("switchyard/TaskFailu
 }) {}
 
 /** What identifies one attempt of one task, in a task and in its result alike. */
+/**
+ * A stage is waiting for the run's ledger: what it waits for, and how it ends
+ * if the ledger does not satisfy it in time. The scheduler runs the stage
+ * again after every ledger update and fails it with `timeoutError` when the
+ * time is up.
+ */
+export class TaskWaiting extends Schema.Class<TaskWaiting>("switchyard/TaskWaiting")({
+  message: Schema.String,
+  /** Each condition not yet met, in words. */
+  unmet: Schema.Array(Schema.String),
+  /** Milliseconds from the first wait until the stage gives up. */
+  timeoutMs: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** The failure the stage ends with when the time is up. */
+  timeoutError: TaskFailure
+}) {}
+
 const taskFields = {
   version: Schema.Literal(1),
   taskId: Schema.String,
@@ -32,6 +48,8 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
   inputs: Schema.Json,
   /** Milliseconds; overrides the stage type's own timeout when set. */
   timeoutMs: Schema.optionalKey(Schema.Int),
+  /** The run's ledger when the task was dispatched (absent while it is empty). */
+  ledger: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   /** Subject the result goes to; `task.result.<runId>` when absent. */
   replyTo: Schema.optionalKey(Schema.String)
 }) {}
@@ -41,8 +59,10 @@ export class TaskResult extends Schema.Class<TaskResult>("switchyard/TaskResult"
   ...taskFields,
   executorId: Schema.String,
   pool: Schema.String,
-  status: Schema.Literals(["succeeded", "failed"]),
+  status: Schema.Literals(["succeeded", "failed", "waiting"]),
   output: Schema.optionalKey(Schema.Json),
   error: Schema.optionalKey(TaskFailure),
+  /** On `waiting`: what the stage waits for. */
+  waiting: Schema.optionalKey(TaskWaiting),
   durationMs: Schema.Number
 }) {}

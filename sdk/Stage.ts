@@ -8,7 +8,7 @@
 import { Predicate, Schema } from "effect"
 import type { Effect } from "effect"
 import type { StageMetadata } from "../schemas/StageMetadata.ts"
-import { TaskFailure } from "../schemas/Task.ts"
+import { TaskFailure, TaskWaiting } from "../schemas/Task.ts"
 
 /** Which task a stage runs for. */
 export interface StageTaskInfo {
@@ -19,6 +19,8 @@ export interface StageTaskInfo {
   readonly stage: string
   /** 1 on the first attempt; the scheduler's count, not the delivery count. */
   readonly attempt: number
+  /** The run's ledger as it stood when the task was dispatched (absent while it is empty). */
+  readonly ledger?: Readonly<Record<string, unknown>>
 }
 
 /** What a stage's `run` receives beside its input. */
@@ -36,7 +38,9 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
   message: Schema.String,
   retryable: Schema.Boolean,
   /** Dotted path of the offending field, for input and output errors. */
-  path: Schema.optionalKey(Schema.String)
+  path: Schema.optionalKey(Schema.String),
+  /** Set when the stage is not done but waits for the run's ledger (see `StageWaiting`). */
+  waiting: Schema.optionalKey(TaskWaiting)
 }) {
   get isRetryable(): boolean {
     return this.retryable
@@ -54,6 +58,20 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
    */
   static fromError(stageType: string, error: unknown): StageFailure {
     if (error instanceof StageFailure) return error
+    if (error instanceof StageWaiting) {
+      return new StageFailure({
+        stageType,
+        tag: "StageWaiting",
+        message: error.message,
+        retryable: false,
+        waiting: new TaskWaiting({
+          message: error.message,
+          unmet: error.unmet,
+          timeoutMs: error.timeoutMs,
+          timeoutError: new TaskFailure({ ...error.timeoutError, retryable: false })
+        })
+      })
+    }
     return new StageFailure({
       stageType,
       tag: tagOf(error),
@@ -73,6 +91,21 @@ export class StageError extends Schema.TaggedError<StageError>()("StageError", {
     return this.retryable ?? true
   }
 }
+
+/**
+ * Raised by a stage that is not done yet because the run's ledger does not
+ * satisfy it: the scheduler marks the stage waiting (showing `unmet`), runs it
+ * again after every ledger update, and fails it with `timeoutError` when
+ * `timeoutMs` have passed since it first waited.
+ */
+export class StageWaiting extends Schema.TaggedError<StageWaiting>()("StageWaiting", {
+  message: Schema.String,
+  /** Each condition not yet met, in words. */
+  unmet: Schema.Array(Schema.String),
+  timeoutMs: Schema.Int,
+  /** The failure the stage ends with when the time is up. */
+  timeoutError: Schema.Struct({ tag: Schema.String, message: Schema.String })
+}) {}
 
 /** A defined stage type, ready to be served by an executor. */
 export interface StageDefinition<I = unknown, O = unknown> {

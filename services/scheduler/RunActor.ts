@@ -1,6 +1,7 @@
 /**
  * The run actor's transitions over a run record: start, apply a task result,
- * fire a due retry, cancel, take ledger fields, and list the work a resumed
+ * fire a due timer (a retry, or a waiting stage giving up), cancel, take
+ * ledger fields (running waiting stages again), and list the work a resumed
  * run still owes. A transition updates the record in place (the scheduler
  * owns it under the run's lock) and returns the events to publish, the tasks
  * to dispatch and the retry timers to arm; the scheduler persists the record
@@ -150,6 +151,7 @@ class Draft {
 const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
   const definition = draft.index.definitions.get(stage.name)!
   const { record } = draft
+  const ledger = Object.keys(record.ledger).length === 0 ? undefined : record.ledger
   const inputs = resolveTemplates(definition.inputs ?? {}, {
     inputs: record.inputs,
     state: record.state,
@@ -164,15 +166,18 @@ const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
     stageType: stage.type,
     attempt: stage.attempt,
     inputs: inputs as TaskDoc["inputs"],
+    ...(ledger === undefined ? {} : { ledger }),
     ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms })
   }
 }
 
 const dispatchStage = (draft: Draft, name: string): void => {
-  const started = draft.stage(name, { status: "dispatched", attempt: 1, startedAt: draft.now })
+  const started = draft.stage(name, { status: "dispatched", attempt: 1, startedAt: draft.now, ...ledgerSeen(draft.record) })
   draft.event({ kind: "stage.started", stage: started.name, stageType: started.type, attempt: 1 })
   draft.dispatch.push(taskFor(draft, started))
 }
+
+const ledgerSeen = (record: RunDoc): Partial<StageDoc> => (record.ledgerVersion === undefined ? {} : { ledgerSeen: record.ledgerVersion })
 
 /** Dispatches the given pending stages whose dependencies all succeeded; finishes the run when all did. */
 const advance = (draft: Draft, candidates: Iterable<string>): void => {
@@ -185,7 +190,8 @@ const advance = (draft: Draft, candidates: Iterable<string>): void => {
 
 const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", error?: FailureDoc): void => {
   for (const stage of Object.values(draft.record.stages)) {
-    if (stage.status === "pending" || stage.status === "retrying" || (status === "cancelled" && stage.status === "dispatched")) {
+    const unfinished = stage.status === "pending" || stage.status === "retrying" || stage.status === "waiting"
+    if (unfinished || (status === "cancelled" && stage.status === "dispatched")) {
       draft.stage(stage.name, { status: "skipped" })
       draft.event({ kind: "stage.skipped", stage: stage.name, stageType: stage.type })
     }
@@ -251,6 +257,10 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
     advance(draft, dependents)
     return draft.done()
   }
+  if (result.status === "waiting" && result.waiting !== undefined) {
+    wait(draft, stage, result.waiting)
+    return draft.done()
+  }
   fail(
     draft,
     { ...stage, executorId: result.executorId },
@@ -291,13 +301,69 @@ const fail = (draft: Draft, stage: StageDoc, error: FailureDoc, durationMs: numb
   })
 }
 
-/** Dispatches the next attempt of a retrying stage; `undefined` when no longer due. */
-export const onRetryDue = (record: RunDoc, stageName: string, now: number): Transition | undefined => {
+type WaitingDoc = NonNullable<StageDoc["waiting"]>
+
+/**
+ * A stage answered that it waits for the ledger: it waits until a ledger
+ * update runs it again or its time is up. When the ledger changed while it
+ * was deciding, it runs again at once.
+ */
+const wait = (draft: Draft, stage: StageDoc, waiting: WaitingDoc): void => {
+  const waitUntil = stage.waitUntil ?? draft.now + waiting.timeoutMs
+  if (draft.now >= waitUntil) {
+    giveUp(draft, { ...stage, waiting }, 0)
+    return
+  }
+  const changed = (draft.record.ledgerVersion ?? 0) !== (stage.ledgerSeen ?? 0)
+  const previous = stage.waiting
+  const waitingStage = draft.stage(stage.name, { status: "waiting", waiting, waitUntil })
+  if (previous === undefined || previous.message !== waiting.message || previous.unmet.join("\n") !== waiting.unmet.join("\n")) {
+    draft.event({
+      kind: "stage.waiting",
+      stage: stage.name,
+      stageType: stage.type,
+      attempt: stage.attempt,
+      waiting: { message: waiting.message, unmet: waiting.unmet }
+    })
+  }
+  if (stage.waitUntil === undefined) draft.timers.push({ stage: stage.name, at: waitUntil })
+  if (changed) wake(draft, waitingStage)
+}
+
+/** Runs a waiting stage again, as a new task (its own id, so the bus does not drop it as a duplicate). */
+const wake = (draft: Draft, stage: StageDoc): void => {
+  const wakes = (stage.wakes ?? 0) + 1
+  const next = draft.stage(stage.name, {
+    status: "dispatched",
+    wakes,
+    taskId: `${taskIdOf(draft.record.runId, stage.name)}~${wakes}`,
+    ...ledgerSeen(draft.record)
+  })
+  draft.dispatch.push(taskFor(draft, next))
+}
+
+/** A waiting stage's time is up: it fails with the error it named, and its unmet conditions. */
+const giveUp = (draft: Draft, stage: StageDoc, durationMs: number): void => {
+  const waiting = stage.waiting!
+  fail(draft, stage, { ...waiting.timeoutError, retryable: false }, durationMs)
+}
+
+/**
+ * A timer is due: dispatches the next attempt of a retrying stage, or fails a
+ * waiting stage whose time is up; `undefined` when nothing is due any more.
+ */
+export const onTimer = (record: RunDoc, stageName: string, now: number): Transition | undefined => {
   const stage = record.stages[stageName]
-  if (record.status !== "running" || stage === undefined || stage.status !== "retrying") return undefined
+  if (record.status !== "running" || stage === undefined) return undefined
+  if (stage.status === "waiting" && stage.waitUntil !== undefined && now >= stage.waitUntil) {
+    const draft = new Draft(record, now)
+    giveUp(draft, stage, now - (stage.startedAt ?? now))
+    return draft.done()
+  }
+  if (stage.status !== "retrying") return undefined
   const draft = new Draft(record, now)
   const { retryAt: _, ...rest } = stage
-  const next: StageDoc = { ...rest, status: "dispatched", attempt: stage.attempt + 1 }
+  const next: StageDoc = { ...rest, status: "dispatched", attempt: stage.attempt + 1, ...ledgerSeen(record) }
   ;(draft.record.stages as Record<string, StageDoc>)[stageName] = next
   draft.event({ kind: "stage.started", stage: stageName, stageType: stage.type, attempt: next.attempt })
   draft.dispatch.push(taskFor(draft, next))
@@ -312,20 +378,27 @@ export const cancel = (record: RunDoc, reason: string, now: number): Transition 
   return draft.done()
 }
 
-/** Merges ledger fields into a run. */
+/** Merges ledger fields into a run and runs its waiting stages again. */
 export const updateLedger = (record: RunDoc, fields: Readonly<Record<string, unknown>>, now: number): Transition => {
   const draft = new Draft(record, now)
   draft.record.ledger = { ...record.ledger, ...fields } as RunDoc["ledger"]
+  draft.record.ledgerVersion = (record.ledgerVersion ?? 0) + 1
+  if (record.status !== "running") return draft.done()
+  for (const stage of Object.values(record.stages)) if (stage.status === "waiting") wake(draft, stage)
   return draft.done()
 }
 
-/** What a resumed run still owes: tasks in flight (re-sent; deduplicated by id) and retry timers. */
+/** What a resumed run still owes: tasks in flight (re-sent; deduplicated by id), retry and wait timers. */
 export const resume = (record: RunDoc, now: number): Transition => {
   const draft = new Draft(record, now)
   if (record.status !== "running") return draft.done()
   for (const stage of Object.values(record.stages)) {
     if (stage.status === "dispatched") draft.dispatch.push(taskFor(draft, stage))
     if (stage.status === "retrying") draft.timers.push({ stage: stage.name, at: stage.retryAt ?? now })
+    if (stage.status === "waiting") {
+      draft.timers.push({ stage: stage.name, at: stage.waitUntil ?? now })
+      if ((record.ledgerVersion ?? 0) !== (stage.ledgerSeen ?? 0)) wake(draft, stage)
+    }
   }
   advance(
     draft,

@@ -152,9 +152,9 @@ export class Scheduler extends Context.Service<
           Effect.gen(function* () {
             const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
             yield* Effect.sleep(Duration.millis(Math.max(0, at - now)))
-            yield* table.transact(runId, (doc, time) => RunActor.onRetryDue(doc, stage, time))
+            yield* table.transact(runId, (doc, time) => RunActor.onTimer(doc, stage, time))
           }).pipe(
-            Effect.catchCause((cause) => Effect.logError(`retry of stage ${stage} in run ${runId} failed`, cause)),
+            Effect.catchCause((cause) => Effect.logError(`timer of stage ${stage} in run ${runId} failed`, cause)),
             Effect.forkIn(scope),
             Effect.asVoid
           )

@@ -41,7 +41,7 @@ const seconds = (ms: number | undefined) => (ms === undefined ? "" : formatMs(ms
 export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>): Renderer => {
   if (format === "json") return { render: (event) => `${JSON.stringify(event)}\n` }
   if (format === "plain") return { render: plainLine }
-  const rows = new Map<string, Row>(stageNames.map((name) => [name, { state: "waiting", attempt: 0 }]))
+  const rows = new Map<string, Row>(stageNames.map((name) => [name, { state: "pending", attempt: 0 }]))
   let drawn = 0
   let footer = ""
   const width = Math.max(5, ...stageNames.map((name) => name.length))
@@ -85,11 +85,18 @@ const updateRow = (row: Row, event: Event): void => {
       row.state = "retrying"
       row.note = `retry in ${seconds(event.retryInMs)}`
       break
+    case "stage.waiting":
+      row.state = "waiting"
+      row.note = waitingNote(event)
+      break
     case "stage.skipped":
       row.state = "skipped"
       break
   }
 }
+
+const waitingNote = (event: Event): string =>
+  event.waiting === undefined ? "" : `${event.waiting.message}; unmet: ${event.waiting.unmet.join("; ")}`
 
 const finishedLine = (event: Event): string =>
   `run ${event.runId} ${event.status}${event.error === undefined ? "" : `: ${event.error.tag}: ${event.error.message}`}`
@@ -107,6 +114,8 @@ const plainLine = (event: Event): string => {
       return `stage${stage} failed (attempt ${event.attempt ?? 1}): ${event.error?.tag}: ${event.error?.message}\n`
     case "stage.retrying":
       return `stage${stage} retrying in ${seconds(event.retryInMs)} (attempt ${event.attempt})\n`
+    case "stage.waiting":
+      return `stage${stage} waiting: ${waitingNote(event)}\n`
     case "stage.skipped":
       return `stage${stage} skipped\n`
     case "run.finished":

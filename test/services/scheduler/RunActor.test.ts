@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { Pipeline } from "../../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../../schemas/Registry.ts"
+import type { TaskWaiting } from "../../../schemas/Task.ts"
 import * as RunActor from "../../../services/scheduler/RunActor.ts"
 import type { RunDoc, Transition } from "../../../services/scheduler/RunActor.ts"
 import { stage } from "./fixtures.ts"
@@ -35,7 +36,10 @@ const makeRun = (
 const report = (
   doc: RunDoc,
   name: string,
-  outcome: { status: "succeeded"; output: unknown } | { status: "failed"; error: { tag: string; message: string; retryable: boolean } },
+  outcome:
+    | { status: "succeeded"; output: unknown }
+    | { status: "failed"; error: { tag: string; message: string; retryable: boolean } }
+    | { status: "waiting"; waiting: typeof TaskWaiting.Encoded },
   now: number
 ) =>
   RunActor.onResult(
@@ -54,6 +58,18 @@ const report = (
     },
     now
   )
+
+const resultOf = (doc: RunDoc, name: string) => ({
+  version: 1 as const,
+  taskId: doc.stages[name]!.taskId,
+  runId: doc.runId,
+  stage: name,
+  stageType: doc.stages[name]!.type,
+  attempt: doc.stages[name]!.attempt,
+  executorId: "e1",
+  pool: "test",
+  durationMs: 5
+})
 
 const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) => report(doc, name, { status: "succeeded", output }, now)
 
@@ -123,11 +139,11 @@ describe("RunActor", () => {
     const first = failWith(run, "a", true, 10)!
     expect(first.timers).toEqual([{ stage: "a", at: 110 }])
     expect(kinds(first)).toEqual(["stage.failed:a", "stage.retrying:a"])
-    RunActor.onRetryDue(run, "a", 110)
+    RunActor.onTimer(run, "a", 110)
     expect(run.stages.a!.attempt).toBe(2)
     const second = failWith(run, "a", true, 120)!
     expect(second.timers).toEqual([{ stage: "a", at: 320 }])
-    RunActor.onRetryDue(run, "a", 320)
+    RunActor.onTimer(run, "a", 320)
     const last = failWith(run, "a", true, 330)!
     expect(run.status).toBe("failed")
     expect(run.stages.b!.status).toBe("skipped")
@@ -185,5 +201,107 @@ describe("RunActor", () => {
     succeed(run, "join", null)
     expect(run.status).toBe("succeeded")
     expect((run.state.letters as Array<string>).length).toBe(width)
+  })
+
+  describe("a stage waiting for the ledger", () => {
+    const waitingFor = (unmet: Array<string>, timeoutMs = 1000): typeof TaskWaiting.Encoded => ({
+      message: "waits",
+      unmet,
+      timeoutMs,
+      timeoutError: { tag: "GateConditionError", message: `unmet: ${unmet.join("; ")}`, retryable: false }
+    })
+    const wait = (doc: RunDoc, name: string, unmet: Array<string>, now: number) =>
+      report(doc, name, { status: "waiting", waiting: waitingFor(unmet) }, now)
+    const gated = () => {
+      const run = makeRun([
+        { name: "g", type: "gate" },
+        { name: "after", type: "greet", depends_on: ["g"] }
+      ])
+      RunActor.start(run, 0)
+      return run
+    }
+
+    it("waits showing what is unmet, runs again on a ledger update with the new ledger, and passes", () => {
+      const run = gated()
+      const waiting = wait(run, "g", ["ready equals true (missing)"], 10)!
+      expect(kinds(waiting)).toEqual(["stage.waiting:g"])
+      expect(waiting.events[0]!.waiting).toEqual({ message: "waits", unmet: ["ready equals true (missing)"] })
+      expect(waiting.timers).toEqual([{ stage: "g", at: 1010 }])
+      expect(run.stages.g!.status).toBe("waiting")
+      const woken = RunActor.updateLedger(run, { ready: true }, 20)
+      expect(woken.dispatch.map((task) => [task.taskId, task.ledger])).toEqual([["r1.g~1", { ready: true }]])
+      expect(succeed(run, "g", { passed: true }, 30)).toBeDefined()
+      expect(run.stages.g!.status).toBe("succeeded")
+      expect(run.stages.after!.status).toBe("dispatched")
+    })
+
+    it("fails with the stage's timeout error naming what is still unmet when its time is up", () => {
+      const run = gated()
+      wait(run, "g", ["ready equals true (missing)"], 10)
+      expect(RunActor.onTimer(run, "g", 500)).toBeUndefined()
+      const expired = RunActor.onTimer(run, "g", 1010)!
+      expect(kinds(expired)).toEqual(["stage.failed:g", "stage.skipped:after", "run.finished"])
+      expect(run.status).toBe("failed")
+      expect(run.error).toEqual({
+        tag: "GateConditionError",
+        message: `stage "g" failed after 1 attempt: unmet: ready equals true (missing)`,
+        retryable: false
+      })
+      // A ledger update after the timeout changes nothing: one terminal outcome.
+      const late = RunActor.updateLedger(run, { ready: true }, 1020)
+      expect(late.dispatch).toEqual([])
+      expect(late.events).toEqual([])
+      expect(run.status).toBe("failed")
+    })
+
+    it("keeps its deadline across answers, and ignores answers of superseded tasks", () => {
+      const run = gated()
+      wait(run, "g", ["a"], 10)
+      RunActor.updateLedger(run, { x: 1 }, 20)
+      const staleTask = { ...run.stages.g!, taskId: "r1.g" }
+      expect(
+        RunActor.onResult(run, { ...resultOf(run, "g"), taskId: staleTask.taskId, status: "succeeded", output: { passed: true } }, 25)
+      ).toBeUndefined()
+      const again = wait(run, "g", ["a"], 30)!
+      expect(again.timers).toEqual([])
+      expect(again.events).toEqual([])
+      expect(run.stages.g!.waitUntil).toBe(1010)
+    })
+
+    it("runs again at once when the ledger changed while it was deciding", () => {
+      const run = gated()
+      RunActor.updateLedger(run, { ready: false }, 5)
+      const rerun = wait(run, "g", ["ready equals true (found false)"], 10)!
+      expect(rerun.dispatch.map((task) => task.taskId)).toEqual(["r1.g~1"])
+      expect(run.stages.g!.status).toBe("dispatched")
+    })
+
+    it("answers every duplicate ledger update with a new evaluation, and exactly one outcome", () => {
+      const run = gated()
+      wait(run, "g", ["ready"], 10)
+      const first = RunActor.updateLedger(run, { ready: true }, 20)
+      const second = RunActor.updateLedger(run, { ready: true }, 21)
+      expect(first.dispatch.length).toBe(1)
+      expect(second.dispatch).toEqual([])
+      expect(succeed(run, "g", { passed: true }, 30)).toBeDefined()
+      expect(succeed(run, "g", { passed: true }, 31)).toBeUndefined()
+      expect(RunActor.onTimer(run, "g", 2000)).toBeUndefined()
+      expect(run.stages.g!.status).toBe("succeeded")
+    })
+
+    it("is re-armed by a resumed scheduler", () => {
+      const run = gated()
+      wait(run, "g", ["ready"], 10)
+      const resumed = RunActor.resume(run, 100)
+      expect(resumed.timers).toEqual([{ stage: "g", at: 1010 }])
+      expect(resumed.dispatch).toEqual([])
+    })
+
+    it("is skipped when the run is cancelled", () => {
+      const run = gated()
+      wait(run, "g", ["ready"], 10)
+      RunActor.cancel(run, "stop", 20)
+      expect(run.stages.g!.status).toBe("skipped")
+    })
   })
 })
