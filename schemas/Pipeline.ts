@@ -14,6 +14,24 @@ export class RetryPolicy extends Schema.Class<RetryPolicy>("switchyard/RetryPoli
   max_backoff_ms: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))))
 }) {}
 
+/**
+ * Per-stage changes to its type's metadata, for this pipeline only (say, a
+ * different state key); checked with the same rules as a registration.
+ */
+export class MetadataOverride extends Schema.Class<MetadataOverride>("switchyard/MetadataOverride")({
+  stateKey: Schema.optionalKey(Schema.NullOr(Schema.Union([Schema.String, Schema.Array(Schema.String)]))),
+  output: Schema.optionalKey(Schema.String),
+  count: Schema.optionalKey(Schema.String)
+}) {}
+
+/** Plugins the pipeline needs: folders holding `plugin.yaml` files, and installed npm packages. */
+export class PipelinePlugins extends Schema.Class<PipelinePlugins>("switchyard/PipelinePlugins")({
+  /** Plugin folders (or folders of plugin folders), relative to the pipeline file. */
+  paths: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** npm package names installed in the project's node_modules. */
+  packages: Schema.optionalKey(Schema.Array(Schema.String))
+}) {}
+
 /** One stage of a pipeline. */
 export class PipelineStage extends Schema.Class<PipelineStage>("switchyard/PipelineStage")({
   name: Schema.String.pipe(
@@ -22,6 +40,10 @@ export class PipelineStage extends Schema.Class<PipelineStage>("switchyard/Pipel
   type: Schema.String,
   /** Values may be `{{ inputs.x }}` or `{{ state.y }}` templates. */
   inputs: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  /** Settings passed to the stage with its inputs, as written (no templates); an input of the same name wins. */
+  config: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  /** Changes to the stage type's metadata for this stage. */
+  metadata: Schema.optionalKey(MetadataOverride),
   depends_on: Schema.optionalKey(Schema.Array(Schema.String)),
   retries: Schema.optionalKey(RetryPolicy),
   /** Milliseconds; overrides the stage type's timeout. */
@@ -37,6 +59,8 @@ export class Pipeline extends Schema.Class<Pipeline>("switchyard/Pipeline")({
    * @default "trusted"
    */
   permissions: Schema.optionalKey(Schema.Literals(["trusted", "restricted"])),
+  /** Plugins to load for this pipeline (embedded runs load them; distributed executors must serve them). */
+  plugins: Schema.optionalKey(PipelinePlugins),
   /** Default values of run inputs. */
   inputs: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   stages: Schema.Array(PipelineStage)

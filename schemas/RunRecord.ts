@@ -15,8 +15,10 @@ export type StageStatus = typeof StageStatus.Type
 /** One stage of one run. */
 export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   name: Schema.String,
-  /** Stage type; its metadata is in the run's `types`. */
+  /** Stage type (its full name); its metadata is in the run's `types`. */
   type: Schema.String,
+  /** The stage's metadata when the pipeline overrides its type's. */
+  metadata: Schema.optionalKey(StageMetadata),
   pool: Schema.String,
   status: StageStatus,
   /** Attempt in flight or last finished; 0 before the first dispatch. */

@@ -6,9 +6,13 @@
  * upstream). Every problem becomes a `PipelineIssue` naming file, line,
  * column, stage and field.
  */
-import { Effect, Schema } from "effect"
-import type { RegisteredStage, StageResolveReply } from "../../schemas/Registry.ts"
+import { Effect, Result, Schema } from "effect"
+import { RegisteredStage } from "../../schemas/Registry.ts"
+import type { StageResolveReply } from "../../schemas/Registry.ts"
 import { Pipeline } from "../../schemas/Pipeline.ts"
+import type { MetadataOverride } from "../../schemas/Pipeline.ts"
+import { StageMetadata } from "../../schemas/StageMetadata.ts"
+import { validateStage } from "../registry/StageValidation.ts"
 import { PipelineIssue } from "../../schemas/Run.ts"
 import { parseYaml } from "../../schemas/YamlDocument.ts"
 import { describeIssue } from "../bus/Codec.ts"
@@ -153,11 +157,15 @@ export const checkAgainstRegistry = (
   const { issueAt, pipeline } = parsed
   const issues: Array<PipelineIssue> = []
   const byType = new Map(resolved.found.map((stage) => [stage.metadata.type, stage] as const))
+  const shortNames = coreShortNames(resolved.found)
   const suggestions = new Map(resolved.missing.map((entry) => [entry.type, entry.suggestions] as const))
   const stages = new Map<string, RegisteredStage>()
   pipeline.stages.forEach((stage, index) => {
-    const registered = byType.get(stage.type)
+    const found = byType.get(stage.type) ?? shortNames.get(stage.type)
+    const registered =
+      found === undefined || stage.metadata === undefined ? found : overridden(found, stage.metadata, index, issueAt, issues)
     if (registered === undefined) {
+      if (found !== undefined) return
       const closest = suggestions.get(stage.type) ?? []
       issues.push(
         issueAt(
@@ -178,7 +186,7 @@ export const checkAgainstRegistry = (
         issues.push(issueAt(`stages[${index}].type`, `a restricted pipeline cannot run stage type "${stage.type}": ${why}`))
     })
   }
-  const typeOf = new Map(pipeline.stages.map((stage) => [stage.name, stage.type] as const))
+  const typeOf = new Map(pipeline.stages.map((stage) => [stage.name, stages.get(stage.name)?.metadata.type ?? stage.type] as const))
   pipeline.stages.forEach((stage, index) => {
     const registered = stages.get(stage.name)
     if (registered === undefined || registered.metadata.dependencies.length === 0) return
@@ -247,6 +255,44 @@ export const checkTemplates = (
     }
   })
   return issues
+}
+
+/**
+ * Short names of the `core` namespace's stage types among those found
+ * (`core/core.ingest` answers to `ingest`); a short name two of them share
+ * answers to neither.
+ */
+const coreShortNames = (found: ReadonlyArray<RegisteredStage>): ReadonlyMap<string, RegisteredStage> => {
+  const names = new Map<string, RegisteredStage | undefined>()
+  for (const stage of found) {
+    const { type } = stage.metadata
+    if (!type.startsWith("core/")) continue
+    const short = type.slice(type.indexOf(".") + 1)
+    names.set(short, names.has(short) ? undefined : stage)
+  }
+  return new Map([...names].filter((entry): entry is [string, RegisteredStage] => entry[1] !== undefined))
+}
+
+/**
+ * A stage type's metadata with the pipeline's overrides applied, checked by
+ * the registry's own rules; `undefined` (with the issue recorded) when the
+ * result is not valid metadata.
+ */
+const overridden = (
+  registered: RegisteredStage,
+  override: MetadataOverride,
+  index: number,
+  issueAt: ParsedPipeline["issueAt"],
+  issues: Array<PipelineIssue>
+): RegisteredStage | undefined => {
+  const merged = { ...Schema.encodeSync(StageMetadata)(registered.metadata), ...override }
+  const checked = validateStage(merged, { index, runtime: registered.metadata.runtime })
+  if (Result.isFailure(checked)) {
+    const path = checked.failure.path.replace(/^stages\[(\d+)\]/u, "stages[$1].metadata")
+    issues.push(issueAt(path, `metadata override: ${checked.failure.message}`))
+    return undefined
+  }
+  return new RegisteredStage({ ...registered, metadata: checked.success })
 }
 
 /** Why a stage type may not run in a restricted pipeline, if it may not. */

@@ -58,10 +58,13 @@ export const newRun = (options: {
   const stages: Record<string, StageDoc> = {}
   for (const stage of options.pipeline.stages) {
     const registered = options.stages.get(stage.name)!
-    types[stage.type] = registered.metadata
+    const type = registered.metadata.type
+    const overridden = stage.metadata !== undefined
+    if (!overridden || types[type] === undefined) types[type] = registered.metadata
     stages[stage.name] = {
       name: stage.name,
-      type: stage.type,
+      type,
+      ...(overridden ? { metadata: registered.metadata } : {}),
       pool: registered.pool,
       status: "pending",
       attempt: 0,
@@ -119,7 +122,7 @@ const indexOf = (record: RunDoc): RunIndex => {
 }
 
 /** Metadata of a stage's type. */
-export const metadataOf = (record: RunDoc, stage: StageDoc): MetadataDoc => record.types[stage.type]!
+export const metadataOf = (record: RunDoc, stage: StageDoc): MetadataDoc => stage.metadata ?? record.types[stage.type]!
 
 /** Accumulates one transition's effects while it updates the record. */
 class Draft {
@@ -165,7 +168,7 @@ const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
     stage: stage.name,
     stageType: stage.type,
     attempt: stage.attempt,
-    inputs: inputs as TaskDoc["inputs"],
+    inputs: (definition.config === undefined ? inputs : { ...definition.config, ...(inputs as object) }) as TaskDoc["inputs"],
     ...(ledger === undefined ? {} : { ledger }),
     ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms })
   }

@@ -7,7 +7,9 @@ import { resolverOf, stage } from "./fixtures.ts"
 const known = [
   stage({ type: "hello.greet", stateKey: "greeting", output: "set", count: "one" }),
   stage({ type: "hello.shout", stateKey: "shouted", output: "set" }),
-  stage({ type: "hello.summary", stateKey: "summary", output: "set", dependencies: ["hello.greet"] })
+  stage({ type: "hello.summary", stateKey: "summary", output: "set", dependencies: ["hello.greet"] }),
+  stage({ type: "core/core.ingest", stateKey: "payloads", output: "set", count: "length" }),
+  stage({ type: "core/core.parse", stateKey: "document", output: "set", count: "one", dependencies: ["core/core.ingest"] })
 ]
 
 const load = (text: string) => loadPipeline({ file: "pipelines/test.yaml", text }, resolverOf(known))
@@ -167,6 +169,53 @@ stages:
         `pipelines/test.yaml:7:72: stage "greet": stages[0].inputs.odd: {{ foo.bar }}: unknown template root "foo"; expected one of inputs, state, ledger, run, vars, secrets`,
         `pipelines/test.yaml:11:21: stage "shout": stages[1].inputs.text: {{ state.shouted }}: no stage upstream of "shout" writes the state slot "shouted" (upstream slots: greeting)`,
         `pipelines/test.yaml:11:109: stage "shout": stages[1].inputs.key: {{ secrets.TOKEN }}: stage type "hello.shout" does not declare the secret "TOKEN" (declared: none)`
+      ])
+    })
+  )
+
+  it.effect("resolves core stage types by their short names as well as their full names", () =>
+    Effect.gen(function* () {
+      const loaded = yield* load(`
+name: short
+stages:
+  - name: ingest
+    type: ingest
+  - name: parse
+    type: core/core.parse
+    depends_on: [ingest]
+`)
+      expect([...loaded.stages.values()].map((stage) => stage.metadata.type)).toEqual(["core/core.ingest", "core/core.parse"])
+    })
+  )
+
+  it.effect("applies a stage's metadata override, checked like a registration", () =>
+    Effect.gen(function* () {
+      const loaded = yield* load(`
+name: override
+stages:
+  - name: greet
+    type: hello.greet
+    metadata: { stateKey: salutation }
+  - name: shout
+    type: hello.shout
+    depends_on: [greet]
+    inputs: { text: "{{ state.salutation }}" }
+`)
+      expect(loaded.stages.get("greet")?.metadata.stateKey).toBe("salutation")
+      expect(loaded.stages.get("shout")?.metadata.stateKey).toBe("shouted")
+      const issues = yield* failureOf(`
+name: bad-override
+stages:
+  - name: greet
+    type: hello.greet
+    metadata: { stateKey: "not an identifier", output: unpack }
+  - name: shout
+    type: hello.shout
+    metadata: { count: "length(" }
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:6:27: stage "greet": stages[0].metadata.stateKey: metadata override: expected an identifier (letters, digits, _; not starting with a digit), found "not an identifier"`,
+        `pipelines/test.yaml:9:24: stage "shout": stages[1].metadata.count: metadata override: expected none, one, length, length(path), field(path) or a sum of those joined with +, found "length("`
       ])
     })
   )
