@@ -1,8 +1,8 @@
 /**
  * The client for services that start runs and tasks over the bus: submit a
- * pipeline and follow its events, cancel a run, run one stage type as a
- * standalone task and wait for its result, and set ledger fields that gates
- * wait on. The Effect core is `SwitchyardClient` (needs a `Bus`); `connect`
+ * pipeline and follow its events, watch every run's events, read a run's
+ * record, cancel a run, run one stage type as a standalone task and wait for
+ * its result, and set ledger fields that gates wait on. The Effect core is `SwitchyardClient` (needs a `Bus`); `connect`
  * is its Promise face for plain Node services, a thin wrapper that runs the
  * same core over NATS. Every message carries the caller's trace context.
  */
@@ -11,6 +11,7 @@ import { Context, Duration, Effect, Exit, Layer, ManagedRuntime, Option, Schema,
 import { WireType } from "../schemas/Catalog.ts"
 import type { Pipeline } from "../schemas/Pipeline.ts"
 import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../schemas/Run.ts"
+import { RunRecord } from "../schemas/RunRecord.ts"
 import { TaskResult, TaskRun } from "../schemas/Task.ts"
 import { Bus } from "../services/bus/Bus.ts"
 import type { Headers, Message } from "../services/bus/Bus.ts"
@@ -39,6 +40,14 @@ export class TaskResultTimeoutError extends Schema.TaggedError<TaskResultTimeout
     return `no result for task ${this.taskId} (${this.stageType} on pool ${this.pool}) within ${this.timeoutMs} ms`
   }
 }
+
+/** A run record in the run-state bucket does not decode. */
+export class RunRecordUnreadableError extends Schema.TaggedError<RunRecordUnreadableError>()("RunRecordUnreadableError", {
+  runId: Schema.String,
+  message: Schema.String
+}) {}
+
+const decodeRecord = Schema.decodeUnknownEffect(Schema.fromJsonString(RunRecord))
 
 /** What `submitRun` takes. */
 export interface SubmitRunOptions {
@@ -99,6 +108,10 @@ export class SwitchyardClient extends Context.Service<
     readonly submitRun: (
       options: SubmitRunOptions
     ) => Effect.Effect<SubmittedRun<Stream.Stream<RunEvent>>, RequestError | PipelineInvalidError, Scope.Scope>
+    /** Every event of every run from now on (not ending at `run.finished`); the subscription lives in the caller's scope. */
+    readonly watchRuns: () => Effect.Effect<Stream.Stream<RunEvent>, BusError, Scope.Scope>
+    /** A run's record as the scheduler last saved it: status, state, ledger and every stage. */
+    readonly getRun: (runId: string) => Effect.Effect<Option.Option<RunRecord>, BusError | RunRecordUnreadableError>
     /** Asks the scheduler to cancel a run. */
     readonly cancelRun: (runId: string, reason?: string) => Effect.Effect<RunCancelReply, RequestError>
     /** Sends one standalone task to a pool and waits for its result (succeeded or failed). */
@@ -121,6 +134,9 @@ export class SwitchyardClient extends Context.Service<
 
       // A malformed event is logged and skipped rather than ending the caller's stream.
       const decodeEvents = (messages: Stream.Stream<Message>): Stream.Stream<RunEvent> =>
+        eventsOf(messages).pipe(Stream.takeUntil((event) => event.kind === "run.finished"))
+
+      const eventsOf = (messages: Stream.Stream<Message>): Stream.Stream<RunEvent> =>
         messages.pipe(
           Stream.mapEffect((message) =>
             decode(
@@ -134,9 +150,20 @@ export class SwitchyardClient extends Context.Service<
             )
           ),
           Stream.filter(Option.isSome),
-          Stream.map((event) => event.value),
-          Stream.takeUntil((event) => event.kind === "run.finished")
+          Stream.map((event) => event.value)
         )
+
+      const watchRuns = () => Effect.map(bus.subscribe(names.runEventAll), eventsOf)
+
+      const runs = yield* Effect.cached(bus.kv(names.buckets.runs))
+      const getRun = Effect.fn("SwitchyardClient.getRun")(function* (runId: string) {
+        const entry = yield* Effect.flatMap(runs, (kv) => kv.get(runId))
+        if (Option.isNone(entry) || entry.value.operation !== "PUT") return Option.none<RunRecord>()
+        const record = yield* decodeRecord(new TextDecoder().decode(entry.value.value)).pipe(
+          Effect.mapError((error) => new RunRecordUnreadableError({ runId, message: error.message }))
+        )
+        return Option.some(record)
+      })
 
       const submitRun = Effect.fn("SwitchyardClient.submitRun")(function* (options: SubmitRunOptions) {
         const runId = options.runId ?? (yield* freshId)
@@ -248,7 +275,7 @@ export class SwitchyardClient extends Context.Service<
         yield* bus.publish(names.ledgerUpdate(runId), message.data, { headers: yield* headersWith(message.headers) })
       })
 
-      return SwitchyardClient.of({ submitRun, cancelRun, runTask, updateLedger })
+      return SwitchyardClient.of({ submitRun, watchRuns, getRun, cancelRun, runTask, updateLedger })
     })
   )
 }
@@ -267,6 +294,10 @@ export interface ConnectOptions {
 export interface SwitchyardConnection extends AsyncDisposable {
   /** Submits a pipeline; rejects with `PipelineInvalidError` when it has problems. */
   readonly submitRun: (options: SubmitRunOptions) => Promise<SubmittedRun<AsyncIterable<RunEvent>>>
+  /** Every event of every run from now on; stop iterating (or close the connection) to unsubscribe. */
+  readonly watchRuns: () => Promise<AsyncIterable<RunEvent>>
+  /** A run's record as last saved, or `undefined` when there is no such run. */
+  readonly getRun: (runId: string) => Promise<RunRecord | undefined>
   readonly cancelRun: (runId: string, reason?: string) => Promise<RunCancelReply>
   /** Runs one standalone task; rejects with `TaskResultTimeoutError` when no result comes. */
   readonly runTask: (options: RunTaskOptions) => Promise<TaskResult>
@@ -307,10 +338,26 @@ export const connect = (options: ConnectOptions): Promise<SwitchyardConnection> 
       })
     )
 
+  const watchRuns = () =>
+    runtime.runPromise(
+      Effect.gen(function* () {
+        const client = yield* SwitchyardClient
+        const scope = yield* Scope.make()
+        open.add(scope)
+        const events = yield* client.watchRuns().pipe(
+          Scope.provide(scope),
+          Effect.onError(() => closeScope(scope))
+        )
+        return Stream.toAsyncIterable(events.pipe(Stream.ensuring(closeScope(scope))))
+      })
+    )
+
   const close = () => runtime.runPromise(Effect.forEach([...open], closeScope, { discard: true })).then(() => runtime.dispose())
 
   const connection: SwitchyardConnection = {
     submitRun,
+    watchRuns,
+    getRun: (runId) => runtime.runPromise(SwitchyardClient.use((client) => client.getRun(runId))).then(Option.getOrUndefined),
     cancelRun: (runId, reason) => runtime.runPromise(SwitchyardClient.use((client) => client.cancelRun(runId, reason))),
     runTask: (task) => runtime.runPromise(SwitchyardClient.use((client) => client.runTask(task))),
     updateLedger: (runId, fields, ledger) =>

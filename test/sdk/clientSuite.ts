@@ -5,7 +5,7 @@
  * and publishes results the way an executor does.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Ref, Stream } from "effect"
+import { Effect, Fiber, Layer, Option, Ref, Stream } from "effect"
 import type { Scope } from "effect"
 import { WireType } from "../../schemas/Catalog.ts"
 import { LedgerUpdate, PipelineIssue, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
@@ -316,5 +316,67 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         assert.strictEqual(error.pool, "nobody")
         assert.strictEqual(error.timeoutMs, 300)
       }).pipe(provideClient(bus, uniqueNames("sdktimeout")))
+    )
+
+    it.live("watches the events of every run, past their run.finished", () =>
+      Effect.gen(function* () {
+        const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
+        yield* runSubmitResponder(seen)
+        const client = yield* SwitchyardClient
+        const watched = yield* client.watchRuns()
+        const collected = yield* watched.pipe(Stream.take(8), Stream.runCollect, Effect.forkScoped)
+        for (const runId of ["watch-a", "watch-b"]) {
+          const run = yield* client.submitRun({ pipeline: "name: hello\nstages: []\n", runId })
+          yield* run.events.pipe(Stream.runDrain)
+        }
+        const events = yield* Fiber.join(collected).pipe(Effect.timeout("10 seconds"))
+        assert.deepStrictEqual(
+          events.map((e) => `${e.runId}:${e.kind}`),
+          [
+            "watch-a:run.started",
+            "watch-a:stage.finished",
+            "watch-a:run.finished",
+            "watch-a:stage.started",
+            "watch-b:run.started",
+            "watch-b:stage.finished",
+            "watch-b:run.finished",
+            "watch-b:stage.started"
+          ]
+        )
+      }).pipe(provideClient(bus, uniqueNames("sdkwatch")))
+    )
+
+    it.live("reads a run's record from the run-state bucket, and says when there is none or it is unreadable", () =>
+      Effect.gen(function* () {
+        const names = yield* Subjects
+        const kv = yield* (yield* Bus).kv(names.buckets.runs)
+        const record = {
+          version: 1,
+          runId: "stored-1",
+          file: "p.yaml",
+          pipeline: { name: "p", stages: [] },
+          inputs: {},
+          status: "running",
+          state: { greeting: "hi" },
+          ledger: { pdf_ir_ready: true },
+          types: {},
+          stages: {},
+          seq: 3,
+          createdAt: 1
+        }
+        yield* kv.put("stored-1", new TextEncoder().encode(JSON.stringify(record)))
+        yield* kv.put("garbled", new TextEncoder().encode("{not json"))
+        const client = yield* SwitchyardClient
+        const found = yield* client.getRun("stored-1")
+        assert.isTrue(Option.isSome(found))
+        assert.deepStrictEqual(Option.map(found, (run) => [run.status, run.state, run.ledger]).pipe(Option.getOrNull), [
+          "running",
+          { greeting: "hi" },
+          { pdf_ir_ready: true }
+        ])
+        assert.isTrue(Option.isNone(yield* client.getRun("missing")))
+        const error = yield* Effect.flip(client.getRun("garbled"))
+        assert.strictEqual(error._tag, "RunRecordUnreadableError")
+      }).pipe(provideClient(bus, uniqueNames("sdkgetrun")))
     )
   })
