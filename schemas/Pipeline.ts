@@ -63,5 +63,10 @@ export class Pipeline extends Schema.Class<Pipeline>("switchyard/Pipeline")({
   plugins: Schema.optionalKey(PipelinePlugins),
   /** Default values of run inputs. */
   inputs: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
-  stages: Schema.Array(PipelineStage)
+  stages: Schema.Array(PipelineStage),
+  /**
+   * What `switchyard run` prints when the run ends: a label per line and a
+   * template over the final state, inputs and ledger (a list shows as its length).
+   */
+  summary: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
 }) {}

@@ -222,6 +222,19 @@ export const checkTemplates = (
     const stateKey = stages.get(name)?.metadata.stateKey
     return stateKey === undefined || stateKey === null ? [] : typeof stateKey === "string" ? [stateKey] : stateKey
   }
+  const allSlots = pipeline.stages.flatMap((stage) => slotsOf(stage.name))
+  for (const reference of templateReferences(pipeline.summary ?? {})) {
+    const head = reference.path.split(".")[0]!
+    const problem =
+      reference.root === "state" && !allSlots.includes(head)
+        ? `no stage writes the state slot "${head}" (slots: ${allSlots.join(", ") || "none"})`
+        : reference.root === "inputs" && !inputNames.has(head)
+          ? `the run has no input "${head}" (inputs: ${[...inputNames].join(", ") || "none"})`
+          : !["state", "inputs", "ledger", "run"].includes(reference.root)
+            ? `expected a reference to state, inputs, ledger or run`
+            : undefined
+    if (problem !== undefined) issues.push(issueAt(`summary.${reference.at}`, `${reference.text}: ${problem}`))
+  }
   pipeline.stages.forEach((stage, index) => {
     for (const reference of templateReferences(stage.inputs ?? {})) {
       const at = `stages[${index}].inputs.${reference.at}`

@@ -219,4 +219,25 @@ stages:
       ])
     })
   )
+
+  it.effect("checks the summary's templates: slots some stage writes, inputs the run has, known roots", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf(`
+name: summary
+stages:
+  - name: greet
+    type: hello.greet
+summary:
+  greeting: "{{ state.greeting }}"
+  missing slot: "{{ state.nothing }}"
+  missing input: "{{ inputs.who }}"
+  bad root: "{{ secrets.TOKEN }}"
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:8:17: summary.missing slot: {{ state.nothing }}: no stage writes the state slot "nothing" (slots: greeting)`,
+        `pipelines/test.yaml:9:18: summary.missing input: {{ inputs.who }}: the run has no input "who" (inputs: none)`,
+        `pipelines/test.yaml:10:13: summary.bad root: {{ secrets.TOKEN }}: expected a reference to state, inputs, ledger or run`
+      ])
+    })
+  )
 })

@@ -1,0 +1,84 @@
+/**
+ * The end-of-run summary the `run` command prints: the pipeline's own
+ * `summary:` lines (each a label and a template over the final run state,
+ * inputs and ledger; a list shows as its length), then every stage with its
+ * type, output count and time.
+ */
+import type { Pipeline } from "../../../schemas/Pipeline.ts"
+import type { RunEvent } from "../../../schemas/Run.ts"
+import { resolveTemplates } from "../../scheduler/internal/template.ts"
+import { formatMs } from "./progress.ts"
+
+interface StageLine {
+  readonly name: string
+  readonly type: string
+  status: string
+  count?: number
+  durationMs?: number
+}
+
+/** How one value shows in the summary. */
+const shown = (value: unknown): string => {
+  if (Array.isArray(value)) return String(value.length)
+  if (typeof value === "string") return value
+  const json = JSON.stringify(value) ?? "none"
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json
+}
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number>): Array<string> => {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]!.length))) ?? []
+  return rows.map((row) =>
+    row
+      .map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd()
+  )
+}
+
+/** Follows a run's events and renders its summary once it finished. */
+export const makeSummary = (pipeline: Pipeline) => {
+  const stages = new Map<string, StageLine>(
+    pipeline.stages.map((stage) => [stage.name, { name: stage.name, type: stage.type, status: "pending" }] as const)
+  )
+  return {
+    observe: (event: RunEvent): void => {
+      const line = event.stage === undefined ? undefined : stages.get(event.stage)
+      if (line === undefined) return
+      if (event.kind === "stage.finished") {
+        line.status = "succeeded"
+        if (event.count !== undefined) line.count = event.count
+        if (event.durationMs !== undefined) line.durationMs = event.durationMs
+      } else if (event.kind === "stage.failed" || event.kind === "stage.skipped" || event.kind === "stage.waiting") {
+        line.status = event.kind.slice("stage.".length)
+      }
+    },
+    /** The summary text for a finished run. */
+    render: (finished: {
+      readonly runId: string
+      readonly state: Readonly<Record<string, unknown>>
+      readonly inputs: Readonly<Record<string, unknown>>
+      readonly ledger: Readonly<Record<string, unknown>>
+    }): string => {
+      const scope = { state: finished.state, inputs: finished.inputs, ledger: finished.ledger, run: { id: finished.runId } }
+      const labels = Object.entries(pipeline.summary ?? {})
+      const summary =
+        labels.length === 0
+          ? []
+          : [
+              "summary:",
+              ...table(
+                labels.map(([label, template]) => [`  ${label}`, shown(resolveTemplates(template, scope))]),
+                new Set([1])
+              )
+            ]
+      const rows = [...stages.values()].map((line) => [
+        `  ${line.name}`,
+        line.type,
+        line.status,
+        line.count === undefined ? "" : `${line.count} out`,
+        line.durationMs === undefined ? "" : formatMs(line.durationMs)
+      ])
+      return [...summary, "stages:", ...table(rows, new Set([3, 4]))].join("\n") + "\n"
+    }
+  }
+}
