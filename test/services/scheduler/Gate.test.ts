@@ -1,0 +1,4 @@
+import * as MemoryBus from "../../../services/bus/MemoryBus.ts"
+import { gateSuite } from "./GateSuite.ts"
+
+gateSuite("the in-memory bus", () => MemoryBus.layer)
