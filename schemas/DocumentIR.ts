@@ -62,7 +62,7 @@ export const Section: Schema.Codec<Section, SectionEncoded> = Schema.Struct({
   end: Offset,
   paragraphs: Schema.Array(Paragraph),
   sections: Schema.Array(Schema.suspend((): Schema.Codec<Section, SectionEncoded> => Section))
-})
+}).annotate({ identifier: "switchyard/Section" })
 
 /** The Document IR: what `parse` produces and every later stage reads. */
 export class Document extends Schema.Class<Document>("switchyard/Document")({
@@ -91,4 +91,9 @@ export class Chunk extends Schema.Class<Chunk>("switchyard/Chunk")({
   end: Offset,
   /** Titles from the top section down to the one holding the chunk. */
   sectionPath: Schema.Array(Schema.String)
+}) {}
+
+/** Every document `parse` produced in a run, passed on as one value. */
+export class Corpus extends Schema.Class<Corpus>("switchyard/Corpus")({
+  documents: Schema.Array(Document)
 }) {}
