@@ -19,9 +19,11 @@ const stage = "core.ingest"
 
 /** What `core.ingest` reads; the descriptions and defaults are what the registry advertises. */
 export const IngestInput = Schema.Struct({
-  sources: Schema.Array(Schema.String)
+  sources: Schema.Array(Schema.Union([Schema.String, Schema.Struct({ path: Schema.String })]))
     .pipe(Schema.check(Schema.isMinLength(1)))
-    .annotate({ description: "Files, folders (read recursively), glob patterns and http(s) URLs." }),
+    .annotate({
+      description: "Files, folders (read recursively), glob patterns and http(s) URLs; or records with a `path`, such as download's files."
+    }),
   include: Schema.Array(Schema.String)
     .annotate({ description: "Glob patterns selecting files inside folder sources.", default: ["**/*"] })
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed(["**/*"]))),
@@ -118,7 +120,8 @@ export const ingest = defineStage({
     Effect.gen(function* () {
       const base = resolve(baseDir ?? process.cwd())
       const locations = new Set<string>()
-      for (const source of sources) {
+      for (const entry of sources) {
+        const source = typeof entry === "string" ? entry : entry.path
         if (isUrl(source)) locations.add(source)
         else for (const file of yield* filesOf(source, { baseDir: base, include })) locations.add(file)
       }

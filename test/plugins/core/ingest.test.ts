@@ -69,6 +69,22 @@ describe("core.ingest", () => {
     })
   )
 
+  it.effect("takes records with a path (such as download's files) beside plain sources", () =>
+    Effect.gen(function* () {
+      const payloads = yield* run({
+        sources: [{ path: join(sampleDir, "pneumonia.pdf"), url: "http://example.test/p.pdf" }, "notes.txt"],
+        baseDir: sampleDir
+      })
+      assert.deepStrictEqual(
+        payloads.map((payload) => [payload.source, payload.mediaType]),
+        [
+          [join(sampleDir, "notes.txt"), "text/plain"],
+          [join(sampleDir, "pneumonia.pdf"), "application/pdf"]
+        ]
+      )
+    })
+  )
+
   it.effect("expands glob patterns and folder include patterns, resolves against baseDir and drops repeats", () =>
     Effect.gen(function* () {
       const markdown = yield* run({ sources: ["*.md"], baseDir: sampleDir })
