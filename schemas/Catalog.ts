@@ -9,9 +9,11 @@ import { JsonSchema, Schema } from "effect"
 import { Pipeline } from "./Pipeline.ts"
 import { PluginManifest } from "./PluginManifest.ts"
 import {
+  DeregistrationReply,
   Heartbeat,
   RegistrationReply,
   StageListReply,
+  StageDeregistration,
   StageListRequest,
   StageRegistration,
   StageResolveReply,
@@ -26,6 +28,8 @@ import { TaskResult, TaskRun } from "./Task.ts"
 export const WireType = {
   StageRegistration: "StageRegistration/1",
   RegistrationReply: "RegistrationReply/1",
+  StageDeregistration: "StageDeregistration/1",
+  DeregistrationReply: "DeregistrationReply/1",
   Heartbeat: "Heartbeat/1",
   StageListRequest: "StageListRequest/1",
   StageListReply: "StageListReply/1",
@@ -70,6 +74,19 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     schema: RegistrationReply,
     type: WireType.RegistrationReply,
     description: "Reply to stage.register: accepted or rejected per stage, with the reason."
+  },
+  {
+    name: "StageDeregistration",
+    schema: StageDeregistration,
+    type: WireType.StageDeregistration,
+    description:
+      "stage.deregister request: an executor replica stops serving stage types of one plugin (it shuts down or the plugin disappeared)."
+  },
+  {
+    name: "DeregistrationReply",
+    schema: DeregistrationReply,
+    type: WireType.DeregistrationReply,
+    description: "Reply to stage.deregister: removed or kept per stage type, with the reason it was kept."
   },
   {
     name: "Heartbeat",

@@ -1,6 +1,6 @@
 /**
- * Registry messages: `stage.register` (request/reply), `stage.heartbeat`,
- * `stage.list` and `stage.resolve`.
+ * Registry messages: `stage.register` and `stage.deregister`
+ * (request/reply), `stage.heartbeat`, `stage.list` and `stage.resolve`.
  */
 import { Schema } from "effect"
 import { Runtime, StageMetadata } from "./StageMetadata.ts"
@@ -36,13 +36,50 @@ export class RegistrationReply extends Schema.Class<RegistrationReply>("switchya
   decisions: Schema.Array(StageDecision)
 }) {}
 
+/** `stage.deregister`: an executor replica stops serving stage types of one plugin. */
+export class StageDeregistration extends Schema.Class<StageDeregistration>("switchyard/StageDeregistration")({
+  version: Schema.Literal(1),
+  pool: Schema.String,
+  executorId: Schema.String,
+  /** The plugin (`StageMetadata.plugin`) that owns every type named. */
+  plugin: Schema.String,
+  types: Schema.Array(Schema.String),
+  /** `shutdown`: the replica is stopping and serves nothing any more; `plugin-removed`: it keeps running without these types. */
+  reason: Schema.Literals(["shutdown", "plugin-removed"])
+}) {}
+
+/** Why a stage type named in a deregistration stayed registered. */
+export class StageKept extends Schema.Class<StageKept>("switchyard/StageKept")({
+  /**
+   * `not-registered` (nothing to remove), `not-owner` (another plugin owns the type), `other-pool`
+   * (another pool serves it) or `still-served` (another live replica of the pool serves it).
+   */
+  code: Schema.Literals(["not-registered", "not-owner", "other-pool", "still-served"]),
+  message: Schema.String
+}) {}
+
+/** The registry's decision for one stage type of a deregistration. */
+export class DeregistrationDecision extends Schema.Class<DeregistrationDecision>("switchyard/DeregistrationDecision")({
+  type: Schema.String,
+  removed: Schema.Boolean,
+  kept: Schema.optionalKey(StageKept)
+}) {}
+
+/** Reply to `stage.deregister`. */
+export class DeregistrationReply extends Schema.Class<DeregistrationReply>("switchyard/DeregistrationReply")({
+  version: Schema.Literal(1),
+  decisions: Schema.Array(DeregistrationDecision)
+}) {}
+
 /** `stage.heartbeat`: an executor replica is alive. */
 export class Heartbeat extends Schema.Class<Heartbeat>("switchyard/Heartbeat")({
   version: Schema.Literal(1),
   pool: Schema.String,
   executorId: Schema.String,
   slots: Schema.Int,
-  inFlight: Schema.Int
+  inFlight: Schema.Int,
+  /** The stage types the replica serves now; absent: unknown (the registry assumes every type of the pool). */
+  types: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 
 /** A registered stage type with the pool that serves it. */

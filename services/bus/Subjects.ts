@@ -9,6 +9,7 @@ import { Context } from "effect"
 export interface Names {
   readonly prefix: string
   readonly stageRegister: string
+  readonly stageDeregister: string
   readonly stageHeartbeat: string
   readonly stageList: string
   readonly stageResolve: string
@@ -58,6 +59,7 @@ export const makeNames = (prefix = ""): Names => {
   return {
     prefix,
     stageRegister: `${p}stage.register`,
+    stageDeregister: `${p}stage.deregister`,
     stageHeartbeat: `${p}stage.heartbeat`,
     stageList: `${p}stage.list`,
     stageResolve: `${p}stage.resolve`,

@@ -8,7 +8,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { PipelineInvalidError, formatIssue, parsePipeline } from "../scheduler/index.ts"
 import { RegistryClient } from "../registry/index.ts"
 import { SwitchyardClient } from "../../sdk/client.ts"
-import { clientLayer, busLayer, executorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
+import { clientLayer, busLayer, executorLayer, pluginExecutorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
 import { loadStages } from "./internal/loadStages.ts"
 import { plugin } from "./PluginCommands.ts"
 import { loggingLayer } from "./internal/logging.ts"
@@ -121,6 +121,8 @@ const run = Command.make(
       ).pipe(Effect.provide(clientLayer(url, definitions)))
       if (outcome.status !== "succeeded") return yield* new RunNotSucceededError(outcome)
     },
+    // Warm pools of discovered plugins live as long as the command.
+    Effect.scoped,
     Effect.provide(loggingLayer("Warn"))
   )
 ).pipe(Command.withDescription("Run a pipeline and follow its progress (exit 0 succeeded, 1 failed, 2 invalid pipeline)"))
@@ -149,6 +151,8 @@ const stages = Command.make(
       const line = (cells: ReadonlyArray<string>) => cells.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join("  ")
       yield* Console.log([line(["TYPE", "VERSION", "POOL", "STATE", "DESCRIPTION"]), ...rows.map(line)].join("\n"))
     },
+    // Warm pools of discovered plugins live as long as the command.
+    Effect.scoped,
     Effect.provide(loggingLayer("Warn"))
   )
 ).pipe(Command.withDescription("List the stage types the registry knows"))
@@ -183,14 +187,17 @@ const executor = Command.make(
     modules
   },
   Effect.fn(function* ({ builtins, modules, nats, pool, runtime, slots }) {
-    const definitions = (yield* loadStages(modules, { builtins })).filter((definition) => definition.metadata.runtime === runtime)
-    return yield* Layer.launch(
-      executorLayer(definitions, { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }).pipe(
-        Layer.provide(busLayer(nats)),
-        Layer.provide(loggingLayer("Info"))
-      )
+    const definitions = (yield* loadStages(modules, { builtins, plugins: false })).filter(
+      (definition) => definition.metadata.runtime === runtime
     )
-  })
+    const options = { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }
+    return yield* Layer.launch(
+      (runtime === "process"
+        ? pluginExecutorLayer(definitions, { ...options, runtime, projectDir: process.cwd() })
+        : executorLayer(definitions, options)
+      ).pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info")))
+    )
+  }, Effect.scoped)
 ).pipe(Command.withDescription("Run an executor replica of a pool against NATS"))
 
 /** The root command. */

@@ -12,7 +12,8 @@ import * as MemoryBus from "../bus/MemoryBus.ts"
 import * as NatsBus from "../bus/NatsBus.ts"
 import { Executor, ExecutorConfig, StageCatalog } from "../executor/index.ts"
 import type { ExecutorOptions } from "../executor/index.ts"
-import { Registry, RegistryClient, RegistryConfig } from "../registry/index.ts"
+import { PluginManager } from "../plugins/index.ts"
+import { AuditLog, Registry, RegistryClient, RegistryConfig } from "../registry/index.ts"
 import { RunStore, Scheduler, SchedulerConfig } from "../scheduler/index.ts"
 import { SwitchyardClient } from "../../sdk/client.ts"
 import type { StageDefinition } from "../../sdk/defineStage.ts"
@@ -46,6 +47,26 @@ export const executorLayer = (
     Layer.provide(StageCatalog.layer(definitions)),
     Layer.provide(RegistryClient.layer)
   )
+
+/**
+ * An executor replica serving `definitions` plus the plugins discovered in
+ * `projectDir` (of the executor's runtime), loaded, followed and unloaded by
+ * the `PluginManager`, which audits on `audit.executor`. The manager is built
+ * first, so the replica's first registration already carries the plugins.
+ */
+export const pluginExecutorLayer = (
+  definitions: ReadonlyArray<StageDefinition>,
+  options: Partial<ExecutorOptions> & { readonly projectDir: string; readonly runtime: "inline" | "process" }
+): Layer.Layer<Executor | PluginManager, BusError | Config.ConfigError, Bus> => {
+  const { projectDir, runtime, ...executorOptions } = options
+  return Executor.layer.pipe(
+    Layer.provideMerge(PluginManager.layerConfig({ projectDir, runtime })),
+    Layer.provideMerge(StageCatalog.layer(definitions)),
+    Layer.provide(AuditLog.layerFor("executor")),
+    Layer.provide(ExecutorConfig.layerConfig(executorOptions)),
+    Layer.provide(RegistryClient.layer)
+  )
+}
 
 /** Stage definitions grouped by runtime: a pool serves one runtime. */
 export const byRuntime = (definitions: ReadonlyArray<StageDefinition>): ReadonlyMap<string, ReadonlyArray<StageDefinition>> => {

@@ -13,12 +13,21 @@
  * capped exponential backoff; once it answers, types it rejected are no
  * longer served (their tasks fail with `UnknownStageError`).
  *
+ * The catalog may change while the replica runs (a plugin appeared or
+ * disappeared): added types are registered, removed ones are no longer
+ * served and are deregistered with `stage.deregister`. Heartbeats list the
+ * types served now, which is how the registry knows whether another replica
+ * still serves a type one replica deregisters.
+ *
  * Shutdown (closing the layer's scope): the replica stops leasing tasks,
  * lets running ones finish for up to `shutdownGrace`, then interrupts the
  * rest without acking them, so their leases run out and another replica
- * takes them, exactly as after a crash.
+ * takes them, exactly as after a crash. It then stops beating and
+ * deregisters every type it served (best effort, each request bounded by
+ * `registerTimeout`; a registry that does not answer marks the pool offline
+ * once its heartbeats stop).
  */
-import { Clock, Context, Effect, FiberSet, Layer, Schedule, Semaphore, Stream } from "effect"
+import { Clock, Context, Duration, Effect, FiberSet, Layer, Queue, Schedule, Semaphore, Stream } from "effect"
 import { Bus } from "../bus/Bus.ts"
 import type { BusError } from "../bus/BusError.ts"
 import type { ConsumerConfig, JobMessage } from "../bus/Bus.ts"
@@ -30,7 +39,7 @@ import { WireType } from "../../schemas/Catalog.ts"
 import { Heartbeat } from "../../schemas/Registry.ts"
 import type { ExecutorSettings } from "./ExecutorConfig.ts"
 import { ExecutorConfig } from "./ExecutorConfig.ts"
-import { StageCatalog } from "./StageCatalog.ts"
+import { type CatalogChange, StageCatalog } from "./StageCatalog.ts"
 import { nak, settle } from "./internal/ackDecision.ts"
 import { LeaseKeeper } from "./internal/leaseKeeper.ts"
 import { makeRegistration } from "./internal/registration.ts"
@@ -78,11 +87,13 @@ export class Executor extends Context.Service<
         discard: true
       }).pipe(Effect.withSpan("Executor.ensureQueues", { attributes: { pool: settings.pool } }))
 
-      const registration = yield* makeRegistration({ bus, settings, definitions: catalog.definitions })
+      // Subscribed before the first registration reads the catalog, so no change falls between them.
+      const changes = yield* catalog.changes
+      const registration = yield* makeRegistration({ bus, settings, catalog })
       const firstAttempt = yield* Effect.result(registration.attempt)
       if (firstAttempt._tag === "Failure") {
         yield* Effect.logWarning(
-          `registration on ${names.stageRegister} did not succeed; serving all ${catalog.definitions.length} stage type(s) and retrying it in the background`,
+          `registration on ${names.stageRegister} did not succeed; serving all ${catalog.definitions().length} stage type(s) and retrying it in the background`,
           { pool: settings.pool, error: firstAttempt.failure.message }
         )
         yield* Effect.forkScoped(
@@ -93,8 +104,9 @@ export class Executor extends Context.Service<
       }
 
       // Finalizers run in reverse: the consumer stops first, then in-flight tasks drain, then
-      // heartbeats stop, then the task set interrupts whatever outlived the grace period, and
-      // last the lease keeper stops (draining tasks keep their leases).
+      // catalog changes and heartbeats stop, then the replica deregisters, then the task set
+      // interrupts whatever outlived the grace period, and last the lease keeper stops
+      // (draining tasks keep their leases).
       const clock = yield* Clock.Clock
       const leases = new LeaseKeeper({ clock, interval: settings.progressInterval })
       yield* Effect.forkScoped(leases.run)
@@ -110,12 +122,37 @@ export class Executor extends Context.Service<
             pool: settings.pool,
             executorId: settings.executorId,
             slots: settings.slots,
-            inFlight: yield* inFlight
+            inFlight: yield* inFlight,
+            types: registration.served()
           })
         )
         yield* bus.publish(names.stageHeartbeat, heartbeat.data, { headers: heartbeat.headers })
       }).pipe(Effect.catch((error) => Effect.logWarning("could not publish a heartbeat", { error: error.message })))
+      // Heartbeats have stopped by the time this runs: none can announce the replica again afterwards.
+      yield* Effect.addFinalizer(() =>
+        Effect.suspend(() => registration.withdraw(catalog.definitions(), "shutdown")).pipe(
+          Effect.timeoutOption(Duration.sum(settings.registerTimeout, Duration.seconds(1))),
+          Effect.flatMap((done) =>
+            done._tag === "Some"
+              ? Effect.void
+              : Effect.logWarning("shutting down: deregistration did not finish in time", { pool: settings.pool })
+          )
+        )
+      )
       yield* Effect.forkScoped(beat.pipe(Effect.repeat(Schedule.spaced(settings.heartbeatInterval))))
+
+      const applyChange = (change: CatalogChange) =>
+        change._tag === "Added"
+          ? registration.announce(change.definitions).pipe(
+              Effect.catch((error) =>
+                Effect.logWarning("registering added stage types did not succeed; retrying with the whole catalog", {
+                  pool: settings.pool,
+                  error: error.message
+                }).pipe(Effect.andThen(registration.retryUntilRegistered), Effect.ignore)
+              )
+            )
+          : registration.withdraw(change.definitions, "plugin-removed")
+      yield* Effect.forkScoped(Effect.forever(Queue.take(changes).pipe(Effect.flatMap(applyChange))))
 
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
@@ -185,7 +222,7 @@ export class Executor extends Context.Service<
 
       yield* Effect.logInfo(`executor ${settings.executorId} serving pool ${settings.pool}`, {
         slots: settings.slots,
-        stageTypes: catalog.definitions.map((definition) => definition.metadata.type)
+        stageTypes: catalog.definitions().map((definition) => definition.metadata.type)
       })
 
       return Executor.of({
@@ -193,9 +230,7 @@ export class Executor extends Context.Service<
         executorId: settings.executorId,
         inFlight,
         registered: registration.registered,
-        served: Effect.map(registration.rejections, (rejections) =>
-          catalog.definitions.map((definition) => definition.metadata.type).filter((type) => !rejections.has(type))
-        )
+        served: Effect.sync(registration.served)
       })
     })
   )

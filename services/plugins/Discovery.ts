@@ -12,6 +12,7 @@
 import * as NodePath from "node:path"
 import { Effect, Schema } from "effect"
 import { pluginId } from "../../schemas/PluginManifest.ts"
+import { coreAliases } from "../registry/index.ts"
 import { hasManifest, listFolders, manifestFileName, readPackagePlugin } from "./internal/discoveryFs.ts"
 import { ManifestError, ManifestIssue } from "./ManifestError.ts"
 import { loadManifestFile } from "./ManifestLoader.ts"
@@ -188,20 +189,6 @@ const resolveStages = (plugins: ReadonlyArray<DiscoveredPlugin>, prefer: Readonl
   return { stages, conflicts, shadowed }
 }
 
-const coreAliases = (stages: ReadonlyMap<string, DiscoveredPlugin>): ReadonlyMap<string, string> => {
-  const aliases = new Map<string, string>()
-  const ambiguous = new Set<string>()
-  for (const stageType of stages.keys()) {
-    if (!stageType.startsWith("core/")) continue
-    const short = stageType.slice(stageType.indexOf(".") + 1)
-    if (aliases.has(short)) ambiguous.add(short)
-    else aliases.set(short, stageType)
-  }
-  // A short name two core plugins share would pick one silently; it answers to neither.
-  for (const short of ambiguous) aliases.delete(short)
-  return aliases
-}
-
 /** Finds and loads every plugin on the configured paths and in `<projectDir>/node_modules`. */
 export const discoverPlugins = Effect.fn("Discovery.discoverPlugins")(function* (options: DiscoverOptions) {
   const concurrency = options.concurrency ?? 64
@@ -239,7 +226,7 @@ export const discoverPlugins = Effect.fn("Discovery.discoverPlugins")(function* 
     })
   }
   const { conflicts, shadowed, stages } = resolveStages(plugins, options.config.prefer)
-  return { plugins, refused, conflicts, shadowed, stages, aliases: coreAliases(stages) } satisfies Discovered
+  return { plugins, refused, conflicts, shadowed, stages, aliases: coreAliases(stages.keys()) } satisfies Discovered
 })
 
 /** Reads the plugins configuration of `projectDir` and discovers its plugins. */

@@ -1,10 +1,12 @@
 /**
- * The registry's audit trail: every decision it takes (a stage accepted,
- * rejected with its reason, replaced by a newer version, a pool going offline
- * or coming back) becomes one structured `AuditEntry`, published durably on
- * `audit.registry` into the audit stream (which this service ensures at
- * startup) and logged. Auditing never fails the decision it records: the
- * decision is already stored, so a failed publish is logged and dropped.
+ * The audit trail: every decision the registry takes (a stage accepted,
+ * rejected with its reason, replaced by a newer version, deregistered, a pool
+ * going offline or coming back) and every plugin an executor loads or refuses
+ * becomes one structured `AuditEntry`, published durably on
+ * `audit.<service>` (`audit.registry`, `audit.executor`) into the audit
+ * stream (which this service ensures at startup) and logged. Auditing never
+ * fails the decision it records: the decision is already taken, so a failed
+ * publish is logged and dropped.
  */
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { StageRejection } from "../../schemas/Registry.ts"
@@ -17,7 +19,17 @@ import { Subjects } from "../bus/Subjects.ts"
 export const AuditEntryType = "AuditEntry/1"
 
 /** What happened. */
-export const AuditEvent = Schema.Literals(["accepted", "rejected", "replaced", "pool-offline", "pool-online"])
+export const AuditEvent = Schema.Literals([
+  "accepted",
+  "rejected",
+  "replaced",
+  "deregistered",
+  "pool-offline",
+  "pool-online",
+  "plugin-loaded",
+  "plugin-refused",
+  "plugin-unloaded"
+])
 export type AuditEvent = typeof AuditEvent.Type
 
 /** Who held a stage type before a replacement. */
@@ -30,11 +42,11 @@ export class AuditPrevious extends Schema.Class<AuditPrevious>("switchyard/Audit
 /**
  * One audit record, JSON on `audit.<service>`:
  * `{ version: 1, service, at, event, stage?, plugin?, stageVersion?, pool?,
- * executorId?, previous?, rejection?, types?, lastSeen? }`.
+ * executorId?, previous?, rejection?, types?, lastSeen?, source?, location?, reason? }`.
  */
 export class AuditEntry extends Schema.Class<AuditEntry>("switchyard/AuditEntry")({
   version: Schema.Literal(1),
-  /** The service that decided (`registry`). */
+  /** The service that decided (`registry`, `executor`). */
   service: Schema.String,
   /** Epoch milliseconds of the decision. */
   at: Schema.Number,
@@ -54,7 +66,13 @@ export class AuditEntry extends Schema.Class<AuditEntry>("switchyard/AuditEntry"
   /** The stage types a pool serves (pool events). */
   types: Schema.optionalKey(Schema.Array(Schema.String)),
   /** Epoch milliseconds of the pool's last heartbeat (pool events). */
-  lastSeen: Schema.optionalKey(Schema.Number)
+  lastSeen: Schema.optionalKey(Schema.Number),
+  /** Where a plugin was found: `path` (a plugin folder) or `npm` (an installed package) (plugin events). */
+  source: Schema.optionalKey(Schema.Literals(["path", "npm"])),
+  /** The plugin folder or package folder (plugin events). */
+  location: Schema.optionalKey(Schema.String),
+  /** Why a plugin was refused or unloaded: every problem, one per line, each naming file, line, field and what was expected. */
+  reason: Schema.optionalKey(Schema.String)
 }) {}
 
 /** The fields of an entry the caller supplies; `version`, `service` and `at` are filled in. */
@@ -87,9 +105,9 @@ export class AuditLog extends Context.Service<
           const at = yield* Clock.currentTimeMillis
           const entry = new AuditEntry({ ...fields, version: 1, service, at })
           const encoded = Schema.encodeSync(AuditEntry)(entry)
-          yield* Effect.logInfo(`audit: ${entry.event} ${entry.stage ?? entry.pool ?? ""}`.trimEnd()).pipe(
-            Effect.annotateLogs({ audit: encoded })
-          )
+          yield* Effect.logInfo(
+            `audit: ${entry.event} ${entry.stage ?? entry.plugin ?? entry.location ?? entry.pool ?? ""}`.trimEnd()
+          ).pipe(Effect.annotateLogs({ audit: encoded }))
           const { data, headers } = encode(AuditEntry, AuditEntryType, entry)
           yield* bus
             .enqueue(subject, data, { headers })

@@ -1,7 +1,8 @@
 /**
  * The registry service: the one place that knows which stage types exist,
  * which plugin owns each, and which pool serves it. It answers
- * `stage.register`, `stage.heartbeat`, `stage.list` and `stage.resolve` in the
+ * `stage.register`, `stage.deregister`, `stage.heartbeat`, `stage.list` and
+ * `stage.resolve` in the
  * `registry` queue group (replicas share the load, each serving requests
  * concurrently), keeps registrations in the stages KV bucket (a restarted
  * registry keeps them) and replica heartbeats in the pools bucket, marks pools
@@ -12,15 +13,35 @@
  * type belongs to the plugin that first registered it; the same plugin may
  * re-register it at the same version (another replica, a restart) or replace
  * it with a newer one; anything else is refused with a reason.
+ *
+ * Deregistration: a replica that stops serving stage types (it shuts down, or
+ * a plugin it served disappeared) names them with their plugin. A type is
+ * removed only when the plugin owns it, the replica's pool serves it, and no
+ * other live replica of that pool still serves it: one whose last heartbeat
+ * is younger than `offlineAfter` and whose heartbeats list the type (a
+ * replica that never listed its types counts as serving every type of its
+ * pool). Deregistrations, heartbeats and sweeps of one registry replica
+ * exclude each other, so when every replica of a pool deregisters at once,
+ * the last one to be answered removes the type. (Two registry replicas
+ * answering two such replicas at the same moment may both keep it; it is
+ * then marked offline by the sweep like any pool that stopped beating.)
+ *
+ * Short names: a stage type of the `core` namespace (`core/core.ingest`)
+ * also resolves by what follows the first `.` of its name (`ingest`), when no
+ * other core type shares that short name.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule, Schema, Semaphore, SemVer } from "effect"
 import { WireType } from "../../schemas/Catalog.ts"
 import {
+  DeregistrationDecision,
+  DeregistrationReply,
   type Heartbeat as HeartbeatMessage,
   Heartbeat,
   RegisteredStage,
   RegistrationReply,
   StageDecision,
+  StageDeregistration,
+  StageKept,
   StageListReply,
   StageListRequest,
   StageRegistration,
@@ -34,6 +55,7 @@ import { BusError, type KvConflictError } from "../bus/BusError.ts"
 import { decode, encode, encodePlain } from "../bus/Codec.ts"
 import { Subjects } from "../bus/Subjects.ts"
 import { AuditLog, AuditPrevious } from "./AuditLog.ts"
+import { coreAliases } from "./CoreAliases.ts"
 import { serve } from "./internal/serve.ts"
 import { encodedStage, makeBeatStore, makeStageStore, ReplicaBeat } from "./internal/stores.ts"
 import { suggest } from "./internal/suggest.ts"
@@ -46,11 +68,13 @@ export class Registry extends Context.Service<
   {
     /** Validates and records the stages of a registration; one decision per stage, in order. */
     readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, BusError>
+    /** Removes the named stage types unless another live replica of the pool still serves them; one decision per type. */
+    readonly deregister: (deregistration: StageDeregistration) => Effect.Effect<DeregistrationReply, BusError>
     /** Records that a replica of a pool is alive; brings an offline pool back online. */
     readonly heartbeat: (heartbeat: HeartbeatMessage) => Effect.Effect<void, BusError>
     /** Every registered stage type, sorted by type. */
     readonly list: () => Effect.Effect<StageListReply, BusError>
-    /** Looks stage types up; each unknown one comes with up to 3 close known names. */
+    /** Looks stage types (or short names of core types) up; each unknown one comes with up to 3 close known names. */
     readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, BusError>
     /** Checks pool liveness now (it also runs every `sweepInterval`). */
     readonly sweep: () => Effect.Effect<void, BusError>
@@ -240,7 +264,17 @@ export class Registry extends Context.Service<
           // never beats still goes offline after `offlineAfter`.
           yield* Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
-            yield* beats.put(new ReplicaBeat({ pool: registration.pool, executorId: registration.executorId, lastSeen: now }))
+            const previous = beats.get(registration)
+            const accepted = decisions.filter((decision) => decision.accepted).map((decision) => decision.type)
+            yield* beats.put(
+              new ReplicaBeat({
+                ...previous,
+                pool: registration.pool,
+                executorId: registration.executorId,
+                lastSeen: now,
+                types: [...new Set([...(previous?.types ?? []), ...accepted])].sort()
+              })
+            )
             yield* bringOnline(registration.pool, now)
           }).pipe(Semaphore.withPermit(liveness))
         }
@@ -249,21 +283,110 @@ export class Registry extends Context.Service<
 
       const heartbeat = Effect.fn("Registry.heartbeat")(function* (beat: HeartbeatMessage) {
         const now = yield* Clock.currentTimeMillis
+        // A heartbeat that does not list its types keeps what the replica said before.
+        const types = beat.types ?? beats.get(beat)?.types
         yield* beats.put(
           new ReplicaBeat({
             pool: beat.pool,
             executorId: beat.executorId,
             lastSeen: now,
             slots: beat.slots,
-            inFlight: beat.inFlight
+            inFlight: beat.inFlight,
+            ...(types === undefined ? {} : { types })
           })
         )
         yield* bringOnline(beat.pool, now)
       }, Semaphore.withPermit(liveness))
 
+      const keep = (type: string, code: StageKept["code"], message: string) =>
+        new DeregistrationDecision({ type, removed: false, kept: new StageKept({ code, message }) })
+
+      /** Decides on one stage type of a deregistration, removing it when nothing else serves it. */
+      const withdraw = Effect.fnUntraced(function* (request: StageDeregistration, type: string, now: number) {
+        const quoted = JSON.stringify(type)
+        const current = yield* stages.read(type)
+        if (Option.isNone(current)) return keep(type, "not-registered", `stage type ${quoted} is not registered`)
+        const { record } = current.value
+        if (record.metadata.plugin !== request.plugin) {
+          return keep(
+            type,
+            "not-owner",
+            `stage type ${quoted} belongs to plugin ${JSON.stringify(record.metadata.plugin)}; plugin ${JSON.stringify(
+              request.plugin
+            )} cannot deregister it`
+          )
+        }
+        if (record.pool !== request.pool) {
+          return keep(
+            type,
+            "other-pool",
+            `stage type ${quoted} is served by pool ${JSON.stringify(record.pool)}, not by pool ${JSON.stringify(request.pool)}`
+          )
+        }
+        const offlineAfter = Duration.toMillis(config.offlineAfter)
+        const others = beats
+          .all()
+          .filter(
+            (beat) =>
+              beat.pool === request.pool &&
+              beat.executorId !== request.executorId &&
+              now - beat.lastSeen < offlineAfter &&
+              (beat.types === undefined || beat.types.includes(type))
+          )
+          .map((beat) => beat.executorId)
+        if (others.length > 0) {
+          return keep(
+            type,
+            "still-served",
+            `stage type ${quoted} is still served by live replica(s) ${others.join(", ")} of pool ${JSON.stringify(request.pool)}`
+          )
+        }
+        yield* stages.remove(type)
+        yield* audit.record({
+          event: "deregistered",
+          stage: type,
+          plugin: record.metadata.plugin,
+          stageVersion: record.metadata.version,
+          pool: request.pool,
+          executorId: request.executorId
+        })
+        return new DeregistrationDecision({ type, removed: true })
+      })
+
+      const deregister = Effect.fn("Registry.deregister")(function* (request: StageDeregistration) {
+        const now = yield* Clock.currentTimeMillis
+        const types = [...new Set(request.types)]
+        const decisions = yield* Effect.forEach(types, (type) => withdraw(request, type, now))
+        // The replica no longer serves these types: a later deregistration from
+        // another replica of the pool must not count it.
+        const own = beats.get(request)
+        if (own !== undefined) {
+          if (request.reason === "shutdown") yield* beats.remove(own)
+          else if (own.types !== undefined) {
+            const gone = new Set(types)
+            yield* beats.put(new ReplicaBeat({ ...own, types: own.types.filter((type) => !gone.has(type)) }))
+          }
+        }
+        return new DeregistrationReply({ version: 1, decisions })
+      }, Semaphore.withPermit(liveness))
+
       const list = Effect.fn("Registry.list")(function* () {
         return new StageListReply({ version: 1, stages: stages.records() })
       })
+
+      // Short names of the records as last listed; rebuilt only when the records change.
+      let aliasesOf: ReadonlyArray<RegisteredStage> | undefined
+      let aliases: ReadonlyMap<string, string> = new Map()
+      const byShortName = (name: string): RegisteredStage | undefined => {
+        const records = stages.records()
+        if (records !== aliasesOf) {
+          aliases = coreAliases(records.map((record) => record.metadata.type))
+          aliasesOf = records
+        }
+        const type = aliases.get(name)
+        return type === undefined ? undefined : stages.lookup(type)
+      }
+      const find = (name: string): RegisteredStage | undefined => stages.lookup(name) ?? byShortName(name)
 
       // On every run submission: no call-site stack capture, and the reply
       // is written from each record's cached wire form.
@@ -272,12 +395,12 @@ export class Registry extends Context.Service<
           const wanted = [...new Set(types)]
           // A type registered through another replica moments ago may not have
           // reached this replica's copy yet: an unknown one is looked up in the bucket.
-          const unseen = wanted.filter((type) => stages.lookup(type) === undefined)
+          const unseen = wanted.filter((type) => find(type) === undefined)
           if (unseen.length > 0) yield* Effect.forEach(unseen, stages.read, { concurrency: 16, discard: true })
           const found: Array<RegisteredStage> = []
           const unknown: Array<string> = []
           for (const type of wanted) {
-            const record = stages.lookup(type)
+            const record = find(type)
             if (record === undefined) unknown.push(type)
             else found.push(record)
           }
@@ -327,6 +450,12 @@ export class Registry extends Context.Service<
           register(registration).pipe(Effect.map((reply) => encode(RegistrationReply, WireType.RegistrationReply, reply)))
       })
       yield* serve(bus, {
+        subject: names.stageDeregister,
+        decode: decode(StageDeregistration, WireType.StageDeregistration),
+        handle: (request: StageDeregistration) =>
+          deregister(request).pipe(Effect.map((reply) => encode(DeregistrationReply, WireType.DeregistrationReply, reply)))
+      })
+      yield* serve(bus, {
         subject: names.stageHeartbeat,
         decode: decode(Heartbeat, WireType.Heartbeat),
         // A heartbeat sent as a request gets an empty reply once it is recorded.
@@ -354,7 +483,7 @@ export class Registry extends Context.Service<
       })
 
       yield* Effect.logInfo("registry ready")
-      return Registry.of({ register, heartbeat, list, resolve, sweep })
+      return Registry.of({ register, deregister, heartbeat, list, resolve, sweep })
     })
   ).pipe(Layer.provide(AuditLog.layer))
 }

@@ -9,9 +9,11 @@
 import { Context, Duration, Effect, Layer } from "effect"
 import { WireType } from "../../schemas/Catalog.ts"
 import {
+  DeregistrationReply,
   Heartbeat,
   RegistrationReply,
   StageListReply,
+  StageDeregistration,
   StageListRequest,
   StageRegistration,
   StageResolveReply
@@ -41,6 +43,8 @@ export class RegistryClient extends Context.Service<
   {
     /** Announces a pool's stage types; one decision per stage. */
     readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, RegistryClientError>
+    /** Withdraws stage types of one plugin from a replica; one decision per type. */
+    readonly deregister: (deregistration: StageDeregistration) => Effect.Effect<DeregistrationReply, RegistryClientError>
     /** Reports a replica alive; succeeds once the registry has recorded it. */
     readonly heartbeat: (heartbeat: Heartbeat) => Effect.Effect<void, RegistryClientError>
     /** Every registered stage type. */
@@ -86,6 +90,14 @@ export class RegistryClient extends Context.Service<
           )
         })
 
+        const deregister = Effect.fn("RegistryClient.deregister")(function* (deregistration: StageDeregistration) {
+          return yield* ask(
+            names.stageDeregister,
+            encode(StageDeregistration, WireType.StageDeregistration, deregistration),
+            decode(DeregistrationReply, WireType.DeregistrationReply)
+          )
+        })
+
         const heartbeat = Effect.fn("RegistryClient.heartbeat")(function* (beat: Heartbeat) {
           yield* ask(names.stageHeartbeat, encode(Heartbeat, WireType.Heartbeat, beat), () => Effect.void)
         })
@@ -106,7 +118,7 @@ export class RegistryClient extends Context.Service<
             Effect.withSpan("RegistryClient.resolve", undefined, { captureStackTrace: false })
           )
 
-        return RegistryClient.of({ register, heartbeat, list, resolve })
+        return RegistryClient.of({ register, deregister, heartbeat, list, resolve })
       })
     )
 

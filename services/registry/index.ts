@@ -8,6 +8,8 @@ export { Registry } from "./Registry.ts"
 export { RegistryClient, type RegistryClientError, type RegistryClientOptions } from "./RegistryClient.ts"
 export { RegistryConfig, registryConfigDefaults, type RegistryConfigShape } from "./RegistryConfig.ts"
 export { RegistryErrorReply, RegistryErrorType, RegistryUnavailableError } from "./RegistryError.ts"
+/** Short names of core stage types, shared by discovery and the registry. */
+export { coreAliases, coreShortName } from "./CoreAliases.ts"
 export { checkRegistration, type KnownStages, type StageCheck, validateStage } from "./StageValidation.ts"
 /** Closest known names to a misspelt one ("did you mean"), shared by every validator. */
 export { editDistance, suggest } from "./internal/suggest.ts"

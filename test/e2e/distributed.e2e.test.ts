@@ -147,6 +147,7 @@ describe("switchyard as separate processes over NATS", () => {
         const scheduler = stack.scheduler()
         const owners: ReadonlyArray<readonly [subject: string, readers: ReadonlyArray<CliProcess>]> = [
           ["stage.register", [stack.registry]],
+          ["stage.deregister", [stack.registry]],
           ["stage.heartbeat", [stack.registry]],
           ["stage.list", [stack.registry]],
           ["stage.resolve", [stack.registry]],

@@ -41,8 +41,31 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
     invalid: { version: 1, decisions: [{ type: "bad", accepted: false, rejection: { code: "nope", path: "", message: "" } }] },
     path: "decisions[0].rejection.code"
   },
+  StageDeregistration: {
+    valid: {
+      version: 1,
+      pool: "process",
+      executorId: "exec-1",
+      plugin: "examples/hello-process",
+      types: ["examples/hello-process.greet"],
+      reason: "shutdown"
+    },
+    invalid: { version: 1, pool: "process", executorId: "exec-1", plugin: "examples/hello-process", types: [], reason: "bored" },
+    path: "reason"
+  },
+  DeregistrationReply: {
+    valid: {
+      version: 1,
+      decisions: [
+        { type: "examples/hello-process.greet", removed: true },
+        { type: "acme/http.request", removed: false, kept: { code: "still-served", message: "replica exec-2 of pool process serves it" } }
+      ]
+    },
+    invalid: { version: 1, decisions: [{ type: "x", removed: false, kept: { code: "tired", message: "" } }] },
+    path: "decisions[0].kept.code"
+  },
   Heartbeat: {
-    valid: { version: 1, pool: "builtin", executorId: "exec-1", slots: 4, inFlight: 1 },
+    valid: { version: 1, pool: "builtin", executorId: "exec-1", slots: 4, inFlight: 1, types: ["hello.greet"] },
     invalid: { version: 1, pool: "builtin", executorId: "exec-1", slots: 1.5, inFlight: 0 },
     path: "slots"
   },

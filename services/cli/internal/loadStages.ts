@@ -46,22 +46,32 @@ export const loadStageModule = (path: string) =>
  * Stage definitions of the plugins discovered for the project: every
  * `runtime: process` plugin on the plugin paths or installed as an npm
  * package. Refused plugins and conflicting stage types are logged and left
- * out; the rest are served.
+ * out; the rest are served. Warm pools of the plugins live as long as the scope.
  */
 export const discoveredStages = (projectDir: string) =>
   Effect.gen(function* () {
     const discovered = yield* discoverProjectPlugins({ projectDir })
     for (const refused of discovered.refused) yield* Effect.logWarning(`plugin at ${refused.location} refused: ${refused.error.message}`)
     for (const conflict of discovered.conflicts) yield* Effect.logWarning(conflict.message)
-    return discovered.plugins.flatMap((plugin) =>
-      processStages(plugin.manifest).filter((definition) => discovered.stages.get(definition.metadata.type) === plugin)
+    const stages = yield* Effect.forEach(discovered.plugins, (plugin) =>
+      processStages(plugin.manifest).pipe(
+        Effect.map((definitions) => definitions.filter((definition) => discovered.stages.get(definition.metadata.type) === plugin))
+      )
     )
+    return stages.flat()
   })
 
-/** The built-ins (unless `builtins` is false), the discovered plugins' stages, then every module's. */
-export const loadStages = (modules: ReadonlyArray<string>, options: { readonly builtins?: boolean; readonly projectDir?: string } = {}) =>
+/**
+ * The built-ins (unless `builtins` is false), the discovered plugins' stages
+ * (unless `plugins` is false: an executor whose `PluginManager` serves them),
+ * then every module's.
+ */
+export const loadStages = (
+  modules: ReadonlyArray<string>,
+  options: { readonly builtins?: boolean; readonly plugins?: boolean; readonly projectDir?: string } = {}
+) =>
   Effect.gen(function* () {
-    const plugins = yield* discoveredStages(options.projectDir ?? process.cwd())
+    const plugins = options.plugins === false ? [] : yield* discoveredStages(options.projectDir ?? process.cwd())
     const loaded = yield* Effect.forEach(modules, loadStageModule)
     return [...(options.builtins === false ? [] : builtInStages), ...plugins, ...loaded.flat()]
   })

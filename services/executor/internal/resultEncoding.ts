@@ -10,7 +10,7 @@ import type { Schema } from "effect"
 import type { Headers } from "../../bus/Bus.ts"
 import * as Codec from "../../bus/Codec.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
-import type { TaskFailure } from "../../../schemas/Task.ts"
+import type { TaskFailure, TaskWaiting } from "../../../schemas/Task.ts"
 import { TaskResult } from "../../../schemas/Task.ts"
 
 /** What a result says besides its outcome. */
@@ -27,7 +27,9 @@ export interface ResultFields {
 
 /** How the stage ended. */
 export type Outcome =
-  { readonly status: "succeeded"; readonly output: Schema.Json } | { readonly status: "failed"; readonly error: TaskFailure }
+  | { readonly status: "succeeded"; readonly output: Schema.Json }
+  | { readonly status: "failed"; readonly error: TaskFailure }
+  | { readonly status: "waiting"; readonly waiting: TaskWaiting }
 
 /** Deeper outputs are checked by the schema (which also detects cycles). */
 const maxFastDepth = 32
@@ -61,7 +63,7 @@ const isPlainJson = (value: unknown, depth: number): boolean => {
 
 /** Encodes a result as `TaskResult/1`. */
 export const encodeTaskResult = (fields: ResultFields, outcome: Outcome): { readonly data: Uint8Array; readonly headers: Headers } => {
-  if (outcome.status === "succeeded" && !isPlainJson(outcome.output, 0)) {
+  if (outcome.status === "waiting" || (outcome.status === "succeeded" && !isPlainJson(outcome.output, 0))) {
     return Codec.encode(TaskResult, WireType.TaskResult, new TaskResult({ version: 1, ...fields, ...outcome }))
   }
   const head = {

@@ -3,7 +3,7 @@
  * masking every form of a resolved value (raw, base64, each line of a
  * multi-line value, JSON-escaped) out of what leaves the executor.
  */
-import { Redacted } from "effect"
+import { Redacted, Result } from "effect"
 
 const reference = /(\\)?\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
 
@@ -36,7 +36,7 @@ export const renderSecrets = (value: unknown, secrets: ReadonlyMap<string, Redac
 export const redactedMark = "[redacted]"
 
 /** A function that masks every form of the given secrets in a text. */
-export const makeMasker = (secrets: Iterable<Redacted.Redacted<string>>): ((text: string) => string) => {
+export const makeMasker = (secrets: Iterable<Redacted.Redacted<string>>): Mask => {
   const forms = new Set<string>()
   for (const secret of secrets) {
     const raw = Redacted.value(secret)
@@ -55,12 +55,30 @@ export const makeMasker = (secrets: Iterable<Redacted.Redacted<string>>): ((text
   }
 }
 
-/** Masks secrets in every string (and key) of a JSON value. */
-export const maskJson = (value: unknown, mask: (text: string) => string): unknown => {
+/** Masks every form of the secrets in one text. */
+export type Mask = (text: string) => string
+
+const isPlain = (value: object): boolean => {
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+/** A copy of `value` with every string (and key) masked; errors keep their name, other objects their JSON form. */
+export const maskValue = (value: unknown, mask: Mask): unknown => {
   if (typeof value === "string") return mask(value)
-  if (Array.isArray(value)) return value.map((item) => maskJson(item, mask))
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [mask(key), maskJson(item, mask)]))
+  if (typeof value !== "object" || value === null || Redacted.isRedacted(value)) return value
+  if (Array.isArray(value)) return value.map((item) => maskValue(item, mask))
+  if (value instanceof Error) {
+    const error = new Error(mask(value.message))
+    error.name = value.name
+    return error
   }
-  return value
+  if (isPlain(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [mask(key), maskValue(item, mask)]))
+  // A class instance: its JSON form is masked, and it is replaced only when that held a secret.
+  const json = Result.try(() => JSON.stringify(value) as string | undefined)
+  if (Result.isFailure(json) || json.success === undefined) return value
+  const masked = mask(json.success)
+  if (masked === json.success) return value
+  const parsed = Result.try((): unknown => JSON.parse(masked))
+  return Result.isSuccess(parsed) ? parsed.success : masked
 }

@@ -6,6 +6,10 @@
  * `TaskResult` with a message id of `taskId:attempt` (so a redelivered task's
  * repeated result is stored once), and only then ack.
  *
+ * A task that resolved secrets runs its stage under a masking logger and
+ * tracer (`maskedTelemetry.ts`), and its result and error are masked before
+ * they leave.
+ *
  * This is the per-task hot path: one span per task (the trace hop, without a
  * stack capture, naming the stage type, task and attempt), no fiber or timer
  * of its own unless the stage itself is asynchronous, log annotations only
@@ -23,7 +27,7 @@ import { WireType } from "../../../schemas/Catalog.ts"
 import { remoteSpan } from "../../telemetry/index.ts"
 import { StageFailure } from "../../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../../sdk/Stage.ts"
-import { TaskFailure, TaskRun } from "../../../schemas/Task.ts"
+import { TaskFailure, TaskRun, TaskWaiting } from "../../../schemas/Task.ts"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
 import { SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
 import { SecretSource } from "../SecretSource.ts"
@@ -33,7 +37,8 @@ import { ack, nak, term } from "./ackDecision.ts"
 import type { LeaseKeeper } from "./leaseKeeper.ts"
 import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
-import { makeMasker, maskJson, renderSecrets, secretKeys } from "./secrets.ts"
+import { withMasking } from "./maskedTelemetry.ts"
+import { makeMasker, maskValue, renderSecrets, secretKeys } from "./secrets.ts"
 
 /** Trace context headers copied from a task to its result. */
 const traceHeaders = ["traceparent", "tracestate"] as const
@@ -52,7 +57,17 @@ const noStackTrace = { captureStackTrace: false } as const
 type LogAnnotations = Readonly<Record<string, unknown>>
 
 const succeeded = (output: Schema.Json): Outcome => ({ status: "succeeded", output })
-const failedWith = (failure: StageFailure): Outcome => ({ status: "failed", error: failure.toTaskFailure() })
+const maskWaiting = (waiting: TaskWaiting, mask: (text: string) => string): TaskWaiting =>
+  new TaskWaiting({
+    message: mask(waiting.message),
+    unmet: waiting.unmet.map(mask),
+    timeoutMs: waiting.timeoutMs,
+    timeoutError: new TaskFailure({ ...waiting.timeoutError, message: mask(waiting.timeoutError.message) })
+  })
+
+// A stage waiting for the ledger answers `waiting`, not a failure.
+const failedWith = (failure: StageFailure): Outcome =>
+  failure.waiting === undefined ? { status: "failed", error: failure.toTaskFailure() } : { status: "waiting", waiting: failure.waiting }
 
 /** Builds the handler of one task message. */
 export const makeTaskHandler = (options: {
@@ -70,7 +85,13 @@ export const makeTaskHandler = (options: {
 
   const runStage = (definition: StageDefinition, task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
     const timeoutMs = task.timeoutMs ?? definition.metadata.timeoutMs
-    const info: StageTaskInfo = { taskId: task.taskId, runId: task.runId, stage: task.stage, attempt: task.attempt }
+    const info: StageTaskInfo = {
+      taskId: task.taskId,
+      runId: task.runId,
+      stage: task.stage,
+      attempt: task.attempt,
+      ...(task.ledger === undefined ? {} : { ledger: task.ledger })
+    }
     // A stage that finished synchronously cannot outlive its timeout (no race, no timer) and
     // logged nothing (no annotations needed).
     const started = definition.executeNow?.(task.inputs, info)
@@ -126,10 +147,18 @@ export const makeTaskHandler = (options: {
         return failedWith(StageFailure.fromError(task.stageType, new SecretNotFoundError({ stageType: task.stageType, keys: missing })))
       }
       const mask = makeMasker(values.values())
-      const outcome = yield* runStage(definition, { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun, annotations)
-      return outcome.status === "succeeded"
-        ? succeeded(maskJson(outcome.output, mask) as Schema.Json)
-        : ({ status: "failed", error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }) } as const)
+      // While the stage holds the values, whatever it logs or writes to a span is masked too.
+      const outcome = yield* runStage(definition, { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun, annotations).pipe(
+        withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } })
+      )
+      switch (outcome.status) {
+        case "succeeded":
+          return succeeded(maskValue(outcome.output, mask) as Schema.Json)
+        case "failed":
+          return { status: "failed", error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }) } as const
+        case "waiting":
+          return { status: "waiting", waiting: maskWaiting(outcome.waiting, mask) } as const
+      }
     })
 
   const publishResult = (message: JobMessage, task: TaskRun, outcome: Outcome, durationMs: number, subject: string) => {

@@ -23,7 +23,9 @@ export class ReplicaBeat extends Schema.Class<ReplicaBeat>("switchyard/ReplicaBe
   lastSeen: Schema.Number,
   /** From the last heartbeat; absent when the replica has only registered. */
   slots: Schema.optionalKey(Schema.Int),
-  inFlight: Schema.optionalKey(Schema.Int)
+  inFlight: Schema.optionalKey(Schema.Int),
+  /** The stage types the replica serves; absent when it never said (it is then assumed to serve every type of its pool). */
+  types: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 
 /** A stage record with the KV revision it was read at. */
@@ -42,11 +44,15 @@ export interface StageStore {
   readonly read: (type: string) => Effect.Effect<Option.Option<StoredStage>, BusError>
   readonly create: (record: RegisteredStage) => Effect.Effect<number, BusError | KvConflictError>
   readonly update: (record: RegisteredStage, revision: number) => Effect.Effect<number, BusError | KvConflictError>
+  /** Deletes the record of a stage type. */
+  readonly remove: (type: string) => Effect.Effect<void, BusError>
 }
 
 /** The pools bucket: the latest beat of each replica, from memory. */
 export interface BeatStore {
   readonly put: (beat: ReplicaBeat) => Effect.Effect<void, BusError>
+  /** The latest beat of one replica, as this replica last saw it. */
+  readonly get: (replica: { readonly pool: string; readonly executorId: string }) => ReplicaBeat | undefined
   readonly all: () => ReadonlyArray<ReplicaBeat>
   readonly remove: (beat: ReplicaBeat) => Effect.Effect<void, BusError>
 }
@@ -155,6 +161,10 @@ export const makeStageStore = (kv: KvStore): Effect.Effect<StageStore, BusError,
             return next
           })
         )
+      },
+      remove: (type) => {
+        const key = stageKey(type)
+        return kv.delete(key).pipe(Effect.map(() => index.forget(key)))
       }
     }
   })
@@ -168,6 +178,7 @@ export const makeBeatStore = (kv: KvStore): Effect.Effect<BeatStore, BusError, S
         const key = beatKey(beat)
         return kv.put(key, toBytes(ReplicaBeat, beat)).pipe(Effect.map((revision) => index.record(key, revision, beat)))
       },
+      get: (replica) => index.get(beatKey(replica)),
       all: index.values,
       remove: (beat) => {
         const key = beatKey(beat)

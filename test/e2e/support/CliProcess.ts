@@ -1,7 +1,7 @@
 /**
  * The `switchyard` command line as real child processes, for end-to-end
  * tests: each process runs `node services/cli/main.ts ...` with the Node
- * that runs the tests, keeps what it wrote to stdout and stderr, and lives
+ * that runs the tests (in the repository root unless told otherwise), keeps what it wrote to stdout and stderr, and lives
  * as long as the test's scope (stopped with SIGTERM, then SIGKILL). A test
  * can kill one itself (SIGKILL, as a crash would) and wait for its exit or
  * for a line in its log. When the scope closes on a failure, each process's
@@ -54,6 +54,8 @@ export interface SpawnOptions {
   readonly args: ReadonlyArray<string>
   /** Variables over the test's environment (whose own `SWITCHYARD_*` are dropped). */
   readonly env?: Readonly<Record<string, string>>
+  /** Where the process runs (its project folder). @default the repository root */
+  readonly cwd?: string
 }
 
 // Node's compile cache, shared by every process a test starts, saves a good part of each start.
@@ -86,7 +88,7 @@ export const spawnCli = (options: SpawnOptions): Effect.Effect<CliProcess, never
       let out = ""
       let err = ""
       const child = spawn(process.execPath, [cliMain, ...options.args], {
-        cwd: repoRoot,
+        cwd: options.cwd ?? repoRoot,
         env: { NODE_COMPILE_CACHE: compileCache, ...baseEnv(), ...options.env },
         stdio: ["ignore", "pipe", "pipe"]
       })

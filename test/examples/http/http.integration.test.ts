@@ -60,7 +60,7 @@ describe("http example plugin installed as an npm package", () => {
         const plugin = discovered.stages.get("acme/http.request")
         expect(plugin?.source).toBe("npm")
         expect(plugin?.id).toBe("acme/http")
-        const definitions = processStages(plugin!.manifest)
+        const definitions = yield* processStages(plugin!.manifest)
 
         const stack = yield* makeStack("httpex")
         yield* stack.registry

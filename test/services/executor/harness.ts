@@ -33,6 +33,8 @@ export interface Received {
 /** A started replica that the test may stop (like a crash when `shutdownGrace` is 0). */
 export interface Replica {
   readonly executor: Executor["Service"]
+  /** The replica's catalog, to add or remove stage types while it runs. */
+  readonly catalog: StageCatalog["Service"]
   readonly stop: Effect.Effect<void>
 }
 
@@ -110,14 +112,15 @@ export const makeHarness = (label: string) =>
         const scope = yield* Scope.make()
         yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
         const { definitions, ...config } = options
+        const catalog = StageCatalog.make(definitions)
         const layer = Executor.layer.pipe(
           Layer.provide(ExecutorConfig.layer({ registerTimeout: "1 second", heartbeatInterval: "100 millis", ...config })),
-          Layer.provide(StageCatalog.layer(definitions)),
+          Layer.provide(Layer.succeed(StageCatalog, catalog)),
           Layer.provide(Layer.succeed(Bus, bus)),
           Layer.provide(Layer.succeed(Subjects, names))
         )
         const context = yield* Layer.buildWithScope(layer, scope)
-        const replica: Replica = { executor: Context.get(context, Executor), stop: Scope.close(scope, Exit.void) }
+        const replica: Replica = { executor: Context.get(context, Executor), catalog, stop: Scope.close(scope, Exit.void) }
         return replica
       })
 

@@ -77,14 +77,15 @@ export const registration = (
 
 const encoder = new TextEncoder()
 
-const readAudit = (names: Names) =>
+/** Collects the audit entries of `service` (the registry unless told) from the audit stream. */
+export const readAudit = (names: Names, service = "registry") =>
   Effect.gen(function* () {
     const bus = yield* Bus
     const durable = uniquePrefix("audit")
     yield* bus.ensureConsumer({
       stream: names.streams.audit,
       durable,
-      filterSubject: names.audit("registry"),
+      filterSubject: names.audit(service),
       ackWait: "30 seconds",
       maxDeliver: 1,
       maxAckPending: 1000
@@ -97,7 +98,7 @@ const readAudit = (names: Names) =>
   })
 
 /** Waits for an audit entry matching `predicate`. */
-const auditEntry = (
+export const auditEntry = (
   audit: { readonly items: Effect.Effect<ReadonlyArray<AuditEntry>> },
   label: string,
   predicate: (entry: AuditEntry) => boolean

@@ -10,7 +10,9 @@ import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
+import { StageRegistration } from "../../../schemas/Registry.ts"
 import { LedgerUpdate, RunCancel, RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
+import { stages as helloStages } from "../../../plugins/hello/index.ts"
 import { TaskResult } from "../../../schemas/Task.ts"
 import { collect } from "../../support/collect.ts"
 import { eventually } from "../../support/eventually.ts"
@@ -352,10 +354,21 @@ stages:
           const stack = yield* makeStack("dup")
           yield* stack.registry
           yield* stack.scheduler()
-          // The executor registers and leaves; the test plays it, answering the task twice with distinct message ids.
-          const executor = yield* stack.executor()
+          // The test plays the executor: it registers the hello types for pool hello (no replica serves
+          // them yet) and answers the task twice with distinct message ids.
+          const registration = Codec.encode(
+            StageRegistration,
+            WireType.StageRegistration,
+            new StageRegistration({
+              version: 1,
+              pool: "hello",
+              executorId: "test",
+              runtime: "inline",
+              stages: helloStages.map((stage) => stage.metadata)
+            })
+          )
+          yield* stack.bus.request(stack.names.stageRegister, registration.data, { timeout: "5 seconds", headers: registration.headers })
           yield* stack.registered(["hello.letters", "hello.sleep"])
-          yield* executor.stop
           const reply = yield* stack.submit(`
 name: dup
 stages:
