@@ -11,6 +11,8 @@ import { SwitchyardClient } from "../../sdk/client.ts"
 import { clientLayer, busLayer, executorLayer, pluginExecutorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
 import { loadStages } from "./internal/loadStages.ts"
 import { plugin } from "./PluginCommands.ts"
+import { ledger } from "./LedgerCommands.ts"
+import { makeSummary } from "./internal/summary.ts"
 import { loggingLayer } from "./internal/logging.ts"
 import { formatMs, makeRenderer } from "./internal/progress.ts"
 import type { Format } from "./internal/progress.ts"
@@ -85,7 +87,12 @@ const run = Command.make(
         parsed.pipeline.stages.map((stage) => stage.name)
       )
       const url = Option.getOrUndefined(nats)
-      const definitions = yield* loadStages(modules)
+      const definitions = yield* loadStages(modules, {
+        ...(parsed.pipeline.plugins === undefined || url !== undefined
+          ? {}
+          : { pipeline: { file: pipeline, plugins: parsed.pipeline.plugins } })
+      })
+      const summary = makeSummary(parsed.pipeline)
       const outcome = yield* Effect.scoped(
         Effect.gen(function* () {
           const client = yield* SwitchyardClient
@@ -103,18 +110,31 @@ const run = Command.make(
               Effect.gen(function* () {
                 if (event.kind === "run.finished")
                   last = { ...(event.status === undefined ? {} : { status: event.status }), state: event.state, at: event.at }
+                summary.observe(event)
                 yield* write(renderer.render(event))
               })
             )
           )
           if (format !== "json" && last !== undefined) {
-            const state = Object.entries((last.state ?? {}) as Record<string, unknown>)
-              .map(([key, value]) => {
-                const json = JSON.stringify(value)
-                return `  ${key} = ${json.length > 120 ? `${json.slice(0, 117)}...` : json}`
-              })
-              .join("\n")
-            yield* write(`state:\n${state}\nfinished in ${formatMs(last.at - startedAt)}\n`)
+            const finalState = (last.state ?? {}) as Record<string, unknown>
+            // A pipeline with a summary says what matters; otherwise show the state slots.
+            const state =
+              parsed.pipeline.summary === undefined
+                ? `state:\n${Object.entries(finalState)
+                    .map(([key, value]) => {
+                      const json = JSON.stringify(value)
+                      return `  ${key} = ${json.length > 120 ? `${json.slice(0, 117)}...` : json}`
+                    })
+                    .join("\n")}\n`
+                : ""
+            const record = Option.getOrUndefined(yield* client.getRun(submitted.runId).pipe(Effect.orElseSucceed(() => Option.none())))
+            const report = summary.render({
+              runId: submitted.runId,
+              state: finalState,
+              inputs: record?.inputs ?? {},
+              ledger: record?.ledger ?? {}
+            })
+            yield* write(`${state}${report}finished in ${formatMs(last.at - startedAt)}\n`)
           }
           return { runId: submitted.runId, status: last?.status ?? "unknown" }
         })
@@ -203,5 +223,5 @@ const executor = Command.make(
 /** The root command. */
 export const switchyard = Command.make("switchyard").pipe(
   Command.withDescription("Run pipelines of pluggable stages"),
-  Command.withSubcommands([run, stages, registry, scheduler, executor, plugin])
+  Command.withSubcommands([run, stages, registry, scheduler, executor, plugin, ledger])
 )

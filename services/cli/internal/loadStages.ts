@@ -1,17 +1,38 @@
 /**
- * Stage definitions an executor serves: the built-in plugins, plus modules
- * named with `--module` that export `stages` (an array of `defineStage`
- * results) or a default export of one.
+ * Stage definitions an executor serves: the built-in plugins (`core` and
+ * `hello`), the plugins discovered for the project (plus the folders and
+ * packages a pipeline's `plugins:` section names), and modules named with
+ * `--module` that export `stages` (an array of `defineStage` results) or a
+ * default export of one.
  */
 import { pathToFileURL } from "node:url"
-import { resolve } from "node:path"
+import { relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
+import { stages as core } from "../../../plugins/core/index.ts"
 import { stages as hello } from "../../../plugins/hello/index.ts"
+import type { PipelinePlugins } from "../../../schemas/Pipeline.ts"
 import type { StageDefinition } from "../../../sdk/defineStage.ts"
-import { discoverProjectPlugins, processStages } from "../../plugins/index.ts"
+import { discoverPlugins, loadPluginsConfig, processStages } from "../../plugins/index.ts"
 
 /** The stage types every executor serves unless told otherwise. */
-export const builtInStages: ReadonlyArray<StageDefinition> = hello
+export const builtInStages: ReadonlyArray<StageDefinition> = [...core, ...hello]
+
+/** A package a pipeline's `plugins.packages` names is not installed as a plugin. */
+export class PipelinePluginMissingError extends Schema.TaggedError<PipelinePluginMissingError>()("PipelinePluginMissingError", {
+  file: Schema.String,
+  packageName: Schema.String,
+  projectDir: Schema.String
+}) {
+  override get message(): string {
+    return `${this.file}: plugins.packages: expected the npm package ${this.packageName} installed as a Switchyard plugin in ${this.projectDir}/node_modules (a package.json with "switchyard": { "plugin": ... }), found none`
+  }
+}
+
+/** What a pipeline adds to the project's plugins: its `plugins:` section and the file it sits in. */
+export interface PipelinePluginsSource {
+  readonly file: string
+  readonly plugins: PipelinePlugins
+}
 
 /** A stage module could not be loaded. */
 export class StageModuleError extends Schema.TaggedError<StageModuleError>()("StageModuleError", {
@@ -48,9 +69,19 @@ export const loadStageModule = (path: string) =>
  * package. Refused plugins and conflicting stage types are logged and left
  * out; the rest are served. Warm pools of the plugins live as long as the scope.
  */
-export const discoveredStages = (projectDir: string) =>
+export const discoveredStages = (projectDir: string, pipeline?: PipelinePluginsSource) =>
   Effect.gen(function* () {
-    const discovered = yield* discoverProjectPlugins({ projectDir })
+    const config = yield* loadPluginsConfig({ projectDir })
+    const pipelineDir = pipeline === undefined ? projectDir : resolve(pipeline.file, "..")
+    const extraPaths = (pipeline?.plugins.paths ?? []).map((path) => resolve(pipelineDir, path))
+    const discovered = yield* discoverPlugins({ projectDir, config: { ...config, paths: [...new Set([...config.paths, ...extraPaths])] } })
+    const modulesDir = resolve(projectDir, "node_modules")
+    for (const packageName of pipeline?.plugins.packages ?? []) {
+      const installed = discovered.plugins.some(
+        (plugin) => plugin.source === "npm" && relative(modulesDir, plugin.location).split(sep).join("/") === packageName
+      )
+      if (!installed) return yield* new PipelinePluginMissingError({ file: pipeline!.file, packageName, projectDir })
+    }
     for (const refused of discovered.refused) yield* Effect.logWarning(`plugin at ${refused.location} refused: ${refused.error.message}`)
     for (const conflict of discovered.conflicts) yield* Effect.logWarning(conflict.message)
     const stages = yield* Effect.forEach(discovered.plugins, (plugin) =>
@@ -68,10 +99,16 @@ export const discoveredStages = (projectDir: string) =>
  */
 export const loadStages = (
   modules: ReadonlyArray<string>,
-  options: { readonly builtins?: boolean; readonly plugins?: boolean; readonly projectDir?: string } = {}
+  options: {
+    readonly builtins?: boolean
+    readonly plugins?: boolean
+    readonly projectDir?: string
+    /** A pipeline whose `plugins:` section adds folders and requires packages. */
+    readonly pipeline?: PipelinePluginsSource
+  } = {}
 ) =>
   Effect.gen(function* () {
-    const plugins = options.plugins === false ? [] : yield* discoveredStages(options.projectDir ?? process.cwd())
+    const plugins = options.plugins === false ? [] : yield* discoveredStages(options.projectDir ?? process.cwd(), options.pipeline)
     const loaded = yield* Effect.forEach(modules, loadStageModule)
     return [...(options.builtins === false ? [] : builtInStages), ...plugins, ...loaded.flat()]
   })
