@@ -1,0 +1,81 @@
+/**
+ * `core/core.extract`: finds entities (dictionary terms and pattern matches)
+ * and claims (sentence-level rules linking two entities) in chunks, with
+ * offsets in the document's text, and unpacks them into `entities` and
+ * `claims`. The vocabulary comes inline, from a YAML file, or both merged.
+ * Chunks that overlap do not report the same mention or claim twice.
+ */
+import { resolve } from "node:path"
+import { Effect, Schema } from "effect"
+import { defineStage } from "../../sdk/defineStage.ts"
+import { Chunk } from "../../schemas/DocumentIR.ts"
+import { makeClaimFinder } from "./internal/claimRules.ts"
+import { Claim, Entity } from "./internal/entities.ts"
+import { makeEntityMatcher } from "./internal/entityMatcher.ts"
+import type { Vocabulary as VocabularyType } from "./internal/vocabulary.ts"
+import { loadVocabulary, mergeVocabularies, regexProblems, Vocabulary, VocabularyError } from "./internal/vocabulary.ts"
+
+/** The inputs of `core/core.extract`: chunks, plus a vocabulary file and/or inline dictionaries, patterns and claim rules. */
+export const ExtractInputs = Schema.Struct({
+  chunks: Schema.Array(Chunk).annotate({ description: "The chunks core.chunk produced." }),
+  /** Path of a vocabulary YAML file (see examples/config/medical-vocabulary.yaml), relative to the working directory. */
+  vocabulary: Schema.optionalKey(
+    Schema.String.annotate({
+      description: "Path of a vocabulary YAML file with dictionaries, patterns and claims; the inline fields extend it."
+    })
+  ),
+  ...Vocabulary.fields
+})
+
+/** What `extract` returns; unpacked into the `entities` and `claims` slots. */
+export const ExtractOutputs = Schema.Struct({
+  entities: Schema.Array(Entity),
+  claims: Schema.Array(Claim)
+})
+
+const stageType = "core/core.extract"
+
+/** `{ chunks, vocabulary?, dictionaries, patterns, claims }` → `{ entities, claims }`. */
+export const extract = defineStage({
+  type: stageType,
+  version: "1.0.0",
+  description:
+    "Finds entities (dictionary terms as whole words, regular expression patterns) and sentence-level claims between them in chunks.",
+  plugin: "core",
+  stateKey: ["entities", "claims"],
+  output: "unpack",
+  count: "length(entities) + length(claims)",
+  dependencies: ["core/core.chunk"],
+  timeout: 120_000,
+  inputs: ExtractInputs,
+  outputs: ExtractOutputs,
+  run: ({ chunks, claims, dictionaries, patterns, vocabulary: file }) =>
+    Effect.gen(function* () {
+      const inline: VocabularyType = { dictionaries, patterns, claims }
+      const inlineProblem = regexProblems(inline)[0]
+      if (inlineProblem !== undefined) {
+        return yield* new VocabularyError({ file: `${stageType} input`, path: inlineProblem.path, problem: inlineProblem.problem })
+      }
+      const vocabulary = file === undefined ? inline : mergeVocabularies(yield* loadVocabulary(resolve(file)), inline)
+      const findEntities = makeEntityMatcher(vocabulary)
+      const findClaims = makeClaimFinder(vocabulary)
+      const entities: Array<Entity> = []
+      const found: Array<Claim> = []
+      const seen = new Set<string>()
+      const firstTime = (key: string): boolean => {
+        if (seen.has(key)) return false
+        seen.add(key)
+        return true
+      }
+      for (const chunk of chunks) {
+        const mentions = findEntities(chunk)
+        for (const mention of mentions) {
+          if (firstTime(`entity ${chunk.documentId} ${mention.id} ${mention.start} ${mention.end}`)) entities.push(mention)
+        }
+        for (const claim of findClaims(chunk, mentions)) {
+          if (firstTime(`claim ${chunk.documentId} ${claim.predicate} ${claim.subject} ${claim.object} ${claim.start}`)) found.push(claim)
+        }
+      }
+      return { entities, claims: found }
+    })
+})
