@@ -19,7 +19,7 @@ import {
   StageResolveReply,
   StageResolveRequest
 } from "./Registry.ts"
-import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "./Run.ts"
+import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "./Run.ts"
 import { RunRecord } from "./RunRecord.ts"
 import { StageMetadata } from "./StageMetadata.ts"
 import { TaskResult, TaskRun } from "./Task.ts"
@@ -42,7 +42,8 @@ export const WireType = {
   RunCancel: "RunCancel/1",
   RunCancelReply: "RunCancelReply/1",
   RunEvent: "RunEvent/1",
-  LedgerUpdate: "LedgerUpdate/1"
+  LedgerUpdate: "LedgerUpdate/1",
+  LedgerUpdateReply: "LedgerUpdateReply/1"
 } as const
 
 /** One published schema. */
@@ -165,6 +166,12 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     schema: LedgerUpdate,
     type: WireType.LedgerUpdate,
     description: "ledger.update.<runId>: set ledger fields of a run; wakes gates waiting on them."
+  },
+  {
+    name: "LedgerUpdateReply",
+    schema: LedgerUpdateReply,
+    type: WireType.LedgerUpdateReply,
+    description: "Reply to ledger.update.<runId> sent as a request: whether the fields were applied, and the run's status."
   },
   {
     name: "Pipeline",

@@ -89,6 +89,16 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   state: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
 }) {}
 
+/** Reply to `ledger.update.<runId>` when the update was sent as a request. */
+export class LedgerUpdateReply extends Schema.Class<LedgerUpdateReply>("switchyard/LedgerUpdateReply")({
+  version: Schema.Literal(1),
+  runId: Schema.String,
+  /** Whether the fields were merged: only a running run takes ledger updates; a finished run's ledger is kept as it ended. */
+  applied: Schema.Boolean,
+  /** The run's status, or `unknown` when there is no such run. */
+  status: Schema.Literals(["running", "succeeded", "failed", "cancelled", "unknown"])
+}) {}
+
 /** `ledger.update.<runId>`: set ledger fields of a run. */
 export class LedgerUpdate extends Schema.Class<LedgerUpdate>("switchyard/LedgerUpdate")({
   version: Schema.Literal(1),

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto"
 import { Context, Duration, Effect, Exit, Layer, ManagedRuntime, Option, Schema, Scope, Stream } from "effect"
 import { WireType } from "../schemas/Catalog.ts"
 import type { Pipeline } from "../schemas/Pipeline.ts"
-import { LedgerUpdate, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../schemas/Run.ts"
+import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../schemas/Run.ts"
 import { RunRecord } from "../schemas/RunRecord.ts"
 import { TaskResult, TaskRun } from "../schemas/Task.ts"
 import { Bus } from "../services/bus/Bus.ts"
@@ -85,6 +85,8 @@ export interface RunTaskOptions {
 export interface UpdateLedgerOptions {
   /** Who sets the fields, for the run's audit trail. */
   readonly source?: string
+  /** How long to wait for the scheduler's answer. @default "30 seconds" */
+  readonly timeout?: Duration.Input
 }
 
 /** Errors of a request to the scheduler. */
@@ -116,12 +118,16 @@ export class SwitchyardClient extends Context.Service<
     readonly cancelRun: (runId: string, reason?: string) => Effect.Effect<RunCancelReply, RequestError>
     /** Sends one standalone task to a pool and waits for its result (succeeded or failed). */
     readonly runTask: (options: RunTaskOptions) => Effect.Effect<TaskResult, BusError | TaskResultTimeoutError>
-    /** Sets ledger fields of a run; gates waiting on them wake up. */
+    /**
+     * Sets ledger fields of a run and waits for the scheduler's answer; gates
+     * waiting on them run again. A finished run keeps its ledger as it ended:
+     * the reply says `applied: false` and its status.
+     */
     readonly updateLedger: (
       runId: string,
       fields: Readonly<Record<string, Schema.Json>>,
       options?: UpdateLedgerOptions
-    ) => Effect.Effect<void, BusError>
+    ) => Effect.Effect<LedgerUpdateReply, RequestError>
   }
 >()("switchyard/sdk/SwitchyardClient") {
   static readonly layer: Layer.Layer<SwitchyardClient, never, Bus> = Layer.effect(
@@ -272,7 +278,11 @@ export class SwitchyardClient extends Context.Service<
           ...(options.source === undefined ? {} : { source: options.source })
         })
         const message = encode(LedgerUpdate, WireType.LedgerUpdate, update)
-        yield* bus.publish(names.ledgerUpdate(runId), message.data, { headers: yield* headersWith(message.headers) })
+        const answer = yield* bus.request(names.ledgerUpdate(runId), message.data, {
+          timeout: options.timeout ?? defaultRequestTimeout,
+          headers: yield* headersWith(message.headers)
+        })
+        return yield* decode(LedgerUpdateReply, WireType.LedgerUpdateReply)(answer)
       })
 
       return SwitchyardClient.of({ submitRun, watchRuns, getRun, cancelRun, runTask, updateLedger })
@@ -301,7 +311,12 @@ export interface SwitchyardConnection extends AsyncDisposable {
   readonly cancelRun: (runId: string, reason?: string) => Promise<RunCancelReply>
   /** Runs one standalone task; rejects with `TaskResultTimeoutError` when no result comes. */
   readonly runTask: (options: RunTaskOptions) => Promise<TaskResult>
-  readonly updateLedger: (runId: string, fields: Readonly<Record<string, Schema.Json>>, options?: UpdateLedgerOptions) => Promise<void>
+  /** Sets ledger fields; resolves with whether the scheduler applied them (only a running run takes them). */
+  readonly updateLedger: (
+    runId: string,
+    fields: Readonly<Record<string, Schema.Json>>,
+    options?: UpdateLedgerOptions
+  ) => Promise<LedgerUpdateReply>
   /** Ends open event subscriptions and the NATS connection. */
   readonly close: () => Promise<void>
 }

@@ -66,13 +66,15 @@ const set = Command.make(
       const malformed = fields.find((field) => field.indexOf("=") <= 0)
       if (malformed !== undefined) return yield* new LedgerFieldError({ found: malformed })
       const values = Object.fromEntries(fields.map(parseField))
-      yield* SwitchyardClient.use((client) =>
-        Effect.gen(function* () {
-          if (Option.isNone(yield* client.getRun(runId))) return yield* new RunNotFoundError({ runId })
-          yield* client.updateLedger(runId, values, Option.isSome(source) ? { source: source.value } : {})
-        })
+      const reply = yield* SwitchyardClient.use((client) =>
+        client.updateLedger(runId, values, Option.isSome(source) ? { source: source.value } : {})
       ).pipe(Effect.provide(clientOver(nats)))
-      yield* Console.log(`ledger of run ${runId}: set ${Object.keys(values).join(", ")}`)
+      if (reply.status === "unknown") return yield* new RunNotFoundError({ runId })
+      yield* Console.log(
+        reply.applied
+          ? `ledger of run ${runId}: set ${Object.keys(values).join(", ")}`
+          : `ledger of run ${runId} unchanged: the run already ${reply.status}`
+      )
     },
     Effect.provide(loggingLayer("Warn"))
   )

@@ -21,7 +21,7 @@ import { TraceparentHeader, traceHeaders, withParentFrom } from "../telemetry/in
 import { WireType } from "../../schemas/Catalog.ts"
 import { Pipeline } from "../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../schemas/Registry.ts"
-import { LedgerUpdate, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
+import { LedgerUpdate, LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
 import type { RunEvent } from "../../schemas/Run.ts"
 import { TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { Lru } from "./internal/lru.ts"
@@ -362,11 +362,37 @@ export class Scheduler extends Context.Service<
           )
         )
 
+        /** The status a ledger update's reply names: running when applied, else whatever the stored record says. */
+        const ledgerStatus = (runId: string, applied: boolean) =>
+          applied
+            ? Effect.succeed("running" as const)
+            : store.load(runId).pipe(Effect.map(Option.match({ onNone: () => "unknown" as const, onSome: (stored) => stored.doc.status })))
+
         yield* serve(names.ledgerUpdate("*"), (message) =>
           decodeLedger(message).pipe(
             Effect.matchEffect({
               onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
-              onSuccess: (update) => table.transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
+              onSuccess: (update) =>
+                table
+                  .transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
+                  .pipe(
+                    Effect.flatMap((applied) =>
+                      message.reply === undefined
+                        ? Effect.void
+                        : ledgerStatus(update.runId, applied).pipe(
+                            Effect.flatMap((status) =>
+                              reply(
+                                message,
+                                encode(
+                                  LedgerUpdateReply,
+                                  WireType.LedgerUpdateReply,
+                                  new LedgerUpdateReply({ version: 1, runId: update.runId, applied, status })
+                                )
+                              )
+                            )
+                          )
+                    )
+                  )
             })
           )
         )

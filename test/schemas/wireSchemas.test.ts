@@ -154,6 +154,11 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
     invalid: { version: 1, runId: "r-1", fields: [] },
     path: "fields"
   },
+  LedgerUpdateReply: {
+    valid: { version: 1, runId: "r-1", applied: false, status: "failed" },
+    invalid: { version: 1, runId: "r-1", applied: "yes", status: "failed" },
+    path: "applied"
+  },
   Pipeline: {
     valid: {
       name: "hello",

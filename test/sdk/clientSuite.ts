@@ -8,7 +8,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Ref, Stream } from "effect"
 import type { Scope } from "effect"
 import { WireType } from "../../schemas/Catalog.ts"
-import { LedgerUpdate, PipelineIssue, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
+import {
+  LedgerUpdate,
+  LedgerUpdateReply,
+  PipelineIssue,
+  RunCancel,
+  RunCancelReply,
+  RunEvent,
+  RunSubmit,
+  RunSubmitReply
+} from "../../schemas/Run.ts"
 import { TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { PipelineInvalidError, SwitchyardClient, TaskResultTimeoutError } from "../../sdk/client.ts"
 import { Bus } from "../../services/bus/Bus.ts"
@@ -18,7 +27,6 @@ import { resultsStream, tasksStream } from "../../services/bus/Streams.ts"
 import { makeNames, Subjects } from "../../services/bus/Subjects.ts"
 import type { Names } from "../../services/bus/Subjects.ts"
 import { TraceparentHeader } from "../../services/telemetry/TraceContext.ts"
-import { eventually } from "../support/eventually.ts"
 
 /** Builds a bus for one test, isolated by the names' prefix. */
 export type BusFactory = (names: Names) => Layer.Layer<Bus, BusError>
@@ -256,18 +264,26 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         const busService = yield* Bus
         const names = yield* Subjects
         const received = yield* Ref.make<ReadonlyArray<LedgerUpdate>>([])
-        const updates = yield* busService.subscribe(names.ledgerUpdateAll)
+        const updates = yield* busService.subscribe(names.ledgerUpdateAll, { queue: "scheduler" })
         yield* updates.pipe(
-          Stream.mapEffect(decode(LedgerUpdate, WireType.LedgerUpdate)),
-          Stream.runForEach((update) => Ref.update(received, (all) => [...all, update])),
+          Stream.runForEach((message) =>
+            Effect.gen(function* () {
+              const update = yield* decode(LedgerUpdate, WireType.LedgerUpdate)(message)
+              yield* Ref.update(received, (all) => [...all, update])
+              const answer = encode(
+                LedgerUpdateReply,
+                WireType.LedgerUpdateReply,
+                new LedgerUpdateReply({ version: 1, runId: update.runId, applied: true, status: "running" })
+              )
+              yield* busService.respond(message, answer.data, { headers: answer.headers })
+            })
+          ),
           Effect.forkScoped
         )
         const client = yield* SwitchyardClient
-        yield* client.updateLedger("run-7", { approved: true, reviewer: { name: "Ada" } }, { source: "review-ui" })
-        const [update] = yield* eventually(
-          "the ledger update to arrive",
-          Ref.get(received).pipe(Effect.map((all) => all.length > 0 && all))
-        )
+        const reply = yield* client.updateLedger("run-7", { approved: true, reviewer: { name: "Ada" } }, { source: "review-ui" })
+        assert.deepStrictEqual([reply.runId, reply.applied, reply.status], ["run-7", true, "running"])
+        const [update] = yield* Ref.get(received)
         assert.strictEqual(update?.runId, "run-7")
         assert.deepStrictEqual(update?.fields, { approved: true, reviewer: { name: "Ada" } })
         assert.strictEqual(update?.source, "review-ui")

@@ -44,8 +44,16 @@ export const processRun = async (client: SwitchyardConnection, runId: string, lo
   const pdfs = payloads.filter((payload) => payload.mediaType === "application/pdf")
   let pages = 0
   for (const pdf of pdfs) pages += await pageCount(await bytesOf(pdf))
-  await client.updateLedger(runId, { [readyField]: true, pdf_documents: pdfs.length, pdf_pages: pages }, { source: "pdf-processor" })
-  log(`run ${runId}: ${pdfs.length} PDF(s), ${pages} page(s); set ${readyField}`)
+  const reply = await client.updateLedger(
+    runId,
+    { [readyField]: true, pdf_documents: pdfs.length, pdf_pages: pages },
+    { source: "pdf-processor" }
+  )
+  log(
+    reply.applied
+      ? `run ${runId}: ${pdfs.length} PDF(s), ${pages} page(s); set ${readyField}`
+      : `run ${runId}: already ${reply.status}; ledger unchanged`
+  )
 }
 
 /** Watches every run and answers each gate waiting on `pdf_ir_ready` once; resolves when `signal` aborts. */

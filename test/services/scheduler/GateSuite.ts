@@ -11,7 +11,7 @@ import type { Scope } from "effect"
 import { gate } from "../../../plugins/core/gate.ts"
 import { stages as helloStages } from "../../../plugins/hello/index.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
-import { LedgerUpdate } from "../../../schemas/Run.ts"
+import { LedgerUpdate, LedgerUpdateReply } from "../../../schemas/Run.ts"
 import type { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
 import { eventually } from "../../support/eventually.ts"
@@ -81,7 +81,7 @@ export const gateSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>
       )
     )
 
-    it.live("fails the run with GateConditionError naming what is unmet when its time is up", () =>
+    it.live("fails the run with GateConditionError naming what is unmet when its time is up; a later update is refused", () =>
       run(
         Effect.gen(function* () {
           const { stack, update, scheduler } = yield* setup("gatetimeout")
@@ -98,7 +98,21 @@ export const gateSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>
           expect(kinds[0]).toBe("stage.started")
           expect(kinds.at(-1)).toBe("stage.failed")
           expect(new Set(kinds.slice(1, -1))).toEqual(new Set(["stage.waiting"]))
+          // An update after the timeout is answered, and changes nothing: the run keeps its one outcome.
+          const late = Codec.encode(
+            LedgerUpdate,
+            WireType.LedgerUpdate,
+            new LedgerUpdate({ version: 1, runId: runId!, fields: { pdf_ir_ready: true, pages: 2 } })
+          )
+          const answer = yield* stack.bus.request(stack.names.ledgerUpdate(runId!), late.data, {
+            headers: late.headers,
+            timeout: "10 seconds"
+          })
+          const reply = yield* Codec.decode(LedgerUpdateReply, WireType.LedgerUpdateReply)(answer)
+          expect([reply.applied, reply.status]).toEqual([false, "failed"])
+          expect((yield* stack.eventsOf(runId!)).length).toBe(events.length)
           const doc = Option.getOrThrow(yield* scheduler.service.get(runId!))
+          expect(doc.ledger).toEqual({ pages: 2 })
           expect([doc.status, doc.stages["wait-for-pdf"]!.status, doc.stages.after!.status]).toEqual(["failed", "failed", "skipped"])
         })
       )
