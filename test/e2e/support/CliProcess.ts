@@ -56,6 +56,8 @@ export interface SpawnOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Where the process runs (its project folder). @default the repository root */
   readonly cwd?: string
+  /** Another Node script to run instead of the CLI, e.g. an example service. @default services/cli/main.ts */
+  readonly script?: string
 }
 
 // Node's compile cache, shared by every process a test starts, saves a good part of each start.
@@ -80,14 +82,14 @@ const signalAndWait = (child: ChildProcess, exited: Effect.Effect<Exited>, signa
     return exited
   })
 
-/** Starts `node services/cli/main.ts <args>`; it is stopped when the current scope closes. */
+/** Starts `node services/cli/main.ts <args>` (or `script`); it is stopped when the current scope closes. */
 export const spawnCli = (options: SpawnOptions): Effect.Effect<CliProcess, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.gen(function* () {
       const done = yield* Deferred.make<Exited>()
       let out = ""
       let err = ""
-      const child = spawn(process.execPath, [cliMain, ...options.args], {
+      const child = spawn(process.execPath, [options.script ?? cliMain, ...options.args], {
         cwd: options.cwd ?? repoRoot,
         env: { NODE_COMPILE_CACHE: compileCache, ...baseEnv(), ...options.env },
         stdio: ["ignore", "pipe", "pipe"]

@@ -2,7 +2,7 @@
  * The `http` example plugin as an installed npm package: copied into a
  * temporary project's `node_modules`, found by discovery, served by an
  * executor in child processes and run in a pipeline over a real nats-server
- * against a local HTTP server.
+ * against a local HTTP server, alone and beside the built-in core stages.
  */
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -16,8 +16,10 @@ import * as NatsBus from "../../../services/bus/NatsBus.ts"
 import { discoverPlugins } from "../../../services/plugins/Discovery.ts"
 import { processStages } from "../../../services/plugins/ProcessStage.ts"
 import { makeStack } from "../../services/scheduler/harness.ts"
+import { stages as coreStages } from "../../../plugins/core/index.ts"
 import { localServer } from "./server.ts"
 
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const pluginDir = fileURLToPath(new URL("../../../examples/plugins/http", import.meta.url))
 const effectDir = fileURLToPath(new URL("../../../node_modules/effect", import.meta.url))
 const sdkUrl = new URL("../../../sdk/defineAction.ts", import.meta.url).href
@@ -82,6 +84,55 @@ stages:
         const response = (finished.state as { response: { status: number; body: string } }).response
         expect(response.status).toBe(200)
         expect(JSON.parse(response.body)).toMatchObject({ method: "POST", url: "/hook", body: "ping", headers: { "x-from": "pipeline" } })
+      }).pipe(Effect.scoped, Effect.provide(Layer.orDie(NatsBus.layer({ url: inject("natsUrl") })))),
+    60_000
+  )
+
+  it.live(
+    "runs in one pipeline with the built-in core stages, each served by its own pool",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* localServer()
+        const projectDir = yield* installedProject
+        const discovered = yield* discoverPlugins({ projectDir, config: { paths: [], prefer: new Map() } })
+        const definitions = yield* processStages(discovered.stages.get("acme/http.request")!.manifest)
+
+        const stack = yield* makeStack("httpmix")
+        yield* stack.registry
+        yield* stack.executor({ pool: "process", definitions })
+        yield* stack.executor({ pool: "core", definitions: coreStages })
+        yield* stack.scheduler()
+        yield* stack.registered(["acme/http.request", "core/core.ingest", "core/core.parse", "core/core.chunk"])
+        const reply = yield* stack.submit(
+          `
+name: mixed
+stages:
+  - { name: ingest, type: ingest, inputs: { sources: ["{{ inputs.doc }}"] } }
+  - { name: parse, type: parse, depends_on: [ingest], inputs: { payloads: "{{ state.payloads }}" } }
+  - { name: chunk, type: chunk, depends_on: [parse], config: { size: 300, overlap: 30 }, inputs: { document: "{{ state.document }}" } }
+  - name: notify
+    type: acme/http.request
+    depends_on: [chunk]
+    inputs:
+      method: POST
+      url: "{{ inputs.url }}"
+      body: "parsed {{ state.document.documents.0.title }} into chunks starting with {{ state.chunks.0.id }}"
+`,
+          { url: `${url}/hook`, doc: join(repoRoot, "examples", "data", "metformin.md") }
+        )
+        const { events, finished } = yield* stack.finished(reply.runId!, "30 seconds")
+        expect({ status: finished.status, error: finished.error }).toEqual({ status: "succeeded", error: undefined })
+        const state = finished.state as {
+          chunks: ReadonlyArray<{ id: string }>
+          document: { documents: ReadonlyArray<{ title: string }> }
+          response: { status: number; body: string }
+        }
+        expect(state.chunks.length).toBeGreaterThan(1)
+        const echoed = JSON.parse(state.response.body) as { body: string }
+        expect(echoed.body).toBe(`parsed ${state.document.documents[0]!.title} into chunks starting with ${state.chunks[0]!.id}`)
+        const ranOn = new Map(events.filter((event) => event.kind === "stage.finished").map((event) => [event.stage, event.count] as const))
+        expect([...ranOn.keys()].sort()).toEqual(["chunk", "ingest", "notify", "parse"])
+        expect(ranOn.get("chunk")).toBe(state.chunks.length)
       }).pipe(Effect.scoped, Effect.provide(Layer.orDie(NatsBus.layer({ url: inject("natsUrl") })))),
     60_000
   )
