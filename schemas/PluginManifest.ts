@@ -84,6 +84,47 @@ export class ManifestStage extends Schema.Class<ManifestStage>("switchyard/Plugi
   Schema.Struct(stageFields).check(closed(Object.keys(stageFields)))
 ) {}
 
+/** A positive whole number. */
+const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(1)))
+
+/** A warm pool: long-lived processes that each run many tasks of the plugin (trusted `process` plugins only). */
+const poolFields = {
+  /** Most processes alive at once, and so most tasks of the plugin running at once in one executor. */
+  size: PositiveInt,
+  /** Tasks one process runs before it is replaced; unlimited when absent. */
+  maxTasksPerProcess: Schema.optionalKey(PositiveInt)
+}
+export class ManifestPool extends Schema.Class<ManifestPool>("switchyard/PluginPool")(
+  Schema.Struct(poolFields).check(closed(Object.keys(poolFields)))
+) {}
+
+/**
+ * A warm pool reuses processes across tasks, so it is only for plugins that
+ * run as `process` and are trusted (`permission` trusted or unset, the
+ * recommended permission being trusted unless the manifest asks for
+ * restricted). The JSON Schema says the same with `if`/`then`.
+ */
+const poolOnlyWhenTrustedProcess = Schema.makeFilter<{
+  readonly pool?: ManifestPool | undefined
+  readonly runtime: string
+  readonly permission?: string | undefined
+}>(
+  (manifest) => {
+    if (manifest.pool === undefined || (manifest.runtime === "process" && manifest.permission !== "restricted")) return undefined
+    const why = manifest.runtime === "process" ? "permission restricted" : `runtime ${manifest.runtime}`
+    return {
+      path: ["pool"],
+      issue: `Expected no pool (a warm pool is only for trusted process plugins: runtime process, permission trusted or unset; this plugin has ${why})`
+    }
+  },
+  {
+    toJsonSchema: () => ({
+      if: { required: ["pool"] },
+      then: { properties: { runtime: { const: "process" }, permission: { const: "trusted" } } }
+    })
+  }
+)
+
 /** The decoded `plugin.yaml`. */
 const rootFields = {
   name: PluginToken,
@@ -97,10 +138,12 @@ const rootFields = {
   image: Schema.optionalKey(Schema.String),
   stages: Schema.Array(ManifestStage),
   capabilities: Schema.optionalKey(ManifestCapabilities),
-  permission: Schema.optionalKey(Schema.Literals(["trusted", "restricted"]))
+  permission: Schema.optionalKey(Schema.Literals(["trusted", "restricted"])),
+  /** Reuse processes across tasks; for trusted `process` plugins. */
+  pool: Schema.optionalKey(ManifestPool)
 }
 export class PluginManifest extends Schema.Class<PluginManifest>("switchyard/PluginManifest")(
-  Schema.Struct(rootFields).check(closed(Object.keys(rootFields)))
+  Schema.Struct(rootFields).check(closed(Object.keys(rootFields)), poolOnlyWhenTrustedProcess)
 ) {}
 
 /** Field names a manifest may use at each level, for unknown-field checks. */
@@ -109,11 +152,13 @@ export const manifestFields: {
   readonly stage: ReadonlyArray<string>
   readonly capabilities: ReadonlyArray<string>
   readonly mount: ReadonlyArray<string>
+  readonly pool: ReadonlyArray<string>
 } = {
   root: Object.keys(rootFields),
   stage: Object.keys(stageFields),
   capabilities: Object.keys(capabilityFields),
-  mount: Object.keys(mountFields)
+  mount: Object.keys(mountFields),
+  pool: Object.keys(poolFields)
 }
 
 const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }

@@ -1,15 +1,20 @@
 /**
  * Stage definitions for a process plugin: each action of a loaded manifest
  * becomes a stage type the executor serves like any other, and every task of
- * it runs in a fresh child process through the process runtime (its own
- * process group, an environment limited to what the manifest declares, a
- * temporary work directory, the stage's timeout). Inputs and outputs are
- * checked by the action's own schemas inside the child.
+ * it runs in a child process through the process runtime (its own process
+ * group, an environment limited to what the manifest declares, a temporary
+ * work directory, the stage's timeout): a fresh process per task, or, when
+ * the manifest declares `pool`, one of the plugin's warm pool of long-lived
+ * processes shared by all its actions. The pool lives as long as the scope
+ * the definitions are made in (the executor's), which kills its processes
+ * when it closes. Inputs and outputs are checked by the action's own schemas
+ * inside the child.
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import type { Duration } from "effect"
-import { runInProcess } from "../runtimes/index.ts"
+import type { Duration, Scope } from "effect"
+import { makeProcessPool, runInProcess } from "../runtimes/index.ts"
+import type { PluginTask } from "../runtimes/index.ts"
 import { StageFailure } from "../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../sdk/Stage.ts"
 import type { LoadedManifest } from "./ManifestLoader.ts"
@@ -24,43 +29,56 @@ export interface ProcessStageOptions {
   readonly maxOutputBytes?: number
 }
 
-/** The stage definitions of a `runtime: process` plugin. */
-export const processStages = (loaded: LoadedManifest, options: ProcessStageOptions = {}): ReadonlyArray<StageDefinition> => {
-  const { manifest } = loaded
-  if (manifest.runtime !== "process" || manifest.entry === undefined) return []
-  const entry = resolve(loaded.dir, manifest.entry)
-  const env = manifest.capabilities?.env ?? []
-  return manifest.stages.map((stage, index) => {
-    const metadata = loaded.stages[index]!
-    const execute = (rawInput: unknown, info: StageTaskInfo) =>
-      runInProcess({
-        entry,
-        action: stage.name,
-        input: rawInput,
-        taskId: info.taskId,
-        runId: info.runId,
-        attempt: info.attempt,
-        vars: options.vars ?? {},
-        // Secrets are resolved by the executor from its own source; none are handed out yet.
-        secrets: {},
-        env,
-        timeout: metadata.timeoutMs,
-        ...(options.killGrace === undefined ? {} : { killGrace: options.killGrace }),
-        ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes })
-      }).pipe(
-        Effect.flatMap((outcome) =>
-          outcome.status === "succeeded"
-            ? Effect.succeed(outcome.output as Schema.Json)
-            : Effect.fail(
-                new StageFailure({
-                  stageType: metadata.type,
-                  tag: outcome.error.tag,
-                  message: outcome.error.message,
-                  retryable: outcome.error.retryable
-                })
-              )
+/** The stage definitions of a `runtime: process` plugin; none for another runtime. */
+export const processStages = (
+  loaded: LoadedManifest,
+  options: ProcessStageOptions = {}
+): Effect.Effect<ReadonlyArray<StageDefinition>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { manifest } = loaded
+    if (manifest.runtime !== "process" || manifest.entry === undefined) return []
+    const processes = {
+      entry: resolve(loaded.dir, manifest.entry),
+      env: manifest.capabilities?.env ?? [],
+      ...(options.killGrace === undefined ? {} : { killGrace: options.killGrace }),
+      ...(options.maxOutputBytes === undefined ? {} : { maxOutputBytes: options.maxOutputBytes })
+    }
+    const pool =
+      manifest.pool === undefined
+        ? undefined
+        : yield* makeProcessPool({
+            ...processes,
+            size: manifest.pool.size,
+            ...(manifest.pool.maxTasksPerProcess === undefined ? {} : { maxTasksPerProcess: manifest.pool.maxTasksPerProcess })
+          })
+    const run = (task: PluginTask) => (pool === undefined ? runInProcess({ ...task, ...processes }) : pool.run(task))
+    return manifest.stages.map((stage, index): StageDefinition => {
+      const metadata = loaded.stages[index]!
+      const execute = (rawInput: unknown, info: StageTaskInfo) =>
+        run({
+          action: stage.name,
+          input: rawInput,
+          taskId: info.taskId,
+          runId: info.runId,
+          attempt: info.attempt,
+          vars: options.vars ?? {},
+          // Secrets are resolved by the executor from its own source; none are handed out yet.
+          secrets: {},
+          timeout: metadata.timeoutMs
+        }).pipe(
+          Effect.flatMap((outcome) =>
+            outcome.status === "succeeded"
+              ? Effect.succeed(outcome.output as Schema.Json)
+              : Effect.fail(
+                  new StageFailure({
+                    stageType: metadata.type,
+                    tag: outcome.error.tag,
+                    message: outcome.error.message,
+                    retryable: outcome.error.retryable
+                  })
+                )
+          )
         )
-      )
-    return { metadata, inputs: Schema.Unknown, outputs: Schema.Unknown, execute }
+      return { metadata, inputs: Schema.Unknown, outputs: Schema.Unknown, execute }
+    })
   })
-}

@@ -13,15 +13,19 @@
  * run and task ids (structured JSON lines at their level, others as plain).
  */
 import { spawn } from "node:child_process"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Duration } from "effect"
-import { Cause, Clock, Deferred, Effect, Fiber, Option, Predicate, Queue, Result } from "effect"
-import type { ActionError } from "../../sdk/defineAction.ts"
+import { Clock, Deferred, Effect, Option } from "effect"
+import { actionRequest } from "./internal/actionRequest.ts"
+import { pluginEnvironment } from "./internal/environment.ts"
+import { makeLogForwarder } from "./internal/logForwarder.ts"
+import { classifyEnding } from "./internal/outcome.ts"
 import { makeOutputCollector } from "./internal/outputCollector.ts"
+import { killGroup } from "./internal/processGroup.ts"
 import { parseResultFrame } from "./internal/resultFrame.ts"
+import { taskWorkDir } from "./internal/workDir.ts"
+
+export type { ProcessFailure, ProcessMetrics, ProcessOutcome } from "./internal/outcome.ts"
 
 /** Path of the SDK runner a plugin process starts with. */
 // Sources run as .ts (type stripping), the built package as .js: the runner sits beside this module either way.
@@ -29,10 +33,8 @@ export const runnerPath: string = fileURLToPath(
   new URL(`../../sdk/runner.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url)
 )
 
-/** What `runInProcess` takes. */
-export interface RunInProcessOptions {
-  /** Path of the plugin module that exports its actions. */
-  readonly entry: string
+/** One task for a plugin process: which action, its input, and who it runs for. */
+export interface PluginTask {
   readonly action: string
   readonly input: unknown
   readonly taskId: string
@@ -41,103 +43,47 @@ export interface RunInProcessOptions {
   readonly vars: Readonly<Record<string, string>>
   /** Only the secrets the plugin's manifest declares. */
   readonly secrets: Readonly<Record<string, string>>
-  /** Environment variable names the manifest allows; values come from `parentEnv`. */
-  readonly env: ReadonlyArray<string>
   /** W3C trace context passed as TRACEPARENT. */
   readonly traceparent?: string
   readonly timeout: Duration.Input
+}
+
+/** How plugin processes are started and bounded, for one plugin. */
+export interface PluginProcessOptions {
+  /** Path of the plugin module that exports its actions. */
+  readonly entry: string
+  /** Environment variable names the manifest allows; values come from `parentEnv`. */
+  readonly env: ReadonlyArray<string>
   /** @default "2 seconds" */
   readonly killGrace?: Duration.Input
-  /** Bytes of stdout accepted before the process is killed. @default 1048576 */
+  /** Bytes of stdout accepted per task before the process is killed. @default 1048576 */
   readonly maxOutputBytes?: number
   /** Where declared env values are read from. @default process.env */
   readonly parentEnv?: Readonly<Record<string, string | undefined>>
 }
 
-/** Measurements of one plugin process. */
-export interface ProcessMetrics {
-  readonly durationMs: number
-  readonly exitCode: number | null
-  readonly signal: string | null
-  /** Peak resident memory reported by the runner; null when the process gave no result. */
-  readonly peakMemoryBytes: number | null
-}
-
-/** Why a task in a plugin process failed. */
-export interface ProcessFailure extends ActionError {
-  readonly exitCode?: number
-  readonly signal?: string
-  /** The last lines of the process's stderr. */
-  readonly stderrTail?: ReadonlyArray<string>
-}
-
-/** How one task in a plugin process ended. */
-export type ProcessOutcome =
-  | { readonly status: "succeeded"; readonly output: unknown; readonly metrics: ProcessMetrics }
-  | { readonly status: "failed"; readonly error: ProcessFailure; readonly metrics: ProcessMetrics }
+/** What `runInProcess` takes. */
+export interface RunInProcessOptions extends PluginTask, PluginProcessOptions {}
 
 /** Default bytes of stdout accepted from a plugin process (1 MiB). */
 export const defaultMaxOutputBytes = 1024 * 1024
 
-const killGroup = (pid: number | undefined, signal: NodeJS.Signals): void => {
-  if (pid === undefined) return
-  // ESRCH: the group is already gone, which is what we want.
-  Result.try(() => process.kill(-pid, signal))
-}
-
-const logLevels = { info: Effect.logInfo, warn: Effect.logWarning, error: Effect.logError } as const
-
-const forwardLine = (line: string): Effect.Effect<void> => {
-  const parsed = Result.try(() => JSON.parse(line) as unknown)
-  if (Result.isSuccess(parsed) && Predicate.isObject(parsed.success) && Predicate.hasProperty(parsed.success, "message")) {
-    const { level, message, ...fields } = parsed.success as Record<string, unknown>
-    const log = Predicate.isString(level) && level in logLevels ? logLevels[level as keyof typeof logLevels] : Effect.logInfo
-    return log(String(message)).pipe(Effect.annotateLogs({ ...fields, source: "plugin" }))
-  }
-  return Effect.logInfo(line).pipe(Effect.annotateLogs({ source: "plugin", plain: true }))
-}
-
-const withTail = (text: string, tail: ReadonlyArray<string>): string => (tail.length === 0 ? text : `${text}; stderr:\n${tail.join("\n")}`)
+/** Default time between SIGTERM and SIGKILL. */
+export const defaultKillGrace: Duration.Input = "2 seconds"
 
 /** Runs one action in a fresh plugin process; every ending is an outcome, never a failure. */
 export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (options: RunInProcessOptions) {
   return yield* Effect.scoped(
     Effect.gen(function* () {
-      const workDir = yield* Effect.acquireRelease(
-        Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-task-"))),
-        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-      )
-      const parentEnv = options.parentEnv ?? process.env
-      const env: Record<string, string> = {}
-      if (parentEnv.PATH !== undefined) env.PATH = parentEnv.PATH
-      for (const name of options.env) {
-        const value = parentEnv[name]
-        if (value !== undefined) env[name] = value
-      }
-      if (options.traceparent !== undefined) env.TRACEPARENT = options.traceparent
-      const request = JSON.stringify({
-        version: 1,
-        action: options.action,
-        input: options.input,
-        taskId: options.taskId,
-        runId: options.runId,
-        attempt: options.attempt,
-        vars: options.vars,
-        secrets: options.secrets,
-        workDir
-      })
+      const workDir = yield* taskWorkDir
+      const env = pluginEnvironment({ names: options.env, parentEnv: options.parentEnv ?? process.env, traceparent: options.traceparent })
+      const request = JSON.stringify(actionRequest(options, workDir))
 
-      const lines = yield* Queue.unbounded<string, Cause.Done>()
-      const forwarder = yield* Queue.take(lines).pipe(
-        Effect.flatMap(forwardLine),
-        Effect.forever,
-        Effect.ignore,
-        Effect.annotateLogs({ runId: options.runId, taskId: options.taskId }),
-        Effect.forkChild
-      )
+      const forwarder = yield* makeLogForwarder({ runId: options.runId, taskId: options.taskId })
       const closed = yield* Deferred.make<{ code: number | null; signal: string | null }>()
       const exited = yield* Deferred.make<{ code: number | null; signal: string | null }>()
-      const killGrace = options.killGrace ?? "2 seconds"
+      const killGrace = options.killGrace ?? defaultKillGrace
+      const maxOutputBytes = options.maxOutputBytes ?? defaultMaxOutputBytes
       const started = yield* Clock.currentTimeMillis
 
       const child = yield* Effect.acquireRelease(
@@ -149,9 +95,9 @@ export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (
             stdio: ["pipe", "pipe", "pipe"]
           })
           const collector = makeOutputCollector({
-            maxOutputBytes: options.maxOutputBytes ?? defaultMaxOutputBytes,
+            maxOutputBytes,
             onOverflow: () => killGroup(child.pid, "SIGKILL"),
-            onLine: (line) => Queue.offerUnsafe(lines, line)
+            onLine: forwarder.offer
           })
           child.stdout.on("data", collector.onStdout)
           child.stderr.on("data", collector.onStderr)
@@ -194,8 +140,7 @@ export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (
         )
       )
       const first = yield* Effect.timeoutOption(waitClosed, options.timeout)
-      const timedOut = Option.isNone(first)
-      const { code, signal } = Option.isSome(first)
+      const exit = Option.isSome(first)
         ? first.value
         : yield* Effect.gen(function* () {
             killGroup(child.child.pid, "SIGTERM")
@@ -205,68 +150,17 @@ export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (
             return yield* waitClosed
           })
       const durationMs = (yield* Clock.currentTimeMillis) - started
-      yield* Queue.end(lines)
-      yield* Fiber.join(forwarder)
+      yield* forwarder.drain
 
-      const tail = child.collector.stderrTail()
-      const frame = parseResultFrame(child.collector.stdout())
-      const metrics: ProcessMetrics = {
+      return classifyEnding({
+        action: options.action,
         durationMs,
-        exitCode: code,
-        signal,
-        peakMemoryBytes: Result.isSuccess(frame) ? (frame.success.peakMemoryBytes ?? null) : null
-      }
-      const failed = (error: ProcessFailure): ProcessOutcome => ({ status: "failed", error, metrics })
-      const exitFields = {
-        ...(code === null ? {} : { exitCode: code }),
-        ...(signal === null ? {} : { signal }),
-        stderrTail: tail
-      }
-
-      if (timedOut) {
-        return failed({
-          tag: "StageTimeoutError",
-          message: `${options.action} timed out`,
-          retryable: true,
-          ...exitFields
-        })
-      }
-      if (child.collector.overflowed()) {
-        return failed({
-          tag: "OutputTooLargeError",
-          message: `${options.action} wrote more than ${options.maxOutputBytes ?? defaultMaxOutputBytes} bytes to stdout`,
-          retryable: false,
-          ...exitFields
-        })
-      }
-      if (signal !== null) {
-        return failed({
-          tag: "ProcessSignalError",
-          message: withTail(`${options.action} was killed by ${signal}`, tail),
-          retryable: true,
-          ...exitFields
-        })
-      }
-      if (code !== 0) {
-        return failed({
-          tag: "ProcessExitError",
-          message: withTail(`${options.action} exited with code ${code}`, tail),
-          retryable: true,
-          ...exitFields
-        })
-      }
-      if (Result.isFailure(frame)) {
-        return failed({
-          tag: "InvalidOutputError",
-          message: `${options.action}: ${frame.failure}`,
-          retryable: false,
-          ...exitFields
-        })
-      }
-      const result = frame.success.result
-      return result.status === "succeeded"
-        ? ({ status: "succeeded", output: result.output, metrics } satisfies ProcessOutcome)
-        : failed({ ...result.error, ...exitFields })
+        timedOut: Option.isNone(first),
+        overflowedAt: child.collector.overflowed() ? maxOutputBytes : undefined,
+        exit,
+        frame: parseResultFrame(child.collector.stdout()),
+        stderrTail: child.collector.stderrTail()
+      })
     })
   )
 })

@@ -54,5 +54,27 @@ describe("PluginManifest", () => {
     assert.deepStrictEqual(document.propertyNames.enum, [...manifestFields.root])
     assert.deepStrictEqual(document.$defs["PluginStage"]!.propertyNames.enum, [...manifestFields.stage])
     assert.deepStrictEqual(document.$defs["PluginCapabilities"]!.propertyNames.enum, [...manifestFields.capabilities])
+    assert.deepStrictEqual(document.$defs["PluginPool"]!.propertyNames.enum, [...manifestFields.pool])
+  })
+
+  it("accepts a warm pool only on a process plugin that is not restricted", () => {
+    const pooled = decode({ ...manifest, pool: { size: 2, maxTasksPerProcess: 50 } })
+    assert.deepStrictEqual({ ...pooled.pool }, { size: 2, maxTasksPerProcess: 50 })
+    const { permission: _, ...unset } = manifest
+    assert.deepStrictEqual({ ...decode({ ...unset, pool: { size: 1 } }).pool }, { size: 1 })
+    assert.throws(() => decode({ ...manifest, permission: "restricted", pool: { size: 2 } }), /trusted process plugins/)
+    assert.throws(() => decode({ ...manifest, runtime: "inline", pool: { size: 2 } }), /runtime inline/)
+    assert.throws(() => decode({ ...manifest, pool: { size: 0 } }))
+  })
+
+  it("says in the JSON Schema that a pool needs runtime process and permission trusted", () => {
+    const entry = catalog.find((candidate) => candidate.name === "Plugin")!
+    const document = toJsonSchema(entry) as { allOf: Array<unknown> }
+    assert.deepStrictEqual(document.allOf, [
+      {
+        if: { required: ["pool"] },
+        then: { properties: { runtime: { const: "process" }, permission: { const: "trusted" } } }
+      }
+    ])
   })
 })

@@ -51,6 +51,7 @@ export const unknownFields = (raw: unknown): Array<Problem> => {
   if (Array.isArray(stages)) stages.forEach((stage, index) => unknownIn(stage, manifestFields.stage, ["stages", index], problems))
   const capabilities = raw["capabilities"]
   unknownIn(capabilities, manifestFields.capabilities, ["capabilities"], problems)
+  unknownIn(raw["pool"], manifestFields.pool, ["pool"], problems)
   const mounts = isRecord(capabilities) ? capabilities["mounts"] : undefined
   if (Array.isArray(mounts))
     mounts.forEach((mount, index) => unknownIn(mount, manifestFields.mount, ["capabilities", "mounts", index], problems))

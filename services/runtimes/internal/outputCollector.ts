@@ -1,11 +1,10 @@
 /**
- * Collects a plugin process's stdout and stderr: stdout is buffered up to a
- * byte limit (for the result frame), stderr is split into lines, kept as a
- * bounded tail for failure messages and handed to `onLine` for forwarding.
+ * Collects a one-shot plugin process's stdout and stderr: stdout is buffered
+ * up to a byte limit (for the result frame), stderr is split into lines,
+ * kept as a bounded tail for failure messages and handed to `onLine` for
+ * forwarding.
  */
-
-/** Lines of stderr kept for failure messages. */
-export const stderrTailLines = 20
+import { makeLineSplitter, makeTail } from "./lines.ts"
 
 /** The collected streams of one plugin process. */
 export interface OutputCollector {
@@ -27,15 +26,12 @@ export const makeOutputCollector = (options: {
   const chunks: Array<Buffer> = []
   let stdoutBytes = 0
   let overflow = false
-  let pending = ""
-  const tail: Array<string> = []
-
-  const line = (text: string) => {
+  const tail = makeTail()
+  const stderr = makeLineSplitter((text) => {
     if (text === "") return
-    tail.push(text)
-    if (tail.length > stderrTailLines) tail.shift()
+    tail.add(text)
     options.onLine(text)
-  }
+  })
 
   return {
     onStdout: (chunk) => {
@@ -49,17 +45,10 @@ export const makeOutputCollector = (options: {
       }
       chunks.push(chunk)
     },
-    onStderr: (chunk) => {
-      const lines = (pending + chunk.toString("utf8")).split("\n")
-      pending = lines.pop() ?? ""
-      lines.forEach(line)
-    },
-    finish: () => {
-      line(pending)
-      pending = ""
-    },
+    onStderr: stderr.push,
+    finish: stderr.flush,
     stdout: () => Buffer.concat(chunks).toString("utf8"),
-    stderrTail: () => tail,
+    stderrTail: tail.lines,
     overflowed: () => overflow
   }
 }

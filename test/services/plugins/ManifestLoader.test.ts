@@ -118,7 +118,7 @@ describe("ManifestLoader", () => {
     Effect.gen(function* () {
       const issues = yield* refusal(`${valid}zzzzzzzzzzzzzz: 1\n`)
       assert.deepStrictEqual(issues, [
-        `${file}:37:1: zzzzzzzzzzzzzz: unknown field "zzzzzzzzzzzzzz" (expected one of: name, namespace, version, description, runtime, entry, image, stages, capabilities, permission)`
+        `${file}:37:1: zzzzzzzzzzzzzz: unknown field "zzzzzzzzzzzzzz" (expected one of: name, namespace, version, description, runtime, entry, image, stages, capabilities, permission, pool)`
       ])
     })
   )
@@ -280,8 +280,58 @@ describe("ManifestLoader", () => {
     Effect.gen(function* () {
       const issues = yield* refusal(variant("version: 1.2.3\n", "version: one\nnamspace: acme\n"))
       assert.deepStrictEqual(issues, [
-        `${file}:4:1: namspace: unknown field "namspace"; did you mean "namespace"? (expected one of: name, namespace, version, description, runtime, entry, image, stages, capabilities, permission)`,
+        `${file}:4:1: namspace: unknown field "namspace"; did you mean "namespace"? (expected one of: name, namespace, version, description, runtime, entry, image, stages, capabilities, permission, pool)`,
         `${file}:3:10: version: expected a semantic version such as 1.2.3, found "one"`
+      ])
+    })
+  )
+
+  it.effect("accepts a warm pool on a trusted process plugin", () =>
+    Effect.gen(function* () {
+      const text = variant("permission: restricted\n", "permission: trusted\npool:\n  size: 4\n  maxTasksPerProcess: 100\n")
+      const loaded = yield* loadManifest({ file, text })
+      assert.deepStrictEqual({ ...loaded.manifest.pool }, { size: 4, maxTasksPerProcess: 100 })
+      const unset = yield* loadManifest({ file, text: variant("permission: restricted\n", "pool: { size: 1 }\n") })
+      assert.deepStrictEqual({ ...unset.manifest.pool }, { size: 1 })
+    })
+  )
+
+  it.effect("names an unknown field inside pool", () =>
+    Effect.gen(function* () {
+      const issues = yield* refusal(variant("permission: restricted\n", "permission: trusted\npool:\n  size: 2\n  maxTaskPerProcess: 3\n"))
+      assert.strictEqual(issues.length, 1)
+      assert.match(issues[0]!, /^.*:\d+:3: pool\.maxTaskPerProcess: unknown field "maxTaskPerProcess"; did you mean "maxTasksPerProcess"\?/)
+    })
+  )
+
+  it.effect("refuses a warm pool on a plugin that asks for permission restricted", () =>
+    Effect.gen(function* () {
+      const issues = yield* refusal(variant("stages:\n", "pool:\n  size: 2\nstages:\n"))
+      assert.deepStrictEqual(issues, [
+        `${file}:9:3: pool: expected no pool (a warm pool is only for trusted process plugins: runtime process, permission trusted or unset; this plugin has permission restricted), found a mapping`
+      ])
+    })
+  )
+
+  it.effect("refuses a warm pool on a plugin that does not run as process", () =>
+    Effect.gen(function* () {
+      const text = variant("permission: restricted\n", "permission: trusted\npool: { size: 2 }\n").replace(
+        "runtime: process",
+        "runtime: inline"
+      )
+      const issues = yield* refusal(text)
+      assert.deepStrictEqual(issues, [
+        `${file}:8:7: pool: expected no pool (a warm pool is only for trusted process plugins: runtime process, permission trusted or unset; this plugin has runtime inline), found a mapping`
+      ])
+    })
+  )
+
+  it.effect("refuses a warm pool size below one", () =>
+    Effect.gen(function* () {
+      const issues = yield* refusal(variant("permission: restricted\n", "pool:\n  size: 0\n  maxTasksPerProcess: 1.5\n"))
+      assert.deepStrictEqual(issues, [
+        `${file}:8:9: pool.size: expected a value greater than or equal to 1, found 0`,
+        `${file}:9:23: pool.maxTasksPerProcess: expected an integer, found 1.5`
       ])
     })
   )

@@ -19,7 +19,7 @@ export const processStageSuite = (name: string, makeBus: () => Layer.Layer<Bus, 
       run(
         Effect.gen(function* () {
           const loaded = yield* loadManifestFile(manifestPath)
-          const definitions = processStages(loaded)
+          const definitions = yield* processStages(loaded)
           expect(definitions.map((definition) => definition.metadata.type)).toEqual(["examples/hello-process.greet"])
           const stack = yield* makeStack("proc")
           yield* stack.registry
@@ -47,7 +47,7 @@ stages:
           const loaded = yield* loadManifestFile(manifestPath)
           const stack = yield* makeStack("procbad")
           yield* stack.registry
-          yield* stack.executor({ pool: "process", definitions: processStages(loaded) })
+          yield* stack.executor({ pool: "process", definitions: yield* processStages(loaded) })
           yield* stack.scheduler()
           yield* stack.registered(["examples/hello-process.greet"])
           const reply = yield* stack.submit(`

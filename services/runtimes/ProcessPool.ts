@@ -1,0 +1,280 @@
+/**
+ * The warm pool of the process runtime: long-lived plugin processes (`node
+ * sdk/runner.ts --serve <entry>`, see `WorkerProtocol.ts`) that run many
+ * tasks of one trusted plugin one after another, instead of a fresh process
+ * per task. At most `size` workers run tasks at once (a retired one may still
+ * be exiting); one is started when a task finds none idle, and tasks beyond
+ * `size` wait for a free one. Each worker
+ * leads its own process group and has the one-shot environment (PATH and the
+ * declared names; a task's TRACEPARENT comes with its request). Per task the
+ * pool makes a fresh work directory (in a temporary directory of the pool's
+ * own; removed afterwards) and forwards the task's stderr lines as logs
+ * annotated with its run and task ids.
+ *
+ * A worker that fails a task at the process level is never reused: a timeout
+ * sends SIGTERM to its group, then SIGKILL after the grace period; oversized
+ * stdout kills the group at once; a worker that dies mid-task fails the task
+ * with its exit code or signal and the last stderr lines. The next task then
+ * starts a new worker. After `maxTasksPerProcess` tasks a worker is retired
+ * (its stdin closed, so it exits). Outcomes are the one-shot runtime's
+ * `ProcessOutcome` values; while a worker lives its exit code is null, and
+ * its peak memory is the worker's high-water mark since it started. Closing
+ * the pool's scope kills every worker's group and removes its directory.
+ */
+import { spawn } from "node:child_process"
+import type { ChildProcessByStdio } from "node:child_process"
+import { tmpdir } from "node:os"
+import type { Readable, Writable } from "node:stream"
+import { Clock, Deferred, Effect, Exit, Option, Result, Semaphore } from "effect"
+import { resultFrameMarker } from "../../sdk/defineAction.ts"
+import { actionRequest } from "./internal/actionRequest.ts"
+import { pluginEnvironment } from "./internal/environment.ts"
+import { makeLineSplitter, makeTail } from "./internal/lines.ts"
+import type { LineSplitter, Tail } from "./internal/lines.ts"
+import { makeLogForwarder } from "./internal/logForwarder.ts"
+import { classifyEnding } from "./internal/outcome.ts"
+import type { ProcessOutcome } from "./internal/outcome.ts"
+import { killGroup } from "./internal/processGroup.ts"
+import { parseResultFrame } from "./internal/resultFrame.ts"
+import { makeWorkDirs } from "./internal/workDir.ts"
+import type { PluginProcessOptions, PluginTask } from "./ProcessRuntime.ts"
+import { defaultKillGrace, defaultMaxOutputBytes, runnerPath } from "./ProcessRuntime.ts"
+import type { WorkerRequest } from "./WorkerProtocol.ts"
+import { readWorkerLine, serveFlag } from "./WorkerProtocol.ts"
+
+/** What `makeProcessPool` takes. */
+export interface ProcessPoolOptions extends PluginProcessOptions {
+  /** Most workers alive at once, and so most tasks running at once. */
+  readonly size: number
+  /** Tasks a worker runs before it is retired and replaced. @default unlimited */
+  readonly maxTasksPerProcess?: number
+}
+
+/** A warm pool of one plugin's processes. */
+export interface ProcessPool {
+  /** Runs one task on an idle worker (starting one if there is room, else waiting for one); never fails. */
+  readonly run: (task: PluginTask) => Effect.Effect<ProcessOutcome>
+}
+
+interface ProcessExit {
+  readonly code: number | null
+  readonly signal: string | null
+}
+
+/** What a worker knows about the task it is running. */
+interface TaskState {
+  readonly taskId: string
+  readonly tail: Tail
+  readonly forward: (line: string) => void
+  readonly stdout: LineSplitter
+  /** Completed once the result frame and the end-of-task line have both arrived. */
+  readonly answered: Deferred.Deferred<void>
+  stdoutBytes: number
+  overflowed: boolean
+  frame: string | undefined
+  ended: boolean
+}
+
+interface Worker {
+  readonly child: ChildProcessByStdio<Writable, Readable, Readable>
+  readonly exited: Deferred.Deferred<ProcessExit>
+  readonly closed: Deferred.Deferred<void>
+  exit: ProcessExit | undefined
+  tasks: number
+  current: TaskState | undefined
+}
+
+/** Starts a pool whose workers live until the scope closes. */
+export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options: ProcessPoolOptions) {
+  const killGrace = options.killGrace ?? defaultKillGrace
+  const maxOutputBytes = options.maxOutputBytes ?? defaultMaxOutputBytes
+  const maxTasks = options.maxTasksPerProcess ?? Number.POSITIVE_INFINITY
+  const env = pluginEnvironment({ names: options.env, parentEnv: options.parentEnv ?? process.env })
+  const permits = yield* Semaphore.make(Math.max(1, options.size))
+  const taskWorkDir = yield* makeWorkDirs
+  const idle: Array<Worker> = []
+  const live = new Set<Worker>()
+  let closing = false
+  // Lines no running task claims (a worker's own output between tasks, a finished task's late log).
+  const stray = yield* makeLogForwarder({ entry: options.entry })
+
+  const answerIfComplete = (task: TaskState) => {
+    if (task.frame !== undefined && task.ended) Deferred.doneUnsafe(task.answered, Effect.void)
+  }
+
+  const spawnWorker = (): Worker => {
+    const child = spawn(process.execPath, [runnerPath, serveFlag, options.entry], {
+      cwd: tmpdir(),
+      env,
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const worker: Worker = {
+      child,
+      exited: Deferred.makeUnsafe<ProcessExit>(),
+      closed: Deferred.makeUnsafe<void>(),
+      exit: undefined,
+      tasks: 0,
+      current: undefined
+    }
+    live.add(worker)
+    const stderr = makeLineSplitter((text) => {
+      if (text === "") return
+      const line = readWorkerLine(text)
+      const task = worker.current
+      if (line._tag === "End") {
+        if (task !== undefined && task.taskId === line.taskId) {
+          task.ended = true
+          answerIfComplete(task)
+        }
+        return
+      }
+      if (task !== undefined && (line._tag === "Plain" || line.taskId === task.taskId)) {
+        task.tail.add(line.line)
+        task.forward(line.line)
+      } else stray.offer(line.line)
+    })
+    child.stdout.on("data", (chunk: Buffer) => {
+      const task = worker.current
+      if (task === undefined || task.overflowed) return
+      task.stdoutBytes += chunk.length
+      if (task.stdoutBytes > maxOutputBytes) {
+        task.overflowed = true
+        killGroup(child.pid, "SIGKILL")
+        return
+      }
+      task.stdout.push(chunk)
+    })
+    child.stderr.on("data", stderr.push)
+    // A worker that died is reported by its exit, not by a failed write.
+    child.stdin.on("error", () => {})
+    const exited = (exit: ProcessExit) => {
+      if (worker.exit !== undefined) return
+      worker.exit = exit
+      live.delete(worker)
+      // Leftover group members would hold the pipes open.
+      killGroup(child.pid, "SIGKILL")
+      Deferred.doneUnsafe(worker.exited, Effect.succeed(exit))
+    }
+    child.on("exit", (code, signal) => exited({ code, signal }))
+    child.on("error", () => {
+      exited({ code: null, signal: null })
+      Deferred.doneUnsafe(worker.closed, Effect.void)
+    })
+    child.on("close", () => {
+      stderr.flush()
+      Deferred.doneUnsafe(worker.closed, Effect.void)
+    })
+    return worker
+  }
+
+  // The exit, once the pipes have closed too (so the last stderr lines are in), or one grace period after it
+  // when a process that escaped the group holds them open.
+  const waitExit = (worker: Worker) =>
+    Deferred.await(worker.exited).pipe(Effect.tap(() => Effect.timeoutOption(Deferred.await(worker.closed), killGrace)))
+
+  const runOn = (worker: Worker, task: PluginTask) =>
+    Effect.gen(function* () {
+      const workDir = yield* taskWorkDir
+      const forwarder = yield* makeLogForwarder({ runId: task.runId, taskId: task.taskId })
+      const state: TaskState = {
+        taskId: task.taskId,
+        tail: makeTail(),
+        forward: forwarder.offer,
+        stdout: makeLineSplitter((line) => {
+          const at = line.indexOf(resultFrameMarker)
+          if (at !== -1 && state.frame === undefined) {
+            state.frame = line.slice(at)
+            answerIfComplete(state)
+          }
+        }),
+        answered: yield* Deferred.make<void>(),
+        stdoutBytes: 0,
+        overflowed: false,
+        frame: undefined,
+        ended: false
+      }
+      const request: WorkerRequest = {
+        request: actionRequest(task, workDir),
+        ...(task.traceparent === undefined ? {} : { traceparent: task.traceparent })
+      }
+      worker.current = state
+      worker.tasks += 1
+      const started = yield* Clock.currentTimeMillis
+      worker.child.stdin.write(`${JSON.stringify(request)}\n`)
+
+      const ended = Effect.raceFirst(Deferred.await(state.answered).pipe(Effect.as(undefined)), waitExit(worker))
+      const first = yield* Effect.timeoutOption(ended, task.timeout)
+      const exit = Option.isSome(first)
+        ? first.value
+        : yield* Effect.gen(function* () {
+            killGroup(worker.child.pid, "SIGTERM")
+            const graceful = yield* Effect.timeoutOption(waitExit(worker), killGrace)
+            if (Option.isSome(graceful)) return graceful.value
+            killGroup(worker.child.pid, "SIGKILL")
+            return yield* waitExit(worker)
+          })
+      const durationMs = (yield* Clock.currentTimeMillis) - started
+      worker.current = undefined
+      yield* forwarder.drain
+
+      const outcome = classifyEnding({
+        action: task.action,
+        durationMs,
+        timedOut: Option.isNone(first),
+        overflowedAt: state.overflowed ? maxOutputBytes : undefined,
+        exit,
+        frame: state.frame === undefined ? Result.fail("no result frame on stdout") : parseResultFrame(state.frame),
+        stderrTail: state.tail.lines()
+      })
+      return { outcome, reusable: exit === undefined && worker.exit === undefined }
+    }).pipe(Effect.scoped)
+
+  const checkout = Effect.sync((): Worker => {
+    for (let worker = idle.pop(); worker !== undefined; worker = idle.pop()) {
+      if (worker.exit === undefined) return worker
+    }
+    return spawnWorker()
+  })
+
+  const release = (worker: Worker, reusable: boolean) =>
+    Effect.sync(() => {
+      if (reusable && !closing && worker.tasks < maxTasks) idle.push(worker)
+      else if (reusable) worker.child.stdin.end()
+      else killGroup(worker.child.pid, "SIGKILL")
+    })
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function* () {
+      closing = true
+      idle.length = 0
+      const workers = [...live]
+      for (const worker of workers) killGroup(worker.child.pid, "SIGKILL")
+      yield* Effect.forEach(workers, (worker) => Effect.timeoutOption(Deferred.await(worker.exited), killGrace), { discard: true })
+    })
+  )
+
+  // A task that arrives after the scope closed (the executor stopping, the plugin unloaded) starts nothing.
+  const closed = (task: PluginTask): ProcessOutcome => ({
+    status: "failed",
+    error: { tag: "PoolClosedError", message: `${task.action}: the plugin's process pool is closed`, retryable: true },
+    metrics: { durationMs: 0, exitCode: null, signal: null, peakMemoryBytes: null }
+  })
+
+  const run = (task: PluginTask): Effect.Effect<ProcessOutcome> =>
+    Effect.suspend(() =>
+      closing
+        ? Effect.succeed(closed(task))
+        : Effect.acquireUseRelease(
+            checkout,
+            (worker) => runOn(worker, task),
+            // An interrupted task leaves its worker in an unknown state: it is not reused.
+            (worker, exit) => release(worker, Exit.isSuccess(exit) && exit.value.reusable)
+          ).pipe(Effect.map(({ outcome }) => outcome))
+    ).pipe(
+      Semaphore.withPermit(permits),
+      Effect.withSpan("ProcessPool.run", { attributes: { action: task.action, taskId: task.taskId } }, { captureStackTrace: false })
+    )
+
+  return { run } satisfies ProcessPool
+})
