@@ -24,7 +24,7 @@ const decodePayloads = Schema.decodeUnknownSync(Schema.Array(Payload))
 
 const bytesOf = async (payload: Payload): Promise<Uint8Array> =>
   payload.content !== undefined
-    ? Buffer.from(payload.content, payload.encoding === "base64" ? "base64" : "utf8")
+    ? new Uint8Array(Buffer.from(payload.content, payload.encoding === "base64" ? "base64" : "utf8"))
     : new Uint8Array(await readFile(payload.ref ?? payload.source))
 
 const pageCount = async (bytes: Uint8Array): Promise<number> => {
@@ -63,7 +63,7 @@ export const runPdfProcessor = async (options: {
   readonly signal?: AbortSignal
   readonly log?: (line: string) => void
 }): Promise<void> => {
-  const log = options.log ?? ((line: string) => console.log(line))
+  const log = options.log ?? ((line: string) => console.error(line))
   const client = await connect({
     natsUrl: options.natsUrl,
     name: "pdf-processor",
@@ -83,6 +83,9 @@ export const runPdfProcessor = async (options: {
         log(`run ${event.runId}: ${error instanceof Error ? error.message : String(error)}`)
       })
     }
+  } catch (error) {
+    // Closing the connection on abort ends the event stream with an error; that is the way out.
+    if (options.signal?.aborted !== true) throw error
   } finally {
     await client.close()
   }
