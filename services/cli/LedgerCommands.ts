@@ -4,7 +4,7 @@
  * stages waiting on it. Over NATS only: an embedded run lives in its own
  * process.
  */
-import { Config, Console, Effect, Layer, Option, Schema } from "effect"
+import { Config, Console, Effect, Layer, Option, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { SwitchyardClient } from "../../sdk/client.ts"
 import { busLayer } from "./Stack.ts"
@@ -14,6 +14,8 @@ import { loggingLayer } from "./internal/logging.ts"
 export class RunNotFoundError extends Schema.TaggedError<RunNotFoundError>()("RunNotFoundError", {
   runId: Schema.String
 }) {
+  override readonly [Runtime.errorExitCode] = 1
+  override readonly [Runtime.errorReported] = false
   override get message(): string {
     return `no run ${this.runId} in the run-state bucket`
   }
@@ -23,6 +25,8 @@ export class RunNotFoundError extends Schema.TaggedError<RunNotFoundError>()("Ru
 export class LedgerFieldError extends Schema.TaggedError<LedgerFieldError>()("LedgerFieldError", {
   found: Schema.String
 }) {
+  override readonly [Runtime.errorExitCode] = 1
+  override readonly [Runtime.errorReported] = false
   override get message(): string {
     return `expected field=value, found ${JSON.stringify(this.found)}`
   }
@@ -35,6 +39,14 @@ const nats = Flag.String("nats").pipe(
 )
 
 const runId = Argument.String("runId").pipe(Argument.withDescription("The run's id"))
+
+/** Prints a command's own errors on stderr (they are not reported again). */
+const reportErrors = <A, R>(effect: Effect.Effect<A, RunNotFoundError | LedgerFieldError | unknown, R>) =>
+  effect.pipe(
+    Effect.tapError((error) =>
+      error instanceof RunNotFoundError || error instanceof LedgerFieldError ? Console.error(error.message) : Effect.void
+    )
+  )
 
 const clientOver = (url: string) => SwitchyardClient.layer.pipe(Layer.provide(busLayer(url)))
 
@@ -76,6 +88,7 @@ const set = Command.make(
           : `ledger of run ${runId} unchanged: the run already ${reply.status}`
       )
     },
+    reportErrors,
     Effect.provide(loggingLayer("Warn"))
   )
 ).pipe(Command.withDescription("Set ledger fields of a run; gates waiting on them are evaluated again"))
@@ -103,6 +116,7 @@ const show = Command.make(
         ].join("\n")
       )
     },
+    reportErrors,
     Effect.provide(loggingLayer("Warn"))
   )
 ).pipe(Command.withDescription("Show a run's ledger and the stages waiting on it"))

@@ -304,4 +304,42 @@ describe("RunActor", () => {
       expect(run.stages.g!.status).toBe("skipped")
     })
   })
+
+  it("passes a stage's config with its inputs (an input of the same name wins) and counts by its metadata override", () => {
+    const pipeline = Schema.decodeUnknownSync(Pipeline)({
+      name: "t",
+      stages: [
+        {
+          name: "a",
+          type: "hello.letters",
+          config: { size: 3, mode: "fast" },
+          inputs: { mode: "{{ inputs.mode }}" },
+          metadata: { stateKey: "chars", count: "none" }
+        },
+        { name: "b", type: "hello.letters", depends_on: ["a"] }
+      ]
+    })
+    const overridden = {
+      ...Schema.encodeSync(RegisteredStage)(types.letters),
+      metadata: { ...types.letters.metadata, stateKey: "chars", count: "none" }
+    }
+    const run = RunActor.newRun({
+      runId: "r1",
+      file: "t.yaml",
+      pipeline: Schema.encodeSync(Pipeline)(pipeline),
+      stages: new Map([
+        ["a", overridden],
+        ["b", Schema.encodeSync(RegisteredStage)(types.letters)]
+      ]),
+      inputs: { mode: "slow" },
+      now: 0
+    })
+    const started = RunActor.start(run, 0)
+    expect(started.dispatch.map((task) => task.inputs)).toEqual([{ size: 3, mode: "slow" }])
+    const finishedA = succeed(run, "a", ["x", "y"])!
+    expect(finishedA.events.find((event) => event.kind === "stage.finished")?.count).toBe(0)
+    succeed(run, "b", ["z"])
+    expect(run.state).toEqual({ chars: ["x", "y"], letters: ["z"] })
+    expect(run.types["hello.letters"]?.stateKey).toBe("letters")
+  })
 })
