@@ -91,7 +91,11 @@ const run = Command.make(
         ...(parsed.pipeline.plugins === undefined || url !== undefined
           ? {}
           : { pipeline: { file: pipeline, plugins: parsed.pipeline.plugins } })
-      })
+      }).pipe(
+        Effect.catchTag("PipelinePluginMissingError", (error) =>
+          Console.error(error.message).pipe(Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline }))))
+        )
+      )
       const summary = makeSummary(parsed.pipeline)
       const outcome = yield* Effect.scoped(
         Effect.gen(function* () {

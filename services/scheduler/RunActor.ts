@@ -381,12 +381,15 @@ export const cancel = (record: RunDoc, reason: string, now: number): Transition 
   return draft.done()
 }
 
-/** Merges ledger fields into a run and runs its waiting stages again. */
-export const updateLedger = (record: RunDoc, fields: Readonly<Record<string, unknown>>, now: number): Transition => {
+/**
+ * Merges ledger fields into a running run and runs its waiting stages again;
+ * `undefined` for a finished run, whose ledger stays as it ended.
+ */
+export const updateLedger = (record: RunDoc, fields: Readonly<Record<string, unknown>>, now: number): Transition | undefined => {
+  if (record.status !== "running") return undefined
   const draft = new Draft(record, now)
   draft.record.ledger = { ...record.ledger, ...fields } as RunDoc["ledger"]
   draft.record.ledgerVersion = (record.ledgerVersion ?? 0) + 1
-  if (record.status !== "running") return draft.done()
   for (const stage of Object.values(record.stages)) if (stage.status === "waiting") wake(draft, stage)
   return draft.done()
 }

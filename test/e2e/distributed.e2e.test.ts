@@ -8,26 +8,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { connect as natsConnect } from "@nats-io/transport-node"
 import { Effect, Schema } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import { eventually } from "../support/eventually.ts"
-import { type NatsServerHandle, startNatsServer } from "../support/NatsServer.ts"
 import { type CliProcess, runCli, spawnCli } from "./support/CliProcess.ts"
 import { runEvents, runPipeline, startStack } from "./support/Stack.ts"
+import { ownNatsServer } from "./support/ownNatsServer.ts"
 
 const hello = "examples/pipelines/hello.yaml"
 const napPipeline = "test/e2e/fixtures/nap.yaml"
 const napModule = "test/e2e/fixtures/napStages.ts"
 
-let server: NatsServerHandle | undefined
-const natsUrl = () => server!.url
-
-beforeAll(async () => {
-  server = await startNatsServer()
-})
-
-afterAll(async () => {
-  await server?.dispose()
-})
+const natsUrl = ownNatsServer()
 
 const StageList = Schema.fromJsonString(
   Schema.Array(

@@ -6,33 +6,22 @@
  * and the gate opened by the example PDF processor running as its own
  * process, a separate client on the bus.
  */
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import type { RunEvent } from "../../schemas/Run.ts"
-import { type NatsServerHandle, startNatsServer } from "../support/NatsServer.ts"
+import { httpServer } from "../support/httpServer.ts"
 import { repoRoot, spawnCli } from "./support/CliProcess.ts"
 import { runPipeline, startStack } from "./support/Stack.ts"
+import { ownNatsServer } from "./support/ownNatsServer.ts"
 
 const auto = "examples/pipelines/auto.yaml"
 const twoPhase = "examples/pipelines/pdf-two-phase.yaml"
 const processor = join(repoRoot, "examples", "services", "pdf-processor", "index.ts")
 
-let server: NatsServerHandle | undefined
-const natsUrl = () => server!.url
-
-beforeAll(async () => {
-  server = await startNatsServer()
-})
-
-afterAll(async () => {
-  await server?.dispose()
-})
+const natsUrl = ownNatsServer()
 
 /** A temporary folder for a run's vector and graph stores, removed with the scope. */
 const storeDir = Effect.acquireRelease(
@@ -41,34 +30,12 @@ const storeDir = Effect.acquireRelease(
 )
 
 /** A local HTTP server handing out the sample corpus' files. */
-const corpusServer = Effect.acquireRelease(
-  Effect.callback<{ readonly url: string; readonly close: () => void }>((resume) => {
-    const http = createServer((request, response) => {
-      readFile(join(repoRoot, "examples", "data", (request.url ?? "/").slice(1))).then(
-        (bytes) => {
-          response.writeHead(200, { "content-type": "application/pdf", "content-length": bytes.length })
-          response.end(bytes)
-        },
-        () => {
-          response.writeHead(404)
-          response.end()
-        }
-      )
-    })
-    http.listen(0, "127.0.0.1", () =>
-      resume(
-        Effect.succeed({
-          url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
-          close: () => {
-            http.closeAllConnections()
-            http.close()
-          }
-        })
-      )
-    )
-  }),
-  (served) => Effect.sync(() => served.close())
-)
+const corpusServer = httpServer((request, response) => {
+  readFile(join(repoRoot, "examples", "data", (request.url ?? "/").slice(1))).then(
+    (bytes) => response.writeHead(200, { "content-type": "application/pdf", "content-length": bytes.length }).end(bytes),
+    () => response.writeHead(404).end()
+  )
+})
 
 /** Stage name → output count, from a run's `stage.finished` events. */
 const countsOf = (events: ReadonlyArray<RunEvent>) =>
@@ -134,7 +101,7 @@ describe("document pipelines as separate processes", () => {
         const stores = yield* storeDir
         const run = yield* runPipeline(
           twoPhase,
-          ["--nats", natsUrl(), "--input", `url=${served.url}/pneumonia.pdf`, "--input", `store_dir=${stores}`],
+          ["--nats", natsUrl(), "--input", `url=${served}/pneumonia.pdf`, "--input", `store_dir=${stores}`],
           { label: "pdf-two-phase", timeout: "90 seconds" }
         )
         assert.strictEqual(run.code, 0, `${run.stderr}\n${pdfProcessor.stderr()}\n${pdfProcessor.stdout()}`)

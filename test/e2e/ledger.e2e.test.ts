@@ -6,22 +6,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import { eventually } from "../support/eventually.ts"
-import { type NatsServerHandle, startNatsServer } from "../support/NatsServer.ts"
 import { runCli, spawnCli } from "./support/CliProcess.ts"
 import { runEvents, startStack } from "./support/Stack.ts"
+import { ownNatsServer } from "./support/ownNatsServer.ts"
 
-let server: NatsServerHandle | undefined
-const natsUrl = () => server!.url
-
-beforeAll(async () => {
-  server = await startNatsServer()
-})
-
-afterAll(async () => {
-  await server?.dispose()
-})
+const natsUrl = ownNatsServer()
 
 describe("switchyard ledger", () => {
   it.live(

@@ -15,7 +15,6 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import { Bus } from "../../services/bus/Bus.ts"
 import { decode } from "../../services/bus/Codec.ts"
 import * as NatsBus from "../../services/bus/NatsBus.ts"
@@ -23,9 +22,9 @@ import { makeNames } from "../../services/bus/Subjects.ts"
 import { AuditEntry, AuditEntryType, RegistryClient } from "../../services/registry/index.ts"
 import { collect } from "../support/collect.ts"
 import { eventually } from "../support/eventually.ts"
-import { type NatsServerHandle, startNatsServer } from "../support/NatsServer.ts"
 import { repoRoot, runCli, spawnCli } from "./support/CliProcess.ts"
 import { runPipeline } from "./support/Stack.ts"
+import { ownNatsServer } from "./support/ownNatsServer.ts"
 
 const examplePlugin = join(repoRoot, "examples", "plugins", "hello-process")
 const sdkUrl = new URL("../../sdk/defineAction.ts", import.meta.url).href
@@ -34,16 +33,7 @@ const effectDir = fileURLToPath(new URL("../../node_modules/effect", import.meta
 const greetType = "examples/hello-process.greet"
 const waveType = "e2e/wave.wave"
 
-let server: NatsServerHandle | undefined
-const natsUrl = () => server!.url
-
-beforeAll(async () => {
-  server = await startNatsServer()
-})
-
-afterAll(async () => {
-  await server?.dispose()
-})
+const natsUrl = ownNatsServer()
 
 const waveManifest = `name: wave
 namespace: e2e

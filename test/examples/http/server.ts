@@ -3,10 +3,8 @@
  * 127.0.0.1 on an OS-assigned port, echoes each request back as JSON (or
  * never answers, for timeouts), and closes when the test's scope closes.
  */
-import { createServer } from "node:http"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
-import { Effect } from "effect"
+import { httpServer } from "../../support/httpServer.ts"
 
 /** How the server answers: echo the request, or hold it open forever. */
 export type ServerMode = "echo" | "hang"
@@ -29,22 +27,4 @@ const echo = (request: IncomingMessage, response: ServerResponse) => {
 }
 
 /** Starts a server in the current scope and returns its base URL. */
-export const localServer = (mode: ServerMode = "echo") =>
-  Effect.acquireRelease(
-    Effect.callback<{ readonly url: string; readonly close: () => void }>((resume) => {
-      const server = createServer(mode === "echo" ? echo : () => {})
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(
-          Effect.succeed({
-            url: `http://127.0.0.1:${port}`,
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        )
-      })
-    }),
-    (server) => Effect.sync(() => server.close())
-  ).pipe(Effect.map((server) => server.url))
+export const localServer = (mode: ServerMode = "echo") => httpServer(mode === "echo" ? echo : () => {})

@@ -7,6 +7,7 @@ import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
 import { countOutput } from "../../../services/scheduler/internal/countOutput.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
+import { httpServer } from "../../support/httpServer.ts"
 import { scriptedServer, sendJson, taskInfo } from "./fixtures-b/support.ts"
 
 interface Batch {
@@ -208,8 +209,7 @@ describe("core/core.embed", () => {
   it.live("retries when the endpoint cannot be reached, then fails retryably with the reason", () =>
     Effect.gen(function* () {
       // A server that is closed again at once: its port refuses connections.
-      const closed = yield* scriptedServer(() => {})
-      closed.close()
+      const closed = { url: yield* Effect.scoped(httpServer(() => {})) }
       const failure = failureOf(
         yield* Effect.exit(
           embed.execute(

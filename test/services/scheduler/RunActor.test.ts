@@ -228,7 +228,7 @@ describe("RunActor", () => {
       expect(waiting.events[0]!.waiting).toEqual({ message: "waits", unmet: ["ready equals true (missing)"] })
       expect(waiting.timers).toEqual([{ stage: "g", at: 1010 }])
       expect(run.stages.g!.status).toBe("waiting")
-      const woken = RunActor.updateLedger(run, { ready: true }, 20)
+      const woken = RunActor.updateLedger(run, { ready: true }, 20)!
       expect(woken.dispatch.map((task) => [task.taskId, task.ledger])).toEqual([["r1.g~1", { ready: true }]])
       expect(succeed(run, "g", { passed: true }, 30)).toBeDefined()
       expect(run.stages.g!.status).toBe("succeeded")
@@ -248,9 +248,8 @@ describe("RunActor", () => {
         retryable: false
       })
       // A ledger update after the timeout changes nothing: one terminal outcome.
-      const late = RunActor.updateLedger(run, { ready: true }, 1020)
-      expect(late.dispatch).toEqual([])
-      expect(late.events).toEqual([])
+      expect(RunActor.updateLedger(run, { ready: true }, 1020)).toBeUndefined()
+      expect(run.ledger).toEqual({})
       expect(run.status).toBe("failed")
     })
 
@@ -279,8 +278,8 @@ describe("RunActor", () => {
     it("answers every duplicate ledger update with a new evaluation, and exactly one outcome", () => {
       const run = gated()
       wait(run, "g", ["ready"], 10)
-      const first = RunActor.updateLedger(run, { ready: true }, 20)
-      const second = RunActor.updateLedger(run, { ready: true }, 21)
+      const first = RunActor.updateLedger(run, { ready: true }, 20)!
+      const second = RunActor.updateLedger(run, { ready: true }, 21)!
       expect(first.dispatch.length).toBe(1)
       expect(second.dispatch).toEqual([])
       expect(succeed(run, "g", { passed: true }, 30)).toBeDefined()

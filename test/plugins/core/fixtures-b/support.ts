@@ -4,12 +4,11 @@
  * a scoped temporary directory, and the task info a stage receives.
  */
 import { mkdtemp, rm } from "node:fs/promises"
-import { createServer } from "node:http"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
+import { httpServer } from "../../../support/httpServer.ts"
 
 /** A request the server received, body read as text. */
 export interface SeenRequest {
@@ -24,39 +23,24 @@ export type Script = (request: SeenRequest, response: ServerResponse, index: num
 
 /** A server in the current scope: its base URL and the requests seen so far. */
 export const scriptedServer = (script: Script) =>
-  Effect.acquireRelease(
-    Effect.callback<{ readonly url: string; readonly requests: Array<SeenRequest>; readonly close: () => void }>((resume) => {
-      const requests: Array<SeenRequest> = []
-      const server = createServer((request, response) => {
-        const chunks: Array<Buffer> = []
-        request.on("data", (chunk: Buffer) => chunks.push(chunk))
-        request.on("end", () => {
-          const seen = {
-            method: request.method ?? "",
-            url: request.url ?? "",
-            headers: request.headers,
-            body: Buffer.concat(chunks).toString("utf8")
-          }
-          requests.push(seen)
-          script(seen, response, requests.length - 1)
-        })
+  Effect.gen(function* () {
+    const requests: Array<SeenRequest> = []
+    const url = yield* httpServer((request, response) => {
+      const chunks: Array<Buffer> = []
+      request.on("data", (chunk: Buffer) => chunks.push(chunk))
+      request.on("end", () => {
+        const seen = {
+          method: request.method ?? "",
+          url: request.url ?? "",
+          headers: request.headers,
+          body: Buffer.concat(chunks).toString("utf8")
+        }
+        requests.push(seen)
+        script(seen, response, requests.length - 1)
       })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(
-          Effect.succeed({
-            url: `http://127.0.0.1:${port}`,
-            requests,
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        )
-      })
-    }),
-    (server) => Effect.sync(() => server.close())
-  )
+    })
+    return { url, requests }
+  })
 
 /** A fresh temporary directory, removed when the scope closes. */
 export const tempDir = (prefix: string) =>
