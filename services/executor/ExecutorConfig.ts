@@ -31,6 +31,12 @@ export interface ExecutorOptions {
   readonly shutdownGrace?: Duration.Input
   /** How often a running task renews its lease. @default ackWait / 3 */
   readonly progressInterval?: Duration.Input
+  /**
+   * The largest encoded result sent; a bigger one is replaced by a failed result
+   * saying so (NATS refuses messages over its max payload, 1 MiB by default).
+   * @default 1000000
+   */
+  readonly maxResultBytes?: number
 }
 
 /** Resolved settings. */
@@ -45,6 +51,7 @@ export interface ExecutorSettings {
   readonly registerTimeout: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly progressInterval: Duration.Duration
+  readonly maxResultBytes: number
 }
 
 /** The executor's settings. */
@@ -78,7 +85,8 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           maxDeliver: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_DELIVER")),
           maxAckPending: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_ACK_PENDING")),
           registerTimeout: Config.option(Config.Duration("SWITCHYARD_REGISTER_TIMEOUT")),
-          shutdownGrace: Config.option(Config.Duration("SWITCHYARD_SHUTDOWN_GRACE"))
+          shutdownGrace: Config.option(Config.Duration("SWITCHYARD_SHUTDOWN_GRACE")),
+          maxResultBytes: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_RESULT_BYTES"))
         })
         const fromEnv: ExecutorOptions = {
           pool: env.pool,
@@ -89,7 +97,8 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           ...present("maxDeliver", env.maxDeliver),
           ...present("maxAckPending", env.maxAckPending),
           ...present("registerTimeout", env.registerTimeout),
-          ...present("shutdownGrace", env.shutdownGrace)
+          ...present("shutdownGrace", env.shutdownGrace),
+          ...present("maxResultBytes", env.maxResultBytes)
         }
         return yield* resolve({ ...fromEnv, ...overrides })
       })
@@ -116,6 +125,7 @@ const resolve = (options: ExecutorOptions): Effect.Effect<ExecutorSettings> =>
       registerTimeout: Duration.fromInputUnsafe(options.registerTimeout ?? "5 seconds"),
       shutdownGrace: Duration.fromInputUnsafe(options.shutdownGrace ?? "30 seconds"),
       // Three renewals per lease leave room for one to be late.
-      progressInterval: Duration.fromInputUnsafe(options.progressInterval ?? Duration.divideUnsafe(ackWait, 3))
+      progressInterval: Duration.fromInputUnsafe(options.progressInterval ?? Duration.divideUnsafe(ackWait, 3)),
+      maxResultBytes: options.maxResultBytes ?? 1_000_000
     }
   })

@@ -65,3 +65,17 @@ export class SecretNotFoundError extends Schema.TaggedError<SecretNotFoundError>
     return `this executor has no value for the secret(s) ${this.keys.join(", ")} (stage type ${this.stageType})`
   }
 }
+
+/** A stage's result is larger than the bus carries; another attempt would give the same. */
+export class ResultTooLargeError extends Schema.TaggedError<ResultTooLargeError>()("ResultTooLargeError", {
+  stageType: Schema.String,
+  bytes: Schema.Number,
+  limit: Schema.Number
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    return `the result of stage ${this.stageType} is ${this.bytes} bytes encoded, over the limit of ${this.limit} (SWITCHYARD_MAX_RESULT_BYTES; NATS max_payload); write large outputs to files or a store and return a reference`
+  }
+}

@@ -29,7 +29,7 @@ import { StageFailure } from "../../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../../sdk/Stage.ts"
 import { TaskFailure, TaskRun, TaskWaiting } from "../../../schemas/Task.ts"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
-import { SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
+import { ResultTooLargeError, SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
 import { SecretSource } from "../SecretSource.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
 import type { AckDecision } from "./ackDecision.ts"
@@ -162,19 +162,30 @@ export const makeTaskHandler = (options: {
     })
 
   const publishResult = (message: JobMessage, task: TaskRun, outcome: Outcome, durationMs: number, subject: string) => {
-    const encoded = encodeTaskResult(
-      {
-        taskId: task.taskId,
-        runId: task.runId,
-        stage: task.stage,
-        stageType: task.stageType,
-        attempt: task.attempt,
-        executorId: settings.executorId,
-        pool: settings.pool,
-        durationMs
-      },
-      outcome
-    )
+    const fields = {
+      taskId: task.taskId,
+      runId: task.runId,
+      stage: task.stage,
+      stageType: task.stageType,
+      attempt: task.attempt,
+      executorId: settings.executorId,
+      pool: settings.pool,
+      durationMs
+    }
+    const full = encodeTaskResult(fields, outcome)
+    // The bus would refuse it on every attempt: the stage fails once, saying why, instead.
+    const encoded =
+      full.data.length <= settings.maxResultBytes
+        ? full
+        : encodeTaskResult(
+            fields,
+            failedWith(
+              StageFailure.fromError(
+                task.stageType,
+                new ResultTooLargeError({ stageType: task.stageType, bytes: full.data.length, limit: settings.maxResultBytes })
+              )
+            )
+          )
     const headers: Record<string, string> = { ...encoded.headers }
     for (const key of traceHeaders) {
       const value = message.headers[key]

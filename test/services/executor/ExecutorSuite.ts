@@ -71,6 +71,23 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
       )
     )
 
+    it.live("replaces a result larger than the bus carries with a failed, non-retryable ResultTooLargeError", () =>
+      run(
+        Effect.gen(function* () {
+          const h = yield* makeHarness("huge")
+          yield* h.startReplica({ pool: "p", definitions: helloStages, maxResultBytes: 2_000 })
+          const small = yield* h.submit("p", { stageType: "hello.reverse", inputs: { text: "short" } })
+          const huge = yield* h.submit("p", { stageType: "hello.reverse", inputs: { text: "x".repeat(5_000) } })
+          assert.strictEqual((yield* h.resultOf(small.taskId)).result.status, "succeeded")
+          const { result } = yield* h.resultOf(huge.taskId)
+          assert.strictEqual(result.status, "failed")
+          assert.strictEqual(result.error?.tag, "ResultTooLargeError")
+          assert.isFalse(result.error?.retryable)
+          assert.match(result.error!.message, /^the result of stage hello\.reverse is \d{4} bytes encoded, over the limit of 2000 /)
+        })
+      )
+    )
+
     it.live("fails a task whose inputs do not match the stage's schema without retrying it", () =>
       run(
         Effect.gen(function* () {

@@ -28,7 +28,8 @@ const settings: ExecutorSettings = {
   maxAckPending: 16,
   registerTimeout: Duration.seconds(5),
   shutdownGrace: Duration.seconds(5),
-  progressInterval: Duration.seconds(10)
+  progressInterval: Duration.seconds(10),
+  maxResultBytes: 1_000_000
 }
 
 const upper = defineStage({
