@@ -164,7 +164,8 @@ export const memoryQueueFloor = (options: DeploymentOptions, warmup: number, cou
         maxAckPending: options.slots * 4,
         registerTimeout: Duration.seconds(5),
         shutdownGrace: Duration.seconds(30),
-        progressInterval: Duration.seconds(10)
+        progressInterval: Duration.seconds(10),
+        maxResultBytes: 1_000_000
       })
       yield* bus.ensureConsumer(consumer)
       const drain = (n: number) =>
