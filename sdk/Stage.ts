@@ -21,6 +21,11 @@ export interface StageTaskInfo {
   readonly attempt: number
   /** The run's ledger as it stood when the task was dispatched (absent while it is empty). */
   readonly ledger?: Readonly<Record<string, unknown>>
+  /**
+   * The secrets the stage type declares that this executor holds, by key (absent when it
+   * declares none). Whatever the stage returns, throws or logs has their values masked.
+   */
+  readonly secrets?: Readonly<Record<string, string>>
 }
 
 /** What a stage's `run` receives beside its input. */

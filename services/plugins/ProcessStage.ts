@@ -62,8 +62,8 @@ export const processStages = (
           runId: info.runId,
           attempt: info.attempt,
           vars: options.vars ?? {},
-          // Secrets are resolved by the executor from its own source; none are handed out yet.
-          secrets: {},
+          // The declared secrets the executor resolved from its own source for this task.
+          secrets: info.secrets ?? {},
           timeout: metadata.timeoutMs
         }).pipe(
           Effect.flatMap((outcome) =>

@@ -17,7 +17,7 @@
  * has failed.
  */
 import { type Clock, Duration, Effect, Exit, Option, Schedule } from "effect"
-import type { Redacted } from "effect"
+import { Redacted } from "effect"
 import type { Schema } from "effect"
 import type { Bus, JobMessage } from "../../bus/Bus.ts"
 import type { BusError } from "../../bus/BusError.ts"
@@ -83,14 +83,20 @@ export const makeTaskHandler = (options: {
   const { bus, catalog, clock, leases, names, settings } = options
   const decodeTask = Codec.decodeExit(TaskRun, WireType.TaskRun)
 
-  const runStage = (definition: StageDefinition, task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
+  const runStage = (
+    definition: StageDefinition,
+    task: TaskRun,
+    annotations: LogAnnotations,
+    secrets?: Readonly<Record<string, string>>
+  ): Effect.Effect<Outcome> => {
     const timeoutMs = task.timeoutMs ?? definition.metadata.timeoutMs
     const info: StageTaskInfo = {
       taskId: task.taskId,
       runId: task.runId,
       stage: task.stage,
       attempt: task.attempt,
-      ...(task.ledger === undefined ? {} : { ledger: task.ledger })
+      ...(task.ledger === undefined ? {} : { ledger: task.ledger }),
+      ...(secrets === undefined ? {} : { secrets })
     }
     // A stage that finished synchronously cannot outlive its timeout (no race, no timer) and
     // logged nothing (no annotations needed).
@@ -123,10 +129,18 @@ export const makeTaskHandler = (options: {
       )
     }
     const keys = secretKeys(task.inputs)
-    return keys.size === 0 ? runStage(definition.value, task, annotations) : runWithSecrets(definition.value, task, keys, annotations)
+    const declared = definition.value.metadata.capabilities?.secrets ?? []
+    return keys.size === 0 && declared.length === 0
+      ? runStage(definition.value, task, annotations)
+      : runWithSecrets(definition.value, task, keys, annotations)
   }
 
   /** Resolves the task's secrets just before the call and masks them out of its outcome. */
+  /**
+   * Resolves the task's secrets just before the call: those its inputs reference (each must be
+   * declared and found) and every other one the stage type declares that this executor holds
+   * (handed to the stage as `ctx.secrets`). All of them are masked out of its outcome.
+   */
   const runWithSecrets = (definition: StageDefinition, task: TaskRun, keys: ReadonlySet<string>, annotations: LogAnnotations) =>
     Effect.gen(function* () {
       const declared = new Set(definition.metadata.capabilities?.secrets ?? [])
@@ -138,7 +152,7 @@ export const makeTaskHandler = (options: {
       }
       const source = yield* SecretSource
       const values = new Map<string, Redacted.Redacted<string>>()
-      for (const key of keys) {
+      for (const key of declared) {
         const found = yield* source.lookup(key)
         if (Option.isSome(found)) values.set(key, found.value)
       }
@@ -147,10 +161,14 @@ export const makeTaskHandler = (options: {
         return failedWith(StageFailure.fromError(task.stageType, new SecretNotFoundError({ stageType: task.stageType, keys: missing })))
       }
       const mask = makeMasker(values.values())
+      const secrets = Object.fromEntries([...values].map(([key, value]) => [key, Redacted.value(value)]))
       // While the stage holds the values, whatever it logs or writes to a span is masked too.
-      const outcome = yield* runStage(definition, { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun, annotations).pipe(
-        withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } })
-      )
+      const outcome = yield* runStage(
+        definition,
+        { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun,
+        annotations,
+        secrets
+      ).pipe(withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }))
       switch (outcome.status) {
         case "succeeded":
           return succeeded(maskValue(outcome.output, mask) as Schema.Json)

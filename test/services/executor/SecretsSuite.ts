@@ -90,6 +90,17 @@ const viaProcess = defineStage({
     }).pipe(Effect.map((outcome) => (outcome.status === "succeeded" ? outcome.output : outcome.error.message)))
 })
 
+/** Reads the declared secret from its context, not from its inputs. */
+const fromContext = defineStage({
+  ...common,
+  type: "probe.secret-context",
+  stateKey: "context",
+  output: "set",
+  inputs: Schema.Struct({}),
+  outputs: Schema.Struct({ length: Schema.Number, raw: Schema.String }),
+  run: (_, ctx) => ({ length: ctx.secrets?.TOKEN?.length ?? -1, raw: ctx.secrets?.TOKEN ?? "none" })
+})
+
 const undeclared = defineStage({
   ...common,
   capabilities: { secrets: [] },
@@ -234,4 +245,21 @@ export const secretsSuite = (name: string, makeBus: () => Layer.Layer<Bus, unkno
         }).pipe(Effect.provide(Logger.layer([logs.logger])), Effect.withTracer(traces.tracer))
       )
     })
+
+    it.live("hands the secrets a stage type declares to the stage as ctx.secrets, masked in what it returns", () =>
+      run(
+        Effect.gen(function* () {
+          const canary = `canary-${randomUUID()}`
+          const stack = yield* makeStack("secretctx")
+          yield* stack.registry
+          yield* stack.executor({ pool: "probe", definitions: [fromContext], secrets: { TOKEN: canary } })
+          yield* stack.scheduler()
+          yield* stack.registered(["probe.secret-context"])
+          const reply = yield* stack.submit("name: c\nstages:\n  - { name: c, type: probe.secret-context }\n")
+          const { finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state).toEqual({ context: { length: canary.length, raw: "[redacted]" } })
+        })
+      )
+    )
   })
