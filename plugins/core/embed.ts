@@ -32,6 +32,8 @@ export const embed = defineStage({
   count: "length(vectors)",
   dependencies: ["core/core.chunk"],
   timeout: 300_000,
+  // The OpenAI-compatible provider calls out, with its key as `apiKey: "{{ secrets.OPENAI_API_KEY }}"`.
+  capabilities: { network: true, secrets: ["OPENAI_API_KEY"] },
   inputs: EmbedInputs,
   outputs: EmbeddingBatch,
   run: ({ chunks, provider: settings }, { signal }) =>
