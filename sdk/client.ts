@@ -7,7 +7,7 @@
  * same core over NATS. Every message carries the caller's trace context.
  */
 import { randomUUID } from "node:crypto"
-import { Context, Duration, Effect, Exit, Layer, ManagedRuntime, Option, Schema, Scope, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, ManagedRuntime, Option, Result, Schema, Scope, Stream } from "effect"
 import { WireType } from "../schemas/Catalog.ts"
 import type { Pipeline } from "../schemas/Pipeline.ts"
 import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "../schemas/Run.ts"
@@ -16,7 +16,7 @@ import { TaskResult, TaskRun } from "../schemas/Task.ts"
 import { Bus } from "../services/bus/Bus.ts"
 import type { Headers, Message } from "../services/bus/Bus.ts"
 import type { BusError, NoRespondersError, RequestTimeoutError } from "../services/bus/BusError.ts"
-import { decode, encode } from "../services/bus/Codec.ts"
+import { decode, decodeExit, encode } from "../services/bus/Codec.ts"
 import type { MalformedMessageError } from "../services/bus/Codec.ts"
 import * as NatsBus from "../services/bus/NatsBus.ts"
 import { makeNames, Subjects } from "../services/bus/Subjects.ts"
@@ -48,6 +48,7 @@ export class RunRecordUnreadableError extends Schema.TaggedError<RunRecordUnread
 }) {}
 
 const decodeRecord = Schema.decodeUnknownEffect(Schema.fromJsonString(RunRecord))
+const decodeEvent = decodeExit(RunEvent, WireType.RunEvent)
 
 /** What `submitRun` takes. */
 export interface SubmitRunOptions {
@@ -142,21 +143,15 @@ export class SwitchyardClient extends Context.Service<
       const decodeEvents = (messages: Stream.Stream<Message>): Stream.Stream<RunEvent> =>
         eventsOf(messages).pipe(Stream.takeUntil((event) => event.kind === "run.finished"))
 
+      // One stream step per event: decoding is synchronous, and only a rejected event needs an effect (its log line).
       const eventsOf = (messages: Stream.Stream<Message>): Stream.Stream<RunEvent> =>
         messages.pipe(
-          Stream.mapEffect((message) =>
-            decode(
-              RunEvent,
-              WireType.RunEvent
-            )(message).pipe(
-              Effect.map(Option.some),
-              Effect.catchTag("MalformedMessageError", (error) =>
-                Effect.logWarning(`skipped ${error.toString()}`).pipe(Effect.as(Option.none<RunEvent>()))
-              )
-            )
-          ),
-          Stream.filter(Option.isSome),
-          Stream.map((event) => event.value)
+          Stream.filterMapEffect((message) => {
+            const decoded = decodeEvent(message)
+            return Exit.isSuccess(decoded)
+              ? Effect.succeed(Result.succeed(decoded.value))
+              : Effect.as(Effect.logWarning(`skipped ${Cause.squash(decoded.cause)}`), Result.failVoid)
+          })
         )
 
       const watchRuns = () => Effect.map(bus.subscribe(names.runEventAll), eventsOf)

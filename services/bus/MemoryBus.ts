@@ -10,7 +10,7 @@
  * synchronous into per-subscriber queues; timers follow the Clock, so tests
  * can drive them with `TestClock`.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Layer, Option, Queue, Scope, Stream } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Layer, Queue, Scope, Stream } from "effect"
 import {
   Bus,
   type ConsumeOptions,
@@ -28,6 +28,7 @@ import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { makeMemoryKvStore } from "./internal/memoryKv.ts"
 import { makeSubscriber, MemoryRouter } from "./internal/memoryRouter.ts"
 import { MemoryStream } from "./internal/memoryStream.ts"
+import { RequestDeadlines } from "./internal/requestDeadlines.ts"
 import { SubjectIndex } from "./internal/subjectIndex.ts"
 import { isValidPublishSubject, isValidSubscribeSubject, subjectsCollide } from "./internal/subjectMatch.ts"
 
@@ -45,6 +46,9 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
   // Which stream captures a subject, by the streams' subject patterns.
   const captures = new SubjectIndex<MemoryStream>()
   let inboxCounter = 0
+  // Every request's timeout on one timer fiber, driven by the bus's clock.
+  const deadlines = new RequestDeadlines(yield* Clock.Clock)
+  yield* Effect.forkIn(deadlines.timer.run, scope)
   const inboxPrefix = `_INBOX.${Math.random().toString(36).slice(2)}.`
 
   const streamFor = (subject: string): MemoryStream | undefined => captures.find(subject)
@@ -87,29 +91,28 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     Effect.withSpan("MemoryBus.subscribe", undefined, untracedStack)
   )
 
-  const request = Effect.fnUntraced(
-    function* (subject: string, data: Uint8Array, options: { readonly timeout: Duration.Input; readonly headers?: Headers }) {
-      if (!isValidPublishSubject(subject)) return yield* badSubject("request", subject)
-      if (!router.hasInterest(subject)) return yield* new NoRespondersError({ subject })
-      const clock = yield* Clock.Clock
-      const reply = Deferred.makeUnsafe<Message>()
-      const inbox = `${inboxPrefix}${++inboxCounter}`
-      const subscriber = makeSubscriber(inbox, undefined, (message) => Deferred.doneUnsafe(reply, Exit.succeed(message)))
-      const answer = yield* Effect.acquireUseRelease(
-        Effect.sync(() => router.add(subscriber)),
-        () => {
-          route(subject, data, options.headers ?? noHeaders, inbox, () => clock.currentTimeMillisUnsafe())
-          return Deferred.await(reply).pipe(Effect.timeoutOption(options.timeout))
-        },
-        () => Effect.sync(() => router.remove(subscriber))
-      )
-      if (Option.isNone(answer)) {
-        return yield* new RequestTimeoutError({ subject, timeoutMs: Duration.toMillis(options.timeout) })
-      }
-      return answer.value
-    },
-    Effect.withSpan("MemoryBus.request", undefined, untracedStack)
-  )
+  const request: Bus["Service"]["request"] = (subject, data, options) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.clockWith((clock): Effect.Effect<Message, BusError | RequestTimeoutError | NoRespondersError> => {
+        if (!isValidPublishSubject(subject)) return Effect.fail(badSubject("request", subject))
+        if (!router.hasInterest(subject)) return Effect.fail(new NoRespondersError({ subject }))
+        const timeoutMs = Duration.toMillis(options.timeout)
+        const reply = Deferred.makeUnsafe<Message, RequestTimeoutError>()
+        const inbox = `${inboxPrefix}${++inboxCounter}`
+        const subscriber = makeSubscriber(inbox, undefined, (message) => Deferred.doneUnsafe(reply, Exit.succeed(message)))
+        router.add(subscriber)
+        const pending = deadlines.add(timeoutMs, () =>
+          Deferred.doneUnsafe(reply, Exit.fail(new RequestTimeoutError({ subject, timeoutMs })))
+        )
+        route(subject, data, options.headers ?? noHeaders, inbox, () => clock.currentTimeMillisUnsafe())
+        return Effect.onExit(restore(Deferred.await(reply)), () =>
+          Effect.sync(() => {
+            router.remove(subscriber)
+            deadlines.remove(pending)
+          })
+        )
+      })
+    ).pipe(Effect.withSpan("MemoryBus.request", undefined, untracedStack))
 
   const respond: Bus["Service"]["respond"] = (message, data, options) =>
     Effect.clockWith((clock) => {

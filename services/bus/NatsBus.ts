@@ -64,7 +64,10 @@ const connection = (options: NatsBusOptions): Effect.Effect<NatsConnection, BusE
           servers: options.url.split(",").map((url) => url.trim()),
           name: options.name ?? "switchyard",
           maxReconnectAttempts: -1,
-          reconnectTimeWait: 250
+          reconnectTimeWait: 250,
+          // Without this every request (JetStream publishes, KV writes and acks included) builds an
+          // Error just to hold a stack for a failure that rarely comes; failures keep their classes.
+          noAsyncTraces: true
         }),
       catch: toBusError("connect", options.url)
     }),

@@ -50,8 +50,25 @@ const DeadLetterRecord = Schema.Struct({
   data: Schema.optionalKey(Schema.String)
 })
 
-const encodePipeline = Schema.encodeSync(Pipeline)
-const encodeRegistered = Schema.encodeSync(RegisteredStage)
+/**
+ * Encodes each value once. Parsed pipelines and resolved stage types are cached and shared by
+ * every run that uses them, and a run record never changes what it holds of them, so their
+ * encoded forms can be shared too.
+ */
+const encodeOnce = <A extends object, I>(encode: (value: A) => I) => {
+  const encoded = new WeakMap<A, I>()
+  return (value: A): I => {
+    let known = encoded.get(value)
+    if (known === undefined) {
+      known = encode(value)
+      encoded.set(value, known)
+    }
+    return known
+  }
+}
+
+const encodePipeline = encodeOnce(Schema.encodeSync(Pipeline))
+const encodeRegistered = encodeOnce(Schema.encodeSync(RegisteredStage))
 const decodeResult = decode(TaskResult, WireType.TaskResult)
 const decodeTask = decode(TaskRun, WireType.TaskRun)
 const decodeDeadLetter = decode(DeadLetterRecord, "DeadLetter")
@@ -62,8 +79,14 @@ const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
 /** Hot-path spans are created in one place each; a stack trace would add nothing. */
 const noStackTrace = { captureStackTrace: false } as const
 
-/** Effects of a bus hop are retried a few times: they follow a saved transition and must not be lost. */
-const hopRetry = { schedule: Schedule.exponential(Duration.millis(50)), times: 5 }
+/**
+ * Effects of a bus hop are retried a few times (after 50 ms, then doubling): they follow a saved
+ * transition and must not be lost. The retry machinery is built only once a first attempt failed.
+ */
+const firstHopRetryDelay = Duration.millis(50)
+const hopRetry = { schedule: Schedule.exponential(Duration.millis(100)), times: 4 }
+const withHopRetry = <A, E>(hop: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.catch(hop, () => hop.pipe(Effect.delay(firstHopRetryDelay), Effect.retry(hopRetry)))
 
 /** The scheduler service. */
 export class Scheduler extends Context.Service<
@@ -138,7 +161,7 @@ export class Scheduler extends Context.Service<
         /** A saved transition's effects: tasks out, events out, timers armed. */
         const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
-            yield* Effect.forEach(transition.dispatch, (task) => dispatch(doc, task).pipe(Effect.retry(hopRetry)), { discard: true })
+            yield* Effect.forEach(transition.dispatch, (task) => withHopRetry(dispatch(doc, task)), { discard: true })
             yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
             for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at)
           }).pipe(
@@ -362,11 +385,18 @@ export class Scheduler extends Context.Service<
           )
         )
 
-        /** The status a ledger update's reply names: running when applied, else whatever the stored record says. */
-        const ledgerStatus = (runId: string, applied: boolean) =>
-          applied
-            ? Effect.succeed("running" as const)
-            : store.load(runId).pipe(Effect.map(Option.match({ onNone: () => "unknown" as const, onSome: (stored) => stored.doc.status })))
+        /**
+         * The status a ledger update's reply names: running when applied, else the run's
+         * in-memory record (it may have just finished, not yet saved), else the stored one.
+         */
+        const ledgerStatus = (runId: string, applied: boolean) => {
+          if (applied) return Effect.succeed("running" as const)
+          const live = table.live(runId)
+          if (Option.isSome(live)) return Effect.succeed(live.value.status)
+          return store
+            .load(runId)
+            .pipe(Effect.map(Option.match({ onNone: () => "unknown" as const, onSome: (stored) => stored.doc.status })))
+        }
 
         yield* serve(names.ledgerUpdate("*"), (message) =>
           decodeLedger(message).pipe(
