@@ -36,6 +36,7 @@ import type { EchoChild } from "./internal/childBaselines.ts"
 import type { ScenarioResult } from "./internal/rawNats.ts"
 import { type Row, scenarioTable, type Target, targetTable } from "./internal/report.ts"
 import { concurrentEffect, sequentialEffect, timed } from "./internal/stats.ts"
+import { benchStageMetadata } from "./internal/benchStage.ts"
 
 const { values } = parseArgs({ options: { scale: { type: "string", default: "1" } } })
 const scale = Number(values.scale)
@@ -171,19 +172,6 @@ const heapUsed = () => {
   return process.memoryUsage().heapUsed
 }
 
-const metadata = (type: string) => ({
-  type,
-  version: "1.0.0",
-  description: `the ${type} stage`,
-  plugin: "bench",
-  stateKey: "out",
-  output: "set",
-  count: "one",
-  dependencies: [],
-  runtime: "inline",
-  timeoutMs: 1000
-})
-
 /**
  * Registers 10,000 stage types with an in-memory registry (heap measured
  * before and after, collected), then times resolving one known type.
@@ -200,7 +188,7 @@ const registry = Effect.gen(function* () {
         pool: "bench",
         executorId: "bench-1",
         runtime: "inline",
-        stages: types.slice(start, start + batch).map(metadata)
+        stages: types.slice(start, start + batch).map(benchStageMetadata)
       })
     )
     const refused = reply.decisions.filter((decision) => !decision.accepted)

@@ -22,6 +22,7 @@ import { Registry, RegistryClient } from "../services/registry/index.ts"
 import { startNatsServer } from "../test/support/NatsServer.ts"
 import { type Row, scenarioTable } from "./internal/report.ts"
 import { concurrentEffect, sequentialEffect } from "./internal/stats.ts"
+import { benchStageMetadata } from "./internal/benchStage.ts"
 
 const { values } = parseArgs({
   options: {
@@ -39,24 +40,11 @@ const helloTypes = ["greet", "shout", "reverse", "letters", "words", "summary", 
 )
 const types = [...helloTypes, ...Array.from({ length: extra }, (_, i) => `extra.stage${i}`)]
 
-const metadata = (type: string) => ({
-  type,
-  version: "1.0.0",
-  description: `the ${type} stage`,
-  plugin: "bench",
-  stateKey: "out",
-  output: "set",
-  count: "one",
-  dependencies: [],
-  runtime: "inline",
-  timeoutMs: 1000
-})
-
 /** Registers the stage types, then times resolves of `hello.noop`. */
 const measure = Effect.gen(function* () {
   const client = yield* RegistryClient
   const reply = yield* client.register(
-    new StageRegistration({ version: 1, pool: "bench", executorId: "bench-1", runtime: "inline", stages: types.map(metadata) })
+    new StageRegistration({ version: 1, pool: "bench", executorId: "bench-1", runtime: "inline", stages: types.map(benchStageMetadata) })
   )
   const refused = reply.decisions.filter((decision) => !decision.accepted)
   if (refused.length > 0) return yield* Effect.fail(new Error(`registration refused: ${JSON.stringify(refused)}`))

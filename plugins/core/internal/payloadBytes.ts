@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises"
 import { Effect, Result } from "effect"
 import { StageError } from "../../../sdk/defineStage.ts"
 import type { Payload } from "../../../schemas/DocumentIR.ts"
+import { causeMessage } from "./causeMessage.ts"
 
 /** The hex SHA-256 of some bytes. */
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
@@ -35,8 +36,7 @@ export const isUrl = (source: string): boolean => /^https?:\/\//i.test(source)
 
 /** A failure of `stage` while working on `source`, with the underlying reason. */
 const failure = (stage: string, what: string, error: unknown, retryable = true): StageError => {
-  const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)
-  return new StageError({ message: `${stage}: ${what}: ${cause}`, retryable })
+  return new StageError({ message: `${stage}: ${what}: ${causeMessage(error)}`, retryable })
 }
 
 /** Size and SHA-256 of a file, hashed as a stream so it never sits in memory whole. */
