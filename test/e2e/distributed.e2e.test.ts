@@ -90,8 +90,8 @@ describe("switchyard as separate processes over NATS", () => {
         yield* napper.kill("SIGKILL")
         const survivor = stack.replicas.find((replica) => replica !== napper)!
 
-        // A result the killed scheduler's last pull request took waits out its lease (2 s here) before
-        // it is delivered again, possibly into that request once more until the request expires (5 s).
+        // Generous: on a loaded machine the replacement starts slowly, and results the killed scheduler
+        // had leased come back only after their lease (2 s here). A run that never finishes still fails.
         const exited = yield* run.exited.pipe(Effect.timeout("45 seconds"))
         assert.strictEqual(exited.code, 0, run.stderr())
         const events = runEvents(run.stdout())
@@ -118,8 +118,8 @@ describe("switchyard as separate processes over NATS", () => {
         yield* stack.scheduler().kill("SIGKILL")
         const replacement = yield* stack.replaceScheduler
 
-        // A result the killed scheduler's last pull request took waits out its lease (2 s here) before
-        // it is delivered again, possibly into that request once more until the request expires (5 s).
+        // Generous: on a loaded machine the replacement starts slowly, and results the killed scheduler
+        // had leased come back only after their lease (2 s here). A run that never finishes still fails.
         const exited = yield* run.exited.pipe(Effect.timeout("45 seconds"))
         assert.strictEqual(exited.code, 0, run.stderr())
         const events = runEvents(run.stdout())
