@@ -94,6 +94,8 @@ export interface UpdateLedgerOptions {
 export type RequestError = BusError | RequestTimeoutError | NoRespondersError | MalformedMessageError
 
 const defaultRequestTimeout = Duration.seconds(30)
+/** How long one `run.submit` attempt waits before it is sent again. */
+const submitAttemptMs = 5_000
 const minimumWaitMs = 120_000
 const waitGraceMs = 30_000
 
@@ -179,10 +181,18 @@ export class SwitchyardClient extends Context.Service<
           WireType.RunSubmit,
           new RunSubmit({ version: 1, file, text, inputs: { ...options.inputs }, runId })
         )
-        const answer = yield* bus.request(names.runSubmit, request.data, {
-          timeout: options.timeout ?? defaultRequestTimeout,
-          headers: yield* headersWith(request.headers)
-        })
+        // A scheduler may start the run and die before it answers: the submit is sent again (the
+        // run id makes it idempotent) until the whole timeout is spent, and a replacement answers.
+        const totalMs = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? defaultRequestTimeout))
+        const attemptMs = Math.min(submitAttemptMs, totalMs / 3)
+        const answer = yield* bus
+          .request(names.runSubmit, request.data, { timeout: Duration.millis(attemptMs), headers: yield* headersWith(request.headers) })
+          .pipe(
+            Effect.retry({
+              while: (error) => error._tag === "RequestTimeoutError",
+              times: Math.max(0, Math.ceil(totalMs / attemptMs) - 1)
+            })
+          )
         const reply = yield* decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
         if (reply.issues.length > 0) return yield* new PipelineInvalidError({ file, issues: reply.issues })
         const started = reply.runId ?? runId

@@ -27,6 +27,7 @@ import { resultsStream, tasksStream } from "../../services/bus/Streams.ts"
 import { makeNames, Subjects } from "../../services/bus/Subjects.ts"
 import type { Names } from "../../services/bus/Subjects.ts"
 import { TraceparentHeader } from "../../services/telemetry/TraceContext.ts"
+import { eventually } from "../support/eventually.ts"
 
 /** Builds a bus for one test, isolated by the names' prefix. */
 export type BusFactory = (names: Names) => Layer.Layer<Bus, BusError>
@@ -194,6 +195,34 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         assert.strictEqual(submitted?.request.file, "pipeline.yaml")
         assert.strictEqual(submitted?.headers["switchyard-type"], "RunSubmit/1")
       }).pipe(provideClient(bus, uniqueNames("sdksubmit")))
+    )
+
+    it.live("sends the submit again with the same run id when a scheduler does not answer, and follows the run", () =>
+      Effect.gen(function* () {
+        const busService = yield* Bus
+        const names = yield* Subjects
+        // The first submit is taken and never answered, as by a scheduler that died after starting the run.
+        const swallowed = yield* Ref.make<ReadonlyArray<RunSubmit>>([])
+        const first = yield* busService.subscribe(names.runSubmit)
+        yield* first.pipe(
+          Stream.take(1),
+          Stream.mapEffect(decode(RunSubmit, WireType.RunSubmit)),
+          Stream.runForEach((request) => Ref.update(swallowed, (all) => [...all, request])),
+          Effect.forkScoped
+        )
+        const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
+        const client = yield* SwitchyardClient
+        const submitted = yield* Effect.forkScoped(client.submitRun({ pipeline: "name: hello\nstages: []\n", timeout: "3 seconds" }))
+        yield* eventually("the first submit to be swallowed", Ref.get(swallowed).pipe(Effect.map((all) => all.length === 1)))
+        yield* runSubmitResponder(seen)
+        const run = yield* Fiber.join(submitted)
+        const [lost] = yield* Ref.get(swallowed)
+        const [answered] = yield* Ref.get(seen)
+        assert.strictEqual(answered?.request.runId, lost?.runId)
+        assert.strictEqual(run.runId, lost?.runId)
+        const events = yield* run.events.pipe(Stream.runCollect, Effect.timeout("10 seconds"))
+        assert.strictEqual(events.at(-1)?.kind, "run.finished")
+      }).pipe(provideClient(bus, uniqueNames("sdkresubmit")))
     )
 
     it.live("chooses a fresh run id when the caller gives none and sends a pipeline object as JSON text", () =>
