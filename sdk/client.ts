@@ -15,7 +15,8 @@ import { RunRecord } from "../schemas/RunRecord.ts"
 import { TaskResult, TaskRun } from "../schemas/Task.ts"
 import { Bus } from "../services/bus/Bus.ts"
 import type { Headers, Message } from "../services/bus/Bus.ts"
-import type { BusError, NoRespondersError, RequestTimeoutError } from "../services/bus/BusError.ts"
+import { RequestTimeoutError } from "../services/bus/BusError.ts"
+import type { BusError, NoRespondersError } from "../services/bus/BusError.ts"
 import { decode, decodeExit, encode } from "../services/bus/Codec.ts"
 import type { MalformedMessageError } from "../services/bus/Codec.ts"
 import * as NatsBus from "../services/bus/NatsBus.ts"
@@ -191,7 +192,11 @@ export class SwitchyardClient extends Context.Service<
             Effect.retry({
               while: (error) => error._tag === "RequestTimeoutError",
               times: Math.max(0, Math.ceil(totalMs / attemptMs) - 1)
-            })
+            }),
+            // The caller asked for one timeout: that is the one it hears about.
+            Effect.catchTag("RequestTimeoutError", (error) =>
+              Effect.fail(new RequestTimeoutError({ subject: error.subject, timeoutMs: totalMs }))
+            )
           )
         const reply = yield* decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
         if (reply.issues.length > 0) return yield* new PipelineInvalidError({ file, issues: reply.issues })
