@@ -10,7 +10,8 @@
  * Then the targets with the measured figures and whether each is met. It
  * never fails on a time: it exits 0 whenever it ran.
  *
- * Options: `--scale <n>` multiplies every sample count (default 1).
+ * Options: `--scale <n>` multiplies every sample count (default 1);
+ * `--only <list>` runs some of `inline,workdir,warm,fresh,discovery,registry`.
  */
 import { randomUUID } from "node:crypto"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
@@ -38,7 +39,12 @@ import { type Row, scenarioTable, type Target, targetTable } from "./internal/re
 import { concurrentEffect, sequentialEffect, timed } from "./internal/stats.ts"
 import { benchStageMetadata } from "./internal/benchStage.ts"
 
-const { values } = parseArgs({ options: { scale: { type: "string", default: "1" } } })
+const sections = ["inline", "workdir", "warm", "fresh", "discovery", "registry"] as const
+type Section = (typeof sections)[number]
+const { values } = parseArgs({
+  options: { scale: { type: "string", default: "1" }, only: { type: "string", default: sections.join(",") } }
+})
+const only = new Set(values.only.split(",").map((name) => name.trim()) as Array<Section>)
 const scale = Number(values.scale)
 const n = (count: number) => Math.max(1, Math.round(count * (Number.isFinite(scale) && scale > 0 ? scale : 1)))
 
@@ -72,7 +78,8 @@ const inline = Effect.gen(function* () {
 
 /** The part of a warm pool task that is the file system's: making and removing its work directory. */
 const workDir = Effect.gen(function* () {
-  const once = Effect.scoped(yield* makeWorkDirs)
+  const dirs = yield* makeWorkDirs
+  const once = dirs.take.pipe(Effect.flatMap(dirs.recycle))
   const sequential = yield* sequentialEffect({ warmup: n(200), samples: n(2000), budgetSeconds: 5 }, once)
   const concurrent = yield* concurrentEffect({ warmup: n(200), total: n(2000), inFlight, budgetSeconds: 5 }, once)
   return { sequential, concurrent } satisfies ScenarioResult
@@ -220,61 +227,70 @@ const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect.pipe
 const p50 = (result: ScenarioResult) => result.sequential.latency.p50
 const ms = (value: number) => `${value.toFixed(value < 1 ? 3 : 2)} ms`
 
-progress("measuring the inline no-op")
-const inlineResult = await run(inline)
-progress("measuring the per-task work directory alone")
-const workDirResult = await run(workDir)
-progress("measuring the warm pool against a bare warm child")
-const { bare: bareResult, pool: poolResult } = await run(warm)
-progress("measuring a fresh process per task against a plain node -e 0 spawn")
-const { fresh: freshResult, spawn: spawnResult } = await run(fresh)
-progress(`measuring discovery of ${pluginFolders} plugin folders`)
-const discoverySeconds = await run(discovery(5))
-progress(`registering ${registeredTypes} stage types and resolving among them`)
-const registryResult = await run(registry)
-
-const rows: Array<Row> = [
-  { name: "inline defineStage no-op (executed directly)", result: inlineResult },
-  { name: "bare warm child round trip (stdin/stdout)", result: bareResult },
-  { name: "warm pool task work dir alone (make + remove)", result: workDirResult },
-  { name: `warm pool no-op (size ${inFlight})`, result: poolResult },
-  { name: "plain node -e 0 spawn", result: spawnResult },
-  { name: "fresh process no-op (runInProcess)", result: freshResult }
-]
-const sortedDiscovery = [...discoverySeconds].sort((a, b) => a - b)
-const discoveryMedian = sortedDiscovery[Math.floor(sortedDiscovery.length / 2)]!
-const targets: Array<Target> = [
-  {
+const rows: Array<Row> = []
+const targets: Array<Target> = []
+if (only.has("inline")) {
+  progress("measuring the inline no-op")
+  rows.push({ name: "inline defineStage no-op (executed directly)", result: await run(inline) })
+}
+if (only.has("workdir")) {
+  progress("measuring the per-task work directory alone")
+  rows.push({ name: "warm pool task work dir alone (take + recycle)", result: await run(workDir) })
+}
+if (only.has("warm")) {
+  progress("measuring the warm pool against a bare warm child")
+  const { bare, pool } = await run(warm)
+  rows.push({ name: "bare warm child round trip (stdin/stdout)", result: bare })
+  rows.push({ name: `warm pool no-op (size ${inFlight})`, result: pool })
+  targets.push({
     name: "warm pool task vs bare warm child round trip (p50)",
-    measured: `${ms(p50(poolResult))} vs ${ms(p50(bareResult))} = ${(p50(poolResult) / p50(bareResult)).toFixed(2)}x`,
+    measured: `${ms(p50(pool))} vs ${ms(p50(bare))} = ${(p50(pool) / p50(bare)).toFixed(2)}x`,
     goal: "<= 2x",
-    met: p50(poolResult) <= 2 * p50(bareResult)
-  },
-  {
+    met: p50(pool) <= 2 * p50(bare)
+  })
+}
+if (only.has("fresh")) {
+  progress("measuring a fresh process per task against a plain node -e 0 spawn")
+  const { fresh: freshResult, spawn: spawnResult } = await run(fresh)
+  rows.push({ name: "plain node -e 0 spawn", result: spawnResult })
+  rows.push({ name: "fresh process no-op (runInProcess)", result: freshResult })
+  targets.push({
     name: "fresh process task vs plain node -e 0 spawn (p50)",
     measured: `${ms(p50(freshResult))} vs ${ms(p50(spawnResult))} = +${((p50(freshResult) / p50(spawnResult) - 1) * 100).toFixed(0)} %`,
     goal: "<= +10 %",
     met: p50(freshResult) <= 1.1 * p50(spawnResult)
-  },
-  {
+  })
+}
+if (only.has("discovery")) {
+  progress(`measuring discovery of ${pluginFolders} plugin folders`)
+  const discoverySeconds = await run(discovery(5))
+  const sortedDiscovery = [...discoverySeconds].sort((a, b) => a - b)
+  const discoveryMedian = sortedDiscovery[Math.floor(sortedDiscovery.length / 2)]!
+  targets.push({
     name: `discovery of ${pluginFolders} plugin folders (median of ${discoverySeconds.length})`,
     measured: `${(discoveryMedian * 1000).toFixed(0)} ms (first ${(discoverySeconds[0]! * 1000).toFixed(0)} ms, max ${(sortedDiscovery.at(-1)! * 1000).toFixed(0)} ms)`,
     goal: "< 1 s",
     met: discoveryMedian < 1
-  },
-  {
-    name: `Registry.resolve of one type among ${registeredTypes.toLocaleString("en-US")}`,
-    measured: `${registryResult.resolveMicros.toFixed(2)} µs per resolve (${registryResult.lookups.toLocaleString("en-US")} resolves)`,
-    goal: "< 1 µs",
-    met: registryResult.resolveMicros < 1
-  },
-  {
-    name: `heap of ${registeredTypes.toLocaleString("en-US")} registrations (in-memory registry and bus)`,
-    measured: `${(registryResult.heapBytes / 1024 / 1024).toFixed(1)} MB`,
-    goal: "< 50 MB",
-    met: registryResult.heapBytes < 50 * 1024 * 1024
-  }
-]
+  })
+}
+if (only.has("registry")) {
+  progress(`registering ${registeredTypes} stage types and resolving among them`)
+  const registryResult = await run(registry)
+  targets.push(
+    {
+      name: `Registry.resolve of one type among ${registeredTypes.toLocaleString("en-US")}`,
+      measured: `${registryResult.resolveMicros.toFixed(2)} µs per resolve (${registryResult.lookups.toLocaleString("en-US")} resolves)`,
+      goal: "< 1 µs",
+      met: registryResult.resolveMicros < 1
+    },
+    {
+      name: `heap of ${registeredTypes.toLocaleString("en-US")} registrations (in-memory registry and bus)`,
+      measured: `${(registryResult.heapBytes / 1024 / 1024).toFixed(1)} MB`,
+      goal: "< 50 MB",
+      met: registryResult.heapBytes < 50 * 1024 * 1024
+    }
+  )
+}
 
 console.log(`
 Plugins: per-task cost of a no-op action; seq = one at a time after a warm-up (each runtime interleaved with

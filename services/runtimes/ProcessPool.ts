@@ -61,18 +61,23 @@ interface ProcessExit {
   readonly signal: string | null
 }
 
+/** How a task's wait ended before its timeout: answered (`undefined`), or the worker's exit. */
+type Ending = ProcessExit | undefined
+
 /** What a worker knows about the task it is running. */
 interface TaskState {
   readonly taskId: string
+  readonly annotations: Readonly<Record<string, string>>
   readonly tail: Tail
-  readonly forward: (line: string) => void
   readonly stdout: LineSplitter
-  /** Completed once the result frame and the end-of-task line have both arrived. */
-  readonly answered: Deferred.Deferred<void>
   stdoutBytes: number
   overflowed: boolean
   frame: string | undefined
   ended: boolean
+  /** Whether a line of the task went to the log forwarder. */
+  logged: boolean
+  /** Resumes the task's wait; set while it waits. */
+  resume: ((ending: Effect.Effect<Ending>) => void) | undefined
 }
 
 interface Worker {
@@ -91,15 +96,16 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   const maxTasks = options.maxTasksPerProcess ?? Number.POSITIVE_INFINITY
   const env = pluginEnvironment({ names: options.env, parentEnv: options.parentEnv ?? process.env })
   const permits = yield* Semaphore.make(Math.max(1, options.size))
-  const taskWorkDir = yield* makeWorkDirs
+  const { take: takeWorkDir, recycle: recycleWorkDir } = yield* makeWorkDirs
   const idle: Array<Worker> = []
   const live = new Set<Worker>()
   let closing = false
-  // Lines no running task claims (a worker's own output between tasks, a finished task's late log).
-  const stray = yield* makeLogForwarder({ entry: options.entry })
+  // One forwarder for the pool: a task's lines carry its ids, lines no running task claims (a worker's own
+  // output between tasks, a finished task's late log) the plugin's entry only.
+  const logs = yield* makeLogForwarder({ entry: options.entry })
 
   const answerIfComplete = (task: TaskState) => {
-    if (task.frame !== undefined && task.ended) Deferred.doneUnsafe(task.answered, Effect.void)
+    if (task.frame !== undefined && task.ended) task.resume?.(answered)
   }
 
   const spawnWorker = (): Worker => {
@@ -131,8 +137,9 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       }
       if (task !== undefined && (line._tag === "Plain" || line.taskId === task.taskId)) {
         task.tail.add(line.line)
-        task.forward(line.line)
-      } else stray.offer(line.line)
+        task.logged = true
+        logs.offerAnnotated(line.line, task.annotations)
+      } else logs.offer(line.line)
     })
     child.stdout.on("data", (chunk: Buffer) => {
       const task = worker.current
@@ -155,6 +162,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       // Leftover group members would hold the pipes open.
       killGroup(child.pid, "SIGKILL")
       Deferred.doneUnsafe(worker.exited, Effect.succeed(exit))
+      worker.current?.resume?.(waitExit(worker))
     }
     child.on("exit", (code, signal) => exited({ code, signal }))
     child.on("error", () => {
@@ -170,17 +178,27 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
 
   // The exit, once the pipes have closed too (so the last stderr lines are in), or one grace period after it
   // when a process that escaped the group holds them open.
-  const waitExit = (worker: Worker) =>
+  const waitExit = (worker: Worker): Effect.Effect<ProcessExit> =>
     Deferred.await(worker.exited).pipe(Effect.tap(() => Effect.timeoutOption(Deferred.await(worker.closed), killGrace)))
+  const answered: Effect.Effect<Ending> = Effect.succeed(undefined)
 
-  const runOn = (worker: Worker, task: PluginTask) =>
+  // Resolves when the task is answered or its worker exits, whichever comes first.
+  const ending = (worker: Worker, state: TaskState) =>
+    Effect.callback<Ending>((resume) => {
+      if (state.frame !== undefined && state.ended) return resume(answered)
+      if (worker.exit !== undefined) return resume(waitExit(worker))
+      state.resume = resume
+      return Effect.sync(() => {
+        state.resume = undefined
+      })
+    })
+
+  const runOn = (worker: Worker, task: PluginTask, workDir: string) =>
     Effect.gen(function* () {
-      const workDir = yield* taskWorkDir
-      const forwarder = yield* makeLogForwarder({ runId: task.runId, taskId: task.taskId })
       const state: TaskState = {
         taskId: task.taskId,
+        annotations: { runId: task.runId, taskId: task.taskId },
         tail: makeTail(),
-        forward: forwarder.offer,
         stdout: makeLineSplitter((line) => {
           const at = line.indexOf(resultFrameMarker)
           if (at !== -1 && state.frame === undefined) {
@@ -188,11 +206,12 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
             answerIfComplete(state)
           }
         }),
-        answered: yield* Deferred.make<void>(),
         stdoutBytes: 0,
         overflowed: false,
         frame: undefined,
-        ended: false
+        ended: false,
+        logged: false,
+        resume: undefined
       }
       const request: WorkerRequest = {
         request: actionRequest(task, workDir),
@@ -203,8 +222,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       const started = yield* Clock.currentTimeMillis
       worker.child.stdin.write(`${JSON.stringify(request)}\n`)
 
-      const ended = Effect.raceFirst(Deferred.await(state.answered).pipe(Effect.as(undefined)), waitExit(worker))
-      const first = yield* Effect.timeoutOption(ended, task.timeout)
+      const first = yield* Effect.timeoutOption(ending(worker, state), task.timeout)
       const exit = Option.isSome(first)
         ? first.value
         : yield* Effect.gen(function* () {
@@ -216,7 +234,8 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
           })
       const durationMs = (yield* Clock.currentTimeMillis) - started
       worker.current = undefined
-      yield* forwarder.drain
+      // The task's log lines are logged before its outcome is reported.
+      if (state.logged) yield* logs.flush
 
       const outcome = classifyEnding({
         action: task.action,
@@ -228,7 +247,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
         stderrTail: state.tail.lines()
       })
       return { outcome, reusable: exit === undefined && worker.exit === undefined }
-    }).pipe(Effect.scoped)
+    })
 
   const checkout = Effect.sync((): Worker => {
     for (let worker = idle.pop(); worker !== undefined; worker = idle.pop()) {
@@ -267,7 +286,12 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
         ? Effect.succeed(closed(task))
         : Effect.acquireUseRelease(
             checkout,
-            (worker) => runOn(worker, task),
+            (worker) =>
+              Effect.acquireUseRelease(
+                takeWorkDir,
+                (workDir) => runOn(worker, task, workDir),
+                (workDir) => recycleWorkDir(workDir)
+              ),
             // An interrupted task leaves its worker in an unknown state: it is not reused.
             (worker, exit) => release(worker, Exit.isSuccess(exit) && exit.value.reusable)
           ).pipe(Effect.map(({ outcome }) => outcome))

@@ -245,6 +245,26 @@ describe("makeProcessPool", () => {
     )
   )
 
+  it.live("gives every task an empty directory under a name no earlier task had, whatever earlier tasks left in theirs", () =>
+    quiet(
+      Effect.gen(function* () {
+        const workers = yield* pool({ size: 2 })
+        const inputs = [{ leave: "a.txt" }, {}, {}, { leave: "b.txt" }, {}, {}, {}]
+        const outputs: Array<Record<string, unknown>> = []
+        for (const input of inputs) outputs.push(succeeded(yield* workers.run(task("fixture.workDir", input))))
+        const concurrent = yield* Effect.forEach(inputs, (input) => workers.run(task("fixture.workDir", input)), {
+          concurrency: "unbounded"
+        })
+        outputs.push(...concurrent.map(succeeded))
+        for (const output of outputs) {
+          assert.deepStrictEqual(output.entries, [], `${String(output.workDir)} is empty when its task starts`)
+          assert.isFalse(existsSync(String(output.workDir)), `${String(output.workDir)} is gone once its task ended`)
+        }
+        assert.strictEqual(new Set(outputs.map((output) => output.workDir)).size, outputs.length)
+      })
+    )
+  )
+
   it.live("forwards each task's stderr lines as logs annotated with that task's ids", () =>
     Effect.gen(function* () {
       const seen: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
