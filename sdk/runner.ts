@@ -11,8 +11,8 @@
  * Long-lived mode, `node sdk/runner.ts --serve <pluginModulePath>` (a warm
  * pool's worker, see `services/runtimes/WorkerProtocol.ts`): it imports the
  * module once, then answers request lines from stdin one after another, each
- * with a framed result on stdout and an end-of-task line on stderr; `ctx.log`
- * lines are tagged with the task id. Each task runs in its work directory
+ * with a framed result on stderr after the task's `ctx.log` lines, which are
+ * tagged with the task id. Each task runs in its work directory
  * (the process's cwd while it runs) with TRACEPARENT set from its request,
  * and the environment is restored after it. SIGTERM aborts the running task
  * and ends the process once its result is written; the end of stdin ends it
@@ -21,16 +21,16 @@
 import { enableCompileCache } from "node:module"
 import { pathToFileURL } from "node:url"
 import { resolve } from "node:path"
-import type { Cause, Effect as Fx } from "effect"
+import type { Effect as Fx } from "effect"
 import type { ActionRequest as Request, ActionResult, PluginLogger } from "./defineAction.ts"
 
 // Loading effect is most of a plugin process's start: with Node's compile cache (under the OS temporary
 // directory) it and the plugin module are compiled once, not in every process. Only modules loaded after
 // this call use the cache, hence the dynamic imports.
 enableCompileCache()
-const { Effect, Queue, Result, Schema } = await import("effect")
+const { Cause, Effect, Exit, Result, Schema } = await import("effect")
 const { ActionRequest, failedFrom, isActionDefinition, makePluginLogger, resultFrameMarker } = await import("./defineAction.ts")
-const { serveFlag, tagLogLine, taskEndLine, WorkerRequest } = await import("../services/runtimes/WorkerProtocol.ts")
+const { serveFlag, tagLogLine, WorkerRequest } = await import("../services/runtimes/WorkerProtocol.ts")
 
 type PluginModule = Record<string, unknown>
 
@@ -49,13 +49,12 @@ const writeFrame = (result: ActionResult) =>
   })
 
 /**
- * Answers one request of the long-lived mode: its framed result, then its
- * end-of-task line. Order within each stream is all the pool needs, so
- * nothing waits for the writes here; `flushed` does before an exit.
+ * Answers one request of the long-lived mode: its framed result on stderr,
+ * after every line the task wrote there. Nothing waits for the write here;
+ * `flushed` does before an exit.
  */
-const answer = (taskId: string, result: ActionResult): void => {
-  process.stdout.write(frameLine(result))
-  process.stderr.write(`${taskEndLine(taskId)}\n`)
+const answer = (result: ActionResult): void => {
+  process.stderr.write(frameLine(result))
 }
 
 /** Completes once everything written to stdout and stderr so far has been handed to the OS. */
@@ -124,60 +123,75 @@ const restoreEnv = (base: Readonly<Record<string, string | undefined>>): void =>
   for (const [name, value] of Object.entries(base)) if (process.env[name] !== value) process.env[name] = value
 }
 
-/** The task id of a request line that does not decode, if it has one, so the pool can still match the answer. */
-const looseTaskId = (line: string): string => {
-  const parsed = Result.try(() => JSON.parse(line) as unknown)
-  const request =
-    Result.isSuccess(parsed) && typeof parsed.success === "object" ? (parsed.success as { request?: unknown }).request : undefined
-  const taskId = typeof request === "object" && request !== null ? (request as { taskId?: unknown }).taskId : undefined
-  return typeof taskId === "string" ? taskId : ""
-}
-
+/**
+ * The long-lived mode. Request lines are handled in the stdin callbacks one at a time, each action run as
+ * its own fiber from there (a task's path holds no queue or fiber hop of the worker's own); lines that
+ * arrive while a task runs wait their turn. Completes once stdin has ended and every request is answered.
+ */
 const serve = (modulePath: string) =>
   Effect.gen(function* () {
     const module = yield* Effect.result(loadModule(modulePath))
     const baseEnv = { ...process.env }
     const home = process.cwd()
+    const waiting: Array<string> = []
     let running: AbortController | undefined
     let stopping = false
+    let inputEnded = false
+    let finish: (() => void) | undefined
     process.on("SIGTERM", () => {
       stopping = true
       if (running === undefined) process.exit(0)
       running.abort()
     })
 
-    const requests = yield* Queue.unbounded<string, Cause.Done>()
+    const settle = (result: ActionResult) => {
+      answer(result)
+      running = undefined
+      restoreEnv(baseEnv)
+      process.chdir(home)
+      if (stopping) Effect.runFork(flushed.pipe(Effect.andThen(Effect.sync(() => process.exit(0)))))
+      else next()
+    }
+
+    const start = (line: string) => {
+      const decoded = decodeWorkerRequest(line)
+      if (Result.isFailure(decoded)) return answer(failed("InvalidRequestError", decoded.failure.message))
+      const { request, traceparent } = decoded.success
+      if (Result.isFailure(module)) return answer(module.failure)
+      const controller = new AbortController()
+      running = controller
+      if (traceparent !== undefined) process.env.TRACEPARENT = traceparent
+      const entered = Result.try(() => process.chdir(request.workDir))
+      if (Result.isFailure(entered)) return settle(failedFrom(entered.failure))
+      const log = makePluginLogger((text) => process.stderr.write(tagLogLine(request.taskId, text)))
+      Effect.runCallback(runRequest(modulePath, module.success, request, controller.signal, log), {
+        onExit: (exit) => settle(Exit.isSuccess(exit) ? exit.value : failedFrom(Cause.squash(exit.cause)))
+      })
+    }
+
+    const next = () => {
+      while (running === undefined && !stopping) {
+        const line = waiting.shift()
+        if (line === undefined) break
+        start(line)
+      }
+      if (running === undefined && inputEnded && waiting.length === 0) finish?.()
+    }
+
     let pending = ""
     process.stdin.on("data", (chunk: Buffer) => {
       const lines = (pending + chunk.toString("utf8")).split("\n")
       pending = lines.pop() ?? ""
-      for (const line of lines) if (line !== "") Queue.offerUnsafe(requests, line)
+      for (const line of lines) if (line !== "") waiting.push(line)
+      next()
     })
-    process.stdin.on("end", () => Queue.endUnsafe(requests))
-
-    const handle = (line: string) =>
-      Effect.gen(function* () {
-        const decoded = decodeWorkerRequest(line)
-        if (Result.isFailure(decoded)) return answer(looseTaskId(line), failed("InvalidRequestError", decoded.failure.message))
-        const { request, traceparent } = decoded.success
-        const controller = new AbortController()
-        running = controller
-        if (traceparent !== undefined) process.env.TRACEPARENT = traceparent
-        const log = makePluginLogger((text) => process.stderr.write(tagLogLine(request.taskId, text)))
-        const result = Result.isFailure(module)
-          ? module.failure
-          : yield* Effect.try({ try: () => process.chdir(request.workDir), catch: failedFrom }).pipe(
-              Effect.andThen(runRequest(modulePath, module.success, request, controller.signal, log)),
-              Effect.catch(Effect.succeed)
-            )
-        answer(request.taskId, result)
-        running = undefined
-        restoreEnv(baseEnv)
-        process.chdir(home)
-        if (stopping) yield* flushed.pipe(Effect.andThen(Effect.sync(() => process.exit(0))))
+    yield* Effect.callback<void>((resume) => {
+      finish = () => resume(Effect.void)
+      process.stdin.on("end", () => {
+        inputEnded = true
+        next()
       })
-
-    yield* Queue.take(requests).pipe(Effect.flatMap(handle), Effect.forever, Effect.ignore)
+    })
     yield* flushed
   })
 

@@ -1,10 +1,14 @@
 /**
  * Baselines for the plugin benchmark's per-task rows, with nothing of
- * Switchyard in them: spawning `node -e 0` and waiting for its exit, and one
- * line echoed by an already running plain node child over its stdin and
- * stdout (the floor of any warm process round trip).
+ * Switchyard's runtime in them: spawning `node -e 0` and waiting for its
+ * exit; spawning `node` on a plugin module by hand to run one action
+ * (`plainActionChild.ts`: what a fresh process of that plugin costs before
+ * any runtime adds to it); and one line echoed by an already running plain
+ * node child over its stdin and stdout (the floor of any warm process round
+ * trip).
  */
 import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 
 /** Spawns `node -e 0` and resolves when it has exited. */
 export const plainSpawn = (): Promise<void> =>
@@ -12,6 +16,20 @@ export const plainSpawn = (): Promise<void> =>
     const child = spawn(process.execPath, ["-e", "0"], { stdio: "ignore" })
     child.on("error", reject)
     child.on("exit", () => resolve())
+  })
+
+const plainActionChild = fileURLToPath(new URL("./plainActionChild.ts", import.meta.url))
+
+/** Spawns `node` to import the plugin module and run one action, and resolves when it has exited 0 with a result. */
+export const plainActionSpawn = (entry: string, action: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [plainActionChild, entry, action], { stdio: ["ignore", "pipe", "inherit"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")))
+    child.on("error", reject)
+    child.on("close", (code) =>
+      code === 0 && output.includes('"succeeded"') ? resolve() : reject(new Error(`plain action child exited ${code}: ${output}`))
+    )
   })
 
 /** A running node child echoing each stdin line back on stdout. */

@@ -1,7 +1,7 @@
 /**
- * Sequential latency of two operations measured in alternating rounds, for
- * comparisons whose ratio is the point (a runtime against its baseline): a
- * change in machine load during the run then hits both sides alike instead
+ * Sequential latency of operations measured in alternating rounds, for
+ * comparisons whose ratio is the point (a runtime against its baselines): a
+ * change in machine load during the run then hits every side alike instead
  * of whichever happened to be measured at the time.
  */
 import { Effect } from "effect"
@@ -16,18 +16,16 @@ export interface InterleavePlan {
 
 const now = Effect.sync(() => performance.now())
 
-/** Runs `a` and `b` one at a time in alternating rounds; returns the sequential figures of each. */
+/** Runs the operations one at a time in alternating rounds; returns the sequential figures of each, in order. */
 export const interleavedSequential = <E, R>(
   plan: InterleavePlan,
-  a: Effect.Effect<unknown, E, R>,
-  b: Effect.Effect<unknown, E, R>
-): Effect.Effect<readonly [Sequential, Sequential], E, R> =>
+  ...operations: ReadonlyArray<Effect.Effect<unknown, E, R>>
+): Effect.Effect<ReadonlyArray<Sequential>, E, R> =>
   Effect.gen(function* () {
     for (let i = 0; i < plan.warmup; i++) {
-      yield* a
-      yield* b
+      for (const once of operations) yield* once
     }
-    const sides = [a, b].map((once) => ({ once, samples: new Float64Array(plan.rounds * plan.perRound), taken: 0, ms: 0 }))
+    const sides = operations.map((once) => ({ once, samples: new Float64Array(plan.rounds * plan.perRound), taken: 0, ms: 0 }))
     for (let round = 0; round < plan.rounds; round++) {
       for (const side of sides) {
         const started = yield* now
@@ -39,6 +37,5 @@ export const interleavedSequential = <E, R>(
         side.ms += (yield* now) - started
       }
     }
-    const [first, second] = sides.map((side) => ({ latency: summarize(side.samples), opsPerSec: side.taken / (side.ms / 1000) }))
-    return [first!, second!] as const
+    return sides.map((side) => ({ latency: summarize(side.samples), opsPerSec: side.taken / (side.ms / 1000) }))
   })

@@ -7,13 +7,17 @@
  * `size` wait for a free one. Each worker
  * leads its own process group and has the one-shot environment (PATH and the
  * declared names; a task's TRACEPARENT comes with its request). Per task the
- * pool makes a fresh work directory (in a temporary directory of the pool's
- * own; removed afterwards) and forwards the task's stderr lines as logs
- * annotated with its run and task ids.
+ * pool hands out a fresh, empty work directory (in a temporary directory of
+ * the pool's own; its path is gone when the task ends, see `workDir.ts`) and
+ * forwards the task's stderr lines as logs annotated with its run and task
+ * ids. A task's path is kept short: no scope, fiber or queue of its own
+ * beyond one wait raced against its timeout, and its log lines go to one
+ * forwarder of the pool's, waited for only when the task wrote some.
  *
  * A worker that fails a task at the process level is never reused: a timeout
- * sends SIGTERM to its group, then SIGKILL after the grace period; oversized
- * stdout kills the group at once; a worker that dies mid-task fails the task
+ * sends SIGTERM to its group, then SIGKILL after the grace period; output
+ * over the limit (stdout and the result frame together) kills the group at
+ * once; a worker that dies mid-task fails the task
  * with its exit code or signal and the last stderr lines. The next task then
  * starts a new worker. After `maxTasksPerProcess` tasks a worker is retired
  * (its stdin closed, so it exits). Outcomes are the one-shot runtime's
@@ -30,7 +34,7 @@ import { resultFrameMarker } from "../../sdk/defineAction.ts"
 import { actionRequest } from "./internal/actionRequest.ts"
 import { pluginEnvironment } from "./internal/environment.ts"
 import { makeLineSplitter, makeTail } from "./internal/lines.ts"
-import type { LineSplitter, Tail } from "./internal/lines.ts"
+import type { Tail } from "./internal/lines.ts"
 import { makeLogForwarder } from "./internal/logForwarder.ts"
 import { classifyEnding } from "./internal/outcome.ts"
 import type { ProcessOutcome } from "./internal/outcome.ts"
@@ -69,11 +73,10 @@ interface TaskState {
   readonly taskId: string
   readonly annotations: Readonly<Record<string, string>>
   readonly tail: Tail
-  readonly stdout: LineSplitter
+  /** Bytes of plain stdout so far. */
   stdoutBytes: number
   overflowed: boolean
   frame: string | undefined
-  ended: boolean
   /** Whether a line of the task went to the log forwarder. */
   logged: boolean
   /** Resumes the task's wait; set while it waits. */
@@ -96,7 +99,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   const maxTasks = options.maxTasksPerProcess ?? Number.POSITIVE_INFINITY
   const env = pluginEnvironment({ names: options.env, parentEnv: options.parentEnv ?? process.env })
   const permits = yield* Semaphore.make(Math.max(1, options.size))
-  const { take: takeWorkDir, recycle: recycleWorkDir } = yield* makeWorkDirs
+  const workDirs = yield* makeWorkDirs
   const idle: Array<Worker> = []
   const live = new Set<Worker>()
   let closing = false
@@ -104,8 +107,10 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   // output between tasks, a finished task's late log) the plugin's entry only.
   const logs = yield* makeLogForwarder({ entry: options.entry })
 
-  const answerIfComplete = (task: TaskState) => {
-    if (task.frame !== undefined && task.ended) task.resume?.(answered)
+  // Kills the worker of a task whose output passed the limit; its exit then ends the task.
+  const overflow = (worker: Worker, task: TaskState) => {
+    task.overflowed = true
+    killGroup(worker.child.pid, "SIGKILL")
   }
 
   const spawnWorker = (): Worker => {
@@ -128,11 +133,11 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       if (text === "") return
       const line = readWorkerLine(text)
       const task = worker.current
-      if (line._tag === "End") {
-        if (task !== undefined && task.taskId === line.taskId) {
-          task.ended = true
-          answerIfComplete(task)
-        }
+      if (line._tag === "Frame") {
+        if (task === undefined || task.overflowed || task.frame !== undefined) return
+        if (task.stdoutBytes + Buffer.byteLength(line.frame) > maxOutputBytes) return overflow(worker, task)
+        task.frame = line.frame
+        task.resume?.(answered)
         return
       }
       if (task !== undefined && (line._tag === "Plain" || line.taskId === task.taskId)) {
@@ -145,14 +150,16 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       const task = worker.current
       if (task === undefined || task.overflowed) return
       task.stdoutBytes += chunk.length
-      if (task.stdoutBytes > maxOutputBytes) {
-        task.overflowed = true
-        killGroup(child.pid, "SIGKILL")
-        return
-      }
-      task.stdout.push(chunk)
+      if (task.stdoutBytes > maxOutputBytes) overflow(worker, task)
     })
-    child.stderr.on("data", stderr.push)
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr.push(chunk)
+      // A result frame still arriving counts against the limit too, before its line is complete.
+      const task = worker.current
+      if (task !== undefined && !task.overflowed && stderr.pendingLength() + task.stdoutBytes > maxOutputBytes) {
+        if (stderr.pendingStartsWith(resultFrameMarker)) overflow(worker, task)
+      }
+    })
     // A worker that died is reported by its exit, not by a failed write.
     child.stdin.on("error", () => {})
     const exited = (exit: ProcessExit) => {
@@ -185,7 +192,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   // Resolves when the task is answered or its worker exits, whichever comes first.
   const ending = (worker: Worker, state: TaskState) =>
     Effect.callback<Ending>((resume) => {
-      if (state.frame !== undefined && state.ended) return resume(answered)
+      if (state.frame !== undefined) return resume(answered)
       if (worker.exit !== undefined) return resume(waitExit(worker))
       state.resume = resume
       return Effect.sync(() => {
@@ -199,17 +206,9 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
         taskId: task.taskId,
         annotations: { runId: task.runId, taskId: task.taskId },
         tail: makeTail(),
-        stdout: makeLineSplitter((line) => {
-          const at = line.indexOf(resultFrameMarker)
-          if (at !== -1 && state.frame === undefined) {
-            state.frame = line.slice(at)
-            answerIfComplete(state)
-          }
-        }),
         stdoutBytes: 0,
         overflowed: false,
         frame: undefined,
-        ended: false,
         logged: false,
         resume: undefined
       }
@@ -221,6 +220,8 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       worker.tasks += 1
       const started = yield* Clock.currentTimeMillis
       worker.child.stdin.write(`${JSON.stringify(request)}\n`)
+      // While the worker runs the task: earlier tasks' directories are sorted out off its path.
+      workDirs.tidy()
 
       const first = yield* Effect.timeoutOption(ending(worker, state), task.timeout)
       const exit = Option.isSome(first)
@@ -237,31 +238,32 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       // The task's log lines are logged before its outcome is reported.
       if (state.logged) yield* logs.flush
 
+      const frame = state.frame === undefined ? Result.fail("no result frame on stderr") : parseResultFrame(state.frame)
       const outcome = classifyEnding({
         action: task.action,
         durationMs,
         timedOut: Option.isNone(first),
         overflowedAt: state.overflowed ? maxOutputBytes : undefined,
         exit,
-        frame: state.frame === undefined ? Result.fail("no result frame on stdout") : parseResultFrame(state.frame),
+        frame,
         stderrTail: state.tail.lines()
       })
-      return { outcome, reusable: exit === undefined && worker.exit === undefined }
+      // A worker that wrote an unreadable frame is in a state nobody knows: it is not given another task.
+      return { outcome, reusable: exit === undefined && worker.exit === undefined && Result.isSuccess(frame) }
     })
 
-  const checkout = Effect.sync((): Worker => {
+  const checkout = (): Worker => {
     for (let worker = idle.pop(); worker !== undefined; worker = idle.pop()) {
       if (worker.exit === undefined) return worker
     }
     return spawnWorker()
-  })
+  }
 
-  const release = (worker: Worker, reusable: boolean) =>
-    Effect.sync(() => {
-      if (reusable && !closing && worker.tasks < maxTasks) idle.push(worker)
-      else if (reusable) worker.child.stdin.end()
-      else killGroup(worker.child.pid, "SIGKILL")
-    })
+  const release = (worker: Worker, reusable: boolean) => {
+    if (reusable && !closing && worker.tasks < maxTasks) idle.push(worker)
+    else if (reusable) worker.child.stdin.end()
+    else killGroup(worker.child.pid, "SIGKILL")
+  }
 
   yield* Effect.addFinalizer(() =>
     Effect.gen(function* () {
@@ -280,22 +282,25 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
     metrics: { durationMs: 0, exitCode: null, signal: null, peakMemoryBytes: null }
   })
 
+  // Checkout, directory and their release sit in one synchronous step each side of the task: nothing can
+  // interrupt between taking them and registering their release.
+  const runTask = (task: PluginTask): Effect.Effect<ProcessOutcome> => {
+    const worker = checkout()
+    const workDir = workDirs.take()
+    return runOn(worker, task, workDir).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          workDirs.recycle(workDir)
+          // An interrupted task leaves its worker in an unknown state: it is not reused.
+          release(worker, Exit.isSuccess(exit) && exit.value.reusable)
+        })
+      ),
+      Effect.map(({ outcome }) => outcome)
+    )
+  }
+
   const run = (task: PluginTask): Effect.Effect<ProcessOutcome> =>
-    Effect.suspend(() =>
-      closing
-        ? Effect.succeed(closed(task))
-        : Effect.acquireUseRelease(
-            checkout,
-            (worker) =>
-              Effect.acquireUseRelease(
-                takeWorkDir,
-                (workDir) => runOn(worker, task, workDir),
-                (workDir) => recycleWorkDir(workDir)
-              ),
-            // An interrupted task leaves its worker in an unknown state: it is not reused.
-            (worker, exit) => release(worker, Exit.isSuccess(exit) && exit.value.reusable)
-          ).pipe(Effect.map(({ outcome }) => outcome))
-    ).pipe(
+    Effect.suspend(() => (closing ? Effect.succeed(closed(task)) : runTask(task))).pipe(
       Semaphore.withPermit(permits),
       Effect.withSpan("ProcessPool.run", { attributes: { action: task.action, taskId: task.taskId } }, { captureStackTrace: false })
     )

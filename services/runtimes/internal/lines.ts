@@ -12,6 +12,10 @@ export interface LineSplitter {
   readonly push: (chunk: Buffer) => void
   /** Hands over a final line without a newline, if any. */
   readonly flush: () => void
+  /** Length of the line still waiting for its newline. */
+  readonly pendingLength: () => number
+  /** Whether the line still waiting for its newline starts with `prefix`. */
+  readonly pendingStartsWith: (prefix: string) => boolean
 }
 
 /** A splitter calling `onLine` with each line, newline removed. */
@@ -31,7 +35,9 @@ export const makeLineSplitter = (onLine: (line: string) => void): LineSplitter =
       const last = pending
       pending = ""
       if (last !== "") onLine(last)
-    }
+    },
+    pendingLength: () => pending.length,
+    pendingStartsWith: (prefix) => pending.startsWith(prefix)
   }
 }
 

@@ -2,13 +2,16 @@
  * Temporary working directories of plugin tasks: one per task, made when the
  * task starts and removed with everything in it when the task's scope
  * closes. Making one and removing it empty are one system call each, made
- * inline; a directory the task left files in is removed asynchronously. A
- * warm pool's task directories sit in a directory of the pool's own, where a
- * fresh name is enough (no `mkdtemp` in the shared temporary directory), and
- * an ended task's directory that is still empty is renamed to a fresh name
- * and kept for a later task: a `readdir` and a `rename` instead of an `rmdir`
- * now and a `mkdir` for the next task, each several times dearer on a
- * journalled disk. The task's own path is gone either way once it ends.
+ * inline; a directory the task left files in is removed asynchronously.
+ *
+ * A warm pool's task directories sit in a directory of the pool's own, where
+ * a fresh name is enough (no `mkdtemp` in the shared temporary directory),
+ * and its file system work is kept off the tasks' path: an ended task's
+ * directory is renamed to a fresh name at once (one `rename`, where an
+ * `rmdir` and the next task's `mkdir` each cost several times more on a
+ * journalled disk), so its own path is gone when the task ends; `tidy`, which
+ * the pool calls while a worker is busy, then keeps the ones found empty for
+ * later tasks and removes the others with their contents in the background.
  */
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync } from "node:fs"
 import { rm } from "node:fs/promises"
@@ -26,14 +29,17 @@ export const taskWorkDir: Effect.Effect<string, never, Scope.Scope> = Effect.acq
   remove
 )
 
+/** Directories kept ready for later tasks, at most. */
 const maxReady = 16
 
 /** Task directories inside a directory of their own. */
 export interface WorkDirs {
   /** A fresh, empty directory for one task. */
-  readonly take: Effect.Effect<string>
-  /** Ends a task's use of its directory: its path is gone afterwards. */
-  readonly recycle: (dir: string) => Effect.Effect<void>
+  readonly take: () => string
+  /** Ends a task's use of its directory: its path is gone when this returns. */
+  readonly recycle: (dir: string) => void
+  /** Sorts the recycled directories: empty ones are kept for `take`, the others removed in the background. */
+  readonly tidy: () => void
 }
 
 /** A source of task directories inside a directory of its own; everything is removed when the scope closes. */
@@ -44,24 +50,30 @@ export const makeWorkDirs: Effect.Effect<WorkDirs, never, Scope.Scope> = Effect.
   )
   let named = 0
   const freshName = () => join(base, `task-${++named}`)
-  // Empty directories under names never handed out, left by tasks that ended.
+  // Directories under names never handed out: empty and ready, or recycled and not looked at yet.
   const ready: Array<string> = []
-  const take = Effect.sync(() => {
+  const recycled: Array<string> = []
+  // The pool's directory goes whole when the scope closes, whatever a background removal is still doing.
+  const removeLater = (dir: string) => void rm(dir, { recursive: true, force: true }).catch(() => {})
+
+  const take = () => {
     const spare = ready.pop()
     if (spare !== undefined) return spare
     const dir = freshName()
     mkdirSync(dir)
     return dir
-  })
-  const recycle = (dir: string): Effect.Effect<void> => {
-    const kept = Result.try(() => {
-      if (ready.length >= maxReady || readdirSync(dir).length > 0) return false
-      const next = freshName()
-      renameSync(dir, next)
-      ready.push(next)
-      return true
-    })
-    return Result.isSuccess(kept) && kept.success ? Effect.void : remove(dir)
   }
-  return { take, recycle } satisfies WorkDirs
+  const recycle = (dir: string) => {
+    const retired = freshName()
+    if (Result.isSuccess(Result.try(() => renameSync(dir, retired)))) recycled.push(retired)
+    else removeLater(dir)
+  }
+  const tidy = () => {
+    for (let dir = recycled.pop(); dir !== undefined; dir = recycled.pop()) {
+      const entries = Result.try(() => readdirSync(dir))
+      if (Result.isSuccess(entries) && entries.success.length === 0 && ready.length < maxReady) ready.push(dir)
+      else removeLater(dir)
+    }
+  }
+  return { take, recycle, tidy } satisfies WorkDirs
 })

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { resultFrameMarker } from "../../../sdk/defineAction.ts"
 import { runnerPath } from "../../../services/runtimes/ProcessRuntime.ts"
-import { readWorkerLine, serveFlag, tagLogLine, taskEndLine } from "../../../services/runtimes/WorkerProtocol.ts"
+import { readWorkerLine, serveFlag, tagLogLine } from "../../../services/runtimes/WorkerProtocol.ts"
 import { eventually } from "../../support/eventually.ts"
 
 const entry = fileURLToPath(new URL("./fixtures/plugin.ts", import.meta.url))
@@ -37,18 +37,19 @@ const frames = (stdout: string) =>
     .map((line) => JSON.parse(line.slice(resultFrameMarker.length)) as { result: { status: string; error?: { tag: string } } })
 
 describe("the runner's long-lived mode", () => {
-  it("reads tagged log lines, end-of-task lines and plain lines back", () => {
+  it("reads tagged log lines, result frames and plain lines back", () => {
     assert.deepStrictEqual(readWorkerLine(tagLogLine("task 1/ü", '{"message":"hi"}')), {
       _tag: "Log",
       taskId: "task 1/ü",
       line: '{"message":"hi"}'
     })
-    assert.deepStrictEqual(readWorkerLine(taskEndLine("task 1/ü")), { _tag: "End", taskId: "task 1/ü" })
+    const frame = `${resultFrameMarker}{"result":{"status":"succeeded","output":null}}`
+    assert.deepStrictEqual(readWorkerLine(frame), { _tag: "Frame", frame })
     assert.deepStrictEqual(readWorkerLine("just a line"), { _tag: "Plain", line: "just a line" })
-    assert.deepStrictEqual(readWorkerLine(`${taskEndLine("")}%E0%A4%A`), { _tag: "End", taskId: "%E0%A4%A" })
+    assert.deepStrictEqual(readWorkerLine(tagLogLine("%E0%A4%A", "x")), { _tag: "Log", taskId: "%E0%A4%A", line: "x" })
   })
 
-  it.live("answers requests one after another, tags each task's log lines, and exits when stdin ends", () =>
+  it.live("answers requests one after another on stderr, each frame after its task's log lines, and exits when stdin ends", () =>
     Effect.gen(function* () {
       const workDir = yield* Effect.acquireRelease(
         Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-serve-test-"))),
@@ -61,7 +62,7 @@ describe("the runner's long-lived mode", () => {
       child.stdin.end()
       yield* eventually("the runner exits", () => out.exitCode === 0)
       assert.deepStrictEqual(
-        frames(out.stdout).map((frame) => [frame.result.status, frame.result.error?.tag]),
+        frames(out.stderr).map((frame) => [frame.result.status, frame.result.error?.tag]),
         [
           ["succeeded", undefined],
           ["failed", "InvalidInputError"],
@@ -72,14 +73,15 @@ describe("the runner's long-lived mode", () => {
         .split("\n")
         .filter((line) => line !== "")
         .map(readWorkerLine)
-      assert.deepStrictEqual(
-        lines.filter((line) => line._tag === "End").map((line) => line.taskId),
-        ["t-1", "t-2", "t-3"]
-      )
-      const log = lines.find((line) => line._tag === "Log")
-      assert.strictEqual(log?._tag === "Log" ? log.taskId : undefined, "t-1")
-      assert.include(log?._tag === "Log" ? log.line : "", '"who":"ada"')
-      assert.isTrue(lines.some((line) => line._tag === "Plain" && line.line === "a plain stderr line"))
+      assert.deepStrictEqual(frames(out.stdout), [], "stdout carries no frame")
+      const firstFrame = lines.findIndex((line) => line._tag === "Frame")
+      const log = lines.findIndex((line) => line._tag === "Log")
+      const plain = lines.findIndex((line) => line._tag === "Plain" && line.line === "a plain stderr line")
+      const logLine = lines[log]
+      assert.strictEqual(logLine?._tag === "Log" ? logLine.taskId : undefined, "t-1")
+      assert.include(logLine?._tag === "Log" ? logLine.line : "", '"who":"ada"')
+      assert.isTrue(log !== -1 && log < firstFrame, "t-1's log line comes before its frame")
+      assert.isTrue(plain !== -1 && plain < firstFrame, "t-1's plain stderr line comes before its frame")
     }).pipe(Effect.scoped)
   )
 })
