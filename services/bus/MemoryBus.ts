@@ -28,7 +28,7 @@ import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { makeMemoryKvStore } from "./internal/memoryKv.ts"
 import { makeSubscriber, MemoryRouter } from "./internal/memoryRouter.ts"
 import { MemoryStream } from "./internal/memoryStream.ts"
-import { RequestDeadlines } from "./internal/requestDeadlines.ts"
+import { Deadlines } from "../timers/index.ts"
 import { SubjectIndex } from "./internal/subjectIndex.ts"
 import { isValidPublishSubject, isValidSubscribeSubject, subjectsCollide } from "./internal/subjectMatch.ts"
 
@@ -47,7 +47,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
   const captures = new SubjectIndex<MemoryStream>()
   let inboxCounter = 0
   // Every request's timeout on one timer fiber, driven by the bus's clock.
-  const deadlines = new RequestDeadlines(yield* Clock.Clock)
+  const deadlines = new Deadlines(yield* Clock.Clock)
   yield* Effect.forkIn(deadlines.timer.run, scope)
   const inboxPrefix = `_INBOX.${Math.random().toString(36).slice(2)}.`
 

@@ -10,9 +10,9 @@
  * pool hands out a fresh, empty work directory (in a temporary directory of
  * the pool's own; its path is gone when the task ends, see `workDir.ts`) and
  * forwards the task's stderr lines as logs annotated with its run and task
- * ids. A task's path is kept short: no scope, fiber or queue of its own
- * beyond one wait raced against its timeout, and its log lines go to one
- * forwarder of the pool's, waited for only when the task wrote some.
+ * ids. A task's path is kept short: no scope, fiber, race or timer of its
+ * own (its timeout is one of the pool's `Deadlines`), and its log lines go
+ * to one forwarder of the pool's, waited for only when the task wrote some.
  *
  * A worker that fails a task at the process level is never reused: a timeout
  * sends SIGTERM to its group, then SIGKILL after the grace period; output
@@ -29,7 +29,8 @@ import { spawn } from "node:child_process"
 import type { ChildProcessByStdio } from "node:child_process"
 import { tmpdir } from "node:os"
 import type { Readable, Writable } from "node:stream"
-import { Clock, Deferred, Effect, Exit, Option, Result, Semaphore } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Option, Result, Semaphore } from "effect"
+import { Deadlines } from "../timers/index.ts"
 import { resultFrameMarker } from "../../sdk/defineAction.ts"
 import { actionRequest } from "./internal/actionRequest.ts"
 import { pluginEnvironment } from "./internal/environment.ts"
@@ -65,8 +66,8 @@ interface ProcessExit {
   readonly signal: string | null
 }
 
-/** How a task's wait ended before its timeout: answered (`undefined`), or the worker's exit. */
-type Ending = ProcessExit | undefined
+/** How a task's wait ended: answered (`undefined`) or the worker's exit before the timeout, none at the timeout. */
+type Ending = Option.Option<ProcessExit | undefined>
 
 /** What a worker knows about the task it is running. */
 interface TaskState {
@@ -79,7 +80,7 @@ interface TaskState {
   frame: string | undefined
   /** Whether a line of the task went to the log forwarder. */
   logged: boolean
-  /** Resumes the task's wait; set while it waits. */
+  /** Ends the task's wait; set while it waits. */
   resume: ((ending: Effect.Effect<Ending>) => void) | undefined
 }
 
@@ -106,6 +107,9 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   // One forwarder for the pool: a task's lines carry its ids, lines no running task claims (a worker's own
   // output between tasks, a finished task's late log) the plugin's entry only.
   const logs = yield* makeLogForwarder({ entry: options.entry })
+  const clock = yield* Clock.Clock
+  const deadlines = new Deadlines(clock)
+  yield* Effect.forkScoped(deadlines.timer.run)
 
   // Kills the worker of a task whose output passed the limit; its exit then ends the task.
   const overflow = (worker: Worker, task: TaskState) => {
@@ -169,7 +173,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       // Leftover group members would hold the pipes open.
       killGroup(child.pid, "SIGKILL")
       Deferred.doneUnsafe(worker.exited, Effect.succeed(exit))
-      worker.current?.resume?.(waitExit(worker))
+      worker.current?.resume?.(exitOf(worker))
     }
     child.on("exit", (code, signal) => exited({ code, signal }))
     child.on("error", () => {
@@ -187,17 +191,25 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   // when a process that escaped the group holds them open.
   const waitExit = (worker: Worker): Effect.Effect<ProcessExit> =>
     Deferred.await(worker.exited).pipe(Effect.tap(() => Effect.timeoutOption(Deferred.await(worker.closed), killGrace)))
-  const answered: Effect.Effect<Ending> = Effect.succeed(undefined)
+  const answered: Effect.Effect<Ending> = Effect.succeed(Option.some(undefined))
+  const timedOut: Effect.Effect<Ending> = Effect.succeed(Option.none())
+  const exitOf = (worker: Worker): Effect.Effect<Ending> => Effect.map(waitExit(worker), Option.some)
 
-  // Resolves when the task is answered or its worker exits, whichever comes first.
-  const ending = (worker: Worker, state: TaskState) =>
+  // Resolves when the task is answered, its worker exits or its timeout passes, whichever comes first.
+  const ending = (worker: Worker, state: TaskState, timeoutMs: number) =>
     Effect.callback<Ending>((resume) => {
       if (state.frame !== undefined) return resume(answered)
-      if (worker.exit !== undefined) return resume(waitExit(worker))
-      state.resume = resume
-      return Effect.sync(() => {
+      if (worker.exit !== undefined) return resume(exitOf(worker))
+      const stop = () => {
         state.resume = undefined
-      })
+        deadlines.remove(wait)
+      }
+      const wait = deadlines.add(timeoutMs, () => state.resume?.(timedOut))
+      state.resume = (ended) => {
+        stop()
+        resume(ended)
+      }
+      return Effect.sync(stop)
     })
 
   const runOn = (worker: Worker, task: PluginTask, workDir: string) =>
@@ -218,12 +230,12 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       }
       worker.current = state
       worker.tasks += 1
-      const started = yield* Clock.currentTimeMillis
+      const started = clock.currentTimeMillisUnsafe()
       worker.child.stdin.write(`${JSON.stringify(request)}\n`)
       // While the worker runs the task: earlier tasks' directories are sorted out off its path.
       workDirs.tidy()
 
-      const first = yield* Effect.timeoutOption(ending(worker, state), task.timeout)
+      const first = yield* ending(worker, state, Duration.toMillis(task.timeout))
       const exit = Option.isSome(first)
         ? first.value
         : yield* Effect.gen(function* () {
@@ -233,7 +245,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
             killGroup(worker.child.pid, "SIGKILL")
             return yield* waitExit(worker)
           })
-      const durationMs = (yield* Clock.currentTimeMillis) - started
+      const durationMs = clock.currentTimeMillisUnsafe() - started
       worker.current = undefined
       // The task's log lines are logged before its outcome is reported.
       if (state.logged) yield* logs.flush

@@ -17,7 +17,7 @@ import { BusError } from "../BusError.ts"
 import { encodeDeadLetter, maxDeliveriesReason, terminatedReason } from "./deadLetter.ts"
 import { toBusError } from "./natsErrors.ts"
 import { fromMsgHdrs } from "./natsHeaders.ts"
-import { TimerLoop } from "./timerLoop.ts"
+import { TimerLoop } from "../../timers/index.ts"
 
 /** How long one pull request waits for messages before it is renewed. */
 const fetchExpiresMs = 5_000
