@@ -79,10 +79,7 @@ const inline = Effect.gen(function* () {
 /** The part of a warm pool task that is the file system's: making and removing its work directory. */
 const workDir = Effect.gen(function* () {
   const dirs = yield* makeWorkDirs
-  const once = Effect.sync(() => {
-    dirs.recycle(dirs.take())
-    dirs.tidy()
-  })
+  const once = Effect.sync(() => dirs.recycle(dirs.take()))
   const sequential = yield* sequentialEffect({ warmup: n(200), samples: n(2000), budgetSeconds: 5 }, once)
   const concurrent = yield* concurrentEffect({ warmup: n(200), total: n(2000), inFlight, budgetSeconds: 5 }, once)
   return { sequential, concurrent } satisfies ScenarioResult
@@ -249,7 +246,7 @@ if (only.has("inline")) {
 }
 if (only.has("workdir")) {
   progress("measuring the per-task work directory alone")
-  rows.push({ name: "warm pool task work dir alone (take + recycle)", result: await run(workDir) })
+  rows.push({ name: "warm pool task work dir alone (take, recycle)", result: await run(workDir) })
 }
 if (only.has("warm")) {
   progress("measuring the warm pool against a bare warm child")

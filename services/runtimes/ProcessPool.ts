@@ -8,7 +8,8 @@
  * leads its own process group and has the one-shot environment (PATH and the
  * declared names; a task's TRACEPARENT comes with its request). Per task the
  * pool hands out a fresh, empty work directory (in a temporary directory of
- * the pool's own; its path is gone when the task ends, see `workDir.ts`) and
+ * the pool's own; its path is gone moments after the task ends, see
+ * `workDir.ts`) and
  * forwards the task's stderr lines as logs annotated with its run and task
  * ids. A task's path is kept short: no scope, fiber, race or timer of its
  * own (its timeout is one of the pool's `Deadlines`), and its log lines go
@@ -232,8 +233,6 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       worker.tasks += 1
       const started = clock.currentTimeMillisUnsafe()
       worker.child.stdin.write(`${JSON.stringify(request)}\n`)
-      // While the worker runs the task: earlier tasks' directories are sorted out off its path.
-      workDirs.tidy()
 
       const first = yield* ending(worker, state, Duration.toMillis(task.timeout))
       const exit = Option.isSome(first)
@@ -311,11 +310,9 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
     )
   }
 
+  // No span of its own: the executor's span of the task covers it.
   const run = (task: PluginTask): Effect.Effect<ProcessOutcome> =>
-    Effect.suspend(() => (closing ? Effect.succeed(closed(task)) : runTask(task))).pipe(
-      Semaphore.withPermit(permits),
-      Effect.withSpan("ProcessPool.run", { attributes: { action: task.action, taskId: task.taskId } }, { captureStackTrace: false })
-    )
+    Effect.suspend(() => (closing ? Effect.succeed(closed(task)) : runTask(task))).pipe(Semaphore.withPermit(permits))
 
   return { run } satisfies ProcessPool
 })

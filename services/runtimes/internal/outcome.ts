@@ -40,7 +40,7 @@ export interface TaskEnding {
   readonly action: string
   readonly durationMs: number
   readonly timedOut: boolean
-  /** The stdout limit, when it was passed. */
+  /** The output limit (stdout and the result frame), when it was passed. */
   readonly overflowedAt: number | undefined
   /** How the process exited; undefined when it is still alive. */
   readonly exit: { readonly code: number | null; readonly signal: string | null } | undefined
@@ -75,7 +75,7 @@ export const classifyEnding = (ending: TaskEnding): ProcessOutcome => {
   if (ending.overflowedAt !== undefined) {
     return failed({
       tag: "OutputTooLargeError",
-      message: `${action} wrote more than ${ending.overflowedAt} bytes to stdout`,
+      message: `${action} wrote more than ${ending.overflowedAt} bytes of output (its result and whatever it printed to stdout)`,
       retryable: false,
       ...exitFields
     })

@@ -6,12 +6,15 @@
  *
  * A warm pool's task directories sit in a directory of the pool's own, where
  * a fresh name is enough (no `mkdtemp` in the shared temporary directory),
- * and its file system work is kept off the tasks' path: an ended task's
- * directory is renamed to a fresh name at once (one `rename`, where an
- * `rmdir` and the next task's `mkdir` each cost several times more on a
- * journalled disk), so its own path is gone when the task ends; `tidy`, which
- * the pool calls while a worker is busy, then keeps the ones found empty for
- * later tasks and removes the others with their contents in the background.
+ * and its file system work is kept off the tasks' path: a task takes an
+ * empty directory made earlier, and an ended task's directory is dealt with
+ * once the current turn of the event loop is over (while the next task is
+ * running, typically): renamed to a fresh name (one `rename`, where an
+ * `rmdir` and the next `mkdir` each cost several times more on a journalled
+ * disk), then kept for a later task if it is empty and removed with its
+ * contents in the background if not. Its own path is gone moments after the
+ * task ended; a task finds no directory ready only when directories are
+ * taken faster than they come back, and then makes one on the spot.
  */
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync } from "node:fs"
 import { rm } from "node:fs/promises"
@@ -29,17 +32,16 @@ export const taskWorkDir: Effect.Effect<string, never, Scope.Scope> = Effect.acq
   remove
 )
 
-/** Directories kept ready for later tasks, at most. */
+/** Directories kept ready for later tasks: made when the pool starts, at most kept. */
+const initialReady = 2
 const maxReady = 16
 
 /** Task directories inside a directory of their own. */
 export interface WorkDirs {
   /** A fresh, empty directory for one task. */
   readonly take: () => string
-  /** Ends a task's use of its directory: its path is gone when this returns. */
+  /** Ends a task's use of its directory: its path is gone moments later. */
   readonly recycle: (dir: string) => void
-  /** Sorts the recycled directories: empty ones are kept for `take`, the others removed in the background. */
-  readonly tidy: () => void
 }
 
 /** A source of task directories inside a directory of its own; everything is removed when the scope closes. */
@@ -50,30 +52,33 @@ export const makeWorkDirs: Effect.Effect<WorkDirs, never, Scope.Scope> = Effect.
   )
   let named = 0
   const freshName = () => join(base, `task-${++named}`)
-  // Directories under names never handed out: empty and ready, or recycled and not looked at yet.
-  const ready: Array<string> = []
-  const recycled: Array<string> = []
-  // The pool's directory goes whole when the scope closes, whatever a background removal is still doing.
-  const removeLater = (dir: string) => void rm(dir, { recursive: true, force: true }).catch(() => {})
-
-  const take = () => {
-    const spare = ready.pop()
-    if (spare !== undefined) return spare
+  const make = () => {
     const dir = freshName()
     mkdirSync(dir)
     return dir
   }
-  const recycle = (dir: string) => {
-    const retired = freshName()
-    if (Result.isSuccess(Result.try(() => renameSync(dir, retired)))) recycled.push(retired)
-    else removeLater(dir)
-  }
-  const tidy = () => {
-    for (let dir = recycled.pop(); dir !== undefined; dir = recycled.pop()) {
-      const entries = Result.try(() => readdirSync(dir))
-      if (Result.isSuccess(entries) && entries.success.length === 0 && ready.length < maxReady) ready.push(dir)
-      else removeLater(dir)
+  // Empty directories under names never handed out.
+  const ready: Array<string> = Array.from({ length: initialReady }, make)
+  // The pool's directory goes whole when the scope closes, whatever a background step is still doing.
+  const removeLater = (dir: string) => void rm(dir, { recursive: true, force: true }).catch(() => {})
+
+  const take = () => ready.pop() ?? make()
+  // Directories of ended tasks, renamed and sorted in one step after the current turn of the event loop.
+  const ended: Array<string> = []
+  const sortEnded = () => {
+    for (let dir = ended.pop(); dir !== undefined; dir = ended.pop()) {
+      const retired = freshName()
+      if (Result.isFailure(Result.try(() => renameSync(dir, retired)))) {
+        removeLater(dir)
+        continue
+      }
+      const entries = Result.try(() => readdirSync(retired))
+      if (Result.isSuccess(entries) && entries.success.length === 0 && ready.length < maxReady) ready.push(retired)
+      else removeLater(retired)
     }
   }
-  return { take, recycle, tidy } satisfies WorkDirs
+  const recycle = (dir: string) => {
+    if (ended.push(dir) === 1) setImmediate(sortEnded)
+  }
+  return { take, recycle } satisfies WorkDirs
 })

@@ -154,7 +154,7 @@ describe("makeProcessPool", () => {
         assert.strictEqual(outcome.metrics.signal, "SIGKILL")
         const [grandchild, workDir, worker] = readFileSync(pidFile, "utf8").split(" ")
         yield* eventually("the grandchild and the worker are gone", () => isGone(Number(grandchild)) && isGone(Number(worker)))
-        assert.isFalse(existsSync(workDir ?? ""), "the task's working directory is removed after a timeout")
+        yield* eventually("the task's working directory is removed after a timeout", () => !existsSync(workDir ?? ""))
         const after = pidOf(yield* workers.run(task("fixture.pid", {})))
         assert.notStrictEqual(after, Number(worker))
       })
@@ -228,7 +228,7 @@ describe("makeProcessPool", () => {
     )
   )
 
-  it.live("runs each task in a fresh working directory that is removed afterwards", () =>
+  it.live("runs each task in a fresh working directory that is removed right after it", () =>
     quiet(
       Effect.gen(function* () {
         const workers = yield* pool()
@@ -239,7 +239,7 @@ describe("makeProcessPool", () => {
         for (const output of [first, second]) {
           assert.strictEqual(output.cwd, output.workDir)
           assert.isTrue(String(output.workDir).startsWith(tmpdir()))
-          assert.isFalse(existsSync(String(output.workDir)))
+          yield* eventually(`${String(output.workDir)} is removed`, () => !existsSync(String(output.workDir)))
         }
       })
     )
@@ -258,7 +258,7 @@ describe("makeProcessPool", () => {
         outputs.push(...concurrent.map(succeeded))
         for (const output of outputs) {
           assert.deepStrictEqual(output.entries, [], `${String(output.workDir)} is empty when its task starts`)
-          assert.isFalse(existsSync(String(output.workDir)), `${String(output.workDir)} is gone once its task ended`)
+          yield* eventually(`${String(output.workDir)} is gone once its task ended`, () => !existsSync(String(output.workDir)))
         }
         assert.strictEqual(new Set(outputs.map((output) => output.workDir)).size, outputs.length)
       })
