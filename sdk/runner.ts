@@ -169,12 +169,18 @@ const serve = (modulePath: string) =>
       })
     }
 
+    // An action that completes synchronously settles inside `start`; the loop below then takes the next line
+    // instead of `settle` starting it, so queued lines never nest calls.
+    let draining = false
     const next = () => {
+      if (draining) return
+      draining = true
       while (running === undefined && !stopping) {
         const line = waiting.shift()
         if (line === undefined) break
         start(line)
       }
+      draining = false
       if (running === undefined && inputEnded && waiting.length === 0) finish?.()
     }
 

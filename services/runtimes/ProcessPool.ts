@@ -4,24 +4,23 @@
  * tasks of one trusted plugin one after another, instead of a fresh process
  * per task. At most `size` workers run tasks at once (a retired one may still
  * be exiting); one is started when a task finds none idle, and tasks beyond
- * `size` wait for a free one. Each worker
- * leads its own process group and has the one-shot environment (PATH and the
- * declared names; a task's TRACEPARENT comes with its request). Per task the
- * pool hands out a fresh, empty work directory (in a temporary directory of
- * the pool's own; its path is gone moments after the task ends, see
- * `workDir.ts`) and
- * forwards the task's stderr lines as logs annotated with its run and task
- * ids. A task's path is kept short: no scope, fiber, race or timer of its
- * own (its timeout is one of the pool's `Deadlines`), and its log lines go
- * to one forwarder of the pool's, waited for only when the task wrote some.
+ * `size` wait for a free one. Each worker leads its own process group and
+ * has the one-shot environment (PATH and the declared names; a task's
+ * TRACEPARENT comes with its request). Per task the pool hands out a fresh,
+ * empty work directory (in a temporary directory of the pool's own; its
+ * path is gone moments after the task ends, see `workDir.ts`) and forwards
+ * the task's stderr lines as logs annotated with its run and task ids. A
+ * task's path is kept short: no scope, fiber, race or timer of its own (its
+ * timeout is one of the pool's `Deadlines`), and its log lines go to one
+ * forwarder of the pool's, waited for only when the task wrote some.
  *
  * A worker that fails a task at the process level is never reused: a timeout
  * sends SIGTERM to its group, then SIGKILL after the grace period; output
  * over the limit (stdout and the result frame together) kills the group at
- * once; a worker that dies mid-task fails the task
- * with its exit code or signal and the last stderr lines. The next task then
- * starts a new worker. After `maxTasksPerProcess` tasks a worker is retired
- * (its stdin closed, so it exits). Outcomes are the one-shot runtime's
+ * once; a worker that dies mid-task fails the task with its exit code or
+ * signal and the last stderr lines. The next task then starts a new worker.
+ * After `maxTasksPerProcess` tasks a worker is retired (its stdin closed, so
+ * it exits). Outcomes are the one-shot runtime's
  * `ProcessOutcome` values; while a worker lives its exit code is null, and
  * its peak memory is the worker's high-water mark since it started. Closing
  * the pool's scope kills every worker's group and removes its directory.
