@@ -19,20 +19,11 @@
  * size of Switchyard's (a ~1 KB run record, a ~300 B task, a ~200 B result),
  * built and read only for the ids they carry.
  */
-import {
-  AckPolicy,
-  DeliverPolicy,
-  type JetStreamClient,
-  jetstream,
-  type JetStreamManager,
-  jetstreamManager,
-  type JsMsg,
-  RetentionPolicy,
-  StorageType
-} from "@nats-io/jetstream"
+import { type JetStreamClient, jetstream, jetstreamManager, type JsMsg, StorageType } from "@nats-io/jetstream"
 import { type KV, Kvm } from "@nats-io/kv"
-import { connect, type Msg, nanos, type NatsConnection } from "@nats-io/transport-node"
-import type { RawPlan, ScenarioResult } from "./rawNats.ts"
+import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node"
+import { encode, pipeline, resultPayload, runRecordPayload, type TaskIds, taskPayload } from "./floorPayloads.ts"
+import { type RawPlan, type ScenarioResult, workQueue } from "./rawNats.ts"
 import { concurrentPromise, sequentialPromise } from "./stats.ts"
 
 /** The subjects, streams and bucket of one floor measurement. */
@@ -60,92 +51,8 @@ const names = (prefix: string): Names => ({
   event: (runId) => `${prefix}.run.event.${runId}`
 })
 
-/** The ids a task or a result carries. */
-interface TaskIds {
-  readonly runId: string
-  readonly taskId: string
-  readonly attempt: number
-}
-
-const textEncoder = new TextEncoder()
-const encode = (value: unknown): Uint8Array => textEncoder.encode(JSON.stringify(value))
-
-const pipeline = "name: bench-noop-1\nstages:\n  - name: noop0\n    type: hello.noop\n"
-const startedAt = "2026-12-02T12:00:00.000Z"
-const finishedAt = "2026-12-02T12:00:00.002Z"
-
 const submitRequest = (runId: string) => encode({ version: 1, runId, file: "bench.yaml", pipeline, inputs: {} })
-
-/** A run record of about 1 KB, like a one-stage run's in the runs bucket. */
-const runRecord = (runId: string, taskId: string, done: boolean) =>
-  encode({
-    version: 1,
-    runId,
-    status: done ? "succeeded" : "running",
-    file: "bench.yaml",
-    source: pipeline,
-    pipeline: { name: "bench-noop-1", stages: [{ name: "noop0", type: "hello.noop", needs: [], with: {} }] },
-    stageTypes: {
-      "hello.noop": {
-        type: "hello.noop",
-        pool: "noop",
-        version: "1.0.0",
-        description: "Does nothing and succeeds; for measuring dispatch.",
-        output: { path: "noop", mode: "merge" },
-        counts: { field: "items", label: "items" },
-        inputs: {},
-        secrets: []
-      }
-    },
-    inputs: {},
-    stages: {
-      noop0: {
-        status: done ? "succeeded" : "queued",
-        taskId,
-        attempt: 1,
-        queuedAt: startedAt,
-        startedAt: done ? startedAt : null,
-        finishedAt: done ? finishedAt : null,
-        executor: done ? "bench-executor" : null,
-        outputs: done ? 0 : null,
-        error: null
-      }
-    },
-    state: done ? { noop: {} } : {},
-    createdAt: startedAt,
-    updatedAt: done ? finishedAt : startedAt,
-    finishedAt: done ? finishedAt : null,
-    transitions: done ? 3 : 1,
-    traceparent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
-  })
-
-/** A task of about 300 B. */
-const task = (ids: TaskIds) =>
-  encode({
-    version: 1,
-    ...ids,
-    stage: "noop0",
-    stageType: "hello.noop",
-    pool: "noop",
-    inputs: {},
-    secrets: [],
-    leaseMs: 30_000,
-    deadline: "2026-12-02T12:05:00.000Z",
-    traceparent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
-  })
-
-/** A result of about 200 B. */
-const result = (ids: TaskIds) =>
-  encode({
-    version: 1,
-    ...ids,
-    stage: "noop0",
-    status: "succeeded",
-    output: {},
-    metrics: { ms: 0.01 },
-    executor: "bench-executor",
-    finishedAt
-  })
+const pool = "noop"
 
 const accepted = (runId: string) => encode({ version: 1, runId, accepted: true })
 const finished = (runId: string) => encode({ version: 1, kind: "run.finished", runId, status: "succeeded", state: { noop: {} } })
@@ -156,43 +63,24 @@ const open = (url: string, name: string): Promise<NatsConnection> => connect({ s
 const acceptRun = async (kv: KV, js: JetStreamClient, n: Names, msg: Msg) => {
   const { runId } = msg.json<{ readonly runId: string }>()
   const ids: TaskIds = { runId, taskId: `${runId}-noop0`, attempt: 1 }
-  await kv.create(runId, runRecord(runId, ids.taskId, false))
-  await js.publish(n.taskRun, task(ids), { msgID: `${ids.taskId}:${ids.attempt}` })
+  await kv.create(runId, runRecordPayload({ runId, taskId: ids.taskId, pool, done: false }))
+  await js.publish(n.taskRun, taskPayload(ids, pool), { msgID: `${ids.taskId}:${ids.attempt}` })
   msg.respond(accepted(runId))
 }
 
 /** Executor, on a task: the result enqueued, then the task acked. */
 const runTask = async (js: JetStreamClient, n: Names, msg: JsMsg) => {
   const ids = msg.json<TaskIds>()
-  await js.publish(n.taskResult(ids.runId), result(ids), { msgID: `${ids.taskId}:${ids.attempt}` })
+  await js.publish(n.taskResult(ids.runId), resultPayload(ids), { msgID: `${ids.taskId}:${ids.attempt}` })
   msg.ack()
 }
 
 /** Scheduler, on a result: the record saved, then the finished event, then the result acked. */
 const applyResult = async (nc: NatsConnection, kv: KV, n: Names, msg: JsMsg) => {
   const ids = msg.json<TaskIds>()
-  await kv.put(ids.runId, runRecord(ids.runId, ids.taskId, true))
+  await kv.put(ids.runId, runRecordPayload({ runId: ids.runId, taskId: ids.taskId, pool, done: true }))
   nc.publish(n.event(ids.runId), finished(ids.runId))
   msg.ack()
-}
-
-/** Declares a file-backed work-queue stream and its one durable pull consumer. */
-const workQueue = async (jsm: JetStreamManager, stream: string, subject: string, durable: string, plan: RawPlan) => {
-  await jsm.streams.add({
-    name: stream,
-    subjects: [subject],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    duplicate_window: nanos(10 * 60_000)
-  })
-  await jsm.consumers.add(stream, {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: subject,
-    ack_wait: nanos(30_000),
-    max_ack_pending: plan.concurrent.inFlight * 4
-  })
 }
 
 /** One-stage durable runs reduced to their NATS operations: sequential latency, then throughput with `inFlight` outstanding. */

@@ -27,92 +27,17 @@ import { resultsStream, schedulerConsumer, tasksStream } from "../../services/bu
 import { type Names, Subjects } from "../../services/bus/Subjects.ts"
 import { WireType } from "../../schemas/Catalog.ts"
 import { benchPool, type DeploymentOptions, memoryBus } from "./deployment.ts"
+import { resultPayload, runRecordPayload, taskPayload } from "./floorPayloads.ts"
 import { timed } from "./stats.ts"
 
 const runHeader = "bench-run-id"
 const taskHeader = "bench-task-id"
 
-const textEncoder = new TextEncoder()
-const prebuilt = (value: unknown): Uint8Array => textEncoder.encode(JSON.stringify(value))
-
-const runId = "r0000000000"
-const taskId = `${runId}-noop0`
-const pipeline = "name: bench-noop-1\nstages:\n  - name: noop0\n    type: hello.noop\n"
-const startedAt = "2026-12-02T12:00:00.000Z"
-const finishedAt = "2026-12-02T12:00:00.002Z"
-const traceparent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
-
-/** A task of about 300 B. */
-const taskPayload = prebuilt({
-  version: 1,
-  runId,
-  taskId,
-  attempt: 1,
-  stage: "noop0",
-  stageType: "hello.noop",
-  pool: benchPool,
-  inputs: {},
-  secrets: [],
-  leaseMs: 30_000,
-  deadline: "2026-12-02T12:05:00.000Z",
-  traceparent
-})
-
-/** A result of about 200 B. */
-const resultPayload = prebuilt({
-  version: 1,
-  runId,
-  taskId,
-  attempt: 1,
-  stage: "noop0",
-  status: "succeeded",
-  output: {},
-  metrics: { ms: 0.01 },
-  executor: "bench-executor",
-  finishedAt
-})
-
-/** A run record of about 1 KB. */
-const recordPayload = prebuilt({
-  version: 1,
-  runId,
-  status: "running",
-  file: "bench.yaml",
-  source: pipeline,
-  pipeline: { name: "bench-noop-1", stages: [{ name: "noop0", type: "hello.noop", needs: [], with: {} }] },
-  stageTypes: {
-    "hello.noop": {
-      type: "hello.noop",
-      pool: benchPool,
-      version: "1.0.0",
-      description: "Does nothing and succeeds; for measuring dispatch.",
-      output: { path: "noop", mode: "merge" },
-      counts: { field: "items", label: "items" },
-      inputs: {},
-      secrets: []
-    }
-  },
-  inputs: {},
-  stages: {
-    noop0: {
-      status: "succeeded",
-      taskId,
-      attempt: 1,
-      queuedAt: startedAt,
-      startedAt,
-      finishedAt,
-      executor: "bench-executor",
-      outputs: 0,
-      error: null
-    }
-  },
-  state: { noop: {} },
-  createdAt: startedAt,
-  updatedAt: finishedAt,
-  finishedAt: null,
-  transitions: 3,
-  traceparent
-})
+// One set of bytes for every task: the ids that matter travel in the headers.
+const ids = { runId: "r0000000000", taskId: "r0000000000-noop0", attempt: 1 }
+const taskBytes = taskPayload(ids, benchPool)
+const result = resultPayload(ids)
+const record = runRecordPayload({ ...ids, pool: benchPool, done: true })
 
 const idHeaders = (type: string, run: string, task: string): Headers => ({ [TypeHeader]: type, [runHeader]: run, [taskHeader]: task })
 
@@ -153,7 +78,7 @@ const setUp = (options: DeploymentOptions) =>
     const runs = yield* bus.kv(names.buckets.runs)
     const runIds = Array.from({ length: options.slots }, (_, i) => `r${i.toString(16).padStart(10, "0")}`)
     const revisions = new Map<string, number>()
-    for (const id of runIds) revisions.set(id, yield* runs.create(id, recordPayload))
+    for (const id of runIds) revisions.set(id, yield* runs.create(id, record))
     return { bus, names, tasks, results, options, runs, runIds, revisions } satisfies Floor
   })
 
@@ -164,7 +89,7 @@ const dispatch = (floor: Floor) => {
   const i = taskCounter++
   const run = floor.runIds[i % floor.runIds.length]!
   const task = `${run}-t${i}`
-  return floor.bus.enqueue(floor.tasks.filterSubject, taskPayload, {
+  return floor.bus.enqueue(floor.tasks.filterSubject, taskBytes, {
     msgId: `${task}:1`,
     headers: idHeaders(WireType.TaskRun, run, task)
   })
@@ -175,14 +100,14 @@ const runTask = (floor: Floor) => (job: JobMessage) => {
   const run = job.headers[runHeader]!
   const task = job.headers[taskHeader]!
   return floor.bus
-    .enqueue(floor.names.taskResult(run), resultPayload, { msgId: `${task}:1`, headers: idHeaders(WireType.TaskResult, run, task) })
+    .enqueue(floor.names.taskResult(run), result, { msgId: `${task}:1`, headers: idHeaders(WireType.TaskResult, run, task) })
     .pipe(Effect.andThen(job.ack))
 }
 
 /** Scheduler: the run's record saved on the revision it last wrote, then the result acked. */
 const applyResult = (floor: Floor) => (job: JobMessage) => {
   const run = job.headers[runHeader]!
-  return floor.runs.update(run, recordPayload, floor.revisions.get(run)!).pipe(
+  return floor.runs.update(run, record, floor.revisions.get(run)!).pipe(
     Effect.flatMap((revision) => {
       floor.revisions.set(run, revision)
       return job.ack

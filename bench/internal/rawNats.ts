@@ -7,7 +7,15 @@
  * it, replies on core NATS to the subject the publisher named in a header,
  * and acks; the publisher waits for that reply.
  */
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream"
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType
+} from "@nats-io/jetstream"
 import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node"
 import {
   concurrentPromise,
@@ -70,6 +78,25 @@ export const coreRequestReply = async (url: string, prefix: string, plan: RawPla
   }
 }
 
+/** Declares a file-backed work-queue stream (dedupe window 10 minutes) and its one durable pull consumer. */
+export const workQueue = async (jsm: JetStreamManager, stream: string, subject: string, durable: string, plan: RawPlan) => {
+  await jsm.streams.add({
+    name: stream,
+    subjects: [subject],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(10 * 60_000)
+  })
+  await jsm.consumers.add(stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: subject,
+    ack_wait: nanos(30_000),
+    max_ack_pending: plan.concurrent.inFlight * 4
+  })
+}
+
 /** JetStream work queue round trip: publish, pull-consume, reply on core NATS, ack. */
 export const jetStreamRoundTrip = async (url: string, prefix: string, plan: RawPlan): Promise<ScenarioResult> => {
   const worker = await open(url, `${prefix}-js-worker`)
@@ -78,21 +105,7 @@ export const jetStreamRoundTrip = async (url: string, prefix: string, plan: RawP
   const subject = `${prefix}.raw.work`
   const jsm = await jetstreamManager(worker)
   try {
-    await jsm.streams.add({
-      name: stream,
-      subjects: [subject],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      duplicate_window: nanos(10 * 60_000)
-    })
-    await jsm.consumers.add(stream, {
-      durable_name: "raw-worker",
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: subject,
-      ack_wait: nanos(30_000),
-      max_ack_pending: plan.concurrent.inFlight * 4
-    })
+    await workQueue(jsm, stream, subject, "raw-worker", plan)
     const consumer = await jetstream(worker).consumers.get(stream, "raw-worker")
     const messages = await consumer.consume({
       max_messages: plan.concurrent.inFlight,
