@@ -14,7 +14,13 @@
  * disk), then kept for a later task if it is empty and removed with its
  * contents in the background if not. Its own path is gone moments after the
  * task ended; a task finds no directory ready only when directories are
- * taken faster than they come back, and then makes one on the spot.
+ * taken faster than they come back, and then makes one on the spot. A
+ * process a task leaves running keeps its current directory through the
+ * rename, so files it writes there later can show up in a later task's
+ * directory (which is then not kept again); tasks of a trusted plugin share
+ * a warm process anyway, and making and removing a directory per task
+ * instead (in the background, on the thread pool) measured several times
+ * dearer for every task.
  */
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync } from "node:fs"
 import { rm } from "node:fs/promises"
