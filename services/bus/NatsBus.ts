@@ -2,7 +2,9 @@
  * The bus over NATS: one connection per layer (reconnecting forever, drained
  * when the layer's scope closes), core publish/subscribe and request/reply,
  * JetStream streams and durable pull consumers (created or updated
- * idempotently) as work queues, and JetStream KV buckets. nats.js failures
+ * idempotently) as work queues, and JetStream KV buckets; requests,
+ * JetStream publishes (KV writes included) and confirmed acks share one
+ * reply subscription of the adapter's own (`internal/natsReplies.ts`). nats.js failures
  * are mapped to the port's errors by class and API code. Works with
  * nats-server 2.9: one filter subject per consumer, no per-message TTLs.
  */
@@ -25,6 +27,7 @@ import { consume as natsConsume, encodeConsumerDescription } from "./internal/na
 import { ApiCode, apiCodeOf, isNoResponders, isTimeout, toBusError } from "./internal/natsErrors.ts"
 import { fromMsgHdrs, toMsgHdrs } from "./internal/natsHeaders.ts"
 import { makeNatsKvStore } from "./internal/natsKv.ts"
+import { makeNatsReplies } from "./internal/natsReplies.ts"
 
 /** Options of the NATS bus. */
 export interface NatsBusOptions {
@@ -84,6 +87,7 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
   const nc = yield* connection(options)
   const jsm = yield* Effect.tryPromise({ try: () => jetstreamManager(nc), catch: toBusError("jetstream", options.url) })
   const js = jetstream(nc)
+  const replies = yield* makeNatsReplies(nc)
   const kvm = new Kvm(js)
   const deadLetterSubjects = new Map<string, string>()
   const buckets = new Map<string, KvStore>()
@@ -122,15 +126,17 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
     function* (subject: string, data: Uint8Array, requestOpts: { readonly timeout: Duration.Input; readonly headers?: Headers }) {
       const timeoutMs = Duration.toMillis(requestOpts.timeout)
       const hdrs = toMsgHdrs(requestOpts.headers)
-      const reply = yield* Effect.tryPromise({
-        try: () => nc.request(subject, data, { timeout: timeoutMs, ...(hdrs === undefined ? {} : { headers: hdrs }) }),
-        catch: (cause): BusError | RequestTimeoutError | NoRespondersError =>
-          isNoResponders(cause)
-            ? new NoRespondersError({ subject })
-            : isTimeout(cause)
-              ? new RequestTimeoutError({ subject, timeoutMs })
-              : toBusError("request", subject)(cause)
-      })
+      const reply = yield* replies
+        .request(subject, data, { timeoutMs, ...(hdrs === undefined ? {} : { headers: hdrs }) })
+        .pipe(
+          Effect.mapError((cause): BusError | RequestTimeoutError | NoRespondersError =>
+            isNoResponders(cause)
+              ? new NoRespondersError({ subject })
+              : isTimeout(cause)
+                ? new RequestTimeoutError({ subject, timeoutMs })
+                : toBusError("request", subject)(cause)
+          )
+        )
       return toMessage(reply)
     },
     Effect.withSpan("NatsBus.request", undefined, untracedStack)
@@ -208,17 +214,18 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
 
   const enqueue: Bus["Service"]["enqueue"] = (subject, data, enqueueOpts) => {
     const hdrs = toMsgHdrs(enqueueOpts?.headers)
-    return Effect.tryPromise({
-      try: () =>
-        js.publish(subject, data, {
-          ...(enqueueOpts?.msgId === undefined ? {} : { msgID: enqueueOpts.msgId }),
-          ...(hdrs === undefined ? {} : { headers: hdrs })
-        }),
-      catch: (cause) =>
-        isNoResponders(cause)
-          ? new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` })
-          : toBusError("enqueue", subject)(cause)
-    }).pipe(Effect.map((ack) => ({ seq: ack.seq, duplicate: ack.duplicate })))
+    return replies
+      .publish(subject, data, {
+        ...(enqueueOpts?.msgId === undefined ? {} : { msgId: enqueueOpts.msgId }),
+        ...(hdrs === undefined ? {} : { headers: hdrs })
+      })
+      .pipe(
+        Effect.mapError((cause) =>
+          isNoResponders(cause)
+            ? new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` })
+            : toBusError("enqueue", subject)(cause)
+        )
+      )
   }
 
   const kv = Effect.fn("NatsBus.kv")(function* (bucket: string) {
@@ -226,7 +233,7 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
     const cached = buckets.get(bucket)
     if (cached !== undefined) return cached
     const handle = yield* Effect.tryPromise({ try: () => kvm.create(bucket, { history: 1 }), catch: toBusError("kv", bucket) })
-    const store = makeNatsKvStore(handle, bucket)
+    const store = makeNatsKvStore(handle, bucket, replies)
     buckets.set(bucket, store)
     return store
   })
@@ -240,7 +247,7 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
     ensureStream,
     ensureConsumer,
     enqueue,
-    consume: (consumeOpts) => natsConsume({ nc, js, jsm, deadLetterSubjects }, consumeOpts),
+    consume: (consumeOpts) => natsConsume({ nc, replies, js, jsm, deadLetterSubjects }, consumeOpts),
     kv
   })
 })

@@ -17,6 +17,7 @@ import { BusError } from "../BusError.ts"
 import { encodeDeadLetter, maxDeliveriesReason, terminatedReason } from "./deadLetter.ts"
 import { toBusError } from "./natsErrors.ts"
 import { fromMsgHdrs } from "./natsHeaders.ts"
+import type { NatsReplies } from "./natsReplies.ts"
 import { TimerLoop } from "../../timers/index.ts"
 
 /** How long one pull request waits for messages before it is renewed. */
@@ -57,6 +58,7 @@ export const decodeConsumerDescription = (description: string | undefined): stri
 /** What `consume` needs from the adapter. */
 export interface NatsConsumeContext {
   readonly nc: NatsConnection
+  readonly replies: NatsReplies
   readonly js: JetStreamClient
   readonly jsm: JetStreamManager
   /** Dead-letter subjects of consumers ensured by this process, by `stream/durable`. */
@@ -144,6 +146,7 @@ class Leases {
 
 interface JobContext {
   readonly nc: NatsConnection
+  readonly replies: NatsReplies
   readonly stream: string
   readonly durable: string
   readonly deadLetterSubject: string | undefined
@@ -180,8 +183,12 @@ class NatsJob implements JobMessage {
   get ack(): Effect.Effect<void, BusError> {
     return Effect.suspend(() => {
       this.settle()
-      return Effect.tryPromise({ try: () => this.msg.ackAck(), catch: toBusError("ack", this.subject) })
-    }).pipe(Effect.asVoid)
+      // nats.js's delivered messages carry their ack subject as `reply`, though its `JsMsg` type leaves it out.
+      const reply = (this.msg as { readonly reply?: unknown }).reply
+      return typeof reply === "string" && reply !== ""
+        ? this.context.replies.ackAck(reply).pipe(Effect.mapError(toBusError("ack", this.subject)))
+        : Effect.tryPromise({ try: () => this.msg.ackAck(), catch: toBusError("ack", this.subject) }).pipe(Effect.asVoid)
+    })
   }
 
   get nak(): (delay?: Duration.Input) => Effect.Effect<void, BusError> {
@@ -371,7 +378,7 @@ export const consume = (
     const gate = new SlotGate(options.slots)
     // 30 s is the server default when a consumer has no ack wait of its own.
     const leases = new Leases(yield* Clock.Clock, gate, (info.config.ack_wait ?? 30_000_000_000) / 1_000_000)
-    const jobContext: JobContext = { nc: context.nc, stream, durable, deadLetterSubject, gate, leases }
+    const jobContext: JobContext = { nc: context.nc, replies: context.replies, stream, durable, deadLetterSubject, gate, leases }
     const queue = yield* Effect.acquireRelease(Queue.unbounded<JobMessage, Cause.Done>(), (queue) => Queue.end(queue))
     yield* listenForExhausted({ ...context, ...jobContext }, streamInfo.config.retention)
     yield* Effect.forkScoped(leases.timer.run)

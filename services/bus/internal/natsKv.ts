@@ -2,7 +2,10 @@
  * A KV bucket over JetStream KV (`@nats-io/kv`). Deleted and purged keys read
  * as absent; a watch skips delete markers among the current values and then
  * reports every change (a purge as a delete); a compare-and-set that finds another revision fails
- * with `KvConflictError` (JetStream's wrong-last-sequence codes).
+ * with `KvConflictError` (JetStream's wrong-last-sequence codes). Writes are
+ * JetStream publishes to the key's subject over the adapter's replies (what
+ * nats.js's bucket does, without its request path); reads, deletes, key
+ * listings and watches are nats.js's.
  */
 import type { KV, KvEntry as NatsKvEntry } from "@nats-io/kv"
 import { Effect, Option, Stream } from "effect"
@@ -10,6 +13,7 @@ import type { KvEntry, KvStore } from "../Bus.ts"
 import { type BusError, KvConflictError } from "../BusError.ts"
 import { invalidKey, isValidKey, isValidKeyFilter } from "./kvKeys.ts"
 import { ApiCode, apiCodeOf, toBusError } from "./natsErrors.ts"
+import type { NatsReplies } from "./natsReplies.ts"
 
 const toEntry = (entry: NatsKvEntry): KvEntry => ({
   key: entry.key,
@@ -23,22 +27,40 @@ const isConflict = (cause: unknown): boolean => {
   return code === ApiCode.WrongLastSequence || code === ApiCode.WrongLastSequenceUnknown
 }
 
-/** Wraps an open nats.js bucket. */
-export const makeNatsKvStore = (kv: KV, bucket: string): KvStore => {
+/** Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`. */
+export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies): KvStore => {
+  // The subject a key's writes go to (a bucket of this account's JetStream, not a mirror).
+  const keySubject = (key: string) => `$KV.${bucket}.${key}`
+  const write = (key: string, value: Uint8Array, expectedLastSubjectSequence?: number) =>
+    replies
+      .publish(keySubject(key), value, expectedLastSubjectSequence === undefined ? undefined : { expectedLastSubjectSequence })
+      .pipe(Effect.map((ack) => ack.seq))
+  // As nats.js does: a create over a key whose last entry is a delete marker replaces the marker.
+  const create = (key: string, value: Uint8Array) =>
+    write(key, value, 0).pipe(
+      Effect.catchIf(isConflict, (conflict) =>
+        Effect.tryPromise({ try: () => kv.get(key), catch: (cause) => cause }).pipe(
+          Effect.flatMap((entry) =>
+            entry !== null && entry.operation !== "PUT" ? write(key, value, entry.revision) : Effect.fail(conflict)
+          )
+        )
+      )
+    )
+
   const call = <A>(operation: string, key: string, run: () => Promise<A>): Effect.Effect<A, BusError> =>
     isValidKey(key)
       ? Effect.tryPromise({ try: run, catch: toBusError(`kv.${operation}`, `${bucket}/${key}`) })
       : Effect.fail(invalidKey(bucket, `kv.${operation}`, key))
 
-  const compareAndSet = (operation: string, key: string, expectedRevision: number, run: () => Promise<number>) =>
+  const compareAndSet = (operation: string, key: string, expectedRevision: number, run: Effect.Effect<number, unknown>) =>
     isValidKey(key)
-      ? Effect.tryPromise({
-          try: run,
-          catch: (cause): BusError | KvConflictError =>
+      ? run.pipe(
+          Effect.mapError((cause): BusError | KvConflictError =>
             isConflict(cause)
               ? new KvConflictError({ bucket, key, expectedRevision })
               : toBusError(`kv.${operation}`, `${bucket}/${key}`)(cause)
-        })
+          )
+        )
       : Effect.fail(invalidKey(bucket, `kv.${operation}`, key))
 
   return {
@@ -47,9 +69,12 @@ export const makeNatsKvStore = (kv: KV, bucket: string): KvStore => {
       call("get", key, () => kv.get(key)).pipe(
         Effect.map((entry) => (entry !== null && entry.operation === "PUT" ? Option.some(toEntry(entry)) : Option.none()))
       ),
-    put: (key, value) => call("put", key, () => kv.put(key, value)),
-    create: (key, value) => compareAndSet("create", key, 0, () => kv.create(key, value)),
-    update: (key, value, revision) => compareAndSet("update", key, revision, () => kv.update(key, value, revision)),
+    put: (key, value) =>
+      isValidKey(key)
+        ? write(key, value).pipe(Effect.mapError(toBusError("kv.put", `${bucket}/${key}`)))
+        : Effect.fail(invalidKey(bucket, "kv.put", key)),
+    create: (key, value) => compareAndSet("create", key, 0, create(key, value)),
+    update: (key, value, revision) => compareAndSet("update", key, revision, write(key, value, revision)),
     delete: (key) => call("delete", key, () => kv.delete(key)),
     keys: Effect.tryPromise({ try: () => kv.keys(), catch: toBusError("kv.keys", bucket) }).pipe(
       Effect.flatMap((iterator) => Stream.runCollect(Stream.fromAsyncIterable(iterator, toBusError("kv.keys", bucket)))),
