@@ -4,9 +4,10 @@
  * JetStream streams and durable pull consumers (created or updated
  * idempotently) as work queues, and JetStream KV buckets; requests,
  * JetStream publishes (KV writes included) and confirmed acks share one
- * reply subscription of the adapter's own (`internal/natsReplies.ts`). nats.js failures
- * are mapped to the port's errors by class and API code. Works with
- * nats-server 2.9: one filter subject per consumer, no per-message TTLs.
+ * reply subscription of the adapter's own (`internal/natsReplies.ts`).
+ * nats.js failures are mapped to the port's errors by class and API code.
+ * Works with nats-server 2.9: one filter subject per consumer, no
+ * per-message TTLs.
  */
 import {
   AckPolicy,

@@ -1,8 +1,9 @@
 /**
  * A KV bucket over JetStream KV (`@nats-io/kv`). Deleted and purged keys read
  * as absent; a watch skips delete markers among the current values and then
- * reports every change (a purge as a delete); a compare-and-set that finds another revision fails
- * with `KvConflictError` (JetStream's wrong-last-sequence codes). Writes are
+ * reports every change (a purge as a delete); a compare-and-set that finds
+ * another revision fails with `KvConflictError` (JetStream's
+ * wrong-last-sequence codes). Writes are
  * JetStream publishes to the key's subject over the adapter's replies (what
  * nats.js's bucket does, without its request path); reads, deletes, key
  * listings and watches are nats.js's.
@@ -29,7 +30,7 @@ const isConflict = (cause: unknown): boolean => {
 
 /** Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`. */
 export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies): KvStore => {
-  // The subject a key's writes go to (a bucket of this account's JetStream, not a mirror).
+  // JetStream's own subject for a key's writes (a server name, not a Switchyard subject; no mirror, no domain).
   const keySubject = (key: string) => `$KV.${bucket}.${key}`
   const write = (key: string, value: Uint8Array, expectedLastSubjectSequence?: number) =>
     replies
