@@ -8,7 +8,7 @@
  * its events, dispatches and acks happen, so a restarted scheduler resumes
  * every unfinished run from the bucket.
  */
-import { Context, Duration, Effect, Layer, Option, Random, Schedule, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "../bus/Bus.ts"
 import type { JobMessage, Message } from "../bus/Bus.ts"
 import type { BusError, KvConflictError } from "../bus/BusError.ts"
@@ -173,8 +173,11 @@ export class Scheduler extends Context.Service<
 
         const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
           Effect.gen(function* () {
-            const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-            yield* Effect.sleep(Duration.millis(Math.max(0, at - now)))
+            // Node's timers count from the event loop's cached time, so one can end a little before the clock
+            // reads `at`; a waiting stage's deadline only passes once it does, so sleep again until then.
+            for (let now = yield* Clock.currentTimeMillis; now < at; now = yield* Clock.currentTimeMillis) {
+              yield* Effect.sleep(Duration.millis(at - now))
+            }
             yield* table.transact(runId, (doc, time) => RunActor.onTimer(doc, stage, time))
           }).pipe(
             Effect.catchCause((cause) => Effect.logError(`timer of stage ${stage} in run ${runId} failed`, cause)),

@@ -6,7 +6,7 @@
  * once per bus adapter.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { gate } from "../../../plugins/core/gate.ts"
 import { stages as helloStages } from "../../../plugins/hello/index.ts"
@@ -35,12 +35,14 @@ export const gateSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>
   describe(`gates over ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E, Bus | Scope.Scope>) => effect.pipe(Effect.scoped, Effect.provide(Layer.orDie(makeBus())))
 
-    const setup = (label: string) =>
+    const setup = (label: string, schedulerClock?: Clock.Clock) =>
       Effect.gen(function* () {
         const stack = yield* makeStack(label)
         yield* stack.registry
         yield* stack.executor({ definitions: [...helloStages, gate] })
-        const scheduler = yield* stack.scheduler()
+        const scheduler = yield* schedulerClock === undefined
+          ? stack.scheduler()
+          : stack.scheduler().pipe(Effect.provideService(Clock.Clock, schedulerClock))
         yield* stack.registered(["core/core.gate", "hello.greet"])
         const update = (runId: string, fields: Record<string, unknown>) => {
           const message = Codec.encode(
@@ -114,6 +116,29 @@ export const gateSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>
           const doc = Option.getOrThrow(yield* scheduler.service.get(runId!))
           expect(doc.ledger).toEqual({ pages: 2 })
           expect([doc.status, doc.stages["wait-for-pdf"]!.status, doc.stages.after!.status]).toEqual(["failed", "failed", "skipped"])
+        })
+      )
+    )
+
+    it.live("gives up at its deadline even when the scheduler's timer ends before the clock reads it", () =>
+      run(
+        Effect.gen(function* () {
+          // As Node's timers can, counting from the event loop's cached time: here always a fifth early.
+          const live = Clock.Clock.defaultValue()
+          const early: Clock.Clock = {
+            currentTimeMillisUnsafe: () => live.currentTimeMillisUnsafe(),
+            currentTimeMillis: live.currentTimeMillis,
+            currentTimeNanosUnsafe: () => live.currentTimeNanosUnsafe(),
+            currentTimeNanos: live.currentTimeNanos,
+            monotonicTimeNanosUnsafe: () => live.monotonicTimeNanosUnsafe(),
+            monotonicTimeNanos: live.monotonicTimeNanos,
+            sleep: (duration) => live.sleep(Duration.millis(Math.ceil(Duration.toMillis(duration) * 0.8)))
+          }
+          const { stack } = yield* setup("gateearly", early)
+          const { runId } = yield* stack.submit(gated(300))
+          const { finished } = yield* stack.finished(runId!, "5 seconds")
+          expect(finished.status).toBe("failed")
+          expect(finished.error?.tag).toBe("GateConditionError")
         })
       )
     )
