@@ -175,8 +175,10 @@ export class SwitchyardClient extends Context.Service<
         const file = options.file ?? (isText ? "pipeline.yaml" : "pipeline.json")
         const text = typeof options.pipeline === "string" ? options.pipeline : JSON.stringify(options.pipeline, null, 2)
         yield* Effect.annotateCurrentSpan({ "switchyard.run_id": runId })
-        // Subscribe first: the scheduler may publish run.started before it replies.
-        const subscription = yield* bus.subscribe(names.runEvent(runId))
+        // Subscribe first: the scheduler may publish run.started before it replies. The submit that starts
+        // the run goes out after the subscription on the same connection (and, in a cluster, over the same
+        // route to the scheduler's server as the interest), so no confirming round trip.
+        const subscription = yield* bus.subscribe(names.runEvent(runId), { confirm: false })
         const request = encode(
           RunSubmit,
           WireType.RunSubmit,

@@ -74,7 +74,8 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     })
 
   const subscribe = Effect.fnUntraced(
-    function* (subject: string, options?: { readonly queue?: string }) {
+    // Subscribing is synchronous here, so every subscription is confirmed at once.
+    function* (subject: string, options?: { readonly queue?: string; readonly confirm?: boolean }) {
       if (!isValidSubscribeSubject(subject)) return yield* badSubject("subscribe", subject)
       const queue = yield* Queue.unbounded<Message, Cause.Done>()
       const subscriber = makeSubscriber(subject, options?.queue, (message) => Queue.offerUnsafe(queue, message))

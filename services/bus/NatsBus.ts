@@ -100,7 +100,7 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
     })
 
   const subscribe = Effect.fnUntraced(
-    function* (subject: string, subscribeOpts?: { readonly queue?: string }) {
+    function* (subject: string, subscribeOpts?: { readonly queue?: string; readonly confirm?: boolean }) {
       const queue = yield* Effect.acquireRelease(Queue.unbounded<Message, Cause.Done>(), (queue) => Queue.end(queue))
       yield* Effect.acquireRelease(
         Effect.try({
@@ -117,7 +117,7 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
         (subscription) => Effect.sync(() => subscription.unsubscribe())
       )
       // A round trip makes sure the server registered the interest before we return.
-      yield* Effect.tryPromise({ try: () => nc.flush(), catch: toBusError("subscribe", subject) })
+      if (subscribeOpts?.confirm !== false) yield* Effect.tryPromise({ try: () => nc.flush(), catch: toBusError("subscribe", subject) })
       return Stream.fromQueue(queue)
     },
     Effect.withSpan("NatsBus.subscribe", undefined, untracedStack)

@@ -161,6 +161,33 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           assert.strictEqual(reply.headers["answered"], "yes")
         }))
 
+      test("delivers to an unconfirmed subscription what a request sent after it makes a responder publish", (names) =>
+        Effect.gen(function* () {
+          const bus = yield* Bus
+          const subject = names.subject("starter")
+          const started = names.subject("started")
+          const requests = yield* bus.subscribe(subject)
+          yield* requests.pipe(
+            Stream.runForEach((message) =>
+              bus.publish(started, bytes(`started ${text(message.data)}`)).pipe(Effect.andThen(bus.respond(message, bytes("ok"))))
+            ),
+            Effect.forkScoped
+          )
+          for (const round of [1, 2, 3]) {
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const events = yield* bus.subscribe(started, { confirm: false })
+                yield* bus.request(subject, bytes(String(round)), { timeout: "5 seconds" })
+                const first = yield* Stream.runHead(events).pipe(Effect.timeoutOption("5 seconds"))
+                assert.strictEqual(
+                  Option.isSome(first) && Option.isSome(first.value) ? text(first.value.value.data) : "nothing",
+                  `started ${round}`
+                )
+              })
+            )
+          }
+        }))
+
       test("fails a request that nobody answers in time with RequestTimeoutError", (names) =>
         Effect.gen(function* () {
           const bus = yield* Bus
