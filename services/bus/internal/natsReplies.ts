@@ -26,7 +26,7 @@ import { Clock, Effect, Result, type Scope } from "effect"
 import { Deadlines } from "../../timers/index.ts"
 
 /** How long a JetStream publish or a confirmed ack waits for the server (nats.js's default). */
-export const jetStreamTimeoutMs = 5_000
+const jetStreamTimeoutMs = 5_000
 
 /** What a JetStream publish takes besides its subject and data. */
 export interface JetStreamPublishOptions {
