@@ -5,15 +5,15 @@
  * `PluginContext` (structured logger on stderr, vars, declared secrets, a work
  * directory, an abort signal, task ids). The resulting `ActionDefinition`
  * decodes raw JSON input, runs the action, encodes its output and turns every
- * outcome into an `ActionResult` value. This module also owns the wire shapes
- * shared by the runner and the process runtime: the request read on stdin and
- * the framed result written on stdout.
+ * outcome into an `ActionResult` value. The wire shapes shared by the runner
+ * and the process runtime (the request read on stdin, the framed result) are
+ * contracts, in `schemas/WorkerProtocol.ts`.
  */
 import { Cause, Effect, Predicate, Schema } from "effect"
-import { describeIssue } from "../services/bus/Codec.ts"
+import { describeIssue } from "@switchyard/schemas/Codec"
+import type { ActionResult } from "@switchyard/schemas/WorkerProtocol"
 
-/** Prefix of the one stdout line that carries the result; other stdout lines are ignored. */
-export const resultFrameMarker = "\u001eswitchyard-result "
+export type { ActionError, ActionRequest, ActionResult } from "@switchyard/schemas/WorkerProtocol"
 
 /** A structured logger writing one JSON line per entry to stderr. */
 export interface PluginLogger {
@@ -36,47 +36,6 @@ export interface PluginContext {
   readonly runId: string
   readonly attempt: number
 }
-
-/** The request a plugin process reads from stdin (one JSON document). */
-export const ActionRequest = Schema.Struct({
-  version: Schema.Literal(1),
-  action: Schema.String,
-  input: Schema.Unknown,
-  taskId: Schema.String,
-  runId: Schema.String,
-  attempt: Schema.Number,
-  vars: Schema.Record(Schema.String, Schema.String),
-  secrets: Schema.Record(Schema.String, Schema.String),
-  workDir: Schema.String
-})
-/** The request a plugin process reads from stdin. */
-export type ActionRequest = typeof ActionRequest.Type
-
-/** Why an action failed, as it crosses the process boundary. */
-export const ActionError = Schema.Struct({
-  tag: Schema.String,
-  message: Schema.String,
-  retryable: Schema.Boolean
-})
-/** Why an action failed. */
-export type ActionError = typeof ActionError.Type
-
-/** The result of one action run: its JSON output, or why it failed. */
-export const ActionResult = Schema.Union([
-  Schema.Struct({ status: Schema.Literal("succeeded"), output: Schema.Unknown }),
-  Schema.Struct({ status: Schema.Literal("failed"), error: ActionError })
-])
-/** The result of one action run. */
-export type ActionResult = typeof ActionResult.Type
-
-/** The framed result line with the runner's own measurements. */
-export const ResultFrame = Schema.Struct({
-  result: ActionResult,
-  /** `process.resourceUsage().maxRSS` of the plugin process, in bytes. */
-  peakMemoryBytes: Schema.optional(Schema.Number)
-})
-/** The framed result line. */
-export type ResultFrame = typeof ResultFrame.Type
 
 /** What `defineAction` takes. */
 export interface ActionOptions<I, O, E> {

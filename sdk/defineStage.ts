@@ -11,13 +11,13 @@
  */
 import { Cause, Effect, Exit, Predicate, Result, Schema } from "effect"
 import type { JsonSchema } from "effect"
-import { describeIssue } from "../services/bus/Codec.ts"
-import type { Capabilities, OutputMode } from "../schemas/StageMetadata.ts"
-import { StageMetadata } from "../schemas/StageMetadata.ts"
-import type { StageContext, StageDefinition, StageTaskInfo } from "./Stage.ts"
-import { StageFailure } from "./Stage.ts"
+import { describeIssue } from "@switchyard/schemas/Codec"
+import type { Capabilities, OutputMode } from "@switchyard/schemas/StageMetadata"
+import { StageMetadata } from "@switchyard/schemas/StageMetadata"
+import type { StageContext, StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
+import { StageFailure } from "@switchyard/schemas/Stage"
 
-export * from "./Stage.ts"
+export * from "@switchyard/schemas/Stage"
 
 /** The default stage timeout, in milliseconds. */
 export const defaultStageTimeoutMs = 30_000

@@ -22,15 +22,16 @@ import { enableCompileCache } from "node:module"
 import { pathToFileURL } from "node:url"
 import { resolve } from "node:path"
 import type { Effect as Fx } from "effect"
-import type { ActionRequest as Request, ActionResult, PluginLogger } from "./defineAction.ts"
+import type { ActionRequest as Request, ActionResult } from "@switchyard/schemas/WorkerProtocol"
+import type { PluginLogger } from "./defineAction.ts"
 
 // Loading effect is most of a plugin process's start: with Node's compile cache (under the OS temporary
 // directory) it and the plugin module are compiled once, not in every process. Only modules loaded after
 // this call use the cache, hence the dynamic imports.
 enableCompileCache()
 const { Cause, Effect, Exit, Result, Schema } = await import("effect")
-const { ActionRequest, failedFrom, isActionDefinition, makePluginLogger, resultFrameMarker } = await import("./defineAction.ts")
-const { serveFlag, tagLogLine, WorkerRequest } = await import("../services/runtimes/WorkerProtocol.ts")
+const { failedFrom, isActionDefinition, makePluginLogger } = await import("./defineAction.ts")
+const { ActionRequest, resultFrameMarker, serveFlag, tagLogLine, WorkerRequest } = await import("@switchyard/schemas/WorkerProtocol")
 
 type PluginModule = Record<string, unknown>
 

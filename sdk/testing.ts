@@ -8,7 +8,8 @@ import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import type { ActionDefinition, ActionResult } from "./defineAction.ts"
+import type { ActionResult } from "@switchyard/schemas/WorkerProtocol"
+import type { ActionDefinition } from "./defineAction.ts"
 import { makePluginLogger } from "./defineAction.ts"
 
 /** What `runAction` takes besides the action and its input. */

@@ -11,7 +11,7 @@
 import { Layer, References } from "effect"
 import * as MemoryBus from "../../services/bus/MemoryBus.ts"
 import * as NatsBus from "../../services/bus/NatsBus.ts"
-import { makeNames, Subjects } from "../../services/bus/Subjects.ts"
+import { makeNames, Subjects } from "../../schemas/Subjects.ts"
 import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/index.ts"
 import { Registry, RegistryClient } from "../../services/registry/index.ts"
 import { RunStore, Scheduler, SchedulerConfig } from "../../services/scheduler/index.ts"

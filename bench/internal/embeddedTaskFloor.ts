@@ -22,9 +22,9 @@
  */
 import { Effect, Stream } from "effect"
 import { Bus, type ConsumerConfig, type Headers, type JobMessage, type KvStore } from "../../services/bus/Bus.ts"
-import { TypeHeader } from "../../services/bus/Codec.ts"
+import { TypeHeader } from "../../schemas/Codec.ts"
 import { resultsStream, schedulerConsumer, tasksStream } from "../../services/bus/Streams.ts"
-import { type Names, Subjects } from "../../services/bus/Subjects.ts"
+import { type Names, Subjects } from "../../schemas/Subjects.ts"
 import { WireType } from "../../schemas/Catalog.ts"
 import { benchPool, type DeploymentOptions, memoryBus } from "./deployment.ts"
 import { resultPayload, runRecordPayload, taskPayload } from "./floorPayloads.ts"

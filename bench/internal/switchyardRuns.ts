@@ -11,9 +11,9 @@
  */
 import { Duration, Effect, Stream } from "effect"
 import { Bus } from "../../services/bus/Bus.ts"
-import { encodePlain } from "../../services/bus/Codec.ts"
+import { encodePlain } from "../../schemas/Codec.ts"
 import { schedulerConsumer, tasksStream } from "../../services/bus/Streams.ts"
-import { Subjects } from "../../services/bus/Subjects.ts"
+import { Subjects } from "../../schemas/Subjects.ts"
 import { poolConsumer } from "../../services/executor/index.ts"
 import { SwitchyardClient } from "../../sdk/client.ts"
 import { WireType } from "../../schemas/Catalog.ts"

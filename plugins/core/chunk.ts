@@ -8,9 +8,9 @@
  * `<documentId>:<index>` and the titles of the sections holding it.
  */
 import { Effect, Schema } from "effect"
-import { defineStage } from "../../sdk/defineStage.ts"
-import { Chunk, Corpus } from "../../schemas/DocumentIR.ts"
-import type { Document, Paragraph, Section } from "../../schemas/DocumentIR.ts"
+import { defineStage } from "@switchyard/sdk"
+import { Chunk, Corpus } from "@switchyard/schemas/DocumentIR"
+import type { Document, Paragraph, Section } from "@switchyard/schemas/DocumentIR"
 import { chunkSpans } from "./internal/chunkSpans.ts"
 
 /** What `core.chunk` reads; the descriptions and defaults are what the registry advertises. */

@@ -10,7 +10,7 @@ import { mkdir } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { extname, join, resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../../sdk/defineStage.ts"
+import { defineStage, StageError } from "@switchyard/sdk"
 import { downloadFile } from "./internal/downloadFile.ts"
 
 const HttpUrl = Schema.String.pipe(

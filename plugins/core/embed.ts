@@ -4,8 +4,8 @@
  * sets the batch in `embedding_batch` for `index`.
  */
 import { Effect, Schema } from "effect"
-import { defineStage } from "../../sdk/defineStage.ts"
-import { Chunk } from "../../schemas/DocumentIR.ts"
+import { defineStage } from "@switchyard/sdk"
+import { Chunk } from "@switchyard/schemas/DocumentIR"
 import { EmbeddingBatch } from "./internal/embedding/batch.ts"
 import { ProviderSettings, providerFor } from "./internal/embedding/settings.ts"
 

@@ -7,8 +7,8 @@
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import { defineStage } from "../../sdk/defineStage.ts"
-import { Chunk } from "../../schemas/DocumentIR.ts"
+import { defineStage } from "@switchyard/sdk"
+import { Chunk } from "@switchyard/schemas/DocumentIR"
 import { makeClaimFinder } from "./internal/claimRules.ts"
 import { Claim, Entity } from "./internal/entities.ts"
 import { makeEntityMatcher } from "./internal/entityMatcher.ts"

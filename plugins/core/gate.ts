@@ -7,7 +7,7 @@
  * naming what is still unmet. Its output goes nowhere and counts nothing.
  */
 import { Effect, Schema } from "effect"
-import { defineStage, StageWaiting } from "../../sdk/defineStage.ts"
+import { defineStage, StageWaiting } from "@switchyard/sdk"
 import { Condition, evaluate } from "./internal/conditions.ts"
 
 const defaultTimeoutMs = 3_600_000

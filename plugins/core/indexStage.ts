@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../../sdk/defineStage.ts"
+import { defineStage, StageError } from "@switchyard/sdk"
 import { EmbeddingBatch } from "./internal/embedding/batch.ts"
 import { collectionPattern, openVectorStore } from "./internal/vectorStore.ts"
 

@@ -6,8 +6,8 @@
  * `documents[0].sections[1].paragraphs[2].end: 912 is past the end of the text (880)`.
  */
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../../sdk/defineStage.ts"
-import { Corpus } from "../../schemas/DocumentIR.ts"
+import { defineStage, StageError } from "@switchyard/sdk"
+import { Corpus } from "@switchyard/schemas/DocumentIR"
 import { validateCorpus } from "./internal/irViolations.ts"
 
 /** Validates the corpus `core.parse` produced and passes it on. */

@@ -7,8 +7,8 @@
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../../sdk/defineStage.ts"
-import { Chunk } from "../../schemas/DocumentIR.ts"
+import { defineStage, StageError } from "@switchyard/sdk"
+import { Chunk } from "@switchyard/schemas/DocumentIR"
 import { Claim, Entity } from "./internal/entities.ts"
 import type { GraphEdge, GraphNode } from "./internal/graphStore.ts"
 import { nodeId, openGraphStore } from "./internal/graphStore.ts"

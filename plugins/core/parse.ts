@@ -6,8 +6,8 @@
  * stage with an error naming the payload's source and media type.
  */
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../../sdk/defineStage.ts"
-import { Corpus, Document, Payload } from "../../schemas/DocumentIR.ts"
+import { defineStage, StageError } from "@switchyard/sdk"
+import { Corpus, Document, Payload } from "@switchyard/schemas/DocumentIR"
 import type { ParsedBody } from "./internal/parsedBody.ts"
 import { decodeUtf8, payloadBytes } from "./internal/payloadBytes.ts"
 import { parseHtml } from "./internal/parseHtml.ts"

@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleepFor } from "node:timers/promises"
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../../sdk/defineStage.ts"
+import { defineStage, StageError } from "@switchyard/sdk"
 
 const plugin = "hello"
 const version = "1.0.0"

@@ -8,10 +8,10 @@
  */
 import type { Duration, Effect, Option, Scope, Stream } from "effect"
 import { Context } from "effect"
+import type { Headers } from "@switchyard/schemas/Codec"
 import type { BusError, KvConflictError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 
-/** Message headers (`traceparent`, `switchyard-type`, ...). */
-export type Headers = Readonly<Record<string, string>>
+export type { Headers }
 
 /** A message received on a core subject. */
 export interface Message {

@@ -28,7 +28,7 @@ import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { makeMemoryKvStore } from "./internal/memoryKv.ts"
 import { makeSubscriber, MemoryRouter } from "./internal/memoryRouter.ts"
 import { MemoryStream } from "./internal/memoryStream.ts"
-import { Deadlines } from "../timers/index.ts"
+import { Deadlines } from "./timers/index.ts"
 import { SubjectIndex } from "./internal/subjectIndex.ts"
 import { isValidPublishSubject, isValidSubscribeSubject, subjectsCollide } from "./internal/subjectMatch.ts"
 

@@ -5,7 +5,7 @@
  */
 import type { Duration } from "effect"
 import type { ConsumerConfig, StreamConfig } from "./Bus.ts"
-import type { Names } from "./Subjects.ts"
+import type { Names } from "@switchyard/schemas/Subjects"
 
 /** Dedupe window: longer than a scheduler restart, so re-sent tasks and results are stored once. */
 export const duplicateWindow = "10 minutes"

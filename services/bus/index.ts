@@ -5,7 +5,7 @@
  */
 export * from "./Bus.ts"
 export * from "./BusError.ts"
-export * from "./Codec.ts"
+export * from "@switchyard/schemas/Codec"
 export * as MemoryBus from "./MemoryBus.ts"
 export * as NatsBus from "./NatsBus.ts"
-export * from "./Subjects.ts"
+export * from "@switchyard/schemas/Subjects"

@@ -7,7 +7,7 @@ import { Clock, Config, Console, Effect, Layer, Option, Runtime, Schema, Stream 
 import { Argument, Command, Flag } from "effect/cli"
 import { PipelineInvalidError, formatIssue, parsePipeline } from "../scheduler/index.ts"
 import { RegistryClient } from "../registry/index.ts"
-import { SwitchyardClient } from "../../sdk/client.ts"
+import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import { clientLayer, busLayer, executorLayer, pluginExecutorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
 import { loadStages } from "./internal/loadStages.ts"
 import { plugin } from "./PluginCommands.ts"

@@ -6,7 +6,7 @@
  */
 import { Config, Console, Effect, Layer, Option, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { SwitchyardClient } from "../../sdk/client.ts"
+import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import { busLayer } from "./Stack.ts"
 import { loggingLayer } from "./internal/logging.ts"
 

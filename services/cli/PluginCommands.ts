@@ -7,7 +7,7 @@ import * as NodePath from "node:path"
 import { mkdir, stat, writeFile } from "node:fs/promises"
 import { Console, Effect, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { PluginToken } from "../../schemas/PluginManifest.ts"
+import { PluginToken } from "@switchyard/schemas/PluginManifest"
 import { discoverProjectPlugins } from "../plugins/Discovery.ts"
 import type { DiscoveredPlugin } from "../plugins/Discovery.ts"
 import { formatManifestIssue } from "../plugins/ManifestError.ts"
@@ -20,7 +20,7 @@ import type { LoadedManifest } from "../plugins/ManifestLoader.ts"
 const scaffoldFiles = (name: string): ReadonlyArray<readonly [string, string]> => [
   [
     "plugin.yaml",
-    `# yaml-language-server: $schema=./node_modules/switchyard/schemas/json/plugin.schema.json
+    `# yaml-language-server: $schema=./node_modules/@switchyard/schemas/json/plugin.schema.json
 name: ${name}
 namespace: local
 version: 0.1.0
@@ -48,7 +48,7 @@ stages:
     "actions.ts",
     `/** The actions of the ${name} plugin; each exported defineAction value is one stage. */
 import { Schema } from "effect"
-import { defineAction } from "switchyard/sdk"
+import { defineAction } from "@switchyard/sdk"
 
 /** Returns a greeting for the given name. */
 export const greet = defineAction({
@@ -67,7 +67,7 @@ export const greet = defineAction({
     "actions.test.ts",
     `import assert from "node:assert/strict"
 import { test } from "node:test"
-import { runAction } from "switchyard/sdk"
+import { runAction } from "@switchyard/sdk"
 import { greet } from "./actions.ts"
 
 test("greet returns a greeting for the given name", async () => {
@@ -91,7 +91,7 @@ test("greet refuses an input without a name", async () => {
         type: "module",
         switchyard: { plugin: "./plugin.yaml" },
         scripts: { test: "node --test actions.test.ts" },
-        dependencies: { effect: "^4.1.0", switchyard: "^0.1.0" }
+        dependencies: { "@switchyard/sdk": "^0.1.0", effect: "^4.1.0" }
       },
       null,
       2

@@ -6,17 +6,17 @@
  */
 import { Layer } from "effect"
 import type { Config } from "effect"
-import { Bus } from "../bus/Bus.ts"
-import type { BusError, KvConflictError } from "../bus/BusError.ts"
-import * as MemoryBus from "../bus/MemoryBus.ts"
-import * as NatsBus from "../bus/NatsBus.ts"
+import { Bus } from "@switchyard/bus/Bus"
+import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
+import * as MemoryBus from "@switchyard/bus/MemoryBus"
+import * as NatsBus from "@switchyard/bus/NatsBus"
 import { Executor, ExecutorConfig, StageCatalog } from "../executor/index.ts"
 import type { ExecutorOptions } from "../executor/index.ts"
 import { PluginManager } from "../plugins/index.ts"
 import { AuditLog, Registry, RegistryClient, RegistryConfig } from "../registry/index.ts"
 import { RunStore, Scheduler, SchedulerConfig } from "../scheduler/index.ts"
-import { SwitchyardClient } from "../../sdk/client.ts"
-import type { StageDefinition } from "../../sdk/defineStage.ts"
+import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
+import type { StageDefinition } from "@switchyard/schemas/Stage"
 
 /** The pool the embedded executor serves. */
 export const embeddedPool = "default"

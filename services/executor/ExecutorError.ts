@@ -5,7 +5,7 @@
  * `error` of a failed `TaskResult`, by tag, message and retryability.
  */
 import { Schema } from "effect"
-import { StageRejection } from "../../schemas/Registry.ts"
+import { StageRejection } from "@switchyard/schemas/Registry"
 
 /** The task's stage type is not served by this pool (unknown, or rejected by the registry). */
 export class UnknownStageError extends Schema.TaggedError<UnknownStageError>()("UnknownStageError", {

@@ -9,7 +9,7 @@
  */
 import { Context, Effect, Layer, Option, Queue } from "effect"
 import type { Scope } from "effect"
-import type { StageDefinition } from "../../sdk/Stage.ts"
+import type { StageDefinition } from "@switchyard/schemas/Stage"
 
 /** One change to the catalog. */
 export type CatalogChange =

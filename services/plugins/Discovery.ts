@@ -11,7 +11,7 @@
  */
 import * as NodePath from "node:path"
 import { Effect, Schema } from "effect"
-import { pluginId } from "../../schemas/PluginManifest.ts"
+import { pluginId } from "@switchyard/schemas/PluginManifest"
 import { coreAliases } from "../registry/index.ts"
 import { hasManifest, listFolders, manifestFileName, readPackagePlugin } from "./internal/discoveryFs.ts"
 import { ManifestError, ManifestIssue } from "./ManifestError.ts"

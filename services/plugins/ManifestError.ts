@@ -3,7 +3,7 @@
  * the file, line, column and field path, what was expected and what was found.
  */
 import { Schema } from "effect"
-import { formatPositioned } from "../../schemas/YamlDocument.ts"
+import { formatPositioned } from "@switchyard/schemas/YamlDocument"
 
 /** One problem in a manifest, at a position in its file. */
 export class ManifestIssue extends Schema.Class<ManifestIssue>("switchyard/ManifestIssue")({

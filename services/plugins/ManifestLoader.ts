@@ -10,10 +10,10 @@
 import * as NodePath from "node:path"
 import { readFile } from "node:fs/promises"
 import { Effect, Schema, SchemaIssue } from "effect"
-import { manifestStages, PluginManifest } from "../../schemas/PluginManifest.ts"
-import type { StageMetadata } from "../../schemas/StageMetadata.ts"
+import { manifestStages, PluginManifest } from "@switchyard/schemas/PluginManifest"
+import type { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import { describeFound, manifestProblems, unknownFields } from "./internal/checks.ts"
-import { joinPath, parseYaml, splitPath } from "../../schemas/YamlDocument.ts"
+import { joinPath, parseYaml, splitPath } from "@switchyard/schemas/YamlDocument"
 import { ManifestError, ManifestIssue } from "./ManifestError.ts"
 
 /** A manifest that passed every check, with the stage metadata it provides. */

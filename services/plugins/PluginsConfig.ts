@@ -10,7 +10,7 @@ import * as NodePath from "node:path"
 import { homedir } from "node:os"
 import { readFile } from "node:fs/promises"
 import { Config, Effect, Option, Schema } from "effect"
-import { parseYaml } from "../../schemas/YamlDocument.ts"
+import { parseYaml } from "@switchyard/schemas/YamlDocument"
 
 /** Plugin search paths and stage-type preferences. */
 export interface PluginsConfig {

@@ -15,8 +15,8 @@ import { Effect, Schema } from "effect"
 import type { Duration, Scope } from "effect"
 import { makeProcessPool, runInProcess } from "../runtimes/index.ts"
 import type { PluginTask } from "../runtimes/index.ts"
-import { StageFailure } from "../../sdk/Stage.ts"
-import type { StageDefinition, StageTaskInfo } from "../../sdk/Stage.ts"
+import { StageFailure } from "@switchyard/schemas/Stage"
+import type { StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
 import type { LoadedManifest } from "./ManifestLoader.ts"
 
 /** Options of `processStages`. */

@@ -9,11 +9,11 @@
  * publish is logged and dropped.
  */
 import { Clock, Context, Effect, Layer, Schema } from "effect"
-import { StageRejection } from "../../schemas/Registry.ts"
-import { Bus } from "../bus/Bus.ts"
-import type { BusError } from "../bus/BusError.ts"
-import { encode } from "../bus/Codec.ts"
-import { Subjects } from "../bus/Subjects.ts"
+import { StageRejection } from "@switchyard/schemas/Registry"
+import { Bus } from "@switchyard/bus/Bus"
+import type { BusError } from "@switchyard/bus/BusError"
+import { encode } from "@switchyard/schemas/Codec"
+import { Subjects } from "@switchyard/schemas/Subjects"
 
 /** The `switchyard-type` header value of audit entries. */
 export const AuditEntryType = "AuditEntry/1"

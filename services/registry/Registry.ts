@@ -31,7 +31,7 @@
  * other core type shares that short name.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule, Schema, Semaphore, SemVer } from "effect"
-import { WireType } from "../../schemas/Catalog.ts"
+import { WireType } from "@switchyard/schemas/Catalog"
 import {
   DeregistrationDecision,
   DeregistrationReply,
@@ -48,12 +48,12 @@ import {
   StageRejection,
   StageResolveReply,
   StageResolveRequest
-} from "../../schemas/Registry.ts"
-import { StageMetadata } from "../../schemas/StageMetadata.ts"
-import { Bus } from "../bus/Bus.ts"
-import { BusError, type KvConflictError } from "../bus/BusError.ts"
-import { decode, encode, encodePlain } from "../bus/Codec.ts"
-import { Subjects } from "../bus/Subjects.ts"
+} from "@switchyard/schemas/Registry"
+import { StageMetadata } from "@switchyard/schemas/StageMetadata"
+import { Bus } from "@switchyard/bus/Bus"
+import { BusError, type KvConflictError } from "@switchyard/bus/BusError"
+import { decode, encode, encodePlain } from "@switchyard/schemas/Codec"
+import { Subjects } from "@switchyard/schemas/Subjects"
 import { AuditLog, AuditPrevious } from "./AuditLog.ts"
 import { coreAliases } from "./CoreAliases.ts"
 import { serve } from "./internal/serve.ts"

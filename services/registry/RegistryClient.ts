@@ -7,7 +7,7 @@
  * `NoRespondersError`.
  */
 import { Context, Duration, Effect, Layer } from "effect"
-import { WireType } from "../../schemas/Catalog.ts"
+import { WireType } from "@switchyard/schemas/Catalog"
 import {
   DeregistrationReply,
   Heartbeat,
@@ -17,12 +17,12 @@ import {
   StageListRequest,
   StageRegistration,
   StageResolveReply
-} from "../../schemas/Registry.ts"
-import { Bus, type Headers, type Message } from "../bus/Bus.ts"
-import type { BusError, NoRespondersError, RequestTimeoutError } from "../bus/BusError.ts"
-import { decode, encode, encodePlain, type MalformedMessageError, TypeHeader } from "../bus/Codec.ts"
-import { Subjects } from "../bus/Subjects.ts"
-import { traceHeaders } from "../telemetry/index.ts"
+} from "@switchyard/schemas/Registry"
+import { Bus, type Headers, type Message } from "@switchyard/bus/Bus"
+import type { BusError, NoRespondersError, RequestTimeoutError } from "@switchyard/bus/BusError"
+import { decode, encode, encodePlain, type MalformedMessageError, TypeHeader } from "@switchyard/schemas/Codec"
+import { Subjects } from "@switchyard/schemas/Subjects"
+import { traceHeaders } from "@switchyard/schemas/TraceContext"
 import { RegistryErrorReply, RegistryErrorType, type RegistryUnavailableError } from "./RegistryError.ts"
 
 /** Why a registry call failed. */

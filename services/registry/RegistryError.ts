@@ -12,7 +12,7 @@
  * `RegistryClient` turns these back into the same typed errors.
  */
 import { Schema } from "effect"
-import { MalformedMessageError } from "../bus/Codec.ts"
+import { MalformedMessageError } from "@switchyard/schemas/Codec"
 
 /** The `switchyard-type` header value of an error reply. */
 export const RegistryErrorType = "RegistryError/1"

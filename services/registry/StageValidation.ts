@@ -9,9 +9,9 @@
  * checks on a plugin before it is ever deployed.
  */
 import { Result, Schema } from "effect"
-import { StageRejection, type StageRegistration } from "../../schemas/Registry.ts"
-import { StageMetadata, type Runtime } from "../../schemas/StageMetadata.ts"
-import { describeIssue } from "../bus/Codec.ts"
+import { StageRejection, type StageRegistration } from "@switchyard/schemas/Registry"
+import { StageMetadata, type Runtime } from "@switchyard/schemas/StageMetadata"
+import { describeIssue } from "@switchyard/schemas/Codec"
 import { suggest } from "./internal/suggest.ts"
 
 /** The outcome of checking one stage of a registration. */

@@ -30,8 +30,8 @@ import type { ChildProcessByStdio } from "node:child_process"
 import { tmpdir } from "node:os"
 import type { Readable, Writable } from "node:stream"
 import { Clock, Deferred, Duration, Effect, Exit, Option, Result, Semaphore } from "effect"
-import { Deadlines } from "../timers/index.ts"
-import { resultFrameMarker } from "../../sdk/defineAction.ts"
+import { Deadlines } from "@switchyard/bus/timers/index"
+import { resultFrameMarker } from "@switchyard/schemas/WorkerProtocol"
 import { actionRequest } from "./internal/actionRequest.ts"
 import { pluginEnvironment } from "./internal/environment.ts"
 import { makeLineSplitter, makeTail } from "./internal/lines.ts"
@@ -43,9 +43,9 @@ import { killGroup } from "./internal/processGroup.ts"
 import { parseResultFrame } from "./internal/resultFrame.ts"
 import { makeWorkDirs } from "./internal/workDir.ts"
 import type { PluginProcessOptions, PluginTask } from "./ProcessRuntime.ts"
-import { defaultKillGrace, defaultMaxOutputBytes, runnerPath } from "./ProcessRuntime.ts"
-import type { WorkerRequest } from "./WorkerProtocol.ts"
-import { readWorkerLine, serveFlag } from "./WorkerProtocol.ts"
+import { defaultKillGrace, defaultMaxOutputBytes, runnerArgs } from "./ProcessRuntime.ts"
+import type { WorkerRequest } from "@switchyard/schemas/WorkerProtocol"
+import { readWorkerLine, serveFlag } from "@switchyard/schemas/WorkerProtocol"
 
 /** What `makeProcessPool` takes. */
 export interface ProcessPoolOptions extends PluginProcessOptions {
@@ -118,7 +118,7 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   }
 
   const spawnWorker = (): Worker => {
-    const child = spawn(process.execPath, [runnerPath, serveFlag, options.entry], {
+    const child = spawn(process.execPath, [...runnerArgs, serveFlag, options.entry], {
       cwd: tmpdir(),
       env,
       detached: true,

@@ -27,11 +27,15 @@ import { taskWorkDir } from "./internal/workDir.ts"
 
 export type { ProcessFailure, ProcessMetrics, ProcessOutcome } from "./internal/outcome.ts"
 
-/** Path of the SDK runner a plugin process starts with. */
-// Sources run as .ts (type stripping), the built package as .js: the runner sits beside this module either way.
-export const runnerPath: string = fileURLToPath(
-  new URL(`../../sdk/runner.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url)
-)
+/** Path of the runner a plugin process starts with: the one of the `@switchyard/sdk` this runtime depends on. */
+export const runnerPath: string = fileURLToPath(import.meta.resolve("@switchyard/sdk/runner"))
+
+/**
+ * What `node` runs for a plugin process, before the runner's own arguments.
+ * A runner resolved to its TypeScript sources (this repository's workspaces)
+ * resolves the other Switchyard packages to their sources as well.
+ */
+export const runnerArgs: ReadonlyArray<string> = runnerPath.endsWith(".ts") ? ["--conditions=@switchyard/source", runnerPath] : [runnerPath]
 
 /** One task for a plugin process: which action, its input, and who it runs for. */
 export interface PluginTask {
@@ -88,7 +92,7 @@ export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (
 
       const child = yield* Effect.acquireRelease(
         Effect.sync(() => {
-          const child = spawn(process.execPath, [runnerPath, options.entry], {
+          const child = spawn(process.execPath, [...runnerArgs, options.entry], {
             cwd: workDir,
             env,
             detached: true,

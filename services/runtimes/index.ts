@@ -6,4 +6,4 @@
  */
 export * from "./ProcessRuntime.ts"
 export * from "./ProcessPool.ts"
-export * from "./WorkerProtocol.ts"
+export * from "@switchyard/schemas/WorkerProtocol"

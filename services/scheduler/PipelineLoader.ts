@@ -7,17 +7,17 @@
  * column, stage and field.
  */
 import { Effect, Result, Schema } from "effect"
-import { RegisteredStage } from "../../schemas/Registry.ts"
-import type { StageResolveReply } from "../../schemas/Registry.ts"
-import { Pipeline } from "../../schemas/Pipeline.ts"
-import type { MetadataOverride } from "../../schemas/Pipeline.ts"
-import { StageMetadata } from "../../schemas/StageMetadata.ts"
+import { RegisteredStage } from "@switchyard/schemas/Registry"
+import type { StageResolveReply } from "@switchyard/schemas/Registry"
+import { Pipeline } from "@switchyard/schemas/Pipeline"
+import type { MetadataOverride } from "@switchyard/schemas/Pipeline"
+import { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import { validateStage } from "../registry/StageValidation.ts"
-import { PipelineIssue } from "../../schemas/Run.ts"
-import { parseYaml } from "../../schemas/YamlDocument.ts"
-import { describeIssue } from "../bus/Codec.ts"
+import { PipelineIssue } from "@switchyard/schemas/Run"
+import { parseYaml } from "@switchyard/schemas/YamlDocument"
+import { describeIssue } from "@switchyard/schemas/Codec"
 import { knownRoots, templateReferences } from "./internal/template.ts"
-import { PipelineInvalidError } from "./PipelineError.ts"
+import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 
 /** A parsed pipeline with a way to point back into its source. */
 export interface ParsedPipeline {

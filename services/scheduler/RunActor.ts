@@ -11,12 +11,12 @@
  * with the number of stages: dependents and counters come from an index
  * built once per record.
  */
-import type { RunEvent } from "../../schemas/Run.ts"
-import type { RunRecord, StageRun } from "../../schemas/RunRecord.ts"
-import type { RegisteredStage } from "../../schemas/Registry.ts"
-import type { Pipeline, PipelineStage } from "../../schemas/Pipeline.ts"
-import type { StageMetadata } from "../../schemas/StageMetadata.ts"
-import type { TaskResult, TaskRun } from "../../schemas/Task.ts"
+import type { RunEvent } from "@switchyard/schemas/Run"
+import type { RunRecord, StageRun } from "@switchyard/schemas/RunRecord"
+import type { RegisteredStage } from "@switchyard/schemas/Registry"
+import type { Pipeline, PipelineStage } from "@switchyard/schemas/Pipeline"
+import type { StageMetadata } from "@switchyard/schemas/StageMetadata"
+import type { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { applyOutput } from "./internal/applyOutput.ts"
 import { countOutput } from "./internal/countOutput.ts"
 import { resolveTemplates } from "./internal/template.ts"

@@ -4,10 +4,10 @@
  * two writers can never silently overwrite each other.
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
-import { Bus } from "../bus/Bus.ts"
-import type { BusError, KvConflictError } from "../bus/BusError.ts"
-import { Subjects } from "../bus/Subjects.ts"
-import { RunRecord } from "../../schemas/RunRecord.ts"
+import { Bus } from "@switchyard/bus/Bus"
+import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
+import { Subjects } from "@switchyard/schemas/Subjects"
+import { RunRecord } from "@switchyard/schemas/RunRecord"
 import type { RunDoc } from "./RunActor.ts"
 
 /** A stored run and the revision it was read at. */

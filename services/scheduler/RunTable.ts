@@ -12,7 +12,7 @@
  */
 import { Clock, Deferred, Effect, Exit, Option, Semaphore } from "effect"
 import type { Scope } from "effect"
-import type { BusError, KvConflictError } from "../bus/BusError.ts"
+import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
 import type { RunDoc, Transition } from "./RunActor.ts"
 import type { RunStore } from "./RunStore.ts"
 

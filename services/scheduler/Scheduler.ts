@@ -9,23 +9,31 @@
  * every unfinished run from the bucket.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule, Schema, Scope, Stream } from "effect"
-import { Bus } from "../bus/Bus.ts"
-import type { JobMessage, Message } from "../bus/Bus.ts"
-import type { BusError, KvConflictError } from "../bus/BusError.ts"
-import { decode, encode, encodePlain } from "../bus/Codec.ts"
-import type { MalformedMessageError } from "../bus/Codec.ts"
-import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "../bus/Streams.ts"
-import { Subjects } from "../bus/Subjects.ts"
+import { Bus } from "@switchyard/bus/Bus"
+import type { JobMessage, Message } from "@switchyard/bus/Bus"
+import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
+import { decode, encode, encodePlain } from "@switchyard/schemas/Codec"
+import type { MalformedMessageError } from "@switchyard/schemas/Codec"
+import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "@switchyard/bus/Streams"
+import { Subjects } from "@switchyard/schemas/Subjects"
 import { RegistryClient } from "../registry/RegistryClient.ts"
-import { TraceparentHeader, traceHeaders, withParentFrom } from "../telemetry/index.ts"
-import { WireType } from "../../schemas/Catalog.ts"
-import { Pipeline } from "../../schemas/Pipeline.ts"
-import { RegisteredStage } from "../../schemas/Registry.ts"
-import { LedgerUpdate, LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
-import type { RunEvent } from "../../schemas/Run.ts"
-import { TaskResult, TaskRun } from "../../schemas/Task.ts"
+import { TraceparentHeader, traceHeaders, withParentFrom } from "@switchyard/schemas/TraceContext"
+import { WireType } from "@switchyard/schemas/Catalog"
+import { Pipeline } from "@switchyard/schemas/Pipeline"
+import { RegisteredStage } from "@switchyard/schemas/Registry"
+import {
+  LedgerUpdate,
+  LedgerUpdateReply,
+  PipelineIssue,
+  RunCancel,
+  RunCancelReply,
+  RunSubmit,
+  RunSubmitReply
+} from "@switchyard/schemas/Run"
+import type { RunEvent } from "@switchyard/schemas/Run"
+import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { Lru } from "./internal/lru.ts"
-import { PipelineInvalidError } from "./PipelineError.ts"
+import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
 import * as RunActor from "./RunActor.ts"

@@ -7,8 +7,8 @@
  */
 import { Clock, Duration, Effect } from "effect"
 import type { RegistryClient } from "../registry/RegistryClient.ts"
-import { StageResolveReply } from "../../schemas/Registry.ts"
-import type { RegisteredStage } from "../../schemas/Registry.ts"
+import { StageResolveReply } from "@switchyard/schemas/Registry"
+import type { RegisteredStage } from "@switchyard/schemas/Registry"
 
 /** Resolves stage types with a time-bounded cache of found ones. */
 export const makeStageLookup = (registry: RegistryClient["Service"], ttl: Duration.Duration) => {

@@ -1,5 +1,5 @@
 /** The scheduler service: validates pipelines, owns runs, applies results. */
-export * from "./PipelineError.ts"
+export * from "@switchyard/schemas/PipelineError"
 export * from "./PipelineLoader.ts"
 export * from "./RunStore.ts"
 export * from "./Scheduler.ts"

@@ -9,16 +9,16 @@
  * rest. The audit stream holds the loads,
  * registrations and deregistrations.
  */
-import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises"
+import { cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
 import { Bus } from "../../services/bus/Bus.ts"
-import { decode } from "../../services/bus/Codec.ts"
+import { decode } from "../../schemas/Codec.ts"
 import * as NatsBus from "../../services/bus/NatsBus.ts"
-import { makeNames } from "../../services/bus/Subjects.ts"
+import { makeNames } from "../../schemas/Subjects.ts"
 import { AuditEntry, AuditEntryType, RegistryClient } from "../../services/registry/index.ts"
 import { collect } from "../support/collect.ts"
 import { eventually } from "../support/eventually.ts"
@@ -27,7 +27,7 @@ import { runPipeline } from "./support/Stack.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
 
 const examplePlugin = join(repoRoot, "examples", "plugins", "hello-process")
-const sdkUrl = new URL("../../sdk/defineAction.ts", import.meta.url).href
+const sdkDir = fileURLToPath(new URL("../../sdk", import.meta.url))
 const effectDir = fileURLToPath(new URL("../../node_modules/effect", import.meta.url))
 
 const greetType = "examples/hello-process.greet"
@@ -60,7 +60,7 @@ stages:
 
 // Published packages ship JavaScript: Node does not strip types under node_modules.
 const waveActions = `import { Schema } from "effect"
-import { defineAction } from ${JSON.stringify(sdkUrl)}
+import { defineAction } from "@switchyard/sdk"
 
 export const wave = defineAction({
   name: "wave",
@@ -82,16 +82,14 @@ stages:
 `
 
 /**
- * A project with the hello-process example copied into `./plugins` (its sdk
- * import pointing at this repository) and the wave package installed under
- * `./node_modules/@e2e/wave`, next to an installed `effect`. Each plugin is
+ * A project with the hello-process example copied into `./plugins` and the
+ * wave package installed under `./node_modules/@e2e/wave`, next to an
+ * installed `effect` and this repository's `@switchyard/sdk`. Each plugin is
  * written elsewhere and moved into place, as an installer does.
  */
 const dropExamplePlugin = async (dir: string, staged: string) => {
   const staging = join(dir, ".staging", staged)
   await cp(examplePlugin, staging, { recursive: true })
-  const index = join(staging, "index.ts")
-  await writeFile(index, (await readFile(index, "utf8")).replace('"../../../sdk/defineAction.ts"', JSON.stringify(sdkUrl)))
   await mkdir(join(dir, "plugins"), { recursive: true })
   await rename(staging, join(dir, "plugins", "hello-process"))
 }
@@ -113,6 +111,8 @@ const project = Effect.acquireRelease(
     await mkdir(join(dir, "node_modules", "@e2e"), { recursive: true })
     await rename(wave, join(dir, "node_modules", "@e2e", "wave"))
     await symlink(effectDir, join(dir, "node_modules", "effect"), "dir")
+    await mkdir(join(dir, "node_modules", "@switchyard"))
+    await symlink(sdkDir, join(dir, "node_modules", "@switchyard", "sdk"), "dir")
     await writeFile(join(dir, "pipeline.yaml"), pipeline)
     return dir
   }),

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { catalog } from "../../schemas/Catalog.ts"
-import { decode, encodeJson, MalformedMessageError, TypeHeader } from "../../services/bus/Codec.ts"
+import { decode, encodeJson, MalformedMessageError, TypeHeader } from "../../schemas/Codec.ts"
 
 const metadata = {
   type: "hello.greet",

@@ -4,7 +4,7 @@
  * calls the action named by the task and writes its result on stdout.
  */
 import { Schema } from "effect"
-import { defineAction } from "../../../sdk/defineAction.ts"
+import { defineAction } from "@switchyard/sdk"
 
 /** `{ name }` → a greeting, computed in a child process. */
 export const greet = defineAction({

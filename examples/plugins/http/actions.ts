@@ -5,7 +5,7 @@
  * network error or the timeout) fails, with a retryable `HttpRequestError`.
  */
 import { Effect, Schema } from "effect"
-import { defineAction } from "../../../sdk/defineAction.ts"
+import { defineAction } from "@switchyard/sdk"
 
 /** The request got no response: the network failed or the timeout passed. */
 export class HttpRequestError extends Schema.TaggedError<HttpRequestError>()("HttpRequestError", {

@@ -13,9 +13,9 @@ import { parseArgs } from "node:util"
 import { fileURLToPath } from "node:url"
 import { getDocument, VerbosityLevel } from "pdfjs-dist/legacy/build/pdf.mjs"
 import { Schema } from "effect"
-import { Payload } from "../../../schemas/DocumentIR.ts"
-import { connect } from "../../../sdk/client.ts"
-import type { SwitchyardConnection } from "../../../sdk/client.ts"
+import { Payload } from "@switchyard/schemas/DocumentIR"
+import { connect } from "@switchyard/sdk"
+import type { SwitchyardConnection } from "@switchyard/sdk"
 
 /** The ledger field the pipeline's gate waits on. */
 export const readyField = "pdf_ir_ready"

@@ -11,7 +11,7 @@
  * rules for the same kinds. A rule with `maxGap` only fits mentions at most
  * that many characters apart.
  */
-import type { Chunk } from "../../../schemas/DocumentIR.ts"
+import type { Chunk } from "@switchyard/schemas/DocumentIR"
 import type { Claim, Entity } from "./entities.ts"
 import type { ClaimRule, Vocabulary } from "./vocabulary.ts"
 

@@ -5,7 +5,7 @@
  * Where mentions overlap, the one starting first wins, then the longer one,
  * so "type 2 diabetes" is one condition rather than also "diabetes".
  */
-import type { Chunk } from "../../../schemas/DocumentIR.ts"
+import type { Chunk } from "@switchyard/schemas/DocumentIR"
 import type { Entity } from "./entities.ts"
 import { entityId, normalizeName } from "./entities.ts"
 import type { Vocabulary } from "./vocabulary.ts"

@@ -8,8 +8,8 @@
  * after the previous sibling without overlapping it).
  */
 import { Exit, Schema, SchemaIssue } from "effect"
-import { Corpus } from "../../../schemas/DocumentIR.ts"
-import type { Document, Paragraph, Section } from "../../../schemas/DocumentIR.ts"
+import { Corpus } from "@switchyard/schemas/DocumentIR"
+import type { Document, Paragraph, Section } from "@switchyard/schemas/DocumentIR"
 
 /** One broken rule: where, and what is wrong. */
 export interface Violation {

@@ -5,7 +5,7 @@
  */
 import { basename, extname } from "node:path"
 import type { Schema } from "effect"
-import type { Section } from "../../../schemas/DocumentIR.ts"
+import type { Section } from "@switchyard/schemas/DocumentIR"
 
 /** A format parser's result. */
 export interface ParsedBody {

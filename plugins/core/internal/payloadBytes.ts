@@ -10,8 +10,8 @@ import { createReadStream } from "node:fs"
 import { readFile, stat } from "node:fs/promises"
 import { pipeline } from "node:stream/promises"
 import { Effect, Result } from "effect"
-import { StageError } from "../../../sdk/defineStage.ts"
-import type { Payload } from "../../../schemas/DocumentIR.ts"
+import { StageError } from "@switchyard/sdk"
+import type { Payload } from "@switchyard/schemas/DocumentIR"
 import { causeMessage } from "./causeMessage.ts"
 
 /** The hex SHA-256 of some bytes. */

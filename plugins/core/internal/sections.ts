@@ -9,8 +9,8 @@
  * A section spans from its heading to the end of its last paragraph or
  * subsection.
  */
-import { Paragraph } from "../../../schemas/DocumentIR.ts"
-import type { Section } from "../../../schemas/DocumentIR.ts"
+import { Paragraph } from "@switchyard/schemas/DocumentIR"
+import type { Section } from "@switchyard/schemas/DocumentIR"
 
 /** One block of a document in reading order. */
 export type Block =

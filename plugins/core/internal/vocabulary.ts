@@ -11,7 +11,7 @@
  */
 import { readFile } from "node:fs/promises"
 import { Effect, Schema, SchemaIssue } from "effect"
-import { formatPositioned, joinPath, parseYaml } from "../../../schemas/YamlDocument.ts"
+import { formatPositioned, joinPath, parseYaml } from "@switchyard/schemas/YamlDocument"
 
 /** An entity kind: it prefixes entity ids (`drug:metformin`). */
 export const EntityKind = Schema.String.pipe(

@@ -4,7 +4,7 @@
  * payload (base64) and headers, and why it died.
  */
 import type { DeadLetter, Headers } from "../Bus.ts"
-import { encodeJson } from "../Codec.ts"
+import { encodeJson } from "@switchyard/schemas/Codec"
 
 /** Reason recorded when a message ran out of deliveries. */
 export const maxDeliveriesReason = "max deliveries exceeded"

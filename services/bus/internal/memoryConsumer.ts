@@ -17,7 +17,7 @@ import type { ConsumerConfig, Headers, JobMessage } from "../Bus.ts"
 import { encodeDeadLetter, maxDeliveriesReason, terminatedReason } from "./deadLetter.ts"
 import type { MemoryStream, StoredMessage } from "./memoryStream.ts"
 import { compileSubject, type SubjectMatcher } from "./subjectMatch.ts"
-import { TimerLoop } from "../../timers/index.ts"
+import { TimerLoop } from "../timers/index.ts"
 
 /** A caller of `consume`: its free slots and where its messages go. */
 export interface ConsumeCaller {

@@ -18,7 +18,7 @@ import { encodeDeadLetter, maxDeliveriesReason, terminatedReason } from "./deadL
 import { toBusError } from "./natsErrors.ts"
 import { fromMsgHdrs } from "./natsHeaders.ts"
 import type { NatsReplies } from "./natsReplies.ts"
-import { TimerLoop } from "../../timers/index.ts"
+import { TimerLoop } from "../timers/index.ts"
 
 /** How long one pull request waits for messages before it is renewed. */
 const fetchExpiresMs = 5_000

@@ -23,7 +23,7 @@ import {
   TimeoutError
 } from "@nats-io/transport-node"
 import { Clock, Effect, Result, type Scope } from "effect"
-import { Deadlines } from "../../timers/index.ts"
+import { Deadlines } from "../timers/index.ts"
 
 /** How long a JetStream publish or a confirmed ack waits for the server (nats.js's default). */
 const jetStreamTimeoutMs = 5_000

@@ -1,21 +1,28 @@
 /**
  * Stage definitions an executor serves: the built-in plugins (`core` and
- * `hello`), the plugins discovered for the project (plus the folders and
+ * `hello`, loaded from their packages), the plugins discovered for the project (plus the folders and
  * packages a pipeline's `plugins:` section names), and modules named with
  * `--module` that export `stages` (an array of `defineStage` results) or a
  * default export of one.
  */
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
-import { stages as core } from "../../../plugins/core/index.ts"
-import { stages as hello } from "../../../plugins/hello/index.ts"
-import type { PipelinePlugins } from "../../../schemas/Pipeline.ts"
-import type { StageDefinition } from "../../../sdk/defineStage.ts"
+import type { PipelinePlugins } from "@switchyard/schemas/Pipeline"
+import type { StageDefinition } from "@switchyard/schemas/Stage"
 import { discoverPlugins, loadPluginsConfig, processStages } from "../../plugins/index.ts"
 
-/** The stage types every executor serves unless told otherwise. */
-export const builtInStages: ReadonlyArray<StageDefinition> = [...core, ...hello]
+/**
+ * The packages whose stage types every executor serves unless told
+ * otherwise. They are plugins like any other, loaded by module path when an
+ * executor starts (never imported by the runtime's code), so commands that
+ * serve no stage do not load their parsers.
+ */
+export const builtInPackages = ["@switchyard/plugin-core", "@switchyard/plugin-hello"] as const
+
+const builtInStages = Effect.forEach(builtInPackages, (name) => loadStageModule(fileURLToPath(import.meta.resolve(name)))).pipe(
+  Effect.map((loaded) => loaded.flat())
+)
 
 /** A package a pipeline's `plugins.packages` names is not installed as a plugin. */
 export class PipelinePluginMissingError extends Schema.TaggedError<PipelinePluginMissingError>()("PipelinePluginMissingError", {
@@ -110,5 +117,6 @@ export const loadStages = (
   Effect.gen(function* () {
     const plugins = options.plugins === false ? [] : yield* discoveredStages(options.projectDir ?? process.cwd(), options.pipeline)
     const loaded = yield* Effect.forEach(modules, loadStageModule)
-    return [...(options.builtins === false ? [] : builtInStages), ...plugins, ...loaded.flat()]
+    const builtIns = options.builtins === false ? [] : yield* builtInStages
+    return [...builtIns, ...plugins, ...loaded.flat()]
   })

@@ -3,7 +3,7 @@
  * (state, attempt, duration, output count), one plain line per event
  * otherwise, or one JSON object per event with `--json`.
  */
-import type { RunEvent } from "../../../schemas/Run.ts"
+import type { RunEvent } from "@switchyard/schemas/Run"
 
 type Event = typeof RunEvent.Encoded
 

@@ -4,8 +4,8 @@
  * inputs and ledger; a list shows as its length), then every stage with its
  * type, output count and time.
  */
-import type { Pipeline } from "../../../schemas/Pipeline.ts"
-import type { RunEvent } from "../../../schemas/Run.ts"
+import type { Pipeline } from "@switchyard/schemas/Pipeline"
+import type { RunEvent } from "@switchyard/schemas/Run"
 import { resolveTemplates } from "../../scheduler/internal/template.ts"
 import { formatMs } from "./progress.ts"
 

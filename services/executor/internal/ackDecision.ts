@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { Duration } from "effect"
-import type { JobMessage } from "../../bus/Bus.ts"
+import type { JobMessage } from "@switchyard/bus/Bus"
 
 /** What to do with a leased message. */
 export type AckDecision =

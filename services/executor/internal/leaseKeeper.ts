@@ -11,7 +11,7 @@
  * never falls due before the fiber wakes, and nothing needs to wake it early.
  */
 import { type Clock, Duration, Effect } from "effect"
-import type { JobMessage } from "../../bus/Bus.ts"
+import type { JobMessage } from "@switchyard/bus/Bus"
 
 /** A tracked task: its message, what its logs are annotated with, and when its lease is next renewed. */
 export interface Lease {

@@ -6,11 +6,11 @@
  * registry has answered, every type in the catalog is.
  */
 import { Duration, Effect, Layer, Schedule } from "effect"
-import { Bus } from "../../bus/Bus.ts"
+import { Bus } from "@switchyard/bus/Bus"
 import { RegistryClient } from "../../registry/index.ts"
-import type { StageDefinition } from "../../../sdk/Stage.ts"
-import type { RegistrationReply, StageRejection } from "../../../schemas/Registry.ts"
-import { StageDeregistration, StageRegistration } from "../../../schemas/Registry.ts"
+import type { StageDefinition } from "@switchyard/schemas/Stage"
+import type { RegistrationReply, StageRejection } from "@switchyard/schemas/Registry"
+import { StageDeregistration, StageRegistration } from "@switchyard/schemas/Registry"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
 

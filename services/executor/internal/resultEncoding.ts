@@ -7,11 +7,11 @@
  * schema, which rejects it exactly as constructing a `TaskResult` does.
  */
 import type { Schema } from "effect"
-import type { Headers } from "../../bus/Bus.ts"
-import * as Codec from "../../bus/Codec.ts"
-import { WireType } from "../../../schemas/Catalog.ts"
-import type { TaskFailure, TaskWaiting } from "../../../schemas/Task.ts"
-import { TaskResult } from "../../../schemas/Task.ts"
+import type { Headers } from "@switchyard/bus/Bus"
+import * as Codec from "@switchyard/schemas/Codec"
+import { WireType } from "@switchyard/schemas/Catalog"
+import type { TaskFailure, TaskWaiting } from "@switchyard/schemas/Task"
+import { TaskResult } from "@switchyard/schemas/Task"
 
 /** What a result says besides its outcome. */
 export interface ResultFields {

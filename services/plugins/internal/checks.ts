@@ -5,10 +5,10 @@
  * as a field path and a message; the loader adds file positions.
  */
 import * as NodePath from "node:path"
-import { manifestFields } from "../../../schemas/PluginManifest.ts"
-import type { PluginManifest } from "../../../schemas/PluginManifest.ts"
+import { manifestFields } from "@switchyard/schemas/PluginManifest"
+import type { PluginManifest } from "@switchyard/schemas/PluginManifest"
 import { suggest } from "../../registry/index.ts"
-import { joinPath } from "../../../schemas/YamlDocument.ts"
+import { joinPath } from "@switchyard/schemas/YamlDocument"
 
 /** A problem at a field path. */
 export interface Problem {

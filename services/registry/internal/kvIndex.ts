@@ -8,8 +8,8 @@
  * first enters the index.
  */
 import { Cause, Effect, Option, Schedule, type Scope, Stream } from "effect"
-import type { KvEntry, KvStore } from "../../bus/Bus.ts"
-import type { BusError } from "../../bus/BusError.ts"
+import type { KvEntry, KvStore } from "@switchyard/bus/Bus"
+import type { BusError } from "@switchyard/bus/BusError"
 
 /** A bucket's decoded values, as last seen. */
 export interface KvIndex<A> {

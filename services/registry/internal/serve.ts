@@ -7,10 +7,10 @@
  * `RegistryUnavailableError` reply, and a defect is logged.
  */
 import { Cause, Effect, type Scope, Stream } from "effect"
-import type { Bus, Headers, Message } from "../../bus/Bus.ts"
-import type { BusError } from "../../bus/BusError.ts"
-import { encode, type MalformedMessageError } from "../../bus/Codec.ts"
-import { withParentFrom } from "../../telemetry/index.ts"
+import type { Bus, Headers, Message } from "@switchyard/bus/Bus"
+import type { BusError } from "@switchyard/bus/BusError"
+import { encode, type MalformedMessageError } from "@switchyard/schemas/Codec"
+import { withParentFrom } from "@switchyard/schemas/TraceContext"
 import { RegistryErrorReply, RegistryErrorType, RegistryUnavailableError } from "../RegistryError.ts"
 
 /** A reply body and its headers. */

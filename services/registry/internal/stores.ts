@@ -9,9 +9,9 @@
  * longer decodes is logged once and left out.
  */
 import { Effect, Option, Schema, type Scope } from "effect"
-import { RegisteredStage } from "../../../schemas/Registry.ts"
-import type { KvEntry, KvStore } from "../../bus/Bus.ts"
-import type { BusError, KvConflictError } from "../../bus/BusError.ts"
+import { RegisteredStage } from "@switchyard/schemas/Registry"
+import type { KvEntry, KvStore } from "@switchyard/bus/Bus"
+import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
 import { followBucket } from "./kvIndex.ts"
 import { encodeKey } from "./kvKey.ts"
 

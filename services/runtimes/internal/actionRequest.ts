@@ -2,7 +2,7 @@
  * The `ActionRequest` a plugin process reads for one task, from the task and
  * its work directory; the one-shot runtime and the warm pool send the same.
  */
-import type { ActionRequest } from "../../../sdk/defineAction.ts"
+import type { ActionRequest } from "@switchyard/schemas/WorkerProtocol"
 
 /** The task fields a request carries. */
 export interface RequestFields {

@@ -5,7 +5,7 @@
  * non-zero exit, missing or invalid result frame, the action's own result).
  */
 import { Result } from "effect"
-import type { ActionError, ResultFrame } from "../../../sdk/defineAction.ts"
+import type { ActionError, ResultFrame } from "@switchyard/schemas/WorkerProtocol"
 
 /** Measurements of one plugin task. */
 export interface ProcessMetrics {

@@ -3,8 +3,8 @@
  * every other stdout line is ignored.
  */
 import { Result, Schema } from "effect"
-import type { ResultFrame } from "../../../sdk/defineAction.ts"
-import { ResultFrame as ResultFrameSchema, resultFrameMarker } from "../../../sdk/defineAction.ts"
+import type { ResultFrame } from "@switchyard/schemas/WorkerProtocol"
+import { ResultFrame as ResultFrameSchema, resultFrameMarker } from "@switchyard/schemas/WorkerProtocol"
 
 const decodeFrame = Schema.decodeUnknownResult(Schema.fromJsonString(ResultFrameSchema))
 

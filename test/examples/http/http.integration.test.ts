@@ -4,7 +4,7 @@
  * executor in child processes and run in a pipeline over a real nats-server
  * against a local HTTP server, alone and beside the built-in core stages.
  */
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,14 +22,14 @@ import { localServer } from "./server.ts"
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const pluginDir = fileURLToPath(new URL("../../../examples/plugins/http", import.meta.url))
 const effectDir = fileURLToPath(new URL("../../../node_modules/effect", import.meta.url))
-const sdkUrl = new URL("../../../sdk/defineAction.ts", import.meta.url).href
+const sdkDir = fileURLToPath(new URL("../../../sdk", import.meta.url))
 
 /**
  * A temporary project with the plugin installed as `@switchyard-examples/http`.
  * Node does not strip types under `node_modules`, so the package is installed
- * the way it would be published: `actions.ts` compiled to `actions.js` (with
- * its sdk import pointing at this repository's sdk) and the manifest's entry
- * naming the compiled file, next to an installed `effect`.
+ * the way it would be published: `actions.ts` compiled to `actions.js` and
+ * the manifest's entry naming the compiled file, next to an installed
+ * `effect` and this repository's `@switchyard/sdk`.
  */
 const installedProject = Effect.acquireRelease(
   Effect.gen(function* () {
@@ -37,7 +37,7 @@ const installedProject = Effect.acquireRelease(
     const packageDir = join(projectDir, "node_modules", "@switchyard-examples", "http")
     yield* Effect.promise(() => cp(pluginDir, packageDir, { recursive: true }))
     const source = yield* Effect.promise(() => readFile(join(packageDir, "actions.ts"), "utf8"))
-    const compiled = ts.transpileModule(source.replace('"../../../sdk/defineAction.ts"', JSON.stringify(sdkUrl)), {
+    const compiled = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }
     }).outputText
     yield* Effect.promise(() => writeFile(join(packageDir, "actions.js"), compiled))
@@ -46,6 +46,8 @@ const installedProject = Effect.acquireRelease(
     yield* Effect.promise(() => writeFile(join(packageDir, "plugin.yaml"), manifest.replace("entry: ./actions.ts", "entry: ./actions.js")))
     // The project's own dependencies, as `npm install` would have put them there.
     yield* Effect.promise(() => symlink(effectDir, join(projectDir, "node_modules", "effect"), "dir"))
+    yield* Effect.promise(() => mkdir(join(projectDir, "node_modules", "@switchyard")))
+    yield* Effect.promise(() => symlink(sdkDir, join(projectDir, "node_modules", "@switchyard", "sdk"), "dir"))
     return projectDir
   }),
   (projectDir) => Effect.promise(() => rm(projectDir, { recursive: true, force: true }))

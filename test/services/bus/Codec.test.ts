@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
-import { decode, decodeExit, encode, encodeJson, MalformedMessageError, TypeHeader } from "../../../services/bus/Codec.ts"
+import { decode, decodeExit, encode, encodeJson, MalformedMessageError, TypeHeader } from "../../../schemas/Codec.ts"
 import { TaskRun } from "../../../schemas/Task.ts"
 
 const task = { version: 1, taskId: "t-1", runId: "r-1", stage: "greet", stageType: "hello.greet", attempt: 1, inputs: { name: "Ada" } }

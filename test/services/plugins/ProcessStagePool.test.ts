@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Logger, Result, Scope } from "effect"
 import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
-import type { StageDefinition } from "../../../sdk/Stage.ts"
+import type { StageDefinition } from "../../../schemas/Stage.ts"
 import { eventually } from "../../support/eventually.ts"
 
 const actions = fileURLToPath(new URL("../runtimes/fixtures/pooled.ts", import.meta.url))

@@ -12,8 +12,8 @@ import { Context, Effect, Exit, Layer, Logger, References, Scope, Stream } from 
 import { WireType } from "../../../schemas/Catalog.ts"
 import { Heartbeat, StageRegistration } from "../../../schemas/Registry.ts"
 import { Bus } from "../../../services/bus/Bus.ts"
-import { decode, encode, encodeJson, MalformedMessageError, TypeHeader } from "../../../services/bus/Codec.ts"
-import { makeNames, type Names, Subjects } from "../../../services/bus/Subjects.ts"
+import { decode, encode, encodeJson, MalformedMessageError, TypeHeader } from "../../../schemas/Codec.ts"
+import { makeNames, type Names, Subjects } from "../../../schemas/Subjects.ts"
 import {
   AuditEntry,
   AuditEntryType,

@@ -5,9 +5,8 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { resultFrameMarker } from "../../../sdk/defineAction.ts"
-import { runnerPath } from "../../../services/runtimes/ProcessRuntime.ts"
-import { readWorkerLine, serveFlag, tagLogLine } from "../../../services/runtimes/WorkerProtocol.ts"
+import { runnerArgs } from "../../../services/runtimes/ProcessRuntime.ts"
+import { readWorkerLine, resultFrameMarker, serveFlag, tagLogLine } from "../../../schemas/WorkerProtocol.ts"
 import { eventually } from "../../support/eventually.ts"
 
 const entry = fileURLToPath(new URL("./fixtures/plugin.ts", import.meta.url))
@@ -15,7 +14,7 @@ const entry = fileURLToPath(new URL("./fixtures/plugin.ts", import.meta.url))
 /** A runner in long-lived mode, its output collected line by line; killed when the scope closes. */
 const serving = Effect.acquireRelease(
   Effect.sync(() => {
-    const child = spawn(process.execPath, [runnerPath, serveFlag, entry], { stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [...runnerArgs, serveFlag, entry], { stdio: ["pipe", "pipe", "pipe"] })
     const out = { stdout: "", stderr: "", exitCode: undefined as number | null | undefined }
     child.stdout.on("data", (chunk: Buffer) => (out.stdout += chunk.toString("utf8")))
     child.stderr.on("data", (chunk: Buffer) => (out.stderr += chunk.toString("utf8")))

@@ -13,7 +13,7 @@ import { stages as helloStages } from "../../../plugins/hello/index.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
 import { LedgerUpdate, LedgerUpdateReply } from "../../../schemas/Run.ts"
 import type { Bus } from "../../../services/bus/Bus.ts"
-import * as Codec from "../../../services/bus/Codec.ts"
+import * as Codec from "../../../schemas/Codec.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeStack } from "./harness.ts"
 

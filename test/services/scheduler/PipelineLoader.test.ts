@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { loadPipeline } from "../../../services/scheduler/PipelineLoader.ts"
-import { formatIssue } from "../../../services/scheduler/PipelineError.ts"
+import { formatIssue } from "../../../schemas/PipelineError.ts"
 import { resolverOf, stage } from "./fixtures.ts"
 
 const known = [

@@ -6,8 +6,8 @@
  */
 import { Context, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Scope, Stream } from "effect"
 import { Bus } from "../../../services/bus/Bus.ts"
-import * as Codec from "../../../services/bus/Codec.ts"
-import { makeNames, Subjects } from "../../../services/bus/Subjects.ts"
+import * as Codec from "../../../schemas/Codec.ts"
+import { makeNames, Subjects } from "../../../schemas/Subjects.ts"
 import { Executor, ExecutorConfig, SecretSource, StageCatalog } from "../../../services/executor/index.ts"
 import type { ExecutorOptions } from "../../../services/executor/index.ts"
 import { Registry, RegistryClient } from "../../../services/registry/index.ts"

@@ -1,12 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import {
-  formatTraceparent,
-  parseTraceparent,
-  TraceparentHeader,
-  traceHeaders,
-  withParentFrom
-} from "../../../services/telemetry/TraceContext.ts"
+import { formatTraceparent, parseTraceparent, TraceparentHeader, traceHeaders, withParentFrom } from "../../../schemas/TraceContext.ts"
 
 const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const spanId = "00f067aa0ba902b7"

@@ -8,7 +8,7 @@
  * order by `index`, all of one length (the requested one, when given).
  */
 import { Effect, Schedule, Schema } from "effect"
-import { describeIssue } from "../../../../services/bus/Codec.ts"
+import { describeIssue } from "@switchyard/schemas/Codec"
 import { causeMessage } from "../causeMessage.ts"
 import type { EmbeddingProvider } from "./provider.ts"
 import { EmbeddingError } from "./provider.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Schema } from "effect"
-import * as Codec from "../../../../services/bus/Codec.ts"
+import * as Codec from "../../../../schemas/Codec.ts"
 import { encodeTaskResult, type Outcome } from "../../../../services/executor/internal/resultEncoding.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
 import { TaskFailure, TaskResult } from "../../../../schemas/Task.ts"

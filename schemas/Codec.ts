@@ -9,7 +9,9 @@
  * fiber step of its own.
  */
 import { Effect, Exit, Result, Schema, SchemaIssue } from "effect"
-import type { Headers } from "./Bus.ts"
+
+/** Message headers (`traceparent`, `switchyard-type`, ...). */
+export type Headers = Readonly<Record<string, string>>
 
 /** Header naming a message's payload type, e.g. `TaskRun/1`. */
 export const TypeHeader = "switchyard-type"

@@ -3,8 +3,8 @@
  * names the file, line, column, stage and field, and says what was expected.
  */
 import { Schema } from "effect"
-import { PipelineIssue } from "../../schemas/Run.ts"
-import { formatPositioned } from "../../schemas/YamlDocument.ts"
+import { PipelineIssue } from "./Run.ts"
+import { formatPositioned } from "./YamlDocument.ts"
 
 /** A pipeline was rejected before anything ran. */
 export class PipelineInvalidError extends Schema.TaggedError<PipelineInvalidError>()("PipelineInvalidError", {

@@ -1,6 +1,8 @@
 /**
- * The wire between a warm pool and a long-lived plugin process (the runner
- * started with `serveFlag`). Requests arrive on stdin one JSON line at a
+ * The wire between the process runtime and a plugin process. One-shot mode:
+ * the runner reads one `ActionRequest` on stdin and writes one framed
+ * `ResultFrame` line on stdout. Long-lived mode (the runner started with
+ * `serveFlag`, a warm pool's worker): Requests arrive on stdin one JSON line at a
  * time. Everything the worker says comes on stderr, in order: a task's
  * `ctx.log` lines tagged with its task id, then one framed result line
  * (`resultFrameMarker` + JSON, as one-shot mode writes on stdout), which
@@ -10,7 +12,50 @@
  * which the pool ignores but counts against the output limit.
  */
 import { Result, Schema } from "effect"
-import { ActionRequest, resultFrameMarker } from "../../sdk/defineAction.ts"
+
+/** Prefix of the one stdout line that carries the result; other stdout lines are ignored. */
+export const resultFrameMarker = "\u001eswitchyard-result "
+
+/** The request a plugin process reads from stdin (one JSON document). */
+export const ActionRequest = Schema.Struct({
+  version: Schema.Literal(1),
+  action: Schema.String,
+  input: Schema.Unknown,
+  taskId: Schema.String,
+  runId: Schema.String,
+  attempt: Schema.Number,
+  vars: Schema.Record(Schema.String, Schema.String),
+  secrets: Schema.Record(Schema.String, Schema.String),
+  workDir: Schema.String
+})
+/** The request a plugin process reads from stdin. */
+export type ActionRequest = typeof ActionRequest.Type
+
+/** Why an action failed, as it crosses the process boundary. */
+export const ActionError = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  retryable: Schema.Boolean
+})
+/** Why an action failed. */
+export type ActionError = typeof ActionError.Type
+
+/** The result of one action run: its JSON output, or why it failed. */
+export const ActionResult = Schema.Union([
+  Schema.Struct({ status: Schema.Literal("succeeded"), output: Schema.Unknown }),
+  Schema.Struct({ status: Schema.Literal("failed"), error: ActionError })
+])
+/** The result of one action run. */
+export type ActionResult = typeof ActionResult.Type
+
+/** The framed result line with the runner's own measurements. */
+export const ResultFrame = Schema.Struct({
+  result: ActionResult,
+  /** `process.resourceUsage().maxRSS` of the plugin process, in bytes. */
+  peakMemoryBytes: Schema.optional(Schema.Number)
+})
+/** The framed result line. */
+export type ResultFrame = typeof ResultFrame.Type
 
 /** The runner argument that selects the long-lived mode: `runner.ts --serve <entry>`. */
 export const serveFlag = "--serve"

@@ -7,8 +7,8 @@
  */
 import { Predicate, Schema } from "effect"
 import type { Effect } from "effect"
-import type { StageMetadata } from "../schemas/StageMetadata.ts"
-import { TaskFailure, TaskWaiting } from "../schemas/Task.ts"
+import type { StageMetadata } from "./StageMetadata.ts"
+import { TaskFailure, TaskWaiting } from "./Task.ts"
 
 /** Which task a stage runs for. */
 export interface StageTaskInfo {
