@@ -1,5 +1,6 @@
 /**
- * Loads a pipeline: parses the YAML keeping positions, decodes it with the
+ * Loads a pipeline: parses the YAML keeping positions, refuses keys no level
+ * of the file knows (with the closest known one), decodes it with the
  * `Pipeline` schema, checks its graph (duplicate names, missing `depends_on`
  * targets, cycles) and then checks it against the registry (unknown stage
  * types with the closest known ones, stage-type dependencies that are not
@@ -9,10 +10,10 @@
 import { Effect, Result, Schema } from "effect"
 import { RegisteredStage } from "../../schemas/Registry.ts"
 import type { StageResolveReply } from "../../schemas/Registry.ts"
-import { Pipeline } from "../../schemas/Pipeline.ts"
-import type { MetadataOverride } from "../../schemas/Pipeline.ts"
+import { MetadataOverride, Pipeline, PipelinePlugins, PipelineStage, RetryPolicy } from "../../schemas/Pipeline.ts"
 import { StageMetadata } from "../../schemas/StageMetadata.ts"
 import { validateStage } from "../registry/StageValidation.ts"
+import { suggest } from "../registry/index.ts"
 import { PipelineIssue } from "../../schemas/Run.ts"
 import { parseYaml } from "../../schemas/YamlDocument.ts"
 import { describeIssue } from "../bus/Codec.ts"
@@ -46,7 +47,54 @@ const stageNameAt = (raw: unknown, path: string): string | undefined => {
     : undefined
 }
 
-/** Parses and decodes pipeline text; YAML syntax and schema errors carry their position. */
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** A key that no level of the pipeline file knows, at a dotted path. */
+interface UnknownKey {
+  readonly path: string
+  readonly message: string
+}
+
+const unknownIn = (value: unknown, known: ReadonlyArray<string>, at: string, found: Array<UnknownKey>): void => {
+  if (!isRecord(value)) return
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    const closest = suggest(key, known, 1)[0]
+    found.push({
+      path: at === "" ? key : `${at}.${key}`,
+      message: `unknown key "${key}" (${closest === undefined ? `expected one of: ${known.join(", ")}` : `did you mean "${closest}"?`})`
+    })
+  }
+}
+
+const pipelineKeys = Object.keys(Pipeline.fields)
+const stageKeys = Object.keys(PipelineStage.fields)
+const pluginsKeys = Object.keys(PipelinePlugins.fields)
+const retriesKeys = Object.keys(RetryPolicy.fields)
+const metadataKeys = Object.keys(MetadataOverride.fields)
+
+/** Keys the pipeline schema does not know; `inputs`, `config` and `summary` are free-form and not walked. */
+const unknownKeys = (raw: unknown): Array<UnknownKey> => {
+  const found: Array<UnknownKey> = []
+  if (!isRecord(raw)) return found
+  unknownIn(raw, pipelineKeys, "", found)
+  unknownIn(raw["plugins"], pluginsKeys, "plugins", found)
+  const stages = raw["stages"]
+  if (Array.isArray(stages)) {
+    stages.forEach((stage: unknown, index) => {
+      unknownIn(stage, stageKeys, `stages[${index}]`, found)
+      if (!isRecord(stage)) return
+      unknownIn(stage["retries"], retriesKeys, `stages[${index}].retries`, found)
+      unknownIn(stage["metadata"], metadataKeys, `stages[${index}].metadata`, found)
+    })
+  }
+  return found
+}
+
+/**
+ * Parses and decodes pipeline text; YAML syntax errors, unknown keys and
+ * schema errors carry their position.
+ */
 export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
   const parsed = parseYaml(text)
@@ -64,12 +112,18 @@ export const parsePipeline = Effect.fnUntraced(function* (options: { readonly fi
     const name = stage ?? stageNameAt(raw, path)
     return new PipelineIssue({ file, line, column, path, message, ...(name === undefined ? {} : { stage: name }) })
   }
-  const pipeline = yield* Schema.decodeUnknownEffect(Pipeline)(raw, { errors: "all" }).pipe(
-    Effect.mapError((error) => {
-      const { message, path } = describeIssue(error.issue)
-      return new PipelineInvalidError({ file, issues: [issueAt(path, message)] })
-    })
-  )
+  const unknown = unknownKeys(raw).map(({ message, path }) => {
+    const { column, line } = parsed.locateKey(path)
+    const stage = stageNameAt(raw, path)
+    return new PipelineIssue({ file, line, column, path, message, ...(stage === undefined ? {} : { stage }) })
+  })
+  const decoded = yield* Effect.result(Schema.decodeUnknownEffect(Pipeline)(raw, { errors: "all" }))
+  if (decoded._tag === "Failure") {
+    const { message, path } = describeIssue(decoded.failure.issue)
+    return yield* new PipelineInvalidError({ file, issues: [...unknown, issueAt(path, message)] })
+  }
+  if (unknown.length > 0) return yield* new PipelineInvalidError({ file, issues: unknown })
+  const pipeline = decoded.success
   return { file, pipeline, issueAt } satisfies ParsedPipeline
 })
 

@@ -54,6 +54,45 @@ stages:
     })
   )
 
+  it.effect("rejects keys the pipeline file does not know, at the key, suggesting the closest known one", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf(`
+name: typos
+inputz: { name: x }
+plugins: { path: [plugins] }
+stages:
+  - name: greet
+    type: hello.greet
+    timeout: 5000
+    retries: { max_attempts: 2, backoff: 10 }
+    metadata: { state_key: salutation }
+  - name: shout
+    type: hello.shout
+    dependson: [greet]
+    frobnicate: true
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:3:1: inputz: unknown key "inputz" (did you mean "inputs"?)`,
+        `pipelines/test.yaml:4:12: plugins.path: unknown key "path" (did you mean "paths"?)`,
+        `pipelines/test.yaml:8:5: stage "greet": stages[0].timeout: unknown key "timeout" (did you mean "timeout_ms"?)`,
+        `pipelines/test.yaml:9:33: stage "greet": stages[0].retries.backoff: unknown key "backoff" (did you mean "backoff_ms"?)`,
+        `pipelines/test.yaml:10:17: stage "greet": stages[0].metadata.state_key: unknown key "state_key" (did you mean "stateKey"?)`,
+        `pipelines/test.yaml:13:5: stage "shout": stages[1].dependson: unknown key "dependson" (did you mean "depends_on"?)`,
+        `pipelines/test.yaml:14:5: stage "shout": stages[1].frobnicate: unknown key "frobnicate" (expected one of: name, type, inputs, config, metadata, depends_on, retries, timeout_ms)`
+      ])
+    })
+  )
+
+  it.effect("reports unknown keys together with a schema error of the same file", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.greet\n    timeout_ms: soon\n    dependson: []\n")
+      expect(issues).toEqual([
+        `pipelines/test.yaml:6:5: stage "a": stages[0].dependson: unknown key "dependson" (did you mean "depends_on"?)`,
+        expect.stringMatching(/^pipelines\/test\.yaml:5:17: stage "a": stages\[0\]\.timeout_ms: /)
+      ])
+    })
+  )
+
   it.effect("rejects an unknown stage type and suggests the closest known types", () =>
     Effect.gen(function* () {
       const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.great\n")

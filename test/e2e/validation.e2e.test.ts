@@ -1,0 +1,24 @@
+/**
+ * `switchyard run` refusing pipelines before anything runs, as a user sees
+ * it: a real CLI process, its exit code 2, the located issues on stderr and,
+ * with `--json`, one `pipeline.invalid` object on stdout.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { runCli } from "./support/CliProcess.ts"
+
+const typo = "test/e2e/fixtures/typo.yaml"
+
+describe("switchyard run refuses an invalid pipeline", () => {
+  it.live(
+    "exits 2 naming a misspelt stage key with the key it meant",
+    () =>
+      Effect.gen(function* () {
+        const run = yield* runCli({ label: "run typo", args: ["run", typo] })
+        assert.strictEqual(run.code, 2, run.stderr)
+        assert.include(run.stderr, `${typo}:10:5: stage "shout": stages[1].dependson: unknown key "dependson" (did you mean "depends_on"?)`)
+        assert.strictEqual(run.stdout, "")
+      }),
+    30_000
+  )
+})
