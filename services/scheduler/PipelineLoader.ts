@@ -4,7 +4,8 @@
  * `Pipeline` schema, checks its graph (duplicate names, missing `depends_on`
  * targets, cycles) and then checks it against the registry (unknown stage
  * types with the closest known ones, stage-type dependencies that are not
- * upstream). Every problem becomes a `PipelineIssue` naming file, line,
+ * upstream, literal stage inputs and config that do not match the stage
+ * type's input schema). Every problem becomes a `PipelineIssue` naming file, line,
  * column, stage and field.
  */
 import { Effect, Result, Schema } from "effect"
@@ -15,9 +16,11 @@ import { StageMetadata } from "../../schemas/StageMetadata.ts"
 import { validateStage } from "../registry/StageValidation.ts"
 import { suggest } from "../registry/index.ts"
 import { PipelineIssue } from "../../schemas/Run.ts"
-import { parseYaml } from "../../schemas/YamlDocument.ts"
+import { joinPath, parseYaml } from "../../schemas/YamlDocument.ts"
 import { describeIssue } from "../bus/Codec.ts"
 import { knownRoots, templateReferences } from "./internal/template.ts"
+import { schemaProblems } from "./internal/inputSchema.ts"
+import type { SchemaProblem } from "./internal/inputSchema.ts"
 import { PipelineInvalidError } from "./PipelineError.ts"
 
 /** A parsed pipeline with a way to point back into its source. */
@@ -240,6 +243,10 @@ export const checkAgainstRegistry = (
         issues.push(issueAt(`stages[${index}].type`, `a restricted pipeline cannot run stage type "${stage.type}": ${why}`))
     })
   }
+  pipeline.stages.forEach((stage, index) => {
+    const registered = stages.get(stage.name)
+    if (registered !== undefined) issues.push(...checkInputSchema(stage, index, registered, issueAt))
+  })
   const typeOf = new Map(pipeline.stages.map((stage) => [stage.name, stages.get(stage.name)?.metadata.type ?? stage.type] as const))
   pipeline.stages.forEach((stage, index) => {
     const registered = stages.get(stage.name)
@@ -257,6 +264,71 @@ export const checkAgainstRegistry = (
     }
   })
   return { issues, stages }
+}
+
+// Keywords about a value's shape (its type, its keys, how many items): rendering templates inside it does not change them.
+const shapeKeywords = new Set([
+  "type",
+  "required",
+  "additionalProperties",
+  "propertyNames",
+  "dependentRequired",
+  "minItems",
+  "maxItems",
+  "minProperties",
+  "maxProperties"
+])
+
+const hasTemplate = (value: unknown): boolean => templateReferences(value).length > 0
+
+const valueAt = (value: unknown, path: ReadonlyArray<string | number>): unknown =>
+  path.reduce<unknown>(
+    (current, key) => (typeof current === "object" && current !== null ? (current as Record<string, unknown>)[key] : undefined),
+    value
+  )
+
+/**
+ * Whether a problem can only be judged once templates are rendered: it is
+ * about a value from `inputs` that is (or, for keywords on its content,
+ * holds) a template. `config` is never rendered, so its values are final.
+ */
+const deferredToRun = (problem: SchemaProblem, inputs: Readonly<Record<string, unknown>>): boolean => {
+  const head = problem.instance[0]
+  if (head !== undefined && !Object.hasOwn(inputs, String(head))) return false
+  const value = valueAt(inputs, problem.instance)
+  if (typeof value === "string") return hasTemplate(value)
+  return hasTemplate(value) && !shapeKeywords.has(problem.keyword)
+}
+
+/**
+ * A stage's literal inputs and config (config first, inputs over it, as the
+ * executor receives them) against its stage type's `inputs` JSON Schema:
+ * required fields present, literal values of the right type. Values that hold
+ * templates are checked by the executor when the task runs.
+ */
+const checkInputSchema = (
+  stage: PipelineStage,
+  index: number,
+  registered: RegisteredStage,
+  issueAt: ParsedPipeline["issueAt"]
+): Array<PipelineIssue> => {
+  const schema = registered.metadata.inputs
+  if (schema === undefined) return []
+  const inputs = stage.inputs ?? {}
+  const config = stage.config ?? {}
+  const problems = schemaProblems(schema, { ...config, ...inputs }) ?? []
+  return problems
+    .filter((problem) => !deferredToRun(problem, inputs))
+    .map((problem) => {
+      const head = problem.path[0]
+      const section =
+        head !== undefined && !Object.hasOwn(inputs, String(head)) && Object.hasOwn(config, String(head)) ? "config" : "inputs"
+      return issueAt(
+        joinPath(["stages", index, section, ...problem.path]),
+        `input schema of ${registered.metadata.type}: ${problem.message}`,
+        stage.name
+      )
+    })
 }
 
 /**

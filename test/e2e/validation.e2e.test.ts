@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { runCli } from "./support/CliProcess.ts"
 
 const typo = "test/e2e/fixtures/typo.yaml"
+const badInput = "test/e2e/fixtures/bad-input.yaml"
 
 describe("switchyard run refuses an invalid pipeline", () => {
   it.live(
@@ -17,6 +18,26 @@ describe("switchyard run refuses an invalid pipeline", () => {
         const run = yield* runCli({ label: "run typo", args: ["run", typo] })
         assert.strictEqual(run.code, 2, run.stderr)
         assert.include(run.stderr, `${typo}:10:5: stage "shout": stages[1].dependson: unknown key "dependson" (did you mean "depends_on"?)`)
+        assert.strictEqual(run.stdout, "")
+      }),
+    30_000
+  )
+
+  it.live(
+    "exits 2 naming each literal input that does not match its stage type's input schema",
+    () =>
+      Effect.gen(function* () {
+        const run = yield* runCli({ label: "run bad-input", args: ["run", badInput] })
+        assert.strictEqual(run.code, 2, run.stderr)
+        assert.include(
+          run.stderr,
+          `${badInput}:9:13: stage "greet": stages[0].inputs.name: input schema of hello.greet: expected string, found 42`
+        )
+        assert.include(
+          run.stderr,
+          `${badInput}:13:11: stage "nap": stages[1].config.ms: input schema of hello.sleep: expected integer, found "soon"`
+        )
+        assert.notInclude(run.stderr, `stage "later"`)
         assert.strictEqual(run.stdout, "")
       }),
     30_000

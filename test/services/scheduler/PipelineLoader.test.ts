@@ -93,6 +93,79 @@ stages:
     })
   )
 
+  it.effect("checks literal stage inputs and config against the stage type's input schema, leaving templates to the run", () =>
+    Effect.gen(function* () {
+      const resize = stage({
+        type: "acme.resize",
+        inputs: {
+          $schema: "https://json-schema.org/draft/2020-12/schema",
+          type: "object",
+          properties: {
+            image: { type: "string" },
+            width: { type: "integer", minimum: 1 },
+            mode: { enum: ["fit", "fill"] },
+            sizes: { type: "array", items: { type: "integer" } },
+            options: { type: "object", properties: { quality: { type: "number" } }, required: ["quality"] },
+            source: { anyOf: [{ type: "string" }, { type: "object", properties: { path: { type: "string" } }, required: ["path"] }] }
+          },
+          required: ["image", "width"]
+        }
+      } as never)
+      const check = (text: string) =>
+        loadPipeline({ file: "p.yaml", text, inputs: { w: 3, img: "a.png" } }, resolverOf([resize])).pipe(
+          Effect.flip,
+          Effect.map((error) => error.issues.map(formatIssue))
+        )
+      expect(
+        yield* check(`
+name: literal
+stages:
+  - name: none
+    type: acme.resize
+  - name: wrong
+    type: acme.resize
+    config: { width: 0, mode: stretch }
+    inputs:
+      image: 42
+      sizes: [1, "two"]
+      options: {}
+      source: { file: x }
+`)
+      ).toEqual([
+        `p.yaml:4:5: stage "none": stages[0].inputs.image: input schema of acme.resize: missing required field "image" (expected string)`,
+        `p.yaml:4:5: stage "none": stages[0].inputs.width: input schema of acme.resize: missing required field "width" (expected integer)`,
+        `p.yaml:10:14: stage "wrong": stages[1].inputs.image: input schema of acme.resize: expected string, found 42`,
+        `p.yaml:8:22: stage "wrong": stages[1].config.width: input schema of acme.resize: must be >= 1, found 0`,
+        `p.yaml:8:31: stage "wrong": stages[1].config.mode: input schema of acme.resize: expected one of "fit", "fill", found "stretch"`,
+        `p.yaml:11:18: stage "wrong": stages[1].inputs.sizes[1]: input schema of acme.resize: expected integer, found "two"`,
+        `p.yaml:12:16: stage "wrong": stages[1].inputs.options.quality: input schema of acme.resize: missing required field "quality" (expected number)`,
+        `p.yaml:13:15: stage "wrong": stages[1].inputs.source: input schema of acme.resize: expected string or object, found a mapping`
+      ])
+      const loaded = yield* loadPipeline(
+        {
+          file: "p.yaml",
+          inputs: { w: 3, img: "a.png", mode: "fit" },
+          text: `
+name: templated
+stages:
+  - name: templated
+    type: acme.resize
+    config: { width: "not a number", mode: fit }
+    inputs:
+      image: "{{ inputs.img }}"
+      width: "{{ inputs.w }}"
+      mode: "{{ inputs.mode }}"
+      sizes: ["{{ inputs.w }}", 2]
+      options: { quality: "{{ inputs.w }}" }
+      source: { path: "{{ inputs.img }}" }
+`
+        },
+        resolverOf([resize])
+      )
+      expect([...loaded.stages.keys()]).toEqual(["templated"])
+    })
+  )
+
   it.effect("rejects an unknown stage type and suggests the closest known types", () =>
     Effect.gen(function* () {
       const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.great\n")
