@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises"
 import { Clock, Config, Console, Effect, Layer, Option, Runtime, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { PipelineInvalidError, formatIssue, parsePipeline } from "../scheduler/index.ts"
+import { PipelineInvalidError, checkRunInputs, formatIssue, parsePipeline } from "../scheduler/index.ts"
 import { RegistryClient } from "../registry/index.ts"
 import { SwitchyardClient } from "../../sdk/client.ts"
 import { clientLayer, busLayer, executorLayer, pluginExecutorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
@@ -81,6 +81,9 @@ const run = Command.make(
           Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
         )
       const parsed = yield* parsePipeline({ file: pipeline, text }).pipe(Effect.catchTag("PipelineInvalidError", reject))
+      const runInputs = Option.getOrElse(inputs, () => ({}))
+      const inputIssues = checkRunInputs(parsed, runInputs)
+      if (inputIssues.length > 0) return yield* reject(new PipelineInvalidError({ file: pipeline, issues: inputIssues }))
       const format: Format = json ? "json" : process.stdout.isTTY ? "live" : "plain"
       const renderer = makeRenderer(
         format,
@@ -104,7 +107,7 @@ const run = Command.make(
             .submitRun({
               pipeline: text,
               file: pipeline,
-              inputs: Option.getOrElse(inputs, () => ({}))
+              inputs: runInputs
             })
             .pipe(Effect.catchTag("PipelineInvalidError", reject))
           let last: { status?: string; state?: unknown; at: number } | undefined

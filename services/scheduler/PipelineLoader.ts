@@ -397,6 +397,36 @@ export const checkTemplates = (
 }
 
 /**
+ * Inputs a run of the pipeline may be given: those its `inputs:` section
+ * declares and those its templates (`{{ inputs.x }}` in stage inputs and the
+ * summary) use.
+ */
+export const acceptedInputs = (pipeline: Pipeline): ReadonlyArray<string> => {
+  const used = [...pipeline.stages.map((stage) => stage.inputs ?? {}), pipeline.summary ?? {}]
+    .flatMap((value) => templateReferences(value))
+    .filter((reference) => reference.root === "inputs")
+    .map((reference) => reference.path.split(".")[0]!)
+  return [...new Set([...Object.keys(pipeline.inputs ?? {}), ...used])]
+}
+
+/**
+ * Run inputs the pipeline does not take (see `acceptedInputs`), one issue
+ * each at the pipeline's `inputs:` section, naming the inputs it does take.
+ */
+export const checkRunInputs = (parsed: ParsedPipeline, inputs: Readonly<Record<string, unknown>>): Array<PipelineIssue> => {
+  const accepted = acceptedInputs(parsed.pipeline)
+  return Object.keys(inputs)
+    .filter((key) => !accepted.includes(key))
+    .map((key) => {
+      const closest = suggest(key, accepted, 1)[0]
+      return parsed.issueAt(
+        parsed.pipeline.inputs === undefined ? "" : "inputs",
+        `unknown run input "${key}"${closest === undefined ? "" : ` (did you mean "${closest}"?)`}; the pipeline's inputs: ${accepted.join(", ") || "none"}`
+      )
+    })
+}
+
+/**
  * Short names of the `core` namespace's stage types among those found
  * (`core/core.ingest` answers to `ingest`); a short name two of them share
  * answers to neither.

@@ -9,6 +9,7 @@ import { runCli } from "./support/CliProcess.ts"
 
 const typo = "test/e2e/fixtures/typo.yaml"
 const badInput = "test/e2e/fixtures/bad-input.yaml"
+const hello = "examples/pipelines/hello.yaml"
 
 describe("switchyard run refuses an invalid pipeline", () => {
   it.live(
@@ -38,6 +39,18 @@ describe("switchyard run refuses an invalid pipeline", () => {
           `${badInput}:13:11: stage "nap": stages[1].config.ms: input schema of hello.sleep: expected integer, found "soon"`
         )
         assert.notInclude(run.stderr, `stage "later"`)
+        assert.strictEqual(run.stdout, "")
+      }),
+    30_000
+  )
+
+  it.live(
+    "exits 2 naming a run input the pipeline does not take, and the inputs it takes",
+    () =>
+      Effect.gen(function* () {
+        const run = yield* runCli({ label: "run hello --input nmae", args: ["run", hello, "--input", "nmae=Ada"] })
+        assert.strictEqual(run.code, 2, run.stderr)
+        assert.include(run.stderr, `${hello}:7:3: inputs: unknown run input "nmae" (did you mean "name"?); the pipeline's inputs: name`)
         assert.strictEqual(run.stdout, "")
       }),
     30_000

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadPipeline } from "../../../services/scheduler/PipelineLoader.ts"
+import { checkRunInputs, loadPipeline, parsePipeline } from "../../../services/scheduler/PipelineLoader.ts"
 import { formatIssue } from "../../../services/scheduler/PipelineError.ts"
 import { resolverOf, stage } from "./fixtures.ts"
 
@@ -163,6 +163,34 @@ stages:
         resolverOf([resize])
       )
       expect([...loaded.stages.keys()]).toEqual(["templated"])
+    })
+  )
+
+  it.effect("takes the run inputs the pipeline declares or its templates use, and names any other with the ones it takes", () =>
+    Effect.gen(function* () {
+      const declared = yield* parsePipeline({
+        file: "p.yaml",
+        text: `
+name: declared
+inputs:
+  name: World
+stages:
+  - name: greet
+    type: hello.greet
+    inputs: { name: "{{ inputs.name }}", dir: "{{ inputs.dir }}/out" }
+summary:
+  who: "{{ inputs.title }}"
+`
+      })
+      expect(checkRunInputs(declared, { name: "Ada", dir: "/tmp", title: "Dr" })).toEqual([])
+      expect(checkRunInputs(declared, { nmae: "Ada", extra: 1 }).map(formatIssue)).toEqual([
+        `p.yaml:4:3: inputs: unknown run input "nmae" (did you mean "name"?); the pipeline's inputs: name, dir, title`,
+        `p.yaml:4:3: inputs: unknown run input "extra"; the pipeline's inputs: name, dir, title`
+      ])
+      const none = yield* parsePipeline({ file: "p.yaml", text: "name: bare\nstages:\n  - name: greet\n    type: hello.greet\n" })
+      expect(checkRunInputs(none, { name: "Ada" }).map(formatIssue)).toEqual([
+        `p.yaml:1:1: unknown run input "name"; the pipeline's inputs: none`
+      ])
     })
   )
 
