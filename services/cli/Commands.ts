@@ -15,6 +15,7 @@ import { plugin } from "./PluginCommands.ts"
 import { ledger } from "./LedgerCommands.ts"
 import { makeSummary } from "./internal/summary.ts"
 import { reportRejection } from "./internal/rejection.ts"
+import { unservedPlugins } from "./internal/pipelinePlugins.ts"
 import { loggingLayer } from "./internal/logging.ts"
 import { formatMs, makeRenderer } from "./internal/progress.ts"
 import type { Format } from "./internal/progress.ts"
@@ -115,6 +116,12 @@ const run = Command.make(
       const outcome = yield* Effect.scoped(
         Effect.gen(function* () {
           const client = yield* SwitchyardClient
+          if (url !== undefined) {
+            const unserved = yield* unservedPlugins({ parsed, url, projectDir: process.cwd() }).pipe(
+              Effect.catchTag("DiscoveryError", (error) => Effect.succeed([parsed.issueAt("plugins.paths", error.message)]))
+            )
+            if (unserved.length > 0) return yield* refuse(unserved)
+          }
           const submitted = yield* client
             .submitRun({
               pipeline: text,

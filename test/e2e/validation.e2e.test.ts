@@ -4,9 +4,20 @@
  * with `--json`, one `pipeline.invalid` object on stdout.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Context, Effect, Layer, Schema } from "effect"
 import { PipelineIssue } from "../../schemas/Run.ts"
-import { runCli } from "./support/CliProcess.ts"
+import { Bus } from "../../services/bus/Bus.ts"
+import * as NatsBus from "../../services/bus/NatsBus.ts"
+import { RegistryClient } from "../../services/registry/index.ts"
+import { eventually } from "../support/eventually.ts"
+import { repoRoot, runCli, spawnCli } from "./support/CliProcess.ts"
+import { runPipeline, startStack } from "./support/Stack.ts"
+import { ownNatsServer } from "./support/ownNatsServer.ts"
+
+const natsUrl = ownNatsServer()
 
 /** What `switchyard run --json` prints for a refused pipeline. */
 const Rejection = Schema.fromJsonString(
@@ -16,6 +27,8 @@ const Rejection = Schema.fromJsonString(
 const typo = "test/e2e/fixtures/typo.yaml"
 const badInput = "test/e2e/fixtures/bad-input.yaml"
 const hello = "examples/pipelines/hello.yaml"
+const needsPlugin = "test/e2e/fixtures/needs-plugin.yaml"
+const helloProcess = join(repoRoot, "examples", "plugins", "hello-process")
 
 describe("switchyard run refuses an invalid pipeline", () => {
   it.live(
@@ -104,5 +117,51 @@ describe("switchyard run refuses an invalid pipeline", () => {
         )
       }),
     30_000
+  )
+
+  it.live(
+    "over NATS exits 2 naming a plugin of the pipeline's plugins section that no live pool serves, and what to start",
+    () =>
+      Effect.gen(function* () {
+        const url = natsUrl()
+        yield* startStack({ natsUrl: url, replicas: ["a"] })
+        const refused = yield* runPipeline(needsPlugin, ["--nats", url])
+        assert.strictEqual(refused.code, 2, refused.stderr)
+        const start = `SWITCHYARD_PLUGINS_PATH=${helloProcess} switchyard executor --runtime process --pool hello-process --nats ${url}`
+        assert.include(
+          refused.stderr,
+          `${needsPlugin}:4:11: plugins.paths[0]: plugin examples/hello-process (${helloProcess}) is not served by the deployment at ${url}: no stage type of it is registered; start an executor that serves it: ${start}`
+        )
+
+        // Started as the message says, the plugin is served and the pipeline runs.
+        const xdg = yield* Effect.acquireRelease(
+          Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-validation-xdg-"))),
+          (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+        )
+        yield* spawnCli({
+          label: "executor hello-process",
+          args: ["executor", "--runtime", "process", "--pool", "hello-process", "--nats", url],
+          env: { SWITCHYARD_PLUGINS_PATH: helloProcess, XDG_DATA_HOME: xdg }
+        })
+        const bus = yield* Layer.build(NatsBus.layer({ url, name: "e2e-validation-probe" })).pipe(
+          Effect.map((context) => Context.get(context, Bus))
+        )
+        const registry = yield* Layer.build(RegistryClient.layer.pipe(Layer.provide(Layer.succeed(Bus, bus)))).pipe(
+          Effect.map((context) => Context.get(context, RegistryClient))
+        )
+        yield* eventually(
+          "examples/hello-process.greet registered by a live pool",
+          registry
+            .list()
+            .pipe(
+              Effect.map((reply) => reply.stages.some((stage) => stage.metadata.type === "examples/hello-process.greet" && stage.online))
+            ),
+          { timeout: "20 seconds", interval: "100 millis" }
+        )
+        const ran = yield* runPipeline(needsPlugin, ["--nats", url])
+        assert.strictEqual(ran.code, 0, ran.stderr)
+        assert.strictEqual(ran.finished?.status, "succeeded")
+      }),
+    60_000
   )
 })
