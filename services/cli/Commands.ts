@@ -5,7 +5,8 @@
 import { readFile } from "node:fs/promises"
 import { Clock, Config, Console, Effect, Layer, Option, Runtime, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { PipelineInvalidError, formatIssue, parsePipeline } from "../scheduler/index.ts"
+import { PipelineInvalidError, checkRunInputs, parsePipeline } from "../scheduler/index.ts"
+import { PipelineIssue } from "@switchyard/schemas/Run"
 import { RegistryClient } from "../registry/index.ts"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import { clientLayer, busLayer, executorLayer, pluginExecutorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
@@ -13,6 +14,8 @@ import { loadStages } from "./internal/loadStages.ts"
 import { plugin } from "./PluginCommands.ts"
 import { ledger } from "./LedgerCommands.ts"
 import { makeSummary } from "./internal/summary.ts"
+import { reportRejection } from "./internal/rejection.ts"
+import { unservedPlugins } from "./internal/pipelinePlugins.ts"
 import { loggingLayer } from "./internal/logging.ts"
 import { formatMs, makeRenderer } from "./internal/progress.ts"
 import type { Format } from "./internal/progress.ts"
@@ -66,21 +69,26 @@ const run = Command.make(
   },
   Effect.fn(
     function* ({ inputs, json, modules, nats, pipeline }) {
+      const refuse = (issues: ReadonlyArray<PipelineIssue>, text?: string) =>
+        reportRejection({ file: pipeline, json, issues, ...(text === undefined ? {} : { text }) }).pipe(
+          Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
+        )
       const text = yield* Effect.tryPromise({
         try: () => readFile(pipeline, "utf8"),
         catch: (cause) => String(cause)
       }).pipe(
         Effect.catch((cause) =>
-          Console.error(`${pipeline}: cannot read the file (${cause})`).pipe(
-            Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
+          refuse(
+            [new PipelineIssue({ file: pipeline, line: 1, column: 1, path: "", message: `cannot read the file (${cause})` })],
+            `${pipeline}: cannot read the file (${cause})`
           )
         )
       )
-      const reject = (error: PipelineInvalidError) =>
-        Console.error(error.issues.map(formatIssue).join("\n")).pipe(
-          Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
-        )
+      const reject = (error: PipelineInvalidError) => refuse(error.issues)
       const parsed = yield* parsePipeline({ file: pipeline, text }).pipe(Effect.catchTag("PipelineInvalidError", reject))
+      const runInputs = Option.getOrElse(inputs, () => ({}))
+      const inputIssues = checkRunInputs(parsed, runInputs)
+      if (inputIssues.length > 0) return yield* reject(new PipelineInvalidError({ file: pipeline, issues: inputIssues }))
       const format: Format = json ? "json" : process.stdout.isTTY ? "live" : "plain"
       const renderer = makeRenderer(
         format,
@@ -93,18 +101,32 @@ const run = Command.make(
           : { pipeline: { file: pipeline, plugins: parsed.pipeline.plugins } })
       }).pipe(
         Effect.catchTag("PipelinePluginMissingError", (error) =>
-          Console.error(error.message).pipe(Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline }))))
+          refuse(
+            [
+              parsed.issueAt(
+                `plugins.packages[${parsed.pipeline.plugins?.packages?.indexOf(error.packageName) ?? 0}]`,
+                `expected the npm package ${error.packageName} installed as a Switchyard plugin in ${error.projectDir}/node_modules, found none`
+              )
+            ],
+            error.message
+          )
         )
       )
       const summary = makeSummary(parsed.pipeline)
       const outcome = yield* Effect.scoped(
         Effect.gen(function* () {
           const client = yield* SwitchyardClient
+          if (url !== undefined) {
+            const unserved = yield* unservedPlugins({ parsed, url, projectDir: process.cwd() }).pipe(
+              Effect.catchTag("DiscoveryError", (error) => Effect.succeed([parsed.issueAt("plugins.paths", error.message)]))
+            )
+            if (unserved.length > 0) return yield* refuse(unserved)
+          }
           const submitted = yield* client
             .submitRun({
               pipeline: text,
               file: pipeline,
-              inputs: Option.getOrElse(inputs, () => ({}))
+              inputs: runInputs
             })
             .pipe(Effect.catchTag("PipelineInvalidError", reject))
           let last: { status?: string; state?: unknown; at: number } | undefined

@@ -1,22 +1,26 @@
 /**
- * Loads a pipeline: parses the YAML keeping positions, decodes it with the
+ * Loads a pipeline: parses the YAML keeping positions, refuses keys no level
+ * of the file knows (with the closest known one), decodes it with the
  * `Pipeline` schema, checks its graph (duplicate names, missing `depends_on`
  * targets, cycles) and then checks it against the registry (unknown stage
  * types with the closest known ones, stage-type dependencies that are not
- * upstream). Every problem becomes a `PipelineIssue` naming file, line,
+ * upstream, literal stage inputs and config that do not match the stage
+ * type's input schema). Every problem becomes a `PipelineIssue` naming file, line,
  * column, stage and field.
  */
 import { Effect, Result, Schema } from "effect"
 import { RegisteredStage } from "@switchyard/schemas/Registry"
 import type { StageResolveReply } from "@switchyard/schemas/Registry"
-import { Pipeline } from "@switchyard/schemas/Pipeline"
-import type { MetadataOverride } from "@switchyard/schemas/Pipeline"
+import { MetadataOverride, Pipeline, PipelinePlugins, PipelineStage, RetryPolicy } from "@switchyard/schemas/Pipeline"
 import { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import { validateStage } from "../registry/StageValidation.ts"
+import { suggest } from "../registry/index.ts"
 import { PipelineIssue } from "@switchyard/schemas/Run"
-import { parseYaml } from "@switchyard/schemas/YamlDocument"
+import { joinPath, parseYaml } from "@switchyard/schemas/YamlDocument"
 import { describeIssue } from "@switchyard/schemas/Codec"
 import { knownRoots, templateReferences } from "./internal/template.ts"
+import { schemaProblems } from "./internal/inputSchema.ts"
+import type { SchemaProblem } from "./internal/inputSchema.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 
 /** A parsed pipeline with a way to point back into its source. */
@@ -46,7 +50,54 @@ const stageNameAt = (raw: unknown, path: string): string | undefined => {
     : undefined
 }
 
-/** Parses and decodes pipeline text; YAML syntax and schema errors carry their position. */
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** A key that no level of the pipeline file knows, at a dotted path. */
+interface UnknownKey {
+  readonly path: string
+  readonly message: string
+}
+
+const unknownIn = (value: unknown, known: ReadonlyArray<string>, at: string, found: Array<UnknownKey>): void => {
+  if (!isRecord(value)) return
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    const closest = suggest(key, known, 1)[0]
+    found.push({
+      path: at === "" ? key : `${at}.${key}`,
+      message: `unknown key "${key}" (${closest === undefined ? `expected one of: ${known.join(", ")}` : `did you mean "${closest}"?`})`
+    })
+  }
+}
+
+const pipelineKeys = Object.keys(Pipeline.fields)
+const stageKeys = Object.keys(PipelineStage.fields)
+const pluginsKeys = Object.keys(PipelinePlugins.fields)
+const retriesKeys = Object.keys(RetryPolicy.fields)
+const metadataKeys = Object.keys(MetadataOverride.fields)
+
+/** Keys the pipeline schema does not know; `inputs`, `config` and `summary` are free-form and not walked. */
+const unknownKeys = (raw: unknown): Array<UnknownKey> => {
+  const found: Array<UnknownKey> = []
+  if (!isRecord(raw)) return found
+  unknownIn(raw, pipelineKeys, "", found)
+  unknownIn(raw["plugins"], pluginsKeys, "plugins", found)
+  const stages = raw["stages"]
+  if (Array.isArray(stages)) {
+    stages.forEach((stage: unknown, index) => {
+      unknownIn(stage, stageKeys, `stages[${index}]`, found)
+      if (!isRecord(stage)) return
+      unknownIn(stage["retries"], retriesKeys, `stages[${index}].retries`, found)
+      unknownIn(stage["metadata"], metadataKeys, `stages[${index}].metadata`, found)
+    })
+  }
+  return found
+}
+
+/**
+ * Parses and decodes pipeline text; YAML syntax errors, unknown keys and
+ * schema errors carry their position.
+ */
 export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
   const parsed = parseYaml(text)
@@ -64,12 +115,18 @@ export const parsePipeline = Effect.fnUntraced(function* (options: { readonly fi
     const name = stage ?? stageNameAt(raw, path)
     return new PipelineIssue({ file, line, column, path, message, ...(name === undefined ? {} : { stage: name }) })
   }
-  const pipeline = yield* Schema.decodeUnknownEffect(Pipeline)(raw, { errors: "all" }).pipe(
-    Effect.mapError((error) => {
-      const { message, path } = describeIssue(error.issue)
-      return new PipelineInvalidError({ file, issues: [issueAt(path, message)] })
-    })
-  )
+  const unknown = unknownKeys(raw).map(({ message, path }) => {
+    const { column, line } = parsed.locateKey(path)
+    const stage = stageNameAt(raw, path)
+    return new PipelineIssue({ file, line, column, path, message, ...(stage === undefined ? {} : { stage }) })
+  })
+  const decoded = yield* Effect.result(Schema.decodeUnknownEffect(Pipeline)(raw, { errors: "all" }))
+  if (decoded._tag === "Failure") {
+    const { message, path } = describeIssue(decoded.failure.issue)
+    return yield* new PipelineInvalidError({ file, issues: [...unknown, issueAt(path, message)] })
+  }
+  if (unknown.length > 0) return yield* new PipelineInvalidError({ file, issues: unknown })
+  const pipeline = decoded.success
   return { file, pipeline, issueAt } satisfies ParsedPipeline
 })
 
@@ -186,6 +243,10 @@ export const checkAgainstRegistry = (
         issues.push(issueAt(`stages[${index}].type`, `a restricted pipeline cannot run stage type "${stage.type}": ${why}`))
     })
   }
+  pipeline.stages.forEach((stage, index) => {
+    const registered = stages.get(stage.name)
+    if (registered !== undefined) issues.push(...checkInputSchema(stage, index, registered, issueAt))
+  })
   const typeOf = new Map(pipeline.stages.map((stage) => [stage.name, stages.get(stage.name)?.metadata.type ?? stage.type] as const))
   pipeline.stages.forEach((stage, index) => {
     const registered = stages.get(stage.name)
@@ -203,6 +264,71 @@ export const checkAgainstRegistry = (
     }
   })
   return { issues, stages }
+}
+
+// Keywords about a value's shape (its type, its keys, how many items): rendering templates inside it does not change them.
+const shapeKeywords = new Set([
+  "type",
+  "required",
+  "additionalProperties",
+  "propertyNames",
+  "dependentRequired",
+  "minItems",
+  "maxItems",
+  "minProperties",
+  "maxProperties"
+])
+
+const hasTemplate = (value: unknown): boolean => templateReferences(value).length > 0
+
+const valueAt = (value: unknown, path: ReadonlyArray<string | number>): unknown =>
+  path.reduce<unknown>(
+    (current, key) => (typeof current === "object" && current !== null ? (current as Record<string, unknown>)[key] : undefined),
+    value
+  )
+
+/**
+ * Whether a problem can only be judged once templates are rendered: it is
+ * about a value from `inputs` that is (or, for keywords on its content,
+ * holds) a template. `config` is never rendered, so its values are final.
+ */
+const deferredToRun = (problem: SchemaProblem, inputs: Readonly<Record<string, unknown>>): boolean => {
+  const head = problem.instance[0]
+  if (head !== undefined && !Object.hasOwn(inputs, String(head))) return false
+  const value = valueAt(inputs, problem.instance)
+  if (typeof value === "string") return hasTemplate(value)
+  return hasTemplate(value) && !shapeKeywords.has(problem.keyword)
+}
+
+/**
+ * A stage's literal inputs and config (config first, inputs over it, as the
+ * executor receives them) against its stage type's `inputs` JSON Schema:
+ * required fields present, literal values of the right type. Values that hold
+ * templates are checked by the executor when the task runs.
+ */
+const checkInputSchema = (
+  stage: PipelineStage,
+  index: number,
+  registered: RegisteredStage,
+  issueAt: ParsedPipeline["issueAt"]
+): Array<PipelineIssue> => {
+  const schema = registered.metadata.inputs
+  if (schema === undefined) return []
+  const inputs = stage.inputs ?? {}
+  const config = stage.config ?? {}
+  const problems = schemaProblems(schema, { ...config, ...inputs }) ?? []
+  return problems
+    .filter((problem) => !deferredToRun(problem, inputs))
+    .map((problem) => {
+      const head = problem.path[0]
+      const section =
+        head !== undefined && !Object.hasOwn(inputs, String(head)) && Object.hasOwn(config, String(head)) ? "config" : "inputs"
+      return issueAt(
+        joinPath(["stages", index, section, ...problem.path]),
+        `input schema of ${registered.metadata.type}: ${problem.message}`,
+        stage.name
+      )
+    })
 }
 
 /**
@@ -268,6 +394,36 @@ export const checkTemplates = (
     }
   })
   return issues
+}
+
+/**
+ * Inputs a run of the pipeline may be given: those its `inputs:` section
+ * declares and those its templates (`{{ inputs.x }}` in stage inputs and the
+ * summary) use.
+ */
+export const acceptedInputs = (pipeline: Pipeline): ReadonlyArray<string> => {
+  const used = [...pipeline.stages.map((stage) => stage.inputs ?? {}), pipeline.summary ?? {}]
+    .flatMap((value) => templateReferences(value))
+    .filter((reference) => reference.root === "inputs")
+    .map((reference) => reference.path.split(".")[0]!)
+  return [...new Set([...Object.keys(pipeline.inputs ?? {}), ...used])]
+}
+
+/**
+ * Run inputs the pipeline does not take (see `acceptedInputs`), one issue
+ * each at the pipeline's `inputs:` section, naming the inputs it does take.
+ */
+export const checkRunInputs = (parsed: ParsedPipeline, inputs: Readonly<Record<string, unknown>>): Array<PipelineIssue> => {
+  const accepted = acceptedInputs(parsed.pipeline)
+  return Object.keys(inputs)
+    .filter((key) => !accepted.includes(key))
+    .map((key) => {
+      const closest = suggest(key, accepted, 1)[0]
+      return parsed.issueAt(
+        parsed.pipeline.inputs === undefined ? "" : "inputs",
+        `unknown run input "${key}"${closest === undefined ? "" : ` (did you mean "${closest}"?)`}; the pipeline's inputs: ${accepted.join(", ") || "none"}`
+      )
+    })
 }
 
 /**

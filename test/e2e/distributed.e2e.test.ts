@@ -200,7 +200,11 @@ describe("switchyard as separate processes over NATS", () => {
         const broken = yield* runPipeline("test/e2e/fixtures/broken.yaml")
         assert.strictEqual(broken.code, 2)
         assert.include(broken.stderr, `test/e2e/fixtures/broken.yaml:6:18: stage "greet": stages[0].depends_on[0]: depends on "nowhere"`)
-        assert.strictEqual(broken.stdout, "")
+        // --json: the issues, not run events, on stdout.
+        assert.deepStrictEqual(
+          (JSON.parse(broken.stdout) as { issues: Array<{ path: string }> }).issues.map((issue) => issue.path),
+          ["stages[0].depends_on[0]"]
+        )
 
         yield* startStack({ natsUrl: natsUrl() })
         // Unknown stage types are found by the scheduler against the registry, not by the CLI.

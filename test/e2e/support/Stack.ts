@@ -154,7 +154,8 @@ export const runPipeline = (
     ...(options.env === undefined ? {} : { env: options.env })
   }).pipe(
     Effect.map((finished) => {
-      const events = runEvents(finished.stdout)
+      // Exit 2: the pipeline was refused, and stdout holds its `pipeline.invalid` issues instead of events.
+      const events = finished.code === 2 ? [] : runEvents(finished.stdout)
       return { ...finished, events, finished: events.find((event) => event.kind === "run.finished") }
     })
   )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadPipeline } from "../../../services/scheduler/PipelineLoader.ts"
+import { checkRunInputs, loadPipeline, parsePipeline } from "../../../services/scheduler/PipelineLoader.ts"
 import { formatIssue } from "../../../schemas/PipelineError.ts"
 import { resolverOf, stage } from "./fixtures.ts"
 
@@ -51,6 +51,146 @@ stages:
     Effect.gen(function* () {
       const issues = yield* failureOf("name: bad\nstages:\n  - name: a\n    type: hello.greet\n    depends_on: 3\n")
       expect(issues[0]).toMatch(/^pipelines\/test\.yaml:5:17: stage "a": stages\[0\]\.depends_on: /)
+    })
+  )
+
+  it.effect("rejects keys the pipeline file does not know, at the key, suggesting the closest known one", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf(`
+name: typos
+inputz: { name: x }
+plugins: { path: [plugins] }
+stages:
+  - name: greet
+    type: hello.greet
+    timeout: 5000
+    retries: { max_attempts: 2, backoff: 10 }
+    metadata: { state_key: salutation }
+  - name: shout
+    type: hello.shout
+    dependson: [greet]
+    frobnicate: true
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:3:1: inputz: unknown key "inputz" (did you mean "inputs"?)`,
+        `pipelines/test.yaml:4:12: plugins.path: unknown key "path" (did you mean "paths"?)`,
+        `pipelines/test.yaml:8:5: stage "greet": stages[0].timeout: unknown key "timeout" (did you mean "timeout_ms"?)`,
+        `pipelines/test.yaml:9:33: stage "greet": stages[0].retries.backoff: unknown key "backoff" (did you mean "backoff_ms"?)`,
+        `pipelines/test.yaml:10:17: stage "greet": stages[0].metadata.state_key: unknown key "state_key" (did you mean "stateKey"?)`,
+        `pipelines/test.yaml:13:5: stage "shout": stages[1].dependson: unknown key "dependson" (did you mean "depends_on"?)`,
+        `pipelines/test.yaml:14:5: stage "shout": stages[1].frobnicate: unknown key "frobnicate" (expected one of: name, type, inputs, config, metadata, depends_on, retries, timeout_ms)`
+      ])
+    })
+  )
+
+  it.effect("reports unknown keys together with a schema error of the same file", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.greet\n    timeout_ms: soon\n    dependson: []\n")
+      expect(issues).toEqual([
+        `pipelines/test.yaml:6:5: stage "a": stages[0].dependson: unknown key "dependson" (did you mean "depends_on"?)`,
+        expect.stringMatching(/^pipelines\/test\.yaml:5:17: stage "a": stages\[0\]\.timeout_ms: /)
+      ])
+    })
+  )
+
+  it.effect("checks literal stage inputs and config against the stage type's input schema, leaving templates to the run", () =>
+    Effect.gen(function* () {
+      const resize = stage({
+        type: "acme.resize",
+        inputs: {
+          $schema: "https://json-schema.org/draft/2020-12/schema",
+          type: "object",
+          properties: {
+            image: { type: "string" },
+            width: { type: "integer", minimum: 1 },
+            mode: { enum: ["fit", "fill"] },
+            sizes: { type: "array", items: { type: "integer" } },
+            options: { type: "object", properties: { quality: { type: "number" } }, required: ["quality"] },
+            source: { anyOf: [{ type: "string" }, { type: "object", properties: { path: { type: "string" } }, required: ["path"] }] }
+          },
+          required: ["image", "width"]
+        }
+      } as never)
+      const check = (text: string) =>
+        loadPipeline({ file: "p.yaml", text, inputs: { w: 3, img: "a.png" } }, resolverOf([resize])).pipe(
+          Effect.flip,
+          Effect.map((error) => error.issues.map(formatIssue))
+        )
+      expect(
+        yield* check(`
+name: literal
+stages:
+  - name: none
+    type: acme.resize
+  - name: wrong
+    type: acme.resize
+    config: { width: 0, mode: stretch }
+    inputs:
+      image: 42
+      sizes: [1, "two"]
+      options: {}
+      source: { file: x }
+`)
+      ).toEqual([
+        `p.yaml:4:5: stage "none": stages[0].inputs.image: input schema of acme.resize: missing required field "image" (expected string)`,
+        `p.yaml:4:5: stage "none": stages[0].inputs.width: input schema of acme.resize: missing required field "width" (expected integer)`,
+        `p.yaml:10:14: stage "wrong": stages[1].inputs.image: input schema of acme.resize: expected string, found 42`,
+        `p.yaml:8:22: stage "wrong": stages[1].config.width: input schema of acme.resize: must be >= 1, found 0`,
+        `p.yaml:8:31: stage "wrong": stages[1].config.mode: input schema of acme.resize: expected one of "fit", "fill", found "stretch"`,
+        `p.yaml:11:18: stage "wrong": stages[1].inputs.sizes[1]: input schema of acme.resize: expected integer, found "two"`,
+        `p.yaml:12:16: stage "wrong": stages[1].inputs.options.quality: input schema of acme.resize: missing required field "quality" (expected number)`,
+        `p.yaml:13:15: stage "wrong": stages[1].inputs.source: input schema of acme.resize: expected string or object, found a mapping`
+      ])
+      const loaded = yield* loadPipeline(
+        {
+          file: "p.yaml",
+          inputs: { w: 3, img: "a.png", mode: "fit" },
+          text: `
+name: templated
+stages:
+  - name: templated
+    type: acme.resize
+    config: { width: "not a number", mode: fit }
+    inputs:
+      image: "{{ inputs.img }}"
+      width: "{{ inputs.w }}"
+      mode: "{{ inputs.mode }}"
+      sizes: ["{{ inputs.w }}", 2]
+      options: { quality: "{{ inputs.w }}" }
+      source: { path: "{{ inputs.img }}" }
+`
+        },
+        resolverOf([resize])
+      )
+      expect([...loaded.stages.keys()]).toEqual(["templated"])
+    })
+  )
+
+  it.effect("takes the run inputs the pipeline declares or its templates use, and names any other with the ones it takes", () =>
+    Effect.gen(function* () {
+      const declared = yield* parsePipeline({
+        file: "p.yaml",
+        text: `
+name: declared
+inputs:
+  name: World
+stages:
+  - name: greet
+    type: hello.greet
+    inputs: { name: "{{ inputs.name }}", dir: "{{ inputs.dir }}/out" }
+summary:
+  who: "{{ inputs.title }}"
+`
+      })
+      expect(checkRunInputs(declared, { name: "Ada", dir: "/tmp", title: "Dr" })).toEqual([])
+      expect(checkRunInputs(declared, { nmae: "Ada", extra: 1 }).map(formatIssue)).toEqual([
+        `p.yaml:4:3: inputs: unknown run input "nmae" (did you mean "name"?); the pipeline's inputs: name, dir, title`,
+        `p.yaml:4:3: inputs: unknown run input "extra"; the pipeline's inputs: name, dir, title`
+      ])
+      const none = yield* parsePipeline({ file: "p.yaml", text: "name: bare\nstages:\n  - name: greet\n    type: hello.greet\n" })
+      expect(checkRunInputs(none, { name: "Ada" }).map(formatIssue)).toEqual([
+        `p.yaml:1:1: unknown run input "name"; the pipeline's inputs: none`
+      ])
     })
   )
 
