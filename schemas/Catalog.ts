@@ -6,11 +6,14 @@
  * here and a test fails when the checked-in copies drift from it.
  */
 import { JsonSchema, Schema } from "effect"
+import { MalformedMessageError } from "./Codec.ts"
+import { EndpointErrorType, ServiceUnavailableError } from "./Endpoint.ts"
 import { Pipeline } from "./Pipeline.ts"
 import { PluginManifest } from "./PluginManifest.ts"
 import {
   DeregistrationReply,
   Heartbeat,
+  HeartbeatReply,
   RegistrationReply,
   StageListReply,
   StageDeregistration,
@@ -31,6 +34,7 @@ export const WireType = {
   StageDeregistration: "StageDeregistration/1",
   DeregistrationReply: "DeregistrationReply/1",
   Heartbeat: "Heartbeat/1",
+  HeartbeatReply: "HeartbeatReply/1",
   StageListRequest: "StageListRequest/1",
   StageListReply: "StageListReply/1",
   StageResolveRequest: "StageResolveRequest/1",
@@ -94,6 +98,12 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     schema: Heartbeat,
     type: WireType.Heartbeat,
     description: "stage.heartbeat: an executor replica is alive; pools that stop beating are marked offline."
+  },
+  {
+    name: "HeartbeatReply",
+    schema: HeartbeatReply,
+    type: WireType.HeartbeatReply,
+    description: "Reply to a stage.heartbeat sent as a request: the registry recorded the beat."
   },
   {
     name: "StageListRequest",
@@ -172,6 +182,13 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     schema: LedgerUpdateReply,
     type: WireType.LedgerUpdateReply,
     description: "Reply to ledger.update.<runId> sent as a request: whether the fields were applied, and the run's status."
+  },
+  {
+    name: "EndpointError",
+    schema: Schema.Union([MalformedMessageError, ServiceUnavailableError]),
+    type: EndpointErrorType,
+    description:
+      "An error reply of any request/reply subject: the request did not decode (MalformedMessageError) or the service could not serve it for a passing reason (ServiceUnavailableError)."
   },
   {
     name: "Pipeline",

@@ -82,6 +82,11 @@ export class Heartbeat extends Schema.Class<Heartbeat>("switchyard/Heartbeat")({
   types: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 
+/** Reply to a `stage.heartbeat` sent as a request: the registry recorded the beat. */
+export class HeartbeatReply extends Schema.Class<HeartbeatReply>("switchyard/HeartbeatReply")({
+  version: Schema.Literal(1)
+}) {}
+
 /** A registered stage type with the pool that serves it. */
 export class RegisteredStage extends Schema.Class<RegisteredStage>("switchyard/RegisteredStage")({
   metadata: StageMetadata,
