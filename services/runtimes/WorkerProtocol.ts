@@ -15,6 +15,9 @@ import { ActionRequest, resultFrameMarker } from "../../sdk/defineAction.ts"
 /** The runner argument that selects the long-lived mode: `runner.ts --serve <entry>`. */
 export const serveFlag = "--serve"
 
+/** The runner argument that selects the describe mode: `runner.ts --describe <entry>` (see `sdk/runner.ts`). */
+export const describeFlag = "--describe"
+
 /** One request line: the action request and the task's trace context. */
 export const WorkerRequest = Schema.Struct({
   request: ActionRequest,

@@ -48,14 +48,7 @@ stages:
     stateKey: waved
     output: set
     count: one
-    timeout: 10 seconds
-    inputs:
-      type: object
-      properties:
-        to: { type: string }
-      required: [to]
-    outputs:
-      type: string
+    timeout: 10s
 `
 
 // Published packages ship JavaScript: Node does not strip types under node_modules.

@@ -21,6 +21,15 @@ export const processStageSuite = (name: string, makeBus: () => Layer.Layer<Bus, 
           const loaded = yield* loadManifestFile(manifestPath)
           const definitions = yield* processStages(loaded)
           expect(definitions.map((definition) => definition.metadata.type)).toEqual(["examples/hello-process.greet"])
+          // The manifest writes no JSON Schemas: they come from the action's own effect schemas.
+          expect(definitions[0]!.metadata.inputs).toEqual({
+            $schema: "https://json-schema.org/draft/2020-12/schema",
+            type: "object",
+            properties: { name: { type: "string" } },
+            required: ["name"],
+            additionalProperties: true
+          })
+          expect(definitions[0]!.metadata.outputs).toEqual({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "string" })
           const stack = yield* makeStack("proc")
           yield* stack.registry
           yield* stack.executor({ pool: "process", definitions })
