@@ -34,17 +34,18 @@ export const PluginToken = Schema.String.pipe(
   )
 )
 
-/** A duration such as `30 seconds`, `500 ms`, `2m`, or a number of milliseconds. */
-export const ManifestTimeout = Schema.Union([
-  Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))),
-  Schema.String.pipe(
-    Schema.check(
-      Schema.isPattern(/^\s*\d+(?:\.\d+)?\s*(?:ms|millis|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\s*$/u, {
-        message: "expected a duration such as 30 seconds, 500 ms or 2 minutes, or a number of milliseconds"
-      })
-    )
+/**
+ * A duration with its unit, such as `30s`, `500ms`, `2m` or `10 seconds`. A
+ * bare number is refused (the loader says to add a unit): it used to mean
+ * milliseconds, so `timeout: 30` stopped a task after 30 ms.
+ */
+export const ManifestTimeout = Schema.String.pipe(
+  Schema.check(
+    Schema.isPattern(/^\s*\d+(?:\.\d+)?\s*(?:ms|millis|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\s*$/u, {
+      message: "expected a duration with a unit such as 30s, 500ms, 2m or 10 seconds"
+    })
   )
-])
+)
 
 /** Default stage timeout when a manifest names none: 30 seconds. */
 export const defaultTimeoutMs = 30_000
@@ -163,10 +164,9 @@ export const manifestFields: {
 
 const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
-/** Milliseconds of a manifest timeout; `30 seconds` → 30000, a number stays as is. */
+/** Milliseconds of a manifest timeout; `30 seconds` → 30000. */
 export const timeoutMillis = (timeout: typeof ManifestTimeout.Type | undefined): number => {
   if (timeout === undefined) return defaultTimeoutMs
-  if (typeof timeout === "number") return timeout
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/u.exec(timeout)
   const unit = match?.[2] ?? "ms"
   const key = unit.startsWith("mil") || unit === "ms" ? "ms" : unit.charAt(0)

@@ -40,6 +40,26 @@ export const ActionError = Schema.Struct({
 /** Why an action failed. */
 export type ActionError = typeof ActionError.Type
 
+/** Prefix of the one stdout line that carries `runner --describe`'s answer. */
+export const describeFrameMarker = "\u001eswitchyard-actions "
+
+/** One exported action as `runner --describe` reports it: its name and the JSON Schemas derived from its effect schemas. */
+export const ActionDescription = Schema.Struct({
+  name: Schema.String,
+  inputs: Schema.Record(Schema.String, Schema.Json),
+  outputs: Schema.Record(Schema.String, Schema.Json)
+})
+/** One exported action as `runner --describe` reports it. */
+export type ActionDescription = typeof ActionDescription.Type
+
+/** What `runner --describe <module>` writes: the module's actions, or why it could not be imported. */
+export const ModuleDescription = Schema.Union([
+  Schema.Struct({ status: Schema.Literal("described"), actions: Schema.Array(ActionDescription) }),
+  Schema.Struct({ status: Schema.Literal("failed"), error: ActionError })
+])
+/** What `runner --describe <module>` writes. */
+export type ModuleDescription = typeof ModuleDescription.Type
+
 /** The result of one action run: its JSON output, or why it failed. */
 export const ActionResult = Schema.Union([
   Schema.Struct({ status: Schema.Literal("succeeded"), output: Schema.Unknown }),
@@ -59,6 +79,9 @@ export type ResultFrame = typeof ResultFrame.Type
 
 /** The runner argument that selects the long-lived mode: `runner.ts --serve <entry>`. */
 export const serveFlag = "--serve"
+
+/** The runner argument that selects the describe mode: `runner.ts --describe <entry>` (see `sdk/runner.ts`). */
+export const describeFlag = "--describe"
 
 /** One request line: the action request and the task's trace context. */
 export const WorkerRequest = Schema.Struct({

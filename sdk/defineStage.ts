@@ -153,7 +153,7 @@ const schemaFailure = (
 }
 
 /** A self-contained JSON Schema (draft 2020-12) with its definitions inlined under `$defs`. */
-const jsonSchemaOf = (schema: Schema.Top): { readonly [key: string]: Schema.Json } => {
+export const jsonSchemaOf = (schema: Schema.Top): { readonly [key: string]: Schema.Json } => {
   const document = Schema.toJsonSchemaDocument(schema)
   const definitions: JsonSchema.Definitions = document.definitions
   // Both parts are produced as JSON values by the generator.

@@ -8,6 +8,12 @@
  * SIGTERM aborts the action's signal. The process exits 0 whenever it wrote
  * a result.
  *
+ * Describe mode, `node sdk/runner.ts --describe <pluginModulePath>` (what
+ * `switchyard plugin validate` runs): it imports the module and writes one
+ * framed line (`describeFrameMarker` + JSON `ModuleDescription`) naming every
+ * exported action with the JSON Schemas derived from its effect schemas, or
+ * why the import failed; the manifest is checked against that.
+ *
  * Long-lived mode, `node sdk/runner.ts --serve <pluginModulePath>` (a warm
  * pool's worker, see `services/runtimes/WorkerProtocol.ts`): it imports the
  * module once, then answers request lines from stdin one after another, each
@@ -22,7 +28,7 @@ import { enableCompileCache } from "node:module"
 import { pathToFileURL } from "node:url"
 import { resolve } from "node:path"
 import type { Effect as Fx } from "effect"
-import type { ActionRequest as Request, ActionResult } from "@switchyard/schemas/WorkerProtocol"
+import type { ActionRequest as Request, ActionResult, ModuleDescription } from "@switchyard/schemas/WorkerProtocol"
 import type { PluginLogger } from "./defineAction.ts"
 
 // Loading effect is most of a plugin process's start: with Node's compile cache (under the OS temporary
@@ -31,7 +37,9 @@ import type { PluginLogger } from "./defineAction.ts"
 enableCompileCache()
 const { Cause, Effect, Exit, Result, Schema } = await import("effect")
 const { failedFrom, isActionDefinition, makePluginLogger } = await import("./defineAction.ts")
-const { ActionRequest, resultFrameMarker, serveFlag, tagLogLine, WorkerRequest } = await import("@switchyard/schemas/WorkerProtocol")
+const { jsonSchemaOf } = await import("./defineStage.ts")
+const { ActionRequest, describeFlag, describeFrameMarker, resultFrameMarker, serveFlag, tagLogLine, WorkerRequest } =
+  await import("@switchyard/schemas/WorkerProtocol")
 
 type PluginModule = Record<string, unknown>
 
@@ -115,6 +123,26 @@ const oneShot = (modulePath: string) => {
     Effect.flatMap(writeFrame)
   )
 }
+
+const describeModule = (modulePath: string) =>
+  loadModule(modulePath).pipe(
+    Effect.map((module): ModuleDescription => ({
+      status: "described",
+      actions: Object.values(module)
+        .filter(isActionDefinition)
+        .map((action) => ({ name: action.name, inputs: jsonSchemaOf(action.inputs), outputs: jsonSchemaOf(action.outputs) }))
+    })),
+    Effect.catch((result) =>
+      Effect.succeed<ModuleDescription>(
+        result.status === "failed" ? { status: "failed", error: result.error } : { status: "described", actions: [] }
+      )
+    ),
+    Effect.flatMap((description) =>
+      Effect.callback<void>((resume) => {
+        process.stdout.write(`${describeFrameMarker}${JSON.stringify(description)}\n`, () => resume(Effect.void))
+      })
+    )
+  )
 
 const decodeWorkerRequest = Schema.decodeUnknownResult(Schema.fromJsonString(WorkerRequest))
 
@@ -205,6 +233,7 @@ const serve = (modulePath: string) =>
 const main = Effect.suspend(() => {
   const [first, second] = process.argv.slice(2)
   if (first === serveFlag && second !== undefined) return serve(second)
+  if (first === describeFlag && second !== undefined) return describeModule(second)
   if (first === undefined || first === serveFlag) return writeFrame(failed("PluginLoadError", "usage: runner [--serve] <pluginModulePath>"))
   return oneShot(first)
 }).pipe(Effect.andThen(Effect.sync(() => process.exit(0))))

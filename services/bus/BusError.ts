@@ -14,7 +14,13 @@ export class BusError extends Schema.TaggedError<BusError>()("BusError", {
 }) {
   /** Connection-level failures may pass; bad requests won't. */
   get isRetryable(): boolean {
-    return this.code === undefined || this.code === "CONNECTION_CLOSED" || this.code === "TIMEOUT"
+    return (
+      this.code === undefined ||
+      this.code === "CONNECTION_CLOSED" ||
+      this.code === "CONNECTION_REFUSED" ||
+      this.code === "CONNECTION_FAILED" ||
+      this.code === "TIMEOUT"
+    )
   }
 }
 

@@ -16,7 +16,7 @@ import { ledger } from "./LedgerCommands.ts"
 import { makeSummary } from "./internal/summary.ts"
 import { reportRejection } from "./internal/rejection.ts"
 import { unservedPlugins } from "./internal/pipelinePlugins.ts"
-import { loggingLayer } from "./internal/logging.ts"
+import { asCommand } from "./internal/failures.ts"
 import { formatMs, makeRenderer } from "./internal/progress.ts"
 import type { Format } from "./internal/progress.ts"
 
@@ -169,7 +169,7 @@ const run = Command.make(
     },
     // Warm pools of discovered plugins live as long as the command.
     Effect.scoped,
-    Effect.provide(loggingLayer("Warn"))
+    asCommand("Warn")
   )
 ).pipe(Command.withDescription("Run a pipeline and follow its progress (exit 0 succeeded, 1 failed, 2 invalid pipeline)"))
 
@@ -199,16 +199,16 @@ const stages = Command.make(
     },
     // Warm pools of discovered plugins live as long as the command.
     Effect.scoped,
-    Effect.provide(loggingLayer("Warn"))
+    asCommand("Warn")
   )
 ).pipe(Command.withDescription("List the stage types the registry knows"))
 
 const registry = Command.make("registry", { nats: requiredNats }, ({ nats }) =>
-  Layer.launch(registryLayer.pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info"))))
+  Layer.launch(registryLayer.pipe(Layer.provide(busLayer(nats)))).pipe(asCommand("Info"))
 ).pipe(Command.withDescription("Run the registry service against NATS"))
 
 const scheduler = Command.make("scheduler", { nats: requiredNats }, ({ nats }) =>
-  Layer.launch(schedulerLayer.pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info"))))
+  Layer.launch(schedulerLayer.pipe(Layer.provide(busLayer(nats)))).pipe(asCommand("Info"))
 ).pipe(Command.withDescription("Run the scheduler service against NATS"))
 
 const executor = Command.make(
@@ -232,18 +232,22 @@ const executor = Command.make(
     slots: Flag.Int("slots").pipe(Flag.withDescription("Tasks run at once by this replica"), Flag.optional),
     modules
   },
-  Effect.fn(function* ({ builtins, modules, nats, pool, runtime, slots }) {
-    const definitions = (yield* loadStages(modules, { builtins, plugins: false })).filter(
-      (definition) => definition.metadata.runtime === runtime
-    )
-    const options = { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }
-    return yield* Layer.launch(
-      (runtime === "process"
-        ? pluginExecutorLayer(definitions, { ...options, runtime, projectDir: process.cwd() })
-        : executorLayer(definitions, options)
-      ).pipe(Layer.provide(busLayer(nats)), Layer.provide(loggingLayer("Info")))
-    )
-  }, Effect.scoped)
+  Effect.fn(
+    function* ({ builtins, modules, nats, pool, runtime, slots }) {
+      const definitions = (yield* loadStages(modules, { builtins, plugins: false })).filter(
+        (definition) => definition.metadata.runtime === runtime
+      )
+      const options = { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }
+      return yield* Layer.launch(
+        (runtime === "process"
+          ? pluginExecutorLayer(definitions, { ...options, runtime, projectDir: process.cwd() })
+          : executorLayer(definitions, options)
+        ).pipe(Layer.provide(busLayer(nats)))
+      )
+    },
+    Effect.scoped,
+    asCommand("Info")
+  )
 ).pipe(Command.withDescription("Run an executor replica of a pool against NATS"))
 
 /** The root command. */

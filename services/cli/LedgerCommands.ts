@@ -8,7 +8,7 @@ import { Config, Console, Effect, Layer, Option, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import { busLayer } from "./Stack.ts"
-import { loggingLayer } from "./internal/logging.ts"
+import { asCommand } from "./internal/failures.ts"
 
 /** The run named is not in the run-state bucket. */
 export class RunNotFoundError extends Schema.TaggedError<RunNotFoundError>()("RunNotFoundError", {
@@ -89,7 +89,7 @@ const set = Command.make(
       )
     },
     reportErrors,
-    Effect.provide(loggingLayer("Warn"))
+    asCommand("Warn")
   )
 ).pipe(Command.withDescription("Set ledger fields of a run; gates waiting on them are evaluated again"))
 
@@ -117,7 +117,7 @@ const show = Command.make(
       )
     },
     reportErrors,
-    Effect.provide(loggingLayer("Warn"))
+    asCommand("Warn")
   )
 ).pipe(Command.withDescription("Show a run's ledger and the stages waiting on it"))
 

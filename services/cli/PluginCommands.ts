@@ -12,7 +12,7 @@ import { discoverProjectPlugins } from "../plugins/Discovery.ts"
 import type { DiscoveredPlugin } from "../plugins/Discovery.ts"
 import { formatManifestIssue } from "../plugins/ManifestError.ts"
 import type { ManifestError } from "../plugins/ManifestError.ts"
-import { loadManifestFile } from "../plugins/ManifestLoader.ts"
+import { checkEntryModule, loadManifestFile } from "../plugins/ManifestLoader.ts"
 import type { LoadedManifest } from "../plugins/ManifestLoader.ts"
 
 // The files `plugin init` writes: a process plugin with one action, its
@@ -34,14 +34,7 @@ stages:
     stateKey: greeting
     output: set
     count: one
-    timeout: 30 seconds
-    inputs:
-      type: object
-      properties:
-        name: { type: string }
-      required: [name]
-    outputs:
-      type: string
+    timeout: 30s
 `
   ],
   [
@@ -240,6 +233,7 @@ const inspect = Command.make(
   })
 ).pipe(Command.withDescription("Show a plugin's stages, capabilities, recommended permission and warnings"))
 
+// Validation imports the entry module in a child process (see `checkEntryModule`), as the plugin's tasks would.
 const validate = Command.make(
   "validate",
   { path: Argument.String("path").pipe(Argument.withDescription("A plugin.yaml or a folder holding one")) },
@@ -250,6 +244,7 @@ const validate = Command.make(
     )
     const file = isDir ? NodePath.join(path, "plugin.yaml") : path
     const loaded = yield* loadManifestFile(file).pipe(
+      Effect.flatMap(checkEntryModule),
       Effect.catch((error) =>
         Console.error(error.issues.map(formatManifestIssue).join("\n")).pipe(Effect.andThen(Effect.fail(new PluginInvalidError({ file }))))
       )
@@ -258,7 +253,7 @@ const validate = Command.make(
     yield* Console.log(`${file}: valid plugin ${loaded.manifest.namespace}/${loaded.manifest.name} ${loaded.manifest.version} (${types})`)
     for (const warning of broadPermissionWarnings(loaded)) yield* Console.log(`warning: ${warning}`)
   })
-).pipe(Command.withDescription("Check a plugin manifest (exit 0 valid, 2 invalid)"))
+).pipe(Command.withDescription("Check a plugin manifest against its entry module (exit 0 valid, 2 invalid)"))
 
 const init = Command.make(
   "init",

@@ -8,7 +8,8 @@
  * processes shared by all its actions. The pool lives as long as the scope
  * the definitions are made in (the executor's), which kills its processes
  * when it closes. Inputs and outputs are checked by the action's own schemas
- * inside the child.
+ * inside the child; the JSON Schemas the stage metadata advertises are derived
+ * from those schemas when the definitions are made (`checkEntryModule`).
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
@@ -17,6 +18,7 @@ import { makeProcessPool, runInProcess } from "../runtimes/index.ts"
 import type { PluginTask } from "../runtimes/index.ts"
 import { StageFailure } from "@switchyard/schemas/Stage"
 import type { StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
+import { checkEntryModule } from "./ManifestLoader.ts"
 import type { LoadedManifest } from "./ManifestLoader.ts"
 
 /** Options of `processStages`. */
@@ -37,6 +39,11 @@ export const processStages = (
   Effect.gen(function* () {
     const { manifest } = loaded
     if (manifest.runtime !== "process" || manifest.entry === undefined) return []
+    // The registry advertises the JSON Schemas derived from the actions' own schemas. A plugin whose
+    // entry does not check out is still served as its manifest says: its tasks fail with the reason.
+    const checked = yield* checkEntryModule(loaded).pipe(
+      Effect.catch((error) => Effect.logWarning(`plugin ${loaded.file}: ${error.message}`).pipe(Effect.as(loaded)))
+    )
     const processes = {
       entry: resolve(loaded.dir, manifest.entry),
       env: manifest.capabilities?.env ?? [],
@@ -53,7 +60,7 @@ export const processStages = (
           })
     const run = (task: PluginTask) => (pool === undefined ? runInProcess({ ...task, ...processes }) : pool.run(task))
     return manifest.stages.map((stage, index): StageDefinition => {
-      const metadata = loaded.stages[index]!
+      const metadata = checked.stages[index]!
       const execute = (rawInput: unknown, info: StageTaskInfo) =>
         run({
           action: stage.name,

@@ -13,7 +13,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { RunEvent } from "../../schemas/Run.ts"
 import { httpServer } from "../support/httpServer.ts"
-import { repoRoot, spawnCli } from "./support/CliProcess.ts"
+import { readyTimeout, repoRoot, spawnCli } from "./support/CliProcess.ts"
 import { runPipeline, startStack } from "./support/Stack.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
 
@@ -97,7 +97,7 @@ describe("document pipelines as separate processes", () => {
         const served = yield* corpusServer
         yield* startStack({ natsUrl: natsUrl(), replicas: ["a"] })
         const pdfProcessor = yield* spawnCli({ label: "pdf-processor", script: processor, args: ["--nats", natsUrl()] })
-        yield* pdfProcessor.logged("watching runs", { timeout: "20 seconds" })
+        yield* pdfProcessor.logged("watching runs", readyTimeout)
         const stores = yield* storeDir
         const run = yield* runPipeline(
           twoPhase,

@@ -22,7 +22,7 @@ import { makeNames } from "../../schemas/Subjects.ts"
 import { AuditEntry, AuditEntryType, RegistryClient } from "../../services/registry/index.ts"
 import { collect } from "../support/collect.ts"
 import { eventually } from "../support/eventually.ts"
-import { repoRoot, runCli, spawnCli } from "./support/CliProcess.ts"
+import { readyTimeout, repoRoot, runCli, spawnCli } from "./support/CliProcess.ts"
 import { runPipeline } from "./support/Stack.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
 
@@ -48,14 +48,7 @@ stages:
     stateKey: waved
     output: set
     count: one
-    timeout: 10 seconds
-    inputs:
-      type: object
-      properties:
-        to: { type: string }
-      required: [to]
-    outputs:
-      type: string
+    timeout: 10s
 `
 
 // Published packages ship JavaScript: Node does not strip types under node_modules.
@@ -153,7 +146,7 @@ describe("discovered plugins over NATS", () => {
 
         const registryProcess = yield* spawnCli({ label: "registry", args: ["registry", ...nats] })
         yield* spawnCli({ label: "scheduler", args: ["scheduler", ...nats] })
-        yield* registryProcess.logged("registry ready", { timeout: "20 seconds" })
+        yield* registryProcess.logged("registry ready", readyTimeout)
         const executor = yield* spawnCli({
           label: "executor",
           args: ["executor", ...nats, "--runtime", "process", "--pool", "plugins"],
@@ -162,8 +155,13 @@ describe("discovered plugins over NATS", () => {
         })
         yield* eventually(
           "both plugins' stage types registered",
-          registered.pipe(Effect.map((types) => types.includes(greetType) && types.includes(waveType))),
-          { timeout: "20 seconds", interval: "100 millis" }
+          registered.pipe(
+            Effect.filterOrFail(
+              (types) => types.includes(greetType) && types.includes(waveType),
+              (types) => `registered so far: ${types.join(", ") || "none"}`
+            )
+          ),
+          readyTimeout
         )
 
         const run = yield* runPipeline(join(dir, "pipeline.yaml"), nats, { label: "run plugins", timeout: "30 seconds" })

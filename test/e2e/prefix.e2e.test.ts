@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { runCli, spawnCli } from "./support/CliProcess.ts"
+import { readyTimeout, runCli, spawnCli } from "./support/CliProcess.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
 import { runPipeline } from "./support/Stack.ts"
 
@@ -23,7 +23,7 @@ describe("SWITCHYARD_PREFIX", () => {
         yield* spawnCli({ label: "registry tenant-a", args: ["registry", ...nats], env: tenant })
         yield* spawnCli({ label: "scheduler tenant-a", args: ["scheduler", ...nats], env: tenant })
         const executor = yield* spawnCli({ label: "executor tenant-a", args: ["executor", ...nats, "--pool", "hello"], env: tenant })
-        yield* executor.logged("registered", { timeout: "20 seconds" })
+        yield* executor.logged("registered", readyTimeout)
 
         const listed = yield* runCli({ label: "stages tenant-a", args: ["stages", ...nats, "--json"], env: tenant })
         assert.strictEqual(listed.code, 0, listed.stderr)
@@ -36,7 +36,10 @@ describe("SWITCHYARD_PREFIX", () => {
 
         const elsewhere = yield* runCli({ label: "stages unprefixed", args: ["stages", ...nats, "--json"] })
         assert.notStrictEqual(elsewhere.code, 0)
-        assert.include(`${elsewhere.stdout}${elsewhere.stderr}`, "no service is listening on stage.list")
+        assert.include(
+          `${elsewhere.stdout}${elsewhere.stderr}`,
+          "no registry answers on stage.list: start `switchyard registry --nats URL`"
+        )
       }),
     60_000
   )

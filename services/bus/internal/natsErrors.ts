@@ -7,6 +7,7 @@ import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream"
 import {
   AuthorizationError,
   ClosedConnectionError,
+  ConnectionError,
   DrainingConnectionError,
   InvalidArgumentError,
   InvalidSubjectError,
@@ -39,9 +40,20 @@ export const isNoResponders = (cause: unknown): boolean =>
 export const isTimeout = (cause: unknown): boolean =>
   cause instanceof TimeoutError || (cause instanceof Error && cause.cause instanceof TimeoutError)
 
+/** Codes of a failed connect: the server refused the connection, or it failed some other way. */
+export const ConnectCode = {
+  Refused: "CONNECTION_REFUSED",
+  Failed: "CONNECTION_FAILED"
+} as const
+
+// nats.js wraps the socket's error in a ConnectionError; its Node errno code says whether nothing listens there.
+const connectCodeOf = (cause: ConnectionError): string =>
+  cause.cause instanceof Error && (cause.cause as NodeJS.ErrnoException).code === "ECONNREFUSED" ? ConnectCode.Refused : ConnectCode.Failed
+
 const codeOf = (cause: unknown): string | undefined => {
   const api = apiCodeOf(cause)
   if (api !== undefined) return String(api)
+  if (cause instanceof ConnectionError) return connectCodeOf(cause)
   if (cause instanceof ClosedConnectionError || cause instanceof DrainingConnectionError) return "CONNECTION_CLOSED"
   if (isTimeout(cause)) return "TIMEOUT"
   if (isNoResponders(cause)) return "NO_RESPONDERS"

@@ -6,7 +6,8 @@
  * default export of one.
  */
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { relative, resolve, sep } from "node:path"
+import { readFile } from "node:fs/promises"
+import { dirname, extname, join, relative, resolve, sep } from "node:path"
 import { Effect, Schema } from "effect"
 import type { PipelinePlugins } from "@switchyard/schemas/Pipeline"
 import type { StageDefinition } from "@switchyard/schemas/Stage"
@@ -52,23 +53,82 @@ const isDefinition = (value: unknown): value is StageDefinition =>
 
 /** Imports a module and returns the stage definitions it exports. */
 export const loadStageModule = (path: string) =>
-  Effect.tryPromise({
-    try: () => import(pathToFileURL(resolve(path)).href) as Promise<Record<string, unknown>>,
-    catch: (cause) => new StageModuleError({ path, message: `cannot import it: ${String(cause)}` })
-  }).pipe(
-    Effect.flatMap((module) => {
-      const exported = module.stages ?? module.default
-      if (!Array.isArray(exported) || !exported.every(isDefinition)) {
-        return Effect.fail(
-          new StageModuleError({
-            path,
-            message: "expected an export `stages` (or a default export) holding an array of defineStage(...) results"
-          })
+  esmInCommonJs(path)
+    .pipe(
+      Effect.flatMap((misplaced) =>
+        misplaced === undefined
+          ? Effect.tryPromise({
+              try: () => import(pathToFileURL(resolve(path)).href) as Promise<Record<string, unknown>>,
+              // Node reparses a module of a package without "type" as ESM when it sees ESM syntax,
+              // so only a failed reparse lands here; look again with what the failure was.
+              catch: (cause) => cause
+            }).pipe(
+              Effect.catch((cause) =>
+                Effect.flatMap(esmInCommonJs(path, cause instanceof SyntaxError), (again) =>
+                  Effect.fail(new StageModuleError({ path, message: again ?? `cannot import it: ${String(cause)}` }))
+                )
+              )
+            )
+          : Effect.fail(new StageModuleError({ path, message: misplaced }))
+      )
+    )
+    .pipe(
+      Effect.flatMap((module) => {
+        const exported = module.stages ?? module.default
+        if (!Array.isArray(exported) || !exported.every(isDefinition)) {
+          return Effect.fail(
+            new StageModuleError({
+              path,
+              message: "expected an export `stages` (or a default export) holding an array of defineStage(...) results"
+            })
+          )
+        }
+        return Effect.succeed(exported as ReadonlyArray<StageDefinition>)
+      })
+    )
+
+// `import`/`export` statements at the start of a line: the module is written as ESM.
+const esmSyntax = /^\s*(?:import\s*[\w{*"'(]|export\s)/mu
+
+/**
+ * How Node decides a module's format: `.mjs`/`.mts` are ESM and `.cjs`/`.cts`
+ * CommonJS; `.js`/`.ts` follow the `type` of the nearest package.json, and a
+ * package without one is CommonJS unless Node detects ESM syntax.
+ */
+const moduleFormat = (file: string): Effect.Effect<{ readonly format: "esm" | "commonjs" | "typeless"; readonly packageJson?: string }> =>
+  Effect.gen(function* () {
+    const extension = extname(file)
+    if (extension === ".mjs" || extension === ".mts") return { format: "esm" }
+    if (extension === ".cjs" || extension === ".cts") return { format: "commonjs" }
+    for (let dir = dirname(file); ; dir = dirname(dir)) {
+      const packageJson = join(dir, "package.json")
+      const text = yield* Effect.tryPromise(() => readFile(packageJson, "utf8")).pipe(Effect.orElseSucceed(() => undefined))
+      if (text !== undefined) {
+        const type = yield* Effect.try(() => (JSON.parse(text) as { readonly type?: unknown }).type).pipe(
+          Effect.orElseSucceed(() => undefined)
         )
+        return { format: type === "module" ? "esm" : type === "commonjs" ? "commonjs" : "typeless", packageJson }
       }
-      return Effect.succeed(exported as ReadonlyArray<StageDefinition>)
-    })
-  )
+      if (dirname(dir) === dir) return { format: "typeless" }
+    }
+  })
+
+/**
+ * Why the module at `path` cannot load as ESM: it is written with
+ * `import`/`export` but Node loads it as CommonJS (or, after `failed` with a
+ * SyntaxError, could not reparse it). Undefined when that is not the case.
+ */
+const esmInCommonJs = (path: string, failed = false): Effect.Effect<string | undefined> =>
+  Effect.gen(function* () {
+    const file = resolve(path)
+    const { format, packageJson } = yield* moduleFormat(file)
+    if (format === "esm" || (format === "typeless" && !failed)) return undefined
+    const text = yield* Effect.tryPromise(() => readFile(file, "utf8")).pipe(Effect.orElseSucceed(() => ""))
+    if (!esmSyntax.test(text)) return undefined
+    const where = packageJson === undefined ? `a package.json beside it` : packageJson
+    const rename = extname(file).endsWith("ts") ? ".mts" : ".mjs"
+    return `an ES module (import/export) that Node loads as CommonJS; add "type": "module" to ${where} or rename it to ${rename}`
+  })
 
 /**
  * Stage definitions of the plugins discovered for the project: every

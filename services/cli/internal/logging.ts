@@ -1,10 +1,12 @@
 /**
  * Where and how much the CLI logs: always to stderr (stdout carries the
  * command's own output), as JSON lines or logfmt (`SWITCHYARD_LOG_FORMAT`),
- * from `SWITCHYARD_LOG_LEVEL` up (each command picks its default).
+ * from the global `--log-level` flag up, else from `SWITCHYARD_LOG_LEVEL`
+ * (each command picks its default).
  */
-import { Config, Effect, Layer, Logger, References } from "effect"
+import { Config, Effect, Layer, Logger, Option, References } from "effect"
 import type { LogLevel } from "effect"
+import { GlobalFlag } from "effect/cli"
 
 const levels = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"] as const
 
@@ -12,7 +14,12 @@ const levels = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None
 export const loggingLayer = (defaultLevel: LogLevel.LogLevel) =>
   Layer.unwrap(
     Effect.gen(function* () {
-      const level = yield* Config.Literals(levels, "SWITCHYARD_LOG_LEVEL").pipe(Config.withDefault(defaultLevel))
+      // The command runner sets the minimum level from `--log-level` around the handler; the
+      // layer sets it again inside, so it must prefer the flag over the environment and default.
+      const flag = Option.flatten(yield* Effect.serviceOption(GlobalFlag.LogLevel))
+      const level = Option.isSome(flag)
+        ? flag.value
+        : yield* Config.Literals(levels, "SWITCHYARD_LOG_LEVEL").pipe(Config.withDefault(defaultLevel))
       const format = yield* Config.Literals(["json", "logfmt"], "SWITCHYARD_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
       return Layer.mergeAll(
         Logger.layer([Logger.withConsoleError(format === "json" ? Logger.formatJson : Logger.formatLogFmt)]),

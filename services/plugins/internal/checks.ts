@@ -123,3 +123,60 @@ export const manifestProblems = (manifest: PluginManifest, dir: string): Array<P
   }
   return problems
 }
+
+/** Where `found` first differs from `expected`: the field path and both values there. */
+export interface Difference {
+  readonly path: string
+  readonly expected: unknown
+  readonly found: unknown
+}
+
+const differenceAt = (expected: unknown, found: unknown, at: ReadonlyArray<string | number>): Difference | undefined => {
+  if (Array.isArray(expected) && Array.isArray(found)) {
+    for (let index = 0; index < Math.max(expected.length, found.length); index++) {
+      const difference = differenceAt(expected[index], found[index], [...at, index])
+      if (difference !== undefined) return difference
+    }
+    return undefined
+  }
+  if (isRecord(expected) && isRecord(found)) {
+    const keys = [...Object.keys(expected), ...Object.keys(found).filter((key) => !(key in expected))]
+    for (const key of keys) {
+      const difference = differenceAt(expected[key], found[key], [...at, key])
+      if (difference !== undefined) return difference
+    }
+    return undefined
+  }
+  return expected === found ? undefined : { path: joinPath(at), expected, found }
+}
+
+/** The first difference between two JSON values below the field path `at`; undefined when they are equal. */
+export const firstDifference = (expected: unknown, found: unknown, at: ReadonlyArray<string | number>): Difference | undefined =>
+  differenceAt(expected, found, at)
+
+/** A JSON value for messages: `nothing` when absent, compact JSON cut at 80 characters otherwise. */
+export const renderJson = (value: unknown): string => {
+  if (value === undefined) return "nothing"
+  const text = JSON.stringify(value)
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text
+}
+
+/**
+ * Stage timeouts written as bare numbers. A number used to be read as
+ * milliseconds, which made `timeout: 30` thirty milliseconds; a duration must
+ * now say its unit.
+ */
+export const bareTimeouts = (raw: unknown): Array<Problem> => {
+  const stages = isRecord(raw) ? raw["stages"] : undefined
+  if (!Array.isArray(stages)) return []
+  return stages.flatMap((stage, index) => {
+    const timeout = isRecord(stage) ? stage["timeout"] : undefined
+    if (typeof timeout !== "number") return []
+    return [
+      {
+        path: joinPath(["stages", index, "timeout"]),
+        message: `expected a duration with a unit such as 30s, 500ms or 2m, found the bare number ${timeout}; add a unit (${timeout}ms if milliseconds were meant, ${timeout}s for seconds)`
+      }
+    ]
+  })
+}

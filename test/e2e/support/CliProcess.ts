@@ -43,7 +43,7 @@ export interface CliProcess {
   readonly exited: Effect.Effect<Exited>
   /** Sends `signal` (SIGKILL unless told) and waits for the exit. */
   readonly kill: (signal?: NodeJS.Signals) => Effect.Effect<Exited>
-  /** Waits until a stderr line matches `pattern`; returns that line. */
+  /** Waits until a stderr line matches `pattern` (90 seconds unless told); returns that line. */
   readonly logged: (pattern: string | RegExp, options?: EventuallyOptions) => Effect.Effect<string, EventuallyTimeoutError>
 }
 
@@ -62,6 +62,14 @@ export interface SpawnOptions {
 
 // Node's compile cache, shared by every process a test starts, saves a good part of each start.
 const compileCache = join(tmpdir(), "switchyard-e2e-compile-cache")
+
+/**
+ * How long a service process may take to show it is ready (a log line, an
+ * answer over the bus). Generous: a loaded 2-core machine starts several Node
+ * processes at once far slower than an idle one, and a readiness wait returns
+ * as soon as the signal comes, so only a real failure waits this long.
+ */
+export const readyTimeout = { timeout: "90 seconds", interval: "100 millis" } as const
 
 const gracefulStop = Duration.seconds(5)
 const tailLines = 40
@@ -115,11 +123,16 @@ export const spawnCli = (options: SpawnOptions): Effect.Effect<CliProcess, never
         logged: (pattern, waitOptions) =>
           eventually(
             `${options.label} logs ${String(pattern)}`,
-            () =>
-              stderr()
+            Effect.suspend(() => {
+              const line = stderr()
                 .split("\n")
-                .find((line) => matches(line, pattern)) ?? false,
-            waitOptions
+                .find((candidate) => matches(candidate, pattern))
+              if (line !== undefined) return Effect.succeed(line)
+              // What the deadline error prints: whether the process still runs and its last lines.
+              const state = child.exitCode === null && child.signalCode === null ? "running" : "exited"
+              return Effect.fail(`no such line yet (process ${state}); stderr ends with:\n${tail(stderr()) || "(nothing)"}`)
+            }),
+            waitOptions ?? readyTimeout
           )
       }
       return { cli, child }
@@ -142,13 +155,13 @@ export interface Finished extends Exited {
   readonly stderr: string
 }
 
-/** Runs a command to its end (failing the test if it takes longer than `timeout`). */
+/** Runs a command to its end (failing the test if it takes longer than `timeout`, 90 seconds unless told). */
 export const runCli = (options: SpawnOptions & { readonly timeout?: Duration.Input }): Effect.Effect<Finished, never, Scope.Scope> =>
   Effect.gen(function* () {
     const cli = yield* spawnCli(options)
     const exited = yield* cli.exited.pipe(
       Effect.timeoutOrElse({
-        duration: options.timeout ?? "20 seconds",
+        duration: options.timeout ?? readyTimeout.timeout,
         orElse: () => Effect.die(new Error(`${options.label} did not exit in time; stderr:\n${tail(cli.stderr())}`))
       })
     )

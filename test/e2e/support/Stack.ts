@@ -2,8 +2,9 @@
  * A distributed Switchyard made of real processes for end-to-end tests:
  * `switchyard registry`, `switchyard scheduler` and executor replicas of one
  * pool on a NATS server, each a child process of the test, started together
- * and reported ready only once every replica has registered its stage types
- * and the scheduler answers requests (polled, never slept on). Also `run`
+ * and reported ready only once the registry says it serves, every replica has
+ * registered its stage types and the scheduler answers requests (polled, never
+ * slept on, with a deadline of 90 seconds that names what it last saw). Also `run`
  * invocations against it, with their `--json` events decoded.
  */
 import { Context, Effect, Layer, Schema } from "effect"
@@ -14,7 +15,7 @@ import * as NatsBus from "../../../services/bus/NatsBus.ts"
 import { SwitchyardClient } from "../../../sdk/client.ts"
 import { eventually } from "../../support/eventually.ts"
 import { uniquePrefix } from "../../support/unique.ts"
-import { type CliProcess, type Finished, runCli, spawnCli } from "./CliProcess.ts"
+import { type CliProcess, type Finished, readyTimeout, runCli, spawnCli } from "./CliProcess.ts"
 
 /** What `startStack` takes. */
 export interface StackOptions {
@@ -50,8 +51,6 @@ export interface Stack {
   /** Waits until a scheduler answers `run.cancel`. */
   readonly schedulerReady: Effect.Effect<void, unknown>
 }
-
-const readyTimeout = { timeout: "20 seconds", interval: "50 millis" } as const
 
 /** Starts the registry, a scheduler and the replicas, and waits until all of them serve. */
 export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown, Scope.Scope> =>
@@ -103,7 +102,9 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
       readyTimeout
     ).pipe(Effect.asVoid)
 
-    // The registry answers the replicas' registration retries once it is up.
+    // Readiness is what each service says or answers, never a fixed pause: the registry logs that it
+    // serves, each replica that the registry accepted its stage types, the scheduler answers a request.
+    yield* registry.logged("registry ready", readyTimeout)
     yield* Effect.forEach(replicas, (replica) => replica.logged(`for pool ${pool}`, readyTimeout), {
       concurrency: "unbounded",
       discard: true

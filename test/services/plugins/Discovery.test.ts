@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as NodePath from "node:path"
 import { Clock, ConfigProvider, Effect } from "effect"
-import { runCli } from "../../e2e/support/CliProcess.ts"
+import { repoRoot, runCli } from "../../e2e/support/CliProcess.ts"
 import { discoverPlugins, discoverProjectPlugins } from "../../../services/plugins/Discovery.ts"
 import { loadPluginsConfig } from "../../../services/plugins/PluginsConfig.ts"
 import { loadManifest } from "../../../services/plugins/ManifestLoader.ts"
@@ -38,6 +38,17 @@ const manifest = (options: { readonly name: string; readonly namespace?: string;
   ].join("\n") + "\n"
 
 const writePlugin = (dir: string, options: Parameters<typeof manifest>[0]) => write(NodePath.join(dir, "plugin.yaml"), manifest(options))
+
+/** An entry module exporting one action per name; it imports effect and the SDK from this repository. */
+const actionsModule = (actions: ReadonlyArray<string>) =>
+  [
+    `import { Schema } from ${JSON.stringify(import.meta.resolve("effect"))}`,
+    `import { defineAction } from ${JSON.stringify(new URL("../../../sdk/defineAction.ts", import.meta.url).href)}`,
+    ...actions.map(
+      (action, index) =>
+        `export const action${index} = defineAction({ name: ${JSON.stringify(action)}, inputs: Schema.Unknown, outputs: Schema.Null, run: () => null })`
+    )
+  ].join("\n") + "\n"
 
 const writePackage = (dir: string, options: Parameters<typeof manifest>[0] & { readonly packageName: string }) => {
   write(NodePath.join(dir, "package.json"), JSON.stringify({ name: options.packageName, switchyard: { plugin: "./plugin.yaml" } }))
@@ -229,6 +240,7 @@ describe("switchyard plugin commands", () => {
     Effect.gen(function* () {
       const project = yield* tempProject
       writePlugin(NodePath.join(project, "good"), { name: "good" })
+      write(NodePath.join(project, "good", "index.js"), actionsModule(["run"]))
       const bad = NodePath.join(project, "bad", "plugin.yaml")
       write(bad, manifest({ name: "bad" }).replace("runtime: process", "runtime: proces"))
       const valid = yield* runCli({ label: "validate-good", args: ["plugin", "validate", NodePath.join(project, "good")] })
@@ -246,6 +258,15 @@ describe("switchyard plugin commands", () => {
       const target = NodePath.join(project, "my-plugin")
       const created = yield* runCli({ label: "init", args: ["plugin", "init", target] })
       assert.strictEqual(created.code, 0, created.stderr)
+      // Validation imports the entry module, which needs the plugin's dependencies installed.
+      const uninstalled = yield* runCli({ label: "validate-init-uninstalled", args: ["plugin", "validate", target] })
+      assert.strictEqual(uninstalled.code, 2, uninstalled.stderr)
+      assert.include(uninstalled.stderr, `${target}/plugin.yaml:7:8: entry: expected a module that imports, found PluginLoadError:`)
+      assert.include(uninstalled.stderr, "Cannot find package 'effect'")
+      mkdirSync(NodePath.join(target, "node_modules"))
+      symlinkSync(NodePath.join(repoRoot, "node_modules", "effect"), NodePath.join(target, "node_modules", "effect"))
+      mkdirSync(NodePath.join(target, "node_modules", "@switchyard"))
+      symlinkSync(NodePath.join(repoRoot, "sdk"), NodePath.join(target, "node_modules", "@switchyard", "sdk"))
       const valid = yield* runCli({ label: "validate-init", args: ["plugin", "validate", target] })
       assert.strictEqual(valid.code, 0, valid.stderr)
       assert.include(valid.stdout, "local/my-plugin.greet")

@@ -30,7 +30,7 @@ stages:
     version: 2.0.0
     output: append
     count: length(items) + one
-    timeout: 1500
+    timeout: 1500ms
     dependencies: [acme/http.request]
   - name: ping
     description: Pings
@@ -271,8 +271,27 @@ describe("ManifestLoader", () => {
     Effect.gen(function* () {
       const issues = yield* refusal(variant("    timeout: 5 seconds\n", "    timeout: soon\n"))
       assert.deepStrictEqual(issues, [
-        `${file}:14:14: stages[0].timeout: expected a duration such as 30 seconds, 500 ms or 2 minutes, or a number of milliseconds, found "soon"`
+        `${file}:14:14: stages[0].timeout: expected a duration with a unit such as 30s, 500ms, 2m or 10 seconds, found "soon"`
       ])
+    })
+  )
+
+  it.effect("refuses a timeout written as a bare number, saying to add a unit", () =>
+    Effect.gen(function* () {
+      const issues = yield* refusal(variant("    timeout: 5 seconds\n", "    timeout: 30\n"))
+      assert.deepStrictEqual(issues, [
+        `${file}:14:5: stages[0].timeout: expected a duration with a unit such as 30s, 500ms or 2m, found the bare number 30; add a unit (30ms if milliseconds were meant, 30s for seconds)`
+      ])
+    })
+  )
+
+  it.effect("reads timeouts with short units", () =>
+    Effect.gen(function* () {
+      const loaded = yield* loadManifest({ file, text: variant("    timeout: 5 seconds\n", "    timeout: 30s\n") })
+      assert.deepStrictEqual(
+        loaded.stages.map((stage) => stage.timeoutMs),
+        [30000, 1500, 30000]
+      )
     })
   )
 

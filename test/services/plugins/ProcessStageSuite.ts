@@ -21,6 +21,15 @@ export const processStageSuite = (name: string, makeBus: () => Layer.Layer<Bus, 
           const loaded = yield* loadManifestFile(manifestPath)
           const definitions = yield* processStages(loaded)
           expect(definitions.map((definition) => definition.metadata.type)).toEqual(["examples/hello-process.greet"])
+          // The manifest writes no JSON Schemas: they come from the action's own effect schemas.
+          expect(definitions[0]!.metadata.inputs).toEqual({
+            $schema: "https://json-schema.org/draft/2020-12/schema",
+            type: "object",
+            properties: { name: { type: "string" } },
+            required: ["name"],
+            additionalProperties: true
+          })
+          expect(definitions[0]!.metadata.outputs).toEqual({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "string" })
           const stack = yield* makeStack("proc")
           yield* stack.registry
           yield* stack.executor({ pool: "process", definitions })
@@ -50,10 +59,13 @@ stages:
           yield* stack.executor({ pool: "process", definitions: yield* processStages(loaded) })
           yield* stack.scheduler()
           yield* stack.registered(["examples/hello-process.greet"])
+          // A literal 42 is refused before the run (the registered input schema wants a string); a
+          // templated one is rendered at run time and reaches the child, which refuses it itself.
           const reply = yield* stack.submit(`
 name: process
+inputs: { n: 42 }
 stages:
-  - { name: greet, type: examples/hello-process.greet, inputs: { name: 42 } }
+  - { name: greet, type: examples/hello-process.greet, inputs: { name: "{{ inputs.n }}" } }
 `)
           const { finished } = yield* stack.finished(reply.runId!)
           expect(finished.status).toBe("failed")

@@ -1,0 +1,121 @@
+/**
+ * What the `switchyard` command line prints when it cannot do its work,
+ * through the real CLI process: one line naming what failed and what to do,
+ * the stack only at `--log-level debug`, and the global `--log-level` flag
+ * deciding what a command logs.
+ */
+import { createServer } from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { inject } from "vitest"
+import { repoRoot, runCli } from "../../e2e/support/CliProcess.ts"
+import { uniquePrefix } from "../../support/unique.ts"
+
+/** A local port nothing listens on: the OS hands it out, and it is closed again at once. */
+const closedPort = Effect.promise(
+  () =>
+    new Promise<number>((resolve, reject) => {
+      const server = createServer()
+      server.once("error", reject)
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))))
+      })
+    })
+)
+
+const lines = (text: string) => text.trimEnd().split("\n")
+
+describe("switchyard failures on the command line", () => {
+  it.live("names the NATS URL it cannot reach and how to start a server, in one line", () =>
+    Effect.gen(function* () {
+      const url = `nats://127.0.0.1:${yield* closedPort}`
+      const result = yield* runCli({ label: "stages without NATS", args: ["stages", "--nats", url] })
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.strictEqual(
+        result.stderr,
+        `cannot reach NATS at ${url}: connection refused; start nats-server (with -js) or pass --nats URL\n`
+      )
+      assert.strictEqual(result.stdout, "")
+    })
+  )
+
+  it.live("adds the stack of the failure at --log-level debug", () =>
+    Effect.gen(function* () {
+      const url = `nats://127.0.0.1:${yield* closedPort}`
+      const result = yield* runCli({ label: "stages without NATS, debug", args: ["--log-level", "debug", "stages", "--nats", url] })
+      assert.strictEqual(result.code, 1, result.stderr)
+      const [first, ...rest] = lines(result.stderr)
+      assert.strictEqual(first, `cannot reach NATS at ${url}: connection refused; start nats-server (with -js) or pass --nats URL`)
+      assert.isTrue(
+        rest.some((line) => /^\s+at /.test(line)),
+        result.stderr
+      )
+    })
+  )
+
+  it.live("says to start the scheduler when nothing answers run.submit", () =>
+    Effect.gen(function* () {
+      const prefix = uniquePrefix("cli")
+      const result = yield* runCli({
+        label: "run without a scheduler",
+        args: ["run", "examples/pipelines/hello.yaml", "--nats", inject("natsUrl")],
+        env: { SWITCHYARD_PREFIX: prefix }
+      })
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.strictEqual(result.stderr, `no scheduler answers on ${prefix}.run.submit: start \`switchyard scheduler --nats URL\`\n`)
+    })
+  )
+
+  it.live("says to start the registry when nothing answers stage.list", () =>
+    Effect.gen(function* () {
+      const prefix = uniquePrefix("cli")
+      const result = yield* runCli({
+        label: "stages without a registry",
+        args: ["stages", "--nats", inject("natsUrl")],
+        env: { SWITCHYARD_PREFIX: prefix }
+      })
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.strictEqual(result.stderr, `no registry answers on ${prefix}.stage.list: start \`switchyard registry --nats URL\`\n`)
+    })
+  )
+
+  it.live("names the module and the fix when an ES module sits in a CommonJS folder", () =>
+    Effect.gen(function* () {
+      const module = "test/services/cli/fixtures/commonjs/stages.js"
+      const result = yield* runCli({ label: "stages --module in a CommonJS folder", args: ["stages", "--module", module] })
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.strictEqual(
+        result.stderr,
+        `${module}: an ES module (import/export) that Node loads as CommonJS; add "type": "module" to ${repoRoot}test/services/cli/fixtures/commonjs/package.json or rename it to .mjs\n`
+      )
+    })
+  )
+
+  it.live("logs from the level the global --log-level flag names, over SWITCHYARD_LOG_LEVEL and the command's default", () =>
+    Effect.gen(function* () {
+      const quiet = yield* runCli({ label: "stages", args: ["stages"] })
+      assert.strictEqual(quiet.code, 0, quiet.stderr)
+      assert.notInclude(quiet.stderr, "registry ready")
+
+      const info = yield* runCli({ label: "stages --log-level info", args: ["--log-level", "info", "stages"] })
+      assert.strictEqual(info.code, 0, info.stderr)
+      assert.include(info.stderr, "registry ready")
+
+      const overEnv = yield* runCli({
+        label: "stages --log-level error with SWITCHYARD_LOG_LEVEL=Info",
+        args: ["stages", "--log-level", "error"],
+        env: { SWITCHYARD_LOG_LEVEL: "Info" }
+      })
+      assert.strictEqual(overEnv.code, 0, overEnv.stderr)
+      assert.notInclude(overEnv.stderr, "registry ready")
+
+      const fromEnv = yield* runCli({
+        label: "stages with SWITCHYARD_LOG_LEVEL=Info",
+        args: ["stages"],
+        env: { SWITCHYARD_LOG_LEVEL: "Info" }
+      })
+      assert.include(fromEnv.stderr, "registry ready")
+    })
+  )
+})
