@@ -8,12 +8,15 @@
  * processes shared by all its actions. The pool lives as long as the scope
  * the definitions are made in (the executor's), which kills its processes
  * when it closes. Inputs and outputs are checked by the action's own schemas
- * inside the child.
+ * inside the child. The process gets the task's trace context (the span the
+ * executor runs the task in) as TRACEPARENT, and no such variable when the
+ * task runs outside any span.
  */
 import { resolve } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { Duration, Scope } from "effect"
 import { makeProcessPool, runInProcess } from "../runtimes/index.ts"
+import { formatTraceparent } from "../telemetry/index.ts"
 import type { PluginTask } from "../runtimes/index.ts"
 import { StageFailure } from "../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../sdk/Stage.ts"
@@ -52,20 +55,24 @@ export const processStages = (
             ...(manifest.pool.maxTasksPerProcess === undefined ? {} : { maxTasksPerProcess: manifest.pool.maxTasksPerProcess })
           })
     const run = (task: PluginTask) => (pool === undefined ? runInProcess({ ...task, ...processes }) : pool.run(task))
+    const traceparent = Effect.option(Effect.map(Effect.currentParentSpan, formatTraceparent))
     return manifest.stages.map((stage, index): StageDefinition => {
       const metadata = loaded.stages[index]!
       const execute = (rawInput: unknown, info: StageTaskInfo) =>
-        run({
-          action: stage.name,
-          input: rawInput,
-          taskId: info.taskId,
-          runId: info.runId,
-          attempt: info.attempt,
-          vars: options.vars ?? {},
-          // The declared secrets the executor resolved from its own source for this task.
-          secrets: info.secrets ?? {},
-          timeout: metadata.timeoutMs
-        }).pipe(
+        Effect.flatMap(traceparent, (trace) =>
+          run({
+            action: stage.name,
+            input: rawInput,
+            taskId: info.taskId,
+            runId: info.runId,
+            attempt: info.attempt,
+            vars: options.vars ?? {},
+            // The declared secrets the executor resolved from its own source for this task.
+            secrets: info.secrets ?? {},
+            ...(Option.isSome(trace) ? { traceparent: trace.value } : {}),
+            timeout: metadata.timeoutMs
+          })
+        ).pipe(
           Effect.flatMap((outcome) =>
             outcome.status === "succeeded"
               ? Effect.succeed(outcome.output as Schema.Json)

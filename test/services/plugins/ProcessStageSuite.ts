@@ -2,14 +2,46 @@
  * A process plugin loaded from its manifest, served by an executor and run
  * in a pipeline through the registry and scheduler, over a real bus.
  */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
+import * as Codec from "../../../services/bus/Codec.ts"
 import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
+import { WireType } from "../../../schemas/Catalog.ts"
+import { RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
 import { makeStack } from "../scheduler/harness.ts"
 
 const manifestPath = new URL("../../../examples/plugins/hello-process/plugin.yaml", import.meta.url).pathname
+const reporterDir = fileURLToPath(new URL("./fixtures/reporter/", import.meta.url))
+
+/** The reporter plugin, as it is (`oneShot`) or in a folder of its own with a warm pool; removed with the scope. */
+export const reporterPlugin = (mode: "oneShot" | "pool") =>
+  mode === "oneShot"
+    ? loadManifestFile(join(reporterDir, "plugin.yaml"))
+    : Effect.acquireRelease(
+        Effect.promise(async () => {
+          const dir = await mkdtemp(join(tmpdir(), "switchyard-reporter-"))
+          const manifest = await readFile(join(reporterDir, "plugin.yaml"), "utf8")
+          await writeFile(join(dir, "plugin.yaml"), `${manifest}pool: { size: 1 }\n`)
+          await writeFile(join(dir, "index.ts"), `export * from ${JSON.stringify(join(reporterDir, "index.ts"))}\n`)
+          return dir
+        }),
+        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+      ).pipe(Effect.flatMap((dir) => loadManifestFile(join(dir, "plugin.yaml"))))
+
+/** What the reporter's stage wrote. */
+export interface Report {
+  readonly traceparent: string | null
+  readonly vars: Readonly<Record<string, string>>
+  readonly input: Readonly<Record<string, unknown>>
+}
+
+const submitterTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 export const processStageSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>) =>
   describe(`process plugins over ${name}`, () => {
@@ -40,6 +72,43 @@ stages:
         })
       )
     )
+
+    for (const mode of ["oneShot", "pool"] as const) {
+      it.live(`gives a process plugin (${mode}) a TRACEPARENT in the run's trace`, () =>
+        run(
+          Effect.gen(function* () {
+            const loaded = yield* reporterPlugin(mode)
+            const stack = yield* makeStack(`proctrace${mode}`)
+            yield* stack.registry
+            yield* stack.executor({ pool: "process", definitions: yield* processStages(loaded) })
+            yield* stack.scheduler()
+            yield* stack.registered(["test/reporter.report"])
+            // The submit continues the submitter's trace, so the run's trace id is the submitter's.
+            const request = Codec.encode(
+              RunSubmit,
+              WireType.RunSubmit,
+              new RunSubmit({
+                version: 1,
+                file: "traced.yaml",
+                text: "name: traced\nstages:\n  - { name: report, type: test/reporter.report }\n",
+                inputs: {}
+              })
+            )
+            const answer = yield* stack.bus.request(stack.names.runSubmit, request.data, {
+              timeout: "10 seconds",
+              headers: { ...request.headers, traceparent: `00-${submitterTrace}-00f067aa0ba902b7-01` }
+            })
+            const reply = yield* Codec.decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
+            const { finished } = yield* stack.finished(reply.runId!)
+            expect(finished.status).toBe("succeeded")
+            const report = finished.state!.report as unknown as Report
+            expect(report.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/)
+            expect(report.traceparent!.split("-")[1]).toBe(submitterTrace)
+            expect(report.traceparent!.split("-")[2]).not.toBe("0".repeat(16))
+          })
+        )
+      )
+    }
 
     it.live("fails the task with the child's own error when the input does not fit the action", () =>
       run(
