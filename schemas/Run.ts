@@ -3,6 +3,7 @@
  * and `ledger.update.<runId>`.
  */
 import { Schema } from "effect"
+import { TaskMetrics } from "./Task.ts"
 
 /** `run.submit`: start a run of a pipeline given as YAML (or JSON) text. */
 export class RunSubmit extends Schema.Class<RunSubmit>("switchyard/RunSubmit")({
@@ -86,7 +87,9 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   /** On `run.finished`. */
   status: Schema.optionalKey(RunStatus),
   /** On `run.finished`: the final run state. */
-  state: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+  state: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  /** On `stage.finished` and `stage.failed`: what the runtime measured of the attempt, when it measures anything. */
+  metrics: Schema.optionalKey(TaskMetrics)
 }) {}
 
 /** Reply to `ledger.update.<runId>` when the update was sent as a request. */

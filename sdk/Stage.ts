@@ -9,6 +9,7 @@ import { Predicate, Schema } from "effect"
 import type { Effect } from "effect"
 import type { StageMetadata } from "../schemas/StageMetadata.ts"
 import { TaskFailure, TaskWaiting } from "../schemas/Task.ts"
+import type { TaskMetrics } from "../schemas/Task.ts"
 
 /** Which task a stage runs for. */
 export interface StageTaskInfo {
@@ -26,6 +27,12 @@ export interface StageTaskInfo {
    * declares none). Whatever the stage returns, throws or logs has their values masked.
    */
   readonly secrets?: Readonly<Record<string, string>>
+  /**
+   * Where a runtime that measures the task (the process runtime: exit code,
+   * peak memory) reports it; the executor puts it in the task's result.
+   * Absent when the executor does not ask (inline stages).
+   */
+  readonly reportMetrics?: (metrics: TaskMetrics) => void
 }
 
 /** What a stage's `run` receives beside its input. */

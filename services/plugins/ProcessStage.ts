@@ -10,7 +10,9 @@
  * when it closes. Inputs and outputs are checked by the action's own schemas
  * inside the child. The process gets the task's trace context (the span the
  * executor runs the task in) as TRACEPARENT, and no such variable when the
- * task runs outside any span.
+ * task runs outside any span. What the runtime measured (duration, exit
+ * code, signal, peak memory) is reported to the executor for the task's
+ * result, whether the task succeeded or failed.
  */
 import { resolve } from "node:path"
 import { Effect, Option, Schema } from "effect"
@@ -20,6 +22,8 @@ import { formatTraceparent } from "../telemetry/index.ts"
 import type { PluginTask } from "../runtimes/index.ts"
 import { StageFailure } from "../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../sdk/Stage.ts"
+import { TaskMetrics } from "../../schemas/Task.ts"
+import type { ProcessMetrics } from "../runtimes/index.ts"
 import type { LoadedManifest } from "./ManifestLoader.ts"
 
 /** Options of `processStages`. */
@@ -31,6 +35,15 @@ export interface ProcessStageOptions {
   /** Largest result a task may write. @default 1 MiB */
   readonly maxOutputBytes?: number
 }
+
+/** The wire form of a plugin process's measurements: what was not measured is left out. */
+const taskMetrics = (metrics: ProcessMetrics): TaskMetrics =>
+  new TaskMetrics({
+    durationMs: metrics.durationMs,
+    ...(metrics.exitCode === null ? {} : { exitCode: metrics.exitCode }),
+    ...(metrics.signal === null ? {} : { signal: metrics.signal }),
+    ...(metrics.peakMemoryBytes === null ? {} : { peakRssBytes: metrics.peakMemoryBytes })
+  })
 
 /** The stage definitions of a `runtime: process` plugin; none for another runtime. */
 export const processStages = (
@@ -73,6 +86,7 @@ export const processStages = (
             timeout: metadata.timeoutMs
           })
         ).pipe(
+          Effect.tap((outcome) => Effect.sync(() => info.reportMetrics?.(taskMetrics(outcome.metrics)))),
           Effect.flatMap((outcome) =>
             outcome.status === "succeeded"
               ? Effect.succeed(outcome.output as Schema.Json)

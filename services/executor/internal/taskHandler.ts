@@ -28,6 +28,7 @@ import { remoteSpan } from "../../telemetry/index.ts"
 import { StageFailure } from "../../../sdk/Stage.ts"
 import type { StageDefinition, StageTaskInfo } from "../../../sdk/Stage.ts"
 import { TaskFailure, TaskRun, TaskWaiting } from "../../../schemas/Task.ts"
+import type { TaskMetrics } from "../../../schemas/Task.ts"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
 import { ResultTooLargeError, SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
 import { SecretSource } from "../SecretSource.ts"
@@ -90,19 +91,24 @@ export const makeTaskHandler = (options: {
     secrets?: Readonly<Record<string, string>>
   ): Effect.Effect<Outcome> => {
     const timeoutMs = task.timeoutMs ?? definition.metadata.timeoutMs
+    // Runtimes other than inline measure their tasks (exit code, peak memory); inline stages get no sink.
+    let metrics: TaskMetrics | undefined
+    const measured = definition.metadata.runtime !== "inline"
     const info: StageTaskInfo = {
       taskId: task.taskId,
       runId: task.runId,
       stage: task.stage,
       attempt: task.attempt,
       ...(task.ledger === undefined ? {} : { ledger: task.ledger }),
-      ...(secrets === undefined ? {} : { secrets })
+      ...(secrets === undefined ? {} : { secrets }),
+      ...(measured ? { reportMetrics: (reported: TaskMetrics) => void (metrics = reported) } : {})
     }
+    const withMetrics = (outcome: Outcome): Outcome => (metrics === undefined ? outcome : { ...outcome, metrics })
     // A stage that finished synchronously cannot outlive its timeout (no race, no timer) and
     // logged nothing (no annotations needed).
     const started = definition.executeNow?.(task.inputs, info)
     if (started !== undefined && Exit.isExit(started)) return Effect.matchEager(started, { onSuccess: succeeded, onFailure: failedWith })
-    return (started ?? definition.execute(task.inputs, info)).pipe(
+    const outcome = (started ?? definition.execute(task.inputs, info)).pipe(
       Effect.timeoutOrElse({
         duration: Duration.millis(timeoutMs),
         orElse: () =>
@@ -113,6 +119,7 @@ export const makeTaskHandler = (options: {
       Effect.matchEager({ onSuccess: succeeded, onFailure: failedWith }),
       Effect.annotateLogs(annotations)
     )
+    return measured ? Effect.map(outcome, withMetrics) : outcome
   }
 
   const outcomeOf = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
@@ -169,13 +176,19 @@ export const makeTaskHandler = (options: {
         annotations,
         secrets
       ).pipe(withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }))
+      // Metrics are numbers and signal names: nothing in them to mask.
+      const measured = outcome.metrics === undefined ? {} : { metrics: outcome.metrics }
       switch (outcome.status) {
         case "succeeded":
-          return succeeded(maskValue(outcome.output, mask) as Schema.Json)
+          return { ...succeeded(maskValue(outcome.output, mask) as Schema.Json), ...measured }
         case "failed":
-          return { status: "failed", error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }) } as const
+          return {
+            status: "failed",
+            error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }),
+            ...measured
+          } as const
         case "waiting":
-          return { status: "waiting", waiting: maskWaiting(outcome.waiting, mask) } as const
+          return { status: "waiting", waiting: maskWaiting(outcome.waiting, mask), ...measured } as const
       }
     })
 
@@ -195,15 +208,15 @@ export const makeTaskHandler = (options: {
     const encoded =
       full.data.length <= settings.maxResultBytes
         ? full
-        : encodeTaskResult(
-            fields,
-            failedWith(
+        : encodeTaskResult(fields, {
+            ...failedWith(
               StageFailure.fromError(
                 task.stageType,
                 new ResultTooLargeError({ stageType: task.stageType, bytes: full.data.length, limit: settings.maxResultBytes })
               )
-            )
-          )
+            ),
+            ...(outcome.metrics === undefined ? {} : { metrics: outcome.metrics })
+          })
     const headers: Record<string, string> = { ...encoded.headers }
     for (const key of traceHeaders) {
       const value = message.headers[key]

@@ -7,13 +7,16 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import type { Scope } from "effect"
-import type { Bus } from "../../../services/bus/Bus.ts"
+import { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
 import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
 import { RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
+import { SwitchyardClient } from "../../../sdk/client.ts"
+import { Subjects } from "../../../services/bus/Subjects.ts"
+import { RunStore } from "../../../services/scheduler/index.ts"
 import { makeStack } from "../scheduler/harness.ts"
 
 const manifestPath = new URL("../../../examples/plugins/hello-process/plugin.yaml", import.meta.url).pathname
@@ -109,6 +112,49 @@ stages:
         )
       )
     }
+
+    it.live("reports a plugin process's duration, exit code and peak memory in its task result, run record and events", () =>
+      run(
+        Effect.gen(function* () {
+          const megabytes = 64
+          const stack = yield* makeStack("procmetrics")
+          yield* stack.registry
+          yield* stack.executor({ pool: "process", definitions: yield* processStages(yield* reporterPlugin("oneShot")) })
+          yield* stack.scheduler()
+          yield* stack.registered(["test/reporter.allocate"])
+          const services = Layer.mergeAll(Layer.succeed(Bus, stack.bus), Layer.succeed(Subjects, stack.names))
+          const client = yield* Effect.provide(Effect.service(SwitchyardClient), Layer.provide(SwitchyardClient.layer, services))
+          const store = yield* Effect.provide(Effect.service(RunStore), Layer.orDie(Layer.provide(RunStore.layer, services)))
+
+          const result = yield* client.runTask({
+            stageType: "test/reporter.allocate",
+            pool: "process",
+            inputs: { megabytes, exitCode: 3 }
+          })
+          expect(result.status).toBe("failed")
+          expect(result.error?.tag).toBe("ProcessExitError")
+          expect(result.metrics?.exitCode).toBe(3)
+          expect(result.metrics?.peakRssBytes).toBeGreaterThanOrEqual(megabytes * 1024 * 1024)
+          expect(result.metrics?.durationMs).toBeGreaterThan(0)
+
+          for (const exitCode of [0, 3]) {
+            const reply = yield* stack.submit(`
+name: metrics
+stages:
+  - { name: allocate, type: test/reporter.allocate, inputs: { megabytes: ${megabytes}, exitCode: ${exitCode} } }
+`)
+            const { events } = yield* stack.finished(reply.runId!)
+            const ended = events.find((event) => event.kind === (exitCode === 0 ? "stage.finished" : "stage.failed"))
+            const record = (yield* store.load(reply.runId!)).pipe(Option.getOrThrow).doc
+            for (const metrics of [ended?.metrics, record.stages.allocate?.metrics]) {
+              expect(metrics?.exitCode).toBe(exitCode)
+              expect(metrics?.peakRssBytes).toBeGreaterThanOrEqual(megabytes * 1024 * 1024)
+              expect(metrics?.durationMs).toBeGreaterThan(0)
+            }
+          }
+        })
+      )
+    )
 
     it.live("fails the task with the child's own error when the input does not fit the action", () =>
       run(
