@@ -3,6 +3,7 @@
  * and `ledger.update.<runId>`.
  */
 import { Schema } from "effect"
+import { Vars } from "./Pipeline.ts"
 import { TaskMetrics } from "./Task.ts"
 
 /** `run.submit`: start a run of a pipeline given as YAML (or JSON) text. */
@@ -13,7 +14,9 @@ export class RunSubmit extends Schema.Class<RunSubmit>("switchyard/RunSubmit")({
   text: Schema.String,
   inputs: Schema.Record(Schema.String, Schema.Json),
   /** Optional caller-chosen run id; makes the submit idempotent. */
-  runId: Schema.optionalKey(Schema.String)
+  runId: Schema.optionalKey(Schema.String),
+  /** Values of `{{ vars.KEY }}` for this run (`switchyard run --var`); they override the pipeline's `vars:`. */
+  vars: Schema.optionalKey(Vars)
 }) {}
 
 /** One problem found in a pipeline. */

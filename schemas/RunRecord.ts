@@ -63,6 +63,8 @@ export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   /** Sequence number of the last event published. */
   seq: Schema.Int,
   createdAt: Schema.Number,
+  /** The run's vars: the pipeline's `vars:` overridden by the submit's; every task carries them. */
+  vars: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   /** W3C traceparent of the submit: every task, result and event of the run continues this trace. */
   traceparent: Schema.optionalKey(Schema.String),
   finishedAt: Schema.optionalKey(Schema.Number),

@@ -51,7 +51,12 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
   /** The run's ledger when the task was dispatched (absent while it is empty). */
   ledger: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   /** Subject the result goes to; `task.result.<runId>` when absent. */
-  replyTo: Schema.optionalKey(Schema.String)
+  replyTo: Schema.optionalKey(Schema.String),
+  /**
+   * The run's vars (absent when it has none); the executor renders `{{ vars.KEY }}` in
+   * `inputs` from them over its own, and hands the merged set to the stage.
+   */
+  vars: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
 }) {}
 
 /**

@@ -20,6 +20,8 @@ export interface StageTaskInfo {
   readonly stage: string
   /** 1 on the first attempt; the scheduler's count, not the delivery count. */
   readonly attempt: number
+  /** The task's vars: the run's (`--var` over the pipeline's `vars:`) over the executor's own (`SWITCHYARD_VAR_<KEY>`). */
+  readonly vars?: Readonly<Record<string, string>>
   /** The run's ledger as it stood when the task was dispatched (absent while it is empty). */
   readonly ledger?: Readonly<Record<string, unknown>>
   /**
@@ -37,6 +39,8 @@ export interface StageTaskInfo {
 
 /** What a stage's `run` receives beside its input. */
 export interface StageContext extends StageTaskInfo {
+  /** The task's vars (`{}` when there are none). */
+  readonly vars: Readonly<Record<string, string>>
   /** Aborted when the task is interrupted (timeout, shutdown); pass it to fetch, timers, child processes. */
   readonly signal: AbortSignal
 }

@@ -28,7 +28,7 @@ import type { LoadedManifest } from "./ManifestLoader.ts"
 
 /** Options of `processStages`. */
 export interface ProcessStageOptions {
-  /** Values of `{{ vars.KEY }}` handed to every action. @default {} */
+  /** Vars handed to every action, under the task's own (which the executor merges). @default {} */
   readonly vars?: Readonly<Record<string, string>>
   /** Time between SIGTERM and SIGKILL of a timed-out task's process group. @default 2 seconds */
   readonly killGrace?: Duration.Input
@@ -79,7 +79,8 @@ export const processStages = (
             taskId: info.taskId,
             runId: info.runId,
             attempt: info.attempt,
-            vars: options.vars ?? {},
+            // The executor's merged vars for this task, over any the definitions were made with.
+            vars: info.vars === undefined ? (options.vars ?? {}) : { ...options.vars, ...info.vars },
             // The declared secrets the executor resolved from its own source for this task.
             secrets: info.secrets ?? {},
             ...(Option.isSome(trace) ? { traceparent: trace.value } : {}),

@@ -52,11 +52,14 @@ export const newRun = (options: {
   readonly pipeline: typeof Pipeline.Encoded
   readonly stages: ReadonlyMap<string, typeof RegisteredStage.Encoded>
   readonly inputs: Readonly<Record<string, unknown>>
+  /** The submit's vars, over the pipeline's. */
+  readonly vars?: Readonly<Record<string, string>>
   readonly now: number
   readonly traceparent?: string
 }): RunDoc => {
   const types: Record<string, MetadataDoc> = {}
   const stages: Record<string, StageDoc> = {}
+  const vars = { ...options.pipeline.vars, ...options.vars }
   for (const stage of options.pipeline.stages) {
     const registered = options.stages.get(stage.name)!
     const type = registered.metadata.type
@@ -85,6 +88,7 @@ export const newRun = (options: {
     stages,
     seq: 0,
     createdAt: options.now,
+    ...(Object.keys(vars).length === 0 ? {} : { vars }),
     ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent })
   }
 }
@@ -171,7 +175,8 @@ const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
     attempt: stage.attempt,
     inputs: (definition.config === undefined ? inputs : { ...definition.config, ...(inputs as object) }) as TaskDoc["inputs"],
     ...(ledger === undefined ? {} : { ledger }),
-    ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms })
+    ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms }),
+    ...(record.vars === undefined ? {} : { vars: record.vars })
   }
 }
 

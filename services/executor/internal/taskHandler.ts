@@ -6,6 +6,10 @@
  * `TaskResult` with a message id of `taskId:attempt` (so a redelivered task's
  * repeated result is stored once), and only then ack.
  *
+ * `{{ vars.KEY }}` in the inputs is rendered first, from the task's vars over
+ * the executor's own (an unknown key fails the task, naming stage and key);
+ * the merged vars reach the stage as `ctx.vars`.
+ *
  * A task that resolved secrets runs its stage under a masking logger and
  * tracer (`maskedTelemetry.ts`), and its result and error are masked before
  * they leave.
@@ -30,7 +34,14 @@ import type { StageDefinition, StageTaskInfo } from "../../../sdk/Stage.ts"
 import { TaskFailure, TaskRun, TaskWaiting } from "../../../schemas/Task.ts"
 import type { TaskMetrics } from "../../../schemas/Task.ts"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
-import { ResultTooLargeError, SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
+import {
+  ResultTooLargeError,
+  SecretNotDeclaredError,
+  SecretNotFoundError,
+  StageTimeoutError,
+  UnknownStageError,
+  UnknownVarError
+} from "../ExecutorError.ts"
 import { SecretSource } from "../SecretSource.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
 import type { AckDecision } from "./ackDecision.ts"
@@ -40,6 +51,7 @@ import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
 import { makeMasker, maskValue, renderSecrets, secretKeys } from "./secrets.ts"
+import { renderVars, varKeys } from "./vars.ts"
 
 /** Trace context headers copied from a task to its result. */
 const traceHeaders = ["traceparent", "tracestate"] as const
@@ -87,6 +99,7 @@ export const makeTaskHandler = (options: {
   const runStage = (
     definition: StageDefinition,
     task: TaskRun,
+    vars: Readonly<Record<string, string>>,
     annotations: LogAnnotations,
     secrets?: Readonly<Record<string, string>>
   ): Effect.Effect<Outcome> => {
@@ -99,6 +112,7 @@ export const makeTaskHandler = (options: {
       runId: task.runId,
       stage: task.stage,
       attempt: task.attempt,
+      vars,
       ...(task.ledger === undefined ? {} : { ledger: task.ledger }),
       ...(secrets === undefined ? {} : { secrets }),
       ...(measured ? { reportMetrics: (reported: TaskMetrics) => void (metrics = reported) } : {})
@@ -135,11 +149,29 @@ export const makeTaskHandler = (options: {
         )
       )
     }
-    const keys = secretKeys(task.inputs)
+    // Vars first: the run's over this executor's. Secret references are then looked for in what
+    // they rendered to, so every one passes the same declared-and-found checks.
+    const vars = task.vars === undefined ? settings.vars : { ...settings.vars, ...task.vars }
+    const referenced = varKeys(task.inputs)
+    if (referenced.size > 0) {
+      const unknown = [...referenced].filter((key) => !Object.hasOwn(vars, key))
+      if (unknown.length > 0) {
+        return Effect.succeed(
+          failedWith(
+            StageFailure.fromError(
+              task.stageType,
+              new UnknownVarError({ stage: task.stage, stageType: task.stageType, keys: unknown, known: Object.keys(vars) })
+            )
+          )
+        )
+      }
+    }
+    const rendered = referenced.size === 0 ? task : ({ ...task, inputs: renderVars(task.inputs, vars) } as TaskRun)
+    const keys = secretKeys(rendered.inputs)
     const declared = definition.value.metadata.capabilities?.secrets ?? []
     return keys.size === 0 && declared.length === 0
-      ? runStage(definition.value, task, annotations)
-      : runWithSecrets(definition.value, task, keys, annotations)
+      ? runStage(definition.value, rendered, vars, annotations)
+      : runWithSecrets(definition.value, rendered, vars, keys, annotations)
   }
 
   /** Resolves the task's secrets just before the call and masks them out of its outcome. */
@@ -148,7 +180,13 @@ export const makeTaskHandler = (options: {
    * declared and found) and every other one the stage type declares that this executor holds
    * (handed to the stage as `ctx.secrets`). All of them are masked out of its outcome.
    */
-  const runWithSecrets = (definition: StageDefinition, task: TaskRun, keys: ReadonlySet<string>, annotations: LogAnnotations) =>
+  const runWithSecrets = (
+    definition: StageDefinition,
+    task: TaskRun,
+    vars: Readonly<Record<string, string>>,
+    keys: ReadonlySet<string>,
+    annotations: LogAnnotations
+  ) =>
     Effect.gen(function* () {
       const declared = new Set(definition.metadata.capabilities?.secrets ?? [])
       const undeclared = [...keys].filter((key) => !declared.has(key))
@@ -173,6 +211,7 @@ export const makeTaskHandler = (options: {
       const outcome = yield* runStage(
         definition,
         { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun,
+        vars,
         annotations,
         secrets
       ).pipe(withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }))

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../services/bus/Codec.ts"
@@ -17,6 +17,7 @@ import { RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
 import { SwitchyardClient } from "../../../sdk/client.ts"
 import { Subjects } from "../../../services/bus/Subjects.ts"
 import { RunStore } from "../../../services/scheduler/index.ts"
+import { defineStage } from "../../../sdk/defineStage.ts"
 import { makeStack } from "../scheduler/harness.ts"
 
 const manifestPath = new URL("../../../examples/plugins/hello-process/plugin.yaml", import.meta.url).pathname
@@ -45,6 +46,30 @@ export interface Report {
 }
 
 const submitterTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+/** An inline stage that reports `ctx.vars` and its input, as the reporter plugin does from its process. */
+const inlineReport = defineStage({
+  type: "test.inline_report",
+  version: "1.0.0",
+  description: "Reports its vars and input.",
+  plugin: "test",
+  stateKey: "inline",
+  output: "set",
+  count: "one",
+  inputs: Schema.Record(Schema.String, Schema.String),
+  outputs: Schema.Struct({ vars: Schema.Record(Schema.String, Schema.String), input: Schema.Record(Schema.String, Schema.String) }),
+  run: (input, ctx) => ({ vars: { ...ctx.vars }, input })
+})
+
+/** Sends `run.submit` with vars (what `switchyard run --var` sends) and returns the run id. */
+const submitWithVars = (stack: Effect.Success<ReturnType<typeof makeStack>>, text: string, vars: Record<string, string>) =>
+  Effect.gen(function* () {
+    const request = Codec.encode(RunSubmit, WireType.RunSubmit, new RunSubmit({ version: 1, file: "vars.yaml", text, inputs: {}, vars }))
+    const answer = yield* stack.bus.request(stack.names.runSubmit, request.data, { timeout: "10 seconds", headers: request.headers })
+    const reply = yield* Codec.decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
+    expect(reply.issues).toEqual([])
+    return reply.runId!
+  })
 
 export const processStageSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>) =>
   describe(`process plugins over ${name}`, () => {
@@ -151,6 +176,83 @@ stages:
               expect(metrics?.peakRssBytes).toBeGreaterThanOrEqual(megabytes * 1024 * 1024)
               expect(metrics?.durationMs).toBeGreaterThan(0)
             }
+          }
+        })
+      )
+    )
+
+    for (const mode of ["oneShot", "pool"] as const) {
+      it.live(
+        `renders {{ vars.KEY }} and hands ctx.vars to inline stages and process plugins (${mode}): executor < pipeline < submit`,
+        () =>
+          run(
+            Effect.gen(function* () {
+              const stack = yield* makeStack(`procvars${mode}`)
+              yield* stack.registry
+              // A pool has one runtime: the inline stage has its own, with the same executor vars.
+              const vars = { GREETING: "executor", WHO: "executor", PLACE: "executor" }
+              yield* stack.executor({ pool: "process", vars, definitions: yield* processStages(yield* reporterPlugin(mode)) })
+              yield* stack.executor({ pool: "inline", vars, definitions: [inlineReport] })
+              yield* stack.scheduler()
+              yield* stack.registered(["test/reporter.report", "test.inline_report"])
+              const inputs = `{ text: "{{ vars.GREETING }} {{ vars.WHO }} at {{ vars.PLACE }}" }`
+              const runId = yield* submitWithVars(
+                stack,
+                `
+name: vars
+vars: { GREETING: pipeline, WHO: pipeline }
+stages:
+  - { name: inline, type: test.inline_report, inputs: ${inputs} }
+  - { name: report, type: test/reporter.report, inputs: ${inputs} }
+`,
+                { WHO: "submit" }
+              )
+              const { finished } = yield* stack.finished(runId)
+              // The run record keeps the run's own vars (the pipeline's with the submit's over them).
+              const services = Layer.mergeAll(Layer.succeed(Bus, stack.bus), Layer.succeed(Subjects, stack.names))
+              const store = yield* Effect.provide(Effect.service(RunStore), Layer.orDie(Layer.provide(RunStore.layer, services)))
+              const record = (yield* store.load(runId)).pipe(Option.getOrThrow).doc
+              expect(record.vars).toEqual({ GREETING: "pipeline", WHO: "submit" })
+              expect(finished.status).toBe("succeeded")
+              const expected = {
+                vars: { GREETING: "pipeline", WHO: "submit", PLACE: "executor" },
+                input: { text: "pipeline submit at executor" }
+              }
+              expect(finished.state!.inline).toEqual(expected)
+              const report = finished.state!.report as unknown as Report
+              expect({ vars: report.vars, input: report.input }).toEqual(expected)
+            })
+          )
+      )
+    }
+
+    it.live("fails a stage whose inputs name a var nobody defines, naming the stage and the key", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("procvarsunknown")
+          yield* stack.registry
+          yield* stack.executor({ pool: "process", definitions: yield* processStages(yield* reporterPlugin("oneShot")) })
+          yield* stack.executor({ pool: "inline", definitions: [inlineReport] })
+          yield* stack.scheduler()
+          yield* stack.registered(["test/reporter.report", "test.inline_report"])
+          for (const type of ["test/reporter.report", "test.inline_report"]) {
+            const runId = yield* submitWithVars(
+              stack,
+              `
+name: unknownvar
+vars: { KNOWN: yes }
+stages:
+  - { name: uses_missing, type: ${type}, inputs: { text: "{{ vars.MISSING }}" } }
+`,
+              {}
+            )
+            const { events, finished } = yield* stack.finished(runId)
+            expect(finished.status).toBe("failed")
+            const failed = events.find((event) => event.kind === "stage.failed")
+            expect(failed?.error?.tag).toBe("UnknownVarError")
+            expect(failed?.error?.message).toContain('stage "uses_missing"')
+            expect(failed?.error?.message).toContain("{{ vars.MISSING }}")
+            expect(failed?.error?.message).toContain("defined: KNOWN")
           }
         })
       )
