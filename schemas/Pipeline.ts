@@ -4,6 +4,18 @@
  */
 import { Schema } from "effect"
 
+/**
+ * Vars by name: strings under the names `{{ vars.KEY }}` can reference
+ * (letters, digits and `_`, not starting with a digit).
+ */
+export const Vars = Schema.Record(Schema.String, Schema.String).check(
+  Schema.isPropertyNames(
+    Schema.String.check(
+      Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/u, { message: "expected a var name (letters, digits and _, not starting with a digit)" })
+    )
+  )
+)
+
 /** Retry policy of one stage. */
 export class RetryPolicy extends Schema.Class<RetryPolicy>("switchyard/RetryPolicy")({
   /** Total attempts including the first. */
@@ -63,6 +75,11 @@ export class Pipeline extends Schema.Class<Pipeline>("switchyard/Pipeline")({
   plugins: Schema.optionalKey(PipelinePlugins),
   /** Default values of run inputs. */
   inputs: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  /**
+   * Values of `{{ vars.KEY }}` and `ctx.vars` for every stage of the run; they
+   * override the executor's own (`SWITCHYARD_VAR_<KEY>`) and `--var` overrides them.
+   */
+  vars: Schema.optionalKey(Vars),
   stages: Schema.Array(PipelineStage),
   /**
    * What `switchyard run` prints when the run ends: a label per line and a

@@ -3,6 +3,8 @@
  * and `ledger.update.<runId>`.
  */
 import { Schema } from "effect"
+import { Vars } from "./Pipeline.ts"
+import { TaskMetrics } from "./Task.ts"
 
 /** `run.submit`: start a run of a pipeline given as YAML (or JSON) text. */
 export class RunSubmit extends Schema.Class<RunSubmit>("switchyard/RunSubmit")({
@@ -12,7 +14,9 @@ export class RunSubmit extends Schema.Class<RunSubmit>("switchyard/RunSubmit")({
   text: Schema.String,
   inputs: Schema.Record(Schema.String, Schema.Json),
   /** Optional caller-chosen run id; makes the submit idempotent. */
-  runId: Schema.optionalKey(Schema.String)
+  runId: Schema.optionalKey(Schema.String),
+  /** Values of `{{ vars.KEY }}` for this run (`switchyard run --var`); they override the pipeline's `vars:`. */
+  vars: Schema.optionalKey(Vars)
 }) {}
 
 /** One problem found in a pipeline. */
@@ -86,7 +90,9 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   /** On `run.finished`. */
   status: Schema.optionalKey(RunStatus),
   /** On `run.finished`: the final run state. */
-  state: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+  state: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
+  /** On `stage.finished` and `stage.failed`: what the runtime measured of the attempt, when it measures anything. */
+  metrics: Schema.optionalKey(TaskMetrics)
 }) {}
 
 /** Reply to `ledger.update.<runId>` when the update was sent as a request. */

@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import { Pipeline } from "./Pipeline.ts"
 import { RunStatus } from "./Run.ts"
 import { StageMetadata } from "./StageMetadata.ts"
-import { TaskFailure, TaskWaiting } from "./Task.ts"
+import { TaskFailure, TaskMetrics, TaskWaiting } from "./Task.ts"
 
 /** Where one stage of a run is. */
 export const StageStatus = Schema.Literals(["pending", "dispatched", "retrying", "waiting", "succeeded", "failed", "skipped"])
@@ -40,7 +40,9 @@ export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   durationMs: Schema.optionalKey(Schema.Number),
   /** The executor replica that ran the last attempt. */
   executorId: Schema.optionalKey(Schema.String),
-  error: Schema.optionalKey(TaskFailure)
+  error: Schema.optionalKey(TaskFailure),
+  /** What the runtime measured of the last finished attempt, when it measures anything. */
+  metrics: Schema.optionalKey(TaskMetrics)
 }) {}
 
 /** A run: its pipeline, inputs, state slots, ledger, stage types and stages. */
@@ -61,6 +63,8 @@ export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   /** Sequence number of the last event published. */
   seq: Schema.Int,
   createdAt: Schema.Number,
+  /** The run's vars: the pipeline's `vars:` overridden by the submit's; every task carries them. */
+  vars: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   /** W3C traceparent of the submit: every task, result and event of the run continues this trace. */
   traceparent: Schema.optionalKey(Schema.String),
   finishedAt: Schema.optionalKey(Schema.Number),

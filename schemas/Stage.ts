@@ -9,6 +9,7 @@ import { Predicate, Schema } from "effect"
 import type { Effect } from "effect"
 import type { StageMetadata } from "./StageMetadata.ts"
 import { TaskFailure, TaskWaiting } from "./Task.ts"
+import type { TaskMetrics } from "./Task.ts"
 
 /** Which task a stage runs for. */
 export interface StageTaskInfo {
@@ -19,6 +20,8 @@ export interface StageTaskInfo {
   readonly stage: string
   /** 1 on the first attempt; the scheduler's count, not the delivery count. */
   readonly attempt: number
+  /** The task's vars: the run's (`--var` over the pipeline's `vars:`) over the executor's own (`SWITCHYARD_VAR_<KEY>`). */
+  readonly vars?: Readonly<Record<string, string>>
   /** The run's ledger as it stood when the task was dispatched (absent while it is empty). */
   readonly ledger?: Readonly<Record<string, unknown>>
   /**
@@ -26,10 +29,18 @@ export interface StageTaskInfo {
    * declares none). Whatever the stage returns, throws or logs has their values masked.
    */
   readonly secrets?: Readonly<Record<string, string>>
+  /**
+   * Where a runtime that measures the task (the process runtime: exit code,
+   * peak memory) reports it; the executor puts it in the task's result.
+   * Absent when the executor does not ask (inline stages).
+   */
+  readonly reportMetrics?: (metrics: TaskMetrics) => void
 }
 
 /** What a stage's `run` receives beside its input. */
 export interface StageContext extends StageTaskInfo {
+  /** The task's vars (`{}` when there are none). */
+  readonly vars: Readonly<Record<string, string>>
   /** Aborted when the task is interrupted (timeout, shutdown); pass it to fetch, timers, child processes. */
   readonly signal: AbortSignal
 }

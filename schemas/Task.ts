@@ -51,7 +51,27 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
   /** The run's ledger when the task was dispatched (absent while it is empty). */
   ledger: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
   /** Subject the result goes to; `task.result.<runId>` when absent. */
-  replyTo: Schema.optionalKey(Schema.String)
+  replyTo: Schema.optionalKey(Schema.String),
+  /**
+   * The run's vars (absent when it has none); the executor renders `{{ vars.KEY }}` in
+   * `inputs` from them over its own, and hands the merged set to the stage.
+   */
+  vars: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+}) {}
+
+/**
+ * What the runtime measured of one attempt, when it measures anything (the
+ * process runtime does; inline stages report none).
+ */
+export class TaskMetrics extends Schema.Class<TaskMetrics>("switchyard/TaskMetrics")({
+  /** Milliseconds from starting the stage's process (or handing the task to a warm one) to its ending. */
+  durationMs: Schema.Number,
+  /** The process's exit code; absent while it lives on (a warm pool worker) or when a signal ended it. */
+  exitCode: Schema.optionalKey(Schema.Int),
+  /** The signal that ended the process, e.g. `SIGKILL`. */
+  signal: Schema.optionalKey(Schema.String),
+  /** Peak resident memory of the process (its high-water mark since it started), when it wrote a result. */
+  peakRssBytes: Schema.optionalKey(Schema.Number)
 }) {}
 
 /** `task.result.<runId>`: the outcome of one attempt. */
@@ -64,5 +84,7 @@ export class TaskResult extends Schema.Class<TaskResult>("switchyard/TaskResult"
   error: Schema.optionalKey(TaskFailure),
   /** On `waiting`: what the stage waits for. */
   waiting: Schema.optionalKey(TaskWaiting),
-  durationMs: Schema.Number
+  durationMs: Schema.Number,
+  /** What the runtime measured, when it measures anything. */
+  metrics: Schema.optionalKey(TaskMetrics)
 }) {}

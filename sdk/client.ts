@@ -41,7 +41,7 @@ export interface SwitchyardConnection extends AsyncDisposable {
     fields: Readonly<Record<string, Schema.Json>>,
     options?: UpdateLedgerOptions
   ) => Promise<LedgerUpdateReply>
-  /** Ends open event subscriptions and the NATS connection. */
+  /** Ends open event subscriptions and the NATS connection; calling it again resolves once the first call has finished. */
   readonly close: () => Promise<void>
 }
 
@@ -91,7 +91,11 @@ export const connect = (options: ConnectOptions): Promise<SwitchyardConnection> 
       })
     )
 
-  const close = () => runtime.runPromise(Effect.forEach([...open], closeScope, { discard: true })).then(() => runtime.dispose())
+  // Closing is idempotent: a later call (an explicit close, then `await using`; a signal handler racing
+  // a `finally`) waits for the first one instead of running on a disposed runtime.
+  let closing: Promise<void> | undefined
+  const close = () =>
+    (closing ??= runtime.runPromise(Effect.forEach([...open], closeScope, { discard: true })).then(() => runtime.dispose()))
 
   const connection: SwitchyardConnection = {
     submitRun,

@@ -92,6 +92,7 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     const signal = new LazySignal()
     const ctx: StageContext = {
       ...info,
+      vars: info.vars ?? {},
       get signal() {
         return signal.get()
       }

@@ -5,8 +5,9 @@
  * exported `defineAction` value, matched by name), runs it with a
  * `PluginContext`, and writes one framed result line (`resultFrameMarker` +
  * JSON) to stdout, so stray `console.log` lines cannot be mistaken for it.
- * SIGTERM aborts the action's signal. The process exits 0 whenever it wrote
- * a result.
+ * SIGTERM aborts the action's signal, also when it arrives while the process
+ * is still starting (the action then starts with its signal aborted). The
+ * process exits 0 whenever it wrote a result.
  *
  * Describe mode, `node sdk/runner.ts --describe <pluginModulePath>` (what
  * `switchyard plugin validate` runs): it imports the module and writes one
@@ -21,8 +22,9 @@
  * tagged with the task id. Each task runs in its work directory
  * (the process's cwd while it runs) with TRACEPARENT set from its request,
  * and the environment is restored after it. SIGTERM aborts the running task
- * and ends the process once its result is written; the end of stdin ends it
- * too.
+ * and ends the process once its result is written (with no task running,
+ * while starting included, it exits 0 at once); the end of stdin ends it
+ * too. The SIGTERM handler is the first thing the process installs.
  */
 import { enableCompileCache } from "node:module"
 import { pathToFileURL } from "node:url"
@@ -30,6 +32,12 @@ import { resolve } from "node:path"
 import type { Effect as Fx } from "effect"
 import type { ActionRequest as Request, ActionResult, ModuleDescription } from "@switchyard/schemas/WorkerProtocol"
 import type { PluginLogger } from "./defineAction.ts"
+
+// First of all, before anything slow loads: without a handler, a SIGTERM during the start (a short
+// timeout) would kill the process by default instead of being handled as designed. Each mode reads
+// `terminated`, whether the signal came before it started or after.
+const terminated = new AbortController()
+process.on("SIGTERM", () => terminated.abort())
 
 // Loading effect is most of a plugin process's start: with Node's compile cache (under the OS temporary
 // directory) it and the plugin module are compiled once, not in every process. Only modules loaded after
@@ -108,21 +116,18 @@ const readStdin = Effect.callback<string>((resume) => {
   process.stdin.on("end", () => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8"))))
 })
 
-const oneShot = (modulePath: string) => {
-  const controller = new AbortController()
-  process.on("SIGTERM", () => controller.abort())
-  return Effect.gen(function* () {
+const oneShot = (modulePath: string) =>
+  Effect.gen(function* () {
     const text = yield* readStdin
     const request = yield* Schema.decodeUnknownEffect(Schema.fromJsonString(ActionRequest))(text).pipe(
       Effect.mapError((error) => failed("InvalidRequestError", error.message))
     )
     const module = yield* loadModule(modulePath)
-    return yield* runRequest(modulePath, module, request, controller.signal, makePluginLogger())
+    return yield* runRequest(modulePath, module, request, terminated.signal, makePluginLogger())
   }).pipe(
     Effect.catch((result) => Effect.succeed(result)),
     Effect.flatMap(writeFrame)
   )
-}
 
 const describeModule = (modulePath: string) =>
   loadModule(modulePath).pipe(
@@ -167,11 +172,13 @@ const serve = (modulePath: string) =>
     let stopping = false
     let inputEnded = false
     let finish: (() => void) | undefined
-    process.on("SIGTERM", () => {
+    const stop = () => {
       stopping = true
       if (running === undefined) process.exit(0)
       running.abort()
-    })
+    }
+    if (terminated.signal.aborted) stop()
+    else terminated.signal.addEventListener("abort", stop, { once: true })
 
     const settle = (result: ActionResult) => {
       answer(result)

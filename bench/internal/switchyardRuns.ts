@@ -165,7 +165,8 @@ export const memoryQueueFloor = (options: DeploymentOptions, warmup: number, cou
         registerTimeout: Duration.seconds(5),
         shutdownGrace: Duration.seconds(30),
         progressInterval: Duration.seconds(10),
-        maxResultBytes: 1_000_000
+        maxResultBytes: 1_000_000,
+        vars: {}
       })
       yield* bus.ensureConsumer(consumer)
       const drain = (n: number) =>

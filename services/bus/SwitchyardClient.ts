@@ -61,6 +61,8 @@ export interface SubmitRunOptions {
   readonly inputs?: Readonly<Record<string, Schema.Json>>
   /** Caller-chosen run id; submitting the same id twice starts one run. @default a fresh UUID */
   readonly runId?: string
+  /** Values of `{{ vars.KEY }}` for this run, over the pipeline's `vars:` (what `switchyard run --var` sends). */
+  readonly vars?: Readonly<Record<string, string>>
   /** How long to wait for the scheduler's answer. @default "30 seconds" */
   readonly timeout?: Duration.Input
 }
@@ -182,7 +184,14 @@ export class SwitchyardClient extends Context.Service<
         const request = encode(
           RunSubmit,
           WireType.RunSubmit,
-          new RunSubmit({ version: 1, file, text, inputs: { ...options.inputs }, runId })
+          new RunSubmit({
+            version: 1,
+            file,
+            text,
+            inputs: { ...options.inputs },
+            runId,
+            ...(options.vars === undefined ? {} : { vars: { ...options.vars } })
+          })
         )
         // A scheduler may start the run and die before it answers: the submit is sent again (the
         // run id makes it idempotent) until the whole timeout is spent, and a replacement answers.

@@ -63,12 +63,18 @@ const run = Command.make(
   {
     pipeline: Argument.String("pipeline.yaml").pipe(Argument.withDescription("The pipeline file to run")),
     inputs: Flag.KeyValuePair("input").pipe(Flag.withDescription("A run input, key=value; repeatable"), Flag.optional),
+    vars: Flag.KeyValuePair("var").pipe(
+      Flag.withDescription(
+        "A var for {{ vars.KEY }} and ctx.vars, key=value, over the pipeline's vars: and SWITCHYARD_VAR_<KEY>; repeatable"
+      ),
+      Flag.optional
+    ),
     nats,
     modules,
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON event per line"), Flag.withDefault(false))
   },
   Effect.fn(
-    function* ({ inputs, json, modules, nats, pipeline }) {
+    function* ({ inputs, json, modules, nats, pipeline, vars }) {
       const refuse = (issues: ReadonlyArray<PipelineIssue>, text?: string) =>
         reportRejection({ file: pipeline, json, issues, ...(text === undefined ? {} : { text }) }).pipe(
           Effect.andThen(Effect.fail(new PipelineRejectedError({ file: pipeline })))
@@ -126,7 +132,8 @@ const run = Command.make(
             .submitRun({
               pipeline: text,
               file: pipeline,
-              inputs: runInputs
+              inputs: runInputs,
+              ...(Option.isSome(vars) ? { vars: vars.value } : {})
             })
             .pipe(Effect.catchTag("PipelineInvalidError", reject))
           let last: { status?: string; state?: unknown; at: number } | undefined

@@ -1,13 +1,14 @@
 /**
  * The settings of one executor replica: which pool it serves, how many tasks
  * it runs at once, the lease (ack wait) and redelivery limits of the pool's
- * shared consumer, and its heartbeat, registration and shutdown timings.
+ * shared consumer, its heartbeat, registration and shutdown timings, and its
+ * own vars (`SWITCHYARD_VAR_<KEY>`).
  * Read from `SWITCHYARD_*` environment variables with `layerConfig`, or given
  * in code with `layer`; both fill the same defaults.
  */
 import { randomUUID } from "node:crypto"
 import { hostname } from "node:os"
-import { Config, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Option, Schema } from "effect"
 
 /** Options accepted in code; every field but `pool` has a default. */
 export interface ExecutorOptions {
@@ -37,6 +38,12 @@ export interface ExecutorOptions {
    * @default 1000000
    */
   readonly maxResultBytes?: number
+  /**
+   * This executor's values of `{{ vars.KEY }}` and `ctx.vars`: the lowest
+   * precedence, under the pipeline's `vars:` and the submit's (`--var`).
+   * @default {}
+   */
+  readonly vars?: Readonly<Record<string, string>>
 }
 
 /** Resolved settings. */
@@ -52,6 +59,7 @@ export interface ExecutorSettings {
   readonly shutdownGrace: Duration.Duration
   readonly progressInterval: Duration.Duration
   readonly maxResultBytes: number
+  readonly vars: Readonly<Record<string, string>>
 }
 
 /** The executor's settings. */
@@ -71,6 +79,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
    * - `SWITCHYARD_MAX_ACK_PENDING` @default slots * 4
    * - `SWITCHYARD_REGISTER_TIMEOUT` @default "5 seconds"
    * - `SWITCHYARD_SHUTDOWN_GRACE` @default "30 seconds"
+   * - `SWITCHYARD_VAR_<KEY>`: the var `KEY` (the rest of the name as written) @default none
    */
   static readonly layerConfig = (overrides: Partial<ExecutorOptions> = {}): Layer.Layer<ExecutorConfig, Config.ConfigError> =>
     Layer.effect(
@@ -88,8 +97,10 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           shutdownGrace: Config.option(Config.Duration("SWITCHYARD_SHUTDOWN_GRACE")),
           maxResultBytes: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_RESULT_BYTES"))
         })
+        const vars = yield* prefixed(["SWITCHYARD", "VAR"]).pipe(Effect.mapError((error) => new Config.ConfigError(error)))
         const fromEnv: ExecutorOptions = {
           pool: env.pool,
+          ...(Object.keys(vars).length === 0 ? {} : { vars }),
           ...present("executorId", env.executorId),
           ...present("slots", env.slots),
           ...present("heartbeatInterval", env.heartbeatInterval),
@@ -104,6 +115,28 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
       })
     )
 }
+
+/**
+ * Every value under a path of the config provider, by the rest of its name: the env provider splits
+ * names on `_` into a tree, so the tree below `SWITCHYARD_VAR` is walked and the segments joined again
+ * (`SWITCHYARD_VAR_API_BASE` is `API_BASE`).
+ */
+const prefixed = (prefix: ConfigProvider.Path): Effect.Effect<Record<string, string>, ConfigProvider.SourceError> =>
+  Effect.gen(function* () {
+    const provider = yield* ConfigProvider.ConfigProvider
+    const found: Record<string, string> = {}
+    const walk = (path: ConfigProvider.Path, name: string): Effect.Effect<void, ConfigProvider.SourceError> =>
+      Effect.gen(function* () {
+        const node = yield* provider.load(path)
+        if (node === undefined) return
+        if (node.value !== undefined && name !== "") found[name] = node.value
+        const children =
+          node._tag === "Record" ? [...node.keys] : node._tag === "Array" ? Array.from({ length: node.length }, (_, i) => i) : []
+        for (const child of children) yield* walk([...path, child], name === "" ? String(child) : `${name}_${child}`)
+      })
+    yield* walk(prefix, "")
+    return found
+  })
 
 const PositiveInt = Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))))
 
@@ -126,6 +159,7 @@ const resolve = (options: ExecutorOptions): Effect.Effect<ExecutorSettings> =>
       shutdownGrace: Duration.fromInputUnsafe(options.shutdownGrace ?? "30 seconds"),
       // Three renewals per lease leave room for one to be late.
       progressInterval: Duration.fromInputUnsafe(options.progressInterval ?? Duration.divideUnsafe(ackWait, 3)),
-      maxResultBytes: options.maxResultBytes ?? 1_000_000
+      maxResultBytes: options.maxResultBytes ?? 1_000_000,
+      vars: options.vars ?? {}
     }
   })

@@ -66,6 +66,24 @@ export class SecretNotFoundError extends Schema.TaggedError<SecretNotFoundError>
   }
 }
 
+/** A task's inputs reference vars that neither the run nor this executor defines. */
+export class UnknownVarError extends Schema.TaggedError<UnknownVarError>()("UnknownVarError", {
+  /** The stage's name in the pipeline. */
+  stage: Schema.String,
+  stageType: Schema.String,
+  keys: Schema.Array(Schema.String),
+  /** The var names that are defined. */
+  known: Schema.Array(Schema.String)
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    const names = this.keys.map((key) => `{{ vars.${key} }}`).join(", ")
+    return `stage "${this.stage}" (${this.stageType}): unknown var(s) ${names}; expected one of the pipeline's vars:, a --var or SWITCHYARD_VAR_<KEY> on the executor (defined: ${this.known.join(", ") || "none"})`
+  }
+}
+
 /** A stage's result is larger than the bus carries; another attempt would give the same. */
 export class ResultTooLargeError extends Schema.TaggedError<ResultTooLargeError>()("ResultTooLargeError", {
   stageType: Schema.String,

@@ -9,27 +9,44 @@
  * the definitions are made in (the executor's), which kills its processes
  * when it closes. Inputs and outputs are checked by the action's own schemas
  * inside the child; the JSON Schemas the stage metadata advertises are derived
- * from those schemas when the definitions are made (`checkEntryModule`).
+ * from those schemas when the definitions are made (`checkEntryModule`). The
+ * process gets the task's trace context (the span the executor runs the task
+ * in) as TRACEPARENT, and no such variable when the task runs outside any
+ * span. What the runtime measured (duration, exit code, signal, peak memory)
+ * is reported to the executor for the task's result, whether the task
+ * succeeded or failed.
  */
 import { resolve } from "node:path"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { Duration, Scope } from "effect"
 import { makeProcessPool, runInProcess } from "../runtimes/index.ts"
+import { traceparentOf } from "@switchyard/schemas/TraceContext"
 import type { PluginTask } from "../runtimes/index.ts"
 import { StageFailure } from "@switchyard/schemas/Stage"
 import type { StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
+import { TaskMetrics } from "@switchyard/schemas/Task"
+import type { ProcessMetrics } from "../runtimes/index.ts"
 import { checkEntryModule } from "./ManifestLoader.ts"
 import type { LoadedManifest } from "./ManifestLoader.ts"
 
 /** Options of `processStages`. */
 export interface ProcessStageOptions {
-  /** Values of `{{ vars.KEY }}` handed to every action. @default {} */
+  /** Vars handed to every action, under the task's own (which the executor merges). @default {} */
   readonly vars?: Readonly<Record<string, string>>
   /** Time between SIGTERM and SIGKILL of a timed-out task's process group. @default 2 seconds */
   readonly killGrace?: Duration.Input
   /** Largest result a task may write. @default 1 MiB */
   readonly maxOutputBytes?: number
 }
+
+/** The wire form of a plugin process's measurements: what was not measured is left out. */
+const taskMetrics = (metrics: ProcessMetrics): TaskMetrics =>
+  new TaskMetrics({
+    durationMs: metrics.durationMs,
+    ...(metrics.exitCode === null ? {} : { exitCode: metrics.exitCode }),
+    ...(metrics.signal === null ? {} : { signal: metrics.signal }),
+    ...(metrics.peakMemoryBytes === null ? {} : { peakRssBytes: metrics.peakMemoryBytes })
+  })
 
 /** The stage definitions of a `runtime: process` plugin; none for another runtime. */
 export const processStages = (
@@ -59,20 +76,26 @@ export const processStages = (
             ...(manifest.pool.maxTasksPerProcess === undefined ? {} : { maxTasksPerProcess: manifest.pool.maxTasksPerProcess })
           })
     const run = (task: PluginTask) => (pool === undefined ? runInProcess({ ...task, ...processes }) : pool.run(task))
+    const traceparent = Effect.option(Effect.map(Effect.currentParentSpan, traceparentOf))
     return manifest.stages.map((stage, index): StageDefinition => {
       const metadata = checked.stages[index]!
       const execute = (rawInput: unknown, info: StageTaskInfo) =>
-        run({
-          action: stage.name,
-          input: rawInput,
-          taskId: info.taskId,
-          runId: info.runId,
-          attempt: info.attempt,
-          vars: options.vars ?? {},
-          // The declared secrets the executor resolved from its own source for this task.
-          secrets: info.secrets ?? {},
-          timeout: metadata.timeoutMs
-        }).pipe(
+        Effect.flatMap(traceparent, (trace) =>
+          run({
+            action: stage.name,
+            input: rawInput,
+            taskId: info.taskId,
+            runId: info.runId,
+            attempt: info.attempt,
+            // The executor's merged vars for this task, over any the definitions were made with.
+            vars: info.vars === undefined ? (options.vars ?? {}) : { ...options.vars, ...info.vars },
+            // The declared secrets the executor resolved from its own source for this task.
+            secrets: info.secrets ?? {},
+            ...(Option.isSome(trace) ? { traceparent: trace.value } : {}),
+            timeout: metadata.timeoutMs
+          })
+        ).pipe(
+          Effect.tap((outcome) => Effect.sync(() => info.reportMetrics?.(taskMetrics(outcome.metrics)))),
           Effect.flatMap((outcome) =>
             outcome.status === "succeeded"
               ? Effect.succeed(outcome.output as Schema.Json)

@@ -27,6 +27,7 @@ type StageDoc = typeof StageRun.Encoded
 type EventDoc = typeof RunEvent.Encoded
 type TaskDoc = typeof TaskRun.Encoded
 type FailureDoc = NonNullable<StageDoc["error"]>
+type MetricsDoc = NonNullable<StageDoc["metrics"]>
 type MetadataDoc = typeof StageMetadata.Encoded
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -51,11 +52,14 @@ export const newRun = (options: {
   readonly pipeline: typeof Pipeline.Encoded
   readonly stages: ReadonlyMap<string, typeof RegisteredStage.Encoded>
   readonly inputs: Readonly<Record<string, unknown>>
+  /** The submit's vars, over the pipeline's. */
+  readonly vars?: Readonly<Record<string, string>>
   readonly now: number
   readonly traceparent?: string
 }): RunDoc => {
   const types: Record<string, MetadataDoc> = {}
   const stages: Record<string, StageDoc> = {}
+  const vars = { ...options.pipeline.vars, ...options.vars }
   for (const stage of options.pipeline.stages) {
     const registered = options.stages.get(stage.name)!
     const type = registered.metadata.type
@@ -84,6 +88,7 @@ export const newRun = (options: {
     stages,
     seq: 0,
     createdAt: options.now,
+    ...(Object.keys(vars).length === 0 ? {} : { vars }),
     ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent })
   }
 }
@@ -170,7 +175,8 @@ const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
     attempt: stage.attempt,
     inputs: (definition.config === undefined ? inputs : { ...definition.config, ...(inputs as object) }) as TaskDoc["inputs"],
     ...(ledger === undefined ? {} : { ledger }),
-    ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms })
+    ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms }),
+    ...(record.vars === undefined ? {} : { vars: record.vars })
   }
 }
 
@@ -231,6 +237,8 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
   const draft = new Draft(record, now)
   const metadata = metadataOf(record, stage)
   const durationMs = result.durationMs
+  // A copy as plain JSON: the record is stored as JSON, and the result may be a decoded class instance.
+  const measured = result.metrics === undefined ? {} : { metrics: { ...result.metrics } as MetricsDoc }
   if (result.status === "succeeded") {
     const applied = applyOutput(record.state, { stateKey: metadata.stateKey, mode: metadata.output, output: result.output ?? null })
     if (applied._tag === "Rejected") {
@@ -238,13 +246,14 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
         draft,
         stage,
         { tag: "OutputApplyError", message: `stage "${stage.name}" (${stage.type}): ${applied.message}`, retryable: false },
-        durationMs
+        durationMs,
+        measured
       )
       return draft.done()
     }
     const count = countOutput(metadata.count, result.output ?? null)
     draft.record.state = applied.state as RunDoc["state"]
-    draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId })
+    draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId, ...measured })
     draft.index.succeeded++
     draft.event({
       kind: "stage.finished",
@@ -253,7 +262,8 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
       attempt: stage.attempt,
       executorId: result.executorId,
       durationMs,
-      count
+      count,
+      ...measured
     })
     const dependents = draft.index.dependents.get(stage.name) ?? []
     for (const dependent of dependents) draft.index.waitingOn.set(dependent, draft.index.waitingOn.get(dependent)! - 1)
@@ -268,12 +278,19 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
     draft,
     { ...stage, executorId: result.executorId },
     result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true },
-    durationMs
+    durationMs,
+    measured
   )
   return draft.done()
 }
 
-const fail = (draft: Draft, stage: StageDoc, error: FailureDoc, durationMs: number): void => {
+const fail = (
+  draft: Draft,
+  stage: StageDoc,
+  error: FailureDoc,
+  durationMs: number,
+  measured: { readonly metrics?: MetricsDoc } = {}
+): void => {
   const policy = draft.index.definitions.get(stage.name)!.retries
   const maxAttempts = policy?.max_attempts ?? 1
   const willRetry = error.retryable && stage.attempt < maxAttempts
@@ -284,19 +301,20 @@ const fail = (draft: Draft, stage: StageDoc, error: FailureDoc, durationMs: numb
     attempt: stage.attempt,
     ...(stage.executorId === undefined || stage.executorId === "" ? {} : { executorId: stage.executorId }),
     durationMs,
-    error: { tag: error.tag, message: error.message }
+    error: { tag: error.tag, message: error.message },
+    ...measured
   })
   if (willRetry) {
     const base = policy?.backoff_ms ?? defaultBackoffMs
     const factor = policy?.factor ?? defaultFactor
     const delay = Math.min(policy?.max_backoff_ms ?? defaultMaxBackoffMs, base * factor ** (stage.attempt - 1))
     const at = draft.now + delay
-    draft.stage(stage.name, { status: "retrying", retryAt: at, error, durationMs })
+    draft.stage(stage.name, { status: "retrying", retryAt: at, error, durationMs, ...measured })
     draft.event({ kind: "stage.retrying", stage: stage.name, stageType: stage.type, attempt: stage.attempt + 1, retryInMs: delay })
     draft.timers.push({ stage: stage.name, at })
     return
   }
-  draft.stage(stage.name, { status: "failed", finishedAt: draft.now, error, durationMs })
+  draft.stage(stage.name, { status: "failed", finishedAt: draft.now, error, durationMs, ...measured })
   finish(draft, "failed", {
     tag: error.tag,
     message: `stage "${stage.name}" failed after ${stage.attempt} attempt${stage.attempt === 1 ? "" : "s"}: ${error.message}`,

@@ -240,6 +240,7 @@ export class Scheduler extends Context.Service<
             pipeline: encodePipeline(pipeline),
             stages: new Map([...stages].map(([name, stage]) => [name, encodeRegistered(stage)])),
             inputs: request.inputs,
+            ...(request.vars === undefined ? {} : { vars: request.vars }),
             now,
             ...(trace[TraceparentHeader] === undefined ? {} : { traceparent: trace[TraceparentHeader] })
           })

@@ -125,6 +125,27 @@ describe("connect (the Promise client) over NATS", () => {
     }).pipe(Effect.scoped)
   })
 
+  it.live("closes once when close is called twice, together or one after the other", () => {
+    const names = uniqueNames("sdkpromiseclosetwice")
+    return Effect.promise(async () => {
+      const connection = await connect({ natsUrl: inject("natsUrl"), prefix: names.prefix })
+      const together = await Promise.allSettled([connection.close(), connection.close()])
+      const after = await Promise.allSettled([connection.close()])
+      return [...together, ...after].map((settled) => settled.status)
+    }).pipe(Effect.map((statuses) => assert.deepStrictEqual(statuses, ["fulfilled", "fulfilled", "fulfilled"])))
+  })
+
+  it.live("disposes a connection with await using after it was closed explicitly", () => {
+    const names = uniqueNames("sdkpromiseusing")
+    return Effect.promise(async () => {
+      {
+        await using connection = await connect({ natsUrl: inject("natsUrl"), prefix: names.prefix })
+        await connection.close()
+      }
+      return "disposed"
+    }).pipe(Effect.map((outcome) => assert.strictEqual(outcome, "disposed")))
+  })
+
   it.live("rejects connect when no server listens at the URL", () =>
     Effect.gen(function* () {
       const error = yield* Effect.promise(() =>

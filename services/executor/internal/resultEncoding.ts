@@ -10,7 +10,7 @@ import type { Schema } from "effect"
 import type { Headers } from "@switchyard/bus/Bus"
 import * as Codec from "@switchyard/schemas/Codec"
 import { WireType } from "@switchyard/schemas/Catalog"
-import type { TaskFailure, TaskWaiting } from "@switchyard/schemas/Task"
+import type { TaskFailure, TaskMetrics, TaskWaiting } from "@switchyard/schemas/Task"
 import { TaskResult } from "@switchyard/schemas/Task"
 
 /** What a result says besides its outcome. */
@@ -25,11 +25,20 @@ export interface ResultFields {
   readonly durationMs: number
 }
 
-/** How the stage ended. */
-export type Outcome =
+/** How the stage ended, with what its runtime measured when it measures anything. */
+export type Outcome = (
   | { readonly status: "succeeded"; readonly output: Schema.Json }
   | { readonly status: "failed"; readonly error: TaskFailure }
   | { readonly status: "waiting"; readonly waiting: TaskWaiting }
+) & { readonly metrics?: TaskMetrics }
+
+/** The plain JSON of the metrics, keys in the schema's order. */
+const metricsJson = (metrics: TaskMetrics) => ({
+  durationMs: metrics.durationMs,
+  ...(metrics.exitCode === undefined ? {} : { exitCode: metrics.exitCode }),
+  ...(metrics.signal === undefined ? {} : { signal: metrics.signal }),
+  ...(metrics.peakRssBytes === undefined ? {} : { peakRssBytes: metrics.peakRssBytes })
+})
 
 /** Deeper outputs are checked by the schema (which also detects cycles). */
 const maxFastDepth = 32
@@ -77,15 +86,17 @@ export const encodeTaskResult = (fields: ResultFields, outcome: Outcome): { read
     pool: fields.pool,
     status: outcome.status
   }
+  const tail = outcome.metrics === undefined ? {} : { metrics: metricsJson(outcome.metrics) }
   // Keys in the schema's order, so the bytes match what the schema would produce.
   return Codec.encodePlain(
     WireType.TaskResult,
     outcome.status === "succeeded"
-      ? { ...head, output: outcome.output, durationMs: fields.durationMs }
+      ? { ...head, output: outcome.output, durationMs: fields.durationMs, ...tail }
       : {
           ...head,
           error: { tag: outcome.error.tag, message: outcome.error.message, retryable: outcome.error.retryable },
-          durationMs: fields.durationMs
+          durationMs: fields.durationMs,
+          ...tail
         }
   )
 }

@@ -6,6 +6,10 @@
  * `TaskResult` with a message id of `taskId:attempt` (so a redelivered task's
  * repeated result is stored once), and only then ack.
  *
+ * `{{ vars.KEY }}` in the inputs is rendered first, from the task's vars over
+ * the executor's own (an unknown key fails the task, naming stage and key);
+ * the merged vars reach the stage as `ctx.vars`.
+ *
  * A task that resolved secrets runs its stage under a masking logger and
  * tracer (`maskedTelemetry.ts`), and its result and error are masked before
  * they leave.
@@ -28,8 +32,16 @@ import { remoteSpan } from "@switchyard/schemas/TraceContext"
 import { StageFailure } from "@switchyard/schemas/Stage"
 import type { StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
 import { TaskFailure, TaskRun, TaskWaiting } from "@switchyard/schemas/Task"
+import type { TaskMetrics } from "@switchyard/schemas/Task"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
-import { ResultTooLargeError, SecretNotDeclaredError, SecretNotFoundError, StageTimeoutError, UnknownStageError } from "../ExecutorError.ts"
+import {
+  ResultTooLargeError,
+  SecretNotDeclaredError,
+  SecretNotFoundError,
+  StageTimeoutError,
+  UnknownStageError,
+  UnknownVarError
+} from "../ExecutorError.ts"
 import { SecretSource } from "../SecretSource.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
 import type { AckDecision } from "./ackDecision.ts"
@@ -39,6 +51,7 @@ import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
 import { makeMasker, maskValue, renderSecrets, secretKeys } from "./secrets.ts"
+import { renderVars, varKeys } from "./vars.ts"
 
 /** Trace context headers copied from a task to its result. */
 const traceHeaders = ["traceparent", "tracestate"] as const
@@ -86,23 +99,30 @@ export const makeTaskHandler = (options: {
   const runStage = (
     definition: StageDefinition,
     task: TaskRun,
+    vars: Readonly<Record<string, string>>,
     annotations: LogAnnotations,
     secrets?: Readonly<Record<string, string>>
   ): Effect.Effect<Outcome> => {
     const timeoutMs = task.timeoutMs ?? definition.metadata.timeoutMs
+    // Runtimes other than inline measure their tasks (exit code, peak memory); inline stages get no sink.
+    let metrics: TaskMetrics | undefined
+    const measured = definition.metadata.runtime !== "inline"
     const info: StageTaskInfo = {
       taskId: task.taskId,
       runId: task.runId,
       stage: task.stage,
       attempt: task.attempt,
+      vars,
       ...(task.ledger === undefined ? {} : { ledger: task.ledger }),
-      ...(secrets === undefined ? {} : { secrets })
+      ...(secrets === undefined ? {} : { secrets }),
+      ...(measured ? { reportMetrics: (reported: TaskMetrics) => void (metrics = reported) } : {})
     }
+    const withMetrics = (outcome: Outcome): Outcome => (metrics === undefined ? outcome : { ...outcome, metrics })
     // A stage that finished synchronously cannot outlive its timeout (no race, no timer) and
     // logged nothing (no annotations needed).
     const started = definition.executeNow?.(task.inputs, info)
     if (started !== undefined && Exit.isExit(started)) return Effect.matchEager(started, { onSuccess: succeeded, onFailure: failedWith })
-    return (started ?? definition.execute(task.inputs, info)).pipe(
+    const outcome = (started ?? definition.execute(task.inputs, info)).pipe(
       Effect.timeoutOrElse({
         duration: Duration.millis(timeoutMs),
         orElse: () =>
@@ -113,6 +133,7 @@ export const makeTaskHandler = (options: {
       Effect.matchEager({ onSuccess: succeeded, onFailure: failedWith }),
       Effect.annotateLogs(annotations)
     )
+    return measured ? Effect.map(outcome, withMetrics) : outcome
   }
 
   const outcomeOf = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
@@ -128,11 +149,29 @@ export const makeTaskHandler = (options: {
         )
       )
     }
-    const keys = secretKeys(task.inputs)
+    // Vars first: the run's over this executor's. Secret references are then looked for in what
+    // they rendered to, so every one passes the same declared-and-found checks.
+    const vars = task.vars === undefined ? settings.vars : { ...settings.vars, ...task.vars }
+    const referenced = varKeys(task.inputs)
+    if (referenced.size > 0) {
+      const unknown = [...referenced].filter((key) => !Object.hasOwn(vars, key))
+      if (unknown.length > 0) {
+        return Effect.succeed(
+          failedWith(
+            StageFailure.fromError(
+              task.stageType,
+              new UnknownVarError({ stage: task.stage, stageType: task.stageType, keys: unknown, known: Object.keys(vars) })
+            )
+          )
+        )
+      }
+    }
+    const rendered = referenced.size === 0 ? task : ({ ...task, inputs: renderVars(task.inputs, vars) } as TaskRun)
+    const keys = secretKeys(rendered.inputs)
     const declared = definition.value.metadata.capabilities?.secrets ?? []
     return keys.size === 0 && declared.length === 0
-      ? runStage(definition.value, task, annotations)
-      : runWithSecrets(definition.value, task, keys, annotations)
+      ? runStage(definition.value, rendered, vars, annotations)
+      : runWithSecrets(definition.value, rendered, vars, keys, annotations)
   }
 
   /** Resolves the task's secrets just before the call and masks them out of its outcome. */
@@ -141,7 +180,13 @@ export const makeTaskHandler = (options: {
    * declared and found) and every other one the stage type declares that this executor holds
    * (handed to the stage as `ctx.secrets`). All of them are masked out of its outcome.
    */
-  const runWithSecrets = (definition: StageDefinition, task: TaskRun, keys: ReadonlySet<string>, annotations: LogAnnotations) =>
+  const runWithSecrets = (
+    definition: StageDefinition,
+    task: TaskRun,
+    vars: Readonly<Record<string, string>>,
+    keys: ReadonlySet<string>,
+    annotations: LogAnnotations
+  ) =>
     Effect.gen(function* () {
       const declared = new Set(definition.metadata.capabilities?.secrets ?? [])
       const undeclared = [...keys].filter((key) => !declared.has(key))
@@ -166,16 +211,23 @@ export const makeTaskHandler = (options: {
       const outcome = yield* runStage(
         definition,
         { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun,
+        vars,
         annotations,
         secrets
       ).pipe(withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }))
+      // Metrics are numbers and signal names: nothing in them to mask.
+      const measured = outcome.metrics === undefined ? {} : { metrics: outcome.metrics }
       switch (outcome.status) {
         case "succeeded":
-          return succeeded(maskValue(outcome.output, mask) as Schema.Json)
+          return { ...succeeded(maskValue(outcome.output, mask) as Schema.Json), ...measured }
         case "failed":
-          return { status: "failed", error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }) } as const
+          return {
+            status: "failed",
+            error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }),
+            ...measured
+          } as const
         case "waiting":
-          return { status: "waiting", waiting: maskWaiting(outcome.waiting, mask) } as const
+          return { status: "waiting", waiting: maskWaiting(outcome.waiting, mask), ...measured } as const
       }
     })
 
@@ -195,15 +247,15 @@ export const makeTaskHandler = (options: {
     const encoded =
       full.data.length <= settings.maxResultBytes
         ? full
-        : encodeTaskResult(
-            fields,
-            failedWith(
+        : encodeTaskResult(fields, {
+            ...failedWith(
               StageFailure.fromError(
                 task.stageType,
                 new ResultTooLargeError({ stageType: task.stageType, bytes: full.data.length, limit: settings.maxResultBytes })
               )
-            )
-          )
+            ),
+            ...(outcome.metrics === undefined ? {} : { metrics: outcome.metrics })
+          })
     const headers: Record<string, string> = { ...encoded.headers }
     for (const key of traceHeaders) {
       const value = message.headers[key]

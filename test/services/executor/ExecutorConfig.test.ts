@@ -30,6 +30,31 @@ describe("ExecutorConfig", () => {
     })
   )
 
+  it.effect("reads every SWITCHYARD_VAR_<KEY> as the var KEY, underscores and case kept, and nothing else", () =>
+    Effect.gen(function* () {
+      const resolved = yield* fromEnv({
+        SWITCHYARD_POOL: "p",
+        SWITCHYARD_VAR_API_BASE: "https://api.example",
+        SWITCHYARD_VAR_region: "eu-west",
+        SWITCHYARD_VAR_REGION: "EU",
+        SWITCHYARD_VAR_A: "a",
+        SWITCHYARD_VAR_A_B_C: "abc",
+        SWITCHYARD_VAR_1: "one",
+        SWITCHYARD_VARIABLE: "not a var",
+        OTHER_VAR_X: "not ours"
+      })
+      assert.deepStrictEqual(resolved.vars, {
+        API_BASE: "https://api.example",
+        region: "eu-west",
+        REGION: "EU",
+        A: "a",
+        A_B_C: "abc",
+        "1": "one"
+      })
+      assert.deepStrictEqual((yield* fromEnv({ SWITCHYARD_POOL: "p" })).vars, {})
+    })
+  )
+
   it.effect("reads SWITCHYARD_* variables, and lets code overrides win", () =>
     Effect.gen(function* () {
       const resolved = yield* fromEnv(

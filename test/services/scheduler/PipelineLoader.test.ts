@@ -40,6 +40,24 @@ stages:
     })
   )
 
+  it.effect("accepts a top-level vars: map of strings", () =>
+    Effect.gen(function* () {
+      const loaded = yield* load(
+        "name: v\nvars: { API_BASE: https://api.example, region: eu }\nstages:\n  - name: a\n    type: hello.greet\n"
+      )
+      expect(loaded.pipeline.vars).toEqual({ API_BASE: "https://api.example", region: "eu" })
+    })
+  )
+
+  it.effect("rejects vars: whose names or values are not what {{ vars.KEY }} takes, naming the field", () =>
+    Effect.gen(function* () {
+      const badName = yield* failureOf("name: v\nvars:\n  api-base: x\nstages: []\n")
+      expect(badName.join("\n")).toMatch(/^pipelines\/test\.yaml:3:\d+: vars(\.|\[")api-base.*expected a var name/)
+      const badValue = yield* failureOf("name: v\nvars:\n  retries: { n: 3 }\nstages: []\n")
+      expect(badValue.join("\n")).toMatch(/^pipelines\/test\.yaml:3:\d+: vars\.retries: .*string/)
+    })
+  )
+
   it.effect("names the file, line and column of a YAML syntax error", () =>
     Effect.gen(function* () {
       const issues = yield* failureOf("name: broken\nstages: []\nname: again\n")

@@ -3,7 +3,7 @@ import type { Schema } from "effect"
 import * as Codec from "../../../../schemas/Codec.ts"
 import { encodeTaskResult, type Outcome } from "../../../../services/executor/internal/resultEncoding.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
-import { TaskFailure, TaskResult } from "../../../../schemas/Task.ts"
+import { TaskFailure, TaskMetrics, TaskResult } from "../../../../schemas/Task.ts"
 
 const fields = {
   taskId: "t-1",
@@ -42,6 +42,26 @@ describe("encodeTaskResult", () => {
     }
     const error = new TaskFailure({ tag: "StageTimeoutError", message: "took too long", retryable: true })
     assert.strictEqual(text(encodeTaskResult(fields, { status: "failed", error }).data), text(viaSchema({ status: "failed", error }).data))
+  })
+
+  it("gives the schema's bytes for results that carry a runtime's metrics, whichever fields were measured", () => {
+    const measured: ReadonlyArray<TaskMetrics> = [
+      new TaskMetrics({ durationMs: 41 }),
+      new TaskMetrics({ durationMs: 41, exitCode: 0, peakRssBytes: 73_400_320 }),
+      new TaskMetrics({ durationMs: 2.5, signal: "SIGKILL" }),
+      new TaskMetrics({ durationMs: 9, exitCode: 3, signal: "SIGTERM", peakRssBytes: 1 })
+    ]
+    const error = new TaskFailure({ tag: "ProcessExitError", message: "exited with code 3", retryable: true })
+    for (const metrics of measured) {
+      for (const outcome of [
+        { status: "succeeded", output: { ok: true }, metrics },
+        { status: "failed", error, metrics }
+      ] as const) {
+        const fast = encodeTaskResult(fields, outcome)
+        assert.strictEqual(text(fast.data), text(viaSchema(outcome).data), JSON.stringify(outcome))
+        assert.deepStrictEqual(JSON.parse(text(fast.data)).metrics, { ...metrics })
+      }
+    }
   })
 
   it("leaves outputs it cannot vouch for to the schema, which rejects what is not JSON", () => {

@@ -29,7 +29,8 @@ const settings: ExecutorSettings = {
   registerTimeout: Duration.seconds(5),
   shutdownGrace: Duration.seconds(5),
   progressInterval: Duration.seconds(10),
-  maxResultBytes: 1_000_000
+  maxResultBytes: 1_000_000,
+  vars: {}
 }
 
 const upper = defineStage({
