@@ -3,12 +3,12 @@
  * registry, keeps live runs in its run table (one actor per run, transitions
  * serial per run and group-committed to the run-state bucket), applies task
  * results from the results work queue exactly once, arms retry timers, fails
- * stages whose tasks were dead-lettered, and answers `run.submit`,
+ * stages whose tasks were dead-lettered or could not be sent, and answers `run.submit`,
  * `run.cancel` and `ledger.update.<runId>`. Every transition is saved before
  * its events, dispatches and acks happen, so a restarted scheduler resumes
  * every unfinished run from the bucket.
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "../bus/Bus.ts"
 import type { JobMessage, Message } from "../bus/Bus.ts"
 import type { BusError, KvConflictError } from "../bus/BusError.ts"
@@ -80,13 +80,13 @@ const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
 const noStackTrace = { captureStackTrace: false } as const
 
 /**
- * Effects of a bus hop are retried a few times (after 50 ms, then doubling): they follow a saved
- * transition and must not be lost. The retry machinery is built only once a first attempt failed.
+ * A task that could not be sent is sent again in the background (after 50 ms, doubling up to 5
+ * seconds apart) for as long as `dispatchRetryWindow` allows and its stage still waits for it;
+ * the run's other transitions do not wait behind it. The retry machinery is built only once a
+ * first attempt failed.
  */
-const firstHopRetryDelay = Duration.millis(50)
-const hopRetry = { schedule: Schedule.exponential(Duration.millis(100)), times: 4 }
-const withHopRetry = <A, E>(hop: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.catch(hop, () => hop.pipe(Effect.delay(firstHopRetryDelay), Effect.retry(hopRetry)))
+const firstRedispatchDelay = Duration.millis(50)
+const redispatchSchedule = Schedule.min([Schedule.exponential(Duration.millis(50)), Schedule.spaced(Duration.seconds(5))])
 
 /** The scheduler service. */
 export class Scheduler extends Context.Service<
@@ -158,10 +158,64 @@ export class Scheduler extends Context.Service<
           return bus.publish(names.runEvent(event.runId), message.data, { headers: { ...message.headers, ...runTrace(doc) } })
         }
 
+        /** Whether the run still waits for this attempt of this task. */
+        const owed = (task: typeof TaskRun.Encoded): boolean => {
+          const stage = Option.getOrUndefined(table.live(task.runId))?.stages[task.stage]
+          return stage !== undefined && stage.status === "dispatched" && stage.taskId === task.taskId && stage.attempt === task.attempt
+        }
+
+        /**
+         * Sends a task whose first send failed again until it leaves; when it cannot (the error is
+         * not retryable, or the retry window passed) its stage fails, naming the pool and subject.
+         */
+        const redispatch = (doc: RunDoc, task: typeof TaskRun.Encoded, first: BusError): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            const pool = doc.stages[task.stage]!.pool
+            const subject = names.taskRun(pool)
+            let sends = 1
+            const resend = dispatch(doc, task).pipe(
+              Effect.tapError(() => Effect.sync(() => sends++)),
+              Effect.retry({
+                while: (error) => error.isRetryable && owed(task),
+                schedule: redispatchSchedule.pipe(Schedule.upTo({ duration: config.dispatchRetryWindow }))
+              }),
+              Effect.delay(firstRedispatchDelay)
+            )
+            const retried = first.isRetryable && owed(task) ? yield* Effect.result(resend) : Result.fail(first)
+            if (Result.isSuccess(retried) || !owed(task)) return
+            const error = retried.failure
+            yield* Effect.logError(
+              `task ${task.taskId} attempt ${task.attempt} of run ${task.runId} could not be sent to pool ${pool} on ${subject}; failing its stage`,
+              { error: error.message, code: error.code, sends }
+            )
+            const failed = {
+              version: 1,
+              taskId: task.taskId,
+              runId: task.runId,
+              stage: task.stage,
+              stageType: task.stageType,
+              attempt: task.attempt,
+              executorId: "",
+              pool,
+              status: "failed",
+              error: {
+                tag: "TaskDispatchError",
+                message: `could not send the task to pool "${pool}" on ${subject} (${sends} send${sends === 1 ? "" : "s"}): ${error.message}`,
+                retryable: false
+              },
+              durationMs: 0
+            } as const
+            yield* table.transact(task.runId, (current, now) => RunActor.onResult(current, failed, now))
+          }).pipe(Effect.catchCause((cause) => Effect.logError(`sending task ${task.taskId} of run ${task.runId} failed`, cause)))
+
         /** A saved transition's effects: tasks out, events out, timers armed. */
         const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
-            yield* Effect.forEach(transition.dispatch, (task) => withHopRetry(dispatch(doc, task)), { discard: true })
+            for (const task of transition.dispatch) {
+              const sent = yield* Effect.result(dispatch(doc, task))
+              // Forked: it may fail the stage, a transition that waits for this one's save to finish.
+              if (sent._tag === "Failure") yield* Effect.forkIn(redispatch(doc, task, sent.failure), scope)
+            }
             yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
             for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at)
           }).pipe(

@@ -26,6 +26,12 @@ export interface SchedulerSettings {
    * @default 64
    */
   readonly requestConcurrency: number
+  /**
+   * How long a task that could not be sent to its pool is sent again (with backoff) before its
+   * stage fails with `TaskDispatchError`.
+   * @default 30 seconds
+   */
+  readonly dispatchRetryWindow: Duration.Duration
 }
 
 /** Scheduler settings service. */
@@ -36,7 +42,8 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
 
   /**
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
-   * `SWITCHYARD_STAGE_CACHE_TTL` and `SWITCHYARD_REQUEST_CONCURRENCY`.
+   * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY` and
+   * `SWITCHYARD_DISPATCH_RETRY_WINDOW`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
@@ -45,7 +52,10 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const resultConcurrency = yield* Config.Int("SWITCHYARD_RESULT_CONCURRENCY").pipe(Config.withDefault(defaults.resultConcurrency))
       const stageCacheTtl = yield* Config.Duration("SWITCHYARD_STAGE_CACHE_TTL").pipe(Config.withDefault(defaults.stageCacheTtl))
       const requestConcurrency = yield* Config.Int("SWITCHYARD_REQUEST_CONCURRENCY").pipe(Config.withDefault(defaults.requestConcurrency))
-      return SchedulerConfig.of({ resultAckWait, resultConcurrency, stageCacheTtl, requestConcurrency })
+      const dispatchRetryWindow = yield* Config.Duration("SWITCHYARD_DISPATCH_RETRY_WINDOW").pipe(
+        Config.withDefault(defaults.dispatchRetryWindow)
+      )
+      return SchedulerConfig.of({ resultAckWait, resultConcurrency, stageCacheTtl, requestConcurrency, dispatchRetryWindow })
     })
   )
 }
@@ -54,5 +64,6 @@ const defaults: SchedulerSettings = {
   resultAckWait: Duration.seconds(30),
   resultConcurrency: 256,
   stageCacheTtl: Duration.seconds(2),
-  requestConcurrency: 64
+  requestConcurrency: 64,
+  dispatchRetryWindow: Duration.seconds(30)
 }
