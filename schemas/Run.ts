@@ -46,7 +46,9 @@ export class RunCancelReply extends Schema.Class<RunCancelReply>("switchyard/Run
   version: Schema.Literal(1),
   runId: Schema.String,
   cancelled: Schema.Boolean,
-  status: Schema.String
+  status: Schema.String,
+  /** Task ids of the run that executors confirmed they stopped before the reply (absent when none was running). */
+  stopped: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 
 /** Final status of a run. */

@@ -23,7 +23,7 @@ import { Pipeline } from "../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../schemas/Registry.ts"
 import { LedgerUpdate, LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
 import type { RunEvent } from "../../schemas/Run.ts"
-import { TaskResult, TaskRun } from "../../schemas/Task.ts"
+import { TaskCancel, TaskCancelled, TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { Lru } from "./internal/lru.ts"
 import { PipelineInvalidError } from "./PipelineError.ts"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
@@ -75,6 +75,7 @@ const decodeDeadLetter = decode(DeadLetterRecord, "DeadLetter")
 const decodeSubmit = decode(RunSubmit, WireType.RunSubmit)
 const decodeCancel = decode(RunCancel, WireType.RunCancel)
 const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
+const decodeCancelled = decode(TaskCancelled, WireType.TaskCancelled)
 
 /** Hot-path spans are created in one place each; a stack trace would add nothing. */
 const noStackTrace = { captureStackTrace: false } as const
@@ -301,14 +302,58 @@ export class Scheduler extends Context.Service<
             onNone: () => store.load(runId).pipe(Effect.map(Option.map((stored) => stored.doc)))
           })
 
+        /**
+         * Tells every executor to stop the run's tasks (`task.cancel.<runId>`) and waits until the
+         * ones in flight are confirmed stopped (`task.cancelled.<runId>`) or `cancelConfirmTimeout`
+         * passed; returns the task ids confirmed.
+         */
+        const stopTasks = (runId: string, inFlight: ReadonlyArray<string>, reason: string | undefined) =>
+          Effect.scoped(
+            Effect.gen(function* () {
+              const stopped = new Set<string>()
+              const confirmations = yield* bus.subscribe(names.taskCancelled(runId))
+              const notice = encode(
+                TaskCancel,
+                WireType.TaskCancel,
+                new TaskCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) })
+              )
+              yield* bus.publish(names.taskCancel(runId), notice.data, { headers: notice.headers })
+              yield* confirmations.pipe(
+                Stream.mapEffect((message) => Effect.option(decodeCancelled(message))),
+                Stream.runForEachWhile((confirmation) =>
+                  Effect.sync(() => {
+                    if (Option.isSome(confirmation)) for (const taskId of confirmation.value.taskIds) stopped.add(taskId)
+                    return !inFlight.every((taskId) => stopped.has(taskId))
+                  })
+                ),
+                Effect.timeoutOption(config.cancelConfirmTimeout)
+              )
+              const missing = inFlight.filter((taskId) => !stopped.has(taskId))
+              if (missing.length > 0) {
+                yield* Effect.logInfo(
+                  `no executor confirmed stopping task(s) ${missing.join(", ")} of cancelled run ${runId}; they may still be queued`
+                )
+              }
+              return [...stopped]
+            })
+          )
+
         const cancel = Effect.fn("Scheduler.cancel")(function* (request: RunCancel) {
-          const cancelled = yield* table.transact(request.runId, (doc, now) => RunActor.cancel(doc, request.reason ?? "cancelled", now))
+          let inFlight: ReadonlyArray<string> = []
+          const cancelled = yield* table.transact(request.runId, (doc, now) => {
+            inFlight = Object.values(doc.stages)
+              .filter((stage) => stage.status === "dispatched")
+              .map((stage) => stage.taskId)
+            return RunActor.cancel(doc, request.reason ?? "cancelled", now)
+          })
+          const stopped = cancelled && inFlight.length > 0 ? yield* stopTasks(request.runId, inFlight, request.reason) : []
           const record = yield* get(request.runId)
           return new RunCancelReply({
             version: 1,
             runId: request.runId,
             cancelled,
-            status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status })
+            status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status }),
+            ...(stopped.length === 0 ? {} : { stopped })
           })
         })
 

@@ -32,6 +32,12 @@ export interface SchedulerSettings {
    * @default 30 seconds
    */
   readonly dispatchRetryWindow: Duration.Duration
+  /**
+   * How long `run.cancel` waits for executors to confirm they stopped the run's running tasks
+   * before it answers anyway.
+   * @default 3 seconds
+   */
+  readonly cancelConfirmTimeout: Duration.Duration
 }
 
 /** Scheduler settings service. */
@@ -42,8 +48,8 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
 
   /**
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
-   * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY` and
-   * `SWITCHYARD_DISPATCH_RETRY_WINDOW`.
+   * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY`,
+   * `SWITCHYARD_DISPATCH_RETRY_WINDOW` and `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
@@ -55,7 +61,17 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const dispatchRetryWindow = yield* Config.Duration("SWITCHYARD_DISPATCH_RETRY_WINDOW").pipe(
         Config.withDefault(defaults.dispatchRetryWindow)
       )
-      return SchedulerConfig.of({ resultAckWait, resultConcurrency, stageCacheTtl, requestConcurrency, dispatchRetryWindow })
+      const cancelConfirmTimeout = yield* Config.Duration("SWITCHYARD_CANCEL_CONFIRM_TIMEOUT").pipe(
+        Config.withDefault(defaults.cancelConfirmTimeout)
+      )
+      return SchedulerConfig.of({
+        resultAckWait,
+        resultConcurrency,
+        stageCacheTtl,
+        requestConcurrency,
+        dispatchRetryWindow,
+        cancelConfirmTimeout
+      })
     })
   )
 }
@@ -65,5 +81,6 @@ const defaults: SchedulerSettings = {
   resultConcurrency: 256,
   stageCacheTtl: Duration.seconds(2),
   requestConcurrency: 64,
-  dispatchRetryWindow: Duration.seconds(30)
+  dispatchRetryWindow: Duration.seconds(30),
+  cancelConfirmTimeout: Duration.seconds(3)
 }
