@@ -89,6 +89,23 @@ const noStackTrace = { captureStackTrace: false } as const
 const firstRedispatchDelay = Duration.millis(50)
 const redispatchSchedule = Schedule.min([Schedule.exponential(Duration.millis(50)), Schedule.spaced(Duration.seconds(5))])
 
+/** One attempt of one task of a run, as the run's record names it. */
+interface OwedTask {
+  readonly runId: string
+  readonly stage: string
+  readonly taskId: string
+  readonly attempt: number
+}
+
+/** A dispatched task the scheduler checks for a live executor of its pool. */
+interface WatchedTask extends OwedTask {
+  readonly stageType: string
+  readonly pool: string
+  readonly since: number
+}
+
+const watchKey = (task: { readonly taskId: string; readonly attempt: number }) => `${task.taskId}:${task.attempt}`
+
 /** The scheduler service. */
 export class Scheduler extends Context.Service<
   Scheduler,
@@ -160,7 +177,7 @@ export class Scheduler extends Context.Service<
         }
 
         /** Whether the run still waits for this attempt of this task. */
-        const owed = (task: typeof TaskRun.Encoded): boolean => {
+        const owed = (task: OwedTask): boolean => {
           const stage = Option.getOrUndefined(table.live(task.runId))?.stages[task.stage]
           return stage !== undefined && stage.status === "dispatched" && stage.taskId === task.taskId && stage.attempt === task.attempt
         }
@@ -212,6 +229,13 @@ export class Scheduler extends Context.Service<
         /** A saved transition's effects: tasks out, events out, timers armed. */
         const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
+            if (transition.dispatch.length > 0) {
+              const since = yield* Clock.currentTimeMillis
+              for (const task of transition.dispatch) {
+                const { attempt, runId, stage, stageType, taskId } = task
+                watched.set(watchKey(task), { runId, stage, taskId, attempt, stageType, pool: doc.stages[stage]!.pool, since })
+              }
+            }
             for (const task of transition.dispatch) {
               const sent = yield* Effect.result(dispatch(doc, task))
               // Forked: it may fail the stage, a transition that waits for this one's save to finish.
@@ -225,6 +249,39 @@ export class Scheduler extends Context.Service<
           )
 
         const table = makeRunTable({ store, effects, scope })
+
+        /**
+         * Dispatched tasks not yet answered, checked against the registry once they waited
+         * `unschedulableAfter`: a task whose pool has no live executor then makes its run report
+         * `stage.unschedulable` (once per attempt). Entries go when the result arrives or the stage
+         * moves on.
+         */
+        const watched = new Map<string, WatchedTask>()
+        const unschedulableAfterMs = Duration.toMillis(config.unschedulableAfter)
+        const checkPools = Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const due: Array<WatchedTask> = []
+          for (const [key, task] of watched) {
+            if (!owed(task)) watched.delete(key)
+            else if (now - task.since >= unschedulableAfterMs) due.push(task)
+          }
+          if (due.length === 0) return
+          const reply = yield* registry.resolve([...new Set(due.map((task) => task.stageType))])
+          const known = new Map(reply.found.map((stage) => [stage.metadata.type, stage] as const))
+          for (const task of due) {
+            const serving = known.get(task.stageType)
+            if (serving !== undefined && serving.online && serving.pool === task.pool) continue
+            watched.delete(watchKey(task))
+            yield* Effect.logWarning(`run ${task.runId}: stage ${task.stage} is unschedulable: no live executor serves pool ${task.pool}`)
+            yield* table.transact(task.runId, (doc, time) => RunActor.unschedulable(doc, task, time))
+          }
+        }).pipe(
+          Effect.catchCause((cause) => Effect.logWarning("checking the pools of dispatched tasks failed; checking again later", cause))
+        )
+        yield* checkPools.pipe(
+          Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.min(5000, unschedulableAfterMs / 2))))),
+          Effect.forkIn(scope)
+        )
 
         const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
           Effect.gen(function* () {
@@ -366,6 +423,7 @@ export class Scheduler extends Context.Service<
           const result = decoded.success
           // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
           if (result.runId !== "") {
+            watched.delete(watchKey(result))
             yield* table
               .transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
               .pipe(

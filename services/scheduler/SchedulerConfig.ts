@@ -38,6 +38,12 @@ export interface SchedulerSettings {
    * @default 3 seconds
    */
   readonly cancelConfirmTimeout: Duration.Duration
+  /**
+   * How long a dispatched stage may wait while the registry knows no live executor of its pool
+   * before its run reports `stage.unschedulable` (and fails, with `on_unschedulable: fail`).
+   * @default 30 seconds
+   */
+  readonly unschedulableAfter: Duration.Duration
 }
 
 /** Scheduler settings service. */
@@ -49,7 +55,8 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
   /**
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
    * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY`,
-   * `SWITCHYARD_DISPATCH_RETRY_WINDOW` and `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT`.
+   * `SWITCHYARD_DISPATCH_RETRY_WINDOW`, `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT` and
+   * `SWITCHYARD_UNSCHEDULABLE_AFTER`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
@@ -64,13 +71,17 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const cancelConfirmTimeout = yield* Config.Duration("SWITCHYARD_CANCEL_CONFIRM_TIMEOUT").pipe(
         Config.withDefault(defaults.cancelConfirmTimeout)
       )
+      const unschedulableAfter = yield* Config.Duration("SWITCHYARD_UNSCHEDULABLE_AFTER").pipe(
+        Config.withDefault(defaults.unschedulableAfter)
+      )
       return SchedulerConfig.of({
         resultAckWait,
         resultConcurrency,
         stageCacheTtl,
         requestConcurrency,
         dispatchRetryWindow,
-        cancelConfirmTimeout
+        cancelConfirmTimeout,
+        unschedulableAfter
       })
     })
   )
@@ -82,5 +93,6 @@ const defaults: SchedulerSettings = {
   stageCacheTtl: Duration.seconds(2),
   requestConcurrency: 64,
   dispatchRetryWindow: Duration.seconds(30),
-  cancelConfirmTimeout: Duration.seconds(3)
+  cancelConfirmTimeout: Duration.seconds(3),
+  unschedulableAfter: Duration.seconds(30)
 }

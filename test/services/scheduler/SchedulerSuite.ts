@@ -284,6 +284,78 @@ stages:
       )
     )
 
+    /** Pool `hello` serves hello.sleep, pool `greeters` hello.greet; a run naps, then greets. */
+    const napThenGreet = (stack: Effect.Success<ReturnType<typeof makeStack>>) =>
+      Effect.gen(function* () {
+        const byType = (type: string) => helloStages.filter((stage) => stage.metadata.type === type)
+        yield* stack.executor({ pool: "hello", definitions: byType("hello.sleep") })
+        const greeters = yield* stack.executor({ pool: "greeters", definitions: byType("hello.greet") })
+        yield* stack.registered(["hello.sleep", "hello.greet"])
+        return { greeters, startGreeters: stack.executor({ pool: "greeters", definitions: byType("hello.greet") }) }
+      })
+
+    const napGreet = (policy: string) => `
+name: stranded
+${policy}
+stages:
+  - { name: nap, type: hello.sleep, inputs: { ms: 1000 } }
+  - { name: greet, type: hello.greet, depends_on: [nap], inputs: { name: Late } }
+`
+
+    it.live("reports a stage whose pool has no live executor as unschedulable, keeps waiting, and runs it once one starts", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("stranded")
+          yield* stack.registry
+          yield* stack.scheduler({ unschedulableAfter: Duration.millis(300) })
+          const { greeters, startGreeters } = yield* napThenGreet(stack)
+          const reply = yield* stack.submit(napGreet(""))
+          const runId = reply.runId!
+          // The only replica of pool greeters stops (and deregisters) while nap runs.
+          yield* greeters.stop
+          const reported = yield* eventually(
+            "greet to be reported unschedulable",
+            Effect.map(stack.eventsOf(runId), (events) => events.find((e) => e.kind === "stage.unschedulable") ?? false),
+            { timeout: "10 seconds" }
+          )
+          expect({ stage: reported.stage, pool: reported.pool, message: reported.message }).toEqual({
+            stage: "greet",
+            pool: "greeters",
+            message: "unschedulable: no live executor serves pool greeters"
+          })
+          // nap ran longer than the threshold on a live pool: not reported. The run waits.
+          const before = yield* stack.eventsOf(runId)
+          expect(before.filter((e) => e.kind === "stage.unschedulable").map((e) => e.stage)).toEqual(["greet"])
+          expect(before.some((e) => e.kind === "run.finished")).toBe(false)
+          yield* startGreeters
+          const { events, finished } = yield* stack.finished(runId)
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state).toEqual({ slept: { sleptMs: 1000 }, greeting: { greeting: "Hello, Late!" } })
+          expect(events.filter((e) => e.kind === "stage.unschedulable")).toHaveLength(1)
+        })
+      )
+    )
+
+    it.live("fails the run, naming the pool, when its pipeline says on_unschedulable: fail", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("strandfail")
+          yield* stack.registry
+          yield* stack.scheduler({ unschedulableAfter: Duration.millis(300) })
+          const { greeters } = yield* napThenGreet(stack)
+          const reply = yield* stack.submit(napGreet("on_unschedulable: fail"))
+          yield* greeters.stop
+          const { events, finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("failed")
+          expect(finished.error).toEqual({
+            tag: "StageUnschedulableError",
+            message: `stage "greet" failed after 1 attempt: unschedulable: no live executor serves pool greeters`
+          })
+          expect(events.map((e) => e.kind).slice(-3)).toEqual(["stage.unschedulable", "stage.failed", "run.finished"])
+        })
+      )
+    )
+
     it.live("cancels a running run over run.cancel", () =>
       run(
         Effect.gen(function* () {
