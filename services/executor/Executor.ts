@@ -207,12 +207,18 @@ export class Executor extends Context.Service<
         })
       const decodeCancel = Codec.decode(TaskCancel, WireType.TaskCancel)
       const notices = yield* bus.subscribe(names.taskCancelAll)
+      // Concurrently: stopping a process stage waits for its process group to exit.
       yield* Effect.forkScoped(
-        Stream.runForEach(notices, (message) =>
-          decodeCancel(message).pipe(
-            Effect.flatMap(stopRun),
-            Effect.catchCause((cause) => Effect.logWarning(`handling a cancel notice on ${message.subject} failed`, cause))
-          )
+        notices.pipe(
+          Stream.mapEffect(
+            (message) =>
+              decodeCancel(message).pipe(
+                Effect.flatMap(stopRun),
+                Effect.catchCause((cause) => Effect.logWarning(`handling a cancel notice on ${message.subject} failed`, cause))
+              ),
+            { concurrency: "unbounded", unordered: true }
+          ),
+          Stream.runDrain
         )
       )
       const permits = yield* Semaphore.make(settings.slots)

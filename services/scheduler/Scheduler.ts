@@ -3,10 +3,12 @@
  * registry, keeps live runs in its run table (one actor per run, transitions
  * serial per run and group-committed to the run-state bucket), applies task
  * results from the results work queue exactly once, arms retry timers, fails
- * stages whose tasks were dead-lettered or could not be sent, and answers `run.submit`,
- * `run.cancel` and `ledger.update.<runId>`. Every transition is saved before
- * its events, dispatches and acks happen, so a restarted scheduler resumes
- * every unfinished run from the bucket.
+ * stages whose tasks were dead-lettered or could not be sent, reports stages
+ * whose pool has no live executor (`internal/poolWatch.ts`), tells executors
+ * to stop the tasks of a cancelled run (`task.cancel.<runId>`), and answers
+ * `run.submit`, `run.cancel` and `ledger.update.<runId>`. Every transition is
+ * saved before its events, dispatches and acks happen, so a restarted
+ * scheduler resumes every unfinished run from the bucket.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "../bus/Bus.ts"
@@ -23,8 +25,10 @@ import { Pipeline } from "../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../schemas/Registry.ts"
 import { LedgerUpdate, LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "../../schemas/Run.ts"
 import type { RunEvent } from "../../schemas/Run.ts"
-import { TaskCancel, TaskCancelled, TaskResult, TaskRun } from "../../schemas/Task.ts"
+import { TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { Lru } from "./internal/lru.ts"
+import { makePoolWatch } from "./internal/poolWatch.ts"
+import { stopTasks } from "./internal/stopTasks.ts"
 import { PipelineInvalidError } from "./PipelineError.ts"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
@@ -75,7 +79,6 @@ const decodeDeadLetter = decode(DeadLetterRecord, "DeadLetter")
 const decodeSubmit = decode(RunSubmit, WireType.RunSubmit)
 const decodeCancel = decode(RunCancel, WireType.RunCancel)
 const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
-const decodeCancelled = decode(TaskCancelled, WireType.TaskCancelled)
 
 /** Hot-path spans are created in one place each; a stack trace would add nothing. */
 const noStackTrace = { captureStackTrace: false } as const
@@ -96,15 +99,6 @@ interface OwedTask {
   readonly taskId: string
   readonly attempt: number
 }
-
-/** A dispatched task the scheduler checks for a live executor of its pool. */
-interface WatchedTask extends OwedTask {
-  readonly stageType: string
-  readonly pool: string
-  readonly since: number
-}
-
-const watchKey = (task: { readonly taskId: string; readonly attempt: number }) => `${task.taskId}:${task.attempt}`
 
 /** The scheduler service. */
 export class Scheduler extends Context.Service<
@@ -233,7 +227,7 @@ export class Scheduler extends Context.Service<
               const since = yield* Clock.currentTimeMillis
               for (const task of transition.dispatch) {
                 const { attempt, runId, stage, stageType, taskId } = task
-                watched.set(watchKey(task), { runId, stage, taskId, attempt, stageType, pool: doc.stages[stage]!.pool, since })
+                pools.watch({ runId, stage, taskId, attempt, stageType, pool: doc.stages[stage]!.pool, since })
               }
             }
             for (const task of transition.dispatch) {
@@ -250,38 +244,14 @@ export class Scheduler extends Context.Service<
 
         const table = makeRunTable({ store, effects, scope })
 
-        /**
-         * Dispatched tasks not yet answered, checked against the registry once they waited
-         * `unschedulableAfter`: a task whose pool has no live executor then makes its run report
-         * `stage.unschedulable` (once per attempt). Entries go when the result arrives or the stage
-         * moves on.
-         */
-        const watched = new Map<string, WatchedTask>()
-        const unschedulableAfterMs = Duration.toMillis(config.unschedulableAfter)
-        const checkPools = Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const due: Array<WatchedTask> = []
-          for (const [key, task] of watched) {
-            if (!owed(task)) watched.delete(key)
-            else if (now - task.since >= unschedulableAfterMs) due.push(task)
-          }
-          if (due.length === 0) return
-          const reply = yield* registry.resolve([...new Set(due.map((task) => task.stageType))])
-          const known = new Map(reply.found.map((stage) => [stage.metadata.type, stage] as const))
-          for (const task of due) {
-            const serving = known.get(task.stageType)
-            if (serving !== undefined && serving.online && serving.pool === task.pool) continue
-            watched.delete(watchKey(task))
-            yield* Effect.logWarning(`run ${task.runId}: stage ${task.stage} is unschedulable: no live executor serves pool ${task.pool}`)
-            yield* table.transact(task.runId, (doc, time) => RunActor.unschedulable(doc, task, time))
-          }
-        }).pipe(
-          Effect.catchCause((cause) => Effect.logWarning("checking the pools of dispatched tasks failed; checking again later", cause))
-        )
-        yield* checkPools.pipe(
-          Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, Math.min(5000, unschedulableAfterMs / 2))))),
-          Effect.forkIn(scope)
-        )
+        // A task that waited `unschedulableAfter` for a pool with no live executor makes its run say so.
+        const pools = makePoolWatch({
+          after: config.unschedulableAfter,
+          owed,
+          resolve: registry.resolve,
+          report: (task) => table.transact(task.runId, (doc, now) => RunActor.unschedulable(doc, task, now))
+        })
+        yield* pools.check.pipe(Effect.repeat(Schedule.spaced(pools.interval)), Effect.forkIn(scope))
 
         const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
           Effect.gen(function* () {
@@ -359,42 +329,6 @@ export class Scheduler extends Context.Service<
             onNone: () => store.load(runId).pipe(Effect.map(Option.map((stored) => stored.doc)))
           })
 
-        /**
-         * Tells every executor to stop the run's tasks (`task.cancel.<runId>`) and waits until the
-         * ones in flight are confirmed stopped (`task.cancelled.<runId>`) or `cancelConfirmTimeout`
-         * passed; returns the task ids confirmed.
-         */
-        const stopTasks = (runId: string, inFlight: ReadonlyArray<string>, reason: string | undefined) =>
-          Effect.scoped(
-            Effect.gen(function* () {
-              const stopped = new Set<string>()
-              const confirmations = yield* bus.subscribe(names.taskCancelled(runId))
-              const notice = encode(
-                TaskCancel,
-                WireType.TaskCancel,
-                new TaskCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) })
-              )
-              yield* bus.publish(names.taskCancel(runId), notice.data, { headers: notice.headers })
-              yield* confirmations.pipe(
-                Stream.mapEffect((message) => Effect.option(decodeCancelled(message))),
-                Stream.runForEachWhile((confirmation) =>
-                  Effect.sync(() => {
-                    if (Option.isSome(confirmation)) for (const taskId of confirmation.value.taskIds) stopped.add(taskId)
-                    return !inFlight.every((taskId) => stopped.has(taskId))
-                  })
-                ),
-                Effect.timeoutOption(config.cancelConfirmTimeout)
-              )
-              const missing = inFlight.filter((taskId) => !stopped.has(taskId))
-              if (missing.length > 0) {
-                yield* Effect.logInfo(
-                  `no executor confirmed stopping task(s) ${missing.join(", ")} of cancelled run ${runId}; they may still be queued`
-                )
-              }
-              return [...stopped]
-            })
-          )
-
         const cancel = Effect.fn("Scheduler.cancel")(function* (request: RunCancel) {
           let inFlight: ReadonlyArray<string> = []
           const cancelled = yield* table.transact(request.runId, (doc, now) => {
@@ -403,7 +337,24 @@ export class Scheduler extends Context.Service<
               .map((stage) => stage.taskId)
             return RunActor.cancel(doc, request.reason ?? "cancelled", now)
           })
-          const stopped = cancelled && inFlight.length > 0 ? yield* stopTasks(request.runId, inFlight, request.reason) : []
+          const stopped =
+            cancelled && inFlight.length > 0
+              ? yield* stopTasks({
+                  bus,
+                  names,
+                  runId: request.runId,
+                  inFlight,
+                  reason: request.reason,
+                  timeout: config.cancelConfirmTimeout
+                }).pipe(
+                  // The run is cancelled and saved either way; its tasks' results will be ignored.
+                  Effect.catch((error) =>
+                    Effect.logWarning(`could not tell executors to stop the tasks of cancelled run ${request.runId}`, error).pipe(
+                      Effect.as([])
+                    )
+                  )
+                )
+              : []
           const record = yield* get(request.runId)
           return new RunCancelReply({
             version: 1,
@@ -423,7 +374,7 @@ export class Scheduler extends Context.Service<
           const result = decoded.success
           // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
           if (result.runId !== "") {
-            watched.delete(watchKey(result))
+            pools.answered(result)
             yield* table
               .transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
               .pipe(

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Result, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Result, Schema } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
 import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
@@ -18,7 +18,8 @@ import { RunCancel } from "../../../schemas/Run.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeStack } from "./harness.ts"
 
-/** Task ids whose stage saw its AbortSignal fire. */
+/** Task ids whose stage started, and those whose stage saw its AbortSignal fire. */
+const started = new Set<string>()
 const aborted = new Set<string>()
 
 /** Waits `ms` milliseconds unless its signal fires first, and records that it did. */
@@ -34,6 +35,7 @@ const abortable = defineStage({
   outputs: Schema.Struct({}),
   run: ({ ms }, ctx) =>
     new Promise<{}>((resolve) => {
+      started.add(ctx.taskId)
       const timer = setTimeout(() => resolve({}), ms)
       ctx.signal.addEventListener("abort", () => {
         clearTimeout(timer)
@@ -87,6 +89,40 @@ export const cancelSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknow
           const { finished } = yield* stack.finished(runId)
           expect(finished.status).toBe("cancelled")
           expect(finished.error?.message).toBe("changed my mind")
+        })
+      )
+    )
+
+    it.live("acks a task of a run cancelled while the task was still queued without running it", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("cancelqueued")
+          yield* stack.registry
+          // One slot: the second run's task stays queued while the first run's task runs.
+          const executor = yield* stack.executor({ pool: "abortable", definitions: [abortable], slots: 1, shutdownGrace: "0 millis" })
+          const scheduler = yield* stack.scheduler({ cancelConfirmTimeout: Duration.millis(300) })
+          yield* stack.registered(["test.abortable"])
+          const pipeline = (ms: number) => `name: queued\nstages:\n  - { name: wait, type: test.abortable, inputs: { ms: ${ms} } }\n`
+          const first = (yield* stack.submit(pipeline(60000))).runId!
+          yield* eventually(
+            "the first run's task to run",
+            Effect.map(executor.service.inFlight, (n) => n === 1)
+          )
+          const queued = (yield* stack.submit(pipeline(60000))).runId!
+          yield* eventually(
+            "the queued run's stage to be dispatched",
+            Effect.map(stack.eventsOf(queued), (events) => events.some((e) => e.kind === "stage.started"))
+          )
+          const queuedAnswer = yield* scheduler.service.cancel(new RunCancel({ version: 1, runId: queued }))
+          expect(queuedAnswer.cancelled).toBe(true)
+          expect(queuedAnswer.stopped).toBeUndefined()
+          yield* scheduler.service.cancel(new RunCancel({ version: 1, runId: first }))
+          // Queued behind the cancelled run's task: once this run is done, that task was taken.
+          const last = (yield* stack.submit(pipeline(1))).runId!
+          const { finished } = yield* stack.finished(last)
+          expect(finished.status).toBe("succeeded")
+          expect(started.has(`${first}.wait`)).toBe(true)
+          expect(started.has(`${queued}.wait`)).toBe(false)
         })
       )
     )
