@@ -25,7 +25,7 @@ import {
 import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "./Run.ts"
 import { RunRecord } from "./RunRecord.ts"
 import { StageMetadata } from "./StageMetadata.ts"
-import { TaskResult, TaskRun } from "./Task.ts"
+import { TaskCancel, TaskCancelled, TaskResult, TaskRun } from "./Task.ts"
 
 /** The `switchyard-type` header value of each wire message: `<Type>/<version>`. */
 export const WireType = {
@@ -41,6 +41,8 @@ export const WireType = {
   StageResolveReply: "StageResolveReply/1",
   TaskRun: "TaskRun/1",
   TaskResult: "TaskResult/1",
+  TaskCancel: "TaskCancel/1",
+  TaskCancelled: "TaskCancelled/1",
   RunSubmit: "RunSubmit/1",
   RunSubmitReply: "RunSubmitReply/1",
   RunCancel: "RunCancel/1",
@@ -140,6 +142,18 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     schema: TaskResult,
     type: WireType.TaskResult,
     description: "task.result.<runId>: the outcome of one attempt of one task."
+  },
+  {
+    name: "TaskCancel",
+    schema: TaskCancel,
+    type: WireType.TaskCancel,
+    description: "task.cancel.<runId>: the run was cancelled; every executor replica stops the tasks of it that it holds."
+  },
+  {
+    name: "TaskCancelled",
+    schema: TaskCancelled,
+    type: WireType.TaskCancelled,
+    description: "task.cancelled.<runId>: an executor replica stopped these tasks of a cancelled run and acked them without a result."
   },
   {
     name: "RunSubmit",

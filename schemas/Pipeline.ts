@@ -82,6 +82,13 @@ export class Pipeline extends Schema.Class<Pipeline>("switchyard/Pipeline")({
   vars: Schema.optionalKey(Vars),
   stages: Schema.Array(PipelineStage),
   /**
+   * What a run does when a dispatched stage's pool has no live executor for the scheduler's
+   * `SWITCHYARD_UNSCHEDULABLE_AFTER`: it reports `stage.unschedulable` and keeps waiting
+   * (`wait`) or also fails the stage and the run (`fail`).
+   * @default "wait"
+   */
+  on_unschedulable: Schema.optionalKey(Schema.Literals(["wait", "fail"])),
+  /**
    * What `switchyard run` prints when the run ends: a label per line and a
    * template over the final state, inputs and ledger (a list shows as its length).
    */

@@ -50,7 +50,9 @@ export class RunCancelReply extends Schema.Class<RunCancelReply>("switchyard/Run
   version: Schema.Literal(1),
   runId: Schema.String,
   cancelled: Schema.Boolean,
-  status: Schema.String
+  status: Schema.String,
+  /** Task ids of the run that executors confirmed they stopped before the reply (absent when none was running). */
+  stopped: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 
 /** Final status of a run. */
@@ -71,6 +73,7 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
     "stage.failed",
     "stage.retrying",
     "stage.waiting",
+    "stage.unschedulable",
     "stage.skipped",
     "run.finished"
   ]),
@@ -85,6 +88,10 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   error: Schema.optionalKey(Schema.Struct({ tag: Schema.String, message: Schema.String })),
   /** On `stage.retrying`: milliseconds until the next attempt. */
   retryInMs: Schema.optionalKey(Schema.Number),
+  /** On `stage.unschedulable`: the pool no live executor serves. */
+  pool: Schema.optionalKey(Schema.String),
+  /** On `stage.unschedulable`: `unschedulable: no live executor serves pool <pool>`. */
+  message: Schema.optionalKey(Schema.String),
   /** On `stage.waiting`: what the stage waits for. */
   waiting: Schema.optionalKey(Schema.Struct({ message: Schema.String, unmet: Schema.Array(Schema.String) })),
   /** On `run.finished`. */

@@ -21,6 +21,11 @@ export interface Names {
   readonly taskRunAll: string
   readonly taskResult: (runId: string) => string
   readonly taskResultAll: string
+  /** Core: a run was cancelled; every executor replica listens. */
+  readonly taskCancel: (runId: string) => string
+  readonly taskCancelAll: string
+  /** Core: an executor replica confirms it stopped tasks of a cancelled run. */
+  readonly taskCancelled: (runId: string) => string
   readonly ledgerUpdate: (runId: string) => string
   readonly ledgerUpdateAll: string
   /** Where poison messages go, per original subject kind (`task.run`, `task.result`, ...). */
@@ -71,6 +76,9 @@ export const makeNames = (prefix = ""): Names => {
     taskRunAll: `${p}task.run.>`,
     taskResult: (runId) => `${p}task.result.${runId}`,
     taskResultAll: `${p}task.result.>`,
+    taskCancel: (runId) => `${p}task.cancel.${runId}`,
+    taskCancelAll: `${p}task.cancel.*`,
+    taskCancelled: (runId) => `${p}task.cancelled.${runId}`,
     ledgerUpdate: (runId) => `${p}ledger.update.${runId}`,
     ledgerUpdateAll: `${p}ledger.update.>`,
     deadLetter: (kind) => `${p}dead.${kind}`,

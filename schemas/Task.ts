@@ -88,3 +88,19 @@ export class TaskResult extends Schema.Class<TaskResult>("switchyard/TaskResult"
   /** What the runtime measured, when it measures anything. */
   metrics: Schema.optionalKey(TaskMetrics)
 }) {}
+
+/** `task.cancel.<runId>`: the run was cancelled; every executor stops the tasks of it that it holds. */
+export class TaskCancel extends Schema.Class<TaskCancel>("switchyard/TaskCancel")({
+  version: Schema.Literal(1),
+  runId: Schema.String,
+  reason: Schema.optionalKey(Schema.String)
+}) {}
+
+/** `task.cancelled.<runId>`: an executor replica stopped these tasks of a cancelled run (and acked them, with no result). */
+export class TaskCancelled extends Schema.Class<TaskCancelled>("switchyard/TaskCancelled")({
+  version: Schema.Literal(1),
+  runId: Schema.String,
+  executorId: Schema.String,
+  pool: Schema.String,
+  taskIds: Schema.Array(Schema.String)
+}) {}

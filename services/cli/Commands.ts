@@ -11,6 +11,9 @@ import { RegistryClient } from "../registry/index.ts"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import { clientLayer, busLayer, executorLayer, pluginExecutorLayer, registryLayer, schedulerLayer } from "./Stack.ts"
 import { loadStages } from "./internal/loadStages.ts"
+import { missingServices, schedulerMissing } from "./internal/preflight.ts"
+import { Subjects } from "@switchyard/schemas/Subjects"
+import type { NoRespondersError } from "@switchyard/bus/BusError"
 import { plugin } from "./PluginCommands.ts"
 import { ledger } from "./LedgerCommands.ts"
 import { makeSummary } from "./internal/summary.ts"
@@ -32,6 +35,14 @@ export class RunNotSucceededError extends Schema.TaggedError<RunNotSucceededErro
 /** A pipeline rejected before it ran: exit code 2. */
 export class PipelineRejectedError extends Schema.TaggedError<PipelineRejectedError>()("PipelineRejectedError", {
   file: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = 2
+  override readonly [Runtime.errorReported] = false
+}
+
+/** `run --nats` found a service missing from the deployment (registry, scheduler, an executor): exit code 2. */
+export class DeploymentIncompleteError extends Schema.TaggedError<DeploymentIncompleteError>()("DeploymentIncompleteError", {
+  url: Schema.String
 }) {
   override readonly [Runtime.errorExitCode] = 2
   override readonly [Runtime.errorReported] = false
@@ -122,7 +133,17 @@ const run = Command.make(
       const outcome = yield* Effect.scoped(
         Effect.gen(function* () {
           const client = yield* SwitchyardClient
+          const names = yield* Subjects
+          const incomplete = (lines: ReadonlyArray<string>) =>
+            Console.error(lines.join("\n")).pipe(Effect.andThen(Effect.fail(new DeploymentIncompleteError({ url: url ?? "" }))))
           if (url !== undefined) {
+            const missing = yield* missingServices({
+              registry: yield* RegistryClient,
+              url,
+              resolveSubject: names.stageResolve,
+              types: parsed.pipeline.stages.map((stage) => stage.type)
+            })
+            if (missing.length > 0) return yield* incomplete(missing)
             const unserved = yield* unservedPlugins({ parsed, url, projectDir: process.cwd() }).pipe(
               Effect.catchTag("DiscoveryError", (error) => Effect.succeed([parsed.issueAt("plugins.paths", error.message)]))
             )
@@ -135,7 +156,14 @@ const run = Command.make(
               inputs: runInputs,
               ...(Option.isSome(vars) ? { vars: vars.value } : {})
             })
-            .pipe(Effect.catchTag("PipelineInvalidError", reject))
+            .pipe(
+              Effect.catchTag("PipelineInvalidError", reject),
+              Effect.catchTag("NoRespondersError", (error): Effect.Effect<never, NoRespondersError | DeploymentIncompleteError> =>
+                url !== undefined && error.subject === names.runSubmit
+                  ? incomplete([schedulerMissing({ url, submitSubject: names.runSubmit })])
+                  : Effect.fail(error)
+              )
+            )
           let last: { status?: string; state?: unknown; at: number } | undefined
           const startedAt = yield* Clock.currentTimeMillis
           yield* submitted.events.pipe(
@@ -178,7 +206,9 @@ const run = Command.make(
     Effect.scoped,
     asCommand("Warn")
   )
-).pipe(Command.withDescription("Run a pipeline and follow its progress (exit 0 succeeded, 1 failed, 2 invalid pipeline)"))
+).pipe(
+  Command.withDescription("Run a pipeline and follow its progress (exit 0 succeeded, 1 failed, 2 invalid pipeline or a service missing)")
+)
 
 const stages = Command.make(
   "stages",

@@ -19,6 +19,11 @@
  * types served now, which is how the registry knows whether another replica
  * still serves a type one replica deregisters.
  *
+ * Cancellation: every replica listens on `task.cancel.<runId>`; a notice
+ * interrupts the tasks of that run running here (inline stages see their
+ * `AbortSignal` fire, process stages have their process group killed), acks
+ * them without a result, and confirms on `task.cancelled.<runId>`.
+ *
  * Shutdown (closing the layer's scope): the replica stops leasing tasks,
  * lets running ones finish for up to `shutdownGrace`, then interrupts the
  * rest without acking them, so their leases run out and another replica
@@ -27,7 +32,7 @@
  * `registerTimeout`; a registry that does not answer marks the pool offline
  * once its heartbeats stop).
  */
-import { Clock, Context, Duration, Effect, FiberSet, Layer, Queue, Schedule, Semaphore, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Fiber, FiberSet, Layer, Queue, Schedule, Semaphore, Stream } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError } from "@switchyard/bus/BusError"
 import type { ConsumerConfig, JobMessage } from "@switchyard/bus/Bus"
@@ -37,12 +42,14 @@ import type { Names } from "@switchyard/schemas/Subjects"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import { WireType } from "@switchyard/schemas/Catalog"
 import { Heartbeat } from "@switchyard/schemas/Registry"
+import { TaskCancel, TaskCancelled } from "@switchyard/schemas/Task"
 import type { ExecutorSettings } from "./ExecutorConfig.ts"
 import { ExecutorConfig } from "./ExecutorConfig.ts"
 import { type CatalogChange, StageCatalog } from "./StageCatalog.ts"
 import { nak, settle } from "./internal/ackDecision.ts"
 import { LeaseKeeper } from "./internal/leaseKeeper.ts"
 import { makeRegistration } from "./internal/registration.ts"
+import { RunningTasks } from "./internal/runningTasks.ts"
 import { makeTaskHandler } from "./internal/taskHandler.ts"
 
 /** How long a task whose handler broke waits before it is delivered again. */
@@ -169,6 +176,7 @@ export class Executor extends Context.Service<
         })
       )
 
+      const runningTasks = new RunningTasks()
       const handle = makeTaskHandler({
         bus,
         names,
@@ -176,8 +184,43 @@ export class Executor extends Context.Service<
         catalog,
         rejections: registration.currentRejections,
         leases,
+        running: runningTasks,
         clock
       })
+
+      // Every replica hears every cancel notice (no queue group): it stops the run's tasks it holds,
+      // acks them (the scheduler wants no result of a cancelled run) and says which it stopped.
+      const stopRun = (notice: TaskCancel) =>
+        Effect.gen(function* () {
+          const tasks = runningTasks.cancel(notice.runId)
+          if (tasks.length === 0) return
+          yield* Effect.forEach(tasks, (task) => Fiber.interrupt(task.fiber), { concurrency: "unbounded", discard: true })
+          yield* Effect.forEach(tasks, (task) => task.message.ack.pipe(Effect.ignore), { discard: true })
+          const taskIds = tasks.map((task) => task.taskId)
+          yield* Effect.logInfo(`stopped ${tasks.length} task(s) of cancelled run ${notice.runId}`, { taskIds })
+          const confirmation = Codec.encode(
+            TaskCancelled,
+            WireType.TaskCancelled,
+            new TaskCancelled({ version: 1, runId: notice.runId, executorId: settings.executorId, pool: settings.pool, taskIds })
+          )
+          yield* bus.publish(names.taskCancelled(notice.runId), confirmation.data, { headers: confirmation.headers })
+        })
+      const decodeCancel = Codec.decode(TaskCancel, WireType.TaskCancel)
+      const notices = yield* bus.subscribe(names.taskCancelAll)
+      // Concurrently: stopping a process stage waits for its process group to exit.
+      yield* Effect.forkScoped(
+        notices.pipe(
+          Stream.mapEffect(
+            (message) =>
+              decodeCancel(message).pipe(
+                Effect.flatMap(stopRun),
+                Effect.catchCause((cause) => Effect.logWarning(`handling a cancel notice on ${message.subject} failed`, cause))
+              ),
+            { concurrency: "unbounded", unordered: true }
+          ),
+          Stream.runDrain
+        )
+      )
       const permits = yield* Semaphore.make(settings.slots)
       // Built once: these run for every task.
       const takePermit = permits.take(1)

@@ -391,6 +391,26 @@ export const onTimer = (record: RunDoc, stageName: string, now: number): Transit
   return draft.done()
 }
 
+/**
+ * No live executor serves the pool of a dispatched stage: reports it, and fails the stage (so
+ * the run) when the pipeline says `on_unschedulable: fail`; `undefined` when the stage is no
+ * longer waiting for that attempt of that task.
+ */
+export const unschedulable = (
+  record: RunDoc,
+  task: { readonly stage: string; readonly taskId: string; readonly attempt: number },
+  now: number
+): Transition | undefined => {
+  const stage = record.stages[task.stage]
+  if (record.status !== "running" || stage === undefined) return undefined
+  if (stage.status !== "dispatched" || stage.taskId !== task.taskId || stage.attempt !== task.attempt) return undefined
+  const draft = new Draft(record, now)
+  const message = `unschedulable: no live executor serves pool ${stage.pool}`
+  draft.event({ kind: "stage.unschedulable", stage: stage.name, stageType: stage.type, attempt: stage.attempt, pool: stage.pool, message })
+  if (record.pipeline.on_unschedulable === "fail") fail(draft, stage, { tag: "StageUnschedulableError", message, retryable: false }, 0)
+  return draft.done()
+}
+
 /** Cancels a running run; `undefined` when it already finished. */
 export const cancel = (record: RunDoc, reason: string, now: number): Transition | undefined => {
   if (record.status !== "running") return undefined

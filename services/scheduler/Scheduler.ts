@@ -3,12 +3,14 @@
  * registry, keeps live runs in its run table (one actor per run, transitions
  * serial per run and group-committed to the run-state bucket), applies task
  * results from the results work queue exactly once, arms retry timers, fails
- * stages whose tasks were dead-lettered, and answers `run.submit`,
- * `run.cancel` and `ledger.update.<runId>`. Every transition is saved before
- * its events, dispatches and acks happen, so a restarted scheduler resumes
- * every unfinished run from the bucket.
+ * stages whose tasks were dead-lettered or could not be sent, reports stages
+ * whose pool has no live executor (`internal/poolWatch.ts`), tells executors
+ * to stop the tasks of a cancelled run (`task.cancel.<runId>`), and answers
+ * `run.submit`, `run.cancel` and `ledger.update.<runId>`. Every transition is
+ * saved before its events, dispatches and acks happen, so a restarted
+ * scheduler resumes every unfinished run from the bucket.
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Random, Schedule, Schema, Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import type { JobMessage, Message } from "@switchyard/bus/Bus"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
@@ -33,6 +35,8 @@ import {
 import type { RunEvent } from "@switchyard/schemas/Run"
 import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { Lru } from "./internal/lru.ts"
+import { makePoolWatch } from "./internal/poolWatch.ts"
+import { stopTasks } from "./internal/stopTasks.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
@@ -88,13 +92,21 @@ const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
 const noStackTrace = { captureStackTrace: false } as const
 
 /**
- * Effects of a bus hop are retried a few times (after 50 ms, then doubling): they follow a saved
- * transition and must not be lost. The retry machinery is built only once a first attempt failed.
+ * A task that could not be sent is sent again in the background (after 50 ms, doubling up to 5
+ * seconds apart) for as long as `dispatchRetryWindow` allows and its stage still waits for it;
+ * the run's other transitions do not wait behind it. The retry machinery is built only once a
+ * first attempt failed.
  */
-const firstHopRetryDelay = Duration.millis(50)
-const hopRetry = { schedule: Schedule.exponential(Duration.millis(100)), times: 4 }
-const withHopRetry = <A, E>(hop: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.catch(hop, () => hop.pipe(Effect.delay(firstHopRetryDelay), Effect.retry(hopRetry)))
+const firstRedispatchDelay = Duration.millis(50)
+const redispatchSchedule = Schedule.min([Schedule.exponential(Duration.millis(50)), Schedule.spaced(Duration.seconds(5))])
+
+/** One attempt of one task of a run, as the run's record names it. */
+interface OwedTask {
+  readonly runId: string
+  readonly stage: string
+  readonly taskId: string
+  readonly attempt: number
+}
 
 /** The scheduler service. */
 export class Scheduler extends Context.Service<
@@ -166,10 +178,71 @@ export class Scheduler extends Context.Service<
           return bus.publish(names.runEvent(event.runId), message.data, { headers: { ...message.headers, ...runTrace(doc) } })
         }
 
+        /** Whether the run still waits for this attempt of this task. */
+        const owed = (task: OwedTask): boolean => {
+          const stage = Option.getOrUndefined(table.live(task.runId))?.stages[task.stage]
+          return stage !== undefined && stage.status === "dispatched" && stage.taskId === task.taskId && stage.attempt === task.attempt
+        }
+
+        /**
+         * Sends a task whose first send failed again until it leaves; when it cannot (the error is
+         * not retryable, or the retry window passed) its stage fails, naming the pool and subject.
+         */
+        const redispatch = (doc: RunDoc, task: typeof TaskRun.Encoded, first: BusError): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            const pool = doc.stages[task.stage]!.pool
+            const subject = names.taskRun(pool)
+            let sends = 1
+            const resend = dispatch(doc, task).pipe(
+              Effect.tapError(() => Effect.sync(() => sends++)),
+              Effect.retry({
+                while: (error) => error.isRetryable && owed(task),
+                schedule: redispatchSchedule.pipe(Schedule.upTo({ duration: config.dispatchRetryWindow }))
+              }),
+              Effect.delay(firstRedispatchDelay)
+            )
+            const retried = first.isRetryable && owed(task) ? yield* Effect.result(resend) : Result.fail(first)
+            if (Result.isSuccess(retried) || !owed(task)) return
+            const error = retried.failure
+            yield* Effect.logError(
+              `task ${task.taskId} attempt ${task.attempt} of run ${task.runId} could not be sent to pool ${pool} on ${subject}; failing its stage`,
+              { error: error.message, code: error.code, sends }
+            )
+            const failed = {
+              version: 1,
+              taskId: task.taskId,
+              runId: task.runId,
+              stage: task.stage,
+              stageType: task.stageType,
+              attempt: task.attempt,
+              executorId: "",
+              pool,
+              status: "failed",
+              error: {
+                tag: "TaskDispatchError",
+                message: `could not send the task to pool "${pool}" on ${subject} (${sends} send${sends === 1 ? "" : "s"}): ${error.message}`,
+                retryable: false
+              },
+              durationMs: 0
+            } as const
+            yield* table.transact(task.runId, (current, now) => RunActor.onResult(current, failed, now))
+          }).pipe(Effect.catchCause((cause) => Effect.logError(`sending task ${task.taskId} of run ${task.runId} failed`, cause)))
+
         /** A saved transition's effects: tasks out, events out, timers armed. */
         const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
-            yield* Effect.forEach(transition.dispatch, (task) => withHopRetry(dispatch(doc, task)), { discard: true })
+            if (transition.dispatch.length > 0) {
+              const since = yield* Clock.currentTimeMillis
+              for (const task of transition.dispatch) {
+                const { attempt, runId, stage, stageType, taskId } = task
+                pools.watch({ runId, stage, taskId, attempt, stageType, pool: doc.stages[stage]!.pool, since })
+              }
+            }
+            for (const task of transition.dispatch) {
+              const sent = yield* Effect.result(dispatch(doc, task))
+              // Forked: it may fail the stage, a transition that waits for this one's save to finish.
+              if (sent._tag === "Failure") yield* Effect.forkIn(redispatch(doc, task, sent.failure), scope)
+            }
             yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
             for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at)
           }).pipe(
@@ -178,6 +251,15 @@ export class Scheduler extends Context.Service<
           )
 
         const table = makeRunTable({ store, effects, scope })
+
+        // A task that waited `unschedulableAfter` for a pool with no live executor makes its run say so.
+        const pools = makePoolWatch({
+          after: config.unschedulableAfter,
+          owed,
+          resolve: registry.resolve,
+          report: (task) => table.transact(task.runId, (doc, now) => RunActor.unschedulable(doc, task, now))
+        })
+        yield* pools.check.pipe(Effect.repeat(Schedule.spaced(pools.interval)), Effect.forkIn(scope))
 
         const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
           Effect.gen(function* () {
@@ -257,13 +339,38 @@ export class Scheduler extends Context.Service<
           })
 
         const cancel = Effect.fn("Scheduler.cancel")(function* (request: RunCancel) {
-          const cancelled = yield* table.transact(request.runId, (doc, now) => RunActor.cancel(doc, request.reason ?? "cancelled", now))
+          let inFlight: ReadonlyArray<string> = []
+          const cancelled = yield* table.transact(request.runId, (doc, now) => {
+            inFlight = Object.values(doc.stages)
+              .filter((stage) => stage.status === "dispatched")
+              .map((stage) => stage.taskId)
+            return RunActor.cancel(doc, request.reason ?? "cancelled", now)
+          })
+          const stopped =
+            cancelled && inFlight.length > 0
+              ? yield* stopTasks({
+                  bus,
+                  names,
+                  runId: request.runId,
+                  inFlight,
+                  reason: request.reason,
+                  timeout: config.cancelConfirmTimeout
+                }).pipe(
+                  // The run is cancelled and saved either way; its tasks' results will be ignored.
+                  Effect.catch((error) =>
+                    Effect.logWarning(`could not tell executors to stop the tasks of cancelled run ${request.runId}`, error).pipe(
+                      Effect.as([])
+                    )
+                  )
+                )
+              : []
           const record = yield* get(request.runId)
           return new RunCancelReply({
             version: 1,
             runId: request.runId,
             cancelled,
-            status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status })
+            status: Option.match(record, { onNone: () => "unknown", onSome: (doc) => doc.status }),
+            ...(stopped.length === 0 ? {} : { stopped })
           })
         })
 
@@ -276,6 +383,7 @@ export class Scheduler extends Context.Service<
           const result = decoded.success
           // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
           if (result.runId !== "") {
+            pools.answered(result)
             yield* table
               .transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
               .pipe(

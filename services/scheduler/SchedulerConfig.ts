@@ -26,6 +26,24 @@ export interface SchedulerSettings {
    * @default 64
    */
   readonly requestConcurrency: number
+  /**
+   * How long a task that could not be sent to its pool is sent again (with backoff) before its
+   * stage fails with `TaskDispatchError`.
+   * @default 30 seconds
+   */
+  readonly dispatchRetryWindow: Duration.Duration
+  /**
+   * How long `run.cancel` waits for executors to confirm they stopped the run's running tasks
+   * before it answers anyway.
+   * @default 3 seconds
+   */
+  readonly cancelConfirmTimeout: Duration.Duration
+  /**
+   * How long a dispatched stage may wait while the registry knows no live executor of its pool
+   * before its run reports `stage.unschedulable` (and fails, with `on_unschedulable: fail`).
+   * @default 30 seconds
+   */
+  readonly unschedulableAfter: Duration.Duration
 }
 
 /** Scheduler settings service. */
@@ -36,7 +54,9 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
 
   /**
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
-   * `SWITCHYARD_STAGE_CACHE_TTL` and `SWITCHYARD_REQUEST_CONCURRENCY`.
+   * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY`,
+   * `SWITCHYARD_DISPATCH_RETRY_WINDOW`, `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT` and
+   * `SWITCHYARD_UNSCHEDULABLE_AFTER`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
@@ -45,7 +65,24 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const resultConcurrency = yield* Config.Int("SWITCHYARD_RESULT_CONCURRENCY").pipe(Config.withDefault(defaults.resultConcurrency))
       const stageCacheTtl = yield* Config.Duration("SWITCHYARD_STAGE_CACHE_TTL").pipe(Config.withDefault(defaults.stageCacheTtl))
       const requestConcurrency = yield* Config.Int("SWITCHYARD_REQUEST_CONCURRENCY").pipe(Config.withDefault(defaults.requestConcurrency))
-      return SchedulerConfig.of({ resultAckWait, resultConcurrency, stageCacheTtl, requestConcurrency })
+      const dispatchRetryWindow = yield* Config.Duration("SWITCHYARD_DISPATCH_RETRY_WINDOW").pipe(
+        Config.withDefault(defaults.dispatchRetryWindow)
+      )
+      const cancelConfirmTimeout = yield* Config.Duration("SWITCHYARD_CANCEL_CONFIRM_TIMEOUT").pipe(
+        Config.withDefault(defaults.cancelConfirmTimeout)
+      )
+      const unschedulableAfter = yield* Config.Duration("SWITCHYARD_UNSCHEDULABLE_AFTER").pipe(
+        Config.withDefault(defaults.unschedulableAfter)
+      )
+      return SchedulerConfig.of({
+        resultAckWait,
+        resultConcurrency,
+        stageCacheTtl,
+        requestConcurrency,
+        dispatchRetryWindow,
+        cancelConfirmTimeout,
+        unschedulableAfter
+      })
     })
   )
 }
@@ -54,5 +91,8 @@ const defaults: SchedulerSettings = {
   resultAckWait: Duration.seconds(30),
   resultConcurrency: 256,
   stageCacheTtl: Duration.seconds(2),
-  requestConcurrency: 64
+  requestConcurrency: 64,
+  dispatchRetryWindow: Duration.seconds(30),
+  cancelConfirmTimeout: Duration.seconds(3),
+  unschedulableAfter: Duration.seconds(30)
 }

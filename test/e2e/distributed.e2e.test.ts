@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { connect as natsConnect } from "@nats-io/transport-node"
 import { Effect, Schema } from "effect"
 import { eventually } from "../support/eventually.ts"
+import { uniquePrefix } from "../support/unique.ts"
 import { type CliProcess, runCli, spawnCli } from "./support/CliProcess.ts"
 import { runEvents, runPipeline, startStack } from "./support/Stack.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
@@ -191,6 +192,46 @@ describe("switchyard as separate processes over NATS", () => {
         assert.strictEqual(after.finished?.status, "succeeded")
       }),
     30_000
+  )
+
+  it.live(
+    "says which service to start when the registry, an executor of a stage type or the scheduler is missing",
+    () =>
+      Effect.gen(function* () {
+        const prefix = uniquePrefix("partial")
+        const env = { SWITCHYARD_PREFIX: prefix }
+        const nats = ["--nats", natsUrl()]
+
+        const noRegistry = yield* runPipeline(hello, nats, { env, label: "run without a registry" })
+        assert.strictEqual(noRegistry.code, 2, noRegistry.stderr)
+        assert.include(
+          noRegistry.stderr,
+          `no registry answers on ${prefix}.stage.resolve: start one with \`switchyard registry --nats ${natsUrl()}\``
+        )
+
+        const registry = yield* spawnCli({ label: "registry", args: ["registry", ...nats], env })
+        yield* registry.logged("registry ready", { timeout: "20 seconds" })
+        const noExecutor = yield* runPipeline(hello, nats, { env, label: "run without executors" })
+        assert.strictEqual(noExecutor.code, 2, noExecutor.stderr)
+        const lines = noExecutor.stderr.split("\n").filter((line) => line.trim() !== "")
+        assert.deepStrictEqual(
+          lines,
+          ["hello.greet", "hello.shout", "hello.reverse", "hello.letters", "hello.words", "hello.summary"].map(
+            (type) =>
+              `no executor serves stage type "${type}": start one with \`switchyard executor --pool NAME --nats ${natsUrl()}\` (with \`--module FILE\` when a module of yours defines it)`
+          )
+        )
+
+        const executor = yield* spawnCli({ label: "executor", args: ["executor", ...nats, "--pool", "hello"], env })
+        yield* executor.logged("for pool hello", { timeout: "20 seconds" })
+        const noScheduler = yield* runPipeline(hello, nats, { env, label: "run without a scheduler" })
+        assert.strictEqual(noScheduler.code, 2, noScheduler.stderr)
+        assert.include(
+          noScheduler.stderr,
+          `no scheduler answers on ${prefix}.run.submit: start one with \`switchyard scheduler --nats ${natsUrl()}\``
+        )
+      }),
+    60_000
   )
 
   it.live(

@@ -126,6 +126,12 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
     },
     path: "error.retryable"
   },
+  TaskCancel: { valid: { version: 1, runId: "r-1", reason: "operator" }, invalid: { version: 1, runId: 7 }, path: "runId" },
+  TaskCancelled: {
+    valid: { version: 1, runId: "r-1", executorId: "exec-1", pool: "builtin", taskIds: ["r-1.greet"] },
+    invalid: { version: 1, runId: "r-1", executorId: "exec-1", pool: "builtin", taskIds: "r-1.greet" },
+    path: "taskIds"
+  },
   RunSubmit: {
     valid: { version: 1, file: "hello.yaml", text: "name: hello\nstages: []\n", inputs: { who: "Ada" }, runId: "r-1" },
     invalid: { version: 1, file: "hello.yaml", text: 42, inputs: {} },
@@ -141,7 +147,7 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
   },
   RunCancel: { valid: { version: 1, runId: "r-1", reason: "operator" }, invalid: { version: 1 }, path: "runId" },
   RunCancelReply: {
-    valid: { version: 1, runId: "r-1", cancelled: true, status: "cancelled" },
+    valid: { version: 1, runId: "r-1", cancelled: true, status: "cancelled", stopped: ["r-1.greet"] },
     invalid: { version: 1, runId: "r-1", cancelled: "yes", status: "cancelled" },
     path: "cancelled"
   },

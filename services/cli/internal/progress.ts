@@ -1,7 +1,8 @@
 /**
  * Renders run events for a terminal: a live per-stage table on a TTY
- * (state, attempt, duration, output count), one plain line per event
- * otherwise, or one JSON object per event with `--json`.
+ * (state, attempt, duration, output count, and why a stage waits or is
+ * stuck), one plain line per event otherwise, or one JSON object per event
+ * with `--json`.
  */
 import type { RunEvent } from "@switchyard/schemas/Run"
 
@@ -29,6 +30,7 @@ const symbols: Record<string, string> = {
   succeeded: "✔",
   failed: "✖",
   retrying: "↻",
+  stuck: "!",
   skipped: "-"
 }
 
@@ -89,6 +91,10 @@ const updateRow = (row: Row, event: Event): void => {
       row.state = "waiting"
       row.note = waitingNote(event)
       break
+    case "stage.unschedulable":
+      row.state = "stuck"
+      row.note = event.message ?? ""
+      break
     case "stage.skipped":
       row.state = "skipped"
       break
@@ -116,6 +122,8 @@ const plainLine = (event: Event): string => {
       return `stage${stage} retrying in ${seconds(event.retryInMs)} (attempt ${event.attempt})\n`
     case "stage.waiting":
       return `stage${stage} waiting: ${waitingNote(event)}\n`
+    case "stage.unschedulable":
+      return `stage${stage} ${event.message ?? "unschedulable"}\n`
     case "stage.skipped":
       return `stage${stage} skipped\n`
     case "run.finished":

@@ -4,7 +4,9 @@
  * (unknown or rejected: a failed, non-retryable result), run it under its
  * timeout while the replica's `LeaseKeeper` renews the lease, publish the
  * `TaskResult` with a message id of `taskId:attempt` (so a redelivered task's
- * repeated result is stored once), and only then ack.
+ * repeated result is stored once), and only then ack. A task of a run is
+ * recorded in `RunningTasks` while it runs, so a cancel notice can interrupt
+ * it; one of a run cancelled before it was leased is acked without running.
  *
  * `{{ vars.KEY }}` in the inputs is rendered first, from the task's vars over
  * the executor's own (an unknown key fails the task, naming stage and key);
@@ -47,6 +49,7 @@ import type { StageCatalog } from "../StageCatalog.ts"
 import type { AckDecision } from "./ackDecision.ts"
 import { ack, nak, term } from "./ackDecision.ts"
 import type { LeaseKeeper } from "./leaseKeeper.ts"
+import type { RunningTasks } from "./runningTasks.ts"
 import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
@@ -91,9 +94,11 @@ export const makeTaskHandler = (options: {
   /** The registry's rejections as they stand now. */
   readonly rejections: () => Rejections
   readonly leases: LeaseKeeper
+  /** Where running tasks are recorded for cancel notices. */
+  readonly running: RunningTasks
   readonly clock: Clock.Clock
 }) => {
-  const { bus, catalog, clock, leases, names, settings } = options
+  const { bus, catalog, clock, leases, names, running, settings } = options
   const decodeTask = Codec.decodeExit(TaskRun, WireType.TaskRun)
 
   const runStage = (
@@ -275,16 +280,22 @@ export const makeTaskHandler = (options: {
   }
 
   const runTask = (message: JobMessage, task: TaskRun, subject: string): Effect.Effect<AckDecision> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       // Whatever logs while the task runs says which task it was.
       const annotations: LogAnnotations = { taskId: task.taskId, runId: task.runId, stageType: task.stageType, attempt: task.attempt }
+      if (task.runId !== "" && running.isCancelled(task.runId)) {
+        return Effect.logInfo("acking a task of a cancelled run without running it").pipe(Effect.annotateLogs(annotations), Effect.as(ack))
+      }
       const lease = leases.track(message, annotations)
+      // A cancel notice of the run interrupts this fiber and acks the message itself.
+      const tracked = task.runId === "" ? undefined : running.track({ runId: task.runId, taskId: task.taskId, message, fiber })
       const startedAt = clock.currentTimeMillisUnsafe()
       const published = outcomeOf(task, annotations).pipe(
         Effect.flatMap((outcome) => publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject))
       )
       return Effect.onExitPrimitive(published, () => {
         leases.untrack(lease)
+        if (tracked !== undefined) running.untrack(tracked)
         return undefined
       }).pipe(
         Effect.matchEffect({

@@ -8,7 +8,7 @@ import { createServer } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { inject } from "vitest"
-import { repoRoot, runCli } from "../../e2e/support/CliProcess.ts"
+import { repoRoot, runCli, spawnCli } from "../../e2e/support/CliProcess.ts"
 import { uniquePrefix } from "../../support/unique.ts"
 
 /** A local port nothing listens on: the OS hands it out, and it is closed again at once. */
@@ -54,16 +54,21 @@ describe("switchyard failures on the command line", () => {
     })
   )
 
-  it.live("says to start the scheduler when nothing answers run.submit", () =>
+  it.live("says to start the scheduler when the registry and an executor answer but nothing answers run.submit", () =>
     Effect.gen(function* () {
       const prefix = uniquePrefix("cli")
-      const result = yield* runCli({
-        label: "run without a scheduler",
-        args: ["run", "examples/pipelines/hello.yaml", "--nats", inject("natsUrl")],
-        env: { SWITCHYARD_PREFIX: prefix }
-      })
-      assert.strictEqual(result.code, 1, result.stderr)
-      assert.strictEqual(result.stderr, `no scheduler answers on ${prefix}.run.submit: start \`switchyard scheduler --nats URL\`\n`)
+      const nats = ["--nats", inject("natsUrl")]
+      const env = { SWITCHYARD_PREFIX: prefix }
+      const registry = yield* spawnCli({ label: "registry", args: ["registry", ...nats], env })
+      yield* registry.logged("registry ready", { timeout: "90 seconds" })
+      const executor = yield* spawnCli({ label: "executor", args: ["executor", ...nats, "--pool", "hello"], env })
+      yield* executor.logged("serving pool hello", { timeout: "90 seconds" })
+      const result = yield* runCli({ label: "run without a scheduler", args: ["run", "examples/pipelines/hello.yaml", ...nats], env })
+      assert.strictEqual(result.code, 2, result.stderr)
+      assert.strictEqual(
+        result.stderr,
+        `no scheduler answers on ${prefix}.run.submit: start one with \`switchyard scheduler --nats ${inject("natsUrl")}\`\n`
+      )
     })
   )
 

@@ -212,6 +212,18 @@ summary:
     })
   )
 
+  it.effect("takes on_unschedulable: wait or fail, and names the field and the choices for anything else", () =>
+    Effect.gen(function* () {
+      const loaded = yield* load("name: ok\non_unschedulable: fail\nstages:\n  - { name: greet, type: hello.greet }\n")
+      expect(loaded.pipeline.on_unschedulable).toBe("fail")
+      const issues = yield* failureOf("name: bad\non_unschedulable: later\nstages:\n  - { name: greet, type: hello.greet }\n")
+      expect(issues).toHaveLength(1)
+      expect(issues[0]).toContain("pipelines/test.yaml:2:")
+      expect(issues[0]).toContain("on_unschedulable")
+      expect(issues[0]).toMatch(/"wait".*"fail"/)
+    })
+  )
+
   it.effect("rejects an unknown stage type and suggests the closest known types", () =>
     Effect.gen(function* () {
       const issues = yield* failureOf("name: x\nstages:\n  - name: a\n    type: hello.great\n")

@@ -16,10 +16,12 @@ const types = {
 }
 
 const makeRun = (
-  stages: ReadonlyArray<{ name: string; type: keyof typeof types; depends_on?: Array<string>; retries?: object; inputs?: object }>
+  stages: ReadonlyArray<{ name: string; type: keyof typeof types; depends_on?: Array<string>; retries?: object; inputs?: object }>,
+  fields: object = {}
 ) => {
   const pipeline = Schema.decodeUnknownSync(Pipeline)({
     name: "t",
+    ...fields,
     inputs: { name: "ada" },
     stages: stages.map(({ type, ...rest }) => ({ ...rest, type: types[type].metadata.type }))
   })
@@ -170,6 +172,35 @@ describe("RunActor", () => {
     expect(run.stages.b!.status).toBe("skipped")
     expect(RunActor.cancel(run, "again", 6)).toBeUndefined()
     expect(succeed(run, "a", "late")).toBeUndefined()
+  })
+
+  it("reports a dispatched stage as unschedulable and keeps the run waiting by default", () => {
+    const run = makeRun([{ name: "a", type: "greet" }])
+    RunActor.start(run, 0)
+    const task = { stage: "a", taskId: run.stages.a!.taskId, attempt: 1 }
+    const reported = RunActor.unschedulable(run, task, 30_000)!
+    expect(reported.events.map((e) => [e.kind, e.stage, e.pool, e.message])).toEqual([
+      ["stage.unschedulable", "a", "test", "unschedulable: no live executor serves pool test"]
+    ])
+    expect(run.status).toBe("running")
+    expect(run.stages.a!.status).toBe("dispatched")
+    expect(succeed(run, "a", "late but fine")).toBeDefined()
+    expect(run.status).toBe("succeeded")
+    expect(RunActor.unschedulable(run, task, 40_000)).toBeUndefined()
+  })
+
+  it("fails an unschedulable stage and its run when the pipeline says on_unschedulable: fail", () => {
+    const run = makeRun([{ name: "a", type: "greet" }], { on_unschedulable: "fail" })
+    RunActor.start(run, 0)
+    expect(RunActor.unschedulable(run, { stage: "a", taskId: run.stages.a!.taskId, attempt: 2 }, 30_000)).toBeUndefined()
+    const failed = RunActor.unschedulable(run, { stage: "a", taskId: run.stages.a!.taskId, attempt: 1 }, 30_000)!
+    expect(failed.events.map((e) => e.kind)).toEqual(["stage.unschedulable", "stage.failed", "run.finished"])
+    expect(run.status).toBe("failed")
+    expect(run.error).toEqual({
+      tag: "StageUnschedulableError",
+      message: `stage "a" failed after 1 attempt: unschedulable: no live executor serves pool test`,
+      retryable: false
+    })
   })
 
   it("re-sends in-flight tasks and re-arms retry timers when a run resumes", () => {

@@ -5,9 +5,10 @@
  * once per bus adapter.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Stream } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
+import { BusError } from "../../../services/bus/BusError.ts"
 import * as Codec from "../../../schemas/Codec.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
 import { StageRegistration } from "../../../schemas/Registry.ts"
@@ -41,6 +42,25 @@ const expectedState = {
   words: ["Hello", "Ada"],
   wordCount: 2,
   summary: { line: "HELLO, ADA! / !adA ,olleH / 8 letters", letterCount: 8 }
+}
+
+/**
+ * The bus as `bus`, except that its first `failures` durable publishes on `subject` fail as a
+ * stream that is not reachable would; `failed()` says how many did.
+ */
+const failingEnqueue = (subject: string, failures: number) => {
+  let failed = 0
+  return {
+    failed: () => failed,
+    bus: (bus: Bus["Service"]): Bus["Service"] => ({
+      ...bus,
+      enqueue: (to, data, options) => {
+        if (to !== subject || failed >= failures) return bus.enqueue(to, data, options)
+        failed++
+        return Effect.fail(new BusError({ operation: "enqueue", subject: to, message: "the stream is not reachable (injected)" }))
+      }
+    })
+  }
 }
 
 const helloTypes = ["hello.greet", "hello.shout", "hello.reverse", "hello.letters", "hello.words", "hello.summary"]
@@ -220,6 +240,118 @@ stages:
           expect(finished.error?.message).toBe(`stage "boom" failed after 2 attempts: disk on fire`)
           expect(events.some((e) => e.kind === "stage.started" && e.stage === "after")).toBe(false)
           expect(events.find((e) => e.stage === "after")?.kind).toBe("stage.skipped")
+        })
+      )
+    )
+
+    it.live("sends a task again with backoff when sending it fails for a while, and the run goes on", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("resend")
+          yield* stack.registry
+          yield* stack.executor()
+          const failing = failingEnqueue(stack.names.taskRun("hello"), 6)
+          yield* stack.scheduler({}, { bus: failing.bus })
+          yield* stack.registered(["hello.greet"])
+          const reply = yield* stack.submit("name: resend\nstages:\n  - { name: g, type: hello.greet, inputs: { name: Again } }\n")
+          const { finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state).toEqual({ greeting: { greeting: "Hello, Again!" } })
+          expect(failing.failed()).toBe(6)
+        })
+      )
+    )
+
+    it.live("fails the stage and the run, naming the pool and subject, when its task cannot be sent within the retry window", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("unsent")
+          yield* stack.registry
+          yield* stack.executor()
+          const subject = stack.names.taskRun("hello")
+          yield* stack.scheduler({ dispatchRetryWindow: Duration.millis(300) }, { bus: failingEnqueue(subject, Infinity).bus })
+          yield* stack.registered(["hello.greet"])
+          const reply = yield* stack.submit("name: unsent\nstages:\n  - { name: g, type: hello.greet, inputs: { name: Nobody } }\n")
+          const { events, finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("failed")
+          expect(finished.error?.tag).toBe("TaskDispatchError")
+          expect(finished.error?.message).toContain(
+            `stage "g" failed after 1 attempt: could not send the task to pool "hello" on ${subject}`
+          )
+          expect(finished.error?.message).toContain("the stream is not reachable (injected)")
+          expect(events.find((e) => e.kind === "stage.failed")?.error?.tag).toBe("TaskDispatchError")
+        })
+      )
+    )
+
+    /** Pool `hello` serves hello.sleep, pool `greeters` hello.greet; a run naps, then greets. */
+    const napThenGreet = (stack: Effect.Success<ReturnType<typeof makeStack>>) =>
+      Effect.gen(function* () {
+        const byType = (type: string) => helloStages.filter((stage) => stage.metadata.type === type)
+        yield* stack.executor({ pool: "hello", definitions: byType("hello.sleep") })
+        const greeters = yield* stack.executor({ pool: "greeters", definitions: byType("hello.greet") })
+        yield* stack.registered(["hello.sleep", "hello.greet"])
+        return { greeters, startGreeters: stack.executor({ pool: "greeters", definitions: byType("hello.greet") }) }
+      })
+
+    const napGreet = (policy: string) => `
+name: stranded
+${policy}
+stages:
+  - { name: nap, type: hello.sleep, inputs: { ms: 1000 } }
+  - { name: greet, type: hello.greet, depends_on: [nap], inputs: { name: Late } }
+`
+
+    it.live("reports a stage whose pool has no live executor as unschedulable, keeps waiting, and runs it once one starts", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("stranded")
+          yield* stack.registry
+          yield* stack.scheduler({ unschedulableAfter: Duration.millis(300) })
+          const { greeters, startGreeters } = yield* napThenGreet(stack)
+          const reply = yield* stack.submit(napGreet(""))
+          const runId = reply.runId!
+          // The only replica of pool greeters stops (and deregisters) while nap runs.
+          yield* greeters.stop
+          const reported = yield* eventually(
+            "greet to be reported unschedulable",
+            Effect.map(stack.eventsOf(runId), (events) => events.find((e) => e.kind === "stage.unschedulable") ?? false),
+            { timeout: "10 seconds" }
+          )
+          expect({ stage: reported.stage, pool: reported.pool, message: reported.message }).toEqual({
+            stage: "greet",
+            pool: "greeters",
+            message: "unschedulable: no live executor serves pool greeters"
+          })
+          // nap ran longer than the threshold on a live pool: not reported. The run waits.
+          const before = yield* stack.eventsOf(runId)
+          expect(before.filter((e) => e.kind === "stage.unschedulable").map((e) => e.stage)).toEqual(["greet"])
+          expect(before.some((e) => e.kind === "run.finished")).toBe(false)
+          yield* startGreeters
+          const { events, finished } = yield* stack.finished(runId)
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state).toEqual({ slept: { sleptMs: 1000 }, greeting: { greeting: "Hello, Late!" } })
+          expect(events.filter((e) => e.kind === "stage.unschedulable")).toHaveLength(1)
+        })
+      )
+    )
+
+    it.live("fails the run, naming the pool, when its pipeline says on_unschedulable: fail", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("strandfail")
+          yield* stack.registry
+          yield* stack.scheduler({ unschedulableAfter: Duration.millis(300) })
+          const { greeters } = yield* napThenGreet(stack)
+          const reply = yield* stack.submit(napGreet("on_unschedulable: fail"))
+          yield* greeters.stop
+          const { events, finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("failed")
+          expect(finished.error).toEqual({
+            tag: "StageUnschedulableError",
+            message: `stage "greet" failed after 1 attempt: unschedulable: no live executor serves pool greeters`
+          })
+          expect(events.map((e) => e.kind).slice(-3)).toEqual(["stage.unschedulable", "stage.failed", "run.finished"])
         })
       )
     )

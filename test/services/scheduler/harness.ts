@@ -78,13 +78,18 @@ export const makeStack = (label: string) =>
       )
     }
 
-    const scheduler = (settings: Partial<SchedulerSettings> = {}) =>
+    /** A scheduler; `options.bus` gives it its own view of the bus (say, one whose publishes fail). */
+    const scheduler = (
+      settings: Partial<SchedulerSettings> = {},
+      options: { readonly bus?: (bus: Bus["Service"]) => Bus["Service"] } = {}
+    ) =>
       start(
         Scheduler,
         Scheduler.layer.pipe(
           Layer.provide(RunStore.layer),
           Layer.provide(RegistryClient.layer),
-          Layer.provide(SchedulerConfig.layer({ resultAckWait: Duration.seconds(5), ...settings }))
+          Layer.provide(SchedulerConfig.layer({ resultAckWait: Duration.seconds(5), ...settings })),
+          Layer.provide(options.bus === undefined ? Layer.empty : Layer.succeed(Bus, options.bus(bus)))
         ) as Layer.Layer<Scheduler, unknown, Bus>
       )
 

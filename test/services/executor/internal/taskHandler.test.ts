@@ -9,6 +9,7 @@ import { makeNames } from "../../../../schemas/Subjects.ts"
 import { StageCatalog } from "../../../../services/executor/StageCatalog.ts"
 import type { ExecutorSettings } from "../../../../services/executor/ExecutorConfig.ts"
 import { LeaseKeeper } from "../../../../services/executor/internal/leaseKeeper.ts"
+import { RunningTasks } from "../../../../services/executor/internal/runningTasks.ts"
 import { makeTaskHandler } from "../../../../services/executor/internal/taskHandler.ts"
 import { defineStage } from "../../../../sdk/defineStage.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
@@ -80,6 +81,7 @@ const setup = Effect.gen(function* () {
     catalog: StageCatalog.make([upper]),
     rejections: () => new Map(),
     leases: new LeaseKeeper({ clock, interval: settings.progressInterval }),
+    running: new RunningTasks(),
     clock
   })
   const results = yield* bus.consume({ stream: names.streams.results, durable: "test", slots: 100 })
