@@ -47,9 +47,9 @@ export interface Endpoint<Request extends WireSchema, Success extends WireSchema
   /** The endpoint's name, also its subject without prefix or run id: `stage.register`, `ledger.update`. */
   readonly name: string
   /** The subject a request is sent to. */
-  readonly subject: (names: Names, request: Request["Type"]) => string
+  subject(names: Names, request: Request["Type"]): string
   /** The subject servers subscribe to (a wildcard for per-run subjects). */
-  readonly listen: (names: Names) => string
+  listen(names: Names): string
   readonly request: Request
   readonly requestType: string
   /** The request an empty body stands for, for hand-typed `nats req`; absent: an empty body is malformed. */

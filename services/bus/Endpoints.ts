@@ -64,7 +64,10 @@ export const serve = <E extends AnyEndpoint, R>(options: ServeOptions<E, R>): Ef
       ).pipe(
         Effect.matchEffect({
           onFailure: (malformed) =>
-            Effect.logWarning(`rejected ${malformed.toString()}`).pipe(Effect.andThen(replyError(message, malformed as ErrorOf<E>))),
+            Effect.logWarning(`rejected ${malformed.toString()}`).pipe(
+              Effect.annotateLogs({ subject: malformed.subject, path: malformed.path, reason: malformed.message }),
+              Effect.andThen(replyError(message, malformed as ErrorOf<E>))
+            ),
           onSuccess: (request) =>
             options.handle(request, message).pipe(
               Effect.matchEffect({

@@ -137,6 +137,13 @@ const run = Command.make(
           const incomplete = (lines: ReadonlyArray<string>) =>
             Console.error(lines.join("\n")).pipe(Effect.andThen(Effect.fail(new DeploymentIncompleteError({ url: url ?? "" }))))
           if (url !== undefined) {
+            // The pipeline's own plugins first (their message names the executor to start for each);
+            // without a registry to ask, the deployment check below says to start one.
+            const unserved = yield* unservedPlugins({ parsed, url, projectDir: process.cwd() }).pipe(
+              Effect.catchTag("DiscoveryError", (error) => Effect.succeed([parsed.issueAt("plugins.paths", error.message)])),
+              Effect.catchTag("NoRespondersError", () => Effect.succeed([]))
+            )
+            if (unserved.length > 0) return yield* refuse(unserved)
             const missing = yield* missingServices({
               registry: yield* RegistryClient,
               url,
@@ -144,10 +151,6 @@ const run = Command.make(
               types: parsed.pipeline.stages.map((stage) => stage.type)
             })
             if (missing.length > 0) return yield* incomplete(missing)
-            const unserved = yield* unservedPlugins({ parsed, url, projectDir: process.cwd() }).pipe(
-              Effect.catchTag("DiscoveryError", (error) => Effect.succeed([parsed.issueAt("plugins.paths", error.message)]))
-            )
-            if (unserved.length > 0) return yield* refuse(unserved)
           }
           const submitted = yield* client
             .submitRun({

@@ -31,33 +31,31 @@
  * other core type shares that short name.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule, Schema, Semaphore, SemVer } from "effect"
-import { WireType } from "@switchyard/schemas/Catalog"
 import {
   DeregistrationDecision,
   DeregistrationReply,
   type Heartbeat as HeartbeatMessage,
-  Heartbeat,
+  HeartbeatReply,
   RegisteredStage,
   RegistrationReply,
   StageDecision,
   StageDeregistration,
   StageKept,
   StageListReply,
-  StageListRequest,
   StageRegistration,
   StageRejection,
-  StageResolveReply,
-  StageResolveRequest
+  StageResolveReply
 } from "@switchyard/schemas/Registry"
 import { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import { Bus } from "@switchyard/bus/Bus"
 import { BusError, type KvConflictError } from "@switchyard/bus/BusError"
-import { decode, encode, encodePlain } from "@switchyard/schemas/Codec"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import { AuditLog, AuditPrevious } from "./AuditLog.ts"
 import { coreAliases } from "./CoreAliases.ts"
-import { serve } from "./internal/serve.ts"
-import { encodedStage, makeBeatStore, makeStageStore, ReplicaBeat } from "./internal/stores.ts"
+import * as Endpoints from "@switchyard/bus/Endpoints"
+import type { AnyEndpoint } from "@switchyard/schemas/Endpoint"
+import { StageDeregister, StageHeartbeat, StageList, StageRegister, StageResolve } from "@switchyard/schemas/Endpoints"
+import { makeBeatStore, makeStageStore, ReplicaBeat } from "./internal/stores.ts"
 import { suggest } from "./internal/suggest.ts"
 import { RegistryConfig } from "./RegistryConfig.ts"
 import { checkRegistration, type StageCheck } from "./StageValidation.ts"
@@ -472,44 +470,17 @@ export class Registry extends Context.Service<
         Effect.forkScoped
       )
 
-      yield* serve(bus, {
-        subject: names.stageRegister,
-        decode: decode(StageRegistration, WireType.StageRegistration),
-        handle: (registration: StageRegistration) =>
-          register(registration).pipe(Effect.map((reply) => encode(RegistrationReply, WireType.RegistrationReply, reply)))
-      })
-      yield* serve(bus, {
-        subject: names.stageDeregister,
-        decode: decode(StageDeregistration, WireType.StageDeregistration),
-        handle: (request: StageDeregistration) =>
-          deregister(request).pipe(Effect.map((reply) => encode(DeregistrationReply, WireType.DeregistrationReply, reply)))
-      })
-      yield* serve(bus, {
-        subject: names.stageHeartbeat,
-        decode: decode(Heartbeat, WireType.Heartbeat),
-        // A heartbeat sent as a request gets an empty reply once it is recorded.
-        handle: (beat: HeartbeatMessage) => heartbeat(beat).pipe(Effect.as({ data: new Uint8Array(0), headers: {} }))
-      })
-      yield* serve(bus, {
-        subject: names.stageList,
-        // An empty body is accepted as a version 1 request, for hand-typed `nats req`.
-        decode: (message) =>
-          message.data.length === 0
-            ? Effect.succeed(new StageListRequest({ version: 1 }))
-            : decode(StageListRequest, WireType.StageListRequest)(message),
-        handle: () =>
-          list().pipe(Effect.map((reply) => encodePlain(WireType.StageListReply, { version: 1, stages: reply.stages.map(encodedStage) })))
-      })
-      yield* serve(bus, {
-        subject: names.stageResolve,
-        decode: decode(StageResolveRequest, WireType.StageResolveRequest),
-        handle: (request: StageResolveRequest) =>
-          lookup(request.types).pipe(
-            Effect.map(({ found, missing }) =>
-              encodePlain(WireType.StageResolveReply, { version: 1, found: found.map(encodedStage), missing })
-            )
-          )
-      })
+      const serveEndpoint = <E extends AnyEndpoint>(
+        endpoint: E,
+        handle: (request: Schema.Schema.Type<E["request"]>) => Effect.Effect<Schema.Schema.Type<E["success"]>, BusError>
+      ) => Endpoints.serve({ bus, names, endpoint, queue: queueGroup, concurrency: requestConcurrency, handle })
+
+      yield* serveEndpoint(StageRegister, register)
+      yield* serveEndpoint(StageDeregister, deregister)
+      // A heartbeat sent as a request is answered once it is recorded.
+      yield* serveEndpoint(StageHeartbeat, (beat) => heartbeat(beat).pipe(Effect.as(new HeartbeatReply({ version: 1 }))))
+      yield* serveEndpoint(StageList, () => list())
+      yield* serveEndpoint(StageResolve, (request) => resolve(request.types))
 
       yield* Effect.logInfo("registry ready")
       return Registry.of({ register, deregister, heartbeat, list, resolve, sweep })
@@ -522,6 +493,12 @@ type Claim =
   | { readonly _tag: "Reaccepted"; readonly previous: AuditPrevious }
   | { readonly _tag: "Replaced"; readonly previous: AuditPrevious }
   | { readonly _tag: "Refused"; readonly rejection: StageRejection }
+
+/** Queue group shared by all registry replicas: each request goes to one of them. */
+const queueGroup = "registry"
+
+/** Requests of one subject a replica handles at once; handlers race safely (writes compare-and-set). */
+const requestConcurrency = 64
 
 const refuse = (code: StageRejection["code"], path: string, message: string): Claim => ({
   _tag: "Refused",

@@ -1,32 +1,33 @@
 /**
  * The registry as seen from anywhere else (executors, the scheduler, the
- * CLI): typed request/reply over the bus on the registry's subjects. Replies
- * are decoded with their schemas; an error reply from the registry comes back
- * as the typed error it names (`MalformedMessageError`,
- * `RegistryUnavailableError`), a silent registry as `RequestTimeoutError` or
+ * CLI): its endpoints (`stage.register`, `stage.deregister`,
+ * `stage.heartbeat`, `stage.list`, `stage.resolve`) called through the one
+ * generic endpoint client. An error reply from the registry comes back as
+ * the typed error it names (`MalformedMessageError`,
+ * `ServiceUnavailableError`), a silent registry as `RequestTimeoutError` or
  * `NoRespondersError`.
  */
 import { Context, Duration, Effect, Layer } from "effect"
-import { WireType } from "@switchyard/schemas/Catalog"
+import type { Schema } from "effect"
+import { Bus } from "@switchyard/bus/Bus"
+import * as Endpoints from "@switchyard/bus/Endpoints"
+import type { AnyEndpoint } from "@switchyard/schemas/Endpoint"
+import { StageDeregister, StageHeartbeat, StageList, StageRegister, StageResolve } from "@switchyard/schemas/Endpoints"
 import {
-  DeregistrationReply,
-  Heartbeat,
-  RegistrationReply,
-  StageListReply,
-  StageDeregistration,
+  type DeregistrationReply,
+  type Heartbeat,
+  type RegistrationReply,
+  type StageDeregistration,
+  type StageListReply,
   StageListRequest,
-  StageRegistration,
-  StageResolveReply
+  type StageRegistration,
+  type StageResolveReply,
+  StageResolveRequest
 } from "@switchyard/schemas/Registry"
-import { Bus, type Headers, type Message } from "@switchyard/bus/Bus"
-import type { BusError, NoRespondersError, RequestTimeoutError } from "@switchyard/bus/BusError"
-import { decode, encode, encodePlain, type MalformedMessageError, TypeHeader } from "@switchyard/schemas/Codec"
 import { Subjects } from "@switchyard/schemas/Subjects"
-import { traceHeaders } from "@switchyard/schemas/TraceContext"
-import { RegistryErrorReply, RegistryErrorType, type RegistryUnavailableError } from "./RegistryError.ts"
 
 /** Why a registry call failed. */
-export type RegistryClientError = BusError | RequestTimeoutError | NoRespondersError | MalformedMessageError | RegistryUnavailableError
+export type RegistryClientError = Endpoints.CallError<typeof StageRegister>
 
 /** Options of `RegistryClient.layerWith`. */
 export interface RegistryClientOptions {
@@ -61,64 +62,22 @@ export class RegistryClient extends Context.Service<
         const bus = yield* Bus
         const names = yield* Subjects
         const timeout = Duration.fromInputUnsafe(options.timeout ?? "5 seconds")
+        const call = <E extends AnyEndpoint>(endpoint: E, request: Schema.Schema.Type<E["request"]>) =>
+          Endpoints.call(bus, names, endpoint, request, { timeout })
 
-        const decodeError = decode(RegistryErrorReply, RegistryErrorType)
-
-        /** Sends a request and reads the reply: `onReply` for a normal one, the named error for an error reply. */
-        const ask = <A>(
-          subject: string,
-          request: { readonly data: Uint8Array; readonly headers: Headers },
-          onReply: (reply: Message) => Effect.Effect<A, MalformedMessageError>
-        ): Effect.Effect<A, RegistryClientError> =>
-          traceHeaders.pipe(
-            Effect.flatMap((trace) => bus.request(subject, request.data, { timeout, headers: { ...request.headers, ...trace } })),
-            Effect.flatMap((reply) => {
-              // Decode errors name the request's subject, not the reply inbox.
-              const received: Message = { ...reply, subject }
-              const type = reply.headers[TypeHeader]
-              return type !== undefined && type.split("/")[0] === RegistryErrorType.split("/")[0]
-                ? decodeError(received).pipe(Effect.flatMap((error) => Effect.fail(error)))
-                : onReply(received)
-            })
-          )
-
-        const register = Effect.fn("RegistryClient.register")(function* (registration: StageRegistration) {
-          return yield* ask(
-            names.stageRegister,
-            encode(StageRegistration, WireType.StageRegistration, registration),
-            decode(RegistrationReply, WireType.RegistrationReply)
-          )
+        return RegistryClient.of({
+          register: Effect.fn("RegistryClient.register")((registration: StageRegistration) => call(StageRegister, registration)),
+          deregister: Effect.fn("RegistryClient.deregister")((deregistration: StageDeregistration) =>
+            call(StageDeregister, deregistration)
+          ),
+          heartbeat: Effect.fn("RegistryClient.heartbeat")((beat: Heartbeat) => Effect.asVoid(call(StageHeartbeat, beat))),
+          list: Effect.fn("RegistryClient.list")(() => call(StageList, new StageListRequest({ version: 1 }))),
+          // Called on every run submission: a span, but no call-site stack capture.
+          resolve: (types: ReadonlyArray<string>) =>
+            call(StageResolve, new StageResolveRequest({ version: 1, types })).pipe(
+              Effect.withSpan("RegistryClient.resolve", undefined, { captureStackTrace: false })
+            )
         })
-
-        const deregister = Effect.fn("RegistryClient.deregister")(function* (deregistration: StageDeregistration) {
-          return yield* ask(
-            names.stageDeregister,
-            encode(StageDeregistration, WireType.StageDeregistration, deregistration),
-            decode(DeregistrationReply, WireType.DeregistrationReply)
-          )
-        })
-
-        const heartbeat = Effect.fn("RegistryClient.heartbeat")(function* (beat: Heartbeat) {
-          yield* ask(names.stageHeartbeat, encode(Heartbeat, WireType.Heartbeat, beat), () => Effect.void)
-        })
-
-        const list = Effect.fn("RegistryClient.list")(function* () {
-          return yield* ask(
-            names.stageList,
-            encode(StageListRequest, WireType.StageListRequest, new StageListRequest({ version: 1 })),
-            decode(StageListReply, WireType.StageListReply)
-          )
-        })
-
-        const decodeResolveReply = decode(StageResolveReply, WireType.StageResolveReply)
-
-        // Called on every run submission: a span, but no call-site stack capture.
-        const resolve = (types: ReadonlyArray<string>) =>
-          ask(names.stageResolve, encodePlain(WireType.StageResolveRequest, { version: 1, types }), decodeResolveReply).pipe(
-            Effect.withSpan("RegistryClient.resolve", undefined, { captureStackTrace: false })
-          )
-
-        return RegistryClient.of({ register, deregister, heartbeat, list, resolve })
       })
     )
 

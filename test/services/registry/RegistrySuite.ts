@@ -7,6 +7,8 @@
  * overlap, and talks to the registry the way other services do: through
  * `RegistryClient` or raw bus requests.
  */
+import { EndpointErrorType } from "../../../schemas/Endpoint.ts"
+import { StageList } from "../../../schemas/Endpoints.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Logger, References, Scope, Stream } from "effect"
 import { WireType } from "../../../schemas/Catalog.ts"
@@ -20,9 +22,7 @@ import {
   Registry,
   RegistryClient,
   RegistryConfig,
-  RegistryErrorReply,
-  RegistryErrorType,
-  RegistryUnavailableError
+  ServiceUnavailableError
 } from "../../../services/registry/index.ts"
 import { collect } from "../../support/collect.ts"
 import { eventually } from "../../support/eventually.ts"
@@ -115,13 +115,16 @@ export const auditEntry = (
     )
   )
 
+/** The union an error reply of a registry endpoint carries. */
+const EndpointErrorReply = StageList.error
+
 /** Sends raw bytes as a request and returns the registry's error reply. */
 const errorReplyTo = (subject: string, body: Uint8Array, headers: Readonly<Record<string, string>> = {}) =>
   Effect.gen(function* () {
     const bus = yield* Bus
     const reply = yield* bus.request(subject, body, { timeout: "5 seconds", headers })
-    assert.strictEqual(reply.headers[TypeHeader], RegistryErrorType)
-    const error = yield* decode(RegistryErrorReply, RegistryErrorType)({ ...reply, subject })
+    assert.strictEqual(reply.headers[TypeHeader], EndpointErrorType)
+    const error = yield* decode(EndpointErrorReply, EndpointErrorType)({ ...reply, subject })
     assert.instanceOf(error, MalformedMessageError)
     return error as MalformedMessageError
   })
@@ -642,9 +645,9 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
         yield* requests.pipe(
           Stream.runForEach((message) => {
             const { data, headers } = encode(
-              RegistryErrorReply,
-              RegistryErrorType,
-              new RegistryUnavailableError({ subject: names.stageList, operation: "kv.keys", message: "bucket offline" })
+              EndpointErrorReply,
+              EndpointErrorType,
+              new ServiceUnavailableError({ subject: names.stageList, operation: "kv.keys", message: "bucket offline" })
             )
             return bus.respond(message, data, { headers })
           }),
@@ -657,8 +660,9 @@ export const registrySuite = (name: string, makeBus: () => Layer.Layer<Bus, unkn
           Effect.forkScoped
         )
         const unavailable = yield* client.list().pipe(Effect.flip)
-        assert.instanceOf(unavailable, RegistryUnavailableError)
-        assert.deepStrictEqual([unavailable.operation, unavailable.isRetryable], ["kv.keys", true])
+        assert.instanceOf(unavailable, ServiceUnavailableError)
+        const { operation, isRetryable } = unavailable as ServiceUnavailableError
+        assert.deepStrictEqual([operation, isRetryable], ["kv.keys", true])
         const malformed = yield* client.resolve(["x"]).pipe(Effect.flip)
         assert.instanceOf(malformed, MalformedMessageError)
         assert.deepStrictEqual([malformed.subject, malformed.path], [names.stageResolve, "found"])
