@@ -38,7 +38,10 @@ export interface ServeOptions<E extends AnyEndpoint, R> {
   /** Requests handled at once by this replica. */
   readonly concurrency: number
   /** A `BusError` becomes a `ServiceUnavailableError` reply naming its operation. */
-  readonly handle: (request: RequestOf<E>, message: Message) => Effect.Effect<SuccessOf<E>, ErrorOf<E> | BusError, R>
+  readonly handle: (
+    request: RequestOf<E>,
+    message: Message
+  ) => Effect.Effect<SuccessOf<E>, ErrorOf<E> | ServiceUnavailableError | BusError, R>
 }
 
 const isBusError = (error: unknown): error is BusError =>
@@ -73,7 +76,7 @@ export const serve = <E extends AnyEndpoint, R>(options: ServeOptions<E, R>): Ef
               Effect.matchEffect({
                 onSuccess: (success) => reply(message, encode(endpoint.success, endpoint.successType, success)),
                 onFailure: (error) => {
-                  if (!isBusError(error)) return replyError(message, error)
+                  if (!isBusError(error)) return replyError(message, error as ErrorOf<E>)
                   const unavailable = new ServiceUnavailableError({
                     subject: message.subject,
                     operation: error.operation,

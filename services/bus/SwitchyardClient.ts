@@ -10,17 +10,18 @@ import { randomUUID } from "node:crypto"
 import { Cause, Context, Duration, Effect, Exit, Layer, Option, Result, Schema, Scope, Stream } from "effect"
 import { WireType } from "@switchyard/schemas/Catalog"
 import type { Pipeline } from "@switchyard/schemas/Pipeline"
-import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit, RunSubmitReply } from "@switchyard/schemas/Run"
+import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit } from "@switchyard/schemas/Run"
 import { RunRecord } from "@switchyard/schemas/RunRecord"
 import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { Bus } from "./Bus.ts"
 import type { Message } from "./Bus.ts"
 import type { Headers } from "@switchyard/schemas/Codec"
 import { RequestTimeoutError } from "./BusError.ts"
-import type { BusError, NoRespondersError } from "./BusError.ts"
+import type { BusError } from "./BusError.ts"
 import { decode, decodeExit, encode } from "@switchyard/schemas/Codec"
-import type { MalformedMessageError } from "@switchyard/schemas/Codec"
 import { Subjects } from "@switchyard/schemas/Subjects"
+import { LedgerUpdateEndpoint, RunCancelEndpoint, RunSubmitEndpoint } from "@switchyard/schemas/Endpoints"
+import * as Endpoints from "./Endpoints.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { traceHeaders } from "@switchyard/schemas/TraceContext"
 
@@ -93,8 +94,8 @@ export interface UpdateLedgerOptions {
   readonly timeout?: Duration.Input
 }
 
-/** Errors of a request to the scheduler. */
-export type RequestError = BusError | RequestTimeoutError | NoRespondersError | MalformedMessageError
+/** Errors of a request to the scheduler: the bus's, a malformed request, a scheduler that could not save. */
+export type RequestError = Endpoints.CallError<typeof RunCancelEndpoint>
 
 const defaultRequestTimeout = Duration.seconds(30)
 /** How long one `run.submit` attempt waits before it is sent again. */
@@ -181,35 +182,28 @@ export class SwitchyardClient extends Context.Service<
         // the run goes out after the subscription on the same connection (and, in a cluster, over the same
         // route to the scheduler's server as the interest), so no confirming round trip.
         const subscription = yield* bus.subscribe(names.runEvent(runId), { confirm: false })
-        const request = encode(
-          RunSubmit,
-          WireType.RunSubmit,
-          new RunSubmit({
-            version: 1,
-            file,
-            text,
-            inputs: { ...options.inputs },
-            runId,
-            ...(options.vars === undefined ? {} : { vars: { ...options.vars } })
-          })
-        )
+        const request = new RunSubmit({
+          version: 1,
+          file,
+          text,
+          inputs: { ...options.inputs },
+          runId,
+          ...(options.vars === undefined ? {} : { vars: { ...options.vars } })
+        })
         // A scheduler may start the run and die before it answers: the submit is sent again (the
         // run id makes it idempotent) until the whole timeout is spent, and a replacement answers.
         const totalMs = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? defaultRequestTimeout))
         const attemptMs = Math.min(submitAttemptMs, totalMs / 3)
-        const answer = yield* bus
-          .request(names.runSubmit, request.data, { timeout: Duration.millis(attemptMs), headers: yield* headersWith(request.headers) })
-          .pipe(
-            Effect.retry({
-              while: (error) => error._tag === "RequestTimeoutError",
-              times: Math.max(0, Math.ceil(totalMs / attemptMs) - 1)
-            }),
-            // The caller asked for one timeout: that is the one it hears about.
-            Effect.catchTag("RequestTimeoutError", (error) =>
-              Effect.fail(new RequestTimeoutError({ subject: error.subject, timeoutMs: totalMs }))
-            )
+        const reply = yield* Endpoints.call(bus, names, RunSubmitEndpoint, request, { timeout: Duration.millis(attemptMs) }).pipe(
+          Effect.retry({
+            while: (error) => error._tag === "RequestTimeoutError",
+            times: Math.max(0, Math.ceil(totalMs / attemptMs) - 1)
+          }),
+          // The caller asked for one timeout: that is the one it hears about.
+          Effect.catchTag("RequestTimeoutError", (error) =>
+            Effect.fail(new RequestTimeoutError({ subject: error.subject, timeoutMs: totalMs }))
           )
-        const reply = yield* decode(RunSubmitReply, WireType.RunSubmitReply)(answer)
+        )
         if (reply.issues.length > 0) return yield* new PipelineInvalidError({ file, issues: reply.issues })
         const started = reply.runId ?? runId
         // A scheduler that chose another id is followed there, from now on.
@@ -217,18 +211,11 @@ export class SwitchyardClient extends Context.Service<
         return { runId: started, events: decodeEvents(events) }
       })
 
-      const cancelRun = Effect.fn("SwitchyardClient.cancelRun")(function* (runId: string, reason?: string) {
-        const request = encode(
-          RunCancel,
-          WireType.RunCancel,
-          new RunCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) })
-        )
-        const answer = yield* bus.request(names.runCancel, request.data, {
-          timeout: defaultRequestTimeout,
-          headers: yield* headersWith(request.headers)
+      const cancelRun = Effect.fn("SwitchyardClient.cancelRun")((runId: string, reason?: string) =>
+        Endpoints.call(bus, names, RunCancelEndpoint, new RunCancel({ version: 1, runId, ...(reason === undefined ? {} : { reason }) }), {
+          timeout: defaultRequestTimeout
         })
-        return yield* decode(RunCancelReply, WireType.RunCancelReply)(answer)
-      })
+      )
 
       const runTask = Effect.fn("SwitchyardClient.runTask")(function* (options: RunTaskOptions) {
         const taskId = yield* freshId
@@ -298,12 +285,7 @@ export class SwitchyardClient extends Context.Service<
           fields: { ...fields },
           ...(options.source === undefined ? {} : { source: options.source })
         })
-        const message = encode(LedgerUpdate, WireType.LedgerUpdate, update)
-        const answer = yield* bus.request(names.ledgerUpdate(runId), message.data, {
-          timeout: options.timeout ?? defaultRequestTimeout,
-          headers: yield* headersWith(message.headers)
-        })
-        return yield* decode(LedgerUpdateReply, WireType.LedgerUpdateReply)(answer)
+        return yield* Endpoints.call(bus, names, LedgerUpdateEndpoint, update, { timeout: options.timeout ?? defaultRequestTimeout })
       })
 
       return SwitchyardClient.of({ submitRun, watchRuns, getRun, cancelRun, runTask, updateLedger })

@@ -12,26 +12,20 @@
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
-import type { JobMessage, Message } from "@switchyard/bus/Bus"
+import type { JobMessage } from "@switchyard/bus/Bus"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
-import { decode, encode, encodePlain } from "@switchyard/schemas/Codec"
-import type { MalformedMessageError } from "@switchyard/schemas/Codec"
+import { decode, encodePlain } from "@switchyard/schemas/Codec"
 import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "@switchyard/bus/Streams"
 import { Subjects } from "@switchyard/schemas/Subjects"
+import * as Endpoints from "@switchyard/bus/Endpoints"
+import { type AnyEndpoint, ServiceUnavailableError } from "@switchyard/schemas/Endpoint"
+import { LedgerUpdateEndpoint, RunCancelEndpoint, RunSubmitEndpoint } from "@switchyard/schemas/Endpoints"
 import { RegistryClient } from "../registry/RegistryClient.ts"
 import { TraceparentHeader, traceHeaders, withParentFrom } from "@switchyard/schemas/TraceContext"
 import { WireType } from "@switchyard/schemas/Catalog"
 import { Pipeline } from "@switchyard/schemas/Pipeline"
 import { RegisteredStage } from "@switchyard/schemas/Registry"
-import {
-  LedgerUpdate,
-  LedgerUpdateReply,
-  PipelineIssue,
-  RunCancel,
-  RunCancelReply,
-  RunSubmit,
-  RunSubmitReply
-} from "@switchyard/schemas/Run"
+import { LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "@switchyard/schemas/Run"
 import type { RunEvent } from "@switchyard/schemas/Run"
 import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { Lru } from "./internal/lru.ts"
@@ -46,13 +40,6 @@ import { RunStore } from "./RunStore.ts"
 import { makeRunTable } from "./RunTable.ts"
 import { SchedulerConfig } from "./SchedulerConfig.ts"
 import { makeStageLookup } from "./StageLookup.ts"
-
-/**
- * Type header of the scheduler's answer to a request it could not decode
- * (other than `run.submit`, which answers with issues): a JSON body
- * `{ _tag: "MalformedMessageError", subject, path, message }`.
- */
-export const SchedulerErrorType = "SchedulerError/1"
 
 /** What the bus publishes on a dead-letter subject (see `DeadLetter` in Bus.ts). */
 const DeadLetterRecord = Schema.Struct({
@@ -84,9 +71,6 @@ const encodeRegistered = encodeOnce(Schema.encodeSync(RegisteredStage))
 const decodeResult = decode(TaskResult, WireType.TaskResult)
 const decodeTask = decode(TaskRun, WireType.TaskRun)
 const decodeDeadLetter = decode(DeadLetterRecord, "DeadLetter")
-const decodeSubmit = decode(RunSubmit, WireType.RunSubmit)
-const decodeCancel = decode(RunCancel, WireType.RunCancel)
-const decodeLedger = decode(LedgerUpdate, WireType.LedgerUpdate)
 
 /** Hot-path spans are created in one place each; a stack trace would add nothing. */
 const noStackTrace = { captureStackTrace: false } as const
@@ -439,71 +423,30 @@ export class Scheduler extends Context.Service<
           yield* message.ack
         })
 
-        const reply = (message: Message, payload: { readonly data: Uint8Array; readonly headers: Record<string, string> }) =>
-          message.reply === undefined ? Effect.void : bus.respond(message, payload.data, { headers: payload.headers })
-
-        const rejectWith = (message: Message, error: MalformedMessageError) =>
-          Effect.logWarning(`rejected ${error.toString()}`).pipe(
-            Effect.andThen(
-              reply(
-                message,
-                encodePlain(SchedulerErrorType, { _tag: error._tag, subject: error.subject, path: error.path, message: error.message })
-              )
-            )
-          )
-
-        /** Handles requests on `subject` concurrently, each continuing its sender's trace. */
-        const serve = (subject: string, handle: (message: Message) => Effect.Effect<unknown, unknown>) =>
-          Effect.gen(function* () {
-            const messages = yield* bus.subscribe(subject, { queue: "scheduler" })
-            yield* messages.pipe(
-              Stream.mapEffect(
-                (message) =>
-                  handle(message).pipe(
-                    withParentFrom(message.headers),
-                    Effect.catchCause((cause) => Effect.logError(`handling a message on ${message.subject} failed`, cause))
-                  ),
-                { concurrency: config.requestConcurrency, unordered: true }
-              ),
-              Stream.runDrain,
-              Effect.forkIn(scope)
-            )
+        // A run record another writer changed under this one cannot be saved now; the caller may try again.
+        const conflictAsUnavailable = (error: KvConflictError) =>
+          new ServiceUnavailableError({
+            subject: `${error.bucket}.${error.key}`,
+            operation: "kv.update",
+            message: `the record changed under this scheduler (expected revision ${error.expectedRevision})`
           })
 
-        yield* serve(names.runSubmit, (message) =>
-          decodeSubmit(message).pipe(
-            Effect.matchEffect({
-              onFailure: (error) =>
-                Effect.logWarning(`rejected ${error.toString()}`).pipe(
-                  Effect.andThen(
-                    reply(
-                      message,
-                      encode(
-                        RunSubmitReply,
-                        WireType.RunSubmitReply,
-                        new RunSubmitReply({
-                          version: 1,
-                          issues: [new PipelineIssue({ file: error.subject, line: 0, column: 0, path: error.path, message: error.message })]
-                        })
-                      )
-                    )
-                  )
-                ),
-              onSuccess: (request) =>
-                submit(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunSubmitReply, WireType.RunSubmitReply, answer))))
-            })
-          )
-        )
+        const serveEndpoint = <E extends AnyEndpoint>(
+          endpoint: E,
+          handle: (request: Schema.Schema.Type<E["request"]>) => Effect.Effect<Schema.Schema.Type<E["success"]>, BusError | KvConflictError>
+        ) =>
+          Endpoints.serve({
+            bus,
+            names,
+            endpoint,
+            queue: "scheduler",
+            concurrency: config.requestConcurrency,
+            handle: (request) =>
+              handle(request).pipe(Effect.catchTag("KvConflictError", (error) => Effect.fail(conflictAsUnavailable(error))))
+          }).pipe(Scope.provide(scope))
 
-        yield* serve(names.runCancel, (message) =>
-          decodeCancel(message).pipe(
-            Effect.matchEffect({
-              onFailure: (error) => rejectWith(message, error),
-              onSuccess: (request) =>
-                cancel(request).pipe(Effect.flatMap((answer) => reply(message, encode(RunCancelReply, WireType.RunCancelReply, answer))))
-            })
-          )
-        )
+        yield* serveEndpoint(RunSubmitEndpoint, submit)
+        yield* serveEndpoint(RunCancelEndpoint, cancel)
 
         /**
          * The status a ledger update's reply names: running when applied, else the run's
@@ -518,33 +461,16 @@ export class Scheduler extends Context.Service<
             .pipe(Effect.map(Option.match({ onNone: () => "unknown" as const, onSome: (stored) => stored.doc.status })))
         }
 
-        yield* serve(names.ledgerUpdate("*"), (message) =>
-          decodeLedger(message).pipe(
-            Effect.matchEffect({
-              onFailure: (error) => Effect.logWarning(`rejected ${error.toString()}`),
-              onSuccess: (update) =>
-                table
-                  .transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
-                  .pipe(
-                    Effect.flatMap((applied) =>
-                      message.reply === undefined
-                        ? Effect.void
-                        : ledgerStatus(update.runId, applied).pipe(
-                            Effect.flatMap((status) =>
-                              reply(
-                                message,
-                                encode(
-                                  LedgerUpdateReply,
-                                  WireType.LedgerUpdateReply,
-                                  new LedgerUpdateReply({ version: 1, runId: update.runId, applied, status })
-                                )
-                              )
-                            )
-                          )
-                    )
-                  )
-            })
-          )
+        yield* serveEndpoint(LedgerUpdateEndpoint, (update) =>
+          table
+            .transact(update.runId, (doc, now) => RunActor.updateLedger(doc, update.fields, now))
+            .pipe(
+              Effect.flatMap((applied) =>
+                ledgerStatus(update.runId, applied).pipe(
+                  Effect.map((status) => new LedgerUpdateReply({ version: 1, runId: update.runId, applied, status }))
+                )
+              )
+            )
         )
 
         // Resume every run a previous scheduler left unfinished, before taking results for them.
