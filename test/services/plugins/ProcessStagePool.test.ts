@@ -1,13 +1,13 @@
-import { readFileSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Logger, Result, Scope } from "effect"
+import { Effect, Exit, Logger, Scope } from "effect"
 import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
 import type { StageDefinition } from "../../../schemas/Stage.ts"
 import { eventually } from "../../support/eventually.ts"
+import { isGone } from "../../support/processes.ts"
 
 const actions = fileURLToPath(new URL("../runtimes/fixtures/pooled.ts", import.meta.url))
 
@@ -45,13 +45,6 @@ const execute = (definitions: ReadonlyArray<StageDefinition>, type: string) => {
 
 const pidOf = (definitions: ReadonlyArray<StageDefinition>, type: string) =>
   execute(definitions, type).pipe(Effect.map((output) => (output as { pid: number }).pid))
-
-const isGone = (pid: number): boolean => {
-  const probe = Result.try(() => process.kill(pid, 0))
-  if (Result.isFailure(probe)) return (probe.failure as NodeJS.ErrnoException).code === "ESRCH"
-  const status = Result.try(() => readFileSync(`/proc/${pid}/status`, "utf8"))
-  return Result.isSuccess(status) && /^State:\s+Z/m.test(status.success)
-}
 
 describe("processStages with a warm pool", () => {
   it.live("serves every action of the plugin from the same process and kills it when the scope closes", () =>

@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Logger, References, Result, Scope } from "effect"
+import { Effect, Exit, Logger, References, Scope } from "effect"
 import type { ProcessOutcome, PluginTask } from "../../../services/runtimes/ProcessRuntime.ts"
 import type { ProcessPoolOptions } from "../../../services/runtimes/ProcessPool.ts"
 import { makeProcessPool } from "../../../services/runtimes/ProcessPool.ts"
 import { eventually } from "../../support/eventually.ts"
+import { isGone, scratchDir } from "../../support/processes.ts"
 
 const entry = fileURLToPath(new URL("./fixtures/plugin.ts", import.meta.url))
 
@@ -43,18 +43,7 @@ const failedWith = (outcome: ProcessOutcome, tag: string) => {
 
 const pidOf = (outcome: ProcessOutcome): number => Number(succeeded(outcome).pid)
 
-/** Whether a pid no longer names a live process (gone, or a zombie nobody reaped yet). */
-const isGone = (pid: number): boolean => {
-  const probe = Result.try(() => process.kill(pid, 0))
-  if (Result.isFailure(probe)) return (probe.failure as NodeJS.ErrnoException).code === "ESRCH"
-  const status = Result.try(() => readFileSync(`/proc/${pid}/status`, "utf8"))
-  return Result.isSuccess(status) && /^State:\s+Z/m.test(status.success)
-}
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-pool-test-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
+const tempDir = scratchDir("switchyard-pool-test-")
 
 describe("makeProcessPool", () => {
   it.live("serves several tasks from the same process, which stays alive between them", () =>

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -8,6 +7,7 @@ import { Effect, Logger, References, Result } from "effect"
 import type { RunInProcessOptions } from "../../../services/runtimes/ProcessRuntime.ts"
 import { runInProcess } from "../../../services/runtimes/ProcessRuntime.ts"
 import { eventually } from "../../support/eventually.ts"
+import { isGone, scratchDir } from "../../support/processes.ts"
 
 const entry = fileURLToPath(new URL("./fixtures/plugin.ts", import.meta.url))
 
@@ -29,18 +29,7 @@ const runLogged = (action: string, input: unknown, options: Partial<RunInProcess
 const run = (action: string, input: unknown, options: Partial<RunInProcessOptions> = {}) =>
   runLogged(action, input, options).pipe(Effect.provide(Logger.layer([])))
 
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-runtime-test-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
-
-/** Whether a pid no longer names a live process (gone, or a zombie nobody reaped yet). */
-const isGone = (pid: number): boolean => {
-  const probe = Result.try(() => process.kill(pid, 0))
-  if (Result.isFailure(probe)) return (probe.failure as NodeJS.ErrnoException).code === "ESRCH"
-  const status = Result.try(() => readFileSync(`/proc/${pid}/status`, "utf8"))
-  return Result.isSuccess(status) && /^State:\s+Z/m.test(status.success)
-}
+const tempDir = scratchDir("switchyard-runtime-test-")
 
 describe("runInProcess", () => {
   it.live("returns the action's output and ignores stray stdout lines", () =>

@@ -4,18 +4,17 @@
  * killed, grandchildren included), and `run.cancel` answers once they are.
  * Run once per bus adapter.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises"
-import { readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Layer, Result, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Schema } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
 import { loadManifestFile, processStages } from "../../../services/plugins/index.ts"
 import { defineStage } from "../../../sdk/defineStage.ts"
 import { RunCancel } from "../../../schemas/Run.ts"
 import { eventually } from "../../support/eventually.ts"
+import { isGone, scratchDir } from "../../support/processes.ts"
 import { makeStack } from "./harness.ts"
 
 /** Task ids whose stage started, and those whose stage saw its AbortSignal fire. */
@@ -46,17 +45,7 @@ const abortable = defineStage({
 
 const hangManifest = new URL("./plugins/hang/plugin.yaml", import.meta.url).pathname
 
-const isGone = (pid: number): boolean => {
-  const probe = Result.try(() => process.kill(pid, 0))
-  if (Result.isFailure(probe)) return (probe.failure as NodeJS.ErrnoException).code === "ESRCH"
-  const status = Result.try(() => readFileSync(`/proc/${pid}/status`, "utf8"))
-  return Result.isSuccess(status) && /^State:\s+Z/m.test(status.success)
-}
-
-const tempDir = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-cancel-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
+const tempDir = scratchDir("switchyard-cancel-")
 
 export const cancelSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>) =>
   describe(`Cancelling runs over ${name}`, () => {
