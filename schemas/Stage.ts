@@ -136,13 +136,6 @@ export interface StageDefinition<I = unknown, O = unknown> {
    * the effect aborts `ctx.signal`; timeouts are the caller's to apply.
    */
   readonly execute: (rawInput: unknown, info: StageTaskInfo) => Effect.Effect<Schema.Json, StageFailure>
-  /**
-   * `execute`, started by the call itself: the stage runs as far as it can
-   * synchronously before this returns, and one that already finished comes
-   * back as a completed `Exit`. Optional; the executor uses it to spare
-   * stages that never suspend the timeout machinery.
-   */
-  readonly executeNow?: (rawInput: unknown, info: StageTaskInfo) => Effect.Effect<Schema.Json, StageFailure>
 }
 
 const tagOf = (error: unknown): string => {

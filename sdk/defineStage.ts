@@ -3,9 +3,7 @@
  * gives metadata, effect schemas for inputs and outputs, and a `run` function
  * that returns an Effect, a Promise or a plain value; the result is a
  * `StageDefinition` whose `execute` decodes raw JSON input, runs the stage,
- * encodes its output and maps every failure to a `StageFailure` (and whose
- * `executeNow` does the same from the call, so a stage that returns a plain
- * value finishes without a single fiber step). The JSON Schema of inputs and
+ * encodes its output and maps every failure to a `StageFailure`. The JSON Schema of inputs and
  * outputs in the metadata is generated from the same schemas, so what the
  * registry advertises is what the stage accepts.
  */
@@ -117,7 +115,8 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     return Exit.succeed(value as O)
   }
 
-  const executeNow = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
+  // Eager steps inside the suspension: a stage that never suspends completes in the fiber's first step.
+  const startStage = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
     Effect.flatMapEager(
       Effect.mapErrorEager(decodeInput(rawInput), (error) => schemaFailure(type, "InvalidInputError", "input", error)),
       (input) =>
@@ -131,9 +130,9 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     )
 
   const execute = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
-    Effect.suspend(() => executeNow(rawInput, info))
+    Effect.suspend(() => startStage(rawInput, info))
 
-  return { metadata, inputs: options.inputs, outputs: options.outputs, execute, executeNow }
+  return { metadata, inputs: options.inputs, outputs: options.outputs, execute }
 }
 
 const schemaFailure = (

@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Schema } from "effect"
-import { TestClock } from "effect/testing"
+import { Cause, Effect, Exit, Schema } from "effect"
 import { defineStage, StageError, StageFailure } from "../../sdk/defineStage.ts"
 import type { StageContext } from "../../sdk/defineStage.ts"
 import { StageMetadata } from "../../schemas/StageMetadata.ts"
@@ -157,45 +156,6 @@ describe("defineStage", () => {
       assert.strictEqual(runs, 0)
       assert.strictEqual(yield* execution, 1)
       assert.strictEqual(yield* execution, 2)
-    })
-  )
-
-  it.effect("starts the stage in executeNow, finishing one that never suspends as a completed Exit", () =>
-    Effect.gen(function* () {
-      const plain = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => text.toUpperCase() })
-      assert.deepStrictEqual(plain.executeNow?.("hi", info), Exit.succeed("HI"))
-      const done = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => Effect.succeed(`${text}!`) })
-      assert.deepStrictEqual(done.executeNow?.("hi", info), Exit.succeed("hi!"))
-      const invalid = plain.executeNow?.(42, info)
-      assert.isTrue(invalid !== undefined && Exit.isExit(invalid) && Exit.isFailure(invalid))
-      assert.strictEqual(failureOf(invalid as Exit.Exit<unknown, StageFailure>).tag, "InvalidInputError")
-      const throwing = defineStage({
-        ...base,
-        inputs: Schema.Unknown,
-        outputs: Schema.Unknown,
-        run: () => {
-          throw new TypeError("boom")
-        }
-      })
-      const thrown = throwing.executeNow?.(null, info)
-      assert.isTrue(thrown !== undefined && Exit.isExit(thrown))
-      assert.strictEqual(failureOf(thrown as Exit.Exit<unknown, StageFailure>).tag, "TypeError")
-      let started = false
-      const later = defineStage({
-        ...base,
-        inputs: Schema.Unknown,
-        outputs: Schema.Number,
-        run: () => {
-          started = true
-          return Effect.sleep("1 millis").pipe(Effect.as(7))
-        }
-      })
-      const pending = later.executeNow?.(null, info)
-      assert.isTrue(started, "the stage started in the call")
-      assert.isFalse(pending === undefined || Exit.isExit(pending))
-      const fiber = yield* Effect.forkChild(pending!)
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual(yield* Fiber.join(fiber), 7)
     })
   )
 

@@ -123,11 +123,7 @@ export const makeTaskHandler = (options: {
       ...(measured ? { reportMetrics: (reported: TaskMetrics) => void (metrics = reported) } : {})
     }
     const withMetrics = (outcome: Outcome): Outcome => (metrics === undefined ? outcome : { ...outcome, metrics })
-    // A stage that finished synchronously cannot outlive its timeout (no race, no timer) and
-    // logged nothing (no annotations needed).
-    const started = definition.executeNow?.(task.inputs, info)
-    if (started !== undefined && Exit.isExit(started)) return Effect.matchEager(started, { onSuccess: succeeded, onFailure: failedWith })
-    const outcome = (started ?? definition.execute(task.inputs, info)).pipe(
+    const outcome = definition.execute(task.inputs, info).pipe(
       Effect.timeoutOrElse({
         duration: Duration.millis(timeoutMs),
         orElse: () =>
