@@ -85,7 +85,14 @@ export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
   durationMs: Schema.optionalKey(Schema.Number),
   /** Output count by the stage's `count` metadata. */
   count: Schema.optionalKey(Schema.Number),
-  error: Schema.optionalKey(Schema.Struct({ tag: Schema.String, message: Schema.String })),
+  /** On `stage.failed` and a failed `run.finished`: the error, with its own structured fields when it has any. */
+  error: Schema.optionalKey(
+    Schema.Struct({
+      tag: Schema.String,
+      message: Schema.String,
+      fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+    })
+  ),
   /** On `stage.retrying`: milliseconds until the next attempt. */
   retryInMs: Schema.optionalKey(Schema.Number),
   /** On `stage.unschedulable`: the pool no live executor serves. */

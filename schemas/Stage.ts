@@ -5,7 +5,7 @@
  * `TaskFailure`. Also the errors a stage author raises and the mapping from
  * any thrown or failed value to a failure (tag, message, retryability).
  */
-import { Predicate, Schema } from "effect"
+import { Predicate, Result, Schema } from "effect"
 import type { Effect } from "effect"
 import type { StageMetadata } from "./StageMetadata.ts"
 import { TaskFailure, TaskWaiting } from "./Task.ts"
@@ -56,7 +56,9 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
   /** Dotted path of the offending field, for input and output errors. */
   path: Schema.optionalKey(Schema.String),
   /** Set when the stage is not done but waits for the run's ledger (see `StageWaiting`). */
-  waiting: Schema.optionalKey(TaskWaiting)
+  waiting: Schema.optionalKey(TaskWaiting),
+  /** The original error's own structured fields, as JSON (see `TaskFailure.fields`). */
+  fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
 }) {
   get isRetryable(): boolean {
     return this.retryable
@@ -64,7 +66,13 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
 
   /** The wire form carried by a failed `TaskResult`. */
   toTaskFailure(): TaskFailure {
-    return new TaskFailure({ tag: this.tag, message: this.message, retryable: this.retryable })
+    const fields = this.path === undefined ? this.fields : { ...this.fields, path: this.path }
+    return new TaskFailure({
+      tag: this.tag,
+      message: this.message,
+      retryable: this.retryable,
+      ...(fields === undefined ? {} : { fields })
+    })
   }
 
   /**
@@ -88,11 +96,13 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
         })
       })
     }
+    const fields = fieldsOf(error)
     return new StageFailure({
       stageType,
       tag: tagOf(error),
       message: messageOf(error),
-      retryable: retryableOf(error)
+      retryable: retryableOf(error),
+      ...(fields === undefined ? {} : { fields })
     })
   }
 }
@@ -136,6 +146,18 @@ export interface StageDefinition<I = unknown, O = unknown> {
    * the effect aborts `ctx.signal`; timeouts are the caller's to apply.
    */
   readonly execute: (rawInput: unknown, info: StageTaskInfo) => Effect.Effect<Schema.Json, StageFailure>
+}
+
+/** What `fieldsOf` leaves out: what `TaskFailure` already carries, and what is not data. */
+const notFields = new Set(["_tag", "name", "message", "stack", "cause", "retryable"])
+
+/** An error's own enumerable fields that are JSON (a tagged error's schema fields), or nothing. */
+const fieldsOf = (error: unknown): Record<string, Schema.Json> | undefined => {
+  if (typeof error !== "object" || error === null) return undefined
+  const own = Object.entries(error).filter(([key, value]) => !notFields.has(key) && value !== undefined && typeof value !== "function")
+  if (own.length === 0) return undefined
+  const json = Result.try(() => JSON.parse(JSON.stringify(Object.fromEntries(own))) as Record<string, Schema.Json>)
+  return Result.isSuccess(json) && Object.keys(json.success).length > 0 ? json.success : undefined
 }
 
 const tagOf = (error: unknown): string => {

@@ -11,7 +11,12 @@ export class TaskFailure extends Schema.Class<TaskFailure>("switchyard/TaskFailu
   tag: Schema.String,
   message: Schema.String,
   /** Whether another attempt may succeed. */
-  retryable: Schema.Boolean
+  retryable: Schema.Boolean,
+  /**
+   * The error's own structured fields as JSON (`timeoutMs`, `stageType`,
+   * `rejection`, `path`, ...), so a receiver need not parse the message.
+   */
+  fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
 }) {}
 
 /** What identifies one attempt of one task, in a task and in its result alike. */

@@ -212,7 +212,7 @@ const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", erro
     kind: "run.finished",
     status,
     state: draft.record.state,
-    ...(error === undefined ? {} : { error: { tag: error.tag, message: error.message } })
+    ...(error === undefined ? {} : { error: eventError(error) })
   })
 }
 
@@ -284,6 +284,13 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
   return draft.done()
 }
 
+/** A failure as events carry it: tag, message and its structured fields. */
+const eventError = (error: FailureDoc) => ({
+  tag: error.tag,
+  message: error.message,
+  ...(error.fields === undefined ? {} : { fields: error.fields })
+})
+
 const fail = (
   draft: Draft,
   stage: StageDoc,
@@ -301,7 +308,7 @@ const fail = (
     attempt: stage.attempt,
     ...(stage.executorId === undefined || stage.executorId === "" ? {} : { executorId: stage.executorId }),
     durationMs,
-    error: { tag: error.tag, message: error.message },
+    error: eventError(error),
     ...measured
   })
   if (willRetry) {
@@ -318,7 +325,8 @@ const fail = (
   finish(draft, "failed", {
     tag: error.tag,
     message: `stage "${stage.name}" failed after ${stage.attempt} attempt${stage.attempt === 1 ? "" : "s"}: ${error.message}`,
-    retryable: false
+    retryable: false,
+    ...(error.fields === undefined ? {} : { fields: error.fields })
   })
 }
 

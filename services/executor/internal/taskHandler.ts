@@ -224,7 +224,14 @@ export const makeTaskHandler = (options: {
         case "failed":
           return {
             status: "failed",
-            error: new TaskFailure({ ...outcome.error, message: mask(outcome.error.message) }),
+            error: new TaskFailure({
+              ...outcome.error,
+              message: mask(outcome.error.message),
+              // Fields are the error's own data, where a secret may stand as well as in its message.
+              ...(outcome.error.fields === undefined
+                ? {}
+                : { fields: maskValue(outcome.error.fields, mask) as Readonly<Record<string, Schema.Json>> })
+            }),
             ...measured
           } as const
         case "waiting":

@@ -115,6 +115,8 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
           assert.strictEqual(first.error?.tag, "StageTimeoutError")
           assert.isTrue(first.error?.retryable)
           assert.include(first.error?.message ?? "", "200 ms")
+          // The error's own fields cross the wire as data, not only inside the message.
+          assert.deepStrictEqual(first.error?.fields, { stageType: "probe.hang", taskId: hung.taskId, timeoutMs: 200 })
           assert.isTrue(probe.aborted.has(hung.taskId))
           const second = (yield* h.resultOf(slept.taskId)).result
           assert.strictEqual(second.error?.tag, "StageTimeoutError")
@@ -132,6 +134,7 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
           const { result } = yield* h.resultOf(task.taskId)
           assert.strictEqual(result.error?.tag, "UnknownStageError")
           assert.isFalse(result.error?.retryable)
+          assert.deepStrictEqual([result.error?.fields?.["stageType"], result.error?.fields?.["pool"]], ["acme/http.get", "hello"])
           assert.include(result.error?.message ?? "", "acme/http.get")
         })
       )

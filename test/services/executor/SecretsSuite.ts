@@ -14,7 +14,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Logger, Option, References, Schema, Tracer } from "effect"
 import type { Scope } from "effect"
 import type { Bus } from "../../../services/bus/Bus.ts"
-import { defineStage, StageError } from "../../../sdk/defineStage.ts"
+import { defineStage } from "../../../sdk/defineStage.ts"
 import { runInProcess } from "../../../services/runtimes/index.ts"
 import { collect } from "../../support/collect.ts"
 import { makeStack } from "../scheduler/harness.ts"
@@ -37,6 +37,17 @@ const echo = defineStage({
   run: ({ token }) => ({ raw: token, base64: Buffer.from(token).toString("base64"), sentence: `the token is ${token}.` })
 })
 
+/** A structured error whose fields hold the secret too. */
+class LoginRefusedError extends Schema.TaggedError<LoginRefusedError>()("LoginRefusedError", {
+  account: Schema.String,
+  credential: Schema.String,
+  message: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
 const leak = defineStage({
   ...common,
   type: "probe.secret-leak",
@@ -44,7 +55,8 @@ const leak = defineStage({
   output: "none",
   inputs: Schema.Struct({ token: Schema.String }),
   outputs: Schema.Null,
-  run: ({ token }) => Effect.fail(new StageError({ message: `could not log in with ${JSON.stringify(token)}`, retryable: false }))
+  run: ({ token }) =>
+    Effect.fail(new LoginRefusedError({ account: "ops", credential: token, message: `could not log in with ${JSON.stringify(token)}` }))
 })
 
 const chatty = defineStage({
@@ -189,6 +201,8 @@ export const secretsSuite = (name: string, makeBus: () => Layer.Layer<Bus, unkno
           expect(failedRun.finished.status).toBe("failed")
           expect(failedRun.finished.error?.message).toContain("could not log in with")
           expect(failedRun.finished.error?.message).toContain("[redacted]")
+          // The error's structured fields travel too, masked like its message.
+          expect(failedRun.finished.error?.fields).toEqual({ account: "ops", credential: "[redacted]" })
 
           const talkative = yield* stack.submit(
             "name: c\nstages:\n  - { name: chat, type: probe.secret-chatty, inputs: { token: '{{ secrets.TOKEN }}' } }\n"
