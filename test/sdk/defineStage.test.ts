@@ -75,6 +75,7 @@ describe("defineStage", () => {
       const failure = failureOf(yield* Effect.exit(stage.execute({ user: { name: 42 } }, info)))
       assert.strictEqual(failure.tag, "InvalidInputError")
       assert.strictEqual(failure.path, "user.name")
+      assert.deepStrictEqual(failure.toTaskFailure().fields, { path: "user.name" })
       assert.include(failure.message, "user.name")
       assert.include(failure.message, "string")
       assert.isFalse(failure.retryable)
