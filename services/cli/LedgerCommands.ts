@@ -6,8 +6,8 @@
  */
 import { Config, Console, Effect, Layer, Option, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
-import { busLayer } from "./Stack.ts"
+import type { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
+import { busLayer } from "./internal/busLayer.ts"
 import { asCommand } from "./internal/failures.ts"
 
 /** The run named is not in the run-state bucket. */
@@ -48,7 +48,13 @@ const reportErrors = <A, R>(effect: Effect.Effect<A, RunNotFoundError | LedgerFi
     )
   )
 
-const clientOver = (url: string) => SwitchyardClient.layer.pipe(Layer.provide(busLayer(url)))
+/** Calls `f` with a client of the deployment at `url`; the client (and the run schemas it decodes) load when a command runs. */
+const withClient = <A, E>(url: string, f: (client: SwitchyardClient["Service"]) => Effect.Effect<A, E>) =>
+  Effect.promise(() => import("@switchyard/bus/SwitchyardClient")).pipe(
+    Effect.flatMap(({ SwitchyardClient }) =>
+      SwitchyardClient.use(f).pipe(Effect.provide(SwitchyardClient.layer.pipe(Layer.provide(busLayer(url)))))
+    )
+  )
 
 /** `field=value`: the value as JSON when it parses as JSON (`true`, `3`, `{"a":1}`), as text otherwise. */
 export const parseField = (assignment: string): [string, Schema.Json] => {
@@ -78,9 +84,9 @@ const set = Command.make(
       const malformed = fields.find((field) => field.indexOf("=") <= 0)
       if (malformed !== undefined) return yield* new LedgerFieldError({ found: malformed })
       const values = Object.fromEntries(fields.map(parseField))
-      const reply = yield* SwitchyardClient.use((client) =>
+      const reply = yield* withClient(nats, (client) =>
         client.updateLedger(runId, values, Option.isSome(source) ? { source: source.value } : {})
-      ).pipe(Effect.provide(clientOver(nats)))
+      )
       if (reply.status === "unknown") return yield* new RunNotFoundError({ runId })
       yield* Console.log(
         reply.applied
@@ -98,7 +104,7 @@ const show = Command.make(
   { nats, runId },
   Effect.fn(
     function* ({ nats, runId }) {
-      const run = yield* SwitchyardClient.use((client) => client.getRun(runId)).pipe(Effect.provide(clientOver(nats)))
+      const run = yield* withClient(nats, (client) => client.getRun(runId))
       if (Option.isNone(run)) return yield* new RunNotFoundError({ runId })
       const { ledger, stages, status } = run.value
       const waiting = Object.values(stages).filter((stage) => stage.status === "waiting")

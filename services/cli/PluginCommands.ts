@@ -1,18 +1,14 @@
 /**
  * `switchyard plugin ...`: `list` the plugins discovery finds for the
  * current project, `inspect` one, `validate` a manifest (exit 2 on errors),
- * and `init` a new process plugin folder.
+ * and `init` a new process plugin folder. The first three run from
+ * `internal/pluginReports.ts`, imported when they run.
  */
 import * as NodePath from "node:path"
-import { mkdir, stat, writeFile } from "node:fs/promises"
+import { mkdir, writeFile } from "node:fs/promises"
 import { Console, Effect, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { PluginToken } from "@switchyard/schemas/PluginManifest"
-import { discoverProjectPlugins } from "../plugins/Discovery.ts"
-import type { DiscoveredPlugin } from "../plugins/Discovery.ts"
-import { formatManifestIssue } from "../plugins/ManifestError.ts"
-import type { ManifestError } from "../plugins/ManifestError.ts"
-import { checkEntryModule, loadManifestFile } from "../plugins/ManifestLoader.ts"
 import type { LoadedManifest } from "../plugins/ManifestLoader.ts"
 
 // The files `plugin init` writes: a process plugin with one action, its
@@ -109,21 +105,6 @@ export class PluginCommandError extends Schema.TaggedError<PluginCommandError>()
   override readonly [Runtime.errorReported] = false
 }
 
-const firstIssue = (error: ManifestError): string => {
-  const issue = error.issues[0]
-  return issue === undefined ? `${error.file}: refused` : formatManifestIssue(issue)
-}
-
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells
-      .map((cell, i) => (i < cells.length - 1 ? cell.padEnd(widths[i]!) : cell))
-      .join("  ")
-      .trimEnd()
-  return [line(header), ...rows.map(line)].join("\n")
-}
-
 /** Warnings for capabilities broader than most plugins need. */
 export const broadPermissionWarnings = (loaded: LoadedManifest): ReadonlyArray<string> => {
   const capabilities = loaded.manifest.capabilities
@@ -136,100 +117,24 @@ export const broadPermissionWarnings = (loaded: LoadedManifest): ReadonlyArray<s
   ]
 }
 
-const discover = discoverProjectPlugins({ projectDir: process.cwd() }).pipe(
-  Effect.catch((error) =>
-    Console.error(error.message).pipe(Effect.andThen(Effect.fail(new PluginCommandError({ command: "discover", subject: process.cwd() }))))
-  )
-)
+// Discovery and manifest checks parse YAML and compile JSON Schemas: imported when one of these commands runs.
+const reports = Effect.promise(() => import("./internal/pluginReports.ts"))
 
 const list = Command.make(
   "list",
   { json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false)) },
   Effect.fn(function* ({ json }) {
-    const found = yield* discover
-    if (json) {
-      return yield* Console.log(
-        JSON.stringify(
-          {
-            plugins: found.plugins.map((plugin) => ({
-              id: plugin.id,
-              version: plugin.version,
-              source: plugin.source,
-              location: plugin.location,
-              runtime: plugin.manifest.manifest.runtime,
-              stages: plugin.manifest.stages.map((stage) => stage.type)
-            })),
-            refused: found.refused.map((refused) => ({
-              source: refused.source,
-              location: refused.location,
-              error: firstIssue(refused.error),
-              issues: refused.error.issues.map(formatManifestIssue)
-            })),
-            conflicts: found.conflicts.map((conflict) => ({ stageType: conflict.stageType, sources: conflict.sources })),
-            shadowed: found.shadowed,
-            aliases: Object.fromEntries(found.aliases)
-          },
-          null,
-          2
-        )
-      )
-    }
-    const rows = found.plugins.map((plugin) => [
-      plugin.id,
-      plugin.version,
-      plugin.source,
-      plugin.manifest.manifest.runtime,
-      plugin.manifest.stages.map((stage) => stage.type).join(", ")
-    ])
-    yield* Console.log(rows.length === 0 ? "no plugins found" : table(["NAME", "VERSION", "SOURCE", "RUNTIME", "STAGES"], rows))
-    for (const refused of found.refused) yield* Console.log(`refused ${refused.location} (${refused.source}): ${firstIssue(refused.error)}`)
-    for (const conflict of found.conflicts) yield* Console.log(`conflict: ${conflict.message}`)
-    for (const entry of found.shadowed)
-      yield* Console.log(`shadowed: ${entry.stageType} from ${entry.loser} (prefer chose ${entry.winner})`)
+    const { listPlugins } = yield* reports
+    return yield* listPlugins({ json })
   })
 ).pipe(Command.withDescription("List the plugins found on the plugin paths and in node_modules"))
-
-const matchesName = (plugin: DiscoveredPlugin, name: string) =>
-  plugin.id === name || plugin.manifest.manifest.name === name || plugin.location === NodePath.resolve(name)
 
 const inspect = Command.make(
   "inspect",
   { name: Argument.String("name").pipe(Argument.withDescription("Plugin id (namespace/name), name or folder")) },
   Effect.fn(function* ({ name }) {
-    const found = yield* discover
-    const matches = found.plugins.filter((plugin) => matchesName(plugin, name))
-    const plugin = matches[0]
-    if (plugin === undefined || matches.length > 1) {
-      yield* Console.error(
-        plugin === undefined
-          ? `no plugin named ${name}; \`switchyard plugin list\` shows the plugins found`
-          : `${name} names several plugins (${matches.map((match) => match.location).join(", ")}); use the id namespace/name`
-      )
-      return yield* new PluginCommandError({ command: "inspect", subject: name })
-    }
-    const { manifest, stages } = plugin.manifest
-    const capabilities = manifest.capabilities
-    const lines = [
-      `${plugin.id} ${plugin.version}`,
-      `  ${manifest.description}`,
-      `source:      ${plugin.source} (${plugin.location})`,
-      `runtime:     ${manifest.runtime}${manifest.entry === undefined ? "" : ` entry ${manifest.entry}`}${manifest.image === undefined ? "" : ` image ${manifest.image}`}`,
-      `permission:  ${manifest.permission ?? "trusted"} (recommended)`,
-      "capabilities:",
-      `  network:   ${capabilities?.network === true ? "yes" : "no"}`,
-      `  mounts:    ${(capabilities?.mounts ?? []).map((mount) => `${mount.path} (${mount.mode})`).join(", ") || "none"}`,
-      `  secrets:   ${(capabilities?.secrets ?? []).join(", ") || "none"}`,
-      `  env:       ${(capabilities?.env ?? []).join(", ") || "none"}`,
-      "stages:",
-      ...stages.flatMap((stage) => [
-        `  ${stage.type} ${stage.version}`,
-        `    ${stage.description}`,
-        `    output ${stage.output}, count ${stage.count}, stateKey ${JSON.stringify(stage.stateKey)}, timeout ${stage.timeoutMs} ms`,
-        ...(stage.dependencies.length === 0 ? [] : [`    depends on ${stage.dependencies.join(", ")}`])
-      ]),
-      ...broadPermissionWarnings(plugin.manifest).map((warning) => `warning: ${warning}`)
-    ]
-    yield* Console.log(lines.join("\n"))
+    const { inspectPlugin } = yield* reports
+    return yield* inspectPlugin(name)
   })
 ).pipe(Command.withDescription("Show a plugin's stages, capabilities, recommended permission and warnings"))
 
@@ -238,20 +143,8 @@ const validate = Command.make(
   "validate",
   { path: Argument.String("path").pipe(Argument.withDescription("A plugin.yaml or a folder holding one")) },
   Effect.fn(function* ({ path }) {
-    const isDir = yield* Effect.tryPromise({ try: () => stat(path), catch: () => false }).pipe(
-      Effect.map((stats) => stats.isDirectory()),
-      Effect.catch(() => Effect.succeed(false))
-    )
-    const file = isDir ? NodePath.join(path, "plugin.yaml") : path
-    const loaded = yield* loadManifestFile(file).pipe(
-      Effect.flatMap(checkEntryModule),
-      Effect.catch((error) =>
-        Console.error(error.issues.map(formatManifestIssue).join("\n")).pipe(Effect.andThen(Effect.fail(new PluginInvalidError({ file }))))
-      )
-    )
-    const types = loaded.stages.map((stage) => stage.type).join(", ")
-    yield* Console.log(`${file}: valid plugin ${loaded.manifest.namespace}/${loaded.manifest.name} ${loaded.manifest.version} (${types})`)
-    for (const warning of broadPermissionWarnings(loaded)) yield* Console.log(`warning: ${warning}`)
+    const { validatePlugin } = yield* reports
+    return yield* validatePlugin(path)
   })
 ).pipe(Command.withDescription("Check a plugin manifest against its entry module (exit 0 valid, 2 invalid)"))
 

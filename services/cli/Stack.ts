@@ -9,7 +9,6 @@ import type { Config } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
 import * as MemoryBus from "@switchyard/bus/MemoryBus"
-import * as NatsBus from "@switchyard/bus/NatsBus"
 import { Executor, ExecutorConfig, StageCatalog } from "../executor/index.ts"
 import type { ExecutorOptions } from "../executor/index.ts"
 import { PluginManager } from "../plugins/index.ts"
@@ -17,13 +16,12 @@ import { AuditLog, Registry, RegistryClient, RegistryConfig } from "../registry/
 import { RunStore, Scheduler, SchedulerConfig } from "../scheduler/index.ts"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import type { StageDefinition } from "@switchyard/schemas/Stage"
+import { busLayer } from "./internal/busLayer.ts"
 
 /** The pool the embedded executor serves. */
 export const embeddedPool = "default"
 
-/** The bus: NATS at `url`, or the in-memory bus when there is none. */
-export const busLayer = (url: string | undefined): Layer.Layer<Bus, BusError> =>
-  url === undefined ? MemoryBus.layer : NatsBus.layer({ url, name: "switchyard" })
+export { busLayer }
 
 /** The registry service, with its settings from the environment. */
 export const registryLayer: Layer.Layer<Registry, BusError | Config.ConfigError, Bus> = Registry.layer.pipe(

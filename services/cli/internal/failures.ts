@@ -10,7 +10,7 @@ import type { LogLevel } from "effect"
 import { BusError, NoRespondersError } from "@switchyard/bus/BusError"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import type { Names } from "@switchyard/schemas/Subjects"
-import { StageModuleError } from "./loadStages.ts"
+import { StageModuleError } from "./stageModuleError.ts"
 import { loggingLayer } from "./logging.ts"
 
 /** A command failed and its one-line reason is on stderr: exit code 1. */

@@ -12,6 +12,9 @@ import { Effect, Schema } from "effect"
 import type { PipelinePlugins } from "@switchyard/schemas/Pipeline"
 import type { StageDefinition } from "@switchyard/schemas/Stage"
 import { discoverPlugins, loadPluginsConfig, processStages } from "../../plugins/index.ts"
+import { StageModuleError } from "./stageModuleError.ts"
+
+export { StageModuleError }
 
 /**
  * The packages whose stage types every executor serves unless told
@@ -41,12 +44,6 @@ export interface PipelinePluginsSource {
   readonly file: string
   readonly plugins: PipelinePlugins
 }
-
-/** A stage module could not be loaded. */
-export class StageModuleError extends Schema.TaggedError<StageModuleError>()("StageModuleError", {
-  path: Schema.String,
-  message: Schema.String
-}) {}
 
 const isDefinition = (value: unknown): value is StageDefinition =>
   value !== null && typeof value === "object" && "metadata" in value && "execute" in value
