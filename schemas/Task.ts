@@ -79,20 +79,66 @@ export class TaskMetrics extends Schema.Class<TaskMetrics>("switchyard/TaskMetri
   peakRssBytes: Schema.optionalKey(Schema.Number)
 }) {}
 
-/** `task.result.<runId>`: the outcome of one attempt. */
-export class TaskResult extends Schema.Class<TaskResult>("switchyard/TaskResult")({
+/** What every task result says besides its outcome. */
+const resultFields = {
   ...taskFields,
   executorId: Schema.String,
-  pool: Schema.String,
-  status: Schema.Literals(["succeeded", "failed", "waiting"]),
-  output: Schema.optionalKey(Schema.Json),
-  error: Schema.optionalKey(TaskFailure),
-  /** On `waiting`: what the stage waits for. */
-  waiting: Schema.optionalKey(TaskWaiting),
+  pool: Schema.String
+}
+
+/** What the runtime measured, when it measures anything. */
+const measuredFields = {
   durationMs: Schema.Number,
-  /** What the runtime measured, when it measures anything. */
   metrics: Schema.optionalKey(TaskMetrics)
+}
+
+/** A task result whose stage succeeded, with its JSON output (absent: `null`). */
+export class TaskSucceeded extends Schema.Class<TaskSucceeded>("switchyard/TaskSucceeded")({
+  ...resultFields,
+  status: Schema.Literal("succeeded"),
+  output: Schema.optionalKey(Schema.Json),
+  ...measuredFields
 }) {}
+
+/** A task result whose stage failed, with why. */
+export class TaskFailed extends Schema.Class<TaskFailed>("switchyard/TaskFailed")({
+  ...resultFields,
+  status: Schema.Literal("failed"),
+  /** Absent from a sender that gave no reason: the scheduler takes it as a retryable `StageError`. */
+  error: Schema.optionalKey(TaskFailure),
+  ...measuredFields
+}) {}
+
+/** A task result whose stage is not done but waits for the run's ledger. */
+export class TaskWaited extends Schema.Class<TaskWaited>("switchyard/TaskWaited")({
+  ...resultFields,
+  status: Schema.Literal("waiting"),
+  /** What the stage waits for, and how it ends if the ledger does not satisfy it in time. */
+  waiting: TaskWaiting,
+  ...measuredFields
+}) {}
+
+/** `task.result.<runId>`: the outcome of one attempt, one of three by `status`. */
+export const TaskResult = Schema.Union([TaskSucceeded, TaskFailed, TaskWaited])
+/** The outcome of one attempt. */
+export type TaskResult = typeof TaskResult.Type
+
+/** Builds the result of an outcome, of the class its `status` names. */
+export const makeTaskResult = (
+  result:
+    | ConstructorParameters<typeof TaskSucceeded>[0]
+    | ConstructorParameters<typeof TaskFailed>[0]
+    | ConstructorParameters<typeof TaskWaited>[0]
+): TaskResult => {
+  switch (result.status) {
+    case "succeeded":
+      return new TaskSucceeded(result)
+    case "failed":
+      return new TaskFailed(result)
+    case "waiting":
+      return new TaskWaited(result)
+  }
+}
 
 /** `task.cancel.<runId>`: the run was cancelled; every executor stops the tasks of it that it holds. */
 export class TaskCancel extends Schema.Class<TaskCancel>("switchyard/TaskCancel")({

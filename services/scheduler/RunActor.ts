@@ -270,7 +270,7 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
     advance(draft, dependents)
     return draft.done()
   }
-  if (result.status === "waiting" && result.waiting !== undefined) {
+  if (result.status === "waiting") {
     wait(draft, stage, result.waiting)
     return draft.done()
   }

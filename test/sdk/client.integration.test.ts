@@ -14,6 +14,7 @@ import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/
 import { Subjects } from "../../schemas/Subjects.ts"
 import type { Names } from "../../schemas/Subjects.ts"
 import { clientSuite, poolReplica, uniqueNames } from "./clientSuite.ts"
+import { errorOf, outputOf } from "../support/results.ts"
 
 clientSuite("NATS", () => NatsBus.layer({ url: inject("natsUrl") }))
 
@@ -108,7 +109,7 @@ describe("connect (the Promise client) over NATS", () => {
         connection.runTask({ stageType: "hello.greet", pool: "greeters", inputs: { name: "Grace" } })
       )
       assert.strictEqual(result.status, "succeeded")
-      assert.strictEqual((result.output as { readonly greeting: string }).greeting, "hello Grace")
+      assert.strictEqual((outputOf(result) as { readonly greeting: string }).greeting, "hello Grace")
     }).pipe(Effect.scoped)
   })
 
@@ -183,7 +184,7 @@ describe("SwitchyardClient.runTask against a real executor over NATS", () => {
         const client = yield* SwitchyardClient
         const result = yield* client.runTask({ stageType: "hello.greet", pool: "hello", inputs: { name: "Ada" }, timeoutMs: 5000 })
         assert.strictEqual(result.status, "succeeded")
-        assert.deepStrictEqual(result.output, { greeting: "Hello, Ada!" })
+        assert.deepStrictEqual(outputOf(result), { greeting: "Hello, Ada!" })
         assert.strictEqual(result.pool, "hello")
         assert.strictEqual(result.attempt, 1)
       })
@@ -197,7 +198,7 @@ describe("SwitchyardClient.runTask against a real executor over NATS", () => {
         const client = yield* SwitchyardClient
         const result = yield* client.runTask({ stageType: "hello.greet", pool: "hello", inputs: { nom: "Ada" } })
         assert.strictEqual(result.status, "failed")
-        assert.isFalse(result.error?.retryable)
+        assert.isFalse(errorOf(result)?.retryable)
       })
     )
   )

@@ -18,7 +18,7 @@ import {
   RunSubmit,
   RunSubmitReply
 } from "../../schemas/Run.ts"
-import { TaskResult, TaskRun } from "../../schemas/Task.ts"
+import { makeTaskResult, TaskResult, TaskRun } from "../../schemas/Task.ts"
 import { PipelineInvalidError, SwitchyardClient, TaskResultTimeoutError } from "../../sdk/client.ts"
 import { Bus } from "../../services/bus/Bus.ts"
 import type { BusError } from "../../services/bus/BusError.ts"
@@ -28,6 +28,7 @@ import { makeNames, Subjects } from "../../schemas/Subjects.ts"
 import type { Names } from "../../schemas/Subjects.ts"
 import { TraceparentHeader } from "../../schemas/TraceContext.ts"
 import { eventually } from "../support/eventually.ts"
+import { errorOf, outputOf } from "../support/results.ts"
 
 /** Builds a bus for one test, isolated by the names' prefix. */
 export type BusFactory = (names: Names) => Layer.Layer<Bus, BusError>
@@ -134,7 +135,7 @@ export const poolReplica = Effect.fn("test.poolReplica")(function* (pool: string
       Effect.gen(function* () {
         const task = yield* decode(TaskRun, WireType.TaskRun)(job)
         const name = (task.inputs as { readonly name?: string }).name
-        const result = new TaskResult({
+        const result = makeTaskResult({
           version: 1,
           taskId: task.taskId,
           runId: task.runId,
@@ -330,7 +331,7 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         assert.strictEqual(result.status, "succeeded")
         assert.strictEqual(result.runId, "")
         assert.strictEqual(result.stageType, "hello.greet")
-        const output = result.output as { readonly greeting: string; readonly traceparent: string | null }
+        const output = outputOf(result) as { readonly greeting: string; readonly traceparent: string | null }
         assert.strictEqual(output.greeting, "hello Ada")
         assert.include(output.traceparent ?? "", traceId)
       }).pipe(provideClient(bus, uniqueNames("sdktask")))
@@ -342,7 +343,8 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
         const client = yield* SwitchyardClient
         const result = yield* client.runTask({ stageType: "hello.greet", pool: "greeters", inputs: {} })
         assert.strictEqual(result.status, "failed")
-        assert.deepStrictEqual(result.error && { tag: result.error.tag, retryable: result.error.retryable }, {
+        const error = errorOf(result)
+        assert.deepStrictEqual(error && { tag: error.tag, retryable: error.retryable }, {
           tag: "InvalidInputError",
           retryable: false
         })

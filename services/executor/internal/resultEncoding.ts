@@ -8,7 +8,7 @@ import type { Headers } from "@switchyard/bus/Bus"
 import * as Codec from "@switchyard/schemas/Codec"
 import { WireType } from "@switchyard/schemas/Catalog"
 import type { TaskFailure, TaskMetrics, TaskWaiting } from "@switchyard/schemas/Task"
-import { TaskResult } from "@switchyard/schemas/Task"
+import { makeTaskResult, TaskResult } from "@switchyard/schemas/Task"
 
 /** What a result says besides its outcome. */
 export interface ResultFields {
@@ -31,4 +31,4 @@ export type Outcome = (
 
 /** Encodes a result as `TaskResult/1`; an output that is not JSON throws, as constructing a `TaskResult` does. */
 export const encodeTaskResult = (fields: ResultFields, outcome: Outcome): { readonly data: Uint8Array; readonly headers: Headers } =>
-  Codec.encode(TaskResult, WireType.TaskResult, new TaskResult({ version: 1, ...fields, ...outcome }))
+  Codec.encode(TaskResult, WireType.TaskResult, makeTaskResult({ version: 1, ...fields, ...outcome }))

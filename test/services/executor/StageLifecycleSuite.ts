@@ -13,6 +13,7 @@ import { stages as helloStages } from "../../../plugins/hello/index.ts"
 import { defineStage } from "../../../sdk/defineStage.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeHarness } from "./harness.ts"
+import { errorOf, outputOf } from "../../support/results.ts"
 
 const wave = defineStage({
   type: "probe/probe.wave",
@@ -47,14 +48,14 @@ export const stageLifecycleSuite = (label: string, busLayer: () => Layer.Layer<B
           yield* eventually("probe/probe.wave registered", registered.pipe(Effect.map((types) => types.includes("probe/probe.wave"))))
           assert.include(yield* replica.executor.served, "probe/probe.wave")
           const served = yield* h.submit("hello", { stageType: "probe/probe.wave", inputs: { to: "Ada" } })
-          assert.strictEqual((yield* h.resultOf(served.taskId)).result.output, "waves at Ada")
+          assert.strictEqual(outputOf((yield* h.resultOf(served.taskId)).result), "waves at Ada")
 
           yield* replica.catalog.remove(["probe/probe.wave"])
           yield* eventually("probe/probe.wave deregistered", registered.pipe(Effect.map((types) => !types.includes("probe/probe.wave"))))
           assert.notInclude(yield* replica.executor.served, "probe/probe.wave")
           assert.includeMembers(yield* registered, helloTypes)
           const refused = yield* h.submit("hello", { stageType: "probe/probe.wave", inputs: { to: "Ada" } })
-          assert.strictEqual((yield* h.resultOf(refused.taskId)).result.error?.tag, "UnknownStageError")
+          assert.strictEqual(errorOf((yield* h.resultOf(refused.taskId)).result)?.tag, "UnknownStageError")
         })
       )
     )

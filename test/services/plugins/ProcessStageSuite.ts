@@ -19,6 +19,7 @@ import { Subjects } from "../../../schemas/Subjects.ts"
 import { RunStore } from "../../../services/scheduler/index.ts"
 import { defineStage } from "../../../sdk/defineStage.ts"
 import { makeStack } from "../scheduler/harness.ts"
+import { errorOf } from "../../support/results.ts"
 
 const manifestPath = new URL("../../../examples/plugins/hello-process/plugin.yaml", import.meta.url).pathname
 const reporterDir = fileURLToPath(new URL("./fixtures/reporter/", import.meta.url))
@@ -166,7 +167,7 @@ stages:
             inputs: { megabytes, exitCode: 3 }
           })
           expect(result.status).toBe("failed")
-          expect(result.error?.tag).toBe("ProcessExitError")
+          expect(errorOf(result)?.tag).toBe("ProcessExitError")
           expect(result.metrics?.exitCode).toBe(3)
           expect(result.metrics?.peakRssBytes).toBeGreaterThanOrEqual(megabytes * 1024 * 1024)
           expect(result.metrics?.durationMs).toBeGreaterThan(0)

@@ -14,7 +14,7 @@ import { WireType } from "../../../schemas/Catalog.ts"
 import { StageRegistration } from "../../../schemas/Registry.ts"
 import { LedgerUpdate, RunCancel, RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
 import { stages as helloStages } from "../../../plugins/hello/index.ts"
-import { TaskResult } from "../../../schemas/Task.ts"
+import { makeTaskResult, TaskResult } from "../../../schemas/Task.ts"
 import { collect } from "../../support/collect.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeStack } from "./harness.ts"
@@ -508,7 +508,7 @@ stages:
   - { name: nap, type: hello.sleep, depends_on: [letters], inputs: { ms: 1 } }
 `)
           const runId = reply.runId!
-          const result = new TaskResult({
+          const result = makeTaskResult({
             version: 1,
             taskId: `${runId}.letters`,
             runId,

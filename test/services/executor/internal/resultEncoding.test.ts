@@ -5,6 +5,7 @@ import * as Codec from "../../../../schemas/Codec.ts"
 import { encodeTaskResult, type Outcome } from "../../../../services/executor/internal/resultEncoding.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
 import { TaskFailure, TaskMetrics, TaskResult } from "../../../../schemas/Task.ts"
+import { errorOf } from "../../../support/results.ts"
 
 const fields = {
   taskId: "t-1",
@@ -46,7 +47,7 @@ describe("encodeTaskResult", () => {
     const error = new TaskFailure({ tag: "ProcessExitError", message: "exited with code 3", retryable: true })
     const metrics = new TaskMetrics({ durationMs: 9, exitCode: 3, signal: "SIGTERM", peakRssBytes: 1 })
     const failed = roundTrip({ status: "failed", error, metrics })
-    assert.deepStrictEqual([failed.status, failed.error?.tag, { ...failed.metrics }], ["failed", "ProcessExitError", { ...metrics }])
+    assert.deepStrictEqual([failed.status, errorOf(failed)?.tag, { ...failed.metrics }], ["failed", "ProcessExitError", { ...metrics }])
   })
 
   it("throws for an output that is not JSON", () => {

@@ -15,6 +15,7 @@ import { defineStage } from "../../../../sdk/defineStage.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
 import { TaskResult } from "../../../../schemas/Task.ts"
 import { uniquePrefix } from "../../../support/unique.ts"
+import { outputOf } from "../../../support/results.ts"
 
 const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const senderSpanId = "00f067aa0ba902b7"
@@ -111,7 +112,7 @@ describe("the task handler", () => {
       )
       assert.strictEqual(decision._tag, "Ack")
       const result = yield* nextResult
-      assert.strictEqual(result.output, "ABC")
+      assert.strictEqual(outputOf(result), "ABC")
       assert.deepStrictEqual(
         spans.map((span) => span.name),
         ["Executor.handleTask"]
@@ -137,7 +138,7 @@ describe("the task handler", () => {
       yield* handle(taskMessage({ taskId: "t-2", stageType: "test.upper", inputs: "x", timeoutMs: 0 }))
       const result = yield* nextResult
       assert.strictEqual(result.status, "succeeded")
-      assert.strictEqual(result.output, "X")
+      assert.strictEqual(outputOf(result), "X")
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 
