@@ -5,7 +5,7 @@
  * `--log-level debug`. Failures a command already printed itself carry
  * `Runtime.errorReported = false` and pass through untouched.
  */
-import { Cause, Console, Effect, Predicate, References, Runtime, Schema } from "effect"
+import { Cause, Config, Console, Effect, Predicate, References, Runtime, Schema } from "effect"
 import type { LogLevel } from "effect"
 import { BusError, NoRespondersError } from "@switchyard/bus/BusError"
 import { Subjects } from "@switchyard/schemas/Subjects"
@@ -43,6 +43,10 @@ export const describeFailure = (error: unknown, names: Names): string => {
       : `no ${service} answers on ${error.subject}: start \`switchyard ${service} --nats URL\``
   }
   if (error instanceof StageModuleError) return `${error.path}: ${error.message}`
+  if (error instanceof Config.ConfigError) {
+    // A setting from the environment (or a flag's fallback) that does not parse; the text names the variable.
+    return `invalid setting: ${String(error.cause.message).replace(/\s+/g, " ")}`
+  }
   if (error instanceof Error) {
     const tag = Predicate.hasProperty(error, "_tag") && Predicate.isString(error._tag) ? error._tag : error.name
     return `${tag}: ${error.message}`
@@ -77,4 +81,5 @@ export const reportFailures = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.
 export const asCommand =
   (defaultLevel: LogLevel.LogLevel) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    effect.pipe(reportFailures, Effect.provide(loggingLayer(defaultLevel)))
+    // The logging layer inside: a setting of its own that does not parse is reported like any failure.
+    effect.pipe(Effect.provide(loggingLayer(defaultLevel)), reportFailures)

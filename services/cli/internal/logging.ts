@@ -10,6 +10,14 @@ import { GlobalFlag } from "effect/cli"
 
 const levels = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"] as const
 
+// As the `--log-level` flag does: any case, and `warning` for `Warn`.
+const spellings = [...levels, "Warning"].flatMap((level) => [level, level.toLowerCase(), level.toUpperCase()])
+const canonical = (spelled: string): LogLevel.LogLevel => {
+  const lower = spelled.toLowerCase()
+  return lower === "warning" ? "Warn" : levels.find((level) => level.toLowerCase() === lower)!
+}
+const formats = ["json", "logfmt", "JSON", "LOGFMT"]
+
 /** Logging for a command whose default level is `defaultLevel`. */
 export const loggingLayer = (defaultLevel: LogLevel.LogLevel) =>
   Layer.unwrap(
@@ -19,8 +27,11 @@ export const loggingLayer = (defaultLevel: LogLevel.LogLevel) =>
       const flag = Option.flatten(yield* Effect.serviceOption(GlobalFlag.LogLevel))
       const level = Option.isSome(flag)
         ? flag.value
-        : yield* Config.Literals(levels, "SWITCHYARD_LOG_LEVEL").pipe(Config.withDefault(defaultLevel))
-      const format = yield* Config.Literals(["json", "logfmt"], "SWITCHYARD_LOG_FORMAT").pipe(Config.withDefault("logfmt" as const))
+        : yield* Config.Literals(spellings, "SWITCHYARD_LOG_LEVEL").pipe(Config.map(canonical), Config.withDefault(defaultLevel))
+      const format = yield* Config.Literals(formats, "SWITCHYARD_LOG_FORMAT").pipe(
+        Config.map((spelled) => spelled.toLowerCase()),
+        Config.withDefault("logfmt")
+      )
       return Layer.mergeAll(
         Logger.layer([Logger.withConsoleError(format === "json" ? Logger.formatJson : Logger.formatLogFmt)]),
         Layer.succeed(References.MinimumLogLevel, level)

@@ -123,4 +123,30 @@ describe("switchyard failures on the command line", () => {
       assert.include(fromEnv.stderr, "registry ready")
     })
   )
+
+  it.live("takes SWITCHYARD_LOG_LEVEL in any case, as the flag does", () =>
+    Effect.gen(function* () {
+      const result = yield* runCli({
+        label: "run with a lower-case level",
+        args: ["run", "examples/pipelines/hello.yaml", "--input", "name=Ada"],
+        env: { SWITCHYARD_LOG_LEVEL: "info" }
+      })
+      assert.strictEqual(result.code, 0, result.stderr)
+      // `run` logs from Warn by default: info lines show the setting was taken.
+      assert.include(result.stderr, "level=INFO")
+    })
+  )
+
+  it.live("names a setting from the environment that does not parse, in one line", () =>
+    Effect.gen(function* () {
+      const result = yield* runCli({
+        label: "run with a duration without a unit",
+        args: ["run", "examples/pipelines/hello.yaml", "--input", "name=Ada"],
+        env: { SWITCHYARD_ACK_WAIT: "30" }
+      })
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.lengthOf(lines(result.stderr), 1, result.stderr)
+      assert.match(result.stderr, /^invalid setting: .*SWITCHYARD_ACK_WAIT/)
+    })
+  )
 })
