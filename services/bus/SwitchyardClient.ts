@@ -7,10 +7,10 @@
  * face over NATS. Every message carries the caller's trace context.
  */
 import { randomUUID } from "node:crypto"
-import { Cause, Context, Duration, Effect, Exit, Layer, Option, Result, Schema, Scope, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Layer, Option, Result, Schema, SchemaIssue, Scope, Stream } from "effect"
 import { WireType } from "@switchyard/schemas/Catalog"
 import type { Pipeline } from "@switchyard/schemas/Pipeline"
-import { LedgerUpdate, LedgerUpdateReply, RunCancel, RunCancelReply, RunEvent, RunSubmit } from "@switchyard/schemas/Run"
+import { LedgerUpdate, LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunEvent, RunSubmit } from "@switchyard/schemas/Run"
 import { RunRecord } from "@switchyard/schemas/RunRecord"
 import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { Bus } from "./Bus.ts"
@@ -18,7 +18,7 @@ import type { Message } from "./Bus.ts"
 import type { Headers } from "@switchyard/schemas/Codec"
 import { RequestTimeoutError } from "./BusError.ts"
 import type { BusError } from "./BusError.ts"
-import { decode, decodeExit, encode } from "@switchyard/schemas/Codec"
+import { decode, decodeExit, describeIssue, encode } from "@switchyard/schemas/Codec"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import { LedgerUpdateEndpoint, RunCancelEndpoint, RunSubmitEndpoint } from "@switchyard/schemas/Endpoints"
 import * as Endpoints from "./Endpoints.ts"
@@ -182,13 +182,24 @@ export class SwitchyardClient extends Context.Service<
         // the run goes out after the subscription on the same connection (and, in a cluster, over the same
         // route to the scheduler's server as the interest), so no confirming round trip.
         const subscription = yield* bus.subscribe(names.runEvent(runId), { confirm: false })
-        const request = new RunSubmit({
-          version: 1,
-          file,
-          text,
-          inputs: { ...options.inputs },
-          runId,
-          ...(options.vars === undefined ? {} : { vars: { ...options.vars } })
+        // What the caller passes besides the pipeline (a var name, an input that is not JSON) is
+        // checked here, as the scheduler would check it, and refused the same way.
+        const request = yield* Effect.try({
+          try: () =>
+            new RunSubmit({
+              version: 1,
+              file,
+              text,
+              inputs: { ...options.inputs },
+              runId,
+              ...(options.vars === undefined ? {} : { vars: { ...options.vars } })
+            }),
+          catch: (error) => {
+            // A schema class's constructor throws an Error whose cause is the issue.
+            const issue = error instanceof Error && SchemaIssue.isIssue(error.cause) ? error.cause : undefined
+            const { path, message } = issue === undefined ? { path: "", message: String(error) } : describeIssue(issue)
+            return new PipelineInvalidError({ file, issues: [new PipelineIssue({ file, line: 0, column: 0, path, message })] })
+          }
         })
         // A scheduler may start the run and die before it answers: the submit is sent again (the
         // run id makes it idempotent) until the whole timeout is spent, and a replacement answers.

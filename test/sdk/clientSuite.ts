@@ -259,6 +259,25 @@ export const clientSuite = (adapter: string, bus: BusFactory) =>
       }).pipe(provideClient(bus, uniqueNames("sdkinvalid")))
     )
 
+    it.live("refuses a var name the scheduler would refuse with PipelineInvalidError, without sending anything", () =>
+      Effect.gen(function* () {
+        const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
+        yield* runSubmitResponder(seen)
+        const client = yield* SwitchyardClient
+        const error = yield* Effect.flip(
+          client.submitRun({ pipeline: "name: v\nstages: []\n", file: "flows/v.yaml", vars: { "a-b": "x" } })
+        )
+        assert.instanceOf(error, PipelineInvalidError)
+        if (!(error instanceof PipelineInvalidError)) return
+        assert.deepStrictEqual(
+          error.issues.map((issue) => [issue.file, issue.path]),
+          [["flows/v.yaml", "vars.a-b"]]
+        )
+        assert.include(error.issues[0]?.message ?? "", "var name")
+        assert.lengthOf(yield* Ref.get(seen), 0)
+      }).pipe(provideClient(bus, uniqueNames("sdkbadvar")))
+    )
+
     it.live("sends the caller's trace context with the submit", () =>
       Effect.gen(function* () {
         const seen = yield* Ref.make<ReadonlyArray<Submitted>>([])
