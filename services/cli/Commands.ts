@@ -85,7 +85,11 @@ const run = Command.make(
 
 const stages = Command.make(
   "stages",
-  { nats, modules, json: Flag.Boolean("json").pipe(Flag.withDefault(false)) },
+  {
+    nats,
+    modules,
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print the stage types as one JSON array"), Flag.withDefault(false))
+  },
   Effect.fn(
     function* ({ json, modules, nats }) {
       const { listStages } = yield* Effect.promise(() => import("./internal/listStages.ts"))
