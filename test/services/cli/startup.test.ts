@@ -17,26 +17,8 @@ import { uniquePrefix } from "../../support/unique.ts"
 const hook = new URL("../../support/loadedModulesHook.ts", import.meta.url).href
 const marker = "loaded modules: "
 
-// Where each heavy part lives, as a path under the repository (node_modules included).
-const heavy = [
-  "node_modules/@nats-io/",
-  "node_modules/yaml/",
-  "node_modules/ajv/",
-  "node_modules/pdfjs-dist/",
-  "services/bus/NatsBus.ts",
-  "services/bus/MemoryBus.ts",
-  "services/bus/SwitchyardClient.ts",
-  "services/registry/",
-  "services/scheduler/",
-  "services/executor/",
-  "services/runtimes/",
-  "services/plugins/",
-  "services/cli/Stack.ts",
-  "services/cli/internal/loadStages.ts",
-  "plugins/"
-]
-
-// What `stages` against a deployment needs is the NATS adapter and the registry client; not the rest.
+// Where each heavy part lives, as a path under the repository (node_modules included): what no
+// printing command and not `stages` either may load.
 const heavyForStages = [
   "node_modules/yaml/",
   "node_modules/ajv/",
@@ -52,6 +34,10 @@ const heavyForStages = [
   "services/cli/internal/loadStages.ts",
   "plugins/"
 ]
+
+// What `stages` against a deployment needs is the NATS adapter and the registry client; a command
+// that only prints needs neither.
+const heavy = [...heavyForStages, "node_modules/@nats-io/", "services/bus/NatsBus.ts", "services/registry/"]
 
 /** Runs `switchyard <args>` under the hook; its stdout and the repository paths of the modules it loaded. */
 const loadedBy = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>> = {}) =>
