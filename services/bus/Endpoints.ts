@@ -7,7 +7,8 @@
  * request that carries a reply subject: the success reply, or an error reply
  * (`switchyard-type: EndpointError/1`) with the handler's typed error, a
  * `MalformedMessageError` for a request that does not decode, a
- * `ServiceUnavailableError` when the handler's storage failed. The client
+ * `ServiceUnavailableError` when the handler's storage failed (or the
+ * handler died of a defect, which is logged). The client
  * sends a request with the caller's trace and turns an error reply back into
  * the typed error it names.
  */
@@ -18,7 +19,8 @@ import { type AnyEndpoint, EndpointErrorType, ServiceUnavailableError } from "@s
 import type { Names } from "@switchyard/schemas/Subjects"
 import { traceHeaders, withParentFrom } from "@switchyard/schemas/TraceContext"
 import type { Bus, Message } from "./Bus.ts"
-import type { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
+import { BusError } from "./BusError.ts"
+import type { NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 
 /** The request a handler gets, the success it returns and the errors it may fail with. */
 type RequestOf<E extends AnyEndpoint> = Schema.Schema.Type<E["request"]>
@@ -43,9 +45,6 @@ export interface ServeOptions<E extends AnyEndpoint, R> {
     message: Message
   ) => Effect.Effect<SuccessOf<E>, ErrorOf<E> | ServiceUnavailableError | BusError, R>
 }
-
-const isBusError = (error: unknown): error is BusError =>
-  typeof error === "object" && error !== null && (error as { readonly _tag?: unknown })._tag === "BusError"
 
 /** Subscribes to the endpoint's subject now and serves it in a fiber that lives as long as the scope. */
 export const serve = <E extends AnyEndpoint, R>(options: ServeOptions<E, R>): Effect.Effect<void, BusError, Scope.Scope | R> =>
@@ -76,7 +75,7 @@ export const serve = <E extends AnyEndpoint, R>(options: ServeOptions<E, R>): Ef
               Effect.matchEffect({
                 onSuccess: (success) => reply(message, encode(endpoint.success, endpoint.successType, success)),
                 onFailure: (error) => {
-                  if (!isBusError(error)) return replyError(message, error as ErrorOf<E>)
+                  if (!(error instanceof BusError)) return replyError(message, error as ErrorOf<E>)
                   const unavailable = new ServiceUnavailableError({
                     subject: message.subject,
                     operation: error.operation,
@@ -92,10 +91,24 @@ export const serve = <E extends AnyEndpoint, R>(options: ServeOptions<E, R>): Ef
               withParentFrom(message.headers)
             )
         }),
+        // A defect in a handler is logged, and the sender still hears back rather than waiting out its timeout.
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.failCause(cause)
-            : Effect.logError(`failed to answer a request on ${message.subject}`).pipe(Effect.annotateLogs({ cause: Cause.pretty(cause) }))
+            : Effect.logError(`failed to answer a request on ${message.subject}`).pipe(
+                Effect.annotateLogs({ cause: Cause.pretty(cause) }),
+                Effect.andThen(
+                  replyError(
+                    message,
+                    new ServiceUnavailableError({
+                      subject: message.subject,
+                      operation: "handle",
+                      message: String(Cause.squash(cause))
+                    }) as ErrorOf<E>
+                  )
+                ),
+                Effect.ignore
+              )
         )
       )
 

@@ -78,6 +78,28 @@ export const endpointsSuite = (name: string, makeBus: () => Layer.Layer<Bus, unk
       }).pipe(Effect.provide(makeBus()))
     )
 
+    it.live("answer a request whose handler dies with ServiceUnavailableError instead of leaving the caller to time out", () =>
+      Effect.gen(function* () {
+        const stack = yield* makeStack("endpoints-defect")
+        yield* Endpoints.serve({
+          bus: stack.bus,
+          names: stack.names,
+          endpoint: StageList,
+          queue: "test",
+          concurrency: 1,
+          handle: () => Effect.die(new Error("the handler broke"))
+        })
+        const error = yield* Endpoints.call(stack.bus, stack.names, StageList, new StageListRequest({ version: 1 }), {
+          timeout: "20 seconds"
+        }).pipe(Effect.flip)
+        expect(error).toBeInstanceOf(ServiceUnavailableError)
+        expect([(error as ServiceUnavailableError).operation, (error as ServiceUnavailableError).message]).toEqual([
+          "handle",
+          "Error: the handler broke"
+        ])
+      }).pipe(Effect.provide(makeBus()))
+    )
+
     it.live("turn an error reply back into the typed error it carries on the client side", () =>
       Effect.gen(function* () {
         const stack = yield* makeStack("endpoints-client")
