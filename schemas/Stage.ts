@@ -55,8 +55,6 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
   retryable: Schema.Boolean,
   /** Dotted path of the offending field, for input and output errors. */
   path: Schema.optionalKey(Schema.String),
-  /** Set when the stage is not done but waits for the run's ledger (see `StageWaiting`). */
-  waiting: Schema.optionalKey(TaskWaiting),
   /** The original error's own structured fields, as JSON (see `TaskFailure.fields`). */
   fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
 }) {
@@ -82,20 +80,6 @@ export class StageFailure extends Schema.TaggedError<StageFailure>()("StageFailu
    */
   static fromError(stageType: string, error: unknown): StageFailure {
     if (error instanceof StageFailure) return error
-    if (error instanceof StageWaiting) {
-      return new StageFailure({
-        stageType,
-        tag: "StageWaiting",
-        message: error.message,
-        retryable: false,
-        waiting: new TaskWaiting({
-          message: error.message,
-          unmet: error.unmet,
-          timeoutMs: error.timeoutMs,
-          timeoutError: new TaskFailure({ ...error.timeoutError, retryable: false })
-        })
-      })
-    }
     const fields = fieldsOf(error)
     return new StageFailure({
       stageType,
@@ -133,6 +117,30 @@ export class StageWaiting extends Schema.TaggedError<StageWaiting>()("StageWaiti
   timeoutError: Schema.Struct({ tag: Schema.String, message: Schema.String })
 }) {}
 
+/** What a `StageWaiting` says, as a task result carries it (its timeout error never retried). */
+export const waitingOf = (waiting: StageWaiting): TaskWaiting =>
+  new TaskWaiting({
+    message: waiting.message,
+    unmet: waiting.unmet,
+    timeoutMs: waiting.timeoutMs,
+    timeoutError: new TaskFailure({ ...waiting.timeoutError, retryable: false })
+  })
+
+/**
+ * How an attempt of a stage ended without failing: done, with its JSON
+ * output, or not done yet because the run's ledger does not satisfy it.
+ * Waiting is an outcome, not a failure: the stage answers it, and the
+ * scheduler runs the stage again when the ledger changes.
+ */
+export type StageOutcome =
+  { readonly _tag: "Done"; readonly output: Schema.Json } | { readonly _tag: "Waiting"; readonly waiting: TaskWaiting }
+
+/** Constructors of `StageOutcome`. */
+export const StageOutcome = {
+  done: (output: Schema.Json): StageOutcome => ({ _tag: "Done", output }),
+  waiting: (waiting: TaskWaiting): StageOutcome => ({ _tag: "Waiting", waiting })
+} as const
+
 /** A defined stage type, ready to be served by an executor. */
 export interface StageDefinition<I = unknown, O = unknown> {
   /** What the registry stores; `runtime` is `inline`. */
@@ -142,10 +150,11 @@ export interface StageDefinition<I = unknown, O = unknown> {
   /** Encodes the stage's result to JSON. */
   readonly outputs: Schema.Codec<O, unknown>
   /**
-   * Decodes `rawInput`, runs the stage and encodes its output. Interrupting
-   * the effect aborts `ctx.signal`; timeouts are the caller's to apply.
+   * Decodes `rawInput`, runs the stage and encodes its output: `Done` with
+   * it, or `Waiting` when the stage waits for the ledger. Interrupting the
+   * effect aborts `ctx.signal`; timeouts are the caller's to apply.
    */
-  readonly execute: (rawInput: unknown, info: StageTaskInfo) => Effect.Effect<Schema.Json, StageFailure>
+  readonly execute: (rawInput: unknown, info: StageTaskInfo) => Effect.Effect<StageOutcome, StageFailure>
 }
 
 /** What `fieldsOf` leaves out: what `TaskFailure` already carries, and what is not data. */

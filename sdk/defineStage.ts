@@ -13,7 +13,7 @@ import { describeIssue } from "@switchyard/schemas/Codec"
 import type { Capabilities, OutputMode } from "@switchyard/schemas/StageMetadata"
 import { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import type { StageContext, StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
-import { StageFailure } from "@switchyard/schemas/Stage"
+import { StageFailure, StageOutcome, StageWaiting, waitingOf } from "@switchyard/schemas/Stage"
 
 export * from "@switchyard/schemas/Stage"
 
@@ -78,15 +78,17 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
     { disableChecks: true }
   )
 
-  // Interruption (timeout, shutdown) must stay an interruption; everything else is the stage's failure.
-  const toFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, StageFailure> =>
-    Cause.hasInterruptsOnly(cause)
-      ? Effect.failCause(cause as Cause.Cause<never>)
-      : Effect.fail(StageFailure.fromError(type, Cause.squash(cause)))
+  // Interruption (timeout, shutdown) must stay an interruption; a `StageWaiting` is the stage's
+  // answer that it waits (an outcome, below); everything else is the stage's failure.
+  const toFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, StageFailure | StageWaiting> => {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+    const error = Cause.squash(cause)
+    return Effect.fail(error instanceof StageWaiting ? error : StageFailure.fromError(type, error))
+  }
 
   // A stage that returns a value (or an already succeeded Effect) finishes here, with no fiber
   // step of its own; Effects and Promises get the interruption hook that aborts the signal.
-  const runStage = (input: I, info: StageTaskInfo): Effect.Effect<O, StageFailure> => {
+  const runStage = (input: I, info: StageTaskInfo): Effect.Effect<O, StageFailure | StageWaiting> => {
     const signal = new LazySignal()
     const ctx: StageContext = {
       ...info,
@@ -96,7 +98,10 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
       }
     }
     const returned = Result.try({ try: () => options.run(input, ctx), catch: (error) => error })
-    if (Result.isFailure(returned)) return Exit.fail(StageFailure.fromError(type, returned.failure))
+    if (Result.isFailure(returned)) {
+      const thrown = returned.failure
+      return Exit.fail(thrown instanceof StageWaiting ? thrown : StageFailure.fromError(type, thrown))
+    }
     const value = returned.success
     if (Effect.isEffect(value)) {
       const effect = value as Effect.Effect<O, E>
@@ -116,20 +121,23 @@ export const defineStage = <I, O, E = never>(options: StageOptions<I, O, E>): St
   }
 
   // Eager steps inside the suspension: a stage that never suspends completes in the fiber's first step.
-  const startStage = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
+  const startStage = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<StageOutcome, StageFailure> =>
     Effect.flatMapEager(
       Effect.mapErrorEager(decodeInput(rawInput), (error) => schemaFailure(type, "InvalidInputError", "input", error)),
       (input) =>
-        Effect.flatMapEager(
-          runStage(input, info),
-          (output) =>
-            Effect.mapErrorEager(encodeOutput(output), (error) =>
-              schemaFailure(type, "InvalidOutputError", "output", error)
-            ) as Effect.Effect<Schema.Json, StageFailure>
+        Effect.catchEager(
+          Effect.flatMapEager(runStage(input, info), (output) =>
+            Effect.mapBothEager(encodeOutput(output), {
+              onFailure: (error) => schemaFailure(type, "InvalidOutputError", "output", error),
+              onSuccess: (json) => StageOutcome.done(json as Schema.Json)
+            })
+          ),
+          (error): Effect.Effect<StageOutcome, StageFailure> =>
+            error instanceof StageWaiting ? Effect.succeed(StageOutcome.waiting(waitingOf(error))) : Effect.fail(error)
         )
     )
 
-  const execute = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<Schema.Json, StageFailure> =>
+  const execute = (rawInput: unknown, info: StageTaskInfo): Effect.Effect<StageOutcome, StageFailure> =>
     Effect.suspend(() => startStage(rawInput, info))
 
   return { metadata, inputs: options.inputs, outputs: options.outputs, execute }

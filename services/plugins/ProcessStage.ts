@@ -22,7 +22,7 @@ import type { Duration, Scope } from "effect"
 import { makeProcessPool, runInProcess } from "../runtimes/index.ts"
 import { traceparentOf } from "@switchyard/schemas/TraceContext"
 import type { PluginTask } from "../runtimes/index.ts"
-import { StageFailure } from "@switchyard/schemas/Stage"
+import { StageFailure, StageOutcome } from "@switchyard/schemas/Stage"
 import type { StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
 import { TaskMetrics } from "@switchyard/schemas/Task"
 import type { ProcessMetrics } from "../runtimes/index.ts"
@@ -98,7 +98,7 @@ export const processStages = (
           Effect.tap((outcome) => Effect.sync(() => info.reportMetrics?.(taskMetrics(outcome.metrics)))),
           Effect.flatMap((outcome) =>
             outcome.status === "succeeded"
-              ? Effect.succeed(outcome.output as Schema.Json)
+              ? Effect.succeed(StageOutcome.done(outcome.output as Schema.Json))
               : Effect.fail(
                   new StageFailure({
                     stageType: metadata.type,

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Schema } from "effect"
-import { defineStage, StageError, StageFailure } from "../../sdk/defineStage.ts"
+import { defineStage, StageWaiting, StageError, StageFailure } from "../../sdk/defineStage.ts"
 import type { StageContext } from "../../sdk/defineStage.ts"
 import { StageMetadata } from "../../schemas/StageMetadata.ts"
+import { runStage } from "../support/stages.ts"
 
 const info = { taskId: "task-1", runId: "run-1", stage: "greet", attempt: 2 }
 
@@ -32,7 +33,7 @@ describe("defineStage", () => {
         outputs: Schema.Struct({ greeting: Schema.String, at: Schema.Date }),
         run: ({ at, name }) => Effect.succeed({ greeting: `Hello, ${name}!`, at: new Date(at.getTime() + 1000) })
       })
-      const output = yield* stage.execute({ name: "Ada", at: "2024-01-01T00:00:00.000Z" }, info)
+      const output = yield* runStage(stage, { name: "Ada", at: "2024-01-01T00:00:00.000Z" }, info)
       assert.deepStrictEqual(output, { greeting: "Hello, Ada!", at: "2024-01-01T00:00:01.000Z" })
     })
   )
@@ -50,8 +51,8 @@ describe("defineStage", () => {
         }
       })
       const plainStage = defineStage({ ...base, inputs: Schema.String, outputs: Schema.String, run: (text) => text.toUpperCase() })
-      assert.strictEqual(yield* asyncStage.execute({ n: 21 }, info), 42)
-      assert.strictEqual(yield* plainStage.execute("hi", info), "HI")
+      assert.strictEqual(yield* runStage(asyncStage, { n: 21 }, info), 42)
+      assert.strictEqual(yield* runStage(plainStage, "hi", info), "HI")
       assert.strictEqual(seen?.taskId, "task-1")
       assert.strictEqual(seen?.runId, "run-1")
       assert.strictEqual(seen?.stage, "greet")
@@ -72,7 +73,7 @@ describe("defineStage", () => {
           return user.name
         }
       })
-      const failure = failureOf(yield* Effect.exit(stage.execute({ user: { name: 42 } }, info)))
+      const failure = failureOf(yield* Effect.exit(runStage(stage, { user: { name: 42 } }, info)))
       assert.strictEqual(failure.tag, "InvalidInputError")
       assert.strictEqual(failure.path, "user.name")
       assert.deepStrictEqual(failure.toTaskFailure().fields, { path: "user.name" })
@@ -91,10 +92,34 @@ describe("defineStage", () => {
         outputs: Schema.Struct({ count: Schema.Int }),
         run: () => ({ count: 1.5 })
       })
-      const failure = failureOf(yield* Effect.exit(stage.execute(null, info)))
+      const failure = failureOf(yield* Effect.exit(runStage(stage, null, info)))
       assert.strictEqual(failure.tag, "InvalidOutputError")
       assert.strictEqual(failure.path, "count")
       assert.isFalse(failure.retryable)
+    })
+  )
+
+  it.effect("answers a Waiting outcome, not a failure, when the stage fails with or throws StageWaiting", () =>
+    Effect.gen(function* () {
+      const waiting = new StageWaiting({
+        message: "waiting for approval",
+        unmet: ["approved equals true (missing)"],
+        timeoutMs: 1000,
+        timeoutError: { tag: "GateConditionError", message: "gave up" }
+      })
+      for (const run of [
+        () => Effect.fail(waiting),
+        () => {
+          throw waiting
+        }
+      ]) {
+        const stage = defineStage({ ...base, inputs: Schema.Unknown, outputs: Schema.Unknown, run })
+        const outcome = yield* stage.execute(null, info)
+        assert.strictEqual(outcome._tag, "Waiting")
+        if (outcome._tag !== "Waiting") return
+        assert.deepStrictEqual([outcome.waiting.unmet, outcome.waiting.timeoutMs], [["approved equals true (missing)"], 1000])
+        assert.deepStrictEqual({ ...outcome.waiting.timeoutError }, { tag: "GateConditionError", message: "gave up", retryable: false })
+      }
     })
   )
 
@@ -142,7 +167,7 @@ describe("defineStage", () => {
           return new Promise<null>(() => {})
         }
       })
-      const exit = yield* stage.execute(null, info).pipe(Effect.timeout("50 millis"), Effect.exit)
+      const exit = yield* runStage(stage, null, info).pipe(Effect.timeout("50 millis"), Effect.exit)
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(Exit.isFailure(exit) ? (Cause.squash(exit.cause) as { _tag: string })._tag : "", "TimeoutError")
       assert.isTrue(signal?.aborted)
@@ -153,7 +178,7 @@ describe("defineStage", () => {
     Effect.gen(function* () {
       let runs = 0
       const stage = defineStage({ ...base, inputs: Schema.Unknown, outputs: Schema.Number, run: () => ++runs })
-      const execution = stage.execute(null, info)
+      const execution = runStage(stage, null, info)
       assert.strictEqual(runs, 0)
       assert.strictEqual(yield* execution, 1)
       assert.strictEqual(yield* execution, 2)
@@ -172,7 +197,7 @@ describe("defineStage", () => {
           return new Promise<null>(() => {})
         }
       })
-      yield* stage.execute(null, info).pipe(Effect.timeout("20 millis"), Effect.exit)
+      yield* runStage(stage, null, info).pipe(Effect.timeout("20 millis"), Effect.exit)
       assert.isTrue(ctx?.signal.aborted)
       assert.strictEqual({ ...ctx }.taskId, "task-1")
       assert.isTrue({ ...ctx }.signal?.aborted)

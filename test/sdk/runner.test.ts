@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { resultFrameMarker } from "../../schemas/WorkerProtocol.ts"
-import { runnerPath } from "../../services/runtimes/ProcessRuntime.ts"
+import { runnerArgs } from "../../services/runtimes/ProcessRuntime.ts"
 import { serveFlag } from "../../schemas/WorkerProtocol.ts"
 import { probeMarker } from "./fixtures/importProbe.ts"
 
@@ -25,7 +25,7 @@ interface Ended {
  */
 const terminatedWhileStarting = (args: ReadonlyArray<string>, stdin: string | undefined) =>
   Effect.callback<Ended>((resume) => {
-    const child = spawn(process.execPath, ["--import", probe, runnerPath, ...args], {
+    const child = spawn(process.execPath, ["--import", probe, ...runnerArgs, ...args], {
       env: { PATH: process.env.PATH ?? "", SWITCHYARD_PROBE: "1" },
       stdio: ["pipe", "pipe", "pipe", "pipe"]
     })

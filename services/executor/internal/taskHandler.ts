@@ -32,7 +32,7 @@ import type { Names } from "@switchyard/schemas/Subjects"
 import { WireType } from "@switchyard/schemas/Catalog"
 import { remoteSpan } from "@switchyard/schemas/TraceContext"
 import { StageFailure } from "@switchyard/schemas/Stage"
-import type { StageDefinition, StageTaskInfo } from "@switchyard/schemas/Stage"
+import type { StageDefinition, StageTaskInfo, StageOutcome } from "@switchyard/schemas/Stage"
 import { TaskFailure, TaskRun, TaskWaiting } from "@switchyard/schemas/Task"
 import type { TaskMetrics } from "@switchyard/schemas/Task"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
@@ -81,9 +81,11 @@ const maskWaiting = (waiting: TaskWaiting, mask: (text: string) => string): Task
     timeoutError: new TaskFailure({ ...waiting.timeoutError, message: mask(waiting.timeoutError.message) })
   })
 
-// A stage waiting for the ledger answers `waiting`, not a failure.
-const failedWith = (failure: StageFailure): Outcome =>
-  failure.waiting === undefined ? { status: "failed", error: failure.toTaskFailure() } : { status: "waiting", waiting: failure.waiting }
+const failedWith = (failure: StageFailure): Outcome => ({ status: "failed", error: failure.toTaskFailure() })
+
+// A stage waiting for the ledger answered an outcome, not a failure.
+const finished = (outcome: StageOutcome): Outcome =>
+  outcome._tag === "Done" ? succeeded(outcome.output) : { status: "waiting", waiting: outcome.waiting }
 
 /** Builds the handler of one task message. */
 export const makeTaskHandler = (options: {
@@ -131,7 +133,7 @@ export const makeTaskHandler = (options: {
             StageFailure.fromError(task.stageType, new StageTimeoutError({ stageType: task.stageType, taskId: task.taskId, timeoutMs }))
           )
       }),
-      Effect.matchEager({ onSuccess: succeeded, onFailure: failedWith }),
+      Effect.matchEager({ onSuccess: finished, onFailure: failedWith }),
       Effect.annotateLogs(annotations)
     )
     return measured ? Effect.map(outcome, withMetrics) : outcome

@@ -6,13 +6,16 @@ import { parse } from "../../../plugins/core/parse.ts"
 import { Chunk, Corpus } from "../../../schemas/DocumentIR.ts"
 import type { Document, Section } from "../../../schemas/DocumentIR.ts"
 import { applyByMetadata, failureOf, info, sampleDir } from "./fixtures/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 const decodeChunks = Schema.decodeUnknownEffect(Schema.Array(Chunk))
 
-const sampleCorpus = ingest.execute({ sources: [sampleDir] }, info).pipe(Effect.flatMap((payloads) => parse.execute({ payloads }, info)))
+const sampleCorpus = runStage(ingest, { sources: [sampleDir] }, info).pipe(
+  Effect.flatMap((payloads) => runStage(parse, { payloads }, info))
+)
 
 const chunksOf = (corpus: unknown, options: { readonly size?: number; readonly overlap?: number } = {}) =>
-  chunk.execute({ document: corpus, ...options }, info).pipe(Effect.flatMap(decodeChunks))
+  runStage(chunk, { document: corpus, ...options }, info).pipe(Effect.flatMap(decodeChunks))
 
 /** The section a section path names. */
 const sectionAt = (document: Document, path: ReadonlyArray<string>): Section => {
@@ -94,7 +97,7 @@ const corpusOf = (paragraphs: ReadonlyArray<string>) => {
 describe("core.chunk", () => {
   it.effect("declares its metadata and sets the chunks slot, counted by length", () =>
     Effect.gen(function* () {
-      const output = yield* chunk.execute({ document: yield* sampleCorpus }, info)
+      const output = yield* runStage(chunk, { document: yield* sampleCorpus }, info)
       const { count, metadata, slot } = yield* applyByMetadata(chunk, output)
       assert.deepStrictEqual(
         [metadata.type, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
@@ -187,10 +190,10 @@ describe("core.chunk", () => {
   it.effect("refuses an overlap not below the size, and a size below one, naming the field", () =>
     Effect.gen(function* () {
       const corpus = corpusOf(["Lisinopril 10 mg once daily."])
-      const overlap = failureOf(yield* Effect.exit(chunk.execute({ document: corpus, size: 100, overlap: 100 }, info)))
+      const overlap = failureOf(yield* Effect.exit(runStage(chunk, { document: corpus, size: 100, overlap: 100 }, info)))
       assert.deepStrictEqual([overlap.tag, overlap.path, overlap.retryable], ["InvalidInputError", "overlap", false])
       assert.include(overlap.message, "expected less than size (100), found 100")
-      const size = failureOf(yield* Effect.exit(chunk.execute({ document: corpus, size: 0, overlap: 0 }, info)))
+      const size = failureOf(yield* Effect.exit(runStage(chunk, { document: corpus, size: 0, overlap: 0 }, info)))
       assert.deepStrictEqual([size.tag, size.path], ["InvalidInputError", "size"])
     })
   )

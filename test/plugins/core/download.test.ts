@@ -12,6 +12,7 @@ import { countOutput } from "../../../services/scheduler/internal/countOutput.ts
 import { eventually } from "../../support/eventually.ts"
 import { fixtureText } from "./fixtures-b/chunks.ts"
 import { scriptedServer, taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 interface File {
   readonly url: string
@@ -31,7 +32,7 @@ const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
 }
 
 const run = (input: Record<string, unknown>, runId = "run-1") =>
-  download.execute({ backoffMs: 1, ...input }, taskInfo(runId)).pipe(Effect.map((output) => output as unknown as Array<File>))
+  runStage(download, { backoffMs: 1, ...input }, taskInfo(runId)).pipe(Effect.map((output) => output as unknown as Array<File>))
 
 const listing = (dir: string) => Effect.promise(() => readdir(dir))
 

@@ -9,6 +9,7 @@ import { countOutput } from "../../../services/scheduler/internal/countOutput.ts
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { httpServer } from "../../support/httpServer.ts"
 import { scriptedServer, sendJson, taskInfo } from "./fixtures-b/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 interface Batch {
   readonly provider: string
@@ -48,7 +49,7 @@ describe("core/core.embed", () => {
   it.effect("hashes every chunk into a deterministic unit vector of 256 dimensions by default", () =>
     Effect.gen(function* () {
       const chunks = careChunks()
-      const output = (yield* embed.execute({ chunks }, taskInfo())) as unknown as Batch
+      const output = (yield* runStage(embed, { chunks }, taskInfo())) as unknown as Batch
       expect(output.provider).toBe("hashing")
       expect(output.dimensions).toBe(256)
       expect(output.vectors.map((item) => item.chunkId)).toEqual(chunks.map((chunk) => chunk.id))
@@ -56,7 +57,7 @@ describe("core/core.embed", () => {
         expect(vector).toHaveLength(256)
         expect(norm(vector)).toBeCloseTo(1, 10)
       }
-      expect(yield* embed.execute({ chunks }, taskInfo())).toEqual(output)
+      expect(yield* runStage(embed, { chunks }, taskInfo())).toEqual(output)
 
       expect(countOutput(embed.metadata.count, output)).toBe(chunks.length)
       const applied = applyOutput({ chunks }, { stateKey: embed.metadata.stateKey, mode: embed.metadata.output, output })
@@ -91,7 +92,8 @@ describe("core/core.embed", () => {
         sendJson(response, 200, { object: "list", data, model: "test-embed", usage: { prompt_tokens: 1, total_tokens: 1 } })
       })
       const chunks = [...careChunks(), ...respiratoryChunks()]
-      const output = (yield* embed.execute(
+      const output = (yield* runStage(
+        embed,
         { chunks, provider: { kind: "openai", endpoint: `${server.url}/v1/`, model: "test-embed", apiKey: "sk-test", batchSize: 3 } },
         taskInfo()
       )) as unknown as Batch
@@ -117,7 +119,8 @@ describe("core/core.embed", () => {
         sendJson(response, 200, { data: input.map((text, position) => ({ index: position, embedding: fakeEmbedding(text) })) })
       })
       const chunks = careChunks().slice(0, 2)
-      const output = (yield* embed.execute(
+      const output = (yield* runStage(
+        embed,
         { chunks, provider: { kind: "openai", endpoint: server.url, model: "m", backoffMs: 5 } },
         taskInfo()
       )) as unknown as Batch
@@ -132,7 +135,8 @@ describe("core/core.embed", () => {
       const server = yield* scriptedServer((_request, response) => sendJson(response, 500, { error: "down" }))
       const failure = failureOf(
         yield* Effect.exit(
-          embed.execute(
+          runStage(
+            embed,
             { chunks: careChunks(), provider: { kind: "openai", endpoint: server.url, model: "m", retries: 2, backoffMs: 1 } },
             taskInfo()
           )
@@ -158,7 +162,8 @@ describe("core/core.embed", () => {
       })
       const run = (texts: Array<string>) =>
         Effect.exit(
-          embed.execute(
+          runStage(
+            embed,
             {
               chunks: texts.map((text, index) => ({
                 id: `d:${index}`,
@@ -198,7 +203,11 @@ describe("core/core.embed", () => {
       })
       const failure = failureOf(
         yield* Effect.exit(
-          embed.execute({ chunks: careChunks(), provider: { kind: "openai", endpoint: server.url, model: "m", dimensions: 8 } }, taskInfo())
+          runStage(
+            embed,
+            { chunks: careChunks(), provider: { kind: "openai", endpoint: server.url, model: "m", dimensions: 8 } },
+            taskInfo()
+          )
         )
       )
       expect(JSON.parse(server.requests[0]!.body).dimensions).toBe(8)
@@ -212,7 +221,8 @@ describe("core/core.embed", () => {
       const closed = { url: yield* Effect.scoped(httpServer(() => {})) }
       const failure = failureOf(
         yield* Effect.exit(
-          embed.execute(
+          runStage(
+            embed,
             { chunks: careChunks(), provider: { kind: "openai", endpoint: closed.url, model: "m", retries: 1, backoffMs: 1 } },
             taskInfo()
           )
@@ -225,7 +235,7 @@ describe("core/core.embed", () => {
 
   it.effect("refuses a provider it does not know, naming the field", () =>
     Effect.gen(function* () {
-      const failure = failureOf(yield* Effect.exit(embed.execute({ chunks: [], provider: { kind: "word2vec" } }, taskInfo())))
+      const failure = failureOf(yield* Effect.exit(runStage(embed, { chunks: [], provider: { kind: "word2vec" } }, taskInfo())))
       expect(failure.tag).toBe("InvalidInputError")
       expect(failure.message).toContain("provider")
     })

@@ -10,6 +10,7 @@ import { countOutput } from "../../../services/scheduler/internal/countOutput.ts
 import { careChunks, fixtureText, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 interface Mention {
   readonly id: string
@@ -39,7 +40,7 @@ const vocabulary = "examples/config/medical-vocabulary.yaml"
 const careText = fixtureText("cardiometabolic-care.md")
 
 const run = (input: Record<string, unknown>) =>
-  extract.execute(input, taskInfo()).pipe(Effect.map((output) => output as unknown as Extracted))
+  runStage(extract, input, taskInfo()).pipe(Effect.map((output) => output as unknown as Extracted))
 
 const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
   expect(Exit.isFailure(exit)).toBe(true)

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { gate } from "../../../plugins/core/gate.ts"
 import { Condition, evaluate } from "../../../plugins/core/internal/conditions.ts"
-import type { StageFailure } from "../../../sdk/defineStage.ts"
 
 const decode = Schema.decodeUnknownSync(Condition)
 const info = (ledger?: Record<string, unknown>) => ({
@@ -75,35 +74,32 @@ describe("gate", () => {
 
   it.effect("passes when the ledger it was given meets every condition", () =>
     Effect.gen(function* () {
-      const output = yield* gate.execute({ conditions: [{ field: "pdf_ir_ready", equals: true }] }, info({ pdf_ir_ready: true }))
-      expect(output).toEqual({ passed: true })
+      const outcome = yield* gate.execute({ conditions: [{ field: "pdf_ir_ready", equals: true }] }, info({ pdf_ir_ready: true }))
+      expect(outcome).toEqual({ _tag: "Done", output: { passed: true } })
     })
   )
 
   it.effect("answers waiting with the unmet conditions and the GateConditionError it ends with", () =>
     Effect.gen(function* () {
-      const exit = yield* Effect.exit(
-        gate.execute(
-          {
-            conditions: {
-              all: [
-                { field: "pdf_ir_ready", equals: true },
-                { field: "pages", gte: 1 }
-              ]
-            },
-            timeout_ms: 5000
+      // Waiting is an outcome, not a failure.
+      const outcome = yield* gate.execute(
+        {
+          conditions: {
+            all: [
+              { field: "pdf_ir_ready", equals: true },
+              { field: "pages", gte: 1 }
+            ]
           },
-          info()
-        )
+          timeout_ms: 5000
+        },
+        info()
       )
-      expect(Exit.isFailure(exit)).toBe(true)
-      const failure = (exit as Exit.Failure<never, StageFailure>).cause.reasons.map(
-        (reason) => (reason as { error: StageFailure }).error
-      )[0]!
-      expect(failure.waiting?.unmet).toEqual(["pdf_ir_ready equals true (missing)", "pages >= 1 (missing)"])
-      expect(failure.waiting?.timeoutMs).toBe(5000)
-      expect(failure.waiting?.timeoutError.tag).toBe("GateConditionError")
-      expect(failure.waiting?.timeoutError.message).toBe(
+      expect(outcome._tag).toBe("Waiting")
+      const waiting = outcome._tag === "Waiting" ? outcome.waiting : undefined
+      expect(waiting?.unmet).toEqual(["pdf_ir_ready equals true (missing)", "pages >= 1 (missing)"])
+      expect(waiting?.timeoutMs).toBe(5000)
+      expect(waiting?.timeoutError.tag).toBe("GateConditionError")
+      expect(waiting?.timeoutError.message).toBe(
         `gate "wait-for-pdf" gave up after 5000 ms; unmet: pdf_ir_ready equals true (missing); pages >= 1 (missing)`
       )
     })

@@ -12,6 +12,7 @@ import type { ChunkJson } from "./fixtures-b/chunks.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 interface Batch {
   readonly provider: string
@@ -21,7 +22,7 @@ interface Batch {
 }
 
 const embedded = (chunks: ReadonlyArray<ChunkJson>, provider: unknown = { kind: "hashing", dimensions: 64 }) =>
-  embed.execute({ chunks, provider }, taskInfo()).pipe(Effect.map((output) => output as unknown as Batch))
+  runStage(embed, { chunks, provider }, taskInfo()).pipe(Effect.map((output) => output as unknown as Batch))
 
 const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
   expect(Exit.isFailure(exit)).toBe(true)
@@ -53,15 +54,15 @@ describe("core/core.index", () => {
     Effect.gen(function* () {
       const store = join(yield* tempDir("index"), "nested", "index.db")
       const care = yield* embedded(careChunks())
-      const first = yield* index.execute({ embeddings: care, store }, taskInfo())
+      const first = yield* runStage(index, { embeddings: care, store }, taskInfo())
       expect(first).toEqual({ store, collection: "chunks", dimensions: 64, chunks_indexed: 4, total_in_collection: 4 })
       expect(countOutput(index.metadata.count, first)).toBe(4)
       const applied = applyOutput({}, { stateKey: index.metadata.stateKey, mode: index.metadata.output, output: first })
       expect(applied._tag === "Applied" && applied.state.index_receipt).toEqual(first)
 
-      const again = yield* index.execute({ embeddings: care, store }, taskInfo())
+      const again = yield* runStage(index, { embeddings: care, store }, taskInfo())
       expect(again).toMatchObject({ chunks_indexed: 4, total_in_collection: 4 })
-      const other = yield* index.execute({ embeddings: yield* embedded(respiratoryChunks()), store }, taskInfo())
+      const other = yield* runStage(index, { embeddings: yield* embedded(respiratoryChunks()), store }, taskInfo())
       expect(other).toMatchObject({ chunks_indexed: 4, total_in_collection: 8 })
     }).pipe(Effect.scoped)
   )
@@ -70,7 +71,7 @@ describe("core/core.index", () => {
     Effect.gen(function* () {
       const store = join(yield* tempDir("index"), "index.db")
       const batch = yield* embedded([...careChunks(), ...respiratoryChunks()])
-      yield* index.execute({ embeddings: batch, store, collection: "medical" }, taskInfo())
+      yield* runStage(index, { embeddings: batch, store, collection: "medical" }, taskInfo())
       const vectors = openVectorStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => vectors.close()))
       for (const { chunkId, vector } of batch.vectors) {
@@ -93,11 +94,11 @@ describe("core/core.index", () => {
       const store = join(yield* tempDir("index"), "index.db")
       const { chunks, documents } = yield* sampleCorpus
       const batch = yield* embedded(chunks, { kind: "hashing", dimensions: 256, bigrams: true })
-      expect(yield* index.execute({ embeddings: batch, store }, taskInfo())).toMatchObject({
+      expect(yield* runStage(index, { embeddings: batch, store }, taskInfo())).toMatchObject({
         chunks_indexed: chunks.length,
         total_in_collection: chunks.length
       })
-      expect(yield* index.execute({ embeddings: batch, store }, taskInfo())).toMatchObject({
+      expect(yield* runStage(index, { embeddings: batch, store }, taskInfo())).toMatchObject({
         chunks_indexed: chunks.length,
         total_in_collection: chunks.length
       })
@@ -121,18 +122,18 @@ describe("core/core.index", () => {
   it.live("keeps vectors of another embedder out of a collection, and apart by dimension", () =>
     Effect.gen(function* () {
       const store = join(yield* tempDir("index"), "index.db")
-      yield* index.execute({ embeddings: yield* embedded(careChunks()), store }, taskInfo())
+      yield* runStage(index, { embeddings: yield* embedded(careChunks()), store }, taskInfo())
       const bigrams = yield* embedded(careChunks(), { kind: "hashing", dimensions: 64, bigrams: true })
-      const mixed = failureOf(yield* Effect.exit(index.execute({ embeddings: bigrams, store }, taskInfo())))
+      const mixed = failureOf(yield* Effect.exit(runStage(index, { embeddings: bigrams, store }, taskInfo())))
       expect(mixed).toMatchObject({ tag: "VectorStoreError", retryable: false })
       expect(mixed.message).toBe(
         `collection "chunks" (64 dimensions) holds vectors from hashing/hashing-unigram-64, found a batch from hashing/hashing-unigram-bigram-64; use another collection`
       )
-      expect(yield* index.execute({ embeddings: bigrams, store, collection: "bigrams" }, taskInfo())).toMatchObject({
+      expect(yield* runStage(index, { embeddings: bigrams, store, collection: "bigrams" }, taskInfo())).toMatchObject({
         total_in_collection: 4
       })
       const wide = yield* embedded(careChunks().slice(0, 1), { kind: "hashing", dimensions: 128 })
-      expect(yield* index.execute({ embeddings: wide, store }, taskInfo())).toMatchObject({ dimensions: 128, total_in_collection: 1 })
+      expect(yield* runStage(index, { embeddings: wide, store }, taskInfo())).toMatchObject({ dimensions: 128, total_in_collection: 1 })
     }).pipe(Effect.scoped)
   )
 
@@ -148,12 +149,12 @@ describe("core/core.index", () => {
           { chunkId: "b", vector: [1, 0] }
         ]
       }
-      const wrong = failureOf(yield* Effect.exit(index.execute({ embeddings: batch, store }, taskInfo())))
+      const wrong = failureOf(yield* Effect.exit(runStage(index, { embeddings: batch, store }, taskInfo())))
       expect(wrong.message).toBe("vectors[1] (chunk b): expected 3 dimensions, found 2")
-      const badName = failureOf(yield* Effect.exit(index.execute({ embeddings: batch, store, collection: "drop table" }, taskInfo())))
+      const badName = failureOf(yield* Effect.exit(runStage(index, { embeddings: batch, store, collection: "drop table" }, taskInfo())))
       expect(badName.tag).toBe("InvalidInputError")
       expect(badName.message).toContain("collection")
-      const empty = yield* index.execute({ embeddings: { ...batch, vectors: [] }, store }, taskInfo())
+      const empty = yield* runStage(index, { embeddings: { ...batch, vectors: [] }, store }, taskInfo())
       expect(empty).toMatchObject({ chunks_indexed: 0, total_in_collection: 0 })
     }).pipe(Effect.scoped)
   )

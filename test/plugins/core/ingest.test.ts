@@ -7,11 +7,12 @@ import { Effect, Schema } from "effect"
 import { ingest } from "../../../plugins/core/ingest.ts"
 import { Payload } from "../../../schemas/DocumentIR.ts"
 import { applyByMetadata, failureOf, info, routesServer, sampleDir, sampleFiles } from "./fixtures/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 const decodePayloads = Schema.decodeUnknownEffect(Schema.Array(Payload))
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 
-const run = (input: Record<string, unknown>) => ingest.execute(input, info).pipe(Effect.flatMap(decodePayloads))
+const run = (input: Record<string, unknown>) => runStage(ingest, input, info).pipe(Effect.flatMap(decodePayloads))
 
 const emptyDir = Effect.acquireRelease(
   Effect.promise(() => mkdtemp(join(tmpdir(), "switchyard-ingest-"))),
@@ -22,7 +23,7 @@ describe("core.ingest", () => {
   it.effect("declares its metadata and sets the payloads slot, counted by length", () =>
     Effect.gen(function* () {
       assert.strictEqual(ingest.metadata.type, "core/core.ingest")
-      const output = yield* ingest.execute({ sources: [sampleDir] }, info)
+      const output = yield* runStage(ingest, { sources: [sampleDir] }, info)
       const { count, metadata, slot } = yield* applyByMetadata(ingest, output)
       assert.deepStrictEqual([metadata.stateKey, metadata.output, metadata.count, metadata.dependencies], ["payloads", "set", "length", []])
       assert.deepStrictEqual(slot, output)
@@ -124,20 +125,20 @@ describe("core.ingest", () => {
 
   it.effect("fails for good, naming the source, on a missing file, a pattern matching nothing or an empty folder", () =>
     Effect.gen(function* () {
-      const missing = failureOf(yield* Effect.exit(ingest.execute({ sources: ["notes.txt", "absent.md"], baseDir: sampleDir }, info)))
+      const missing = failureOf(yield* Effect.exit(runStage(ingest, { sources: ["notes.txt", "absent.md"], baseDir: sampleDir }, info)))
       assert.strictEqual(missing.tag, "StageError")
       assert.isFalse(missing.retryable)
       assert.include(missing.message, "the source absent.md does not exist")
       assert.include(missing.message, join(sampleDir, "absent.md"))
 
-      const pattern = failureOf(yield* Effect.exit(ingest.execute({ sources: ["*.docx"], baseDir: sampleDir }, info)))
+      const pattern = failureOf(yield* Effect.exit(runStage(ingest, { sources: ["*.docx"], baseDir: sampleDir }, info)))
       assert.include(pattern.message, "the pattern *.docx matches no file")
 
       const dir = yield* emptyDir
-      const empty = failureOf(yield* Effect.exit(ingest.execute({ sources: [dir] }, info)))
+      const empty = failureOf(yield* Effect.exit(runStage(ingest, { sources: [dir] }, info)))
       assert.include(empty.message, `the folder ${dir} holds no file matching **/*`)
 
-      const none = failureOf(yield* Effect.exit(ingest.execute({ sources: [] }, info)))
+      const none = failureOf(yield* Effect.exit(runStage(ingest, { sources: [] }, info)))
       assert.deepStrictEqual([none.tag, none.path], ["InvalidInputError", "sources"])
     }).pipe(Effect.scoped)
   )
@@ -168,10 +169,10 @@ describe("core.ingest", () => {
   it.live("fails on an error response, naming the URL and status, retryable only for server errors", () =>
     Effect.gen(function* () {
       const url = yield* routesServer({ "/busy": { status: 503, contentType: "text/plain", body: "try later" } })
-      const missing = failureOf(yield* Effect.exit(ingest.execute({ sources: [`${url}/gone.md`] }, info)))
+      const missing = failureOf(yield* Effect.exit(runStage(ingest, { sources: [`${url}/gone.md`] }, info)))
       assert.include(missing.message, `fetching ${url}/gone.md answered 404`)
       assert.isFalse(missing.retryable)
-      const busy = failureOf(yield* Effect.exit(ingest.execute({ sources: [`${url}/busy`] }, info)))
+      const busy = failureOf(yield* Effect.exit(runStage(ingest, { sources: [`${url}/busy`] }, info)))
       assert.include(busy.message, `fetching ${url}/busy answered 503`)
       assert.isTrue(busy.retryable)
     }).pipe(Effect.scoped)

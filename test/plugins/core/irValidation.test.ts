@@ -4,6 +4,7 @@ import { ingest } from "../../../plugins/core/ingest.ts"
 import { irValidation } from "../../../plugins/core/irValidation.ts"
 import { parse } from "../../../plugins/core/parse.ts"
 import { applyByMetadata, failureOf, info, sampleDir } from "./fixtures/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 /** The sample corpus as JSON, the way it sits in the run state. */
 interface SectionJson {
@@ -23,15 +24,15 @@ interface CorpusJson {
   documents: Array<DocumentJson>
 }
 
-const sampleCorpus = ingest.execute({ sources: [sampleDir] }, info).pipe(
-  Effect.flatMap((payloads) => parse.execute({ payloads }, info)),
+const sampleCorpus = runStage(ingest, { sources: [sampleDir] }, info).pipe(
+  Effect.flatMap((payloads) => runStage(parse, { payloads }, info)),
   Effect.map((corpus) => corpus as unknown as CorpusJson)
 )
 
 /** The violation lines of a failed validation of `corpus`. */
 const violationsOf = (corpus: unknown) =>
   Effect.gen(function* () {
-    const failure = failureOf(yield* Effect.exit(irValidation.execute({ document: corpus }, info)))
+    const failure = failureOf(yield* Effect.exit(runStage(irValidation, { document: corpus }, info)))
     assert.deepStrictEqual([failure.tag, failure.retryable], ["StageError", false])
     const [header, ...lines] = failure.message.split("\n")
     assert.strictEqual(header, `core.ir-validation: ${lines.length} ${lines.length === 1 ? "violation" : "violations"} of the Document IR:`)
@@ -42,7 +43,7 @@ describe("core.ir-validation", () => {
   it.effect("declares its metadata and passes a valid corpus on unchanged, counted as one", () =>
     Effect.gen(function* () {
       const corpus = yield* sampleCorpus
-      const output = yield* irValidation.execute({ document: corpus }, info)
+      const output = yield* runStage(irValidation, { document: corpus }, info)
       assert.deepStrictEqual<unknown>(output, corpus)
       const { count, metadata, slot } = yield* applyByMetadata(irValidation, output)
       assert.deepStrictEqual(

@@ -10,6 +10,7 @@ import { countOutput } from "../../../services/scheduler/internal/countOutput.ts
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 interface Extracted {
   readonly entities: ReadonlyArray<{ readonly id: string; readonly chunkId: string }>
@@ -31,7 +32,8 @@ const documents = [
 /** Chunks of both fixture documents with what `extract` finds in them, as the run state would hold them. */
 const corpus = Effect.gen(function* () {
   const chunks = [...careChunks(), ...respiratoryChunks()]
-  const extracted = (yield* extract.execute(
+  const extracted = (yield* runStage(
+    extract,
     { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
     taskInfo()
   )) as unknown as Extracted
@@ -68,21 +70,21 @@ describe("core/core.knowledge-graph", () => {
       const nodes = documents.length + chunks.length + entityIds.size + claims.length
       const edges = chunks.length + mentions.size + 3 * claims.length
 
-      const first = yield* knowledgeGraph.execute({ chunks, entities, claims, documents, store }, taskInfo())
+      const first = yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())
       expect(first).toEqual({ store, nodes_written: nodes, edges_written: edges, nodes_total: nodes, edges_total: edges })
       expect(countOutput(knowledgeGraph.metadata.count, first)).toBe(nodes)
       const applied = applyOutput({}, { stateKey: knowledgeGraph.metadata.stateKey, mode: knowledgeGraph.metadata.output, output: first })
       expect(applied._tag === "Applied" && applied.state.graph_receipt).toEqual(first)
 
-      const again = yield* knowledgeGraph.execute({ chunks, entities, claims, documents, store }, taskInfo())
+      const again = yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())
       expect(again).toEqual({ store, nodes_written: 0, edges_written: 0, nodes_total: nodes, edges_total: edges })
       expect(countOutput(knowledgeGraph.metadata.count, again)).toBe(0)
       // Without documents the Document nodes are only referenced: their titles stay.
-      const bare = yield* knowledgeGraph.execute({ chunks, entities, claims, store }, taskInfo())
+      const bare = yield* runStage(knowledgeGraph, { chunks, entities, claims, store }, taskInfo())
       expect(bare).toMatchObject({ nodes_written: 0, edges_written: 0 })
 
       const edited = chunks.map((chunk) => (chunk.id === "care:1" ? { ...chunk, text: `${chunk.text} Review in three months.` } : chunk))
-      const changed = yield* knowledgeGraph.execute({ chunks: edited, entities, claims, store }, taskInfo())
+      const changed = yield* runStage(knowledgeGraph, { chunks: edited, entities, claims, store }, taskInfo())
       expect(changed).toMatchObject({ nodes_written: 1, edges_written: 0, nodes_total: nodes })
 
       const graph = openGraphStore(store)
@@ -100,14 +102,15 @@ describe("core/core.knowledge-graph", () => {
     Effect.gen(function* () {
       const store = join(yield* tempDir("graph"), "graph.db")
       const { chunks, documents } = yield* sampleCorpus
-      const { claims, entities } = (yield* extract.execute(
+      const { claims, entities } = (yield* runStage(
+        extract,
         { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
         taskInfo()
       )) as unknown as Extracted
       // The parsed documents go in whole, as `{{ state.document.documents }}` would pass them.
-      const first = (yield* knowledgeGraph.execute({ chunks, entities, claims, documents, store }, taskInfo())) as unknown as Receipt
+      const first = (yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())) as unknown as Receipt
       expect(first).toMatchObject({ nodes_total: first.nodes_written, edges_total: first.edges_written })
-      expect(yield* knowledgeGraph.execute({ chunks, entities, claims, documents, store }, taskInfo())).toMatchObject({
+      expect(yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())).toMatchObject({
         nodes_written: 0,
         edges_written: 0,
         nodes_total: first.nodes_total
@@ -133,7 +136,7 @@ describe("core/core.knowledge-graph", () => {
     Effect.gen(function* () {
       const store = join(yield* tempDir("graph"), "graph.db")
       const { chunks, claims, entities } = yield* corpus
-      yield* knowledgeGraph.execute({ chunks, entities, claims, documents, store }, taskInfo())
+      yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())
       const graph = openGraphStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
 

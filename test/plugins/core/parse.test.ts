@@ -9,12 +9,13 @@ import { parse } from "../../../plugins/core/parse.ts"
 import { Corpus } from "../../../schemas/DocumentIR.ts"
 import type { Document, Section } from "../../../schemas/DocumentIR.ts"
 import { applyByMetadata, failureOf, info, routesServer, sampleDir, sampleFiles } from "./fixtures/support.ts"
+import { runStage } from "../../support/stages.ts"
 
 const decodeCorpus = Schema.decodeUnknownEffect(Corpus)
 
 const parseSources = (input: Record<string, unknown>) =>
-  ingest.execute(input, info).pipe(
-    Effect.flatMap((payloads) => parse.execute({ payloads }, info)),
+  runStage(ingest, input, info).pipe(
+    Effect.flatMap((payloads) => runStage(parse, { payloads }, info)),
     Effect.flatMap(decodeCorpus)
   )
 
@@ -60,8 +61,8 @@ const tempDir = Effect.acquireRelease(
 describe("core.parse", () => {
   it.effect("declares its metadata and sets the document slot to the corpus, counted as one", () =>
     Effect.gen(function* () {
-      const payloads = yield* ingest.execute({ sources: [sampleDir] }, info)
-      const output = yield* parse.execute({ payloads }, info)
+      const payloads = yield* runStage(ingest, { sources: [sampleDir] }, info)
+      const output = yield* runStage(parse, { payloads }, info)
       const { count, metadata, slot } = yield* applyByMetadata(parse, output)
       assert.deepStrictEqual(
         [metadata.type, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
@@ -75,9 +76,9 @@ describe("core.parse", () => {
   it.effect("parses the sample corpus in payload order, each document with exact offsets", () =>
     Effect.gen(function* () {
       const { documents } = yield* parseSources({ sources: [sampleDir] })
-      const payloads = yield* ingest
-        .execute({ sources: [sampleDir] }, info)
-        .pipe(Effect.map((value) => value as ReadonlyArray<{ id: string }>))
+      const payloads = yield* runStage(ingest, { sources: [sampleDir] }, info).pipe(
+        Effect.map((value) => value as ReadonlyArray<{ id: string }>)
+      )
       assert.deepStrictEqual(
         documents.map((document) => [document.source, document.id]),
         sampleFiles.map((file, index) => [file, payloads[index]!.id])
@@ -227,7 +228,7 @@ describe("core.parse", () => {
         content: html,
         encoding: "utf8"
       }
-      const { documents } = yield* parse.execute({ payloads: [payload] }, info).pipe(Effect.flatMap(decodeCorpus))
+      const { documents } = yield* runStage(parse, { payloads: [payload] }, info).pipe(Effect.flatMap(decodeCorpus))
       assert.deepStrictEqual(documents[0]!.sections.map(outline), [
         ["Dosing card", 1, 1, []],
         ["Adults", 2, 1, []]
@@ -258,9 +259,9 @@ describe("core.parse", () => {
       const dir = yield* tempDir
       const file = join(dir, "note.txt")
       yield* Effect.promise(() => writeFile(file, "Lisinopril 10 mg once daily."))
-      const payloads = yield* ingest.execute({ sources: [file], maxInlineBytes: 0 }, info)
+      const payloads = yield* runStage(ingest, { sources: [file], maxInlineBytes: 0 }, info)
       yield* Effect.promise(() => writeFile(file, "Lisinopril 20 mg once daily."))
-      const failure = failureOf(yield* Effect.exit(parse.execute({ payloads }, info)))
+      const failure = failureOf(yield* Effect.exit(runStage(parse, { payloads }, info)))
       assert.include(failure.message, `${file} changed since it was ingested`)
       assert.isFalse(failure.retryable)
     }).pipe(Effect.scoped)
@@ -277,7 +278,7 @@ describe("core.parse", () => {
         content: "AAAA",
         encoding: "base64"
       }
-      const failure = failureOf(yield* Effect.exit(parse.execute({ payloads: [png] }, info)))
+      const failure = failureOf(yield* Effect.exit(runStage(parse, { payloads: [png] }, info)))
       assert.strictEqual(failure.tag, "StageError")
       assert.isFalse(failure.retryable)
       assert.include(failure.message, "/scans/chest.png has media type image/png, which is not supported")
@@ -289,8 +290,8 @@ describe("core.parse", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       yield* Effect.promise(() => writeFile(join(dir, "latin1.txt"), Buffer.from([0x64, 0x6f, 0x73, 0xe9, 0x0a])))
-      const payloads = yield* ingest.execute({ sources: [join(dir, "latin1.txt")] }, info)
-      const latin1 = failureOf(yield* Effect.exit(parse.execute({ payloads }, info)))
+      const payloads = yield* runStage(ingest, { sources: [join(dir, "latin1.txt")] }, info)
+      const latin1 = failureOf(yield* Effect.exit(runStage(parse, { payloads }, info)))
       assert.include(latin1.message, `${join(dir, "latin1.txt")} is not valid UTF-8 text`)
 
       const junk = Buffer.from("not a pdf at all")
@@ -303,7 +304,7 @@ describe("core.parse", () => {
         content: junk.toString("base64"),
         encoding: "base64"
       }
-      const broken = failureOf(yield* Effect.exit(parse.execute({ payloads: [pdf] }, info)))
+      const broken = failureOf(yield* Effect.exit(runStage(parse, { payloads: [pdf] }, info)))
       assert.include(broken.message, "/reports/junk.pdf is not a readable PDF")
       assert.isFalse(broken.retryable)
     }).pipe(Effect.scoped)

@@ -4,6 +4,7 @@ import * as MemoryBus from "../../../services/bus/MemoryBus.ts"
 import { processStages } from "../../../services/plugins/index.ts"
 import { processStageSuite, reporterPlugin } from "./ProcessStageSuite.ts"
 import type { Report } from "./ProcessStageSuite.ts"
+import { runStage } from "../../support/stages.ts"
 
 processStageSuite("the in-memory bus", () => MemoryBus.layer)
 
@@ -12,7 +13,7 @@ describe("processStages outside any trace", () => {
     it.live(`passes no TRACEPARENT at all to a process plugin (${mode}) when the task has no span`, () =>
       Effect.gen(function* () {
         const [definition] = yield* processStages(yield* reporterPlugin(mode))
-        const output = yield* definition!.execute({}, { taskId: "t-1", runId: "r-1", stage: "report", attempt: 1 })
+        const output = yield* runStage(definition, {}, { taskId: "t-1", runId: "r-1", stage: "report", attempt: 1 })
         assert.isNull((output as unknown as Report).traceparent)
       }).pipe(Effect.scoped, Effect.provide(Logger.layer([])))
     )

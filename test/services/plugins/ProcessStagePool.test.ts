@@ -8,6 +8,7 @@ import { loadManifestFile, processStages } from "../../../services/plugins/index
 import type { StageDefinition } from "../../../schemas/Stage.ts"
 import { eventually } from "../../support/eventually.ts"
 import { isGone } from "../../support/processes.ts"
+import { runStage } from "../../support/stages.ts"
 
 const actions = fileURLToPath(new URL("../runtimes/fixtures/pooled.ts", import.meta.url))
 
@@ -40,7 +41,7 @@ const definitionsIn = (dir: string) => loadManifestFile(join(dir, "plugin.yaml")
 let taskCounter = 0
 const execute = (definitions: ReadonlyArray<StageDefinition>, type: string) => {
   const definition = definitions.find((candidate) => candidate.metadata.type === type)!
-  return definition.execute({}, { taskId: `t-${++taskCounter}`, runId: "r-1", stage: "s", attempt: 1 })
+  return runStage(definition, {}, { taskId: `t-${++taskCounter}`, runId: "r-1", stage: "s", attempt: 1 })
 }
 
 const pidOf = (definitions: ReadonlyArray<StageDefinition>, type: string) =>

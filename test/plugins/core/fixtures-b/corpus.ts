@@ -9,6 +9,7 @@ import { ingest } from "../../../../plugins/core/ingest.ts"
 import { parse } from "../../../../plugins/core/parse.ts"
 import type { ChunkJson } from "./chunks.ts"
 import { taskInfo } from "./support.ts"
+import { runStage } from "../../../support/stages.ts"
 
 /** A parsed document as JSON (only the fields these tests read). */
 export interface DocumentJson {
@@ -20,8 +21,8 @@ export interface DocumentJson {
 
 /** The sample corpus's documents and chunks (600 characters, 80 overlap, as the example pipeline cuts them). */
 export const sampleCorpus = Effect.gen(function* () {
-  const payloads = yield* ingest.execute({ sources: ["examples/data"] }, taskInfo())
-  const corpus = (yield* parse.execute({ payloads }, taskInfo())) as unknown as { readonly documents: ReadonlyArray<DocumentJson> }
-  const chunks = (yield* chunk.execute({ document: corpus, size: 600, overlap: 80 }, taskInfo())) as unknown as ReadonlyArray<ChunkJson>
+  const payloads = yield* runStage(ingest, { sources: ["examples/data"] }, taskInfo())
+  const corpus = (yield* runStage(parse, { payloads }, taskInfo())) as unknown as { readonly documents: ReadonlyArray<DocumentJson> }
+  const chunks = (yield* runStage(chunk, { document: corpus, size: 600, overlap: 80 }, taskInfo())) as unknown as ReadonlyArray<ChunkJson>
   return { documents: corpus.documents, chunks }
 })
