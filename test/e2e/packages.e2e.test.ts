@@ -21,6 +21,7 @@ import { startStack } from "./support/Stack.ts"
 const natsUrl = ownNatsServer()
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 const sdkPackages = ["@switchyard/schemas", "@switchyard/bus", "@switchyard/sdk"] as const
+const allPackages = [...sdkPackages, "@switchyard/plugin-hello", "@switchyard/plugin-core", "@switchyard/runtime"] as const
 // Everything the SDK installs besides `effect` (about 60 MB on disk by itself, the floor of any package built on it).
 const sizeBesideEffectLimitBytes = 10 * 1024 * 1024
 
@@ -50,15 +51,11 @@ const sizeOf = (path: string): Promise<number> =>
       : info.size
   )
 
-/** Builds the packages and packs the SDK's three into `dir`; returns the tarballs' paths. */
-const packSdk = (dir: string) =>
+/** Builds the packages and packs the given ones (the SDK's three by default) into `dir`; returns the tarballs' paths. */
+const packSdk = (dir: string, packages: ReadonlyArray<string> = sdkPackages) =>
   Effect.gen(function* () {
     yield* exec("npm", ["run", "build"], repoRoot)
-    const packed = yield* exec(
-      "npm",
-      ["pack", "--json", "--pack-destination", dir, ...sdkPackages.flatMap((name) => ["-w", name])],
-      repoRoot
-    )
+    const packed = yield* exec("npm", ["pack", "--json", "--pack-destination", dir, ...packages.flatMap((name) => ["-w", name])], repoRoot)
     const files = Schema.decodeUnknownSync(Schema.fromJsonString(Schema.Array(Schema.Struct({ filename: Schema.String }))))(packed.stdout)
     return files.map((file) => join(dir, file.filename))
   })
@@ -123,6 +120,46 @@ describe("the packages installed outside the repository", () => {
         const tested = yield* exec("npm", ["test"], plugin)
         assert.match(tested.stdout, /\bpass 2\b/)
         assert.match(tested.stdout, /\bfail 0\b/)
+      }),
+    240_000
+  )
+
+  it.live(
+    "install the switchyard command from all six tarballs and run the example and the document stages embedded",
+    () =>
+      Effect.gen(function* () {
+        const tarballs = yield* packSdk(yield* scratch("packs"), allPackages)
+        assert.lengthOf(tarballs, 6)
+        const project = yield* scratch("runtime")
+        yield* Effect.promise(() =>
+          writeFile(join(project, "package.json"), JSON.stringify({ name: "runtime-user", private: true, type: "module" }))
+        )
+        yield* exec("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...tarballs], project)
+        const pipeline = [
+          "name: installed",
+          "stages:",
+          "  - name: greet",
+          "    type: hello.greet",
+          "    inputs: { name: Installed }",
+          "  - name: ingest",
+          "    type: ingest",
+          `    inputs: { sources: [${JSON.stringify(join(repoRoot, "examples", "data"))}] }`,
+          "  - name: parse",
+          "    type: parse",
+          "    depends_on: [ingest]",
+          '    inputs: { payloads: "{{ state.payloads }}" }',
+          ""
+        ].join("\n")
+        yield* Effect.promise(() => writeFile(join(project, "installed.yaml"), pipeline))
+        const ran = yield* exec(join(project, "node_modules", ".bin", "switchyard"), ["run", "installed.yaml", "--json"], project)
+        const finished = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as {
+          readonly kind: string
+          readonly status: string
+          readonly state: { readonly greeting: unknown; readonly document: { readonly documents: ReadonlyArray<unknown> } }
+        }
+        assert.deepStrictEqual([finished.kind, finished.status], ["run.finished", "succeeded"])
+        assert.deepStrictEqual(finished.state.greeting, { greeting: "Hello, Installed!" })
+        assert.lengthOf(finished.state.document.documents, 4)
       }),
     240_000
   )
