@@ -13,6 +13,10 @@ import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import type { RunTaskOptions, SubmitRunOptions, SubmittedRun, UpdateLedgerOptions } from "@switchyard/bus/SwitchyardClient"
 
 export * from "@switchyard/bus/SwitchyardClient"
+/** The messages a client reads, so a service needs no other package to name their types. */
+export type { LedgerUpdateReply, PipelineIssue, RunCancelReply, RunEvent } from "@switchyard/schemas/Run"
+export type { RunRecord } from "@switchyard/schemas/RunRecord"
+export type { TaskFailed, TaskFailure, TaskResult, TaskSucceeded, TaskWaited } from "@switchyard/schemas/Task"
 
 /** Options of `connect`. */
 export interface ConnectOptions {
