@@ -59,55 +59,124 @@ export class RunCancelReply extends Schema.Class<RunCancelReply>("switchyard/Run
 export const RunStatus = Schema.Literals(["running", "succeeded", "failed", "cancelled"])
 export type RunStatus = typeof RunStatus.Type
 
-/** `run.event.<runId>`: progress of a run. */
-export class RunEvent extends Schema.Class<RunEvent>("switchyard/RunEvent")({
+/** What every run event carries. */
+const eventFields = {
   version: Schema.Literal(1),
   runId: Schema.String,
   /** Monotonic per run. */
   seq: Schema.Int,
-  at: Schema.Number,
-  kind: Schema.Literals([
-    "run.started",
-    "stage.started",
-    "stage.finished",
-    "stage.failed",
-    "stage.retrying",
-    "stage.waiting",
-    "stage.unschedulable",
-    "stage.skipped",
-    "run.finished"
-  ]),
-  stage: Schema.optionalKey(Schema.String),
-  stageType: Schema.optionalKey(Schema.String),
-  attempt: Schema.optionalKey(Schema.Int),
-  /** On `stage.finished` and `stage.failed`: the executor replica that ran the attempt. */
-  executorId: Schema.optionalKey(Schema.String),
-  durationMs: Schema.optionalKey(Schema.Number),
+  at: Schema.Number
+}
+
+/** What every stage event carries besides the run's. */
+const stageFields = {
+  ...eventFields,
+  stage: Schema.String,
+  stageType: Schema.String
+}
+
+/** A failure as events carry it, with its own structured fields when it has any. */
+const EventError = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
+})
+
+/** The run was accepted and its first stages are about to start. */
+export class RunStarted extends Schema.Class<RunStarted>("switchyard/RunStarted")({
+  ...eventFields,
+  kind: Schema.Literal("run.started")
+}) {}
+
+/** An attempt of a stage was sent to its pool. */
+export class StageStarted extends Schema.Class<StageStarted>("switchyard/StageStarted")({
+  ...stageFields,
+  kind: Schema.Literal("stage.started"),
+  attempt: Schema.Int
+}) {}
+
+/** A stage succeeded; its output was applied to the run's state. */
+export class StageFinished extends Schema.Class<StageFinished>("switchyard/StageFinished")({
+  ...stageFields,
+  kind: Schema.Literal("stage.finished"),
+  attempt: Schema.Int,
+  /** The executor replica that ran the attempt. */
+  executorId: Schema.String,
+  durationMs: Schema.Number,
   /** Output count by the stage's `count` metadata. */
-  count: Schema.optionalKey(Schema.Number),
-  /** On `stage.failed` and a failed `run.finished`: the error, with its own structured fields when it has any. */
-  error: Schema.optionalKey(
-    Schema.Struct({
-      tag: Schema.String,
-      message: Schema.String,
-      fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json))
-    })
-  ),
-  /** On `stage.retrying`: milliseconds until the next attempt. */
-  retryInMs: Schema.optionalKey(Schema.Number),
-  /** On `stage.unschedulable`: the pool no live executor serves. */
-  pool: Schema.optionalKey(Schema.String),
-  /** On `stage.unschedulable`: `unschedulable: no live executor serves pool <pool>`. */
-  message: Schema.optionalKey(Schema.String),
-  /** On `stage.waiting`: what the stage waits for. */
-  waiting: Schema.optionalKey(Schema.Struct({ message: Schema.String, unmet: Schema.Array(Schema.String) })),
-  /** On `run.finished`. */
-  status: Schema.optionalKey(RunStatus),
-  /** On `run.finished`: the final run state. */
-  state: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
-  /** On `stage.finished` and `stage.failed`: what the runtime measured of the attempt, when it measures anything. */
+  count: Schema.Number,
+  /** What the runtime measured of the attempt, when it measures anything. */
   metrics: Schema.optionalKey(TaskMetrics)
 }) {}
+
+/** An attempt of a stage failed (a retry may follow: `stage.retrying`). */
+export class StageFailed extends Schema.Class<StageFailed>("switchyard/StageFailed")({
+  ...stageFields,
+  kind: Schema.Literal("stage.failed"),
+  attempt: Schema.Int,
+  /** The executor replica that ran the attempt, when one did. */
+  executorId: Schema.optionalKey(Schema.String),
+  durationMs: Schema.Number,
+  error: EventError,
+  metrics: Schema.optionalKey(TaskMetrics)
+}) {}
+
+/** A failed stage will run again after `retryInMs`. */
+export class StageRetrying extends Schema.Class<StageRetrying>("switchyard/StageRetrying")({
+  ...stageFields,
+  kind: Schema.Literal("stage.retrying"),
+  /** The attempt that comes next. */
+  attempt: Schema.Int,
+  retryInMs: Schema.Number
+}) {}
+
+/** A stage waits for the run's ledger. */
+export class StageWaitingEvent extends Schema.Class<StageWaitingEvent>("switchyard/StageWaitingEvent")({
+  ...stageFields,
+  kind: Schema.Literal("stage.waiting"),
+  attempt: Schema.Int,
+  waiting: Schema.Struct({ message: Schema.String, unmet: Schema.Array(Schema.String) })
+}) {}
+
+/** No live executor serves the pool a dispatched stage waits in. */
+export class StageUnschedulable extends Schema.Class<StageUnschedulable>("switchyard/StageUnschedulable")({
+  ...stageFields,
+  kind: Schema.Literal("stage.unschedulable"),
+  attempt: Schema.Int,
+  pool: Schema.String,
+  /** `unschedulable: no live executor serves pool <pool>`. */
+  message: Schema.String
+}) {}
+
+/** A stage will not run: the run ended before it could. */
+export class StageSkipped extends Schema.Class<StageSkipped>("switchyard/StageSkipped")({
+  ...stageFields,
+  kind: Schema.Literal("stage.skipped")
+}) {}
+
+/** The run ended, with its final state (and its error when it did not succeed). */
+export class RunFinished extends Schema.Class<RunFinished>("switchyard/RunFinished")({
+  ...eventFields,
+  kind: Schema.Literal("run.finished"),
+  status: RunStatus,
+  state: Schema.Record(Schema.String, Schema.Json),
+  error: Schema.optionalKey(EventError)
+}) {}
+
+/** `run.event.<runId>`: progress of a run, one of nine kinds by `kind`. */
+export const RunEvent = Schema.Union([
+  RunStarted,
+  StageStarted,
+  StageFinished,
+  StageFailed,
+  StageRetrying,
+  StageWaitingEvent,
+  StageUnschedulable,
+  StageSkipped,
+  RunFinished
+])
+/** Progress of a run. */
+export type RunEvent = typeof RunEvent.Type
 
 /** Reply to `ledger.update.<runId>` when the update was sent as a request. */
 export class LedgerUpdateReply extends Schema.Class<LedgerUpdateReply>("switchyard/LedgerUpdateReply")({

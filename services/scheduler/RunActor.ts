@@ -25,6 +25,8 @@ import { resolveTemplates } from "./internal/template.ts"
 export type RunDoc = typeof RunRecord.Encoded
 type StageDoc = typeof StageRun.Encoded
 type EventDoc = typeof RunEvent.Encoded
+/** An event of one kind without what the draft adds to every event. */
+type EventFields = EventDoc extends infer E ? (E extends unknown ? Omit<E, "version" | "runId" | "seq" | "at"> : never) : never
 type TaskDoc = typeof TaskRun.Encoded
 type FailureDoc = NonNullable<StageDoc["error"]>
 type MetricsDoc = NonNullable<StageDoc["metrics"]>
@@ -142,7 +144,7 @@ class Draft {
     this.index = indexOf(record)
     this.now = now
   }
-  event(fields: Omit<EventDoc, "version" | "runId" | "seq" | "at">): void {
+  event(fields: EventFields): void {
     this.record.seq = this.record.seq + 1
     this.events.push({ version: 1, runId: this.record.runId, seq: this.record.seq, at: this.now, ...fields } as EventDoc)
   }

@@ -13,6 +13,7 @@ import { uniquePrefix } from "../support/unique.ts"
 import { type CliProcess, runCli, spawnCli } from "./support/CliProcess.ts"
 import { runEvents, runPipeline, startStack } from "./support/Stack.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
+import { isKind } from "../support/events.ts"
 
 const hello = "examples/pipelines/hello.yaml"
 const napPipeline = "test/e2e/fixtures/nap.yaml"
@@ -96,7 +97,7 @@ describe("switchyard as separate processes over NATS", () => {
         const exited = yield* run.exited.pipe(Effect.timeout("45 seconds"))
         assert.strictEqual(exited.code, 0, `${run.stderr()}\n${run.stdout()}`)
         const events = runEvents(run.stdout())
-        const napFinished = events.filter((event) => event.kind === "stage.finished" && event.stage === "nap")
+        const napFinished = events.filter(isKind("stage.finished")).filter((event) => event.stage === "nap")
         assert.strictEqual(napFinished.length, 1, JSON.stringify(events))
         assert.strictEqual(napFinished[0]!.executorId, survivor.executorId)
         // `naps` is appended to: a result applied twice would list "nap" twice.

@@ -16,6 +16,7 @@ import { httpServer } from "../support/httpServer.ts"
 import { readyTimeout, repoRoot, spawnCli } from "./support/CliProcess.ts"
 import { runPipeline, startStack } from "./support/Stack.ts"
 import { ownNatsServer } from "./support/ownNatsServer.ts"
+import { stageOf } from "../support/events.ts"
 
 const auto = "examples/pipelines/auto.yaml"
 const twoPhase = "examples/pipelines/pdf-two-phase.yaml"
@@ -39,7 +40,7 @@ const corpusServer = httpServer((request, response) => {
 
 /** Stage name → output count, from a run's `stage.finished` events. */
 const countsOf = (events: ReadonlyArray<RunEvent>) =>
-  Object.fromEntries(events.filter((event) => event.kind === "stage.finished").map((event) => [event.stage!, event.count!] as const))
+  Object.fromEntries(events.filter((event) => event.kind === "stage.finished").map((event) => [stageOf(event)!, event.count!] as const))
 
 const lengthOf = (state: Readonly<Record<string, unknown>> | undefined, key: string) => (state?.[key] as ReadonlyArray<unknown>).length
 
@@ -105,7 +106,7 @@ describe("document pipelines as separate processes", () => {
           { label: "pdf-two-phase", timeout: "90 seconds" }
         )
         assert.strictEqual(run.code, 0, `${run.stderr}\n${pdfProcessor.stderr()}\n${pdfProcessor.stdout()}`)
-        const kinds = run.events.filter((event) => event.stage === "wait-for-pdf-ir").map((event) => event.kind)
+        const kinds = run.events.filter((event) => stageOf(event) === "wait-for-pdf-ir").map((event) => event.kind)
         assert.deepStrictEqual([kinds[0], kinds[1], kinds.at(-1)], ["stage.started", "stage.waiting", "stage.finished"])
         const waiting = run.events.find((event) => event.kind === "stage.waiting")
         assert.deepStrictEqual(waiting?.waiting?.unmet, ["pdf_ir_ready equals true (missing)"])

@@ -153,8 +153,8 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
   },
   RunEvent: {
     valid: { version: 1, runId: "r-1", seq: 7, at: 1700000000000, kind: "run.finished", status: "succeeded", state: { greeting: "hi" } },
-    invalid: { version: 1, runId: "r-1", seq: 7, at: 1700000000000, kind: "run.exploded" },
-    path: "kind"
+    invalid: { version: 1, runId: "r-1", seq: 7, at: 1700000000000, kind: "run.finished", status: "exploded", state: {} },
+    path: "status"
   },
   LedgerUpdate: {
     valid: { version: 1, runId: "r-1", fields: { approved: true, by: { name: "ops" } }, source: "review-ui" },

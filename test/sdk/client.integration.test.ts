@@ -15,6 +15,7 @@ import { Subjects } from "../../schemas/Subjects.ts"
 import type { Names } from "../../schemas/Subjects.ts"
 import { clientSuite, poolReplica, uniqueNames } from "./clientSuite.ts"
 import { errorOf, outputOf } from "../support/results.ts"
+import { makeEvent } from "../support/events.ts"
 
 clientSuite("NATS", () => NatsBus.layer({ url: inject("natsUrl") }))
 
@@ -54,14 +55,18 @@ const submitResponder = Effect.gen(function* () {
             ? { version: 1, issues: [{ file: request.file, line: 1, column: 7, path: "name", message: "broken on purpose" }] }
             : { version: 1, runId, issues: [] }
         )
-        const publish = (seq: number, kind: RunEvent["kind"]) => {
-          const event = encode(RunEvent, WireType.RunEvent, new RunEvent({ version: 1, runId, seq, at: seq, kind }))
+        const publish = (seq: number, kind: RunEvent["kind"], extra: Record<string, unknown> = {}) => {
+          const event = encode(
+            RunEvent,
+            WireType.RunEvent,
+            makeEvent({ version: 1, runId, seq, at: seq, kind, ...extra } as typeof RunEvent.Encoded)
+          )
           return bus.publish(names.runEvent(runId), event.data, { headers: event.headers })
         }
         if (!broken) yield* publish(1, "run.started")
         const encoded = encode(RunSubmitReply, WireType.RunSubmitReply, reply)
         yield* bus.respond(message, encoded.data, { headers: encoded.headers })
-        if (!broken) yield* publish(2, "run.finished")
+        if (!broken) yield* publish(2, "run.finished", { status: "succeeded", state: {} })
       })
     ),
     Effect.forkScoped

@@ -49,7 +49,8 @@ export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>):
   const width = Math.max(5, ...stageNames.map((name) => name.length))
   return {
     render: (event) => {
-      const row = event.stage === undefined ? undefined : rows.get(event.stage)
+      const stage = stageOf(event)
+      const row = stage === undefined ? undefined : rows.get(stage)
       if (row !== undefined) updateRow(row, event)
       if (event.kind === "run.finished") footer = finishedLine(event)
       const lines = [...rows].map(
@@ -101,14 +102,18 @@ const updateRow = (row: Row, event: Event): void => {
   }
 }
 
-const waitingNote = (event: Event): string =>
-  event.waiting === undefined ? "" : `${event.waiting.message}; unmet: ${event.waiting.unmet.join("; ")}`
+/** The stage an event is about, for the kinds that are about one. */
+const stageOf = (event: Event): string | undefined => ("stage" in event ? event.stage : undefined)
 
-const finishedLine = (event: Event): string =>
+const waitingNote = (event: Extract<Event, { readonly kind: "stage.waiting" }>): string =>
+  `${event.waiting.message}; unmet: ${event.waiting.unmet.join("; ")}`
+
+const finishedLine = (event: Extract<Event, { readonly kind: "run.finished" }>): string =>
   `run ${event.runId} ${event.status}${event.error === undefined ? "" : `: ${event.error.tag}: ${event.error.message}`}`
 
 const plainLine = (event: Event): string => {
-  const stage = event.stage === undefined ? "" : ` ${event.stage}`
+  const name = stageOf(event)
+  const stage = name === undefined ? "" : ` ${name}`
   switch (event.kind) {
     case "run.started":
       return `run ${event.runId} started\n`

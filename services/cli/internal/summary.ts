@@ -42,7 +42,7 @@ export const makeSummary = (pipeline: Pipeline) => {
   )
   return {
     observe: (event: RunEvent): void => {
-      const line = event.stage === undefined ? undefined : stages.get(event.stage)
+      const line = "stage" in event ? stages.get(event.stage) : undefined
       if (line === undefined) return
       if (event.kind === "stage.finished") {
         line.status = "succeeded"

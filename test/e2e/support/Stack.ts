@@ -10,12 +10,13 @@
 import { Context, Effect, Layer, Schema } from "effect"
 import type { Duration } from "effect"
 import type { Scope } from "effect"
-import { RunEvent } from "../../../schemas/Run.ts"
+import { RunEvent, type RunFinished } from "../../../schemas/Run.ts"
 import * as NatsBus from "../../../services/bus/NatsBus.ts"
 import { SwitchyardClient } from "../../../sdk/client.ts"
 import { eventually } from "../../support/eventually.ts"
 import { uniquePrefix } from "../../support/unique.ts"
 import { type CliProcess, type Finished, readyTimeout, runCli, spawnCli } from "./CliProcess.ts"
+import { isKind } from "../../support/events.ts"
 
 /** What `startStack` takes. */
 export interface StackOptions {
@@ -135,7 +136,7 @@ export const runEvents = (stdout: string): ReadonlyArray<RunEvent> =>
 export interface RunOutcome extends Finished {
   readonly events: ReadonlyArray<RunEvent>
   /** The `run.finished` event. */
-  readonly finished: RunEvent | undefined
+  readonly finished: RunFinished | undefined
 }
 
 /** Runs `switchyard run <pipeline> --json [args]` to its end. */
@@ -157,6 +158,6 @@ export const runPipeline = (
     Effect.map((finished) => {
       // Exit 2: the pipeline was refused, and stdout holds its `pipeline.invalid` issues instead of events.
       const events = finished.code === 2 ? [] : runEvents(finished.stdout)
-      return { ...finished, events, finished: events.find((event) => event.kind === "run.finished") }
+      return { ...finished, events, finished: events.find(isKind("run.finished")) }
     })
   )

@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { Pipeline } from "../../../schemas/Pipeline.ts"
 import { RunEvent } from "../../../schemas/Run.ts"
 import { makeSummary } from "../../../services/cli/internal/summary.ts"
+import { makeEvent } from "../../support/events.ts"
 
 const pipeline = Schema.decodeUnknownSync(Pipeline)({
   name: "p",
@@ -14,15 +15,25 @@ const pipeline = Schema.decodeUnknownSync(Pipeline)({
   summary: { documents: "{{ state.payloads }}", "vectors indexed": "{{ state.receipt.chunks_indexed }}", who: "{{ inputs.who }}" }
 })
 
-const event = (seq: number, fields: Partial<typeof RunEvent.Encoded>) =>
-  new RunEvent({ version: 1, runId: "r", seq, at: seq, kind: "stage.finished", ...fields } as typeof RunEvent.Type)
+const event = (seq: number, fields: Record<string, unknown>) =>
+  makeEvent({
+    version: 1,
+    runId: "r",
+    seq,
+    at: seq,
+    kind: "stage.finished",
+    stageType: "t",
+    attempt: 1,
+    executorId: "e",
+    ...fields
+  } as typeof RunEvent.Encoded)
 
 describe("run summary", () => {
   it("renders the pipeline's summary lines over the final state, then each stage with its count and time", () => {
     const summary = makeSummary(pipeline)
     summary.observe(event(1, { stage: "ingest", count: 3, durationMs: 12 }))
     summary.observe(event(2, { stage: "chunk", count: 41, durationMs: 1500 }))
-    summary.observe(event(3, { kind: "stage.waiting", stage: "gate" }))
+    summary.observe(event(3, { kind: "stage.waiting", stage: "gate", waiting: { message: "waits", unmet: [] } }))
     const text = summary.render({
       runId: "r",
       state: { payloads: [1, 2, 3], receipt: { chunks_indexed: 41 } },

@@ -20,6 +20,7 @@ import { RunStore } from "../../../services/scheduler/index.ts"
 import { defineStage } from "../../../sdk/defineStage.ts"
 import { makeStack } from "../scheduler/harness.ts"
 import { errorOf } from "../../support/results.ts"
+import { isKind } from "../../support/events.ts"
 
 const manifestPath = new URL("../../../examples/plugins/hello-process/plugin.yaml", import.meta.url).pathname
 const reporterDir = fileURLToPath(new URL("./fixtures/reporter/", import.meta.url))
@@ -179,7 +180,7 @@ stages:
   - { name: allocate, type: test/reporter.allocate, inputs: { megabytes: ${megabytes}, exitCode: ${exitCode} } }
 `)
             const { events } = yield* stack.finished(reply.runId!)
-            const ended = events.find((event) => event.kind === (exitCode === 0 ? "stage.finished" : "stage.failed"))
+            const ended = exitCode === 0 ? events.find(isKind("stage.finished")) : events.find(isKind("stage.failed"))
             const record = (yield* store.load(reply.runId!)).pipe(Option.getOrThrow).doc
             for (const metrics of [ended?.metrics, record.stages.allocate?.metrics]) {
               expect(metrics?.exitCode).toBe(exitCode)

@@ -16,6 +16,7 @@ import type { Bus } from "../../../services/bus/Bus.ts"
 import * as Codec from "../../../schemas/Codec.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeStack } from "./harness.ts"
+import { stageOf } from "../../support/events.ts"
 
 const gated = (timeoutMs: number) => `
 name: gated
@@ -96,7 +97,7 @@ export const gateSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>
             /^stage "wait-for-pdf" failed after 1 attempt: gate "wait-for-pdf" gave up after 400 ms; unmet: pdf_ir_ready equals true \((missing|found .*)\)$/
           )
           // Waiting once or twice (the update may land before the first evaluation), then one failure.
-          const kinds = events.filter((event) => event.stage === "wait-for-pdf").map((event) => event.kind)
+          const kinds = events.filter((event) => stageOf(event) === "wait-for-pdf").map((event) => event.kind)
           expect(kinds[0]).toBe("stage.started")
           expect(kinds.at(-1)).toBe("stage.failed")
           expect(new Set(kinds.slice(1, -1))).toEqual(new Set(["stage.waiting"]))
@@ -154,7 +155,7 @@ export const gateSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>
           const { events, finished } = yield* stack.finished(runId!)
           expect(finished.status).toBe("succeeded")
           const gateOutcomes = events.filter(
-            (event) => event.stage === "wait-for-pdf" && (event.kind === "stage.finished" || event.kind === "stage.failed")
+            (event) => stageOf(event) === "wait-for-pdf" && (event.kind === "stage.finished" || event.kind === "stage.failed")
           )
           expect(gateOutcomes.map((event) => event.kind)).toEqual(["stage.finished"])
         })

@@ -6,6 +6,7 @@ import type { TaskWaiting } from "../../../schemas/Task.ts"
 import * as RunActor from "../../../services/scheduler/RunActor.ts"
 import type { RunDoc, Transition } from "../../../services/scheduler/RunActor.ts"
 import { stage } from "./fixtures.ts"
+import { stageOf } from "../../support/events.ts"
 
 const types = {
   greet: stage({ type: "hello.greet", stateKey: "greeting", output: "set", count: "one" }),
@@ -78,7 +79,7 @@ const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) => report
 const failWith = (doc: RunDoc, name: string, retryable: boolean, now = 10) =>
   report(doc, name, { status: "failed", error: { tag: "Boom", message: "boom", retryable } }, now)
 
-const kinds = (transition: Transition) => transition.events.map((event) => `${event.kind}${event.stage ? `:${event.stage}` : ""}`)
+const kinds = (transition: Transition) => transition.events.map((event) => `${event.kind}${stageOf(event) ? `:${stageOf(event)}` : ""}`)
 
 describe("RunActor", () => {
   it("dispatches root stages with templated inputs and fans in once all dependencies succeed", () => {
@@ -179,9 +180,9 @@ describe("RunActor", () => {
     RunActor.start(run, 0)
     const task = { stage: "a", taskId: run.stages.a!.taskId, attempt: 1 }
     const reported = RunActor.unschedulable(run, task, 30_000)!
-    expect(reported.events.map((e) => [e.kind, e.stage, e.pool, e.message])).toEqual([
-      ["stage.unschedulable", "a", "test", "unschedulable: no live executor serves pool test"]
-    ])
+    expect(
+      reported.events.map((e) => [e.kind, stageOf(e), "pool" in e ? e.pool : undefined, "message" in e ? e.message : undefined])
+    ).toEqual([["stage.unschedulable", "a", "test", "unschedulable: no live executor serves pool test"]])
     expect(run.status).toBe("running")
     expect(run.stages.a!.status).toBe("dispatched")
     expect(succeed(run, "a", "late but fine")).toBeDefined()
@@ -256,7 +257,11 @@ describe("RunActor", () => {
       const run = gated()
       const waiting = wait(run, "g", ["ready equals true (missing)"], 10)!
       expect(kinds(waiting)).toEqual(["stage.waiting:g"])
-      expect(waiting.events[0]!.waiting).toEqual({ message: "waits", unmet: ["ready equals true (missing)"] })
+      const first = waiting.events[0]!
+      expect(first.kind === "stage.waiting" ? first.waiting : undefined).toEqual({
+        message: "waits",
+        unmet: ["ready equals true (missing)"]
+      })
       expect(waiting.timers).toEqual([{ stage: "g", at: 1010 }])
       expect(run.stages.g!.status).toBe("waiting")
       const woken = RunActor.updateLedger(run, { ready: true }, 20)!

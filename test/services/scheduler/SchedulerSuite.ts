@@ -18,6 +18,7 @@ import { makeTaskResult, TaskResult } from "../../../schemas/Task.ts"
 import { collect } from "../../support/collect.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeStack } from "./harness.ts"
+import { stageOf } from "../../support/events.ts"
 
 const hello = `
 name: hello
@@ -85,9 +86,9 @@ export const schedulerSuite = (name: string, makeBus: () => Layer.Layer<Bus, unk
             const { finished, events } = yield* stack.finished(reply.runId!)
             expect(finished.status).toBe("succeeded")
             expect(finished.state).toEqual(expectedState)
-            const counts = Object.fromEntries(events.filter((e) => e.kind === "stage.finished").map((e) => [e.stage, e.count]))
+            const counts = Object.fromEntries(events.filter((e) => e.kind === "stage.finished").map((e) => [stageOf(e), e.count]))
             expect(counts).toEqual({ greet: 1, shout: 1, reverse: 1, letters: 8, words: 2, summary: 1 })
-            for (const event of events) if (event.executorId !== undefined) served.add(event.executorId)
+            for (const event of events) if ("executorId" in event && event.executorId !== undefined) served.add(event.executorId)
           }
           expect([...served].sort()).toEqual([one.service.executorId, two.service.executorId].sort())
         })
@@ -238,8 +239,8 @@ stages:
           const { events, finished } = yield* stack.finished(reply.runId!)
           expect(finished.status).toBe("failed")
           expect(finished.error?.message).toBe(`stage "boom" failed after 2 attempts: disk on fire`)
-          expect(events.some((e) => e.kind === "stage.started" && e.stage === "after")).toBe(false)
-          expect(events.find((e) => e.stage === "after")?.kind).toBe("stage.skipped")
+          expect(events.some((e) => e.kind === "stage.started" && stageOf(e) === "after")).toBe(false)
+          expect(events.find((e) => stageOf(e) === "after")?.kind).toBe("stage.skipped")
         })
       )
     )
@@ -325,7 +326,7 @@ stages:
           })
           // nap ran longer than the threshold on a live pool: not reported. The run waits.
           const before = yield* stack.eventsOf(runId)
-          expect(before.filter((e) => e.kind === "stage.unschedulable").map((e) => e.stage)).toEqual(["greet"])
+          expect(before.filter((e) => e.kind === "stage.unschedulable").map((e) => stageOf(e))).toEqual(["greet"])
           expect(before.some((e) => e.kind === "run.finished")).toBe(false)
           yield* startGreeters
           const { events, finished } = yield* stack.finished(runId)
@@ -450,7 +451,7 @@ stages:
           const { events, finished } = yield* stack.finished(reply.runId!)
           expect(finished.status).toBe("succeeded")
           expect(finished.state).toEqual({ slept: { sleptMs: 500 }, letters: ["a", "b", "c"] })
-          expect(events.filter((e) => e.kind === "stage.finished" && e.stage === "nap")).toHaveLength(1)
+          expect(events.filter((e) => e.kind === "stage.finished" && stageOf(e) === "nap")).toHaveLength(1)
         })
       )
     )
@@ -527,7 +528,7 @@ stages:
           yield* stack.executor()
           const { events, finished } = yield* stack.finished(runId)
           expect(finished.state).toEqual({ letters: ["x", "y"], slept: { sleptMs: 1 } })
-          expect(events.filter((e) => e.kind === "stage.finished" && e.stage === "letters")).toHaveLength(1)
+          expect(events.filter((e) => e.kind === "stage.finished" && stageOf(e) === "letters")).toHaveLength(1)
         })
       )
     )

@@ -19,6 +19,7 @@ import { WireType } from "../../../schemas/Catalog.ts"
 import { RunEvent, RunSubmit, RunSubmitReply } from "../../../schemas/Run.ts"
 import { eventually } from "../../support/eventually.ts"
 import { uniquePrefix } from "../../support/unique.ts"
+import { isKind, stageOf } from "../../support/events.ts"
 
 /** Something started for the rest of the test that can also be stopped early. */
 export interface Started<A> {
@@ -110,9 +111,11 @@ export const makeStack = (label: string) =>
         `run ${runId} to finish`,
         Effect.gen(function* () {
           const all = yield* eventsOf(runId)
-          const last = all.find((event) => event.kind === "run.finished")
+          const last = all.find(isKind("run.finished"))
           if (last === undefined)
-            return yield* Effect.fail(all.map((event) => `${event.kind}${event.stage ? `:${event.stage}` : ""}`).join(", ") || "no events")
+            return yield* Effect.fail(
+              all.map((event) => `${event.kind}${stageOf(event) ? `:${stageOf(event)}` : ""}`).join(", ") || "no events"
+            )
           return { finished: last, events: all }
         }),
         { timeout }
