@@ -30,23 +30,10 @@ export const traceHeaders: Effect.Effect<Record<string, string>> = Effect.curren
   Effect.orElseSucceed((): Record<string, string> => ({}))
 )
 
-// Every hop of a run carries the same few traceparent values, and an external span is an
-// immutable value: the parsed ones are kept (a bounded map, cleared when full), so a message
-// costs one lookup instead of building a headers record and parsing it again.
-const parsedLimit = 4096
-const parsed = new Map<string, Option.Option<Tracer.ExternalSpan>>()
-
 /** The remote span named by a message's headers, if any. */
 export const remoteSpan = (headers: Readonly<Record<string, string>>): Option.Option<Tracer.ExternalSpan> => {
   const value = headers[TraceparentHeader]
-  if (value === undefined) return Option.none()
-  let span = parsed.get(value)
-  if (span === undefined) {
-    span = HttpTraceContext.w3c(HttpHeaders.fromRecordUnsafe({ [TraceparentHeader]: value }))
-    if (parsed.size >= parsedLimit) parsed.clear()
-    parsed.set(value, span)
-  }
-  return span
+  return value === undefined ? Option.none() : HttpTraceContext.w3c(HttpHeaders.fromRecordUnsafe({ [TraceparentHeader]: value }))
 }
 
 /**
