@@ -74,6 +74,7 @@ export const make = <
 >(options: {
   readonly name: string
   readonly subject: (names: Names, request: Request["Type"]) => string
+  /** Required when `subject` reads the request (a per-run subject); otherwise servers listen on `subject` itself. */
   readonly listen?: (names: Names) => string
   readonly request: Request
   readonly requestType: string
