@@ -59,7 +59,29 @@ export class PipelineStage extends Schema.Class<PipelineStage>("switchyard/Pipel
   depends_on: Schema.optionalKey(Schema.Array(Schema.String)),
   retries: Schema.optionalKey(RetryPolicy),
   /** Milliseconds; overrides the stage type's timeout. */
-  timeout_ms: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))))
+  timeout_ms: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))),
+  /**
+   * Runs the stage once per item (or batch of items) of a list: a template such as
+   * `{{ state.payloads }}`. Each task's inputs see its items as `{{ items }}` (a list) and,
+   * with `batch: 1`, the one item as `{{ item }}`.
+   */
+  for_each: Schema.optionalKey(Schema.String),
+  /**
+   * Items per task of a `for_each` stage.
+   * @default 1
+   */
+  batch: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))),
+  /**
+   * Tasks of a `for_each` stage in flight at once, across all replicas of its pool.
+   * @default 16
+   */
+  max_parallel: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))),
+  /**
+   * What a `for_each` stage does when a task fails for good (after its retries): the stage
+   * fails (`fail`), or the task's items are recorded as skipped and the stage goes on (`skip`).
+   * @default "fail"
+   */
+  on_item_failure: Schema.optionalKey(Schema.Literals(["fail", "skip"]))
 }) {}
 
 /** A pipeline file. */

@@ -114,6 +114,10 @@ export class StageFailed extends Schema.Class<StageFailed>("switchyard/StageFail
   ...stageFields,
   kind: Schema.Literal("stage.failed"),
   attempt: Schema.Int,
+  /** The task of a `for_each` stage that failed: its index (items `index * batch` on). */
+  item: Schema.optionalKey(Schema.Int),
+  /** With `on_item_failure: skip`: the item was recorded as skipped and the stage goes on. */
+  skipped: Schema.optionalKey(Schema.Boolean),
   /** The executor replica that ran the attempt, when one did. */
   executorId: Schema.optionalKey(Schema.String),
   durationMs: Schema.Number,
@@ -127,6 +131,8 @@ export class StageRetrying extends Schema.Class<StageRetrying>("switchyard/Stage
   kind: Schema.Literal("stage.retrying"),
   /** The attempt that comes next. */
   attempt: Schema.Int,
+  /** The task of a `for_each` stage that will run again. */
+  item: Schema.optionalKey(Schema.Int),
   retryInMs: Schema.Number
 }) {}
 
@@ -148,6 +154,20 @@ export class StageUnschedulable extends Schema.Class<StageUnschedulable>("switch
   message: Schema.String
 }) {}
 
+/** A task of a `for_each` stage finished: how far the stage is, counted in items. */
+export class StageProgress extends Schema.Class<StageProgress>("switchyard/StageProgress")({
+  ...stageFields,
+  kind: Schema.Literal("stage.progress"),
+  /** Items finished (succeeded or skipped). */
+  done: Schema.Int,
+  /** Items the stage runs over. */
+  total: Schema.Int,
+  /** Items skipped after failing (`on_item_failure: skip`). */
+  skipped: Schema.Int,
+  /** Output count so far, by the stage's `count` metadata. */
+  count: Schema.Number
+}) {}
+
 /** A stage will not run: the run ended before it could. */
 export class StageSkipped extends Schema.Class<StageSkipped>("switchyard/StageSkipped")({
   ...stageFields,
@@ -163,10 +183,11 @@ export class RunFinished extends Schema.Class<RunFinished>("switchyard/RunFinish
   error: Schema.optionalKey(EventError)
 }) {}
 
-/** `run.event.<runId>`: progress of a run, one of nine kinds by `kind`. */
+/** `run.event.<runId>`: progress of a run, one of ten kinds by `kind`. */
 export const RunEvent = Schema.Union([
   RunStarted,
   StageStarted,
+  StageProgress,
   StageFinished,
   StageFailed,
   StageRetrying,

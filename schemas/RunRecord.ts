@@ -12,6 +12,43 @@ import { TaskFailure, TaskMetrics, TaskWaiting } from "./Task.ts"
 export const StageStatus = Schema.Literals(["pending", "dispatched", "retrying", "waiting", "succeeded", "failed", "skipped"])
 export type StageStatus = typeof StageStatus.Type
 
+/** One task of a `for_each` stage that is in flight or waits to retry. */
+export class ItemTask extends Schema.Class<ItemTask>("switchyard/ItemTask")({
+  status: Schema.Literals(["dispatched", "retrying"]),
+  attempt: Schema.Int,
+  /** When a retrying task is due for its next attempt. */
+  retryAt: Schema.optionalKey(Schema.Number)
+}) {}
+
+/**
+ * Where a `for_each` stage is. Tasks are numbered from 0 and sent in order; every task
+ * below `next` that is not in `running` has finished, so the record grows with the tasks
+ * in flight (at most `max_parallel`) and the skipped ones, never with the items. Finished
+ * tasks' outputs are kept in the run's item results, not here.
+ */
+export class StageItems extends Schema.Class<StageItems>("switchyard/StageItems")({
+  /** Items the stage runs over. */
+  total: Schema.Int,
+  /** Items per task. */
+  batch: Schema.Int,
+  /** Tasks: `ceil(total / batch)`. */
+  tasks: Schema.Int,
+  /** The next task to send. */
+  next: Schema.Int,
+  /** Tasks finished (succeeded or skipped). */
+  done: Schema.Int,
+  /** Items finished. */
+  doneItems: Schema.Int,
+  /** Output count so far. */
+  count: Schema.Number,
+  /** Tasks in flight or waiting to retry, by index. */
+  running: Schema.Record(Schema.String, ItemTask),
+  /** Indexes of tasks skipped after failing for good (`on_item_failure: skip`). */
+  skipped: Schema.Array(Schema.Int),
+  /** Items of the skipped tasks. */
+  skippedItems: Schema.Int
+}) {}
+
 /** One stage of one run. */
 export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   name: Schema.String,
@@ -42,7 +79,9 @@ export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   executorId: Schema.optionalKey(Schema.String),
   error: Schema.optionalKey(TaskFailure),
   /** What the runtime measured of the last finished attempt, when it measures anything. */
-  metrics: Schema.optionalKey(TaskMetrics)
+  metrics: Schema.optionalKey(TaskMetrics),
+  /** A `for_each` stage's tasks, once its items are known. */
+  items: Schema.optionalKey(StageItems)
 }) {}
 
 /** A run: its pipeline, inputs, state slots, ledger, stage types and stages. */

@@ -33,6 +33,7 @@
  * once its heartbeats stop).
  */
 import { Clock, Context, Duration, Effect, Fiber, FiberSet, Layer, Queue, Schedule, Semaphore, Stream } from "effect"
+import { BlobStore } from "@switchyard/bus/BlobStore"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError } from "@switchyard/bus/BusError"
 import type { ConsumerConfig, JobMessage } from "@switchyard/bus/Bus"
@@ -81,7 +82,7 @@ export class Executor extends Context.Service<
   }
 >()("switchyard/executor/Executor") {
   /** Starts the replica for the layer's lifetime. */
-  static readonly layer: Layer.Layer<Executor, BusError, Bus | ExecutorConfig | StageCatalog> = Layer.effect(
+  static readonly layer: Layer.Layer<Executor, BusError, Bus | BlobStore | ExecutorConfig | StageCatalog> = Layer.effect(
     Executor,
     Effect.gen(function* () {
       const bus = yield* Bus
@@ -185,7 +186,8 @@ export class Executor extends Context.Service<
         rejections: registration.currentRejections,
         leases,
         running: runningTasks,
-        clock
+        clock,
+        blobs: yield* BlobStore
       })
 
       // Every replica hears every cancel notice (no queue group): it stops the run's tasks it holds,

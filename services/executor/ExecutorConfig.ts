@@ -39,6 +39,12 @@ export interface ExecutorOptions {
    */
   readonly maxResultBytes?: number
   /**
+   * Bytes of JSON past which a stage's output is stored as a blob and its result carries the
+   * reference.
+   * @default 65536
+   */
+  readonly blobThreshold?: number
+  /**
    * This executor's values of `{{ vars.KEY }}` and `ctx.vars`: the lowest
    * precedence, under the pipeline's `vars:` and the submit's (`--var`).
    * @default {}
@@ -59,6 +65,7 @@ export interface ExecutorSettings {
   readonly shutdownGrace: Duration.Duration
   readonly progressInterval: Duration.Duration
   readonly maxResultBytes: number
+  readonly blobThreshold: number
   readonly vars: Readonly<Record<string, string>>
 }
 
@@ -95,7 +102,8 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           maxAckPending: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_ACK_PENDING")),
           registerTimeout: Config.option(Config.Duration("SWITCHYARD_REGISTER_TIMEOUT")),
           shutdownGrace: Config.option(Config.Duration("SWITCHYARD_SHUTDOWN_GRACE")),
-          maxResultBytes: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_RESULT_BYTES"))
+          maxResultBytes: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_RESULT_BYTES")),
+          blobThreshold: Config.option(Config.schema(PositiveInt, "SWITCHYARD_BLOB_THRESHOLD"))
         })
         const vars = yield* prefixed(["SWITCHYARD", "VAR"]).pipe(Effect.mapError((error) => new Config.ConfigError(error)))
         const fromEnv: ExecutorOptions = {
@@ -109,7 +117,8 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           ...present("maxAckPending", env.maxAckPending),
           ...present("registerTimeout", env.registerTimeout),
           ...present("shutdownGrace", env.shutdownGrace),
-          ...present("maxResultBytes", env.maxResultBytes)
+          ...present("maxResultBytes", env.maxResultBytes),
+          ...present("blobThreshold", env.blobThreshold)
         }
         return yield* resolve({ ...fromEnv, ...overrides })
       })
@@ -160,6 +169,7 @@ const resolve = (options: ExecutorOptions): Effect.Effect<ExecutorSettings> =>
       // Three renewals per lease leave room for one to be late.
       progressInterval: Duration.fromInputUnsafe(options.progressInterval ?? Duration.divideUnsafe(ackWait, 3)),
       maxResultBytes: options.maxResultBytes ?? 1_000_000,
+      blobThreshold: options.blobThreshold ?? 64 * 1024,
       vars: options.vars ?? {}
     }
   })

@@ -97,3 +97,34 @@ export class ResultTooLargeError extends Schema.TaggedError<ResultTooLargeError>
     return `the result of stage ${this.stageType} is ${this.bytes} bytes encoded, over the limit of ${this.limit} (SWITCHYARD_MAX_RESULT_BYTES; NATS max_payload); write large outputs to files or a store and return a reference`
   }
 }
+
+/** A blob a task's inputs reference could not be read: missing from the store, or corrupt. */
+export class InputBlobError extends Schema.TaggedError<InputBlobError>()("InputBlobError", {
+  /** The stage's name in the pipeline. */
+  stage: Schema.String,
+  stageType: Schema.String,
+  /** What the blob store said, naming the reference. */
+  reason: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  get isRetryable(): boolean {
+    return this.retryable
+  }
+  override get message(): string {
+    return `stage "${this.stage}" (${this.stageType}): an input could not be read: ${this.reason}`
+  }
+}
+
+/** A stage's output could not be stored as a blob. */
+export class OutputBlobError extends Schema.TaggedError<OutputBlobError>()("OutputBlobError", {
+  stage: Schema.String,
+  stageType: Schema.String,
+  reason: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+  override get message(): string {
+    return `stage "${this.stage}" (${this.stageType}): its output could not be stored as a blob: ${this.reason}`
+  }
+}

@@ -19,6 +19,7 @@ import { PipelineIssue } from "@switchyard/schemas/Run"
 import { joinPath, parseYaml } from "@switchyard/schemas/YamlDocument"
 import { describeIssue } from "@switchyard/schemas/Codec"
 import { knownRoots, templateReferences } from "./internal/template.ts"
+import type { TemplateReference } from "./internal/template.ts"
 import { schemaProblems } from "./internal/inputSchema.ts"
 import type { SchemaProblem } from "./internal/inputSchema.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
@@ -362,10 +363,9 @@ export const checkTemplates = (
     if (problem !== undefined) issues.push(issueAt(`summary.${reference.at}`, `${reference.text}: ${problem}`))
   }
   pipeline.stages.forEach((stage, index) => {
-    for (const reference of templateReferences(stage.inputs ?? {})) {
-      const at = `stages[${index}].inputs.${reference.at}`
+    const problemOf = (reference: TemplateReference): string | undefined => {
       const head = reference.path.split(".")[0]!
-      const problem = ((): string | undefined => {
+      {
         switch (reference.root) {
           case "inputs":
             return inputNames.has(head) ? undefined : `the run has no input "${head}" (inputs: ${[...inputNames].join(", ") || "none"})`
@@ -386,15 +386,57 @@ export const checkTemplates = (
           case "ledger":
           case "vars":
             return undefined
+          case "item":
+          case "items":
+            return stage.for_each === undefined
+              ? `only a for_each stage has ${reference.root}`
+              : reference.root === "item" && (stage.batch ?? 1) !== 1
+                ? `a stage with batch ${stage.batch} has several items per task; use {{ items }}`
+                : undefined
           default:
             return `unknown template root "${reference.root}"; expected one of ${[...knownRoots].join(", ")}`
         }
-      })()
-      if (problem !== undefined) issues.push(issueAt(at, `${reference.text}: ${problem}`, stage.name))
+      }
     }
+    for (const reference of templateReferences(stage.inputs ?? {})) {
+      const problem = problemOf(reference)
+      if (problem !== undefined) issues.push(issueAt(`stages[${index}].inputs.${reference.at}`, `${reference.text}: ${problem}`, stage.name))
+    }
+    issues.push(...checkForEach(stage, index, issueAt, problemOf))
   })
   return issues
 }
+
+/** The `for_each` settings of a stage: a whole template of a list from inputs, state or ledger; the rest only with it. */
+const checkForEach = (
+  stage: PipelineStage,
+  index: number,
+  issueAt: ParsedPipeline["issueAt"],
+  problemOf: (reference: TemplateReference) => string | undefined
+): Array<PipelineIssue> => {
+  if (stage.for_each === undefined) {
+    return (["batch", "max_parallel", "on_item_failure"] as const)
+      .filter((key) => stage[key] !== undefined)
+      .map((key) => issueAt(`stages[${index}].${key}`, `${key} applies only to a stage with for_each`, stage.name))
+  }
+  const at = `stages[${index}].for_each`
+  const references = templateReferences(stage.for_each)
+  const reference = references[0]
+  if (references.length !== 1 || reference!.text !== stage.for_each.trim() || !listSources.has(reference!.root)) {
+    return [
+      issueAt(
+        at,
+        `expected one template of a list from inputs, state or ledger, such as "{{ state.payloads }}"; found ${JSON.stringify(stage.for_each)}`,
+        stage.name
+      )
+    ]
+  }
+  const problem = problemOf(reference!)
+  return problem === undefined ? [] : [issueAt(at, `${reference!.text}: ${problem}`, stage.name)]
+}
+
+/** Roots a `for_each` list may come from. */
+const listSources = new Set(["inputs", "state", "ledger"])
 
 /**
  * Inputs a run of the pipeline may be given: those its `inputs:` section

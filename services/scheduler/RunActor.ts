@@ -10,6 +10,15 @@
  * which makes redelivered results no-ops. Work per transition does not grow
  * with the number of stages: dependents and counters come from an index
  * built once per record.
+ *
+ * A `for_each` stage runs as numbered tasks over its items. Its items are
+ * known only once the scheduler has loaded the list (maybe from a blob), so
+ * starting it asks for `prepare`; `itemsReady` then sends the first
+ * `max_parallel` tasks. Each task is retried on its own; a finished task's
+ * output is stored by the scheduler before its result is applied, and once
+ * every task finished the transition asks for `combine`; `combined` applies
+ * the stage's combined output. The record keeps counters and the tasks in
+ * flight, never one entry per item.
  */
 import type { RunEvent } from "@switchyard/schemas/Run"
 import type { RunRecord, StageRun } from "@switchyard/schemas/RunRecord"
@@ -19,6 +28,7 @@ import type { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import type { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { applyOutput } from "./internal/applyOutput.ts"
 import { countOutput } from "./internal/countOutput.ts"
+import { itemIndexOf, itemRange, itemTaskId } from "./internal/itemTasks.ts"
 import { resolveTemplates } from "./internal/template.ts"
 
 /** A run record as plain JSON (what the KV bucket holds). */
@@ -31,14 +41,34 @@ type TaskDoc = typeof TaskRun.Encoded
 type FailureDoc = NonNullable<StageDoc["error"]>
 type MetricsDoc = NonNullable<StageDoc["metrics"]>
 type MetadataDoc = typeof StageMetadata.Encoded
+type ItemsDoc = NonNullable<StageDoc["items"]>
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** A timer a transition arms: a stage's retry or wait deadline, or one task's retry of a `for_each` stage. */
+export interface Timer {
+  readonly stage: string
+  readonly at: number
+  readonly item?: number
+}
 
 /** What a transition asks the scheduler to do, after persisting the record. */
 export interface Transition {
   readonly events: ReadonlyArray<EventDoc>
   readonly dispatch: ReadonlyArray<TaskDoc>
-  readonly timers: ReadonlyArray<{ readonly stage: string; readonly at: number }>
+  readonly timers: ReadonlyArray<Timer>
+  /** `for_each` stages whose items the scheduler must load before `itemsReady`. */
+  readonly prepare: ReadonlyArray<string>
+  /** `for_each` stages whose tasks all finished: their outputs are to be combined, then `combined`. */
+  readonly combine: ReadonlyArray<string>
 }
+
+/** The items of a `for_each` stage the scheduler holds loaded, if it does. */
+export type ItemLookup = (runId: string, stage: string) => ReadonlyArray<unknown> | undefined
+
+const noItems: ItemLookup = () => undefined
+
+/** Default tasks of a `for_each` stage in flight at once. */
+export const defaultMaxParallel = 16
 
 const defaultBackoffMs = 1000
 const defaultFactor = 2
@@ -135,14 +165,18 @@ export const metadataOf = (record: RunDoc, stage: StageDoc): MetadataDoc => stag
 class Draft {
   readonly events: Array<EventDoc> = []
   readonly dispatch: Array<TaskDoc> = []
-  readonly timers: Array<{ stage: string; at: number }> = []
+  readonly timers: Array<Timer> = []
+  readonly prepare: Array<string> = []
+  readonly combine: Array<string> = []
   readonly record: Mutable<RunDoc>
   readonly index: RunIndex
   readonly now: number
-  constructor(record: RunDoc, now: number) {
+  readonly items: ItemLookup
+  constructor(record: RunDoc, now: number, items: ItemLookup = noItems) {
     this.record = record as Mutable<RunDoc>
     this.index = indexOf(record)
     this.now = now
+    this.items = items
   }
   event(fields: EventFields): void {
     this.record.seq = this.record.seq + 1
@@ -153,12 +187,23 @@ class Draft {
     ;(this.record.stages as Record<string, StageDoc>)[name] = next
     return next
   }
+  /** Asks for the stage's items to be loaded (once per transition). */
+  needItems(stage: string): void {
+    if (!this.prepare.includes(stage)) this.prepare.push(stage)
+  }
   done(): Transition {
-    return { events: this.events, dispatch: this.dispatch, timers: this.timers }
+    return { events: this.events, dispatch: this.dispatch, timers: this.timers, prepare: this.prepare, combine: this.combine }
   }
 }
 
-const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
+/** One task of a `for_each` stage: its index, attempt and items. */
+interface ItemSlice {
+  readonly index: number
+  readonly attempt: number
+  readonly items: ReadonlyArray<unknown>
+}
+
+const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
   const definition = draft.index.definitions.get(stage.name)!
   const { record } = draft
   const ledger = Object.keys(record.ledger).length === 0 ? undefined : record.ledger
@@ -166,15 +211,16 @@ const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
     inputs: record.inputs,
     state: record.state,
     ledger: record.ledger,
-    run: { id: record.runId }
+    run: { id: record.runId },
+    ...(slice === undefined ? {} : { items: slice.items, item: slice.items[0] })
   })
   return {
     version: 1,
-    taskId: stage.taskId,
+    taskId: slice === undefined ? stage.taskId : itemTaskId(record.runId, stage.name, slice.index),
     runId: record.runId,
     stage: stage.name,
     stageType: stage.type,
-    attempt: stage.attempt,
+    attempt: slice === undefined ? stage.attempt : slice.attempt,
     inputs: (definition.config === undefined ? inputs : { ...definition.config, ...(inputs as object) }) as TaskDoc["inputs"],
     ...(ledger === undefined ? {} : { ledger }),
     ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms }),
@@ -185,7 +231,9 @@ const taskFor = (draft: Draft, stage: StageDoc): TaskDoc => {
 const dispatchStage = (draft: Draft, name: string): void => {
   const started = draft.stage(name, { status: "dispatched", attempt: 1, startedAt: draft.now, ...ledgerSeen(draft.record) })
   draft.event({ kind: "stage.started", stage: started.name, stageType: started.type, attempt: 1 })
-  draft.dispatch.push(taskFor(draft, started))
+  // A `for_each` stage's tasks are made once its items are loaded.
+  if (draft.index.definitions.get(name)!.for_each !== undefined) draft.needItems(name)
+  else draft.dispatch.push(taskFor(draft, started))
 }
 
 const ledgerSeen = (record: RunDoc): Partial<StageDoc> => (record.ledgerVersion === undefined ? {} : { ledgerSeen: record.ledgerVersion })
@@ -230,9 +278,15 @@ export const start = (record: RunDoc, now: number): Transition => {
 }
 
 /** Applies a task result; `undefined` when it is stale or a duplicate. */
-export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now: number): Transition | undefined => {
+export const onResult = (
+  record: RunDoc,
+  result: typeof TaskResult.Encoded,
+  now: number,
+  items: ItemLookup = noItems
+): Transition | undefined => {
   if (record.status !== "running") return undefined
   const stage = record.stages[result.stage]
+  if (stage?.items !== undefined) return onItemResult(record, stage, stage.items, result, now, items)
   if (stage === undefined || stage.status !== "dispatched" || stage.taskId !== result.taskId || stage.attempt !== result.attempt) {
     return undefined
   }
@@ -286,6 +340,15 @@ export const onResult = (record: RunDoc, result: typeof TaskResult.Encoded, now:
   return draft.done()
 }
 
+type PolicyDoc = NonNullable<(typeof PipelineStage.Encoded)["retries"]>
+
+/** How long after failed attempt `attempt` the next one goes out. */
+const backoffOf = (policy: PolicyDoc | undefined, attempt: number): number => {
+  const base = policy?.backoff_ms ?? defaultBackoffMs
+  const factor = policy?.factor ?? defaultFactor
+  return Math.min(policy?.max_backoff_ms ?? defaultMaxBackoffMs, base * factor ** (attempt - 1))
+}
+
 /** A failure as events carry it: tag, message and its structured fields. */
 const eventError = (error: FailureDoc) => ({
   tag: error.tag,
@@ -314,9 +377,7 @@ const fail = (
     ...measured
   })
   if (willRetry) {
-    const base = policy?.backoff_ms ?? defaultBackoffMs
-    const factor = policy?.factor ?? defaultFactor
-    const delay = Math.min(policy?.max_backoff_ms ?? defaultMaxBackoffMs, base * factor ** (stage.attempt - 1))
+    const delay = backoffOf(policy, stage.attempt)
     const at = draft.now + delay
     draft.stage(stage.name, { status: "retrying", retryAt: at, error, durationMs, ...measured })
     draft.event({ kind: "stage.retrying", stage: stage.name, stageType: stage.type, attempt: stage.attempt + 1, retryInMs: delay })
@@ -383,9 +444,16 @@ const giveUp = (draft: Draft, stage: StageDoc, durationMs: number): void => {
  * A timer is due: dispatches the next attempt of a retrying stage, or fails a
  * waiting stage whose time is up; `undefined` when nothing is due any more.
  */
-export const onTimer = (record: RunDoc, stageName: string, now: number): Transition | undefined => {
+export const onTimer = (
+  record: RunDoc,
+  stageName: string,
+  now: number,
+  item?: number,
+  items: ItemLookup = noItems
+): Transition | undefined => {
   const stage = record.stages[stageName]
   if (record.status !== "running" || stage === undefined) return undefined
+  if (item !== undefined) return onItemTimer(record, stage, item, now, items)
   if (stage.status === "waiting" && stage.waitUntil !== undefined && now >= stage.waitUntil) {
     const draft = new Draft(record, now)
     giveUp(draft, stage, now - (stage.startedAt ?? now))
@@ -412,11 +480,10 @@ export const unschedulable = (
   now: number
 ): Transition | undefined => {
   const stage = record.stages[task.stage]
-  if (record.status !== "running" || stage === undefined) return undefined
-  if (stage.status !== "dispatched" || stage.taskId !== task.taskId || stage.attempt !== task.attempt) return undefined
+  if (stage === undefined || !owes(record, task)) return undefined
   const draft = new Draft(record, now)
   const message = `unschedulable: no live executor serves pool ${stage.pool}`
-  draft.event({ kind: "stage.unschedulable", stage: stage.name, stageType: stage.type, attempt: stage.attempt, pool: stage.pool, message })
+  draft.event({ kind: "stage.unschedulable", stage: stage.name, stageType: stage.type, attempt: task.attempt, pool: stage.pool, message })
   if (record.pipeline.on_unschedulable === "fail") fail(draft, stage, { tag: "StageUnschedulableError", message, retryable: false }, 0)
   return draft.done()
 }
@@ -443,10 +510,14 @@ export const updateLedger = (record: RunDoc, fields: Readonly<Record<string, unk
 }
 
 /** What a resumed run still owes: tasks in flight (re-sent; deduplicated by id), retry and wait timers. */
-export const resume = (record: RunDoc, now: number): Transition => {
-  const draft = new Draft(record, now)
+export const resume = (record: RunDoc, now: number, items: ItemLookup = noItems): Transition => {
+  const draft = new Draft(record, now, items)
   if (record.status !== "running") return draft.done()
   for (const stage of Object.values(record.stages)) {
+    if (stage.status === "dispatched" && draft.index.definitions.get(stage.name)!.for_each !== undefined) {
+      resumeItems(draft, stage)
+      continue
+    }
     if (stage.status === "dispatched") draft.dispatch.push(taskFor(draft, stage))
     if (stage.status === "retrying") draft.timers.push({ stage: stage.name, at: stage.retryAt ?? now })
     if (stage.status === "waiting") {
@@ -459,4 +530,262 @@ export const resume = (record: RunDoc, now: number): Transition => {
     record.pipeline.stages.map((stage) => stage.name)
   )
   return draft.done()
+}
+
+// ---- for_each stages -------------------------------------------------------------------------
+
+/** What a resumed `for_each` stage owes: its tasks in flight (once its items are loaded), retry timers, or its combination. */
+const resumeItems = (draft: Draft, stage: StageDoc): void => {
+  const items = stage.items
+  if (items === undefined) return draft.needItems(stage.name)
+  for (const [index, task] of Object.entries(items.running)) {
+    if (task.status === "retrying") draft.timers.push({ stage: stage.name, at: task.retryAt ?? draft.now, item: Number(index) })
+    else sendItem(draft, stage, items, Number(index))
+  }
+  fillWindow(draft, stage.name)
+}
+
+type ItemTaskDoc = ItemsDoc["running"][string]
+/** A `for_each` stage's bookkeeping as a transition changes it (a copy; the record's is never changed in place). */
+type ItemsDraft = Omit<Mutable<ItemsDoc>, "running"> & { running: Record<string, ItemTaskDoc> }
+
+const itemsOf = (draft: Draft, stage: StageDoc): ItemsDraft => {
+  const items: ItemsDraft = { ...stage.items!, running: { ...stage.items!.running } }
+  draft.stage(stage.name, { items })
+  return items
+}
+
+/**
+ * Sends task `index` of a `for_each` stage (its entry in `running` already says which attempt);
+ * when the scheduler does not hold the stage's items, asks for them: `itemsReady` sends every
+ * task the record says is in flight.
+ */
+const sendItem = (draft: Draft, stage: StageDoc, items: ItemsDoc, index: number): void => {
+  const loaded = draft.items(draft.record.runId, stage.name)
+  if (loaded === undefined) return draft.needItems(stage.name)
+  const from = index * items.batch
+  draft.dispatch.push(
+    taskFor(draft, stage, { index, attempt: items.running[String(index)]!.attempt, items: loaded.slice(from, from + items.batch) })
+  )
+}
+
+/** Sends further tasks while the stage has room under `max_parallel`; asks to combine when every task finished. */
+const fillWindow = (draft: Draft, name: string): void => {
+  const stage = draft.record.stages[name]!
+  const definition = draft.index.definitions.get(name)!
+  const limit = definition.max_parallel ?? defaultMaxParallel
+  let items = stage.items!
+  if (items.next < items.tasks && Object.keys(items.running).length < limit) {
+    const next = itemsOf(draft, stage)
+    while (next.next < next.tasks && Object.keys(next.running).length < limit) {
+      const index = next.next++
+      next.running[String(index)] = { status: "dispatched", attempt: 1 }
+      sendItem(draft, draft.record.stages[name]!, next, index)
+    }
+    items = next
+  }
+  if (items.done === items.tasks && !draft.combine.includes(name)) draft.combine.push(name)
+}
+
+/**
+ * The scheduler loaded a `for_each` stage's items (`total` of them): the first time, the stage's
+ * tasks are numbered and the first `max_parallel` sent; after a restart, the tasks the record
+ * says are in flight are sent again (the bus drops repeats by id). `undefined` when the stage no
+ * longer runs.
+ */
+export const itemsReady = (record: RunDoc, stageName: string, total: number, now: number, items: ItemLookup): Transition | undefined => {
+  const stage = record.stages[stageName]
+  if (record.status !== "running" || stage === undefined || stage.status !== "dispatched") return undefined
+  const draft = new Draft(record, now, items)
+  if (stage.items === undefined) {
+    const batch = draft.index.definitions.get(stageName)!.batch ?? 1
+    const tasks = Math.ceil(total / batch)
+    draft.stage(stageName, {
+      items: { total, batch, tasks, next: 0, done: 0, doneItems: 0, count: 0, running: {}, skipped: [], skippedItems: 0 }
+    })
+    draft.event({ kind: "stage.progress", stage: stageName, stageType: stage.type, done: 0, total, skipped: 0, count: 0 })
+  } else {
+    for (const [index, task] of Object.entries(stage.items.running)) {
+      if (task.status === "dispatched") sendItem(draft, stage, stage.items, Number(index))
+    }
+  }
+  fillWindow(draft, stageName)
+  return draft.done()
+}
+
+/** A `for_each` stage's list could not be had (not a list, or its blob unreadable): the stage fails. */
+export const itemsUnavailable = (record: RunDoc, stageName: string, message: string, now: number): Transition | undefined => {
+  const stage = record.stages[stageName]
+  if (record.status !== "running" || stage === undefined || stage.status !== "dispatched" || stage.items !== undefined) return undefined
+  const draft = new Draft(record, now)
+  fail(draft, stage, { tag: "ForEachError", message: `stage "${stageName}" for_each: ${message}`, retryable: false }, 0)
+  return draft.done()
+}
+
+/** The result of one task of a `for_each` stage. */
+const onItemResult = (
+  record: RunDoc,
+  stage: StageDoc,
+  items: ItemsDoc,
+  result: typeof TaskResult.Encoded,
+  now: number,
+  lookup: ItemLookup
+): Transition | undefined => {
+  const index = itemIndexOf(result.taskId)
+  const task = index === undefined ? undefined : items.running[String(index)]
+  if (stage.status !== "dispatched" || task === undefined || task.status !== "dispatched" || task.attempt !== result.attempt) return undefined
+  if (result.taskId !== itemTaskId(record.runId, stage.name, index!)) return undefined
+  const draft = new Draft(record, now, lookup)
+  const next = itemsOf(draft, stage)
+  const { from, to } = itemRange(index!, items.batch, items.total)
+  const finishTask = (count: number, skipped: boolean) => {
+    delete next.running[String(index)]
+    next.done++
+    next.doneItems += to - from
+    next.count += count
+    if (skipped) {
+      next.skipped = [...next.skipped, index!]
+      next.skippedItems += to - from
+    }
+    draft.event({
+      kind: "stage.progress",
+      stage: stage.name,
+      stageType: stage.type,
+      done: next.doneItems,
+      total: next.total,
+      skipped: next.skippedItems,
+      count: next.count
+    })
+    fillWindow(draft, stage.name)
+  }
+  if (result.status === "succeeded") {
+    finishTask(countOutput(metadataOf(record, stage).count, result.output ?? null), false)
+    return draft.done()
+  }
+  const error =
+    result.status === "failed"
+      ? (result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true })
+      : { tag: "ForEachWaitingError", message: `a for_each task cannot wait for the ledger: ${result.waiting.message}`, retryable: false }
+  const definition = draft.index.definitions.get(stage.name)!
+  const policy = definition.retries
+  const willRetry = error.retryable && task.attempt < (policy?.max_attempts ?? 1)
+  const skip = !willRetry && definition.on_item_failure === "skip"
+  const measured = result.metrics === undefined ? {} : { metrics: { ...result.metrics } as MetricsDoc }
+  draft.event({
+    kind: "stage.failed",
+    stage: stage.name,
+    stageType: stage.type,
+    attempt: task.attempt,
+    item: index!,
+    ...(skip ? { skipped: true } : {}),
+    ...(result.executorId === "" ? {} : { executorId: result.executorId }),
+    durationMs: result.durationMs,
+    error: eventError(error),
+    ...measured
+  })
+  if (willRetry) {
+    const delay = backoffOf(policy, task.attempt)
+    next.running[String(index)] = { status: "retrying", attempt: task.attempt, retryAt: now + delay }
+    draft.event({ kind: "stage.retrying", stage: stage.name, stageType: stage.type, attempt: task.attempt + 1, item: index!, retryInMs: delay })
+    draft.timers.push({ stage: stage.name, at: now + delay, item: index! })
+    return draft.done()
+  }
+  if (skip) {
+    finishTask(0, true)
+    return draft.done()
+  }
+  const range = to - from === 1 ? `item ${from}` : `items ${from}-${to - 1}`
+  draft.stage(stage.name, { status: "failed", finishedAt: now, error, durationMs: now - (stage.startedAt ?? now), ...measured })
+  finish(draft, "failed", {
+    tag: error.tag,
+    message: `stage "${stage.name}" task ${index} (${range}) failed after ${task.attempt} attempt${task.attempt === 1 ? "" : "s"}: ${error.message}`,
+    retryable: false,
+    fields: { ...(error.fields ?? {}), item: index! }
+  })
+  return draft.done()
+}
+
+/** A retrying task of a `for_each` stage is due: its next attempt goes out. */
+const onItemTimer = (record: RunDoc, stage: StageDoc, index: number, now: number, lookup: ItemLookup): Transition | undefined => {
+  const task = stage.items?.running[String(index)]
+  if (stage.status !== "dispatched" || task === undefined || task.status !== "retrying") return undefined
+  const draft = new Draft(record, now, lookup)
+  const next = itemsOf(draft, stage)
+  next.running[String(index)] = { status: "dispatched", attempt: task.attempt + 1 }
+  sendItem(draft, draft.record.stages[stage.name]!, next, index)
+  return draft.done()
+}
+
+/**
+ * A `for_each` stage's tasks all finished and the scheduler combined their outputs: `slots` are
+ * the state slots it writes, computed from `seen` (the slots as they were when it combined); when
+ * another stage changed one of them since, it is combined again. `undefined` when the stage no
+ * longer runs.
+ */
+export const combined = (
+  record: RunDoc,
+  stageName: string,
+  slots: Readonly<Record<string, unknown>>,
+  seen: Readonly<Record<string, unknown>>,
+  now: number
+): Transition | undefined => {
+  const stage = record.stages[stageName]
+  const items = stage?.items
+  if (record.status !== "running" || stage === undefined || stage.status !== "dispatched" || items === undefined) return undefined
+  if (items.done !== items.tasks) return undefined
+  const draft = new Draft(record, now)
+  if (Object.keys(seen).some((key) => record.state[key] !== seen[key])) {
+    draft.combine.push(stageName)
+    return draft.done()
+  }
+  draft.record.state = { ...record.state, ...slots } as RunDoc["state"]
+  const durationMs = now - (stage.startedAt ?? now)
+  draft.stage(stageName, { status: "succeeded", finishedAt: now, count: items.count, durationMs, executorId: "" })
+  draft.index.succeeded++
+  draft.event({
+    kind: "stage.finished",
+    stage: stageName,
+    stageType: stage.type,
+    attempt: stage.attempt,
+    executorId: "",
+    durationMs,
+    count: items.count
+  })
+  const dependents = draft.index.dependents.get(stageName) ?? []
+  for (const dependent of dependents) draft.index.waitingOn.set(dependent, draft.index.waitingOn.get(dependent)! - 1)
+  advance(draft, dependents)
+  return draft.done()
+}
+
+/** Combining a `for_each` stage's outputs failed (a stored output is missing or unreadable): the stage fails. */
+export const combineFailed = (record: RunDoc, stageName: string, message: string, now: number): Transition | undefined => {
+  const stage = record.stages[stageName]
+  if (record.status !== "running" || stage === undefined || stage.status !== "dispatched" || stage.items === undefined) return undefined
+  const draft = new Draft(record, now)
+  fail(draft, stage, { tag: "ForEachCombineError", message: `stage "${stageName}": ${message}`, retryable: false }, 0)
+  return draft.done()
+}
+
+/** Every task of the run in flight now: single-task stages and the tasks of `for_each` stages. */
+export const tasksInFlight = (record: RunDoc): Array<{ readonly stage: string; readonly taskId: string; readonly attempt: number }> =>
+  Object.values(record.stages).flatMap((stage) => {
+    if (stage.status !== "dispatched") return []
+    if (stage.items === undefined) {
+      const forEach = indexOf(record).definitions.get(stage.name)?.for_each !== undefined
+      return forEach ? [] : [{ stage: stage.name, taskId: stage.taskId, attempt: stage.attempt }]
+    }
+    return Object.entries(stage.items.running)
+      .filter(([, task]) => task.status === "dispatched")
+      .map(([index, task]) => ({ stage: stage.name, taskId: itemTaskId(record.runId, stage.name, Number(index)), attempt: task.attempt }))
+  })
+
+/** Whether the run waits for this attempt of this task. */
+export const owes = (record: RunDoc, task: { readonly stage: string; readonly taskId: string; readonly attempt: number }): boolean => {
+  if (record.status !== "running") return false
+  const stage = record.stages[task.stage]
+  if (stage === undefined || stage.status !== "dispatched") return false
+  if (stage.items === undefined) return stage.taskId === task.taskId && stage.attempt === task.attempt
+  const index = itemIndexOf(task.taskId)
+  const running = index === undefined ? undefined : stage.items.running[String(index)]
+  return running !== undefined && running.status === "dispatched" && running.attempt === task.attempt
 }

@@ -9,6 +9,9 @@
  * caller's ack) happen before the save that holds them succeeded. A save that
  * loses a compare-and-set race drops the actor; each waiting caller then
  * retries its own transition on the record reloaded from the bucket.
+ * A record whose JSON passes a size is given to `compact` first, which may
+ * store big state slots elsewhere and answer a smaller JSON of the same
+ * snapshot.
  */
 import { Clock, Deferred, Effect, Exit, Option, Semaphore } from "effect"
 import type { Scope } from "effect"
@@ -35,6 +38,13 @@ interface Actor {
 /** Carries out a persisted transition's effects (dispatches, events, timers). */
 export type Effects = (doc: RunDoc, transition: Transition) => Effect.Effect<void>
 
+/**
+ * Shrinks the JSON of a record snapshot (taken synchronously as `json`) before it is saved; may
+ * also replace, in `doc`, slots that still hold what the snapshot held by what the smaller JSON
+ * holds. Never fails: it answers `json` when it cannot do better.
+ */
+export type Compact = (doc: RunDoc, json: string) => Effect.Effect<string>
+
 /** Live runs with group-committed transitions. */
 export interface RunTable {
   /** Applies `step` to the run (loading it when needed); true when it changed the run and the change is saved. */
@@ -51,8 +61,14 @@ export const makeRunTable = (options: {
   readonly store: RunStore["Service"]
   readonly effects: Effects
   readonly scope: Scope.Scope
+  /** Given every record whose JSON is longer than `compactAbove`. */
+  readonly compact?: Compact
+  readonly compactAbove?: number
 }): RunTable => {
   const { effects, scope, store } = options
+  const compactAbove = options.compactAbove ?? Infinity
+  const sized = (doc: RunDoc, json: string): Effect.Effect<string> =>
+    json.length <= compactAbove || options.compact === undefined ? Effect.succeed(json) : options.compact(doc, json)
   const actors = new Map<string, Actor>()
   const loading = Semaphore.makeUnsafe(1)
 
@@ -97,8 +113,9 @@ export const makeRunTable = (options: {
           return
         }
         // Serialized in the same synchronous step: the snapshot holds exactly the batch's transitions.
-        const json = JSON.stringify(actor.doc)
+        const snapshot = JSON.stringify(actor.doc)
         const running = actor.doc.status === "running"
+        const json = yield* sized(actor.doc, snapshot)
         const saved = yield* Effect.exit(store.save(actor.doc.runId, json, actor.revision))
         if (Exit.isFailure(saved)) {
           drop(actor)
@@ -157,7 +174,8 @@ export const makeRunTable = (options: {
     const actor = newActor(doc, 0)
     // Later transitions wait for this one's save and effects, like any batch.
     actor.flushing = true
-    const revision = yield* store.create(doc.runId, JSON.stringify(doc)).pipe(Effect.onError(() => Effect.sync(() => drop(actor))))
+    const json = yield* sized(doc, JSON.stringify(doc))
+    const revision = yield* store.create(doc.runId, json).pipe(Effect.onError(() => Effect.sync(() => drop(actor))))
     actor.revision = revision
     // Registered before any task leaves, so its results find this actor.
     if (doc.status === "running") actors.set(doc.runId, actor)

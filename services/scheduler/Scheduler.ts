@@ -9,11 +9,20 @@
  * `run.submit`, `run.cancel` and `ledger.update.<runId>`. Every transition is
  * saved before its events, dispatches and acks happen, so a restarted
  * scheduler resumes every unfinished run from the bucket.
+ *
+ * `for_each` stages (`internal/fanOut.ts`): the scheduler loads a stage's list
+ * and holds it while the stage runs, stores each finished task's output in the
+ * item results bucket before applying its result, and combines the outputs
+ * once every task finished. A task whose message would pass the blob threshold
+ * carries its big inputs as blob references, and state slots that pass it are
+ * stored as blobs before the record is saved.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
+import { BlobStore } from "@switchyard/bus/BlobStore"
 import type { JobMessage } from "@switchyard/bus/Bus"
-import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
+import { BusError } from "@switchyard/bus/BusError"
+import type { KvConflictError } from "@switchyard/bus/BusError"
 import { decode, encodePlain } from "@switchyard/schemas/Codec"
 import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "@switchyard/bus/Streams"
 import { Subjects } from "@switchyard/schemas/Subjects"
@@ -27,7 +36,10 @@ import { Pipeline } from "@switchyard/schemas/Pipeline"
 import { RegisteredStage } from "@switchyard/schemas/Registry"
 import { LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "@switchyard/schemas/Run"
 import type { RunEvent } from "@switchyard/schemas/Run"
-import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
+import { TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
+import { isBlobRef } from "@switchyard/schemas/Blob"
+import { makeFanOut } from "./internal/fanOut.ts"
+import { itemIndexOf } from "./internal/itemTasks.ts"
 import { Lru } from "./internal/lru.ts"
 import { makePoolWatch } from "./internal/poolWatch.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
@@ -35,7 +47,7 @@ import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
 import * as RunActor from "./RunActor.ts"
-import type { RunDoc, Transition } from "./RunActor.ts"
+import type { ItemLookup, RunDoc, Transition } from "./RunActor.ts"
 import { RunStore } from "./RunStore.ts"
 import { makeRunTable } from "./RunTable.ts"
 import { SchedulerConfig } from "./SchedulerConfig.ts"
@@ -103,7 +115,7 @@ export class Scheduler extends Context.Service<
     readonly get: (runId: string) => Effect.Effect<Option.Option<RunDoc>, BusError>
   }
 >()("switchyard/scheduler/Scheduler") {
-  static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | RunStore | RegistryClient | SchedulerConfig> =
+  static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | BlobStore | RunStore | RegistryClient | SchedulerConfig> =
     Layer.effect(
       Scheduler,
       Effect.gen(function* () {
@@ -112,7 +124,13 @@ export class Scheduler extends Context.Service<
         const store = yield* RunStore
         const registry = yield* RegistryClient
         const config = yield* SchedulerConfig
+        const blobs = yield* BlobStore
         const scope = yield* Scope.Scope
+        const fanOut = makeFanOut({ items: yield* bus.kv(names.buckets.items), blobs, threshold: config.blobThreshold })
+        // The lists of running `for_each` stages, by run and stage; a resumed stage loads its list again.
+        const loadedItems = new Map<string, ReadonlyArray<unknown>>()
+        const itemsKey = (runId: string, stage: string) => `${runId}\u0000${stage}`
+        const items: ItemLookup = (runId, stage) => loadedItems.get(itemsKey(runId, stage))
         const lookup = makeStageLookup(registry, config.stageCacheTtl)
         const parsedPipelines = new Lru<string, { readonly parsed: ParsedPipeline; readonly issues: ReadonlyArray<PipelineIssue> }>(256)
 
@@ -131,11 +149,20 @@ export class Scheduler extends Context.Service<
         const runTrace = (doc: RunDoc): Record<string, string> =>
           doc.traceparent === undefined ? {} : { [TraceparentHeader]: doc.traceparent }
 
+        /** The task's message; past the blob threshold, each big input goes as a blob reference. */
+        const taskMessage = (task: typeof TaskRun.Encoded, subject: string) => {
+          const message = encodePlain(WireType.TaskRun, task)
+          if (message.data.length <= config.blobThreshold) return Effect.succeed(message)
+          return Effect.forEach(Object.entries(task.inputs), ([key, value]) => Effect.map(fanOut.small(value), (small) => [key, small] as const)).pipe(
+            Effect.map((inputs) => encodePlain(WireType.TaskRun, { ...task, inputs: Object.fromEntries(inputs) as typeof task.inputs })),
+            Effect.mapError((problem) => new BusError({ operation: "blob.put", subject, message: `storing the inputs of task ${task.taskId}: ${problem.message}` }))
+          )
+        }
+
         const dispatch = (doc: RunDoc, task: typeof TaskRun.Encoded) => {
           const pool = doc.stages[task.stage]!.pool
-          const message = encodePlain(WireType.TaskRun, task)
-          return traceHeaders.pipe(
-            Effect.flatMap((trace) =>
+          return Effect.all([taskMessage(task, names.taskRun(pool)), traceHeaders]).pipe(
+            Effect.flatMap(([message, trace]) =>
               bus.enqueue(names.taskRun(pool), message.data, {
                 msgId: `${task.taskId}:${task.attempt}`,
                 headers: { ...message.headers, ...trace }
@@ -164,8 +191,8 @@ export class Scheduler extends Context.Service<
 
         /** Whether the run still waits for this attempt of this task. */
         const owed = (task: OwedTask): boolean => {
-          const stage = Option.getOrUndefined(table.live(task.runId))?.stages[task.stage]
-          return stage !== undefined && stage.status === "dispatched" && stage.taskId === task.taskId && stage.attempt === task.attempt
+          const doc = Option.getOrUndefined(table.live(task.runId))
+          return doc !== undefined && RunActor.owes(doc, task)
         }
 
         /**
@@ -209,7 +236,7 @@ export class Scheduler extends Context.Service<
               },
               durationMs: 0
             } as const
-            yield* table.transact(task.runId, (current, now) => RunActor.onResult(current, failed, now))
+            yield* table.transact(task.runId, (current, now) => RunActor.onResult(current, failed, now, items))
           }).pipe(Effect.catchCause((cause) => Effect.logError(`sending task ${task.taskId} of run ${task.runId} failed`, cause)))
 
         /** A saved transition's effects: tasks out, events out, timers armed. */
@@ -228,13 +255,40 @@ export class Scheduler extends Context.Service<
               if (sent._tag === "Failure") yield* Effect.forkIn(redispatch(doc, task, sent.failure), scope)
             }
             yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
-            for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at)
+            for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at, timer.item)
+            // Forked: each ends in a transition of its own, which waits for this one's save to finish.
+            for (const stage of transition.prepare) yield* Effect.forkIn(prepareItems(doc.runId, stage), scope)
+            for (const stage of transition.combine) yield* Effect.forkIn(combineItems(doc.runId, stage), scope)
           }).pipe(
             // The record is saved: a resumed scheduler re-sends what did not leave.
             Effect.catchCause((cause) => Effect.logError(`effects of a transition of run ${doc.runId} failed`, cause))
           )
 
-        const table = makeRunTable({ store, effects, scope })
+        /**
+         * A record past the blob threshold: its state slots past it are stored as blobs and the
+         * record keeps references (in memory too, where a slot still holds what was stored).
+         */
+        const compact = (doc: RunDoc, json: string): Effect.Effect<string> =>
+          Effect.gen(function* () {
+            const snapshot = JSON.parse(json) as { state: Record<string, unknown> }
+            let changed = false
+            for (const [key, value] of Object.entries(snapshot.state)) {
+              if (isBlobRef(value) || JSON.stringify(value).length <= config.blobThreshold) continue
+              const live = doc.state[key]
+              const ref = yield* fanOut.small(value)
+              snapshot.state[key] = ref
+              changed = true
+              // Slots are replaced, never changed in place: the same object means the same content.
+              if (doc.state[key] === live && JSON.stringify(live) === JSON.stringify(value)) (doc.state as Record<string, unknown>)[key] = ref
+            }
+            return changed ? JSON.stringify(snapshot) : json
+          }).pipe(
+            Effect.catchCause((cause) =>
+              Effect.logWarning(`could not store the big state slots of run ${doc.runId} as blobs`, cause).pipe(Effect.as(json))
+            )
+          )
+
+        const table = makeRunTable({ store, effects, scope, compact, compactAbove: config.blobThreshold })
 
         // A task that waited `unschedulableAfter` for a pool with no live executor makes its run say so.
         const pools = makePoolWatch({
@@ -245,14 +299,47 @@ export class Scheduler extends Context.Service<
         })
         yield* pools.check.pipe(Effect.repeat(Schedule.spaced(pools.interval)), Effect.forkIn(scope))
 
-        const armTimer = (runId: string, stage: string, at: number): Effect.Effect<void> =>
+        /** Loads a `for_each` stage's list and hands it to the stage; a list that cannot be had fails the stage. */
+        const prepareItems = (runId: string, stage: string): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            const doc = Option.getOrUndefined(table.live(runId))
+            if (doc === undefined) return
+            const loaded = yield* Effect.result(fanOut.load(doc, stage))
+            if (loaded._tag === "Failure") {
+              yield* table.transact(runId, (current, now) => RunActor.itemsUnavailable(current, stage, loaded.failure.message, now))
+              return
+            }
+            loadedItems.set(itemsKey(runId, stage), loaded.success)
+            yield* table.transact(runId, (current, now) => RunActor.itemsReady(current, stage, loaded.success.length, now, items))
+          }).pipe(Effect.catchCause((cause) => Effect.logError(`loading the items of stage ${stage} in run ${runId} failed`, cause)))
+
+        /** Combines a finished `for_each` stage's outputs into its state slots; outputs that cannot be read fail the stage. */
+        const combineItems = (runId: string, stage: string): Effect.Effect<void> =>
+          Effect.gen(function* () {
+            const doc = Option.getOrUndefined(table.live(runId))
+            const tasks = doc?.stages[stage]?.items?.tasks
+            if (doc === undefined || tasks === undefined) return
+            const result = yield* Effect.result(fanOut.combine(doc, stage))
+            if (result._tag === "Failure") {
+              yield* table.transact(runId, (current, now) => RunActor.combineFailed(current, stage, result.failure.message, now))
+              return
+            }
+            const { seen, slots } = result.success
+            const applied = yield* table.transact(runId, (current, now) => RunActor.combined(current, stage, slots, seen, now))
+            if (applied && Option.getOrUndefined(table.live(runId))?.stages[stage]?.status !== "dispatched") {
+              loadedItems.delete(itemsKey(runId, stage))
+              yield* fanOut.purge(runId, stage, tasks)
+            }
+          }).pipe(Effect.catchCause((cause) => Effect.logError(`combining the outputs of stage ${stage} in run ${runId} failed`, cause)))
+
+        const armTimer = (runId: string, stage: string, at: number, item?: number): Effect.Effect<void> =>
           Effect.gen(function* () {
             // Node's timers count from the event loop's cached time, so one can end a little before the clock
             // reads `at`; a waiting stage's deadline only passes once it does, so sleep again until then.
             for (let now = yield* Clock.currentTimeMillis; now < at; now = yield* Clock.currentTimeMillis) {
               yield* Effect.sleep(Duration.millis(at - now))
             }
-            yield* table.transact(runId, (doc, time) => RunActor.onTimer(doc, stage, time))
+            yield* table.transact(runId, (doc, time) => RunActor.onTimer(doc, stage, time, item, items))
           }).pipe(
             Effect.catchCause((cause) => Effect.logError(`timer of stage ${stage} in run ${runId} failed`, cause)),
             Effect.forkIn(scope),
@@ -325,9 +412,7 @@ export class Scheduler extends Context.Service<
         const cancel = Effect.fn("Scheduler.cancel")(function* (request: RunCancel) {
           let inFlight: ReadonlyArray<string> = []
           const cancelled = yield* table.transact(request.runId, (doc, now) => {
-            inFlight = Object.values(doc.stages)
-              .filter((stage) => stage.status === "dispatched")
-              .map((stage) => stage.taskId)
+            inFlight = RunActor.tasksInFlight(doc).map((task) => task.taskId)
             return RunActor.cancel(doc, request.reason ?? "cancelled", now)
           })
           const stopped =
@@ -358,6 +443,30 @@ export class Scheduler extends Context.Service<
           })
         })
 
+        /**
+         * What must happen before a result is applied: a `for_each` task's output is stored in the
+         * item results bucket (the record only counts it); a stage output stored as a blob is read
+         * back when its output mode must look inside it (`append`, `merge`, `unpack`).
+         */
+        const prepareResult = (result: TaskResult) =>
+          Effect.gen(function* () {
+            if (result.status !== "succeeded") return result
+            const doc = Option.getOrUndefined(table.live(result.runId))
+            if (doc === undefined || !RunActor.owes(doc, result)) return result
+            const stage = doc.stages[result.stage]!
+            const index = itemIndexOf(result.taskId)
+            if (stage.items !== undefined && index !== undefined) {
+              yield* fanOut.store(result.runId, result.stage, index, result.output)
+              return result
+            }
+            const mode = RunActor.metadataOf(doc, stage).output
+            if (!isBlobRef(result.output) || mode === "set" || mode === "none") return result
+            const output = yield* fanOut.contentOf(result.output).pipe(
+              Effect.mapError((problem) => new BusError({ operation: "blob.get", message: `reading the output of task ${result.taskId}: ${problem.message}` }))
+            )
+            return new TaskSucceeded({ ...result, output: output as Schema.Json })
+          })
+
         const applyResult = Effect.fnUntraced(function* (message: JobMessage) {
           const decoded = yield* Effect.result(decodeResult(message))
           if (decoded._tag === "Failure") {
@@ -368,8 +477,9 @@ export class Scheduler extends Context.Service<
           // Standalone tasks (no run) are answered to their submitter; nothing to apply here.
           if (result.runId !== "") {
             pools.answered(result)
+            const applicable = yield* prepareResult(result)
             yield* table
-              .transact(result.runId, (doc, now) => RunActor.onResult(doc, result, now))
+              .transact(result.runId, (doc, now) => RunActor.onResult(doc, applicable, now, items))
               .pipe(
                 Effect.withSpan(
                   "Scheduler.applyResult",
@@ -479,7 +589,7 @@ export class Scheduler extends Context.Service<
           unfinished,
           (stored) =>
             table
-              .transact(stored.doc.runId, (doc, now) => RunActor.resume(doc, now))
+              .transact(stored.doc.runId, (doc, now) => RunActor.resume(doc, now, items))
               .pipe(Effect.andThen(Effect.logInfo(`resumed run ${stored.doc.runId}`))),
           { discard: true }
         )

@@ -44,6 +44,12 @@ export interface SchedulerSettings {
    * @default 30 seconds
    */
   readonly unschedulableAfter: Duration.Duration
+  /**
+   * Bytes of JSON past which a value goes by blob reference: a task's input, a combined
+   * `for_each` output, a state slot.
+   * @default 65536
+   */
+  readonly blobThreshold: number
 }
 
 /** Scheduler settings service. */
@@ -55,8 +61,8 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
   /**
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
    * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY`,
-   * `SWITCHYARD_DISPATCH_RETRY_WINDOW`, `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT` and
-   * `SWITCHYARD_UNSCHEDULABLE_AFTER`.
+   * `SWITCHYARD_DISPATCH_RETRY_WINDOW`, `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT`,
+   * `SWITCHYARD_UNSCHEDULABLE_AFTER` and `SWITCHYARD_BLOB_THRESHOLD`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
@@ -74,7 +80,9 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const unschedulableAfter = yield* Config.Duration("SWITCHYARD_UNSCHEDULABLE_AFTER").pipe(
         Config.withDefault(defaults.unschedulableAfter)
       )
+      const blobThreshold = yield* Config.Int("SWITCHYARD_BLOB_THRESHOLD").pipe(Config.withDefault(defaults.blobThreshold))
       return SchedulerConfig.of({
+        blobThreshold,
         resultAckWait,
         resultConcurrency,
         stageCacheTtl,
@@ -94,5 +102,6 @@ const defaults: SchedulerSettings = {
   requestConcurrency: 64,
   dispatchRetryWindow: Duration.seconds(30),
   cancelConfirmTimeout: Duration.seconds(3),
-  unschedulableAfter: Duration.seconds(30)
+  unschedulableAfter: Duration.seconds(30),
+  blobThreshold: 64 * 1024
 }

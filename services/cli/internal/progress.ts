@@ -1,8 +1,9 @@
 /**
  * Renders run events for a terminal: a live per-stage table on a TTY
- * (state, attempt, duration, output count, and why a stage waits or is
- * stuck), one plain line per event otherwise, or one JSON object per event
- * with `--json`.
+ * (state, attempt, duration, output count, items done of a `for_each` stage
+ * such as `1,234/10,000`, and why a stage waits or is stuck), plain lines
+ * otherwise (a `for_each` stage's progress at every tenth of its items), or
+ * one JSON object per event with `--json`.
  */
 import type { RunEvent } from "@switchyard/schemas/Run"
 
@@ -13,6 +14,8 @@ interface Row {
   attempt: number
   durationMs?: number
   count?: number
+  /** `done/total` items of a `for_each` stage. */
+  items?: string
   note?: string
 }
 
@@ -42,7 +45,7 @@ const seconds = (ms: number | undefined) => (ms === undefined ? "" : formatMs(ms
 /** A renderer for the given format and the pipeline's stage names (in file order). */
 export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>): Renderer => {
   if (format === "json") return { render: (event) => `${JSON.stringify(event)}\n` }
-  if (format === "plain") return { render: plainLine }
+  if (format === "plain") return plainRenderer()
   const rows = new Map<string, Row>(stageNames.map((name) => [name, { state: "pending", attempt: 0 }]))
   let drawn = 0
   let footer = ""
@@ -57,7 +60,7 @@ export const makeRenderer = (format: Format, stageNames: ReadonlyArray<string>):
         ([name, r]) =>
           `${symbols[r.state] ?? " "} ${name.padEnd(width)}  ${r.state.padEnd(9)}  ${r.attempt > 1 ? `attempt ${r.attempt}  ` : ""}${seconds(r.durationMs).padStart(6)}  ${
             r.count === undefined ? "" : `${r.count} out`
-          }${r.note === undefined ? "" : `  ${r.note}`}`
+          }${r.items === undefined ? "" : `  ${r.items}`}${r.note === undefined ? "" : `  ${r.note}`}`
       )
       if (footer !== "") lines.push(footer)
       const rewind = drawn > 0 ? `\x1b[${drawn}A` : ""
@@ -74,17 +77,28 @@ const updateRow = (row: Row, event: Event): void => {
       row.attempt = event.attempt ?? 1
       delete row.note
       break
+    case "stage.progress":
+      row.items = itemsDone(event)
+      break
     case "stage.finished":
       row.state = "succeeded"
       if (event.durationMs !== undefined) row.durationMs = event.durationMs
       if (event.count !== undefined) row.count = event.count
       break
     case "stage.failed":
+      if (event.item !== undefined) {
+        row.note = `task ${event.item}${event.skipped === true ? " skipped" : ""}: ${event.error.tag}: ${event.error.message}`
+        break
+      }
       row.state = "failed"
       if (event.durationMs !== undefined) row.durationMs = event.durationMs
       if (event.error !== undefined) row.note = `${event.error.tag}: ${event.error.message}`
       break
     case "stage.retrying":
+      if (event.item !== undefined) {
+        row.note = `task ${event.item} retry in ${seconds(event.retryInMs)}`
+        break
+      }
       row.state = "retrying"
       row.note = `retry in ${seconds(event.retryInMs)}`
       break
@@ -111,6 +125,26 @@ const waitingNote = (event: Extract<Event, { readonly kind: "stage.waiting" }>):
 const finishedLine = (event: Extract<Event, { readonly kind: "run.finished" }>): string =>
   `run ${event.runId} ${event.status}${event.error === undefined ? "" : `: ${event.error.tag}: ${event.error.message}`}`
 
+const number = new Intl.NumberFormat("en")
+
+/** `1,234/10,000` (and how many were skipped). */
+const itemsDone = (event: Extract<Event, { readonly kind: "stage.progress" }>): string =>
+  `${number.format(event.done)}/${number.format(event.total)}${event.skipped > 0 ? ` (${number.format(event.skipped)} skipped)` : ""}`
+
+/** Plain lines; a `for_each` stage's progress only when it passes another tenth of its items. */
+const plainRenderer = (): Renderer => {
+  const tenths = new Map<string, number>()
+  return {
+    render: (event) => {
+      if (event.kind !== "stage.progress") return plainLine(event)
+      const tenth = event.total === 0 ? 10 : Math.floor((event.done * 10) / event.total)
+      if (tenth <= (tenths.get(event.stage) ?? 0)) return ""
+      tenths.set(event.stage, tenth)
+      return `stage ${event.stage} ${itemsDone(event)} items\n`
+    }
+  }
+}
+
 const plainLine = (event: Event): string => {
   const name = stageOf(event)
   const stage = name === undefined ? "" : ` ${name}`
@@ -122,9 +156,11 @@ const plainLine = (event: Event): string => {
     case "stage.finished":
       return `stage${stage} succeeded in ${seconds(event.durationMs)}, ${event.count ?? 0} out\n`
     case "stage.failed":
-      return `stage${stage} failed (attempt ${event.attempt ?? 1}): ${event.error?.tag}: ${event.error?.message}\n`
+      return `stage${stage}${event.item === undefined ? "" : ` task ${event.item}`} ${event.skipped === true ? "skipped after failing" : "failed"} (attempt ${event.attempt ?? 1}): ${event.error?.tag}: ${event.error?.message}\n`
     case "stage.retrying":
-      return `stage${stage} retrying in ${seconds(event.retryInMs)} (attempt ${event.attempt})\n`
+      return `stage${stage}${event.item === undefined ? "" : ` task ${event.item}`} retrying in ${seconds(event.retryInMs)} (attempt ${event.attempt})\n`
+    case "stage.progress":
+      return `stage${stage} ${itemsDone(event)} items\n`
     case "stage.waiting":
       return `stage${stage} waiting: ${waitingNote(event)}\n`
     case "stage.unschedulable":

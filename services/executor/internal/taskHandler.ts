@@ -12,6 +12,11 @@
  * the executor's own (an unknown key fails the task, naming stage and key);
  * the merged vars reach the stage as `ctx.vars`.
  *
+ * Blob references in the inputs are replaced by the values they stand for
+ * before the stage runs (a missing or corrupt blob fails the task, naming the
+ * reference and the stage), and an output whose result would pass the blob
+ * threshold is stored as blobs: the result carries references.
+ *
  * A task that resolved secrets runs its stage under a masking logger and
  * tracer (`maskedTelemetry.ts`), and its result and error are masked before
  * they leave.
@@ -26,6 +31,8 @@ import { type Clock, Duration, Effect, Exit, Option, Schedule } from "effect"
 import { Redacted } from "effect"
 import type { Schema } from "effect"
 import type { Bus, JobMessage } from "@switchyard/bus/Bus"
+import { BlobStore } from "@switchyard/bus/BlobStore"
+import { containsRef, externalize, resolve as resolveBlobs } from "@switchyard/bus/BlobJson"
 import type { BusError } from "@switchyard/bus/BusError"
 import * as Codec from "@switchyard/schemas/Codec"
 import type { Names } from "@switchyard/schemas/Subjects"
@@ -37,6 +44,8 @@ import { TaskFailure, TaskRun, TaskWaiting } from "@switchyard/schemas/Task"
 import type { TaskMetrics } from "@switchyard/schemas/Task"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
 import {
+  InputBlobError,
+  OutputBlobError,
   ResultTooLargeError,
   SecretNotDeclaredError,
   SecretNotFoundError,
@@ -99,8 +108,9 @@ export const makeTaskHandler = (options: {
   /** Where running tasks are recorded for cancel notices. */
   readonly running: RunningTasks
   readonly clock: Clock.Clock
+  readonly blobs: BlobStore["Service"]
 }) => {
-  const { bus, catalog, clock, leases, names, running, settings } = options
+  const { blobs, bus, catalog, clock, leases, names, running, settings } = options
   const decodeTask = Codec.decodeExit(TaskRun, WireType.TaskRun)
 
   const runStage = (
@@ -138,6 +148,24 @@ export const makeTaskHandler = (options: {
     )
     return measured ? Effect.map(outcome, withMetrics) : outcome
   }
+
+  /** The task with the values its inputs' blob references stand for; a failed outcome when one cannot be read. */
+  const withInputs = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> =>
+    resolveBlobs(task.inputs).pipe(
+      Effect.provideService(BlobStore, blobs),
+      Effect.matchEffect({
+        onSuccess: (inputs) => outcomeOf({ ...task, inputs } as TaskRun, annotations),
+        onFailure: (error) =>
+          Effect.succeed(
+            failedWith(
+              StageFailure.fromError(
+                task.stageType,
+                new InputBlobError({ stage: task.stage, stageType: task.stageType, reason: error.message, retryable: error.isRetryable })
+              )
+            )
+          )
+      })
+    )
 
   const outcomeOf = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
     const definition = catalog.get(task.stageType)
@@ -253,6 +281,31 @@ export const makeTaskHandler = (options: {
       durationMs
     }
     const full = encodeTaskResult(fields, outcome)
+    if (full.data.length > settings.blobThreshold && outcome.status === "succeeded") {
+      // Big outputs leave as blob references; the result then carries only those.
+      return externalize(outcome.output, settings.blobThreshold).pipe(
+        Effect.provideService(BlobStore, blobs),
+        Effect.map((output): Outcome => ({ ...outcome, output: output as Schema.Json })),
+        Effect.catch((error) =>
+          Effect.succeed<Outcome>({
+            ...failedWith(StageFailure.fromError(task.stageType, new OutputBlobError({ stage: task.stage, stageType: task.stageType, reason: error.message }))),
+            ...(outcome.metrics === undefined ? {} : { metrics: outcome.metrics })
+          })
+        ),
+        Effect.flatMap((stored) => publishEncoded(message, task, stored, fields, encodeTaskResult(fields, stored), subject))
+      )
+    }
+    return publishEncoded(message, task, outcome, fields, full, subject)
+  }
+
+  const publishEncoded = (
+    message: JobMessage,
+    task: TaskRun,
+    outcome: Outcome,
+    fields: Parameters<typeof encodeTaskResult>[0],
+    full: ReturnType<typeof encodeTaskResult>,
+    subject: string
+  ) => {
     // The bus would refuse it on every attempt: the stage fails once, saying why, instead.
     const encoded =
       full.data.length <= settings.maxResultBytes
@@ -295,7 +348,8 @@ export const makeTaskHandler = (options: {
       // A cancel notice of the run interrupts this fiber and acks the message itself.
       const tracked = task.runId === "" ? undefined : running.track({ runId: task.runId, taskId: task.taskId, message, fiber })
       const startedAt = clock.currentTimeMillisUnsafe()
-      const published = outcomeOf(task, annotations).pipe(
+      const prepared = containsRef(task.inputs) ? withInputs(task, annotations) : outcomeOf(task, annotations)
+      const published = prepared.pipe(
         Effect.flatMap((outcome) => publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject))
       )
       return Effect.onExitPrimitive(published, () => {

@@ -1,6 +1,7 @@
 /**
- * Resolves `{{ inputs.x }}`, `{{ state.y.z }}`, `{{ ledger.k }}` and
- * `{{ run.id }}` in stage inputs. A string that is exactly one template takes
+ * Resolves `{{ inputs.x }}`, `{{ state.y.z }}`, `{{ ledger.k }}`,
+ * `{{ run.id }}` and, in a `for_each` stage, `{{ items }}` and `{{ item }}` in
+ * stage inputs. A string that is exactly one template takes
  * the referenced value with its type; templates inside longer strings are
  * interpolated as text. Rendering is one pass: text that comes out of a
  * template is never rendered again. `{{ vars.KEY }}` and `{{ secrets.KEY }}`
@@ -14,6 +15,10 @@ export interface TemplateScope {
   readonly state: Readonly<Record<string, unknown>>
   readonly ledger: Readonly<Record<string, unknown>>
   readonly run: { readonly id: string }
+  /** A `for_each` task's items. */
+  readonly items?: ReadonlyArray<unknown>
+  /** A `for_each` task's one item (batch 1). */
+  readonly item?: unknown
 }
 
 /** One `{{ root.path }}` found in a value, with where it sits. */
@@ -25,22 +30,32 @@ export interface TemplateReference {
   readonly text: string
 }
 
+/** Roots a `for_each` stage's inputs may use besides the others. */
+export const itemRoots = new Set(["item", "items"])
 /** Roots the scheduler resolves; the executor resolves `vars` and `secrets`. */
-export const schedulerRoots = new Set(["inputs", "state", "ledger", "run"])
+export const schedulerRoots = new Set(["inputs", "state", "ledger", "run", ...itemRoots])
 /** Every root a template may use. */
 export const knownRoots = new Set([...schedulerRoots, "vars", "secrets"])
 
-// `\{{` escapes; otherwise `{{ root.path }}` with a dotted path of word characters and dashes.
-const template = /(\\)?\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)\s*\}\}/g
-const wholeTemplate = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)\s*\}\}$/
+// `\{{` escapes; otherwise `{{ root.path }}` with a dotted path of word characters and dashes, or
+// a bare `{{ item }}` / `{{ items }}`.
+const template = /(\\)?\{\{\s*(?:([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)|(items?))\s*\}\}/g
+const wholeTemplate = /^\{\{\s*(?:([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)|(items?))\s*\}\}$/
 
-const lookup = (scope: TemplateScope, root: string, path: string): unknown => readPath(scope[root as keyof TemplateScope], path)
+const lookup = (scope: TemplateScope, root: string, path: string): unknown => {
+  const value = scope[root as keyof TemplateScope]
+  return path === "" ? value : readPath(value, path)
+}
 
 const render = (text: string, scope: TemplateScope): unknown => {
   const exact = wholeTemplate.exec(text)
-  if (exact !== null && schedulerRoots.has(exact[1]!)) return lookup(scope, exact[1]!, exact[2]!) ?? null
-  return text.replace(template, (match: string, escaped: string | undefined, root: string, path: string) => {
+  if (exact !== null) {
+    const root = exact[1] ?? exact[3]!
+    if (schedulerRoots.has(root)) return lookup(scope, root, exact[2] ?? "") ?? null
+  }
+  return text.replace(template, (match: string, escaped: string | undefined, named: string | undefined, path = "", bare?: string) => {
     if (escaped !== undefined) return match.slice(1)
+    const root = named ?? bare!
     if (!schedulerRoots.has(root)) return match
     const found = lookup(scope, root, path)
     return found === undefined || found === null ? "" : typeof found === "string" ? found : JSON.stringify(found)
@@ -62,7 +77,7 @@ export const templateReferences = (value: unknown, at = ""): Array<TemplateRefer
   if (typeof value === "string") {
     return [...value.matchAll(template)]
       .filter((match) => match[1] === undefined)
-      .map((match) => ({ at, root: match[2]!, path: match[3]!, text: match[0] }))
+      .map((match) => ({ at, root: match[2] ?? match[4]!, path: match[3] ?? "", text: match[0] }))
   }
   if (Array.isArray(value)) return value.flatMap((item, index) => templateReferences(item, `${at}[${index}]`))
   if (value !== null && typeof value === "object") {

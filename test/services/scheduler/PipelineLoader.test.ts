@@ -96,7 +96,7 @@ stages:
         `pipelines/test.yaml:9:33: stage "greet": stages[0].retries.backoff: unknown key "backoff" (did you mean "backoff_ms"?)`,
         `pipelines/test.yaml:10:17: stage "greet": stages[0].metadata.state_key: unknown key "state_key" (did you mean "stateKey"?)`,
         `pipelines/test.yaml:13:5: stage "shout": stages[1].dependson: unknown key "dependson" (did you mean "depends_on"?)`,
-        `pipelines/test.yaml:14:5: stage "shout": stages[1].frobnicate: unknown key "frobnicate" (expected one of: name, type, inputs, config, metadata, depends_on, retries, timeout_ms)`
+        `pipelines/test.yaml:14:5: stage "shout": stages[1].frobnicate: unknown key "frobnicate" (expected one of: name, type, inputs, config, metadata, depends_on, retries, timeout_ms, for_each, batch, max_parallel, on_item_failure)`
       ])
     })
   )
@@ -336,10 +336,62 @@ stages:
       expect(issues).toEqual([
         `pipelines/test.yaml:7:20: stage "greet": stages[0].inputs.who: {{ inputs.nobody }}: the run has no input "nobody" (inputs: name)`,
         `pipelines/test.yaml:7:47: stage "greet": stages[0].inputs.id: {{ run.number }}: expected run.id`,
-        `pipelines/test.yaml:7:72: stage "greet": stages[0].inputs.odd: {{ foo.bar }}: unknown template root "foo"; expected one of inputs, state, ledger, run, vars, secrets`,
+        `pipelines/test.yaml:7:72: stage "greet": stages[0].inputs.odd: {{ foo.bar }}: unknown template root "foo"; expected one of inputs, state, ledger, run, item, items, vars, secrets`,
         `pipelines/test.yaml:11:21: stage "shout": stages[1].inputs.text: {{ state.shouted }}: no stage upstream of "shout" writes the state slot "shouted" (upstream slots: greeting)`,
         `pipelines/test.yaml:11:109: stage "shout": stages[1].inputs.key: {{ secrets.TOKEN }}: stage type "hello.shout" does not declare the secret "TOKEN" (declared: none)`
       ])
+    })
+  )
+
+  it.effect("accepts a for_each stage whose inputs use {{ items }} and {{ item }}", () =>
+    Effect.gen(function* () {
+      const loaded = yield* load(`
+name: each
+inputs: { names: [a, b] }
+stages:
+  - name: greet
+    type: hello.greet
+    for_each: "{{ inputs.names }}"
+    batch: 1
+    max_parallel: 8
+    on_item_failure: skip
+    inputs: { who: "{{ item }}", all: "{{ items }}" }
+`)
+      expect(loaded.pipeline.stages[0]).toMatchObject({ for_each: "{{ inputs.names }}", batch: 1, max_parallel: 8, on_item_failure: "skip" })
+    })
+  )
+
+  it.effect("rejects for_each settings that cannot run, each located and naming what was expected", () =>
+    Effect.gen(function* () {
+      const issues = yield* failureOf(`
+name: each
+inputs: { names: [a, b] }
+stages:
+  - name: greet
+    type: hello.greet
+    for_each: "names: {{ inputs.names }}"
+  - name: shout
+    type: hello.shout
+    depends_on: [greet]
+    for_each: "{{ state.nothing }}"
+    batch: 2
+    inputs: { text: "{{ item }}" }
+  - name: plain
+    type: hello.shout
+    batch: 3
+    inputs: { text: "{{ items }}" }
+`)
+      expect(issues).toEqual([
+        `pipelines/test.yaml:7:15: stage "greet": stages[0].for_each: expected one template of a list from inputs, state or ledger, such as "{{ state.payloads }}"; found "names: {{ inputs.names }}"`,
+        `pipelines/test.yaml:13:21: stage "shout": stages[1].inputs.text: {{ item }}: a stage with batch 2 has several items per task; use {{ items }}`,
+        `pipelines/test.yaml:11:15: stage "shout": stages[1].for_each: {{ state.nothing }}: no stage upstream of "shout" writes the state slot "nothing" (upstream slots: greeting)`,
+        `pipelines/test.yaml:17:21: stage "plain": stages[2].inputs.text: {{ items }}: only a for_each stage has items`,
+        `pipelines/test.yaml:16:12: stage "plain": stages[2].batch: batch applies only to a stage with for_each`
+      ])
+      const zero = yield* failureOf("name: z\nstages:\n  - { name: a, type: hello.greet, for_each: '{{ inputs.x }}', batch: 0 }\n")
+      expect(zero.join("\n")).toMatch(/stages\[0\]\.batch: .*greater than 0/)
+      const negative = yield* failureOf("name: z\nstages:\n  - { name: a, type: hello.greet, for_each: '{{ inputs.x }}', max_parallel: 1.5 }\n")
+      expect(negative.join("\n")).toMatch(/stages\[0\]\.max_parallel: .*integer/)
     })
   )
 
