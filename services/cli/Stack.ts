@@ -1,7 +1,8 @@
 /**
  * The layer compositions the CLI starts: each distributed service on NATS,
  * the client against NATS, and the embedded default that runs the registry,
- * one executor and the scheduler in this process over the in-memory bus.
+ * one executor and the scheduler in this process over the in-memory bus and
+ * an in-memory blob store.
  * Nothing here does work of its own; it only wires layers.
  */
 import { Layer } from "effect"
@@ -9,6 +10,8 @@ import type { Config } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
 import * as MemoryBus from "@switchyard/bus/MemoryBus"
+import * as MemoryBlobStore from "@switchyard/bus/MemoryBlobStore"
+import type { BlobStore } from "@switchyard/bus/BlobStore"
 import { Executor, ExecutorConfig, StageCatalog } from "../executor/index.ts"
 import type { ExecutorOptions } from "../executor/index.ts"
 import { PluginManager } from "../plugins/index.ts"
@@ -29,7 +32,7 @@ export const registryLayer: Layer.Layer<Registry, BusError | Config.ConfigError,
 )
 
 /** The scheduler service, with its settings from the environment. */
-export const schedulerLayer: Layer.Layer<Scheduler, BusError | KvConflictError | Config.ConfigError, Bus> = Scheduler.layer.pipe(
+export const schedulerLayer: Layer.Layer<Scheduler, BusError | KvConflictError | Config.ConfigError, Bus | BlobStore> = Scheduler.layer.pipe(
   Layer.provide(RunStore.layer),
   Layer.provide(RegistryClient.layer),
   Layer.provide(SchedulerConfig.layerConfig)
@@ -39,7 +42,7 @@ export const schedulerLayer: Layer.Layer<Scheduler, BusError | KvConflictError |
 export const executorLayer = (
   definitions: ReadonlyArray<StageDefinition>,
   options: Partial<ExecutorOptions>
-): Layer.Layer<Executor, BusError | Config.ConfigError, Bus> =>
+): Layer.Layer<Executor, BusError | Config.ConfigError, Bus | BlobStore> =>
   Executor.layer.pipe(
     Layer.provide(ExecutorConfig.layerConfig(options)),
     Layer.provide(StageCatalog.layer(definitions)),
@@ -55,7 +58,7 @@ export const executorLayer = (
 export const pluginExecutorLayer = (
   definitions: ReadonlyArray<StageDefinition>,
   options: Partial<ExecutorOptions> & { readonly projectDir: string; readonly runtime: "inline" | "process" }
-): Layer.Layer<Executor | PluginManager, BusError | Config.ConfigError, Bus> => {
+): Layer.Layer<Executor | PluginManager, BusError | Config.ConfigError, Bus | BlobStore> => {
   const { projectDir, runtime, ...executorOptions } = options
   return Executor.layer.pipe(
     Layer.provideMerge(PluginManager.layerConfig({ projectDir, runtime })),
@@ -85,7 +88,7 @@ export const byRuntime = (definitions: ReadonlyArray<StageDefinition>): Readonly
  */
 export const embeddedLayer = (
   definitions: ReadonlyArray<StageDefinition>
-): Layer.Layer<SwitchyardClient | RegistryClient | Scheduler | Bus, BusError | KvConflictError | Config.ConfigError> => {
+): Layer.Layer<SwitchyardClient | RegistryClient | Scheduler | Bus | BlobStore, BusError | KvConflictError | Config.ConfigError> => {
   const executors = [...byRuntime(definitions)].map(([runtime, group]) =>
     Layer.fresh(executorLayer(group, { pool: runtime === "inline" ? embeddedPool : runtime }))
   )
@@ -95,7 +98,7 @@ export const embeddedLayer = (
       executors.length === 0 ? Layer.empty : Layer.mergeAll(...(executors as [(typeof executors)[0], ...typeof executors]))
     ),
     Layer.provideMerge(registryLayer),
-    Layer.provideMerge(MemoryBus.layer)
+    Layer.provideMerge(Layer.merge(MemoryBus.layer, MemoryBlobStore.layer))
   )
 }
 
@@ -103,7 +106,7 @@ export const embeddedLayer = (
 export const clientLayer = (
   url: string | undefined,
   definitions: ReadonlyArray<StageDefinition>
-): Layer.Layer<SwitchyardClient | RegistryClient | Bus, BusError | KvConflictError | Config.ConfigError> =>
+): Layer.Layer<SwitchyardClient | RegistryClient | Bus | BlobStore, BusError | KvConflictError | Config.ConfigError> =>
   url === undefined
     ? embeddedLayer(definitions)
     : Layer.mergeAll(SwitchyardClient.layer, RegistryClient.layer).pipe(Layer.provideMerge(busLayer(url)))

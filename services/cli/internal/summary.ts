@@ -1,9 +1,11 @@
 /**
  * The end-of-run summary the `run` command prints: the pipeline's own
  * `summary:` lines (each a label and a template over the final run state,
- * inputs and ledger; a list shows as its length), then every stage with its
+ * inputs and ledger; a list shows as its length, also when the state holds
+ * it as a blob reference), then every stage with its
  * type, output count and time.
  */
+import { isBlobRef } from "@switchyard/schemas/Blob"
 import type { Pipeline } from "@switchyard/schemas/Pipeline"
 import type { RunEvent } from "@switchyard/schemas/Run"
 import { resolveTemplates } from "../../scheduler/internal/template.ts"
@@ -17,9 +19,10 @@ interface StageLine {
   durationMs?: number
 }
 
-/** How one value shows in the summary. */
+/** How one value shows in the summary; a list stored as a blob shows its length too. */
 const shown = (value: unknown): string => {
   if (Array.isArray(value)) return String(value.length)
+  if (isBlobRef(value)) return value.length === undefined ? `${value.size} bytes in blob ${value.$blob}` : String(value.length)
   if (typeof value === "string") return value
   const json = JSON.stringify(value) ?? "none"
   return json.length > 80 ? `${json.slice(0, 77)}...` : json
