@@ -44,15 +44,9 @@ export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"]
     kind: "memory",
     location,
     put,
-    putStream: (stream, putOptions) =>
-      Stream.runCollect(stream).pipe(Effect.flatMap((chunks) => put(Buffer.concat(chunks), putOptions))),
+    putStream: (stream, putOptions) => Stream.runCollect(stream).pipe(Effect.flatMap((chunks) => put(Buffer.concat(chunks), putOptions))),
     get: (ref) => lookup(ref).pipe(Effect.flatMap((entry) => verify(ref, location, entry.bytes.slice()))),
-    stream: (ref) =>
-      verifying(
-        ref,
-        location,
-        Stream.unwrap(Effect.map(lookup(ref), (entry) => Stream.make(entry.bytes.slice())))
-      ),
+    stream: (ref) => verifying(ref, location, Stream.unwrap(Effect.map(lookup(ref), (entry) => Stream.make(entry.bytes.slice())))),
     stat: (ref) =>
       Effect.map(hexOf(ref, location), (hex) =>
         Option.map(Option.fromNullishOr(entries.get(hex)), (entry) => ({ size: entry.bytes.length, mediaType: entry.mediaType }))

@@ -88,7 +88,10 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
         if (opened !== undefined) return Effect.succeed(opened)
         // Another process may create the bucket between our look and our create: then it exists.
         return create.pipe(
-          Effect.catchIf((error) => error.code === String(ApiCode.StreamNameInUse), () => create),
+          Effect.catchIf(
+            (error) => error.code === String(ApiCode.StreamNameInUse),
+            () => create
+          ),
           Effect.tap((store) =>
             Effect.sync(() => {
               opened = store

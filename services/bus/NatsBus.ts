@@ -6,6 +6,8 @@
  * JetStream publishes (KV writes included) and confirmed acks share one
  * reply subscription of the adapter's own (`internal/natsReplies.ts`).
  * nats.js failures are mapped to the port's errors by class and API code.
+ * The layer provides its connection too (`NatsConnection`), for the blob
+ * store's object store to share.
  * Works with nats-server 2.9: one filter subject per consumer, no
  * per-message TTLs.
  */

@@ -35,7 +35,11 @@ export const verify = (ref: BlobRef, store: string, bytes: Uint8Array): Effect.E
  * reader of a corrupt blob may have seen chunks by then; only a stream that
  * ends without failing delivered the blob.
  */
-export const verifying = <E, R>(ref: BlobRef, store: string, stream: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | BlobCorruptError, R> =>
+export const verifying = <E, R>(
+  ref: BlobRef,
+  store: string,
+  stream: Stream.Stream<Uint8Array, E, R>
+): Stream.Stream<Uint8Array, E | BlobCorruptError, R> =>
   Stream.suspend(() => {
     const hash = createHash("sha256")
     let size = 0
