@@ -6,6 +6,7 @@
  * here and a test fails when the checked-in copies drift from it.
  */
 import { JsonSchema, Schema } from "effect"
+import { BlobRef } from "./Blob.ts"
 import { MalformedMessageError } from "./Codec.ts"
 import { EndpointErrorType, ServiceUnavailableError } from "./Endpoint.ts"
 import { Pipeline } from "./Pipeline.ts"
@@ -203,6 +204,12 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     type: EndpointErrorType,
     description:
       "An error reply of any request/reply subject: the request did not decode (MalformedMessageError) or the service could not serve it for a passing reason (ServiceUnavailableError)."
+  },
+  {
+    name: "BlobRef",
+    schema: BlobRef,
+    description:
+      "A reference standing in for a value stored in the blob store under the SHA-256 of its bytes; length is the element count of a JSON array."
   },
   {
     name: "Pipeline",

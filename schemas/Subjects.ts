@@ -45,12 +45,16 @@ export interface Names {
     readonly pool: (pool: string) => string
     readonly scheduler: string
   }
-  /** KV buckets. */
+  /** KV buckets, and the blob store's object store bucket. */
   readonly buckets: {
     readonly stages: string
     readonly pools: string
     readonly runs: string
     readonly ledger: string
+    /** Per-item results of a stage mapped over a list (`for_each`), keyed by task. */
+    readonly items: string
+    /** The object store bucket of the blob store (values too large for a message). */
+    readonly blobs: string
   }
 }
 
@@ -99,7 +103,9 @@ export const makeNames = (prefix = ""): Names => {
       stages: `${lower}_stages`,
       pools: `${lower}_pools`,
       runs: `${lower}_runs`,
-      ledger: `${lower}_ledger`
+      ledger: `${lower}_ledger`,
+      items: `${lower}_items`,
+      blobs: `${lower}_blobs`
     }
   }
 }

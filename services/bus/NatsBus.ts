@@ -6,6 +6,8 @@
  * JetStream publishes (KV writes included) and confirmed acks share one
  * reply subscription of the adapter's own (`internal/natsReplies.ts`).
  * nats.js failures are mapped to the port's errors by class and API code.
+ * The layer provides its connection too (`NatsConnection`), for the blob
+ * store's object store to share.
  * Works with nats-server 2.9: one filter subject per consumer, no
  * per-message TTLs.
  */
@@ -19,8 +21,8 @@ import {
   StorageType
 } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
-import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { Config, Duration, Effect, Layer, type Scope, Stream, Queue, type Cause } from "effect"
+import { connect, nanos, type NatsConnection as NatsConnectionType } from "@nats-io/transport-node"
+import { Config, Context, Duration, Effect, Layer, type Scope, Stream, Queue, type Cause } from "effect"
 import { Bus, type ConsumerConfig, type Headers, type KvStore, type Message, type StreamConfig } from "./Bus.ts"
 import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
@@ -60,7 +62,7 @@ const differs = (actual: NatsConsumerConfig, wanted: Partial<NatsConsumerConfig>
   updatable.some((field) => (actual[field] ?? "") !== (wanted[field] ?? ""))
 
 /** Opens a NATS connection for the current scope (drained when it closes). */
-const connection = (options: NatsBusOptions): Effect.Effect<NatsConnection, BusError, Scope.Scope> =>
+const connection = (options: NatsBusOptions): Effect.Effect<NatsConnectionType, BusError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: () =>
@@ -83,9 +85,18 @@ const connection = (options: NatsBusOptions): Effect.Effect<NatsConnection, BusE
       )
   )
 
+/**
+ * The connection a NATS bus runs on, provided beside it by `layer` so that
+ * adapters of other ports (the blob store) share it instead of opening their own.
+ */
+export class NatsConnection extends Context.Service<NatsConnection, NatsConnectionType>()("switchyard/bus/NatsConnection") {}
+
 /** Builds the NATS bus on a connection that lives as long as the current scope. */
 export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions) {
-  const nc = yield* connection(options)
+  return yield* makeOn(yield* connection(options), options)
+})
+
+const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: NatsBusOptions) {
   const jsm = yield* Effect.tryPromise({ try: () => jetstreamManager(nc), catch: toBusError("jetstream", options.url) })
   const js = jetstream(nc)
   const replies = yield* makeNatsReplies(nc)
@@ -253,10 +264,17 @@ export const make = Effect.fn("NatsBus.make")(function* (options: NatsBusOptions
   })
 })
 
-/** The NATS bus connected to `options.url`. */
-export const layer = (options: NatsBusOptions): Layer.Layer<Bus, BusError> => Layer.effect(Bus, make(options))
+/** The NATS bus connected to `options.url`, and its connection. */
+export const layer = (options: NatsBusOptions): Layer.Layer<Bus | NatsConnection, BusError> =>
+  Layer.effectContext(
+    Effect.gen(function* () {
+      const nc = yield* connection(options)
+      const bus = yield* makeOn(nc, options)
+      return Context.make(Bus, bus).pipe(Context.add(NatsConnection, nc))
+    })
+  )
 
-/** The NATS bus connected to `SWITCHYARD_NATS_URL`. */
-export const layerConfig: Layer.Layer<Bus, BusError | Config.ConfigError> = Layer.unwrap(
+/** The NATS bus connected to `SWITCHYARD_NATS_URL`, and its connection. */
+export const layerConfig: Layer.Layer<Bus | NatsConnection, BusError | Config.ConfigError> = Layer.unwrap(
   Effect.map(Config.String("SWITCHYARD_NATS_URL"), (url) => layer({ url }))
 )

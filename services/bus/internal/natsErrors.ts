@@ -50,7 +50,8 @@ export const ConnectCode = {
 const connectCodeOf = (cause: ConnectionError): string =>
   cause.cause instanceof Error && (cause.cause as NodeJS.ErrnoException).code === "ECONNREFUSED" ? ConnectCode.Refused : ConnectCode.Failed
 
-const codeOf = (cause: unknown): string | undefined => {
+/** A stable code for a nats.js failure: the API code, or a symbolic one for connection and client errors. */
+export const codeOf = (cause: unknown): string | undefined => {
   const api = apiCodeOf(cause)
   if (api !== undefined) return String(api)
   if (cause instanceof ConnectionError) return connectCodeOf(cause)

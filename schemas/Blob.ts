@@ -1,0 +1,66 @@
+/**
+ * Blob references (claim checks): a value too large to travel in a message
+ * is stored in the blob store under the SHA-256 of its bytes and travels as
+ * `{"$blob": "sha256:<hex>", "size", "mediaType", "length"?}` instead. This
+ * module owns the reference's schema, the cheap guard that spots one inside
+ * any JSON value, and the digest helpers; hashing and storage live with the
+ * blob store port (`@switchyard/bus/BlobStore`).
+ */
+import { Schema } from "effect"
+
+/** Media type of a JSON value stored as a blob; the only kind `resolve` replaces by its content. */
+export const jsonMediaType = "application/json"
+
+const digestPattern = /^sha256:[0-9a-f]{64}$/u
+
+const nonNegativeInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/** `sha256:` followed by the 64 lowercase hex digits of the content's SHA-256. */
+export const BlobDigest = Schema.String.pipe(
+  Schema.check(Schema.isPattern(digestPattern, { message: "expected sha256: followed by 64 lowercase hex digits" }))
+)
+
+/** A reference to a blob, standing in for its content. */
+export const BlobRef = Schema.Struct({
+  $blob: BlobDigest,
+  /** Size of the content in bytes. */
+  size: nonNegativeInt,
+  /** Media type of the content, e.g. `application/json`. */
+  mediaType: Schema.String,
+  /** Element count; present only when the content is a JSON array. */
+  length: Schema.optionalKey(nonNegativeInt)
+})
+export type BlobRef = typeof BlobRef.Type
+
+/**
+ * True when `value` has the shape of a reference: a `$blob` string starting
+ * with `sha256:` and a numeric `size`. Cheap enough to call on every node of a
+ * large value; adapters validate the digest fully before using it.
+ */
+export const isBlobRef = (value: unknown): value is BlobRef => {
+  if (typeof value !== "object" || value === null) return false
+  const blob = (value as { readonly $blob?: unknown }).$blob
+  return typeof blob === "string" && blob.startsWith("sha256:") && typeof (value as { readonly size?: unknown }).size === "number"
+}
+
+/** True when the reference's `$blob` is `sha256:` and 64 lowercase hex digits. */
+export const hasValidDigest = (ref: BlobRef): boolean => digestPattern.test(ref.$blob)
+
+/** The 64 hex digits of a reference's digest (what stores name the blob by). */
+export const digestOf = (ref: BlobRef): string => ref.$blob.slice("sha256:".length)
+
+/** Builds a reference from the hex SHA-256 of the content and its description. */
+export const makeBlobRef = (options: {
+  readonly sha256: string
+  readonly size: number
+  readonly mediaType: string
+  readonly length?: number | undefined
+}): BlobRef => ({
+  $blob: `sha256:${options.sha256}`,
+  size: options.size,
+  mediaType: options.mediaType,
+  ...(options.length === undefined ? {} : { length: options.length })
+})
+
+/** `sha256:ab12… (123 bytes, application/json)`: how errors and logs name a reference. */
+export const describeBlobRef = (ref: BlobRef): string => `${ref.$blob} (${ref.size} bytes, ${ref.mediaType})`

@@ -1,0 +1,62 @@
+/**
+ * The blob store in one process: a map from hex digest to bytes and media
+ * type, for tests and the embedded runtime when nothing need outlive it.
+ * Bytes are copied in and out, so no caller can change a stored blob.
+ */
+import { Effect, Layer, Option, Stream } from "effect"
+import { BlobStore, type PutOptions } from "./BlobStore.ts"
+import { BlobMissingError } from "./BlobError.ts"
+import { hexOf, refOf, verify, verifying } from "./internal/blobDigest.ts"
+
+/** One stored blob. */
+export interface MemoryBlob {
+  readonly bytes: Uint8Array
+  readonly mediaType: string
+}
+
+/** Options of the memory blob store. */
+export interface MemoryBlobStoreOptions {
+  /** The map to keep blobs in, keyed by hex digest (a test may reach into it); a fresh one when absent. */
+  readonly entries?: Map<string, MemoryBlob>
+}
+
+const location = "memory"
+
+/** Builds a memory blob store. */
+export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"] => {
+  const entries = options.entries ?? new Map<string, MemoryBlob>()
+
+  const put = (bytes: Uint8Array, putOptions: PutOptions) =>
+    Effect.sync(() => {
+      const ref = refOf(bytes, putOptions)
+      const hex = ref.$blob.slice("sha256:".length)
+      if (!entries.has(hex)) entries.set(hex, { bytes: bytes.slice(), mediaType: putOptions.mediaType })
+      return ref
+    })
+
+  const lookup = (ref: Parameters<BlobStore["Service"]["get"]>[0]) =>
+    Effect.flatMap(hexOf(ref, location), (hex) => {
+      const entry = entries.get(hex)
+      return entry === undefined ? Effect.fail(new BlobMissingError({ blob: ref.$blob, store: location })) : Effect.succeed(entry)
+    })
+
+  return BlobStore.of({
+    kind: "memory",
+    location,
+    put,
+    putStream: (stream, putOptions) => Stream.runCollect(stream).pipe(Effect.flatMap((chunks) => put(Buffer.concat(chunks), putOptions))),
+    get: (ref) => lookup(ref).pipe(Effect.flatMap((entry) => verify(ref, location, entry.bytes.slice()))),
+    stream: (ref) => verifying(ref, location, Stream.unwrap(Effect.map(lookup(ref), (entry) => Stream.make(entry.bytes.slice())))),
+    stat: (ref) =>
+      Effect.map(hexOf(ref, location), (hex) =>
+        Option.map(Option.fromNullishOr(entries.get(hex)), (entry) => ({ size: entry.bytes.length, mediaType: entry.mediaType }))
+      ),
+    delete: (ref) =>
+      Effect.map(hexOf(ref, location), (hex) => {
+        entries.delete(hex)
+      })
+  })
+}
+
+/** A fresh, empty memory blob store. */
+export const layer: Layer.Layer<BlobStore> = Layer.sync(BlobStore, () => make())
