@@ -10,6 +10,8 @@
  */
 import { Layer, References } from "effect"
 import * as MemoryBus from "../../services/bus/MemoryBus.ts"
+import * as MemoryBlobStore from "../../services/bus/MemoryBlobStore.ts"
+import * as NatsBlobStore from "../../services/bus/NatsBlobStore.ts"
 import * as NatsBus from "../../services/bus/NatsBus.ts"
 import { makeNames, Subjects } from "../../schemas/Subjects.ts"
 import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/index.ts"
@@ -48,7 +50,7 @@ const scheduler = (options: DeploymentOptions) =>
 
 /** Registry, executor, scheduler and client on one NATS server, one connection each. */
 export const durable = (url: string, options: DeploymentOptions) => {
-  const nats = (role: string) => NatsBus.layer({ url, name: `${options.prefix}-${role}` })
+  const nats = (role: string) => NatsBlobStore.layer().pipe(Layer.provideMerge(NatsBus.layer({ url, name: `${options.prefix}-${role}` })))
   return SwitchyardClient.layer.pipe(
     Layer.provideMerge(nats("client")),
     Layer.provideMerge(scheduler(options).pipe(Layer.provide(nats("scheduler")))),
@@ -66,6 +68,7 @@ export const embedded = (options: DeploymentOptions) =>
     Layer.provideMerge(executor(options)),
     Layer.provideMerge(registry),
     Layer.provideMerge(MemoryBus.layer),
+    Layer.provideMerge(MemoryBlobStore.layer),
     Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
     Layer.provideMerge(quiet)
   )
@@ -75,6 +78,7 @@ export const embeddedExecutor = (options: DeploymentOptions) =>
   executor(options).pipe(
     Layer.provideMerge(registry),
     Layer.provideMerge(MemoryBus.layer),
+    Layer.provideMerge(MemoryBlobStore.layer),
     Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
     Layer.provideMerge(quiet)
   )

@@ -166,6 +166,7 @@ export const memoryQueueFloor = (options: DeploymentOptions, warmup: number, cou
         shutdownGrace: Duration.seconds(30),
         progressInterval: Duration.seconds(10),
         maxResultBytes: 1_000_000,
+        blobThreshold: 64 * 1024,
         vars: {}
       })
       yield* bus.ensureConsumer(consumer)

@@ -32,11 +32,8 @@ export const registryLayer: Layer.Layer<Registry, BusError | Config.ConfigError,
 )
 
 /** The scheduler service, with its settings from the environment. */
-export const schedulerLayer: Layer.Layer<Scheduler, BusError | KvConflictError | Config.ConfigError, Bus | BlobStore> = Scheduler.layer.pipe(
-  Layer.provide(RunStore.layer),
-  Layer.provide(RegistryClient.layer),
-  Layer.provide(SchedulerConfig.layerConfig)
-)
+export const schedulerLayer: Layer.Layer<Scheduler, BusError | KvConflictError | Config.ConfigError, Bus | BlobStore> =
+  Scheduler.layer.pipe(Layer.provide(RunStore.layer), Layer.provide(RegistryClient.layer), Layer.provide(SchedulerConfig.layerConfig))
 
 /** An executor replica serving `definitions`, settings from the environment over `options`. */
 export const executorLayer = (

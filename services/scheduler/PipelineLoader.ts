@@ -400,7 +400,8 @@ export const checkTemplates = (
     }
     for (const reference of templateReferences(stage.inputs ?? {})) {
       const problem = problemOf(reference)
-      if (problem !== undefined) issues.push(issueAt(`stages[${index}].inputs.${reference.at}`, `${reference.text}: ${problem}`, stage.name))
+      if (problem !== undefined)
+        issues.push(issueAt(`stages[${index}].inputs.${reference.at}`, `${reference.text}: ${problem}`, stage.name))
     }
     issues.push(...checkForEach(stage, index, issueAt, problemOf))
   })

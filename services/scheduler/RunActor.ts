@@ -633,7 +633,8 @@ const onItemResult = (
 ): Transition | undefined => {
   const index = itemIndexOf(result.taskId)
   const task = index === undefined ? undefined : items.running[String(index)]
-  if (stage.status !== "dispatched" || task === undefined || task.status !== "dispatched" || task.attempt !== result.attempt) return undefined
+  if (stage.status !== "dispatched" || task === undefined || task.status !== "dispatched" || task.attempt !== result.attempt)
+    return undefined
   if (result.taskId !== itemTaskId(record.runId, stage.name, index!)) return undefined
   const draft = new Draft(record, now, lookup)
   const next = itemsOf(draft, stage)
@@ -686,7 +687,14 @@ const onItemResult = (
   if (willRetry) {
     const delay = backoffOf(policy, task.attempt)
     next.running[String(index)] = { status: "retrying", attempt: task.attempt, retryAt: now + delay }
-    draft.event({ kind: "stage.retrying", stage: stage.name, stageType: stage.type, attempt: task.attempt + 1, item: index!, retryInMs: delay })
+    draft.event({
+      kind: "stage.retrying",
+      stage: stage.name,
+      stageType: stage.type,
+      attempt: task.attempt + 1,
+      item: index!,
+      retryInMs: delay
+    })
     draft.timers.push({ stage: stage.name, at: now + delay, item: index! })
     return draft.done()
   }

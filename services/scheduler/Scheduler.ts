@@ -153,9 +153,14 @@ export class Scheduler extends Context.Service<
         const taskMessage = (task: typeof TaskRun.Encoded, subject: string) => {
           const message = encodePlain(WireType.TaskRun, task)
           if (message.data.length <= config.blobThreshold) return Effect.succeed(message)
-          return Effect.forEach(Object.entries(task.inputs), ([key, value]) => Effect.map(fanOut.small(value), (small) => [key, small] as const)).pipe(
+          return Effect.forEach(Object.entries(task.inputs as Record<string, unknown>), ([key, value]) =>
+            Effect.map(fanOut.small(value), (small) => [key, small] as const)
+          ).pipe(
             Effect.map((inputs) => encodePlain(WireType.TaskRun, { ...task, inputs: Object.fromEntries(inputs) as typeof task.inputs })),
-            Effect.mapError((problem) => new BusError({ operation: "blob.put", subject, message: `storing the inputs of task ${task.taskId}: ${problem.message}` }))
+            Effect.mapError(
+              (problem) =>
+                new BusError({ operation: "blob.put", subject, message: `storing the inputs of task ${task.taskId}: ${problem.message}` })
+            )
           )
         }
 
@@ -279,7 +284,8 @@ export class Scheduler extends Context.Service<
               snapshot.state[key] = ref
               changed = true
               // Slots are replaced, never changed in place: the same object means the same content.
-              if (doc.state[key] === live && JSON.stringify(live) === JSON.stringify(value)) (doc.state as Record<string, unknown>)[key] = ref
+              if (doc.state[key] === live && JSON.stringify(live) === JSON.stringify(value))
+                (doc.state as Record<string, unknown>)[key] = ref
             }
             return changed ? JSON.stringify(snapshot) : json
           }).pipe(
@@ -461,9 +467,14 @@ export class Scheduler extends Context.Service<
             }
             const mode = RunActor.metadataOf(doc, stage).output
             if (!isBlobRef(result.output) || mode === "set" || mode === "none") return result
-            const output = yield* fanOut.contentOf(result.output).pipe(
-              Effect.mapError((problem) => new BusError({ operation: "blob.get", message: `reading the output of task ${result.taskId}: ${problem.message}` }))
-            )
+            const output = yield* fanOut
+              .contentOf(result.output)
+              .pipe(
+                Effect.mapError(
+                  (problem) =>
+                    new BusError({ operation: "blob.get", message: `reading the output of task ${result.taskId}: ${problem.message}` })
+                )
+              )
             return new TaskSucceeded({ ...result, output: output as Schema.Json })
           })
 

@@ -10,6 +10,7 @@ import { connect, PipelineInvalidError, SwitchyardClient } from "../../sdk/clien
 import { Bus } from "../../services/bus/Bus.ts"
 import { decode, encode } from "../../schemas/Codec.ts"
 import * as NatsBus from "../../services/bus/NatsBus.ts"
+import * as NatsBlobStore from "../../services/bus/NatsBlobStore.ts"
 import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/index.ts"
 import { Subjects } from "../../schemas/Subjects.ts"
 import type { Names } from "../../schemas/Subjects.ts"
@@ -176,6 +177,7 @@ describe("SwitchyardClient.runTask against a real executor over NATS", () => {
       )
       const services = yield* Layer.build(
         Layer.merge(SwitchyardClient.layer, executor).pipe(
+          Layer.provideMerge(NatsBlobStore.layer()),
           Layer.provideMerge(NatsBus.layer({ url: inject("natsUrl"), name: "test-executor" }))
         )
       ).pipe(Effect.provideService(Subjects, names))

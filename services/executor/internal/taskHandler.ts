@@ -288,7 +288,12 @@ export const makeTaskHandler = (options: {
         Effect.map((output): Outcome => ({ ...outcome, output: output as Schema.Json })),
         Effect.catch((error) =>
           Effect.succeed<Outcome>({
-            ...failedWith(StageFailure.fromError(task.stageType, new OutputBlobError({ stage: task.stage, stageType: task.stageType, reason: error.message }))),
+            ...failedWith(
+              StageFailure.fromError(
+                task.stageType,
+                new OutputBlobError({ stage: task.stage, stageType: task.stageType, reason: error.message })
+              )
+            ),
             ...(outcome.metrics === undefined ? {} : { metrics: outcome.metrics })
           })
         ),

@@ -11,8 +11,7 @@
 
 /** The slots to write, or what was wrong with an output. */
 export type Combined =
-  | { readonly _tag: "Combined"; readonly slots: Readonly<Record<string, unknown>> }
-  | { readonly _tag: "Rejected"; readonly message: string }
+  { readonly _tag: "Combined"; readonly slots: Readonly<Record<string, unknown>> } | { readonly _tag: "Rejected"; readonly message: string }
 
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
 
@@ -54,14 +53,18 @@ export const combineOutputs = (options: {
     }
     case "merge": {
       const index = outputs.findIndex((output) => !isObject(output))
-      if (index >= 0) return { _tag: "Rejected", message: `output mode merge expects an object from every task; task output ${index} is not one` }
+      if (index >= 0)
+        return { _tag: "Rejected", message: `output mode merge expects an object from every task; task output ${index} is not one` }
       for (const key of keys) slots[key] = Object.assign({}, isObject(current[key]) ? current[key] : {}, ...(outputs as Array<object>))
       break
     }
     case "unpack": {
       const index = outputs.findIndex((output) => !isObject(output))
       if (index >= 0) {
-        return { _tag: "Rejected", message: `output mode unpack expects an object with fields ${keys.join(", ")} from every task; task output ${index} is not one` }
+        return {
+          _tag: "Rejected",
+          message: `output mode unpack expects an object with fields ${keys.join(", ")} from every task; task output ${index} is not one`
+        }
       }
       for (const key of keys) slots[key] = concat((outputs as Array<Record<string, unknown>>).map((output) => output[key]))
       break

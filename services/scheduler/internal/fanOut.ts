@@ -88,7 +88,9 @@ export const makeFanOut = (options: {
       Effect.flatMap(
         Option.match({
           onNone: () =>
-            Effect.fail({ message: `the output of task ${index} is missing from bucket ${items.bucket} (key ${itemKey(runId, stage, index)})` }),
+            Effect.fail({
+              message: `the output of task ${index} is missing from bucket ${items.bucket} (key ${itemKey(runId, stage, index)})`
+            }),
           onSome: (entry) => Effect.succeed(JSON.parse(textDecoder.decode(entry.value)) as unknown)
         })
       ),
@@ -127,10 +129,14 @@ export const makeFanOut = (options: {
 
   /** Drops a combined stage's stored outputs (best effort: the bucket's entries are only needed until then). */
   const purge = (runId: string, stage: string, tasks: number) =>
-    Effect.forEach(Array.from({ length: tasks }, (_, index) => index), (index) => items.delete(itemKey(runId, stage, index)), {
-      concurrency: readConcurrency,
-      discard: true
-    }).pipe(Effect.ignore)
+    Effect.forEach(
+      Array.from({ length: tasks }, (_, index) => index),
+      (index) => items.delete(itemKey(runId, stage, index)),
+      {
+        concurrency: readConcurrency,
+        discard: true
+      }
+    ).pipe(Effect.ignore)
 
   return { load, store, combine, purge, contentOf, small }
 }

@@ -21,6 +21,8 @@ import { defineStage } from "../../../sdk/defineStage.ts"
 import { WireType } from "../../../schemas/Catalog.ts"
 import { RegistrationReply, StageDecision, StageRegistration, StageRejection } from "../../../schemas/Registry.ts"
 import { TaskResult, TaskRun } from "../../../schemas/Task.ts"
+import { BlobStore } from "../../../services/bus/BlobStore.ts"
+import { blobStoreFor } from "../../support/blobs.ts"
 import { eventually } from "../../support/eventually.ts"
 import { uniquePrefix } from "../../support/unique.ts"
 
@@ -45,6 +47,7 @@ export const makeHarness = (label: string) =>
   Effect.gen(function* () {
     const bus = yield* Bus
     const names = makeNames(uniquePrefix(label))
+    const blobs = yield* blobStoreFor(names)
     yield* bus.ensureStream(tasksStream(names))
     yield* bus.ensureStream(resultsStream(names))
     yield* bus.ensureConsumer({
@@ -117,6 +120,7 @@ export const makeHarness = (label: string) =>
           Layer.provide(ExecutorConfig.layer({ registerTimeout: "1 second", heartbeatInterval: "100 millis", ...config })),
           Layer.provide(Layer.succeed(StageCatalog, catalog)),
           Layer.provide(Layer.succeed(Bus, bus)),
+          Layer.provide(Layer.succeed(BlobStore, blobs)),
           Layer.provide(Layer.succeed(Subjects, names))
         )
         const context = yield* Layer.buildWithScope(layer, scope)

@@ -46,7 +46,8 @@ const square = defineStage({
   run: ({ delayMs = 0, failing = false, numbers }, ctx) =>
     new Promise<ReadonlyArray<number>>((resolve, reject) => {
       for (const n of numbers) runs.set(`${ctx.runId}/${n}`, ran(ctx.runId, n) + 1)
-      if (failing && numbers.some((n) => broken.has(n))) return reject(new StageError({ message: `item ${numbers} is broken`, retryable: false }))
+      if (failing && numbers.some((n) => broken.has(n)))
+        return reject(new StageError({ message: `item ${numbers} is broken`, retryable: false }))
       if (failing && numbers.some((n) => flaky.has(n) && ran(ctx.runId, n) === 1)) {
         return reject(new StageError({ message: `item ${numbers} failed once`, retryable: true }))
       }
@@ -152,11 +153,19 @@ stages:
           yield* stack.executor({ pool: "test", definitions: [square] })
           yield* stack.scheduler()
           yield* stack.registered(["test.square"])
-          const text = pipeline({ count: 10, failing: true, extra: "    on_item_failure: skip\n    retries: { max_attempts: 2, backoff_ms: 10 }" })
+          const text = pipeline({
+            count: 10,
+            failing: true,
+            extra: "    on_item_failure: skip\n    retries: { max_attempts: 2, backoff_ms: 10 }"
+          })
           const runId = (yield* stack.submit(text)).runId!
           const { events, finished } = yield* stack.finished(runId)
           expect(finished.status).toBe("succeeded")
-          expect(finished.state.squares).toEqual(numbers(10).filter((n) => !broken.has(n)).map((n) => n * n))
+          expect(finished.state.squares).toEqual(
+            numbers(10)
+              .filter((n) => !broken.has(n))
+              .map((n) => n * n)
+          )
           expect(ran(runId, 2)).toBe(2)
           expect(ran(runId, 7)).toBe(2)
           expect(ran(runId, 3)).toBe(1)
@@ -179,8 +188,9 @@ stages:
           yield* stack.registered(["test.square"])
           const { finished } = yield* stack.finished((yield* stack.submit(pipeline({ count: 6, batch: 2, failing: true }))).runId!)
           expect(finished.status).toBe("failed")
-          expect(finished.error?.message).toContain('stage "square" task 2 (items 4-5) failed after 1 attempt')
-          expect(finished.error?.fields?.item).toBe(2)
+          // Item 2 fails (retryably, but the stage has one attempt) in task 1.
+          expect(finished.error?.message).toContain('stage "square" task 1 (items 2-3) failed after 1 attempt: item 2,3 failed once')
+          expect(finished.error?.fields?.item).toBe(1)
         })
       )
     )

@@ -357,7 +357,12 @@ stages:
     on_item_failure: skip
     inputs: { who: "{{ item }}", all: "{{ items }}" }
 `)
-      expect(loaded.pipeline.stages[0]).toMatchObject({ for_each: "{{ inputs.names }}", batch: 1, max_parallel: 8, on_item_failure: "skip" })
+      expect(loaded.pipeline.stages[0]).toMatchObject({
+        for_each: "{{ inputs.names }}",
+        batch: 1,
+        max_parallel: 8,
+        on_item_failure: "skip"
+      })
     })
   )
 
@@ -390,7 +395,9 @@ stages:
       ])
       const zero = yield* failureOf("name: z\nstages:\n  - { name: a, type: hello.greet, for_each: '{{ inputs.x }}', batch: 0 }\n")
       expect(zero.join("\n")).toMatch(/stages\[0\]\.batch: .*greater than 0/)
-      const negative = yield* failureOf("name: z\nstages:\n  - { name: a, type: hello.greet, for_each: '{{ inputs.x }}', max_parallel: 1.5 }\n")
+      const negative = yield* failureOf(
+        "name: z\nstages:\n  - { name: a, type: hello.greet, for_each: '{{ inputs.x }}', max_parallel: 1.5 }\n"
+      )
       expect(negative.join("\n")).toMatch(/stages\[0\]\.max_parallel: .*integer/)
     })
   )

@@ -7,9 +7,7 @@
 import { Context, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Scope, Stream } from "effect"
 import { Bus } from "../../../services/bus/Bus.ts"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
-import * as MemoryBlobStore from "../../../services/bus/MemoryBlobStore.ts"
-import * as NatsBlobStore from "../../../services/bus/NatsBlobStore.ts"
-import { NatsConnection } from "../../../services/bus/NatsBus.ts"
+import { blobStoreFor } from "../../support/blobs.ts"
 import * as Codec from "../../../schemas/Codec.ts"
 import { makeNames, Subjects } from "../../../schemas/Subjects.ts"
 import { Executor, ExecutorConfig, SecretSource, StageCatalog } from "../../../services/executor/index.ts"
@@ -36,14 +34,7 @@ export const makeStack = (label: string) =>
   Effect.gen(function* () {
     const bus = yield* Bus
     const names = makeNames(uniquePrefix(label))
-    // Blobs go where the bus is: an object store bucket on the NATS connection, or memory.
-    const connection = yield* Effect.serviceOption(NatsConnection)
-    const blobs =
-      connection._tag === "Some"
-        ? yield* Layer.build(NatsBlobStore.layer({ bucket: `${names.buckets.blobs}` }).pipe(Layer.provide(Layer.succeed(NatsConnection, connection.value)))).pipe(
-            Effect.map((context) => Context.get(context, BlobStore))
-          )
-        : MemoryBlobStore.make()
+    const blobs = yield* blobStoreFor(names)
     const base = Layer.mergeAll(Layer.succeed(Bus, bus), Layer.succeed(Subjects, names), Layer.succeed(BlobStore, blobs))
 
     const start = <A, I>(tag: Context.Key<I, A>, layer: Layer.Layer<I, unknown, Bus>) =>

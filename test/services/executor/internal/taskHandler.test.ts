@@ -14,6 +14,7 @@ import { makeTaskHandler } from "../../../../services/executor/internal/taskHand
 import { defineStage } from "../../../../sdk/defineStage.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
 import { TaskResult } from "../../../../schemas/Task.ts"
+import * as MemoryBlobStore from "../../../../services/bus/MemoryBlobStore.ts"
 import { uniquePrefix } from "../../../support/unique.ts"
 import { outputOf } from "../../../support/results.ts"
 
@@ -28,6 +29,7 @@ const settings: ExecutorSettings = {
   ackWait: Duration.seconds(30),
   maxDeliver: 5,
   maxAckPending: 16,
+  blobThreshold: 64 * 1024,
   registerTimeout: Duration.seconds(5),
   shutdownGrace: Duration.seconds(5),
   progressInterval: Duration.seconds(10),
@@ -83,6 +85,7 @@ const setup = Effect.gen(function* () {
     rejections: () => new Map(),
     leases: new LeaseKeeper({ clock, interval: settings.progressInterval }),
     running: new RunningTasks(),
+    blobs: MemoryBlobStore.make(),
     clock
   })
   const results = yield* bus.consume({ stream: names.streams.results, durable: "test", slots: 100 })
