@@ -74,7 +74,10 @@ const apply = (state: State, stateKey: string | ReadonlyArray<string> | null, mo
     } else if (mode === "set") {
       next[key] = output
     } else if (mode === "append") {
-      next[key] = [...(Array.isArray(current) ? current : current === undefined ? [] : [current]), ...(Array.isArray(output) ? output : [output])]
+      next[key] = [
+        ...(Array.isArray(current) ? current : current === undefined ? [] : [current]),
+        ...(Array.isArray(output) ? output : [output])
+      ]
     } else if (mode === "merge") {
       next[key] = { ...(isObject(current) ? current : {}), ...(isObject(output) ? output : {}) }
     } else {
@@ -111,9 +114,9 @@ const definitionOf = (type: string): StageDefinition<any, any> => {
 
 const call = async (definition: StageDefinition<any, any>, input: Json, stage: string): Promise<Json> => {
   const outcome = await Effect.runPromise(
-    definition.execute(input, { taskId: `floor-${stage}`, runId: "floor", stage, attempt: 1 }).pipe(
-      Effect.mapError((failure) => new Error(`stage ${stage}: ${failure.tag}: ${failure.message}`))
-    )
+    definition
+      .execute(input, { taskId: `floor-${stage}`, runId: "floor", stage, attempt: 1 })
+      .pipe(Effect.mapError((failure) => new Error(`stage ${stage}: ${failure.tag}: ${failure.message}`)))
   )
   if (outcome._tag !== "Done") throw new Error(`stage ${stage} waits (${outcome.waiting.message}); the floor cannot wait`)
   return outcome.output

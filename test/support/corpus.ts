@@ -109,14 +109,22 @@ const capitalize = (text: string) => text.charAt(0).toUpperCase() + text.slice(1
 
 const units = ["mg", "mg", "mg", "mcg", "g", "ml"] as const
 const frequencies = ["once daily", "twice daily", "three times daily", "", ""] as const
-const settings = ["primary care", "the outpatient clinic", "the medical ward", "community pharmacy", "the renal unit", "telehealth follow-up"]
+const settings = [
+  "primary care",
+  "the outpatient clinic",
+  "the medical ward",
+  "community pharmacy",
+  "the renal unit",
+  "telehealth follow-up"
+]
 const labs = ["eGFR", "HbA1c", "ALT", "potassium", "sodium", "LDL cholesterol", "CRP", "haemoglobin", "creatinine", "blood pressure"]
 const reviewers = ["pharmacist", "nurse practitioner", "registrar", "consultant", "general practitioner", "care coordinator"]
 const systems = ["the order entry system", "the dispensing robot", "the lab interface", "the discharge summary service", "the audit export"]
 
 const dose = (r: Random) => {
   const unit = r.pick(units)
-  const amount = unit === "g" ? r.pick([1, 2, 0.5]) : unit === "mcg" ? r.pick([25, 50, 100, 200]) : r.pick([5, 10, 20, 40, 80, 100, 250, 500, 850, 1000])
+  const amount =
+    unit === "g" ? r.pick([1, 2, 0.5]) : unit === "mcg" ? r.pick([25, 50, 100, 200]) : r.pick([5, 10, 20, 40, 80, 100, 250, 500, 850, 1000])
   const frequency = r.pick(frequencies)
   return frequency === "" ? `${amount} ${unit}` : `${amount} ${unit} ${frequency}`
 }
@@ -168,10 +176,23 @@ const shuffled = <A>(items: ReadonlyArray<A>, r: Random): Array<A> => {
   return out
 }
 
-const headings = ["Background", "Indications", "Dosing", "Adverse effects", "Monitoring", "Interactions", "Evidence", "Follow-up", "Special populations"]
+const headings = [
+  "Background",
+  "Indications",
+  "Dosing",
+  "Adverse effects",
+  "Monitoring",
+  "Interactions",
+  "Evidence",
+  "Follow-up",
+  "Special populations"
+]
 
 /** The Markdown note number `index` of a corpus with `seed`: a little over `targetBytes` characters. */
-export const markdownNote = (vocabulary: CorpusVocabulary, options: { readonly seed: number; readonly index: number; readonly targetBytes?: number }) => {
+export const markdownNote = (
+  vocabulary: CorpusVocabulary,
+  options: { readonly seed: number; readonly index: number; readonly targetBytes?: number }
+) => {
   const r = random(options.seed * 1_000_003 + options.index)
   const target = Math.round((options.targetBytes ?? 1800) * (0.8 + 0.4 * r.next()))
   const drug = r.pick(vocabulary.drugs.spellings)
@@ -218,14 +239,22 @@ const writePdf = async (file: string, vocabulary: CorpusVocabulary, options: { r
   }
   const title = `${capitalize(cast.drug)} and ${cast.condition}: review ${options.index + 1}`
   const date = new Date("2026-01-01T00:00:00Z")
-  const pdf = new PDFDocument({ size: "A4", margin: 60, info: { Title: title, Author: "Switchyard corpus", CreationDate: date, ModDate: date } })
+  const pdf = new PDFDocument({
+    size: "A4",
+    margin: 60,
+    info: { Title: title, Author: "Switchyard corpus", CreationDate: date, ModDate: date }
+  })
   const out = createWriteStream(file)
   pdf.pipe(out)
   pdf.font("Helvetica-Bold").fontSize(20).text(title).moveDown(0.6)
   const sections = r.int(3, 5)
   for (let i = 0; i < sections; i++) {
     if (i === 2) pdf.addPage()
-    pdf.font("Helvetica-Bold").fontSize(14).text(headings[(i + options.index) % headings.length]!).moveDown(0.4)
+    pdf
+      .font("Helvetica-Bold")
+      .fontSize(14)
+      .text(headings[(i + options.index) % headings.length]!)
+      .moveDown(0.4)
     pdf.font("Helvetica").fontSize(11).text(paragraph(cast, r)).moveDown(0.8)
   }
   pdf.end()
@@ -244,7 +273,11 @@ export const writeCorpus = async (options: CorpusOptions): Promise<GeneratedCorp
   let bytes = 0
   for (let index = 0; index < markdown; index++) {
     const name = join("notes", `note-${String(index + 1).padStart(5, "0")}.md`)
-    const text = markdownNote(vocabulary, { seed, index, ...(options.targetBytes === undefined ? {} : { targetBytes: options.targetBytes }) })
+    const text = markdownNote(vocabulary, {
+      seed,
+      index,
+      ...(options.targetBytes === undefined ? {} : { targetBytes: options.targetBytes })
+    })
     await writeFile(join(options.dir, name), text)
     files.push(name)
     bytes += Buffer.byteLength(text)
