@@ -14,7 +14,9 @@
  *
  * Options: `--sizes 100,1000` (default 100,1000,10000); `--only
  * embedded,nats1,nats2,floor` (default all); `--deadline <seconds>` per run
- * (default 120 plus 0.1 per document); `--pipeline <file>` (default
+ * (default 120 plus 0.1 per document); `--stall <seconds>`: a run over NATS
+ * with no event for that long after a service logged an error is stopped as
+ * stalled (default 60); `--pipeline <file>` (default
  * examples/pipelines/auto.yaml); `--keep` leaves the corpora in place.
  */
 import { execFileSync } from "node:child_process"
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     only: { type: "string", default: variants.join(",") },
     deadline: { type: "string" },
     pipeline: { type: "string", default: "examples/pipelines/auto.yaml" },
+    stall: { type: "string", default: "60" },
     keep: { type: "boolean", default: false }
   }
 })
@@ -55,6 +58,8 @@ const only = values.only.split(",").map((name) => {
 const deadlineSeconds = values.deadline === undefined ? undefined : Number(values.deadline)
 if (deadlineSeconds !== undefined && !(deadlineSeconds > 0)) fail(`--deadline: expected a number of seconds, found "${values.deadline}"`)
 const deadlineMs = (documents: number) => (deadlineSeconds ?? 120 + 0.1 * documents) * 1000
+const stallSeconds = Number(values.stall)
+if (!(stallSeconds > 0)) fail(`--stall: expected a number of seconds, found "${values.stall}"`)
 /** How long a service of a deployment may take to say it is ready. */
 const readyTimeoutMs = 90_000
 
@@ -88,7 +93,7 @@ try {
           ? await measureFloor(options)
           : variant === "embedded"
             ? await measureEmbedded(options)
-            : await measureNats({ ...options, replicas: variant === "nats1" ? 1 : 2, readyTimeoutMs })
+            : await measureNats({ ...options, replicas: variant === "nats1" ? 1 : 2, readyTimeoutMs, stallMs: stallSeconds * 1000 })
       measurements.push(measurement)
       log(`  ${measurement.failure === undefined ? "ok" : `failed: ${measurement.failure}`} (${measurement.wallSeconds.toFixed(1)} s)`)
     }

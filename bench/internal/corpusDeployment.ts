@@ -24,8 +24,8 @@ export interface Deployment {
   readonly executors: ReadonlyArray<Child>
   /** Peak RSS of the nats-server so far (polled), in bytes. */
   readonly natsServerPeakRss: () => number | undefined
-  /** Every service's stderr tail, labelled, for failure reports. */
-  readonly logs: () => string
+  /** The first line each service logged at level ERROR, if any: its message and the first line of its cause. */
+  readonly errors: () => ReadonlyArray<string>
   /** Stops every process and the server. */
   readonly stop: () => Promise<void>
 }
@@ -42,6 +42,15 @@ const natsServerPid = (storeDir: string): number | undefined => {
     }
   }
   return undefined
+}
+
+/** The first line of a service log at level ERROR, by its message. */
+const firstErrorLine = (log: string): string | undefined => {
+  const line = log.split("\n").find((candidate) => /level=(ERROR|FATAL)/.test(candidate))
+  if (line === undefined) return undefined
+  const message = /message="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line
+  const cause = /cause="((?:[^"\\]|\\.)*)"/.exec(line)?.[1]?.split("\\n")[0]
+  return cause === undefined ? message : `${message}: ${cause}`
 }
 
 /** Starts the server, the registry, the scheduler and `replicas` executors with `slots` each, and waits until they serve. */
@@ -88,7 +97,11 @@ export const startDeployment = async (options: {
     scheduler,
     executors,
     natsServerPeakRss: () => serverPeak,
-    logs: () => children.map((child) => `--- ${child.label} ---\n${child.stderrTail()}`).join("\n"),
+    errors: () =>
+      children.flatMap((child) => {
+        const line = firstErrorLine(child.stderrTail())
+        return line === undefined ? [] : [`${child.label}: ${line}`]
+      }),
     stop
   }
 }

@@ -8,12 +8,10 @@
  */
 import { writeSync } from "node:fs"
 
-/** The line's prefix; the number of KiB follows. */
-export const peakRssMarker = "switchyard-bench-peak-rss-kib="
-
+// The prefix `peakRssMarker` in corpusProcess.ts reads; this module exports nothing, since importing it installs the hook.
 process.on("exit", () => {
   try {
-    writeSync(2, `\n${peakRssMarker}${process.resourceUsage().maxRSS}\n`)
+    writeSync(2, `\nswitchyard-bench-peak-rss-kib=${process.resourceUsage().maxRSS}\n`)
   } catch {
     // stderr already closed: the polled figure stands.
   }

@@ -14,7 +14,6 @@ import { readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { peakRssMarker } from "./corpusPeakRss.ts"
 
 /** The repository root; children run there, so the pipeline's relative paths resolve. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
@@ -23,6 +22,8 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 export const cliMain = fileURLToPath(new URL("../../services/cli/main.ts", import.meta.url))
 
 const peakRssHook = fileURLToPath(new URL("./corpusPeakRss.ts", import.meta.url))
+/** What the hook's line starts with; the peak in KiB follows. */
+const peakRssMarker = "switchyard-bench-peak-rss-kib="
 const compileCache = join(tmpdir(), "switchyard-bench-compile-cache")
 const tailBytes = 64 * 1024
 const pollMs = 100

@@ -76,11 +76,14 @@ const eventTracker = () => {
     failure: undefined as string | undefined,
     parseStart: undefined as number | undefined,
     parseEnd: undefined as number | undefined,
-    last: undefined as string | undefined
+    last: undefined as string | undefined,
+    /** `performance.now()` of the last event (or of the start). */
+    lastAt: performance.now()
   }
   const onLine = (line: string) => {
     const kind = stringField(line, "kind")
     if (kind === undefined) return
+    seen.lastAt = performance.now()
     const at = numberField(line, "at")
     const stage = stringField(line, "stage")
     seen.runId ??= stringField(line, "runId")
@@ -106,25 +109,31 @@ const eventTracker = () => {
   return { seen, onLine }
 }
 
-/** Waits for the child's exit or the deadline, whichever comes first; stops it at the deadline. */
-const awaitExit = async (child: Child, deadlineMs: number): Promise<Exited | "deadline"> => {
+/**
+ * Waits for the child's exit, the deadline, or `stalled` answering a reason
+ * (asked every second), whichever comes first; stops the child unless it exited.
+ */
+const awaitExit = async (
+  child: Child,
+  deadlineMs: number,
+  stalled?: () => string | undefined
+): Promise<Exited | { readonly stopped: string }> => {
   let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<"deadline">((resolve) => {
-    timer = setTimeout(() => resolve("deadline"), deadlineMs)
+  let watch: NodeJS.Timeout | undefined
+  const stop = new Promise<{ readonly stopped: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ stopped: `deadline of ${Math.round(deadlineMs / 1000)} s passed` }), deadlineMs)
+    if (stalled !== undefined) {
+      watch = setInterval(() => {
+        const reason = stalled()
+        if (reason !== undefined) resolve({ stopped: reason })
+      }, 1000)
+    }
   })
-  const outcome = await Promise.race([child.exited, deadline])
+  const outcome = await Promise.race([child.exited, stop])
   clearTimeout(timer)
-  if (outcome === "deadline") await child.stop("SIGTERM", 5_000)
+  clearInterval(watch)
+  if ("stopped" in outcome) await child.stop("SIGTERM", 5_000)
   return outcome
-}
-
-/** The first line of a service log at level ERROR, by its message. */
-const firstErrorLine = (log: string): string | undefined => {
-  const line = log.split("\n").find((candidate) => /level=(ERROR|FATAL)/.test(candidate))
-  if (line === undefined) return undefined
-  const message = /message="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line
-  const cause = /cause="((?:[^"\\]|\\.)*)"/.exec(line)?.[1]?.split("\\n")[0]
-  return cause === undefined ? message : `${message}: ${cause}`
 }
 
 const withStore = async <A>(use: (storeDir: string) => Promise<A>): Promise<A> => {
@@ -136,8 +145,14 @@ const withStore = async <A>(use: (storeDir: string) => Promise<A>): Promise<A> =
   }
 }
 
-/** `switchyard run` as a child, embedded or against `natsUrl`, to its exit or the deadline. */
-const runCli = async (options: RunOptions, storeDir: string, natsUrl?: string) => {
+/**
+ * `switchyard run` as a child, embedded or against a deployment, to its exit
+ * or the deadline; against a deployment also until no event came for
+ * `stallMs` after a service logged an error (a run whose result can never be
+ * applied is redelivered without end).
+ */
+const runCli = async (options: RunOptions, storeDir: string, against?: { readonly deployment: Deployment; readonly stallMs: number }) => {
+  const natsUrl = against?.deployment.url
   const events = eventTracker()
   const started = performance.now()
   const child = startChild({
@@ -154,12 +169,21 @@ const runCli = async (options: RunOptions, storeDir: string, natsUrl?: string) =
     ],
     onStdoutLine: events.onLine
   })
-  const exit = await awaitExit(child, options.deadlineMs)
-  const wallSeconds = (performance.now() - started) / 1000
   const { seen } = events
+  const stalled =
+    against === undefined
+      ? undefined
+      : () => {
+          const idle = performance.now() - seen.lastAt
+          if (idle < against.stallMs) return undefined
+          const error = against.deployment.errors()[0]
+          return error === undefined ? undefined : `stalled: no event for ${Math.round(idle / 1000)} s after a service logged an error`
+        }
+  const exit = await awaitExit(child, options.deadlineMs, stalled)
+  const wallSeconds = (performance.now() - started) / 1000
   const failure =
-    exit === "deadline"
-      ? `deadline of ${Math.round(options.deadlineMs / 1000)} s passed (last event: ${seen.last ?? "none"})`
+    "stopped" in exit
+      ? `${exit.stopped} (last event: ${seen.last ?? "none"})`
       : exit.code === 0 && seen.status === "succeeded"
         ? undefined
         : (seen.failure ?? `exit ${exit.signal ?? exit.code}: ${lastLines(child.stderrTail(), 1)}`)
@@ -189,7 +213,9 @@ export const measureEmbedded = (options: RunOptions): Promise<Measurement> =>
   })
 
 /** `switchyard run --nats` against a fresh deployment with `replicas` executors, watched on the bus. */
-export const measureNats = (options: RunOptions & { readonly replicas: 1 | 2; readonly readyTimeoutMs: number }): Promise<Measurement> =>
+export const measureNats = (
+  options: RunOptions & { readonly replicas: 1 | 2; readonly readyTimeoutMs: number; readonly stallMs: number }
+): Promise<Measurement> =>
   withStore(async (storeDir) => {
     const variant: Variant = options.replicas === 1 ? "nats1" : "nats2"
     let deployment: Deployment | undefined
@@ -198,16 +224,15 @@ export const measureNats = (options: RunOptions & { readonly replicas: 1 | 2; re
     try {
       deployment = await startDeployment({ replicas: options.replicas, readyTimeoutMs: options.readyTimeoutMs })
       monitor = await monitorBus(deployment.url)
-      const run = await runCli(options, storeDir, deployment.url)
+      const run = await runCli(options, storeDir, { deployment, stallMs: options.stallMs })
       const stored = run.runId === undefined ? undefined : await monitor.storedRunRecord(run.runId)
       const observed = monitor.largestRunRecord()
       const largestRunRecord = stored === undefined ? observed : Math.max(stored, observed ?? 0)
       const bus = new Map(monitor.kinds())
       await monitor.close()
       monitor = undefined
-      const logs = [deployment.scheduler, ...deployment.executors, deployment.registry].map((child) => child.stderrTail())
+      const errors = deployment.errors()
       await deployment.stop()
-      const errors = logs.map(firstErrorLine).filter((line) => line !== undefined)
       return {
         variant,
         documents: options.documents,
@@ -257,8 +282,8 @@ export const measureFloor = (options: RunOptions): Promise<Measurement> =>
     const exit = await awaitExit(child, options.deadlineMs)
     const wallSeconds = (performance.now() - started) / 1000
     const failure =
-      exit === "deadline"
-        ? `deadline of ${Math.round(options.deadlineMs / 1000)} s passed`
+      "stopped" in exit
+        ? exit.stopped
         : exit.code === 0 && result !== undefined
           ? undefined
           : `exit ${exit.signal ?? exit.code}: ${lastLines(child.stderrTail(), 1)}`
