@@ -7,6 +7,7 @@
  */
 import { Predicate, Result, Schema } from "effect"
 import type { Effect } from "effect"
+import type { BlobRef } from "./Blob.ts"
 import type { StageMetadata } from "./StageMetadata.ts"
 import { TaskFailure, TaskWaiting } from "./Task.ts"
 import type { TaskMetrics } from "./Task.ts"
@@ -35,6 +36,26 @@ export interface StageTaskInfo {
    * Absent when the executor does not ask (inline stages).
    */
   readonly reportMetrics?: (metrics: TaskMetrics) => void
+  /**
+   * The run's blob store, for data too big to pass as a value: a stage stores a large file
+   * and returns the reference in its output, or reads a reference it was given. Absent where
+   * the executor has none to offer (the process runtime's plugin processes).
+   */
+  readonly blobs?: StageBlobs
+}
+
+/**
+ * Blobs as a stage sees them. JSON blob references in a task's inputs are
+ * replaced by their values before the stage runs; references of any other
+ * media type (a PDF, an image) reach the stage as they are, to read here.
+ */
+export interface StageBlobs {
+  /** Stores bytes, or a stream of chunks without holding them whole, and returns the reference. */
+  readonly put: (data: Uint8Array | AsyncIterable<Uint8Array>, options: { readonly mediaType: string }) => Promise<BlobRef>
+  /** The content of a reference, checked against its digest. */
+  readonly get: (ref: BlobRef) => Promise<Uint8Array>
+  /** The content in chunks, checked as it passes (a corrupt blob throws by its last chunk). */
+  readonly stream: (ref: BlobRef) => AsyncIterable<Uint8Array>
 }
 
 /** What a stage's `run` receives beside its input. */

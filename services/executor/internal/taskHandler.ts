@@ -62,6 +62,7 @@ import type { RunningTasks } from "./runningTasks.ts"
 import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
+import { makeStageBlobs } from "./stageBlobs.ts"
 import { makeMasker, maskValue, renderSecrets, secretKeys } from "./secrets.ts"
 import { renderVars, varKeys } from "./vars.ts"
 
@@ -112,6 +113,7 @@ export const makeTaskHandler = (options: {
 }) => {
   const { blobs, bus, catalog, clock, leases, names, running, settings } = options
   const decodeTask = Codec.decodeExit(TaskRun, WireType.TaskRun)
+  const stageBlobs = makeStageBlobs(blobs)
 
   const runStage = (
     definition: StageDefinition,
@@ -130,6 +132,7 @@ export const makeTaskHandler = (options: {
       stage: task.stage,
       attempt: task.attempt,
       vars,
+      blobs: stageBlobs,
       ...(task.ledger === undefined ? {} : { ledger: task.ledger }),
       ...(secrets === undefined ? {} : { secrets }),
       ...(measured ? { reportMetrics: (reported: TaskMetrics) => void (metrics = reported) } : {})
