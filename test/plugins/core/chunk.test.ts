@@ -20,8 +20,10 @@ const sampleCorpus = runStage(ingest, { sources: [sampleDir] }, info).pipe(
 const decodeDocuments = (corpus: { readonly documents: ReadonlyArray<unknown> }) =>
   Schema.decodeUnknownEffect(Schema.Array(DocumentSchema))(corpus.documents).pipe(Effect.map((documents) => ({ documents })))
 
-const chunksOf = (corpus: { readonly documents: ReadonlyArray<unknown> }, options: { readonly size?: number; readonly overlap?: number } = {}) =>
-  runStage(chunk, { documents: corpus.documents, ...options }, info).pipe(Effect.flatMap(decodeChunks))
+const chunksOf = (
+  corpus: { readonly documents: ReadonlyArray<unknown> },
+  options: { readonly size?: number; readonly overlap?: number } = {}
+) => runStage(chunk, { documents: corpus.documents, ...options }, info).pipe(Effect.flatMap(decodeChunks))
 
 /** The section a section path names. */
 const sectionAt = (document: Document, path: ReadonlyArray<string>): Section => {

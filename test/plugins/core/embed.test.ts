@@ -14,7 +14,12 @@ import { scriptedServer, sendJson, taskInfo } from "./fixtures-b/support.ts"
 import { runStage } from "../../support/stages.ts"
 
 /** What `embed` returns: one record per chunk. */
-type Embeddings = ReadonlyArray<{ readonly chunkId: string; readonly provider: string; readonly model: string; readonly vector: ReadonlyArray<number> }>
+type Embeddings = ReadonlyArray<{
+  readonly chunkId: string
+  readonly provider: string
+  readonly model: string
+  readonly vector: ReadonlyArray<number>
+}>
 
 const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => a.reduce((sum, value, index) => sum + value * b[index]!, 0)
 const norm = (vector: ReadonlyArray<number>) => Math.sqrt(cosine(vector, vector))

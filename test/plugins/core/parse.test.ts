@@ -85,7 +85,10 @@ describe("core.parse", () => {
       })
       assert.strictEqual(count, sampleFiles.length)
       assert.strictEqual((state.documents as ReadonlyArray<unknown>).length, sampleFiles.length)
-      yield* sameWhenMapped(parse, { whole: { payloads }, batches: [{ payloads: payloads.slice(0, 3) }, { payloads: payloads.slice(3) }, { payloads: [] }] })
+      yield* sameWhenMapped(parse, {
+        whole: { payloads },
+        batches: [{ payloads: payloads.slice(0, 3) }, { payloads: payloads.slice(3) }, { payloads: [] }]
+      })
     })
   )
 
