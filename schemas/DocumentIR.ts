@@ -90,10 +90,15 @@ export class Chunk extends Schema.Class<Chunk>("switchyard/Chunk")({
   start: Offset,
   end: Offset,
   /** Titles from the top section down to the one holding the chunk. */
-  sectionPath: Schema.Array(Schema.String)
+  sectionPath: Schema.Array(Schema.String),
+  /**
+   * How many characters at its start it shares with the document's previous chunk (0 or absent when none), so a
+   * reader of one chunk alone can tell what the previous chunk already covers.
+   */
+  overlap: Schema.optionalKey(Offset)
 }) {}
 
-/** Every document `parse` produced in a run, passed on as one value. */
+/** A list of documents as one value (the core stages pass documents as a plain list). */
 export class Corpus extends Schema.Class<Corpus>("switchyard/Corpus")({
   documents: Schema.Array(Document)
 }) {}

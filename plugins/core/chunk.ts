@@ -1,21 +1,24 @@
 /**
- * `core/core.chunk`: cuts every document of a corpus into chunks of at most
+ * `core/core.chunk`: cuts each document of a list into chunks of at most
  * `size` characters that overlap by at most `overlap`, for embedding and
  * retrieval. A chunk never crosses a section boundary: each section's own
  * paragraphs are chunked apart from its subsections', preferring paragraph,
  * then sentence, then word breaks. Every chunk keeps its offsets into the
  * document text (`text === document.text.slice(start, end)`), its id
- * `<documentId>:<index>` and the titles of the sections holding it.
+ * `<documentId>:<index>`, the titles of the sections holding it and how much
+ * it shares with the previous chunk. Each document is cut on its own, so
+ * the stage can be mapped over documents: the chunks of a batch of documents
+ * are the concatenation of each document's chunks.
  */
 import { Effect, Schema } from "effect"
 import { defineStage } from "@switchyard/sdk"
-import { Chunk, Corpus } from "@switchyard/schemas/DocumentIR"
-import type { Document, Paragraph, Section } from "@switchyard/schemas/DocumentIR"
+import { Chunk, Document } from "@switchyard/schemas/DocumentIR"
+import type { Paragraph, Section } from "@switchyard/schemas/DocumentIR"
 import { chunkSpans } from "./internal/chunkSpans.ts"
 
 /** What `core.chunk` reads; the descriptions and defaults are what the registry advertises. */
 export const ChunkInput = Schema.Struct({
-  document: Corpus.annotate({ description: "The corpus core.parse produced." }),
+  documents: Schema.Array(Document).annotate({ description: "The documents core.parse produced (all of them, or a batch)." }),
   size: Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
     .annotate({ description: "Most characters in a chunk.", default: 800 })
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed(800))),
@@ -61,6 +64,7 @@ const chunkDocument = (document: Document, options: { readonly size: number; rea
       const spans = chunkSpans(document.text, region, { ...options, paragraphEnds: run.map((paragraph) => paragraph.end) })
       for (const { end, start } of spans) {
         const index = chunks.length
+        const previous = chunks[index - 1]
         chunks.push(
           new Chunk({
             id: `${document.id}:${index}`,
@@ -69,7 +73,9 @@ const chunkDocument = (document: Document, options: { readonly size: number; rea
             text: document.text.slice(start, end),
             start,
             end,
-            sectionPath
+            sectionPath,
+            // Only a prefix of this chunk that the previous one holds counts (a misordered section's runs may come back).
+            overlap: previous !== undefined && previous.start <= start && start < previous.end ? Math.min(previous.end, end) - start : 0
           })
         )
       }
@@ -80,10 +86,10 @@ const chunkDocument = (document: Document, options: { readonly size: number; rea
   return chunks
 }
 
-/** Chunks every document of the corpus. */
+/** `{ documents: Document[], size, overlap }` → `Chunk[]`, document by document in reading order. */
 export const chunk = defineStage({
   type: "core/core.chunk",
-  version: "1.0.0",
+  version: "2.0.0",
   description:
     "Splits documents into overlapping chunks of bounded size that never cross a section boundary, with offsets and section paths.",
   plugin: "core",
@@ -93,5 +99,5 @@ export const chunk = defineStage({
   dependencies: ["core/core.parse"],
   inputs: ChunkInput,
   outputs: Schema.Array(Chunk),
-  run: ({ document, overlap, size }) => document.documents.flatMap((doc) => chunkDocument(doc, { size, overlap }))
+  run: ({ documents, overlap, size }) => documents.flatMap((document) => chunkDocument(document, { size, overlap }))
 })

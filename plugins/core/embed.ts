@@ -1,17 +1,20 @@
 /**
  * `core/core.embed`: turns chunks into vectors with a pluggable provider
  * (offline feature hashing by default, or an OpenAI-compatible endpoint) and
- * sets the batch in `embedding_batch` for `index`.
+ * sets a list in `embeddings` for `index`: one record per chunk, in chunk
+ * order, each with its chunk id, vector, provider and model. A chunk's vector
+ * does not depend on the other chunks in the call, so the stage can be
+ * mapped over chunks in batches.
  */
 import { Effect, Schema } from "effect"
 import { defineStage } from "@switchyard/sdk"
 import { Chunk } from "@switchyard/schemas/DocumentIR"
-import { EmbeddingBatch } from "./internal/embedding/batch.ts"
+import { ChunkEmbedding } from "./internal/embedding/chunkEmbedding.ts"
 import { ProviderSettings, providerFor } from "./internal/embedding/settings.ts"
 
 /** The inputs of `core/core.embed`. */
 export const EmbedInputs = Schema.Struct({
-  chunks: Schema.Array(Chunk).annotate({ description: "The chunks core.chunk produced." }),
+  chunks: Schema.Array(Chunk).annotate({ description: "The chunks core.chunk produced (all of them, or a batch)." }),
   /** Which embedder to use. @default { kind: "hashing", dimensions: 256 } */
   provider: ProviderSettings.annotate({
     description:
@@ -20,36 +23,30 @@ export const EmbedInputs = Schema.Struct({
   }).pipe(Schema.withDecodingDefaultKey(Effect.succeed({ kind: "hashing" as const, dimensions: 256 })))
 })
 
-/** `{ chunks, provider }` → `{ provider, model, dimensions, vectors: [{ chunkId, vector }] }`. */
+/** `{ chunks, provider }` → `[{ chunkId, provider, model, vector }]`, one per chunk. */
 export const embed = defineStage({
   type: "core/core.embed",
-  version: "1.0.0",
+  version: "2.0.0",
   description:
     "Embeds chunks as vectors: lexical feature hashing by default (offline, deterministic, not semantic), or an OpenAI-compatible /embeddings endpoint.",
   plugin: "core",
-  stateKey: "embedding_batch",
+  stateKey: "embeddings",
   output: "set",
-  count: "length(vectors)",
+  count: "length",
   dependencies: ["core/core.chunk"],
   timeout: 300_000,
   // The OpenAI-compatible provider calls out, with its key as `apiKey: "{{ secrets.OPENAI_API_KEY }}"`.
   capabilities: { network: true, secrets: ["OPENAI_API_KEY"] },
   inputs: EmbedInputs,
-  outputs: EmbeddingBatch,
+  outputs: Schema.Array(ChunkEmbedding),
   run: ({ chunks, provider: settings }, { signal }) =>
     Effect.gen(function* () {
+      if (chunks.length === 0) return []
       const provider = providerFor(settings)
       const vectors = yield* provider.embed(
         chunks.map((chunk) => chunk.text),
         signal
       )
-      // With no chunks there is no vector to measure; 0 tells `index` there is nothing to store.
-      const dimensions = vectors[0]?.length ?? settings.dimensions ?? 0
-      return {
-        provider: provider.kind,
-        model: provider.model,
-        dimensions,
-        vectors: chunks.map((chunk, index) => ({ chunkId: chunk.id, vector: vectors[index]! }))
-      }
+      return chunks.map((chunk, index) => ({ chunkId: chunk.id, provider: provider.kind, model: provider.model, vector: vectors[index]! }))
     })
 })

@@ -3,7 +3,15 @@
  * and claims (sentence-level rules linking two entities) in chunks, with
  * offsets in the document's text, and unpacks them into `entities` and
  * `claims`. The vocabulary comes inline, from a YAML file, or both merged.
- * Chunks that overlap do not report the same mention or claim twice.
+ *
+ * Chunks that overlap do not report the same mention or claim twice, and
+ * which chunk reports it depends on that chunk alone: a chunk leaves out
+ * what lies wholly in the part it shares with the previous chunk (its
+ * `overlap`), which that chunk holds whole and reports. So extracting chunk
+ * by chunk, or in any batches, and concatenating gives exactly what one call
+ * over every chunk gives, and the stage can be mapped over chunks. (Chunks
+ * without `overlap`, from other chunkers, are instead deduplicated within
+ * one call, which holds only when a document's chunks come in one call.)
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
@@ -17,7 +25,7 @@ import { loadVocabulary, mergeVocabularies, regexProblems, Vocabulary, Vocabular
 
 /** The inputs of `core/core.extract`: chunks, plus a vocabulary file and/or inline dictionaries, patterns and claim rules. */
 export const ExtractInputs = Schema.Struct({
-  chunks: Schema.Array(Chunk).annotate({ description: "The chunks core.chunk produced." }),
+  chunks: Schema.Array(Chunk).annotate({ description: "The chunks core.chunk produced (all of them, or a batch)." }),
   /** Path of a vocabulary YAML file (see examples/config/medical-vocabulary.yaml), relative to the working directory. */
   vocabulary: Schema.optionalKey(
     Schema.String.annotate({
@@ -38,7 +46,7 @@ const stageType = "core/core.extract"
 /** `{ chunks, vocabulary?, dictionaries, patterns, claims }` → `{ entities, claims }`. */
 export const extract = defineStage({
   type: stageType,
-  version: "1.0.0",
+  version: "1.1.0",
   description:
     "Finds entities (dictionary terms as whole words, regular expression patterns) and sentence-level claims between them in chunks.",
   plugin: "core",
@@ -68,12 +76,17 @@ export const extract = defineStage({
         return true
       }
       for (const chunk of chunks) {
+        // What ends inside the shared prefix is wholly in the previous chunk, which reports it.
+        const own = ({ end }: { readonly end: number }) => end > chunk.start + (chunk.overlap ?? 0)
         const mentions = findEntities(chunk)
         for (const mention of mentions) {
-          if (firstTime(`entity ${chunk.documentId} ${mention.id} ${mention.start} ${mention.end}`)) entities.push(mention)
+          if (own(mention) && firstTime(`entity ${chunk.documentId} ${mention.id} ${mention.start} ${mention.end}`)) entities.push(mention)
         }
+        // Claims are found among all the chunk's mentions, owned or not, so a sentence gives the same claims in any chunk.
         for (const claim of findClaims(chunk, mentions)) {
-          if (firstTime(`claim ${chunk.documentId} ${claim.predicate} ${claim.subject} ${claim.object} ${claim.start}`)) found.push(claim)
+          if (own(claim) && firstTime(`claim ${chunk.documentId} ${claim.predicate} ${claim.subject} ${claim.object} ${claim.start}`)) {
+            found.push(claim)
+          }
         }
       }
       return { entities, claims: found }

@@ -1,18 +1,22 @@
 /**
- * `core/core.index`: stores an embedding batch in the on-disk vector store
+ * `core/core.index`: stores chunk embeddings in the on-disk vector store
  * (SQLite with sqlite-vec), upserting by chunk id so indexing the same
- * document again replaces its vectors, and sets a receipt in `index_receipt`.
+ * document again replaces its vectors, and sets the ids of the chunks it
+ * indexed in `indexed_chunks`. Each call is one transaction, safe beside
+ * other processes writing the same file, so the stage can be mapped over
+ * embeddings in batches: the ids of every batch concatenate to those one
+ * call over everything returns.
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import { defineStage, StageError } from "@switchyard/sdk"
-import { EmbeddingBatch } from "./internal/embedding/batch.ts"
-import { collectionPattern, openVectorStore } from "./internal/vectorStore.ts"
+import { ChunkEmbedding } from "./internal/embedding/chunkEmbedding.ts"
+import { collectionPattern, openVectorStore, VectorStoreError } from "./internal/vectorStore.ts"
 
 /** The inputs of `core/core.index`. */
 export const IndexInputs = Schema.Struct({
-  /** The `embed` output, usually `{{ state.embedding_batch }}`. */
-  embeddings: EmbeddingBatch.annotate({ description: "The embedding batch core.embed produced." }),
+  /** The `embed` output, usually `{{ state.embeddings }}`. */
+  embeddings: Schema.Array(ChunkEmbedding).annotate({ description: "The embeddings core.embed produced (all of them, or a batch)." }),
   /** Path of the store file, relative to the working directory. @default ".switchyard/index.db" */
   store: Schema.String.pipe(Schema.check(Schema.isNonEmpty()))
     .annotate({ description: "Path of the SQLite vector store, relative to the working directory.", default: ".switchyard/index.db" })
@@ -25,30 +29,20 @@ export const IndexInputs = Schema.Struct({
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed("chunks")))
 })
 
-/** What `index` reports. */
-export const IndexReceipt = Schema.Struct({
-  /** Absolute path of the store file. */
-  store: Schema.String,
-  collection: Schema.String,
-  dimensions: Schema.Int,
-  chunks_indexed: Schema.Int,
-  /** Vectors in the collection after this write (of this dimension). */
-  total_in_collection: Schema.Int
-})
-
-/** `{ embeddings, store, collection }` → `{ store, collection, dimensions, chunks_indexed, total_in_collection }`. */
+/** `{ embeddings, store, collection }` → the ids of the chunks indexed, in order. */
 export const index = defineStage({
   type: "core/core.index",
-  version: "1.0.0",
-  description: "Upserts chunk vectors into an on-disk sqlite-vec store, one vec0 table per collection and dimension.",
+  version: "2.0.0",
+  description:
+    "Upserts chunk vectors into an on-disk sqlite-vec store, one vec0 table per collection and dimension, in one transaction per call; returns the ids indexed.",
   plugin: "core",
-  stateKey: "index_receipt",
+  stateKey: "indexed_chunks",
   output: "set",
-  count: "field(chunks_indexed)",
+  count: "length",
   dependencies: ["core/core.embed"],
   timeout: 120_000,
   inputs: IndexInputs,
-  outputs: IndexReceipt,
+  outputs: Schema.Array(Schema.String),
   run: ({ collection, embeddings, store }) =>
     Effect.acquireUseRelease(
       Effect.try({
@@ -60,25 +54,13 @@ export const index = defineStage({
       }),
       (vectors) =>
         Effect.try({
-          try: () => {
-            const written =
-              embeddings.vectors.length === 0
-                ? 0
-                : vectors.upsert({
-                    collection,
-                    dimensions: embeddings.dimensions,
-                    origin: { provider: embeddings.provider, model: embeddings.model },
-                    vectors: embeddings.vectors
-                  })
-            return {
-              store: vectors.path,
-              collection,
-              dimensions: embeddings.dimensions,
-              chunks_indexed: written,
-              total_in_collection: vectors.count(collection, embeddings.vectors.length === 0 ? undefined : embeddings.dimensions)
-            }
-          },
-          catch: (error) => error
+          try: () => vectors.upsert({ collection, embeddings }),
+          catch: (error) =>
+            error instanceof VectorStoreError
+              ? error
+              : new StageError({
+                  message: `core/core.index: writing to ${vectors.path} failed: ${error instanceof Error ? error.message : String(error)}`
+                })
         }),
       (vectors) => Effect.sync(() => vectors.close())
     )

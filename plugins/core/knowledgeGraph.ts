@@ -2,8 +2,19 @@
  * `core/core.knowledge-graph`: writes documents, chunks, entities and claims
  * into the embedded graph store as nodes (`Document`, `Chunk`, `Entity`,
  * `Claim`) and edges (`HAS_CHUNK`, `MENTIONS`, `SUBJECT`, `OBJECT`, `FROM`),
- * with idempotent upserts, and sets a receipt in `graph_receipt` counting
- * the rows that really changed.
+ * with idempotent upserts in one transaction per call, and unpacks the ids
+ * of the nodes and edges it inserted or changed into `graph_nodes` and
+ * `graph_edges`.
+ *
+ * The chunk is the unit of work: a call writes the given chunks, their
+ * documents, and the entities and claims found in them (those of other
+ * chunks are left to the call that gets those chunks), plus a node for every
+ * given document. Every row a call writes is then described in full by that
+ * call, so however the chunks are split into batches, written one after
+ * another or at once by several processes, each row is inserted once and
+ * reported by the one call that inserted it: the concatenated ids equal
+ * those of one call over everything. Map it over `chunks`, passing the
+ * entities, claims and documents whole.
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
@@ -22,9 +33,11 @@ export const DocumentRef = Schema.Struct({
 
 /** The inputs of `core/core.knowledge-graph`. */
 export const KnowledgeGraphInputs = Schema.Struct({
-  chunks: Schema.Array(Chunk).annotate({ description: "The chunks core.chunk produced." }),
-  entities: Schema.Array(Entity).annotate({ description: "The entities core.extract produced." }),
-  claims: Schema.Array(Claim).annotate({ description: "The claims core.extract produced." }),
+  chunks: Schema.Array(Chunk).annotate({ description: "The chunks to write (all of them, or a batch) with what was found in them." }),
+  entities: Schema.Array(Entity).annotate({
+    description: "The entities core.extract produced; those found in the given chunks are written."
+  }),
+  claims: Schema.Array(Claim).annotate({ description: "The claims core.extract produced; those found in the given chunks are written." }),
   /** Titles and sources for the Document nodes; documents named only by chunks get a bare node. @default [] */
   documents: Schema.Array(DocumentRef)
     .annotate({ description: "Documents ({ id, title?, source? }, or parsed documents) for the Document nodes.", default: [] })
@@ -35,22 +48,22 @@ export const KnowledgeGraphInputs = Schema.Struct({
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed(".switchyard/graph.db")))
 })
 
-/** What `knowledge-graph` reports. */
-export const GraphReceipt = Schema.Struct({
-  /** Absolute path of the store file. */
-  store: Schema.String,
-  /** Nodes inserted or changed by this write. */
-  nodes_written: Schema.Int,
-  /** Edges inserted or changed by this write. */
-  edges_written: Schema.Int,
-  nodes_total: Schema.Int,
-  edges_total: Schema.Int
+/** What `knowledge-graph` returns; unpacked into the `graph_nodes` and `graph_edges` slots. */
+export const GraphWritten = Schema.Struct({
+  /** Ids of the nodes this call inserted or changed, such as `Entity:drug:metformin`. */
+  graph_nodes: Schema.Array(Schema.String),
+  /** Ids of the edges this call inserted or changed: `<source> -[<type>]-> <target>`. */
+  graph_edges: Schema.Array(Schema.String)
 })
 
 type Inputs = typeof KnowledgeGraphInputs.Type
 
-/** The nodes and edges for the inputs, each once. */
+/** The nodes and edges for the inputs, each once: the given documents, and the given chunks with what was found in them. */
 const graphOf = (input: Pick<Inputs, "chunks" | "entities" | "claims" | "documents">) => {
+  const given = new Set(input.chunks.map((chunk) => chunk.id))
+  // A claim's entity may be mentioned only in another chunk (or batch): it is still written in full, so every
+  // write of a node says the same and no batch order can make a node count twice (inserted bare, then changed).
+  const known = new Map(input.entities.map((entity) => [entity.id, { kind: entity.kind, name: entity.name }]))
   const nodes = new Map<string, GraphNode>()
   const edges = new Map<string, GraphEdge>()
   const addNode = (label: string, id: string, properties: Record<string, unknown>) => {
@@ -81,14 +94,15 @@ const graphOf = (input: Pick<Inputs, "chunks" | "entities" | "claims" | "documen
   }
   const mentions = new Map<string, number>()
   for (const entity of input.entities) {
+    if (!given.has(entity.chunkId)) continue
     const node = addNode("Entity", entity.id, { kind: entity.kind, name: entity.name })
-    // A chunk the inputs do not describe still gets a (bare) node, so no edge dangles.
-    const chunk = addNode("Chunk", entity.chunkId, {})
+    const chunk = nodeId("Chunk", entity.chunkId)
     const key = `${chunk}\u0000${node}`
     mentions.set(key, (mentions.get(key) ?? 0) + 1)
     addEdge(chunk, "MENTIONS", node, { count: mentions.get(key) })
   }
   for (const claim of input.claims) {
+    if (!given.has(claim.chunkId)) continue
     const node = addNode("Claim", claim.id, {
       predicate: claim.predicate,
       subject: claim.subject,
@@ -98,26 +112,27 @@ const graphOf = (input: Pick<Inputs, "chunks" | "entities" | "claims" | "documen
       start: claim.start,
       end: claim.end
     })
-    addEdge(node, "SUBJECT", addNode("Entity", claim.subject, {}))
-    addEdge(node, "OBJECT", addNode("Entity", claim.object, {}))
-    addEdge(node, "FROM", addNode("Chunk", claim.chunkId, {}))
+    addEdge(node, "SUBJECT", addNode("Entity", claim.subject, known.get(claim.subject) ?? {}))
+    addEdge(node, "OBJECT", addNode("Entity", claim.object, known.get(claim.object) ?? {}))
+    addEdge(node, "FROM", nodeId("Chunk", claim.chunkId))
   }
   return { nodes: [...nodes.values()], edges: [...edges.values()] }
 }
 
-/** `{ chunks, entities, claims, documents?, store }` → `{ store, nodes_written, edges_written, nodes_total, edges_total }`. */
+/** `{ chunks, entities, claims, documents?, store }` → `{ graph_nodes, graph_edges }`: the ids this call inserted or changed. */
 export const knowledgeGraph = defineStage({
   type: "core/core.knowledge-graph",
-  version: "1.0.0",
-  description: "Writes documents, chunks, entities and claims into an embedded SQLite graph store with idempotent upserts.",
+  version: "2.0.0",
+  description:
+    "Writes documents, chunks and the entities and claims found in those chunks into an embedded SQLite graph store with idempotent upserts; returns the ids of the nodes and edges it wrote.",
   plugin: "core",
-  stateKey: "graph_receipt",
-  output: "set",
-  count: "field(nodes_written)",
+  stateKey: ["graph_nodes", "graph_edges"],
+  output: "unpack",
+  count: "length(graph_nodes)",
   dependencies: ["core/core.extract"],
   timeout: 120_000,
   inputs: KnowledgeGraphInputs,
-  outputs: GraphReceipt,
+  outputs: GraphWritten,
   run: (input) =>
     Effect.acquireUseRelease(
       Effect.try({
@@ -131,14 +146,7 @@ export const knowledgeGraph = defineStage({
         Effect.try({
           try: () => {
             const written = graph.write(graphOf(input))
-            const totals = graph.counts()
-            return {
-              store: graph.path,
-              nodes_written: written.nodesWritten,
-              edges_written: written.edgesWritten,
-              nodes_total: totals.nodes,
-              edges_total: totals.edges
-            }
+            return { graph_nodes: written.nodes, graph_edges: written.edges }
           },
           catch: (error) =>
             new StageError({

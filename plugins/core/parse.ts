@@ -1,13 +1,16 @@
 /**
- * `core/core.parse`: reads every payload into the Document IR (title, full
+ * `core/core.parse`: reads each payload into the Document IR (title, full
  * text, nested sections of paragraphs with offsets into the text, format
- * metadata) and passes the whole corpus on as one value. Plain text,
+ * metadata) and sets the list of documents, one per payload in payload
+ * order, in `documents`. A list in, a list out: parsing payloads in batches
+ * and concatenating the lists gives what one call over all of them gives,
+ * so the stage can be mapped over payloads. Plain text,
  * Markdown, HTML and PDF are understood; any other media type stops the
  * stage with an error naming the payload's source and media type.
  */
 import { Effect, Schema } from "effect"
 import { defineStage, StageError } from "@switchyard/sdk"
-import { Corpus, Document, Payload } from "@switchyard/schemas/DocumentIR"
+import { Document, Payload } from "@switchyard/schemas/DocumentIR"
 import type { ParsedBody } from "./internal/parsedBody.ts"
 import { decodeUtf8, payloadBytes } from "./internal/payloadBytes.ts"
 import { parseHtml } from "./internal/parseHtml.ts"
@@ -80,22 +83,21 @@ const parseOne = (payload: Payload, signal: AbortSignal): Effect.Effect<Document
   )
 }
 
-/** Parses every payload into one corpus of documents, in payload order. */
+/** `{ payloads: Payload[] }` → `Document[]`, one per payload, in payload order. */
 export const parse = defineStage({
   type: "core/core.parse",
-  version: "1.0.0",
-  description: "Parses plain text, Markdown, HTML and PDF payloads into documents with sections, paragraphs and offsets.",
+  version: "2.0.0",
+  description:
+    "Parses plain text, Markdown, HTML and PDF payloads into a list of documents with sections, paragraphs and offsets, one per payload.",
   plugin: "core",
-  stateKey: "document",
+  stateKey: "documents",
   output: "set",
-  count: "one",
+  count: "length",
   dependencies: ["core/core.ingest"],
   timeout: 120_000,
-  inputs: Schema.Struct({ payloads: Schema.Array(Payload).annotate({ description: "The payloads core.ingest produced." }) }),
-  outputs: Corpus,
-  run: ({ payloads }, { signal }) =>
-    Effect.map(
-      Effect.forEach(payloads, (payload) => parseOne(payload, signal), { concurrency: 4 }),
-      (documents) => new Corpus({ documents })
-    )
+  inputs: Schema.Struct({
+    payloads: Schema.Array(Payload).annotate({ description: "The payloads core.ingest produced (all of them, or a batch)." })
+  }),
+  outputs: Schema.Array(Document),
+  run: ({ payloads }, { signal }) => Effect.forEach(payloads, (payload) => parseOne(payload, signal), { concurrency: 4 })
 })

@@ -71,8 +71,8 @@ describe("document pipelines as separate processes", () => {
         const claims = lengthOf(state, "claims")
         assert.deepStrictEqual(counts, {
           ingest: 4,
-          parse: 1,
-          validate: 1,
+          parse: 4,
+          validate: 4,
           chunk: chunks,
           embed: chunks,
           index: chunks,
@@ -118,8 +118,8 @@ describe("document pipelines as separate processes", () => {
         assert.isAbove(counts.chunk!, 1)
         assert.strictEqual(counts.index, counts.chunk)
         assert.isAbove(counts.graph!, 0)
-        const document = (run.finished!.state as { document: { documents: ReadonlyArray<{ metadata: { pageCount: number } }> } }).document
-        assert.strictEqual(document.documents[0]!.metadata.pageCount, 2)
+        const { documents } = run.finished!.state as { documents: ReadonlyArray<{ metadata: { pageCount: number } }> }
+        assert.strictEqual(documents[0]!.metadata.pageCount, 2)
       }),
     120_000
   )

@@ -155,11 +155,11 @@ describe("the packages installed outside the repository", () => {
         const finished = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as {
           readonly kind: string
           readonly status: string
-          readonly state: { readonly greeting: unknown; readonly document: { readonly documents: ReadonlyArray<unknown> } }
+          readonly state: { readonly greeting: unknown; readonly documents: ReadonlyArray<unknown> }
         }
         assert.deepStrictEqual([finished.kind, finished.status], ["run.finished", "succeeded"])
         assert.deepStrictEqual(finished.state.greeting, { greeting: "Hello, Installed!" })
-        assert.lengthOf(finished.state.document.documents, 4)
+        assert.lengthOf(finished.state.documents, 4)
       }),
     240_000
   )

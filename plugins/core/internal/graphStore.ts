@@ -7,10 +7,12 @@
  * never erases what a fuller write stored), and a row is touched only when
  * it is new or the merge changes it, so the counts returned are the rows that
  * really changed; writing the same graph twice writes nothing the second time.
+ * Several processes may write one file at once (see `sqliteFile.ts`): each
+ * `write` is one transaction, so concurrent writes of overlapping graphs
+ * (the same entity from two batches) insert each row once, and only the
+ * write that inserted or changed a row reports it.
  */
-import { mkdirSync } from "node:fs"
-import { dirname } from "node:path"
-import { DatabaseSync } from "node:sqlite"
+import { ensureSchema, openSharedSqlite, writeTransaction } from "./sqliteFile.ts"
 
 /** A node to write or read. */
 export interface GraphNode {
@@ -39,10 +41,10 @@ export interface GraphNeighbour {
 /** An open graph store; `close` it when done. */
 export interface GraphStore {
   readonly path: string
-  /** Upserts nodes then edges in one transaction; returns how many rows were inserted or changed. */
+  /** Upserts nodes then edges in one transaction; returns the ids of the nodes and edges (see `edgeId`) it inserted or changed. */
   readonly write: (graph: { readonly nodes: ReadonlyArray<GraphNode>; readonly edges: ReadonlyArray<GraphEdge> }) => {
-    readonly nodesWritten: number
-    readonly edgesWritten: number
+    readonly nodes: Array<string>
+    readonly edges: Array<string>
   }
   readonly counts: () => { readonly nodes: number; readonly edges: number }
   readonly node: (id: string) => GraphNode | undefined
@@ -57,22 +59,28 @@ export interface GraphStore {
 /** The node id of a document, chunk, entity or claim: the label keeps ids of different kinds apart. */
 export const nodeId = (label: string, id: string): string => `${label}:${id}`
 
+/** The id an edge is reported by: `<source> -[<type>]-> <target>`. */
+export const edgeId = (edge: Pick<GraphEdge, "source" | "type" | "target">): string => `${edge.source} -[${edge.type}]-> ${edge.target}`
+
 const parse = (json: unknown): Record<string, unknown> => JSON.parse(String(json)) as Record<string, unknown>
 
 /** Opens (creating when needed) the store at `path`. */
 export const openGraphStore = (path: string): GraphStore => {
-  mkdirSync(dirname(path), { recursive: true })
-  const db = new DatabaseSync(path)
-  db.exec("PRAGMA journal_mode = WAL")
-  db.exec("PRAGMA busy_timeout = 10000")
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, label TEXT NOT NULL, properties TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS edges (
-      source TEXT NOT NULL, target TEXT NOT NULL, type TEXT NOT NULL, properties TEXT NOT NULL,
-      PRIMARY KEY (source, target, type)
-    );
-    CREATE INDEX IF NOT EXISTS edges_by_target ON edges (target, type);
-  `)
+  const db = openSharedSqlite(path)
+  try {
+    ensureSchema(
+      db,
+      `CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, label TEXT NOT NULL, properties TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS edges (
+        source TEXT NOT NULL, target TEXT NOT NULL, type TEXT NOT NULL, properties TEXT NOT NULL,
+        PRIMARY KEY (source, target, type)
+      );
+      CREATE INDEX IF NOT EXISTS edges_by_target ON edges (target, type);`
+    )
+  } catch (error) {
+    db.close()
+    throw error
+  }
   // Properties are stored as SQLite's minified JSON so a merge that adds nothing compares equal, and the
   // WHERE clause makes an unchanged row a no-op: `changes` counts only real writes.
   const upsertNode = db.prepare(`
@@ -94,22 +102,15 @@ export const openGraphStore = (path: string): GraphStore => {
 
   return {
     path,
-    write: ({ edges, nodes }) => {
-      db.exec("BEGIN IMMEDIATE")
-      try {
-        let nodesWritten = 0
-        let edgesWritten = 0
-        for (const node of nodes) nodesWritten += Number(upsertNode.run(node.id, node.label, JSON.stringify(node.properties)).changes)
-        for (const edge of edges) {
-          edgesWritten += Number(upsertEdge.run(edge.source, edge.target, edge.type, JSON.stringify(edge.properties ?? {})).changes)
-        }
-        db.exec("COMMIT")
-        return { nodesWritten, edgesWritten }
-      } catch (error) {
-        db.exec("ROLLBACK")
-        throw error
-      }
-    },
+    write: ({ edges, nodes }) =>
+      writeTransaction(db, () => ({
+        nodes: nodes
+          .filter((node) => Number(upsertNode.run(node.id, node.label, JSON.stringify(node.properties)).changes) > 0)
+          .map((node) => node.id),
+        edges: edges
+          .filter((edge) => Number(upsertEdge.run(edge.source, edge.target, edge.type, JSON.stringify(edge.properties ?? {})).changes) > 0)
+          .map(edgeId)
+      })),
     counts: () => ({
       nodes: Number(db.prepare("SELECT count(*) AS n FROM nodes").get()?.n ?? 0),
       edges: Number(db.prepare("SELECT count(*) AS n FROM edges").get()?.n ?? 0)

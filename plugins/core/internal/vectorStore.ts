@@ -4,15 +4,16 @@
  * virtual table (`vec_<collection>_<dimensions>`, cosine distance) keyed by
  * chunk id; a `collections` table records which provider and model filled it,
  * so vectors from different embedders are never mixed in one table. Writes
- * are upserts by chunk id, one transaction per batch, so indexing the same
- * chunks again replaces their vectors instead of adding rows.
+ * are upserts by chunk id, so indexing the same chunks again replaces their
+ * vectors instead of adding rows. Several processes may write one file at
+ * once (see `sqliteFile.ts`): each `upsert` is one transaction, tables
+ * included, so a batch lands whole or not at all.
  */
-import { mkdirSync } from "node:fs"
-import { dirname } from "node:path"
-import { DatabaseSync } from "node:sqlite"
+import type { StatementSync } from "node:sqlite"
 import { Schema } from "effect"
 import * as sqliteVec from "sqlite-vec"
-import type { ChunkVector } from "./embedding/batch.ts"
+import type { ChunkEmbedding } from "./embedding/chunkEmbedding.ts"
+import { ensureSchema, openSharedSqlite, writeTransaction } from "./sqliteFile.ts"
 
 /** A collection name: it becomes part of a table name. */
 export const collectionPattern = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
@@ -32,14 +33,11 @@ export interface Neighbour {
 /** An open store; `close` it when done. */
 export interface VectorStore {
   readonly path: string
-  /** Upserts `vectors` (all of `dimensions` length) in batches of `batchSize`, one transaction each; returns how many were written. */
-  readonly upsert: (options: {
-    readonly collection: string
-    readonly dimensions: number
-    readonly origin: CollectionOrigin
-    readonly vectors: ReadonlyArray<ChunkVector>
-    readonly batchSize?: number
-  }) => number
+  /**
+   * Upserts `embeddings` into `collection` (each into the table of its vector's length) in one transaction;
+   * returns the ids of the chunks written, in order.
+   */
+  readonly upsert: (options: { readonly collection: string; readonly embeddings: ReadonlyArray<ChunkEmbedding> }) => Array<string>
   /** Number of vectors in a collection (of one dimension, or of all). */
   readonly count: (collection: string, dimensions?: number) => number
   /** The `k` chunks nearest to `vector` by cosine distance, nearest first. */
@@ -71,14 +69,17 @@ const asBlob = (vector: ReadonlyArray<number>): Float32Array => Float32Array.fro
 
 /** Opens (creating when needed) the store at `path`. */
 export const openVectorStore = (path: string): VectorStore => {
-  mkdirSync(dirname(path), { recursive: true })
-  const db = new DatabaseSync(path, { allowExtension: true })
-  sqliteVec.load(db)
-  db.exec("PRAGMA journal_mode = WAL")
-  db.exec("PRAGMA busy_timeout = 10000")
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS collections (name TEXT NOT NULL, dimensions INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (name, dimensions))"
-  )
+  const db = openSharedSqlite(path, { allowExtension: true })
+  try {
+    sqliteVec.load(db)
+    ensureSchema(
+      db,
+      "CREATE TABLE IF NOT EXISTS collections (name TEXT NOT NULL, dimensions INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, PRIMARY KEY (name, dimensions))"
+    )
+  } catch (error) {
+    db.close()
+    throw error
+  }
 
   const originOf = (collection: string, dimensions: number): CollectionOrigin | undefined => {
     const row = db.prepare("SELECT provider, model FROM collections WHERE name = ? AND dimensions = ?").get(collection, dimensions)
@@ -101,22 +102,10 @@ export const openVectorStore = (path: string): VectorStore => {
     } else if (existing.provider !== origin.provider || existing.model !== origin.model) {
       throw new VectorStoreError({
         collection,
-        message: `collection "${collection}" (${dimensions} dimensions) holds vectors from ${existing.provider}/${existing.model}, found a batch from ${origin.provider}/${origin.model}; use another collection`
+        message: `collection "${collection}" (${dimensions} dimensions) holds vectors from ${existing.provider}/${existing.model}, found vectors from ${origin.provider}/${origin.model}; use another collection`
       })
     }
     return table
-  }
-
-  const transaction = <A>(work: () => A): A => {
-    db.exec("BEGIN IMMEDIATE")
-    try {
-      const result = work()
-      db.exec("COMMIT")
-      return result
-    } catch (error) {
-      db.exec("ROLLBACK")
-      throw error
-    }
   }
 
   const dimensionsOf = (collection: string): Array<number> =>
@@ -127,27 +116,51 @@ export const openVectorStore = (path: string): VectorStore => {
 
   return {
     path,
-    upsert: ({ batchSize = 256, collection, dimensions, origin, vectors }) => {
-      const wrong = vectors.findIndex((item) => item.vector.length !== dimensions)
-      if (wrong !== -1) {
+    upsert: ({ collection, embeddings }) => {
+      tableOf(collection, 0)
+      const empty = embeddings.findIndex((item) => item.vector.length === 0)
+      if (empty !== -1) {
         throw new VectorStoreError({
           collection,
-          message: `vectors[${wrong}] (chunk ${vectors[wrong]!.chunkId}): expected ${dimensions} dimensions, found ${vectors[wrong]!.vector.length}`
+          message: `embeddings[${empty}] (chunk ${embeddings[empty]!.chunkId}): the vector is empty`
         })
       }
-      const table = transaction(() => ensureTable(collection, dimensions, origin))
-      // vec0 tables have no ON CONFLICT: an upsert is a delete then an insert, inside one transaction.
-      const remove = db.prepare(`DELETE FROM "${table}" WHERE chunk_id = ?`)
-      const insert = db.prepare(`INSERT INTO "${table}" (chunk_id, embedding) VALUES (?, ?)`)
-      for (let start = 0; start < vectors.length; start += batchSize) {
-        transaction(() => {
-          for (const { chunkId, vector } of vectors.slice(start, start + batchSize)) {
-            remove.run(chunkId)
-            insert.run(chunkId, asBlob(vector))
+      if (embeddings.length === 0) return []
+      return writeTransaction(db, () => {
+        // vec0 tables have no ON CONFLICT: an upsert is a delete then an insert, inside the one transaction.
+        const tables = new Map<
+          number,
+          { readonly origin: CollectionOrigin; readonly remove: StatementSync; readonly insert: StatementSync }
+        >()
+        const tableFor = (item: ChunkEmbedding, position: number) => {
+          const dimensions = item.vector.length
+          const known = tables.get(dimensions)
+          if (known === undefined) {
+            const origin = { provider: item.provider, model: item.model }
+            const table = ensureTable(collection, dimensions, origin)
+            const made = {
+              origin,
+              remove: db.prepare(`DELETE FROM "${table}" WHERE chunk_id = ?`),
+              insert: db.prepare(`INSERT INTO "${table}" (chunk_id, embedding) VALUES (?, ?)`)
+            }
+            tables.set(dimensions, made)
+            return made
           }
+          if (known.origin.provider !== item.provider || known.origin.model !== item.model) {
+            throw new VectorStoreError({
+              collection,
+              message: `embeddings[${position}] (chunk ${item.chunkId}) is from ${item.provider}/${item.model}, but collection "${collection}" (${dimensions} dimensions) holds vectors from ${known.origin.provider}/${known.origin.model}; use another collection`
+            })
+          }
+          return known
+        }
+        embeddings.forEach((item, position) => {
+          const { insert, remove } = tableFor(item, position)
+          remove.run(item.chunkId)
+          insert.run(item.chunkId, asBlob(item.vector))
         })
-      }
-      return vectors.length
+        return embeddings.map((item) => item.chunkId)
+      })
     },
     count: (collection, dimensions) =>
       (dimensions === undefined ? dimensionsOf(collection) : dimensionsOf(collection).filter((known) => known === dimensions)).reduce(

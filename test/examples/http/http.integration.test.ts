@@ -111,14 +111,14 @@ name: mixed
 stages:
   - { name: ingest, type: ingest, inputs: { sources: ["{{ inputs.doc }}"] } }
   - { name: parse, type: parse, depends_on: [ingest], inputs: { payloads: "{{ state.payloads }}" } }
-  - { name: chunk, type: chunk, depends_on: [parse], config: { size: 300, overlap: 30 }, inputs: { document: "{{ state.document }}" } }
+  - { name: chunk, type: chunk, depends_on: [parse], config: { size: 300, overlap: 30 }, inputs: { documents: "{{ state.documents }}" } }
   - name: notify
     type: acme/http.request
     depends_on: [chunk]
     inputs:
       method: POST
       url: "{{ inputs.url }}"
-      body: "parsed {{ state.document.documents.0.title }} into chunks starting with {{ state.chunks.0.id }}"
+      body: "parsed {{ state.documents.0.title }} into chunks starting with {{ state.chunks.0.id }}"
 `,
           { url: `${url}/hook`, doc: join(repoRoot, "examples", "data", "metformin.md") }
         )
@@ -126,12 +126,12 @@ stages:
         expect({ status: finished.status, error: finished.error }).toEqual({ status: "succeeded", error: undefined })
         const state = finished.state as {
           chunks: ReadonlyArray<{ id: string }>
-          document: { documents: ReadonlyArray<{ title: string }> }
+          documents: ReadonlyArray<{ title: string }>
           response: { status: number; body: string }
         }
         expect(state.chunks.length).toBeGreaterThan(1)
         const echoed = JSON.parse(state.response.body) as { body: string }
-        expect(echoed.body).toBe(`parsed ${state.document.documents[0]!.title} into chunks starting with ${state.chunks[0]!.id}`)
+        expect(echoed.body).toBe(`parsed ${state.documents[0]!.title} into chunks starting with ${state.chunks[0]!.id}`)
         const ranOn = new Map(events.filter((event) => event.kind === "stage.finished").map((event) => [event.stage, event.count] as const))
         expect([...ranOn.keys()].sort()).toEqual(["chunk", "ingest", "notify", "parse"])
         expect(ranOn.get("chunk")).toBe(state.chunks.length)

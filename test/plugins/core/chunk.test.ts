@@ -3,19 +3,27 @@ import { Effect, Schema } from "effect"
 import { chunk } from "../../../plugins/core/chunk.ts"
 import { ingest } from "../../../plugins/core/ingest.ts"
 import { parse } from "../../../plugins/core/parse.ts"
-import { Chunk, Corpus } from "../../../schemas/DocumentIR.ts"
+import { Chunk, Document as DocumentSchema } from "../../../schemas/DocumentIR.ts"
 import type { Document, Section } from "../../../schemas/DocumentIR.ts"
+import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"
 import { applyByMetadata, failureOf, info, sampleDir } from "./fixtures/support.ts"
 import { runStage } from "../../support/stages.ts"
 
 const decodeChunks = Schema.decodeUnknownEffect(Schema.Array(Chunk))
 
+/** The sample documents, as `parse` sets them in the run state. */
 const sampleCorpus = runStage(ingest, { sources: [sampleDir] }, info).pipe(
-  Effect.flatMap((payloads) => runStage(parse, { payloads }, info))
+  Effect.flatMap((payloads) => runStage(parse, { payloads }, info)),
+  Effect.map((documents) => ({ documents: documents as ReadonlyArray<unknown> }))
 )
 
-const chunksOf = (corpus: unknown, options: { readonly size?: number; readonly overlap?: number } = {}) =>
-  runStage(chunk, { document: corpus, ...options }, info).pipe(Effect.flatMap(decodeChunks))
+const decodeDocuments = (corpus: { readonly documents: ReadonlyArray<unknown> }) =>
+  Schema.decodeUnknownEffect(Schema.Array(DocumentSchema))(corpus.documents).pipe(Effect.map((documents) => ({ documents })))
+
+const chunksOf = (
+  corpus: { readonly documents: ReadonlyArray<unknown> },
+  options: { readonly size?: number; readonly overlap?: number } = {}
+) => runStage(chunk, { documents: corpus.documents, ...options }, info).pipe(Effect.flatMap(decodeChunks))
 
 /** The section a section path names. */
 const sectionAt = (document: Document, path: ReadonlyArray<string>): Section => {
@@ -58,6 +66,8 @@ const assertChunking = (
       const paragraph = section.paragraphs.find((candidate) => candidate.start <= piece.end && piece.end <= candidate.end)!
       assert.isTrue(piece.end === paragraph.end || isSpace(document.text[piece.end]), `${where} ends mid-word`)
       const previous = own[index - 1]
+      const shared = previous !== undefined && previous.start <= piece.start && piece.start < previous.end ? previous.end - piece.start : 0
+      assert.strictEqual(piece.overlap, shared, `${where} shares ${shared} characters with the chunk before it`)
       if (previous !== undefined && previous.sectionPath.join("\u0000") === piece.sectionPath.join("\u0000")) {
         assert.isAbove(piece.start, previous.start, where)
         assert.isAtMost(previous.end - piece.start, options.overlap, `${where} overlaps ${previous.id} too much`)
@@ -97,11 +107,11 @@ const corpusOf = (paragraphs: ReadonlyArray<string>) => {
 describe("core.chunk", () => {
   it.effect("declares its metadata and sets the chunks slot, counted by length", () =>
     Effect.gen(function* () {
-      const output = yield* runStage(chunk, { document: yield* sampleCorpus }, info)
+      const output = yield* runStage(chunk, { documents: (yield* sampleCorpus).documents }, info)
       const { count, metadata, slot } = yield* applyByMetadata(chunk, output)
       assert.deepStrictEqual(
-        [metadata.type, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
-        ["core/core.chunk", "chunks", "set", "length", ["core/core.parse"]]
+        [metadata.type, metadata.version, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
+        ["core/core.chunk", "2.0.0", "chunks", "set", "length", ["core/core.parse"]]
       )
       assert.deepStrictEqual(slot, output)
       assert.strictEqual(count, (output as ReadonlyArray<unknown>).length)
@@ -114,7 +124,7 @@ describe("core.chunk", () => {
       const corpus = yield* sampleCorpus
       const defaults = yield* chunksOf(corpus)
       assert.deepStrictEqual(defaults, yield* chunksOf(corpus, { size: 800, overlap: 100 }))
-      const { documents } = yield* Schema.decodeUnknownEffect(Corpus)(corpus)
+      const { documents } = yield* decodeDocuments(corpus)
       const metformin = documents.find((document) => document.title === "Metformin")!
       assert.deepStrictEqual(
         defaults.filter((piece) => piece.documentId === metformin.id).map((piece) => piece.sectionPath.join(" > ")),
@@ -139,13 +149,26 @@ describe("core.chunk", () => {
     it.effect(`cuts the samples at size ${options.size} with overlap ${options.overlap} without crossing a section`, () =>
       Effect.gen(function* () {
         const corpus = yield* sampleCorpus
-        const { documents } = yield* Schema.decodeUnknownEffect(Corpus)(corpus)
+        const { documents } = yield* decodeDocuments(corpus)
         const chunks = yield* chunksOf(corpus, options)
         assert.isAbove(chunks.length, documents.length * 4)
         assertChunking(documents, chunks, options)
       })
     )
   }
+
+  it.effect("chunking the documents one by one, or two at a time, and concatenating gives what chunking them all gives", () =>
+    Effect.gen(function* () {
+      const { documents } = yield* sampleCorpus
+      for (const size of [1, 2]) {
+        const { count } = yield* sameWhenMapped(chunk, {
+          whole: { documents, size: 200, overlap: 40 },
+          batches: batchesOf(documents, size).map((batch) => ({ documents: batch, size: 200, overlap: 40 }))
+        })
+        assert.isAbove(count, documents.length * 4)
+      }
+    })
+  )
 
   it.effect("prefers a paragraph break, then a sentence end, then a space", () =>
     Effect.gen(function* () {
@@ -190,10 +213,10 @@ describe("core.chunk", () => {
   it.effect("refuses an overlap not below the size, and a size below one, naming the field", () =>
     Effect.gen(function* () {
       const corpus = corpusOf(["Lisinopril 10 mg once daily."])
-      const overlap = failureOf(yield* Effect.exit(runStage(chunk, { document: corpus, size: 100, overlap: 100 }, info)))
+      const overlap = failureOf(yield* Effect.exit(runStage(chunk, { documents: corpus.documents, size: 100, overlap: 100 }, info)))
       assert.deepStrictEqual([overlap.tag, overlap.path, overlap.retryable], ["InvalidInputError", "overlap", false])
       assert.include(overlap.message, "expected less than size (100), found 100")
-      const size = failureOf(yield* Effect.exit(runStage(chunk, { document: corpus, size: 0, overlap: 0 }, info)))
+      const size = failureOf(yield* Effect.exit(runStage(chunk, { documents: corpus.documents, size: 0, overlap: 0 }, info)))
       assert.deepStrictEqual([size.tag, size.path], ["InvalidInputError", "size"])
     })
   )

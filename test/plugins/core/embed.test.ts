@@ -7,16 +7,19 @@ import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
 import { countOutput } from "../../../services/scheduler/internal/countOutput.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
+import { sampleCorpus } from "./fixtures-b/corpus.ts"
+import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"
 import { httpServer } from "../../support/httpServer.ts"
 import { scriptedServer, sendJson, taskInfo } from "./fixtures-b/support.ts"
 import { runStage } from "../../support/stages.ts"
 
-interface Batch {
+/** What `embed` returns: one record per chunk. */
+type Embeddings = ReadonlyArray<{
+  readonly chunkId: string
   readonly provider: string
   readonly model: string
-  readonly dimensions: number
-  readonly vectors: ReadonlyArray<{ readonly chunkId: string; readonly vector: ReadonlyArray<number> }>
-}
+  readonly vector: ReadonlyArray<number>
+}>
 
 const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => a.reduce((sum, value, index) => sum + value * b[index]!, 0)
 const norm = (vector: ReadonlyArray<number>) => Math.sqrt(cosine(vector, vector))
@@ -30,17 +33,17 @@ const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
 const fakeEmbedding = (text: string) => [text.length, text.split(/\s+/).length, 1]
 
 describe("core/core.embed", () => {
-  it.effect("declares its metadata: state key, set output, count of vectors, after chunk", () =>
+  it.effect("declares its metadata: state key, set output, count of embeddings, after chunk", () =>
     Effect.gen(function* () {
       const metadata = yield* Schema.decodeUnknownEffect(StageMetadata)(JSON.parse(JSON.stringify(embed.metadata)))
       expect(metadata).toMatchObject({
         type: "core/core.embed",
         plugin: "core",
-        version: "1.0.0",
+        version: "2.0.0",
         runtime: "inline",
-        stateKey: "embedding_batch",
+        stateKey: "embeddings",
         output: "set",
-        count: "length(vectors)",
+        count: "length",
         dependencies: ["core/core.chunk"]
       })
     })
@@ -49,19 +52,33 @@ describe("core/core.embed", () => {
   it.effect("hashes every chunk into a deterministic unit vector of 256 dimensions by default", () =>
     Effect.gen(function* () {
       const chunks = careChunks()
-      const output = (yield* runStage(embed, { chunks }, taskInfo())) as unknown as Batch
-      expect(output.provider).toBe("hashing")
-      expect(output.dimensions).toBe(256)
-      expect(output.vectors.map((item) => item.chunkId)).toEqual(chunks.map((chunk) => chunk.id))
-      for (const { vector } of output.vectors) {
+      const output = (yield* runStage(embed, { chunks }, taskInfo())) as unknown as Embeddings
+      expect(output.map((item) => item.chunkId)).toEqual(chunks.map((chunk) => chunk.id))
+      for (const { model, provider, vector } of output) {
+        expect([provider, model]).toEqual(["hashing", "hashing-unigram-256"])
         expect(vector).toHaveLength(256)
         expect(norm(vector)).toBeCloseTo(1, 10)
       }
       expect(yield* runStage(embed, { chunks }, taskInfo())).toEqual(output)
+      expect(yield* runStage(embed, { chunks: [] }, taskInfo())).toEqual([])
 
       expect(countOutput(embed.metadata.count, output)).toBe(chunks.length)
       const applied = applyOutput({ chunks }, { stateKey: embed.metadata.stateKey, mode: embed.metadata.output, output })
-      expect(applied._tag === "Applied" && applied.state.embedding_batch).toEqual(output)
+      expect(applied._tag === "Applied" && applied.state.embeddings).toEqual(output)
+    })
+  )
+
+  it.effect("embedding the sample chunks one by one, or in threes, and concatenating gives what embedding them all gives", () =>
+    Effect.gen(function* () {
+      const { chunks } = yield* sampleCorpus
+      const provider = { kind: "hashing", dimensions: 128 }
+      for (const size of [1, 3]) {
+        const { count } = yield* sameWhenMapped(embed, {
+          whole: { chunks, provider },
+          batches: batchesOf(chunks, size).map((batch) => ({ chunks: batch, provider }))
+        })
+        expect(count).toBe(chunks.length)
+      }
     })
   )
 
@@ -96,7 +113,7 @@ describe("core/core.embed", () => {
         embed,
         { chunks, provider: { kind: "openai", endpoint: `${server.url}/v1/`, model: "test-embed", apiKey: "sk-test", batchSize: 3 } },
         taskInfo()
-      )) as unknown as Batch
+      )) as unknown as Embeddings
       expect(chunks.length).toBe(8)
       expect(server.requests.map((request) => JSON.parse(request.body).input.length)).toEqual([3, 3, 2])
       for (const request of server.requests) {
@@ -104,8 +121,9 @@ describe("core/core.embed", () => {
         expect(request.headers.authorization).toBe("Bearer sk-test")
         expect(JSON.parse(request.body).model).toBe("test-embed")
       }
-      expect(output).toMatchObject({ provider: "openai", model: "test-embed", dimensions: 3 })
-      expect(output.vectors).toEqual(chunks.map((chunk) => ({ chunkId: chunk.id, vector: fakeEmbedding(chunk.text) })))
+      expect(output).toEqual(
+        chunks.map((chunk) => ({ chunkId: chunk.id, provider: "openai", model: "test-embed", vector: fakeEmbedding(chunk.text) }))
+      )
       expect(countOutput(embed.metadata.count, output)).toBe(chunks.length)
     }).pipe(Effect.scoped)
   )
@@ -123,10 +141,10 @@ describe("core/core.embed", () => {
         embed,
         { chunks, provider: { kind: "openai", endpoint: server.url, model: "m", backoffMs: 5 } },
         taskInfo()
-      )) as unknown as Batch
+      )) as unknown as Embeddings
       expect(server.requests).toHaveLength(3)
       expect(server.requests[0]!.headers.authorization).toBeUndefined()
-      expect(output.vectors).toHaveLength(2)
+      expect(output).toHaveLength(2)
     }).pipe(Effect.scoped)
   )
 

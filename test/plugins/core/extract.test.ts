@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Schema } from "effect"
+import { chunk } from "../../../plugins/core/chunk.ts"
 import { extract } from "../../../plugins/core/extract.ts"
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import type { StageFailure } from "../../../sdk/defineStage.ts"
@@ -10,6 +11,7 @@ import { countOutput } from "../../../services/scheduler/internal/countOutput.ts
 import { careChunks, fixtureText, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"
 import { runStage } from "../../support/stages.ts"
 
 interface Mention {
@@ -64,7 +66,7 @@ describe("core/core.extract", () => {
       expect(metadata).toMatchObject({
         type: "core/core.extract",
         plugin: "core",
-        version: "1.0.0",
+        version: "1.1.0",
         runtime: "inline",
         stateKey: ["entities", "claims"],
         output: "unpack",
@@ -222,6 +224,52 @@ describe("core/core.extract", () => {
         "condition:angioedema@64"
       ])
       expect(claims.map((claim) => claim.predicate)).toEqual(["treats", "causes"])
+    })
+  )
+
+  it.effect("leaves what lies wholly in a chunk's overlap to the previous chunk, so each chunk alone reports the same", () =>
+    Effect.gen(function* () {
+      const text = "Lisinopril is prescribed for hypertension. Lisinopril can cause angioedema."
+      const chunks = [
+        { ...chunkOf(text.slice(0, 60), "d:0", 0), overlap: 0 },
+        { ...chunkOf(text.slice(30), "d:1", 30), documentId: "d", index: 1, overlap: 30 }
+      ]
+      const whole = yield* run({ chunks, vocabulary })
+      expect(whole.entities.map((entity) => `${entity.id}@${entity.start} in ${entity.chunkId}`)).toEqual([
+        "drug:lisinopril@0 in d:0",
+        "condition:hypertension@29 in d:0",
+        "drug:lisinopril@43 in d:0",
+        "condition:angioedema@64 in d:1"
+      ])
+      expect(whole.claims.map((claim) => `${claim.predicate} in ${claim.chunkId}`)).toEqual(["treats in d:0", "causes in d:1"])
+      // The second "Lisinopril" (43..53) lies wholly in the overlap (30..60): d:1 leaves it to d:0, even when alone.
+      const [first, second] = yield* Effect.forEach(chunks, (chunk) => run({ chunks: [chunk], vocabulary }))
+      expect([...first!.entities, ...second!.entities]).toEqual(whole.entities)
+      expect([...first!.claims, ...second!.claims]).toEqual(whole.claims)
+    })
+  )
+
+  it.live("extracting the sample chunks one by one, or in threes, and concatenating gives what extracting them all gives", () =>
+    Effect.gen(function* () {
+      const { chunks } = yield* sampleCorpus
+      for (const size of [1, 3]) {
+        const { state } = yield* sameWhenMapped(extract, {
+          whole: { chunks, vocabulary },
+          batches: batchesOf(chunks, size).map((batch) => ({ chunks: batch, vocabulary }))
+        })
+        // The counts the example pipeline reports for the sample corpus.
+        expect([(state.entities as ReadonlyArray<unknown>).length, (state.claims as ReadonlyArray<unknown>).length]).toEqual([54, 16])
+      }
+      // Cut finer, chunks overlap more often; each still reports only what is its own.
+      const documents = (yield* sampleCorpus).documents
+      const small = (yield* runStage(chunk, { documents, size: 150, overlap: 50 }, taskInfo())) as unknown as ReadonlyArray<{
+        readonly overlap: number
+      }>
+      expect(small.filter((piece) => piece.overlap > 0).length).toBeGreaterThan(5)
+      yield* sameWhenMapped(extract, {
+        whole: { chunks: small, vocabulary },
+        batches: small.map((piece) => ({ chunks: [piece], vocabulary }))
+      })
     })
   )
 

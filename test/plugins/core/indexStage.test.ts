@@ -12,17 +12,29 @@ import type { ChunkJson } from "./fixtures-b/chunks.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"
 import { runStage } from "../../support/stages.ts"
 
-interface Batch {
+/** What `embed` returns: one record per chunk. */
+type Embeddings = ReadonlyArray<{
+  readonly chunkId: string
   readonly provider: string
   readonly model: string
-  readonly dimensions: number
-  readonly vectors: ReadonlyArray<{ readonly chunkId: string; readonly vector: ReadonlyArray<number> }>
-}
+  readonly vector: ReadonlyArray<number>
+}>
 
 const embedded = (chunks: ReadonlyArray<ChunkJson>, provider: unknown = { kind: "hashing", dimensions: 64 }) =>
-  runStage(embed, { chunks, provider }, taskInfo()).pipe(Effect.map((output) => output as unknown as Batch))
+  runStage(embed, { chunks, provider }, taskInfo()).pipe(Effect.map((output) => output as unknown as Embeddings))
+
+const idsOf = (embeddings: Embeddings) => embeddings.map((item) => item.chunkId)
+
+/** How many vectors `collection` of the store at `path` holds. */
+const countIn = (path: string, collection = "chunks", dimensions?: number) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => openVectorStore(path)),
+    (vectors) => Effect.sync(() => vectors.count(collection, dimensions)),
+    (vectors) => Effect.sync(() => vectors.close())
+  )
 
 const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
   expect(Exit.isFailure(exit)).toBe(true)
@@ -36,16 +48,14 @@ describe("core/core.index", () => {
       expect(metadata).toMatchObject({
         type: "core/core.index",
         plugin: "core",
-        version: "1.0.0",
+        version: "2.0.0",
         runtime: "inline",
-        stateKey: "index_receipt",
+        stateKey: "indexed_chunks",
         output: "set",
-        count: "field(chunks_indexed)",
+        count: "length",
         dependencies: ["core/core.embed"]
       })
-      const defaults = Schema.decodeUnknownSync(IndexInputs)({
-        embeddings: { provider: "hashing", model: "m", dimensions: 2, vectors: [] }
-      })
+      const defaults = Schema.decodeUnknownSync(IndexInputs)({ embeddings: [] })
       expect([defaults.store, defaults.collection]).toEqual([".switchyard/index.db", "chunks"])
     })
   )
@@ -55,15 +65,17 @@ describe("core/core.index", () => {
       const store = join(yield* tempDir("index"), "nested", "index.db")
       const care = yield* embedded(careChunks())
       const first = yield* runStage(index, { embeddings: care, store }, taskInfo())
-      expect(first).toEqual({ store, collection: "chunks", dimensions: 64, chunks_indexed: 4, total_in_collection: 4 })
+      expect(first).toEqual(idsOf(care))
       expect(countOutput(index.metadata.count, first)).toBe(4)
       const applied = applyOutput({}, { stateKey: index.metadata.stateKey, mode: index.metadata.output, output: first })
-      expect(applied._tag === "Applied" && applied.state.index_receipt).toEqual(first)
+      expect(applied._tag === "Applied" && applied.state.indexed_chunks).toEqual(first)
+      expect(yield* countIn(store)).toBe(4)
 
-      const again = yield* runStage(index, { embeddings: care, store }, taskInfo())
-      expect(again).toMatchObject({ chunks_indexed: 4, total_in_collection: 4 })
-      const other = yield* runStage(index, { embeddings: yield* embedded(respiratoryChunks()), store }, taskInfo())
-      expect(other).toMatchObject({ chunks_indexed: 4, total_in_collection: 8 })
+      expect(yield* runStage(index, { embeddings: care, store }, taskInfo())).toEqual(idsOf(care))
+      expect(yield* countIn(store)).toBe(4)
+      const respiratory = yield* embedded(respiratoryChunks())
+      expect(yield* runStage(index, { embeddings: respiratory, store }, taskInfo())).toEqual(idsOf(respiratory))
+      expect(yield* countIn(store)).toBe(8)
     }).pipe(Effect.scoped)
   )
 
@@ -74,14 +86,14 @@ describe("core/core.index", () => {
       yield* runStage(index, { embeddings: batch, store, collection: "medical" }, taskInfo())
       const vectors = openVectorStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => vectors.close()))
-      for (const { chunkId, vector } of batch.vectors) {
+      for (const { chunkId, vector } of batch) {
         const [nearest, next] = vectors.query({ collection: "medical", vector, k: 2 })
         expect(nearest!.chunkId).toBe(chunkId)
         expect(nearest!.distance).toBeCloseTo(0, 5)
         expect(next!.distance).toBeGreaterThan(nearest!.distance)
       }
       const [pneumonia] = yield* embedded([{ ...respiratoryChunks()[0]!, id: "query", text: "amoxicillin for pneumonia" }]).pipe(
-        Effect.map((query) => query.vectors.map((item) => item.vector))
+        Effect.map((query) => query.map((item) => item.vector))
       )
       expect(vectors.query({ collection: "medical", vector: pneumonia!, k: 1 })[0]!.chunkId).toBe("respiratory:0")
       expect(vectors.query({ collection: "absent", vector: pneumonia!, k: 1 })).toEqual([])
@@ -94,14 +106,9 @@ describe("core/core.index", () => {
       const store = join(yield* tempDir("index"), "index.db")
       const { chunks, documents } = yield* sampleCorpus
       const batch = yield* embedded(chunks, { kind: "hashing", dimensions: 256, bigrams: true })
-      expect(yield* runStage(index, { embeddings: batch, store }, taskInfo())).toMatchObject({
-        chunks_indexed: chunks.length,
-        total_in_collection: chunks.length
-      })
-      expect(yield* runStage(index, { embeddings: batch, store }, taskInfo())).toMatchObject({
-        chunks_indexed: chunks.length,
-        total_in_collection: chunks.length
-      })
+      expect(yield* runStage(index, { embeddings: batch, store }, taskInfo())).toHaveLength(chunks.length)
+      expect(yield* runStage(index, { embeddings: batch, store }, taskInfo())).toHaveLength(chunks.length)
+      expect(yield* countIn(store)).toBe(chunks.length)
 
       const question = yield* embedded(
         [{ ...chunks[0]!, text: "Which antibiotic treats community-acquired pneumonia, at what dose and for how many days?" }],
@@ -113,9 +120,28 @@ describe("core/core.index", () => {
       )
       const vectors = openVectorStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => vectors.close()))
-      const [best] = vectors.query({ collection: "chunks", vector: question.vectors[0]!.vector, k: 3 })
+      const [best] = vectors.query({ collection: "chunks", vector: question[0]!.vector, k: 3 })
       const documentId = chunks.find((chunk) => chunk.id === best!.chunkId)!.documentId
       expect(documents.find((document) => document.id === documentId)!.title).toBe("Community-Acquired Pneumonia in Adults")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("indexing the sample embeddings one by one, or in fives, and concatenating gives what indexing them all gives", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("index")
+      const { chunks } = yield* sampleCorpus
+      const embeddings = yield* embedded(chunks, { kind: "hashing", dimensions: 128 })
+      for (const size of [1, 5]) {
+        const whole = join(dir, `whole-${size}.db`)
+        const mapped = join(dir, `mapped-${size}.db`)
+        const { count } = yield* sameWhenMapped(index, {
+          whole: { embeddings, store: whole },
+          batches: batchesOf(embeddings, size).map((batch) => ({ embeddings: batch, store: mapped })),
+          concurrent: true
+        })
+        expect(count).toBe(chunks.length)
+        expect([yield* countIn(whole), yield* countIn(mapped)]).toEqual([chunks.length, chunks.length])
+      }
     }).pipe(Effect.scoped)
   )
 
@@ -127,35 +153,42 @@ describe("core/core.index", () => {
       const mixed = failureOf(yield* Effect.exit(runStage(index, { embeddings: bigrams, store }, taskInfo())))
       expect(mixed).toMatchObject({ tag: "VectorStoreError", retryable: false })
       expect(mixed.message).toBe(
-        `collection "chunks" (64 dimensions) holds vectors from hashing/hashing-unigram-64, found a batch from hashing/hashing-unigram-bigram-64; use another collection`
+        `collection "chunks" (64 dimensions) holds vectors from hashing/hashing-unigram-64, found vectors from hashing/hashing-unigram-bigram-64; use another collection`
       )
-      expect(yield* runStage(index, { embeddings: bigrams, store, collection: "bigrams" }, taskInfo())).toMatchObject({
-        total_in_collection: 4
-      })
+      expect(yield* runStage(index, { embeddings: bigrams, store, collection: "bigrams" }, taskInfo())).toHaveLength(4)
+      expect(yield* countIn(store, "bigrams")).toBe(4)
       const wide = yield* embedded(careChunks().slice(0, 1), { kind: "hashing", dimensions: 128 })
-      expect(yield* runStage(index, { embeddings: wide, store }, taskInfo())).toMatchObject({ dimensions: 128, total_in_collection: 1 })
+      expect(yield* runStage(index, { embeddings: wide, store }, taskInfo())).toHaveLength(1)
+      expect([yield* countIn(store, "chunks", 128), yield* countIn(store, "chunks", 64)]).toEqual([1, 4])
+      // One call mixing two embedders of one dimension writes nothing at all.
+      const unigrams = yield* embedded(careChunks())
+      const mixedCall = failureOf(
+        yield* Effect.exit(runStage(index, { embeddings: [...wide, ...unigrams, ...bigrams], store, collection: "fresh" }, taskInfo()))
+      )
+      expect(mixedCall.message).toBe(
+        `embeddings[5] (chunk care:0) is from hashing/hashing-unigram-bigram-64, but collection "fresh" (64 dimensions) holds vectors from hashing/hashing-unigram-64; use another collection`
+      )
+      expect(yield* countIn(store, "fresh")).toBe(0)
     }).pipe(Effect.scoped)
   )
 
-  it.live("refuses a vector of the wrong length and a collection name that is not an identifier", () =>
+  it.live("refuses an empty vector and a collection name that is not an identifier", () =>
     Effect.gen(function* () {
       const store = join(yield* tempDir("index"), "index.db")
-      const batch = {
-        provider: "hashing",
-        model: "m",
-        dimensions: 3,
-        vectors: [
-          { chunkId: "a", vector: [1, 0, 0] },
-          { chunkId: "b", vector: [1, 0] }
-        ]
-      }
-      const wrong = failureOf(yield* Effect.exit(runStage(index, { embeddings: batch, store }, taskInfo())))
-      expect(wrong.message).toBe("vectors[1] (chunk b): expected 3 dimensions, found 2")
-      const badName = failureOf(yield* Effect.exit(runStage(index, { embeddings: batch, store, collection: "drop table" }, taskInfo())))
+      const batch = [
+        { chunkId: "a", provider: "hashing", model: "m", vector: [1, 0, 0] },
+        { chunkId: "b", provider: "hashing", model: "m", vector: [] }
+      ]
+      const empty = failureOf(yield* Effect.exit(runStage(index, { embeddings: batch, store }, taskInfo())))
+      expect(empty.tag).toBe("InvalidInputError")
+      expect(empty.message).toContain("embeddings")
+      const badName = failureOf(
+        yield* Effect.exit(runStage(index, { embeddings: batch.slice(0, 1), store, collection: "drop table" }, taskInfo()))
+      )
       expect(badName.tag).toBe("InvalidInputError")
       expect(badName.message).toContain("collection")
-      const empty = yield* runStage(index, { embeddings: { ...batch, vectors: [] }, store }, taskInfo())
-      expect(empty).toMatchObject({ chunks_indexed: 0, total_in_collection: 0 })
+      expect(yield* runStage(index, { embeddings: [], store }, taskInfo())).toEqual([])
+      expect(yield* countIn(store)).toBe(0)
     }).pipe(Effect.scoped)
   )
 })

@@ -10,6 +10,7 @@ import { countOutput } from "../../../services/scheduler/internal/countOutput.ts
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
+import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"
 import { runStage } from "../../support/stages.ts"
 
 interface Extracted {
@@ -17,12 +18,22 @@ interface Extracted {
   readonly claims: ReadonlyArray<{ readonly id: string }>
 }
 
-interface Receipt {
-  readonly nodes_written: number
-  readonly edges_written: number
-  readonly nodes_total: number
-  readonly edges_total: number
+/** What `knowledge-graph` returns: the ids it inserted or changed. */
+interface Written {
+  readonly graph_nodes: ReadonlyArray<string>
+  readonly graph_edges: ReadonlyArray<string>
 }
+
+const write = (input: Record<string, unknown>) =>
+  runStage(knowledgeGraph, input, taskInfo()).pipe(Effect.map((output) => output as unknown as Written))
+
+/** How many nodes and edges the store at `path` holds. */
+const totalsOf = (path: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => openGraphStore(path)),
+    (graph) => Effect.sync(() => graph.counts()),
+    (graph) => Effect.sync(() => graph.close())
+  )
 
 const documents = [
   { id: "care", title: "Managing type 2 diabetes and hypertension in primary care", source: "fixtures-b/cardiometabolic-care.md" },
@@ -47,11 +58,11 @@ describe("core/core.knowledge-graph", () => {
       expect(metadata).toMatchObject({
         type: "core/core.knowledge-graph",
         plugin: "core",
-        version: "1.0.0",
+        version: "2.0.0",
         runtime: "inline",
-        stateKey: "graph_receipt",
-        output: "set",
-        count: "field(nodes_written)",
+        stateKey: ["graph_nodes", "graph_edges"],
+        output: "unpack",
+        count: "length(graph_nodes)",
         dependencies: ["core/core.extract"]
       })
       expect(Schema.decodeUnknownSync(KnowledgeGraphInputs)({ chunks: [], entities: [], claims: [] })).toMatchObject({
@@ -70,22 +81,33 @@ describe("core/core.knowledge-graph", () => {
       const nodes = documents.length + chunks.length + entityIds.size + claims.length
       const edges = chunks.length + mentions.size + 3 * claims.length
 
-      const first = yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())
-      expect(first).toEqual({ store, nodes_written: nodes, edges_written: edges, nodes_total: nodes, edges_total: edges })
+      const first = yield* write({ chunks, entities, claims, documents, store })
+      expect([first.graph_nodes.length, first.graph_edges.length]).toEqual([nodes, edges])
+      expect(new Set(first.graph_nodes).size).toBe(nodes)
+      expect(first.graph_nodes).toContain("Entity:drug:metformin")
+      expect(first.graph_edges).toContain("Chunk:care:0 -[MENTIONS]-> Entity:drug:metformin")
+      expect(yield* totalsOf(store)).toEqual({ nodes, edges })
       expect(countOutput(knowledgeGraph.metadata.count, first)).toBe(nodes)
       const applied = applyOutput({}, { stateKey: knowledgeGraph.metadata.stateKey, mode: knowledgeGraph.metadata.output, output: first })
-      expect(applied._tag === "Applied" && applied.state.graph_receipt).toEqual(first)
+      expect(applied._tag === "Applied" && [applied.state.graph_nodes, applied.state.graph_edges]).toEqual([
+        first.graph_nodes,
+        first.graph_edges
+      ])
 
-      const again = yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())
-      expect(again).toEqual({ store, nodes_written: 0, edges_written: 0, nodes_total: nodes, edges_total: edges })
+      const again = yield* write({ chunks, entities, claims, documents, store })
+      expect(again).toEqual({ graph_nodes: [], graph_edges: [] })
       expect(countOutput(knowledgeGraph.metadata.count, again)).toBe(0)
       // Without documents the Document nodes are only referenced: their titles stay.
-      const bare = yield* runStage(knowledgeGraph, { chunks, entities, claims, store }, taskInfo())
-      expect(bare).toMatchObject({ nodes_written: 0, edges_written: 0 })
+      expect(yield* write({ chunks, entities, claims, store })).toEqual({ graph_nodes: [], graph_edges: [] })
 
       const edited = chunks.map((chunk) => (chunk.id === "care:1" ? { ...chunk, text: `${chunk.text} Review in three months.` } : chunk))
-      const changed = yield* runStage(knowledgeGraph, { chunks: edited, entities, claims, store }, taskInfo())
-      expect(changed).toMatchObject({ nodes_written: 1, edges_written: 0, nodes_total: nodes })
+      expect(yield* write({ chunks: edited, entities, claims, store })).toEqual({ graph_nodes: ["Chunk:care:1"], graph_edges: [] })
+      expect(yield* totalsOf(store)).toEqual({ nodes, edges })
+      // Entities and claims of chunks not given are left to the call that gets those chunks.
+      const elsewhere = join(yield* tempDir("graph"), "graph.db")
+      const careOnly = yield* write({ chunks: chunks.filter((chunk) => chunk.documentId === "care"), entities, claims, store: elsewhere })
+      expect(careOnly.graph_nodes.filter((id) => id.startsWith("Chunk:respiratory"))).toEqual([])
+      expect(careOnly.graph_edges.filter((id) => id.includes("Chunk:respiratory"))).toEqual([])
 
       const graph = openGraphStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
@@ -107,14 +129,12 @@ describe("core/core.knowledge-graph", () => {
         { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
         taskInfo()
       )) as unknown as Extracted
-      // The parsed documents go in whole, as `{{ state.document.documents }}` would pass them.
-      const first = (yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())) as unknown as Receipt
-      expect(first).toMatchObject({ nodes_total: first.nodes_written, edges_total: first.edges_written })
-      expect(yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())).toMatchObject({
-        nodes_written: 0,
-        edges_written: 0,
-        nodes_total: first.nodes_total
-      })
+      // The parsed documents go in whole, as `{{ state.documents }}` would pass them.
+      const first = yield* write({ chunks, entities, claims, documents, store })
+      // The counts the example pipeline reports for the sample corpus.
+      expect([first.graph_nodes.length, first.graph_edges.length]).toEqual([63, 115])
+      expect(yield* totalsOf(store)).toEqual({ nodes: 63, edges: 115 })
+      expect(yield* write({ chunks, entities, claims, documents, store })).toEqual({ graph_nodes: [], graph_edges: [] })
 
       const graph = openGraphStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
@@ -129,6 +149,38 @@ describe("core/core.knowledge-graph", () => {
         .filter((next) => next.node.properties.predicate === "treats")
         .map((next) => next.node.properties.subject)
       expect(new Set(treats)).toEqual(new Set(["drug:amoxicillin"]))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("writing the sample chunks one by one or in fours, in order or all at once, writes each node and edge once", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("graph")
+      const { chunks, documents } = yield* sampleCorpus
+      const { claims, entities } = (yield* runStage(
+        extract,
+        { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
+        taskInfo()
+      )) as unknown as Extracted
+      let run = 0
+      for (const [size, concurrent] of [
+        [1, false],
+        [4, false],
+        [1, true],
+        [4, true]
+      ] as const) {
+        run += 1
+        const whole = join(dir, `whole-${run}.db`)
+        const mapped = join(dir, `mapped-${run}.db`)
+        const { count, state } = yield* sameWhenMapped(knowledgeGraph, {
+          whole: { chunks, entities, claims, documents, store: whole },
+          batches: batchesOf(chunks, size).map((batch) => ({ chunks: batch, entities, claims, documents, store: mapped })),
+          concurrent,
+          // Batches written in another order, or at once, list what they wrote in another order.
+          unordered: true
+        })
+        expect([count, (state.graph_edges as ReadonlyArray<string>).length]).toEqual([63, 115])
+        expect(yield* totalsOf(mapped)).toEqual(yield* totalsOf(whole))
+      }
     }).pipe(Effect.scoped)
   )
 

@@ -6,12 +6,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { ingest } from "../../../plugins/core/ingest.ts"
 import { parse } from "../../../plugins/core/parse.ts"
-import { Corpus } from "../../../schemas/DocumentIR.ts"
+import { Document as DocumentSchema } from "../../../schemas/DocumentIR.ts"
 import type { Document, Section } from "../../../schemas/DocumentIR.ts"
+import { sameWhenMapped } from "./fixtures/fanOut.ts"
 import { applyByMetadata, failureOf, info, routesServer, sampleDir, sampleFiles } from "./fixtures/support.ts"
 import { runStage } from "../../support/stages.ts"
 
-const decodeCorpus = Schema.decodeUnknownEffect(Corpus)
+/** The documents `parse` returned, decoded, as `{ documents }`. */
+const decodeCorpus = (output: unknown) =>
+  Schema.decodeUnknownEffect(Schema.Array(DocumentSchema))(output).pipe(Effect.map((documents) => ({ documents })))
 
 const parseSources = (input: Record<string, unknown>) =>
   runStage(ingest, input, info).pipe(
@@ -59,17 +62,33 @@ const tempDir = Effect.acquireRelease(
 )
 
 describe("core.parse", () => {
-  it.effect("declares its metadata and sets the document slot to the corpus, counted as one", () =>
+  it.effect("declares its metadata and sets the documents slot to the list of documents, counted by length", () =>
     Effect.gen(function* () {
       const payloads = yield* runStage(ingest, { sources: [sampleDir] }, info)
       const output = yield* runStage(parse, { payloads }, info)
       const { count, metadata, slot } = yield* applyByMetadata(parse, output)
       assert.deepStrictEqual(
-        [metadata.type, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
-        ["core/core.parse", "document", "set", "one", ["core/core.ingest"]]
+        [metadata.type, metadata.version, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
+        ["core/core.parse", "2.0.0", "documents", "set", "length", ["core/core.ingest"]]
       )
       assert.deepStrictEqual(slot, output)
-      assert.strictEqual(count, 1)
+      assert.strictEqual(count, sampleFiles.length)
+    })
+  )
+
+  it.effect("parsing the payloads one by one and concatenating gives what parsing them all at once gives", () =>
+    Effect.gen(function* () {
+      const payloads = (yield* runStage(ingest, { sources: [sampleDir] }, info)) as ReadonlyArray<unknown>
+      const { count, state } = yield* sameWhenMapped(parse, {
+        whole: { payloads },
+        batches: payloads.map((payload) => ({ payloads: [payload] }))
+      })
+      assert.strictEqual(count, sampleFiles.length)
+      assert.strictEqual((state.documents as ReadonlyArray<unknown>).length, sampleFiles.length)
+      yield* sameWhenMapped(parse, {
+        whole: { payloads },
+        batches: [{ payloads: payloads.slice(0, 3) }, { payloads: payloads.slice(3) }, { payloads: [] }]
+      })
     })
   )
 

@@ -15,6 +15,7 @@ export interface ChunkJson {
   readonly start: number
   readonly end: number
   readonly sectionPath: ReadonlyArray<string>
+  readonly overlap?: number
 }
 
 /** The text of a fixture file. */

@@ -22,7 +22,7 @@ export interface DocumentJson {
 /** The sample corpus's documents and chunks (600 characters, 80 overlap, as the example pipeline cuts them). */
 export const sampleCorpus = Effect.gen(function* () {
   const payloads = yield* runStage(ingest, { sources: ["examples/data"] }, taskInfo())
-  const corpus = (yield* runStage(parse, { payloads }, taskInfo())) as unknown as { readonly documents: ReadonlyArray<DocumentJson> }
-  const chunks = (yield* runStage(chunk, { document: corpus, size: 600, overlap: 80 }, taskInfo())) as unknown as ReadonlyArray<ChunkJson>
-  return { documents: corpus.documents, chunks }
+  const documents = (yield* runStage(parse, { payloads }, taskInfo())) as unknown as ReadonlyArray<DocumentJson>
+  const chunks = (yield* runStage(chunk, { documents, size: 600, overlap: 80 }, taskInfo())) as unknown as ReadonlyArray<ChunkJson>
+  return { payloads, documents, chunks }
 })
