@@ -97,6 +97,11 @@ export class TaskSucceeded extends Schema.Class<TaskSucceeded>("switchyard/TaskS
   ...resultFields,
   status: Schema.Literal("succeeded"),
   output: Schema.optionalKey(Schema.Json),
+  /**
+   * The output's count by the stage type's `count` metadata, when the executor counted it:
+   * it does when it stored the output as blobs, whose content the scheduler does not read.
+   */
+  count: Schema.optionalKey(Schema.Number),
   ...measuredFields
 }) {}
 

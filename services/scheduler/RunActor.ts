@@ -25,9 +25,9 @@ import type { RunRecord, StageRun } from "@switchyard/schemas/RunRecord"
 import type { RegisteredStage } from "@switchyard/schemas/Registry"
 import type { Pipeline, PipelineStage } from "@switchyard/schemas/Pipeline"
 import type { StageMetadata } from "@switchyard/schemas/StageMetadata"
-import type { TaskResult, TaskRun } from "@switchyard/schemas/Task"
+import type { TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
 import { applyOutput } from "./internal/applyOutput.ts"
-import { countOutput } from "./internal/countOutput.ts"
+import { countOutput } from "@switchyard/schemas/Count"
 import { itemIndexOf, itemRange, itemTaskId } from "./internal/itemTasks.ts"
 import { resolveTemplates } from "./internal/template.ts"
 
@@ -307,7 +307,7 @@ export const onResult = (
       )
       return draft.done()
     }
-    const count = countOutput(metadata.count, result.output ?? null)
+    const count = countOf(record, stage, result)
     draft.record.state = applied.state as RunDoc["state"]
     draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId, ...measured })
     draft.index.succeeded++
@@ -348,6 +348,15 @@ const backoffOf = (policy: PolicyDoc | undefined, attempt: number): number => {
   const factor = policy?.factor ?? defaultFactor
   return Math.min(policy?.max_backoff_ms ?? defaultMaxBackoffMs, base * factor ** (attempt - 1))
 }
+
+/**
+ * A succeeded task's output count: the executor's when it counted (it does for outputs it stored
+ * as blobs) and the pipeline does not override the type's `count`, else counted here.
+ */
+const countOf = (record: RunDoc, stage: StageDoc, result: typeof TaskSucceeded.Encoded): number =>
+  result.count !== undefined && stage.metadata === undefined
+    ? result.count
+    : countOutput(metadataOf(record, stage).count, result.output ?? null)
 
 /** A failure as events carry it: tag, message and its structured fields. */
 const eventError = (error: FailureDoc) => ({
@@ -660,7 +669,7 @@ const onItemResult = (
     fillWindow(draft, stage.name)
   }
   if (result.status === "succeeded") {
-    finishTask(countOutput(metadataOf(record, stage).count, result.output ?? null), false)
+    finishTask(countOf(record, stage, result), false)
     return draft.done()
   }
   const error =

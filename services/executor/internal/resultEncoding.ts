@@ -24,7 +24,7 @@ export interface ResultFields {
 
 /** How the stage ended, with what its runtime measured when it measures anything. */
 export type Outcome = (
-  | { readonly status: "succeeded"; readonly output: Schema.Json }
+  | { readonly status: "succeeded"; readonly output: Schema.Json; readonly count?: number }
   | { readonly status: "failed"; readonly error: TaskFailure }
   | { readonly status: "waiting"; readonly waiting: TaskWaiting }
 ) & { readonly metrics?: TaskMetrics }

@@ -63,6 +63,7 @@ import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
 import { makeStageBlobs } from "./stageBlobs.ts"
+import { countOutput } from "@switchyard/schemas/Count"
 import { makeMasker, maskValue, renderSecrets, secretKeys } from "./secrets.ts"
 import { renderVars, varKeys } from "./vars.ts"
 
@@ -288,7 +289,12 @@ export const makeTaskHandler = (options: {
       // Big outputs leave as blob references; the result then carries only those.
       return externalize(outcome.output, settings.blobThreshold).pipe(
         Effect.provideService(BlobStore, blobs),
-        Effect.map((output): Outcome => ({ ...outcome, output: output as Schema.Json })),
+        // Counted here: the scheduler does not read what went to the blob store.
+        Effect.map((output): Outcome => ({
+          ...outcome,
+          output: output as Schema.Json,
+          count: countOutput(countExpr(task), outcome.output)
+        })),
         Effect.catch((error) =>
           Effect.succeed<Outcome>({
             ...failedWith(
@@ -304,6 +310,12 @@ export const makeTaskHandler = (options: {
       )
     }
     return publishEncoded(message, task, outcome, fields, full, subject)
+  }
+
+  /** The `count` metadata of the task's stage type (`none` for a type this executor does not know). */
+  const countExpr = (task: TaskRun): string => {
+    const definition = catalog.get(task.stageType)
+    return definition._tag === "Some" ? definition.value.metadata.count : "none"
   }
 
   const publishEncoded = (

@@ -109,8 +109,20 @@ export const makeFanOut = (options: {
       const metadata = metadataOf(doc, run)
       const skipped = new Set(tally.skipped)
       const indexes = Array.from({ length: tally.tasks }, (_, index) => index).filter((index) => !skipped.has(index))
-      const outputs = yield* Effect.forEach(indexes, (index) => readOutput(doc.runId, stage, index), { concurrency: readConcurrency })
       const keys = metadata.stateKey === null ? [] : typeof metadata.stateKey === "string" ? [metadata.stateKey] : metadata.stateKey
+      // `unpack` concatenates each task's fields: a field the executor stored as a blob is read back to splice it in.
+      const unpacked = (output: unknown) =>
+        metadata.output !== "unpack" || output === null || typeof output !== "object" || Array.isArray(output)
+          ? Effect.succeed(output)
+          : Effect.map(
+              Effect.forEach(keys, (key) =>
+                Effect.map(contentOf((output as Record<string, unknown>)[key]), (value) => [key, value] as const)
+              ),
+              (fields) => ({ ...(output as Record<string, unknown>), ...Object.fromEntries(fields) })
+            )
+      const outputs = yield* Effect.forEach(indexes, (index) => Effect.flatMap(readOutput(doc.runId, stage, index), unpacked), {
+        concurrency: readConcurrency
+      })
       const reads = metadata.output === "append" || metadata.output === "merge"
       const seen: Record<string, unknown> = {}
       const current: Record<string, unknown> = {}

@@ -7,7 +7,7 @@
  * template is never rendered again. `{{ vars.KEY }}` and `{{ secrets.KEY }}`
  * are left as they are, for the executor. `\{{` writes a literal `{{`.
  */
-import { readPath } from "./jsonPath.ts"
+import { readPath } from "@switchyard/schemas/JsonPath"
 
 /** Values templates can reference. */
 export interface TemplateScope {

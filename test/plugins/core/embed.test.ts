@@ -5,7 +5,7 @@ import { hashingVector, wordsOf } from "../../../plugins/core/internal/embedding
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
-import { countOutput } from "../../../services/scheduler/internal/countOutput.ts"
+import { countOutput } from "../../../schemas/Count.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"

@@ -6,7 +6,7 @@ import { nodeId, openGraphStore } from "../../../plugins/core/internal/graphStor
 import { KnowledgeGraphInputs, knowledgeGraph } from "../../../plugins/core/knowledgeGraph.ts"
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
-import { countOutput } from "../../../services/scheduler/internal/countOutput.ts"
+import { countOutput } from "../../../schemas/Count.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"

@@ -19,6 +19,9 @@ import { StageError } from "../../../schemas/Stage.ts"
 import { eventually } from "../../support/eventually.ts"
 import { isKind } from "../../support/events.ts"
 import { makeStack } from "./harness.ts"
+import { BlobStore } from "../../../services/bus/BlobStore.ts"
+import { resolve } from "../../../services/bus/BlobJson.ts"
+import { isBlobRef } from "../../../schemas/Blob.ts"
 
 /** How many times each item ran, by run and item. */
 const runs = new Map<string, number>()
@@ -125,25 +128,32 @@ export const fanOutSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknow
       )
     )
 
-    it.live("gives each slot of an unpack stage the concatenation of the tasks' fields", () =>
-      run(
-        Effect.gen(function* () {
-          const stack = yield* makeStack("fanunpack")
-          yield* stack.registry
-          yield* stack.executor({ pool: "test", definitions: [square, spell] })
-          yield* stack.scheduler()
-          yield* stack.registered(["test.spell"])
-          const text = `
+    for (const blobThreshold of [64 * 1024, 16]) {
+      it.live(`gives each slot of an unpack stage the concatenation of the tasks' fields (blob threshold ${blobThreshold} bytes)`, () =>
+        run(
+          Effect.gen(function* () {
+            const stack = yield* makeStack("fanunpack")
+            yield* stack.registry
+            // With a tiny threshold every task's fields and every slot travel as blob references.
+            yield* stack.executor({ pool: "test", definitions: [square, spell], blobThreshold })
+            yield* stack.scheduler({ blobThreshold })
+            yield* stack.registered(["test.spell"])
+            const text = `
 name: spell
 inputs: { words: [ab, cde, f] }
 stages:
   - { name: spell, type: test.spell, for_each: "{{ inputs.words }}", inputs: { words: ["{{ item }}"] } }
 `
-          const { finished } = yield* stack.finished((yield* stack.submit(text)).runId!)
-          expect(finished.state).toEqual({ letters: ["a", "b", "c", "d", "e", "f"], lengths: [2, 3, 1] })
-        })
+            const { events, finished } = yield* stack.finished((yield* stack.submit(text)).runId!)
+            expect(finished.status).toBe("succeeded")
+            const state = yield* resolve(finished.state).pipe(Effect.provideService(BlobStore, stack.blobs))
+            expect(state).toEqual({ letters: ["a", "b", "c", "d", "e", "f"], lengths: [2, 3, 1] })
+            expect(isBlobRef(finished.state.letters)).toBe(blobThreshold < 64)
+            expect(events.find(isKind("stage.finished"))?.count).toBe(6)
+          })
+        )
       )
-    )
+    }
 
     it.live("retries a failed item on its own, and with on_item_failure: skip records a broken item as skipped", () =>
       run(

@@ -1,17 +1,21 @@
 /**
  * Counts a stage's output by its `count` metadata: `none`, `one`, `length`,
- * `length(path)`, `field(path)` or a sum of those.
+ * `length(path)`, `field(path)` or a sum of those. A list the executor
+ * stored as a blob counts by the `length` its reference carries.
  */
-import { readPath } from "./jsonPath.ts"
+import { isBlobRef } from "./Blob.ts"
+import { readPath } from "./JsonPath.ts"
 
 const lengthOf = (value: unknown): number =>
-  Array.isArray(value)
-    ? value.length
-    : typeof value === "string"
+  isBlobRef(value)
+    ? (value.length ?? 0)
+    : Array.isArray(value)
       ? value.length
-      : value !== null && typeof value === "object"
-        ? Object.keys(value).length
-        : 0
+      : typeof value === "string"
+        ? value.length
+        : value !== null && typeof value === "object"
+          ? Object.keys(value).length
+          : 0
 
 const term = (expression: string, output: unknown): number => {
   if (expression === "none") return 0
