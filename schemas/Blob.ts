@@ -8,8 +8,16 @@
  */
 import { Schema } from "effect"
 
-/** Media type of a JSON value stored as a blob; the only kind `resolve` replaces by its content. */
+/** Media type of a JSON value stored as a blob. */
 export const jsonMediaType = "application/json"
+
+/**
+ * Media type of a long JSON list stored in segments: the blob holds the JSON
+ * array of the segments' references (each an `application/json` array with
+ * its `length`), and the list is their concatenation. A reader fetches only
+ * the segments it needs; the reference's `length` is the list's.
+ */
+export const listMediaType = "application/vnd.switchyard.list+json"
 
 const digestPattern = /^sha256:[0-9a-f]{64}$/u
 
@@ -27,8 +35,13 @@ export const BlobRef = Schema.Struct({
   size: nonNegativeInt,
   /** Media type of the content, e.g. `application/json`. */
   mediaType: Schema.String,
-  /** Element count; present only when the content is a JSON array. */
-  length: Schema.optionalKey(nonNegativeInt)
+  /** Element count of what the reference stands for: the list, or the slice `from`..`to`. */
+  length: Schema.optionalKey(nonNegativeInt),
+  /** With `to`: the reference stands for the elements `from` to `to - 1` of the list it names. */
+  from: Schema.optionalKey(nonNegativeInt),
+  to: Schema.optionalKey(nonNegativeInt),
+  /** The reference stands for element `at` of the list it names. */
+  at: Schema.optionalKey(nonNegativeInt)
 })
 export type BlobRef = typeof BlobRef.Type
 
@@ -62,5 +75,22 @@ export const makeBlobRef = (options: {
   ...(options.length === undefined ? {} : { length: options.length })
 })
 
+/** True when the reference stands for part of the list it names (`from`/`to` or `at`). */
+export const isPartRef = (ref: BlobRef): boolean => ref.at !== undefined || ref.from !== undefined || ref.to !== undefined
+
+/** A reference to elements `from` to `to - 1` of the list `ref` names. */
+export const sliceRef = (ref: BlobRef, from: number, to: number): BlobRef => ({
+  $blob: ref.$blob,
+  size: ref.size,
+  mediaType: ref.mediaType,
+  length: to - from,
+  from,
+  to
+})
+
+/** A reference to element `at` of the list `ref` names. */
+export const elementRef = (ref: BlobRef, at: number): BlobRef => ({ $blob: ref.$blob, size: ref.size, mediaType: ref.mediaType, at })
+
 /** `sha256:ab12… (123 bytes, application/json)`: how errors and logs name a reference. */
-export const describeBlobRef = (ref: BlobRef): string => `${ref.$blob} (${ref.size} bytes, ${ref.mediaType})`
+export const describeBlobRef = (ref: BlobRef): string =>
+  `${ref.$blob} (${ref.size} bytes, ${ref.mediaType})${ref.at !== undefined ? ` element ${ref.at}` : ref.from !== undefined ? ` elements ${ref.from}..${ref.to}` : ""}`

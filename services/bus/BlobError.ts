@@ -21,12 +21,12 @@ export class BlobMissingError extends Schema.TaggedError<BlobMissingError>()("Bl
   }
 }
 
-/** The stored bytes do not match the reference (size, digest), or a JSON blob does not parse. */
+/** The stored bytes do not match the reference (size, digest), a JSON blob does not parse, or a list blob is not a list. */
 export class BlobCorruptError extends Schema.TaggedError<BlobCorruptError>()("BlobCorruptError", {
   blob: Schema.String,
   store: Schema.String,
   /** What did not match. */
-  check: Schema.Literals(["size", "digest", "json"]),
+  check: Schema.Literals(["size", "digest", "json", "list"]),
   expected: Schema.String,
   actual: Schema.String
 }) {

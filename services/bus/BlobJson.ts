@@ -18,16 +18,16 @@
  * a numeric `size` is taken for a reference: the protocol reserves that shape.
  */
 import { Effect } from "effect"
-import { type BlobRef, isBlobRef, jsonMediaType } from "@switchyard/schemas/Blob"
+import { type BlobRef, isBlobRef, jsonMediaType, listMediaType } from "@switchyard/schemas/Blob"
 import { BlobStore } from "./BlobStore.ts"
-import { type BlobError, BlobCorruptError } from "./BlobError.ts"
+import type { BlobError } from "./BlobError.ts"
+import { type ContentCache, isReadable, readPart, segmentBytes } from "./BlobList.ts"
 import { refOf } from "./internal/blobDigest.ts"
 
 /** Values whose JSON is larger than this many bytes travel as references unless configured otherwise. */
 export const defaultThreshold = 64 * 1024
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 // How many blobs one call reads or writes at once.
 const concurrency = 8
@@ -35,6 +35,34 @@ const concurrency = 8
 interface Blob {
   readonly ref: BlobRef
   readonly bytes: Uint8Array
+}
+
+/** Stores `elements[from..to)` as one segment: a JSON array blob with its length. */
+const segment = (elements: ReadonlyArray<unknown>, from: number, to: number, blobs: Map<string, Blob>): BlobRef => {
+  const bytes = encoder.encode(JSON.stringify(elements.slice(from, to)))
+  const ref = refOf(bytes, { mediaType: jsonMediaType, length: to - from })
+  blobs.set(ref.$blob, { ref, bytes })
+  return ref
+}
+
+/** Stores a list past the segment size as segments of about that size and a list blob naming them. */
+const segmented = (elements: ReadonlyArray<unknown>, sizes: ReadonlyArray<number>, limit: number, blobs: Map<string, Blob>): BlobRef => {
+  const segments: Array<BlobRef> = []
+  let start = 0
+  let bytes = 2
+  for (let i = 0; i < elements.length; i++) {
+    if (i > start && bytes + sizes[i]! + 1 > limit) {
+      segments.push(segment(elements, start, i, blobs))
+      start = i
+      bytes = 2
+    }
+    bytes += sizes[i]! + 1
+  }
+  segments.push(segment(elements, start, elements.length, blobs))
+  const manifest = encoder.encode(JSON.stringify(segments))
+  const ref = refOf(manifest, { mediaType: listMediaType, length: elements.length })
+  blobs.set(ref.$blob, { ref, bytes: manifest })
+  return ref
 }
 
 interface Sized {
@@ -63,18 +91,25 @@ const walk = (value: unknown, threshold: number, blobs: Map<string, Blob>): Size
   let node: unknown = value
   if (Array.isArray(value)) {
     let copy: Array<unknown> | undefined
+    const sizes = new Array<number>(value.length)
     size = 2 + Math.max(0, value.length - 1)
     for (let i = 0; i < value.length; i++) {
       const child: unknown = value[i]
       const sized = walk(child, threshold, blobs)
       // An array writes null where JSON.stringify leaves a value out.
-      size += sized.size < 0 ? 4 : sized.size
+      sizes[i] = sized.size < 0 ? 4 : sized.size
+      size += sizes[i]!
       if (sized.value !== child) {
         copy ??= value.slice()
         copy[i] = sized.value
       }
     }
     if (copy !== undefined) node = copy
+    const limit = Math.max(threshold, segmentBytes)
+    if (size > limit) {
+      const ref = segmented(node as ReadonlyArray<unknown>, sizes, limit, blobs)
+      return { value: ref, size: leafSize(ref) }
+    }
   } else {
     const record = value as Record<string, unknown>
     let copy: Record<string, unknown> | undefined
@@ -105,8 +140,9 @@ const walk = (value: unknown, threshold: number, blobs: Map<string, Blob>): Size
  * The value with every part whose JSON is larger than `threshold` bytes
  * stored as a blob (`application/json`, with `length` for an array) and
  * replaced by its reference: large elements and fields first, then the
- * container itself if it is still too large. A value at most `threshold`
- * bytes comes back as it is.
+ * container itself if it is still too large. A list past `segmentBytes` is
+ * stored in segments (`BlobList.ts`). A value at most `threshold` bytes comes
+ * back as it is.
  */
 export const externalize = (value: unknown, threshold: number): Effect.Effect<unknown, BlobError, BlobStore> =>
   Effect.suspend(() => {
@@ -127,13 +163,19 @@ export const storeJson = (value: unknown): Effect.Effect<BlobRef, BlobError, Blo
     store.put(encoder.encode(JSON.stringify(value)), { mediaType: jsonMediaType, length: Array.isArray(value) ? value.length : undefined })
   )
 
-const isJsonRef = (value: BlobRef): boolean => value.mediaType === jsonMediaType
+/** How a reference is known among those of one value: its blob and the part of it it stands for. */
+const keyOf = (ref: BlobRef): string =>
+  ref.at !== undefined
+    ? `${ref.$blob}@${ref.at}`
+    : ref.from !== undefined || ref.to !== undefined
+      ? `${ref.$blob}[${ref.from}:${ref.to}]`
+      : ref.$blob
 
-/** Adds the JSON references in `value` (not inside other references) to `found`; true when it met any reference. */
+/** Adds the readable references in `value` (not inside other references) to `found`; true when it met any reference. */
 const collect = (value: unknown, found: Map<string, BlobRef>): boolean => {
   if (typeof value !== "object" || value === null) return false
   if (isBlobRef(value)) {
-    if (isJsonRef(value)) found.set(value.$blob, value)
+    if (isReadable(value)) found.set(keyOf(value), value)
     return true
   }
   let any = false
@@ -157,7 +199,10 @@ export const containsRef = (value: unknown): boolean => {
 /** `value` with each JSON reference replaced from `resolved`, copying only the containers on the way. */
 const replace = (value: unknown, resolved: ReadonlyMap<string, unknown>): unknown => {
   if (typeof value !== "object" || value === null) return value
-  if (isBlobRef(value)) return resolved.has(value.$blob) ? resolved.get(value.$blob) : value
+  if (isBlobRef(value)) {
+    const key = keyOf(value)
+    return resolved.has(key) ? resolved.get(key) : value
+  }
   if (Array.isArray(value)) {
     let copy: Array<unknown> | undefined
     for (let i = 0; i < value.length; i++) {
@@ -183,44 +228,44 @@ const replace = (value: unknown, resolved: ReadonlyMap<string, unknown>): unknow
   return copy ?? value
 }
 
-const parse = (ref: BlobRef, location: string, bytes: Uint8Array): Effect.Effect<unknown, BlobCorruptError> =>
-  Effect.try({
-    try: (): unknown => JSON.parse(decoder.decode(bytes)),
-    catch: (cause) =>
-      new BlobCorruptError({
-        blob: ref.$blob,
-        store: location,
-        check: "json",
-        expected: "JSON text",
-        actual: cause instanceof Error ? cause.message : String(cause)
-      })
-  })
-
-const resolveWith = (value: unknown, store: BlobStore["Service"], cache: Map<string, unknown>): Effect.Effect<unknown, BlobError> =>
+const resolveWith = (
+  value: unknown,
+  store: BlobStore["Service"],
+  resolved: Map<string, unknown>,
+  cache: ContentCache
+): Effect.Effect<unknown, BlobError> =>
   Effect.suspend(() => {
     const found = new Map<string, BlobRef>()
     collect(value, found)
     if (found.size === 0) return Effect.succeed(value)
     return Effect.forEach(
-      [...found.values()].filter((ref) => !cache.has(ref.$blob)),
-      (ref) =>
-        store.get(ref).pipe(
-          Effect.flatMap((bytes) => parse(ref, store.location, bytes)),
+      [...found.entries()].filter(([key]) => !resolved.has(key)),
+      ([key, ref]) =>
+        readPart(store, cache, ref).pipe(
           // Content may itself hold references (a stored object whose large fields were stored first).
-          Effect.flatMap((content) => resolveWith(content, store, cache)),
-          Effect.tap((content) => Effect.sync(() => cache.set(ref.$blob, content)))
+          Effect.flatMap((content) => resolveWith(content, store, resolved, cache)),
+          Effect.tap((content) => Effect.sync(() => resolved.set(key, content)))
         ),
       { concurrency, discard: true }
-    ).pipe(Effect.map(() => replace(value, cache)))
+    ).pipe(Effect.map(() => replace(value, resolved)))
   })
+
+/** A cache of parsed blobs for one call. */
+const callCache = (): ContentCache => {
+  const entries = new Map<string, unknown>()
+  return { get: (digest) => entries.get(digest), set: (digest, content) => void entries.set(digest, content) }
+}
 
 /**
  * The value with every `application/json` reference replaced by its parsed
- * content, recursively; references of other media types stay as they are,
+ * content (a list's references by the list, or by the slice or element they
+ * stand for), recursively; references of other media types stay as they are,
  * and a value without references comes back as it is. Content met several
- * times is fetched once and shared.
+ * times is fetched once and shared; `cache` keeps parsed blobs across calls.
  */
-export const resolve = (value: unknown): Effect.Effect<unknown, BlobError, BlobStore> =>
+export const resolve = (value: unknown, options?: { readonly cache?: ContentCache }): Effect.Effect<unknown, BlobError, BlobStore> =>
   Effect.suspend(() =>
-    containsRef(value) ? Effect.flatMap(BlobStore, (store) => resolveWith(value, store, new Map())) : Effect.succeed(value)
+    containsRef(value)
+      ? Effect.flatMap(BlobStore, (store) => resolveWith(value, store, new Map(), options?.cache ?? callCache()))
+      : Effect.succeed(value)
   ).pipe(Effect.withSpan("BlobJson.resolve"))

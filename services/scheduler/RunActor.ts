@@ -62,8 +62,18 @@ export interface Transition {
   readonly combine: ReadonlyArray<string>
 }
 
+/**
+ * A `for_each` stage's list as the scheduler holds it: its length, and what `{{ items }}` and
+ * `{{ item }}` are for the task over elements `from` to `to - 1` (the elements themselves, or
+ * references to that part of a stored list, which the executor reads).
+ */
+export interface ItemSource {
+  readonly length: number
+  readonly slice: (from: number, to: number) => { readonly items: unknown; readonly item: unknown }
+}
+
 /** The items of a `for_each` stage the scheduler holds loaded, if it does. */
-export type ItemLookup = (runId: string, stage: string) => ReadonlyArray<unknown> | undefined
+export type ItemLookup = (runId: string, stage: string) => ItemSource | undefined
 
 const noItems: ItemLookup = () => undefined
 
@@ -200,7 +210,8 @@ class Draft {
 interface ItemSlice {
   readonly index: number
   readonly attempt: number
-  readonly items: ReadonlyArray<unknown>
+  readonly items: unknown
+  readonly item: unknown
 }
 
 const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
@@ -212,7 +223,7 @@ const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
     state: record.state,
     ledger: record.ledger,
     run: { id: record.runId },
-    ...(slice === undefined ? {} : { items: slice.items, item: slice.items[0] })
+    ...(slice === undefined ? {} : { items: slice.items, item: slice.item })
   })
   return {
     version: 1,
@@ -574,7 +585,7 @@ const sendItem = (draft: Draft, stage: StageDoc, items: ItemsDoc, index: number)
   if (loaded === undefined) return draft.needItems(stage.name)
   const from = index * items.batch
   draft.dispatch.push(
-    taskFor(draft, stage, { index, attempt: items.running[String(index)]!.attempt, items: loaded.slice(from, from + items.batch) })
+    taskFor(draft, stage, { index, attempt: items.running[String(index)]!.attempt, ...loaded.slice(from, from + items.batch) })
   )
 }
 

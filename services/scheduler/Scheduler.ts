@@ -40,14 +40,14 @@ import { TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
 import { isBlobRef } from "@switchyard/schemas/Blob"
 import { makeFanOut } from "./internal/fanOut.ts"
 import { itemIndexOf } from "./internal/itemTasks.ts"
-import { Lru } from "./internal/lru.ts"
+import { Lru } from "@switchyard/bus/Lru"
 import { makePoolWatch } from "./internal/poolWatch.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
 import * as RunActor from "./RunActor.ts"
-import type { ItemLookup, RunDoc, Transition } from "./RunActor.ts"
+import type { ItemLookup, ItemSource, RunDoc, Transition } from "./RunActor.ts"
 import { RunStore } from "./RunStore.ts"
 import { makeRunTable } from "./RunTable.ts"
 import { SchedulerConfig } from "./SchedulerConfig.ts"
@@ -128,7 +128,7 @@ export class Scheduler extends Context.Service<
         const scope = yield* Scope.Scope
         const fanOut = makeFanOut({ items: yield* bus.kv(names.buckets.items), blobs, threshold: config.blobThreshold })
         // The lists of running `for_each` stages, by run and stage; a resumed stage loads its list again.
-        const loadedItems = new Map<string, ReadonlyArray<unknown>>()
+        const loadedItems = new Map<string, ItemSource>()
         const itemsKey = (runId: string, stage: string) => `${runId}\u0000${stage}`
         const items: ItemLookup = (runId, stage) => loadedItems.get(itemsKey(runId, stage))
         const lookup = makeStageLookup(registry, config.stageCacheTtl)

@@ -33,6 +33,7 @@ import type { Schema } from "effect"
 import type { Bus, JobMessage } from "@switchyard/bus/Bus"
 import { BlobStore } from "@switchyard/bus/BlobStore"
 import { containsRef, externalize, resolve as resolveBlobs } from "@switchyard/bus/BlobJson"
+import { Lru } from "@switchyard/bus/Lru"
 import type { BusError } from "@switchyard/bus/BusError"
 import * as Codec from "@switchyard/schemas/Codec"
 import type { Names } from "@switchyard/schemas/Subjects"
@@ -98,6 +99,9 @@ const failedWith = (failure: StageFailure): Outcome => ({ status: "failed", erro
 const finished = (outcome: StageOutcome): Outcome =>
   outcome._tag === "Done" ? succeeded(outcome.output) : { status: "waiting", waiting: outcome.waiting }
 
+/** Parsed input blobs kept across tasks (segments are about 256 KiB of JSON each). */
+const inputBlobsCached = 64
+
 /** Builds the handler of one task message. */
 export const makeTaskHandler = (options: {
   readonly bus: Bus["Service"]
@@ -115,6 +119,9 @@ export const makeTaskHandler = (options: {
   const { blobs, bus, catalog, clock, leases, names, running, settings } = options
   const decodeTask = Codec.decodeExit(TaskRun, WireType.TaskRun)
   const stageBlobs = makeStageBlobs(blobs)
+  // Parsed blobs by digest across tasks: the tasks of a `for_each` stage read parts of the same
+  // stored list, so its segment list and segments are fetched once, not once per task.
+  const inputBlobs = new Lru<string, unknown>(inputBlobsCached)
 
   const runStage = (
     definition: StageDefinition,
@@ -155,7 +162,7 @@ export const makeTaskHandler = (options: {
 
   /** The task with the values its inputs' blob references stand for; a failed outcome when one cannot be read. */
   const withInputs = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> =>
-    resolveBlobs(task.inputs).pipe(
+    resolveBlobs(task.inputs, { cache: inputBlobs }).pipe(
       Effect.provideService(BlobStore, blobs),
       Effect.matchEffect({
         onSuccess: (inputs) => outcomeOf({ ...task, inputs } as TaskRun, annotations),

@@ -4,17 +4,26 @@
  * output in the run's item results bucket (`<runId>.<stage>.<index>`) before
  * its result is applied, and combining the outputs in task order once every
  * task finished, storing big slots as blobs. The run record only counts.
+ *
+ * A stored list is never loaded when the stage passes `{{ items }}` or
+ * `{{ item }}` on whole: each task gets a reference to its part of the list,
+ * which the executor reads. Combining a list-writing stage writes a stored
+ * list from the tasks' outputs as they are read (`BlobList.ts`), taking
+ * outputs the executors stored as segments of it, so neither holds a
+ * corpus-sized list in the scheduler's memory.
  */
 import { Effect, Option } from "effect"
 import type { KvStore } from "@switchyard/bus/Bus"
 import { BlobStore } from "@switchyard/bus/BlobStore"
-import { externalize } from "@switchyard/bus/BlobJson"
-import { isBlobRef, jsonMediaType } from "@switchyard/schemas/Blob"
-import type { RunDoc } from "../RunActor.ts"
+import { externalize, resolve } from "@switchyard/bus/BlobJson"
+import { type ContentCache, isReadable, makeListWriter, readPart } from "@switchyard/bus/BlobList"
+import { Lru } from "@switchyard/bus/Lru"
+import { elementRef, isBlobRef, isPartRef, sliceRef } from "@switchyard/schemas/Blob"
+import type { ItemSource, RunDoc } from "../RunActor.ts"
 import { metadataOf } from "../RunActor.ts"
 import { combineOutputs } from "./combineOutputs.ts"
 import { itemKey } from "./itemTasks.ts"
-import { resolveTemplates } from "./template.ts"
+import { itemsTakenWhole, resolveTemplates } from "./template.ts"
 
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
@@ -38,18 +47,15 @@ export const makeFanOut = (options: {
   readonly threshold: number
 }) => {
   const { blobs, items, threshold } = options
+  // Lists read while combining (the segment lists of stored outputs), by digest.
+  const cache: ContentCache = new Lru<string, unknown>(64)
 
-  /** A JSON value a reference stands for: the blob's content, parsed (references inside stay references). */
+  /** A JSON value a reference stands for, with the references inside it read too. */
   const contentOf = (value: unknown): Effect.Effect<unknown, FanOutProblem> =>
-    !isBlobRef(value) || value.mediaType !== jsonMediaType
+    !isBlobRef(value) || !isReadable(value)
       ? Effect.succeed(value)
-      : blobs.get(value).pipe(
-          Effect.flatMap((bytes) =>
-            Effect.try({
-              try: () => JSON.parse(textDecoder.decode(bytes)) as unknown,
-              catch: (error) => ({ message: `blob ${value.$blob} is not JSON: ${String(error)}` })
-            })
-          ),
+      : resolve(value).pipe(
+          Effect.provideService(BlobStore, blobs),
           Effect.mapError((error) => ({ message: error.message }))
         )
 
@@ -61,7 +67,7 @@ export const makeFanOut = (options: {
     )
 
   /** The list a `for_each` stage runs over, from the run's state, inputs or ledger as they are now. */
-  const load = (doc: RunDoc, stage: string): Effect.Effect<ReadonlyArray<unknown>, FanOutProblem> => {
+  const load = (doc: RunDoc, stage: string): Effect.Effect<ItemSource, FanOutProblem> => {
     const definition = doc.pipeline.stages.find((candidate) => candidate.name === stage)!
     const value = resolveTemplates(definition.for_each!, {
       inputs: doc.inputs,
@@ -69,10 +75,23 @@ export const makeFanOut = (options: {
       ledger: doc.ledger,
       run: { id: doc.runId }
     })
+    if (
+      isBlobRef(value) &&
+      isReadable(value) &&
+      !isPartRef(value) &&
+      value.length !== undefined &&
+      itemsTakenWhole([definition.inputs, definition.config])
+    ) {
+      const ref = value
+      return Effect.succeed({ length: ref.length!, slice: (from, to) => ({ items: sliceRef(ref, from, to), item: elementRef(ref, from) }) })
+    }
     return contentOf(value).pipe(
       Effect.flatMap((list) =>
         Array.isArray(list)
-          ? Effect.succeed(list)
+          ? Effect.succeed({
+              length: list.length,
+              slice: (from: number, to: number) => ({ items: list.slice(from, to), item: list[from] })
+            })
           : Effect.fail({ message: `${definition.for_each} is ${describe(list)}, expected a list` })
       )
     )
@@ -82,6 +101,7 @@ export const makeFanOut = (options: {
   const store = (runId: string, stage: string, index: number, output: unknown) =>
     items.put(itemKey(runId, stage, index), textEncoder.encode(JSON.stringify(output ?? null)))
 
+  /** A finished task's output as kept: a reference where the executor stored it as a blob. */
   const readOutput = (runId: string, stage: string, index: number): Effect.Effect<unknown, FanOutProblem> =>
     items.get(itemKey(runId, stage, index)).pipe(
       Effect.mapError((error) => ({ message: error.message })),
@@ -93,14 +113,30 @@ export const makeFanOut = (options: {
             }),
           onSome: (entry) => Effect.succeed(JSON.parse(textDecoder.decode(entry.value)) as unknown)
         })
-      ),
-      // A list the executor stored as a blob is spliced in element by element.
-      Effect.flatMap(contentOf)
+      )
     )
+
+  /** Reads the outputs of tasks `indexes` in order, a window at a time, handing each to `use`. */
+  const eachOutput = (
+    runId: string,
+    stage: string,
+    indexes: ReadonlyArray<number>,
+    use: (output: unknown, index: number) => Effect.Effect<void, FanOutProblem>
+  ) =>
+    Effect.gen(function* () {
+      for (let start = 0; start < indexes.length; start += readConcurrency) {
+        const window = indexes.slice(start, start + readConcurrency)
+        const outputs = yield* Effect.forEach(window, (index) => readOutput(runId, stage, index), { concurrency: readConcurrency })
+        for (let i = 0; i < window.length; i++) yield* use(outputs[i], window[i]!)
+      }
+    })
+
+  const problem = (error: { readonly message: string }): FanOutProblem => ({ message: error.message })
 
   /**
    * The slots a finished `for_each` stage writes (big ones as blob references) and the slots'
-   * values they were computed from.
+   * values they were computed from. `set`, `append` and `unpack` write lists built as the
+   * outputs are read; `merge` reads every output and merges them.
    */
   const combine = (doc: RunDoc, stage: string) =>
     Effect.gen(function* () {
@@ -110,32 +146,50 @@ export const makeFanOut = (options: {
       const skipped = new Set(tally.skipped)
       const indexes = Array.from({ length: tally.tasks }, (_, index) => index).filter((index) => !skipped.has(index))
       const keys = metadata.stateKey === null ? [] : typeof metadata.stateKey === "string" ? [metadata.stateKey] : metadata.stateKey
-      // `unpack` concatenates each task's fields: a field the executor stored as a blob is read back to splice it in.
-      const unpacked = (output: unknown) =>
-        metadata.output !== "unpack" || output === null || typeof output !== "object" || Array.isArray(output)
-          ? Effect.succeed(output)
-          : Effect.map(
-              Effect.forEach(keys, (key) =>
-                Effect.map(contentOf((output as Record<string, unknown>)[key]), (value) => [key, value] as const)
-              ),
-              (fields) => ({ ...(output as Record<string, unknown>), ...Object.fromEntries(fields) })
-            )
-      const outputs = yield* Effect.forEach(indexes, (index) => Effect.flatMap(readOutput(doc.runId, stage, index), unpacked), {
-        concurrency: readConcurrency
-      })
-      const reads = metadata.output === "append" || metadata.output === "merge"
       const seen: Record<string, unknown> = {}
-      const current: Record<string, unknown> = {}
-      if (reads) {
+      if (metadata.output === "merge") {
+        const outputs = yield* Effect.forEach(indexes, (index) => Effect.flatMap(readOutput(doc.runId, stage, index), contentOf), {
+          concurrency: readConcurrency
+        })
+        const current: Record<string, unknown> = {}
         for (const key of keys) {
           seen[key] = doc.state[key]
           current[key] = yield* contentOf(doc.state[key])
         }
+        const combined = combineOutputs({ mode: metadata.output, stateKey: metadata.stateKey, outputs, current })
+        if (combined._tag === "Rejected") return yield* Effect.fail({ message: combined.message })
+        const slots: Record<string, unknown> = {}
+        for (const [key, value] of Object.entries(combined.slots)) slots[key] = yield* small(value)
+        return { slots, seen }
       }
-      const combined = combineOutputs({ mode: metadata.output, stateKey: metadata.stateKey, outputs, current })
-      if (combined._tag === "Rejected") return yield* Effect.fail({ message: combined.message })
+      if (metadata.output === "none" || keys.length === 0) return { slots: {}, seen }
+      if (metadata.output !== "set" && metadata.output !== "append" && metadata.output !== "unpack")
+        return yield* Effect.fail({ message: `unknown output mode ${metadata.output}` })
+      const unpack = metadata.output === "unpack"
+      // `set` and `append` give every slot the same list; `unpack` one list per slot.
+      const writers = (unpack ? keys : keys.slice(0, 1)).map(() => makeListWriter(blobs, threshold, cache))
+      if (metadata.output === "append") {
+        seen[keys[0]!] = doc.state[keys[0]!]
+        yield* Effect.mapError(writers[0]!.add(doc.state[keys[0]!]), problem)
+      }
+      yield* eachOutput(doc.runId, stage, indexes, (stored, index) =>
+        Effect.gen(function* () {
+          if (!unpack) return yield* Effect.mapError(writers[0]!.add(stored), problem)
+          // An output the executor stored whole is read back for its fields (themselves references when big).
+          const output = isBlobRef(stored) ? yield* Effect.mapError(readPart(blobs, cache, stored), problem) : stored
+          if (output === null || typeof output !== "object" || Array.isArray(output))
+            return yield* Effect.fail({
+              message: `output mode unpack expects an object with fields ${keys.join(", ")} from every task; task output ${index} is not one`
+            })
+          for (let k = 0; k < keys.length; k++)
+            yield* Effect.mapError(writers[k]!.add((output as Record<string, unknown>)[keys[k]!]), problem)
+        })
+      )
+      const lists = yield* Effect.forEach(writers, (writer) => Effect.mapError(writer.finish, problem))
       const slots: Record<string, unknown> = {}
-      for (const [key, value] of Object.entries(combined.slots)) slots[key] = yield* small(value)
+      keys.forEach((key, k) => {
+        slots[key] = lists[unpack ? k : 0]
+      })
       return { slots, seen }
     })
 

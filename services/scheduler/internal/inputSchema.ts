@@ -11,7 +11,7 @@ import { Ajv2020 } from "ajv/dist/2020.js"
 import { Ajv } from "ajv"
 import type { ErrorObject, ValidateFunction } from "ajv"
 import { Result } from "effect"
-import { Lru } from "./lru.ts"
+import { Lru } from "@switchyard/bus/Lru"
 
 /** One way a value does not match a schema. */
 export interface SchemaProblem {

@@ -15,8 +15,8 @@ export interface TemplateScope {
   readonly state: Readonly<Record<string, unknown>>
   readonly ledger: Readonly<Record<string, unknown>>
   readonly run: { readonly id: string }
-  /** A `for_each` task's items. */
-  readonly items?: ReadonlyArray<unknown>
+  /** A `for_each` task's items (or a reference to them in a stored list). */
+  readonly items?: unknown
   /** A `for_each` task's one item (batch 1). */
   readonly item?: unknown
 }
@@ -84,4 +84,19 @@ export const templateReferences = (value: unknown, at = ""): Array<TemplateRefer
     return Object.entries(value).flatMap(([key, item]) => templateReferences(item, at === "" ? key : `${at}.${key}`))
   }
   return []
+}
+
+/**
+ * True when every `{{ item }}` and `{{ items }}` in a JSON value is a whole string by itself, so
+ * the value it takes is passed on as it is (and may be a reference the executor reads); false
+ * when one is interpolated into text or has a path, which needs the items themselves.
+ */
+export const itemsTakenWhole = (value: unknown): boolean => {
+  if (typeof value === "string") {
+    const references = templateReferences(value).filter((reference) => itemRoots.has(reference.root))
+    return references.length === 0 || (references.length === 1 && references[0]!.path === "" && references[0]!.text === value)
+  }
+  if (Array.isArray(value)) return value.every(itemsTakenWhole)
+  if (value !== null && typeof value === "object") return Object.values(value).every(itemsTakenWhole)
+  return true
 }

@@ -21,7 +21,7 @@ import { isKind } from "../../support/events.ts"
 import { makeStack } from "./harness.ts"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
 import { resolve } from "../../../services/bus/BlobJson.ts"
-import { isBlobRef } from "../../../schemas/Blob.ts"
+import { isBlobRef, listMediaType } from "../../../schemas/Blob.ts"
 
 /** How many times each item ran, by run and item. */
 const runs = new Map<string, number>()
@@ -75,6 +75,38 @@ const spell = defineStage({
 
 const numbers = (count: number) => Array.from({ length: count }, (_, index) => index)
 
+/** The numbers 0 to count - 1, as one task: past the segment size, the executor stores them as a list in segments. */
+const count = defineStage({
+  type: "test.count",
+  version: "1.0.0",
+  description: "Counts up.",
+  plugin: "test",
+  stateKey: "numbers",
+  output: "set",
+  count: "length",
+  inputs: Schema.Struct({ upTo: Schema.Int }),
+  outputs: Schema.Array(Schema.Int),
+  run: ({ upTo }) => Promise.resolve(numbers(upTo))
+})
+
+/** The largest batch `test.square` was given, by run: a stage sees its items, never a reference. */
+const batches = new Map<string, number>()
+const measured = defineStage({
+  type: "test.measured-square",
+  version: "1.0.0",
+  description: "Squares numbers, noting the largest batch.",
+  plugin: "test",
+  stateKey: "squares",
+  output: "set",
+  count: "length",
+  inputs: Schema.Struct({ numbers: Schema.Array(Schema.Int) }),
+  outputs: Schema.Array(Schema.Int),
+  run: ({ numbers }, ctx) => {
+    batches.set(ctx.runId, Math.max(batches.get(ctx.runId) ?? 0, numbers.length))
+    return Promise.resolve(numbers.map((n) => n * n))
+  }
+})
+
 const pipeline = (options: {
   readonly count: number
   readonly batch?: number
@@ -124,6 +156,41 @@ export const fanOutSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknow
           expect(progress.length).toBe(Math.ceil(25 / 3) + 1)
           void first
           void second
+        })
+      )
+    )
+
+    it.live("maps a stage over a list stored in segments: each task reads its own part, and the combined list is stored in segments", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("fansegments")
+          yield* stack.registry
+          yield* stack.executor({ pool: "test", definitions: [count, measured] })
+          yield* stack.executor({ pool: "test", definitions: [count, measured] })
+          yield* stack.scheduler()
+          yield* stack.registered(["test.count", "test.measured-square"])
+          // 60,000 numbers are about 400 KB of JSON: two segments and more.
+          const upTo = 60_000
+          const { finished } = yield* stack.finished(
+            (yield* stack.submit(`
+name: segments
+stages:
+  - { name: count, type: test.count, inputs: { upTo: ${upTo} } }
+  - name: square
+    type: test.measured-square
+    depends_on: [count]
+    for_each: "{{ state.numbers }}"
+    batch: 7000
+    max_parallel: 4
+    inputs: { numbers: "{{ items }}" }
+`)).runId!
+          )
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state.numbers).toMatchObject({ mediaType: listMediaType, length: upTo })
+          expect(finished.state.squares).toMatchObject({ mediaType: listMediaType, length: upTo })
+          expect(batches.get(finished.runId)).toBe(7000)
+          const squares = yield* resolve(finished.state.squares).pipe(Effect.provideService(BlobStore, stack.blobs))
+          expect(squares).toEqual(numbers(upTo).map((n) => n * n))
         })
       )
     )
