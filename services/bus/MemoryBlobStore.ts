@@ -1,9 +1,11 @@
 /**
- * The blob store in one process: a map from hex digest to bytes and media
- * type, for tests and the embedded runtime when nothing need outlive it.
- * Bytes are copied in and out, so no caller can change a stored blob.
+ * The blob store in one process: a map from hex digest to bytes, media type
+ * and time of storing, for tests and the embedded runtime when nothing need
+ * outlive it. Bytes are copied in and out, so no caller can change a stored
+ * blob.
  */
-import { Effect, Layer, Option, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Stream } from "effect"
+import { makeBlobRef } from "@switchyard/schemas/Blob"
 import { BlobStore, type PutOptions } from "./BlobStore.ts"
 import { BlobMissingError } from "./BlobError.ts"
 import { hexOf, refOf, verify, verifying } from "./internal/blobDigest.ts"
@@ -12,6 +14,8 @@ import { hexOf, refOf, verify, verifying } from "./internal/blobDigest.ts"
 export interface MemoryBlob {
   readonly bytes: Uint8Array
   readonly mediaType: string
+  /** When it was stored, in epoch milliseconds. */
+  readonly storedAt: number
 }
 
 /** Options of the memory blob store. */
@@ -27,10 +31,10 @@ export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"]
   const entries = options.entries ?? new Map<string, MemoryBlob>()
 
   const put = (bytes: Uint8Array, putOptions: PutOptions) =>
-    Effect.sync(() => {
+    Effect.map(Clock.currentTimeMillis, (storedAt) => {
       const ref = refOf(bytes, putOptions)
       const hex = ref.$blob.slice("sha256:".length)
-      if (!entries.has(hex)) entries.set(hex, { bytes: bytes.slice(), mediaType: putOptions.mediaType })
+      if (!entries.has(hex)) entries.set(hex, { bytes: bytes.slice(), mediaType: putOptions.mediaType, storedAt })
       return ref
     })
 
@@ -54,7 +58,15 @@ export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"]
     delete: (ref) =>
       Effect.map(hexOf(ref, location), (hex) => {
         entries.delete(hex)
-      })
+      }),
+    list: Stream.suspend(() =>
+      Stream.fromIterable(
+        Array.from(entries, ([hex, entry]) => ({
+          ref: makeBlobRef({ sha256: hex, size: entry.bytes.length, mediaType: entry.mediaType }),
+          storedAt: entry.storedAt
+        }))
+      )
+    )
   })
 }
 

@@ -12,14 +12,18 @@
  * already stored. Two first puts of the same content at once both succeed;
  * the later metadata wins and the earlier chunks become unreachable garbage,
  * never a wrong read.
+ *
+ * `list` reads the bucket's object records (metadata only) and reports the
+ * live objects named by a digest, so a temporary name is never listed;
+ * `storedAt` is the object's modification time, which a rename keeps.
  */
 import { randomUUID } from "node:crypto"
 import { jetstream } from "@nats-io/jetstream"
 import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore, type ObjectStoreMeta, Objm, StorageType } from "@nats-io/obj"
 import { Effect, Layer, Option, Semaphore, Stream } from "effect"
 import { Subjects } from "@switchyard/schemas/Subjects"
-import type { BlobRef } from "@switchyard/schemas/Blob"
-import { BlobStore, type PutOptions } from "./BlobStore.ts"
+import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
+import { type BlobEntry, BlobStore, type PutOptions } from "./BlobStore.ts"
 import { BlobCorruptError, type BlobError, BlobMissingError, BlobStoreError } from "./BlobError.ts"
 import { hexOf, makeDigester, refOf, verifying } from "./internal/blobDigest.ts"
 import { ApiCode, codeOf } from "./internal/natsErrors.ts"
@@ -45,6 +49,8 @@ const fallbackMediaType = "application/octet-stream"
 const temporaryName = () => `incoming.${randomUUID()}`
 
 const isLive = (info: ObjectInfo | null): info is ObjectInfo => info !== null && !info.deleted
+
+const digestName = /^[0-9a-f]{64}$/u
 
 /** `SHA-256=<base64url>` as the object store records it, for the hex digest. */
 const objectDigestOf = (hex: string): string => `SHA-256=${Base64UrlPaddedCodec.encode(Buffer.from(hex, "hex"))}`
@@ -205,7 +211,23 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
     yield* call("delete", ref.$blob, () => store.delete(hex))
   })
 
-  return BlobStore.of({ kind: "nats", location, put, putStream, get, stream, stat, delete: remove })
+  // The object store lists by reading every record to the end; there is no cursor to stream from.
+  const list: Stream.Stream<BlobEntry, BlobError> = Stream.unwrap(
+    Effect.gen(function* () {
+      const store = yield* open
+      const infos = yield* call("list", undefined, () => store.list())
+      return Stream.fromIterable(
+        infos
+          .filter((info) => isLive(info) && digestName.test(info.name))
+          .map((info) => ({
+            ref: makeBlobRef({ sha256: info.name, size: info.size, mediaType: info.metadata?.["mediaType"] ?? fallbackMediaType }),
+            storedAt: Date.parse(info.mtime)
+          }))
+      )
+    })
+  ).pipe(Stream.withSpan("NatsBlobStore.list"))
+
+  return BlobStore.of({ kind: "nats", location, put, putStream, get, stream, stat, delete: remove, list })
 })
 
 /** The NATS blob store on the connection of the NATS bus layer (`NatsBus.layer`). */
