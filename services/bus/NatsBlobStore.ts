@@ -6,12 +6,16 @@
  * message on the bus outgrows the payload threshold. The bucket is created
  * on first use; a create that races another process's finds the same bucket.
  *
+ * `put` writes the object's record only over the record it looked at, so of
+ * concurrent first puts of the same content one wins and the object store
+ * purges the chunks of the others, which then find the winner's object.
+ *
  * The object store has no rename: `putStream` writes under a temporary name
  * while hashing, then renames the object's metadata to the digest (the chunks
  * stay where they are), or drops the temporary object when the digest is
- * already stored. Two first puts of the same content at once both succeed;
- * the later metadata wins and the earlier chunks become unreachable garbage,
- * never a wrong read.
+ * already stored. Two first `putStream`s of the same content at once both
+ * succeed; the later metadata wins and the earlier chunks become unreachable
+ * garbage, never a wrong read.
  *
  * `list` reads the bucket's object records (metadata only) and reports the
  * live objects named by a digest, so a temporary name is never listed;
@@ -122,7 +126,19 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
     const store = yield* open
     const existing = yield* liveInfo(store, hex, ref.$blob)
     if (isLive(existing) && existing.size === ref.size) return ref
-    yield* call("put", ref.$blob, () => store.putBlob(metaOf(hex, putOptions), bytes))
+    // The record is written only over the one looked at (none: revision 0). Of concurrent first puts one
+    // succeeds; the others fail, and the object store purges the chunks they wrote instead of orphaning them.
+    yield* call("put", ref.$blob, () =>
+      store.putBlob(metaOf(hex, putOptions), bytes, { previousRevision: existing === null ? 0 : existing.revision })
+    ).pipe(
+      Effect.catchIf(
+        (error) => error.code === String(ApiCode.WrongLastSequence),
+        (error) =>
+          liveInfo(store, hex, ref.$blob).pipe(
+            Effect.flatMap((info) => (isLive(info) && info.size === ref.size ? Effect.void : Effect.fail(error)))
+          )
+      )
+    )
     return ref
   })
 
