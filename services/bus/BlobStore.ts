@@ -4,7 +4,8 @@
  * its bytes, so putting the same content twice, even at once from several
  * processes, stores it once and yields the same reference; the first put's
  * media type is kept. Every read checks size and digest against the
- * reference. `NatsBlobStore` keeps blobs in a JetStream object store,
+ * reference; `list` enumerates what is stored, for garbage collection.
+ * `NatsBlobStore` keeps blobs in a JetStream object store,
  * `FolderBlobStore` in files, `MemoryBlobStore` in a map; all pass
  * `test/services/bus/BlobStoreSuite.ts`.
  */
@@ -27,6 +28,14 @@ export interface BlobStat {
   readonly size: number
   /** The media type of the first put of this content. */
   readonly mediaType: string
+}
+
+/** One stored blob, as `list` reports it. */
+export interface BlobEntry {
+  /** Its reference: digest, size and the media type of its first put (never `length`, which the store does not keep). */
+  readonly ref: BlobRef
+  /** When its bytes were stored, in epoch milliseconds (a later put of the same content does not change it). */
+  readonly storedAt: number
 }
 
 /** The blob store service. */
@@ -56,5 +65,12 @@ export class BlobStore extends Context.Service<
     readonly stat: (ref: BlobRef) => Effect.Effect<Option.Option<BlobStat>, BlobError>
     /** Removes the blob; removing a missing one succeeds. */
     readonly delete: (ref: BlobRef) => Effect.Effect<void, BlobError>
+    /**
+     * Every stored blob, in no particular order, for garbage collection: a
+     * fresh listing on each run, never the temporary names of unfinished
+     * `putStream`s. A blob put or deleted while the listing runs may or may
+     * not be in it.
+     */
+    readonly list: Stream.Stream<BlobEntry, BlobError>
   }
 >()("switchyard/bus/BlobStore") {}

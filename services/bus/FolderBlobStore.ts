@@ -6,15 +6,18 @@
  * reader never sees half a blob and concurrent puts of the same content
  * (threads or processes) each rename an identical file over the other. The
  * sidecar goes in before the blob, so a present blob always has one.
- * Temporary files of a process that died mid-write stay in `incoming/`.
+ * Temporary files of a process that died mid-write stay in `incoming/`;
+ * `list` walks only the two-hex-digit folders and the digest-named files in
+ * them, so it never reports one.
  */
 import { randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
-import { mkdir, open, readFile, rename, rm, stat as fileStat, writeFile } from "node:fs/promises"
+import type { Dirent } from "node:fs"
+import { mkdir, open, opendir, readFile, rename, rm, stat as fileStat, writeFile } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 import { Effect, Layer, Option, Stream } from "effect"
-import type { BlobRef } from "@switchyard/schemas/Blob"
-import { BlobStore, type PutOptions } from "./BlobStore.ts"
+import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
+import { type BlobEntry, BlobStore, type PutOptions } from "./BlobStore.ts"
 import { type BlobError, BlobMissingError, BlobStoreError } from "./BlobError.ts"
 import { hexOf, makeDigester, refOf, verify, verifying } from "./internal/blobDigest.ts"
 
@@ -43,6 +46,9 @@ const errnoOf = (cause: unknown): string | undefined =>
     : undefined
 
 const isMissing = (cause: unknown) => errnoOf(cause) === "ENOENT"
+
+const prefixName = /^[0-9a-f]{2}$/u
+const digestName = /^[0-9a-f]{64}$/u
 
 /** Builds a folder blob store rooted at `options.root`. */
 export const make = (options: FolderBlobStoreOptions = {}): BlobStore["Service"] => {
@@ -161,12 +167,9 @@ export const make = (options: FolderBlobStoreOptions = {}): BlobStore["Service"]
       )
     )
 
-  const stat = Effect.fn("FolderBlobStore.stat")(function* (ref: BlobRef) {
-    const hex = yield* hexOf(ref, location)
-    const size = yield* sizeOf(hex, ref.$blob)
-    if (Option.isNone(size)) return Option.none()
-    // A sidecar that cannot be read or parsed loses the media type, not the blob.
-    const mediaType = yield* Effect.tryPromise(() => readFile(metaPath(hex), "utf8")).pipe(
+  // A sidecar that cannot be read or parsed loses the media type, not the blob.
+  const mediaTypeOf = (hex: string) =>
+    Effect.tryPromise(() => readFile(metaPath(hex), "utf8")).pipe(
       Effect.flatMap((text) => Effect.try(() => JSON.parse(text) as unknown)),
       Effect.map((parsed) =>
         typeof parsed === "object" && parsed !== null && typeof (parsed as { mediaType?: unknown }).mediaType === "string"
@@ -175,7 +178,12 @@ export const make = (options: FolderBlobStoreOptions = {}): BlobStore["Service"]
       ),
       Effect.orElseSucceed(() => fallbackMediaType)
     )
-    return Option.some({ size: size.value, mediaType })
+
+  const stat = Effect.fn("FolderBlobStore.stat")(function* (ref: BlobRef) {
+    const hex = yield* hexOf(ref, location)
+    const size = yield* sizeOf(hex, ref.$blob)
+    if (Option.isNone(size)) return Option.none()
+    return Option.some({ size: size.value, mediaType: yield* mediaTypeOf(hex) })
   })
 
   const remove = Effect.fn("FolderBlobStore.delete")(function* (ref: BlobRef) {
@@ -185,7 +193,39 @@ export const make = (options: FolderBlobStoreOptions = {}): BlobStore["Service"]
     yield* call("delete", ref.$blob, () => rm(metaPath(hex), { force: true }))
   })
 
-  return BlobStore.of({ kind: "folder", location, put, putStream, get, stream, stat, delete: remove })
+  /** The entries of a folder as they are read; none when it does not exist. */
+  const folderEntries = (path: string): Stream.Stream<Dirent, BlobStoreError> =>
+    Stream.unwrap(
+      Effect.tryPromise({ try: () => opendir(path), catch: (cause) => cause }).pipe(
+        Effect.map((dir) => Stream.fromAsyncIterable(dir, storeError("list"))),
+        Effect.catch((cause) => (isMissing(cause) ? Effect.succeed(Stream.empty) : Effect.fail(storeError("list")(cause))))
+      )
+    )
+
+  /** The listing entry of the blob file `hex`, or none when it went away since the folder was read. */
+  const entryOf = (hex: string) =>
+    Effect.tryPromise({ try: () => fileStat(blobPath(hex)), catch: (cause) => cause }).pipe(
+      Effect.flatMap((stats) =>
+        Effect.map(mediaTypeOf(hex), (mediaType): Option.Option<BlobEntry> =>
+          Option.some({ ref: makeBlobRef({ sha256: hex, size: stats.size, mediaType }), storedAt: Math.trunc(stats.mtimeMs) })
+        )
+      ),
+      Effect.catch((cause) => (isMissing(cause) ? Effect.succeed(Option.none()) : Effect.fail(storeError("list", `sha256:${hex}`)(cause))))
+    )
+
+  // Only `<xx>/<xx…>` names are blobs: `incoming/` and the `.meta` sidecars are not.
+  const list: Stream.Stream<BlobEntry, BlobError> = folderEntries(root).pipe(
+    Stream.filter((folder) => folder.isDirectory() && prefixName.test(folder.name)),
+    Stream.flatMap((folder) =>
+      folderEntries(join(root, folder.name)).pipe(
+        Stream.filter((file) => file.isFile() && digestName.test(file.name) && file.name.startsWith(folder.name))
+      )
+    ),
+    Stream.mapEffect((file) => entryOf(file.name)),
+    Stream.flatMap((entry) => (Option.isSome(entry) ? Stream.succeed(entry.value) : Stream.empty))
+  )
+
+  return BlobStore.of({ kind: "folder", location, put, putStream, get, stream, stat, delete: remove, list })
 }
 
 /** A folder blob store rooted at `options.root` (`.switchyard/blobs` when absent). */

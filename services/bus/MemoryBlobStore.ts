@@ -1,9 +1,11 @@
 /**
- * The blob store in one process: a map from hex digest to bytes and media
- * type, for tests and the embedded runtime when nothing need outlive it.
- * Bytes are copied in and out, so no caller can change a stored blob.
+ * The blob store in one process: a map from hex digest to bytes, media type
+ * and time of storing, for tests and the embedded runtime when nothing need
+ * outlive it. Bytes are copied in and out, so no caller can change a stored
+ * blob; `stream` hands them out in chunks like the other adapters do.
  */
-import { Effect, Layer, Option, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Stream } from "effect"
+import { makeBlobRef } from "@switchyard/schemas/Blob"
 import { BlobStore, type PutOptions } from "./BlobStore.ts"
 import { BlobMissingError } from "./BlobError.ts"
 import { hexOf, refOf, verify, verifying } from "./internal/blobDigest.ts"
@@ -12,12 +14,19 @@ import { hexOf, refOf, verify, verifying } from "./internal/blobDigest.ts"
 export interface MemoryBlob {
   readonly bytes: Uint8Array
   readonly mediaType: string
+  /** When it was stored, in epoch milliseconds. */
+  readonly storedAt: number
 }
 
 /** Options of the memory blob store. */
 export interface MemoryBlobStoreOptions {
   /** The map to keep blobs in, keyed by hex digest (a test may reach into it); a fresh one when absent. */
   readonly entries?: Map<string, MemoryBlob>
+  /**
+   * Chunk size of `stream`, in bytes.
+   * @default 65536
+   */
+  readonly chunkSize?: number
 }
 
 const location = "memory"
@@ -25,14 +34,24 @@ const location = "memory"
 /** Builds a memory blob store. */
 export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"] => {
   const entries = options.entries ?? new Map<string, MemoryBlob>()
+  const chunkSize = options.chunkSize ?? 64 * 1024
 
   const put = (bytes: Uint8Array, putOptions: PutOptions) =>
-    Effect.sync(() => {
+    Effect.map(Clock.currentTimeMillis, (storedAt) => {
       const ref = refOf(bytes, putOptions)
       const hex = ref.$blob.slice("sha256:".length)
-      if (!entries.has(hex)) entries.set(hex, { bytes: bytes.slice(), mediaType: putOptions.mediaType })
+      if (!entries.has(hex)) entries.set(hex, { bytes: bytes.slice(), mediaType: putOptions.mediaType, storedAt })
       return ref
     })
+
+  // Copies taken chunk by chunk as the reader pulls, so a reader never holds a second whole copy.
+  const chunksOf = (bytes: Uint8Array) =>
+    Stream.fromIterable(
+      (function* () {
+        for (let offset = 0; offset < bytes.length; offset += chunkSize) yield bytes.slice(offset, offset + chunkSize)
+      })(),
+      { chunkSize: 1 }
+    )
 
   const lookup = (ref: Parameters<BlobStore["Service"]["get"]>[0]) =>
     Effect.flatMap(hexOf(ref, location), (hex) => {
@@ -46,7 +65,7 @@ export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"]
     put,
     putStream: (stream, putOptions) => Stream.runCollect(stream).pipe(Effect.flatMap((chunks) => put(Buffer.concat(chunks), putOptions))),
     get: (ref) => lookup(ref).pipe(Effect.flatMap((entry) => verify(ref, location, entry.bytes.slice()))),
-    stream: (ref) => verifying(ref, location, Stream.unwrap(Effect.map(lookup(ref), (entry) => Stream.make(entry.bytes.slice())))),
+    stream: (ref) => verifying(ref, location, Stream.unwrap(Effect.map(lookup(ref), (entry) => chunksOf(entry.bytes)))),
     stat: (ref) =>
       Effect.map(hexOf(ref, location), (hex) =>
         Option.map(Option.fromNullishOr(entries.get(hex)), (entry) => ({ size: entry.bytes.length, mediaType: entry.mediaType }))
@@ -54,7 +73,15 @@ export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"]
     delete: (ref) =>
       Effect.map(hexOf(ref, location), (hex) => {
         entries.delete(hex)
-      })
+      }),
+    list: Stream.suspend(() =>
+      Stream.fromIterable(
+        Array.from(entries, ([hex, entry]) => ({
+          ref: makeBlobRef({ sha256: hex, size: entry.bytes.length, mediaType: entry.mediaType }),
+          storedAt: entry.storedAt
+        }))
+      )
+    )
   })
 }
 

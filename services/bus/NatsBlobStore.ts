@@ -6,20 +6,28 @@
  * message on the bus outgrows the payload threshold. The bucket is created
  * on first use; a create that races another process's finds the same bucket.
  *
+ * `put` writes the object's record only over the record it looked at, so of
+ * concurrent first puts of the same content one wins and the object store
+ * purges the chunks of the others, which then find the winner's object.
+ *
  * The object store has no rename: `putStream` writes under a temporary name
  * while hashing, then renames the object's metadata to the digest (the chunks
  * stay where they are), or drops the temporary object when the digest is
- * already stored. Two first puts of the same content at once both succeed;
- * the later metadata wins and the earlier chunks become unreachable garbage,
- * never a wrong read.
+ * already stored. Two first `putStream`s of the same content at once both
+ * succeed; the later metadata wins and the earlier chunks become unreachable
+ * garbage, never a wrong read.
+ *
+ * `list` reads the bucket's object records (metadata only) and reports the
+ * live objects named by a digest, so a temporary name is never listed;
+ * `storedAt` is the object's modification time, which a rename keeps.
  */
 import { randomUUID } from "node:crypto"
 import { jetstream } from "@nats-io/jetstream"
 import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore, type ObjectStoreMeta, Objm, StorageType } from "@nats-io/obj"
 import { Effect, Layer, Option, Semaphore, Stream } from "effect"
 import { Subjects } from "@switchyard/schemas/Subjects"
-import type { BlobRef } from "@switchyard/schemas/Blob"
-import { BlobStore, type PutOptions } from "./BlobStore.ts"
+import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
+import { type BlobEntry, BlobStore, type PutOptions } from "./BlobStore.ts"
 import { BlobCorruptError, type BlobError, BlobMissingError, BlobStoreError } from "./BlobError.ts"
 import { hexOf, makeDigester, refOf, verifying } from "./internal/blobDigest.ts"
 import { ApiCode, codeOf } from "./internal/natsErrors.ts"
@@ -45,6 +53,8 @@ const fallbackMediaType = "application/octet-stream"
 const temporaryName = () => `incoming.${randomUUID()}`
 
 const isLive = (info: ObjectInfo | null): info is ObjectInfo => info !== null && !info.deleted
+
+const digestName = /^[0-9a-f]{64}$/u
 
 /** `SHA-256=<base64url>` as the object store records it, for the hex digest. */
 const objectDigestOf = (hex: string): string => `SHA-256=${Base64UrlPaddedCodec.encode(Buffer.from(hex, "hex"))}`
@@ -116,7 +126,19 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
     const store = yield* open
     const existing = yield* liveInfo(store, hex, ref.$blob)
     if (isLive(existing) && existing.size === ref.size) return ref
-    yield* call("put", ref.$blob, () => store.putBlob(metaOf(hex, putOptions), bytes))
+    // The record is written only over the one looked at (none: revision 0). Of concurrent first puts one
+    // succeeds; the others fail, and the object store purges the chunks they wrote instead of orphaning them.
+    yield* call("put", ref.$blob, () =>
+      store.putBlob(metaOf(hex, putOptions), bytes, { previousRevision: existing === null ? 0 : existing.revision })
+    ).pipe(
+      Effect.catchIf(
+        (error) => error.code === String(ApiCode.WrongLastSequence),
+        (error) =>
+          liveInfo(store, hex, ref.$blob).pipe(
+            Effect.flatMap((info) => (isLive(info) && info.size === ref.size ? Effect.void : Effect.fail(error)))
+          )
+      )
+    )
     return ref
   })
 
@@ -205,7 +227,23 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
     yield* call("delete", ref.$blob, () => store.delete(hex))
   })
 
-  return BlobStore.of({ kind: "nats", location, put, putStream, get, stream, stat, delete: remove })
+  // The object store lists by reading every record to the end; there is no cursor to stream from.
+  const list: Stream.Stream<BlobEntry, BlobError> = Stream.unwrap(
+    Effect.gen(function* () {
+      const store = yield* open
+      const infos = yield* call("list", undefined, () => store.list())
+      return Stream.fromIterable(
+        infos
+          .filter((info) => isLive(info) && digestName.test(info.name))
+          .map((info) => ({
+            ref: makeBlobRef({ sha256: info.name, size: info.size, mediaType: info.metadata?.["mediaType"] ?? fallbackMediaType }),
+            storedAt: Date.parse(info.mtime)
+          }))
+      )
+    })
+  ).pipe(Stream.withSpan("NatsBlobStore.list"))
+
+  return BlobStore.of({ kind: "nats", location, put, putStream, get, stream, stat, delete: remove, list })
 })
 
 /** The NATS blob store on the connection of the NATS bus layer (`NatsBus.layer`). */
