@@ -209,7 +209,7 @@ export const catalog: ReadonlyArray<CatalogEntry> = [
     name: "BlobRef",
     schema: BlobRef,
     description:
-      "A reference standing in for a value stored in the blob store under the SHA-256 of its bytes; length is the element count of a JSON array."
+      "A reference standing in for a value stored in the blob store under the SHA-256 of its bytes; length is the element count of a list; from/to or at make it stand for part of the list it names."
   },
   {
     name: "Pipeline",
