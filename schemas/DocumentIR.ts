@@ -6,6 +6,7 @@
  * inclusive, end exclusive, so `text.slice(start, end)` is the span.
  */
 import { Schema } from "effect"
+import { BlobRef } from "./Blob.ts"
 
 const Offset = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 
@@ -25,8 +26,10 @@ export class Payload extends Schema.Class<Payload>("switchyard/Payload")({
   content: Schema.optionalKey(Schema.String),
   /** How `content` is encoded when present. */
   encoding: Schema.optionalKey(Schema.Literals(["utf8", "base64"])),
-  /** A file path to read the bytes from, for payloads too large to inline. */
-  ref: Schema.optionalKey(Schema.String)
+  /** A file path or URL to read the bytes from, for payloads too large to inline where no blob store was offered. */
+  ref: Schema.optionalKey(Schema.String),
+  /** The bytes in the run's blob store, for payloads too large to inline: any replica reads them. */
+  blob: Schema.optionalKey(BlobRef)
 }) {}
 
 /** A paragraph: its text and where it sits in the document's full text. */

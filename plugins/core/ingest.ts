@@ -4,14 +4,19 @@
  * Each payload carries a stable id (a hash of where it came from), its media
  * type (from the file extension, or the server's Content-Type), size and
  * SHA-256, and its bytes: inline as UTF-8 for text, base64 otherwise, or, past
- * `maxInlineBytes`, a `ref` (the file path or URL) for `parse` to read.
+ * `maxInlineBytes`, in the run's blob store as a `blob` reference any replica
+ * can read (streamed from the file, never held whole), or, where the executor
+ * offers no blob store (a plugin process), a `ref` (the file path or URL) for
+ * `parse` to read.
  */
+import { createReadStream } from "node:fs"
 import { stat } from "node:fs/promises"
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import mime from "mime-types"
 import { glob, isDynamicPattern } from "tinyglobby"
 import { defineStage, StageError } from "@switchyard/sdk"
+import type { StageBlobs } from "@switchyard/sdk"
 import { Payload } from "@switchyard/schemas/DocumentIR"
 import { decodeUtf8, fetchUrl, hashFile, isTextual, isUrl, payloadId, readLocalFile, sha256Hex } from "./internal/payloadBytes.ts"
 
@@ -28,7 +33,11 @@ export const IngestInput = Schema.Struct({
     .annotate({ description: "Glob patterns selecting files inside folder sources.", default: ["**/*"] })
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed(["**/*"]))),
   maxInlineBytes: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
-    .annotate({ description: "Largest payload kept inline, in bytes; larger ones become a ref to the file or URL.", default: 262144 })
+    .annotate({
+      description:
+        "Largest payload kept inline, in bytes; larger ones go to the blob store (or, with none, become a ref to the file or URL).",
+      default: 262144
+    })
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed(256 * 1024))),
   baseDir: Schema.optionalKey(
     Schema.String.annotate({
@@ -81,27 +90,53 @@ const inlinePayload = (source: string, mediaType: string, bytes: Uint8Array): Pa
 
 const mediaTypeOf = (path: string): string => mime.lookup(path) || "application/octet-stream"
 
-/** A file's payload; one past the inline limit is hashed as a stream and kept as a `ref`. */
-const readLocal = (path: string, maxInlineBytes: number) =>
+/** Where payloads past the inline limit go: the run's blob store when the executor offers one. */
+type BigPayloads = StageBlobs | undefined
+
+/**
+ * The media type payload bytes are stored under: opaque bytes, whatever the payload's own media
+ * type, so a JSON file is never taken for a JSON value and replaced by its content.
+ */
+const bytesMediaType = "application/octet-stream"
+
+const storing = (source: string) => (error: unknown) =>
+  new StageError({
+    message: `${stage}: storing ${source} in the blob store failed: ${error instanceof Error ? error.message : String(error)}`
+  })
+
+/**
+ * A file's payload; one past the inline limit is streamed into the blob store (or, with no
+ * store, hashed as a stream and kept as a `ref` to the path).
+ */
+const readLocal = (path: string, maxInlineBytes: number, blobs: BigPayloads) =>
   Effect.gen(function* () {
     const { size } = yield* Effect.tryPromise({
       try: () => stat(path),
       catch: (error) => new StageError({ message: `${stage}: reading ${path} failed: ${String(error)}` })
     })
-    if (size > maxInlineBytes) {
-      const hashed = yield* hashFile(stage, path)
-      return new Payload({ id: payloadId(path), source: path, mediaType: mediaTypeOf(path), ...hashed, ref: path })
+    const base = { id: payloadId(path), source: path, mediaType: mediaTypeOf(path) }
+    if (size > maxInlineBytes && blobs !== undefined) {
+      const blob = yield* Effect.tryPromise({
+        try: () => blobs.put(createReadStream(path), { mediaType: bytesMediaType }),
+        catch: storing(path)
+      })
+      return new Payload({ ...base, size: blob.size, sha256: blob.$blob.slice("sha256:".length), blob })
     }
-    return inlinePayload(path, mediaTypeOf(path), yield* readLocalFile(stage, path))
+    if (size > maxInlineBytes) return new Payload({ ...base, ...(yield* hashFile(stage, path)), ref: path })
+    return inlinePayload(path, base.mediaType, yield* readLocalFile(stage, path))
   })
 
 /** A URL's payload; its media type is the declared Content-Type, else guessed from the path. */
-const readRemote = (url: string, maxInlineBytes: number, signal: AbortSignal) =>
-  Effect.map(fetchUrl(stage, url, signal), ({ bytes, contentType }) => {
+const readRemote = (url: string, maxInlineBytes: number, signal: AbortSignal, blobs: BigPayloads) =>
+  Effect.flatMap(fetchUrl(stage, url, signal), ({ bytes, contentType }) => {
     const mediaType = contentType ?? mediaTypeOf(new URL(url).pathname)
-    return bytes.byteLength > maxInlineBytes
-      ? new Payload({ id: payloadId(url), source: url, mediaType, size: bytes.byteLength, sha256: sha256Hex(bytes), ref: url })
-      : inlinePayload(url, mediaType, bytes)
+    const base = { id: payloadId(url), source: url, mediaType, size: bytes.byteLength, sha256: sha256Hex(bytes) }
+    if (bytes.byteLength <= maxInlineBytes) return Effect.succeed(inlinePayload(url, mediaType, bytes))
+    if (blobs === undefined) return Effect.succeed(new Payload({ ...base, ref: url }))
+    return Effect.map(
+      Effect.tryPromise({ try: () => blobs.put(bytes, { mediaType: bytesMediaType }), catch: storing(url) }),
+      (blob) => new Payload({ ...base, blob })
+    )
   })
 
 /** Reads every source into payloads, sorted by source and without repeats. */
@@ -116,7 +151,7 @@ export const ingest = defineStage({
   timeout: 120_000,
   inputs: IngestInput,
   outputs: Schema.Array(Payload),
-  run: ({ baseDir, include, maxInlineBytes, sources }, { signal }) =>
+  run: ({ baseDir, include, maxInlineBytes, sources }, { blobs, signal }) =>
     Effect.gen(function* () {
       const base = resolve(baseDir ?? process.cwd())
       const locations = new Set<string>()
@@ -127,7 +162,7 @@ export const ingest = defineStage({
       }
       return yield* Effect.forEach(
         [...locations].sort(),
-        (location) => (isUrl(location) ? readRemote(location, maxInlineBytes, signal) : readLocal(location, maxInlineBytes)),
+        (location) => (isUrl(location) ? readRemote(location, maxInlineBytes, signal, blobs) : readLocal(location, maxInlineBytes, blobs)),
         { concurrency: 8 }
       )
     })

@@ -10,6 +10,7 @@
  */
 import { Effect, Schema } from "effect"
 import { defineStage, StageError } from "@switchyard/sdk"
+import type { StageContext } from "@switchyard/sdk"
 import { Document, Payload } from "@switchyard/schemas/DocumentIR"
 import type { ParsedBody } from "./internal/parsedBody.ts"
 import { decodeUtf8, payloadBytes } from "./internal/payloadBytes.ts"
@@ -56,7 +57,7 @@ const parsers: ReadonlyMap<string, Parser> = new Map([
 export const supportedMediaTypes: ReadonlyArray<string> = [...parsers.keys()]
 
 /** Parses one payload into a document. */
-const parseOne = (payload: Payload, signal: AbortSignal): Effect.Effect<Document, StageError> => {
+const parseOne = (payload: Payload, context: StageContext): Effect.Effect<Document, StageError> => {
   const parser = parsers.get(payload.mediaType.toLowerCase())
   if (parser === undefined) {
     return Effect.fail(
@@ -66,7 +67,7 @@ const parseOne = (payload: Payload, signal: AbortSignal): Effect.Effect<Document
       })
     )
   }
-  return payloadBytes(stage, payload, signal).pipe(
+  return payloadBytes(stage, payload, context).pipe(
     Effect.flatMap((bytes) => parser(bytes, payload.source)),
     Effect.map(
       (body) =>
@@ -99,5 +100,5 @@ export const parse = defineStage({
     payloads: Schema.Array(Payload).annotate({ description: "The payloads core.ingest produced (all of them, or a batch)." })
   }),
   outputs: Schema.Array(Document),
-  run: ({ payloads }, { signal }) => Effect.forEach(payloads, (payload) => parseOne(payload, signal), { concurrency: 4 })
+  run: ({ payloads }, context) => Effect.forEach(payloads, (payload) => parseOne(payload, context), { concurrency: 4 })
 })

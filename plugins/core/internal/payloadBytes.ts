@@ -11,6 +11,7 @@ import { readFile, stat } from "node:fs/promises"
 import { pipeline } from "node:stream/promises"
 import { Effect, Result } from "effect"
 import { StageError } from "@switchyard/sdk"
+import type { StageBlobs } from "@switchyard/sdk"
 import type { Payload } from "@switchyard/schemas/DocumentIR"
 import { causeMessage } from "./causeMessage.ts"
 
@@ -87,11 +88,31 @@ export const fetchUrl = (
   })
 
 /** A payload's bytes: its inline content decoded, or its `ref` read again and checked against its SHA-256. */
-export const payloadBytes = (stage: string, payload: Payload, signal: AbortSignal): Effect.Effect<Uint8Array, StageError> => {
+export const payloadBytes = (
+  stage: string,
+  payload: Payload,
+  context: { readonly signal: AbortSignal; readonly blobs?: StageBlobs | undefined }
+): Effect.Effect<Uint8Array, StageError> => {
+  const { blobs, signal } = context
   if (payload.content !== undefined) {
     return Effect.succeed(
       payload.encoding === "base64" ? new Uint8Array(Buffer.from(payload.content, "base64")) : new TextEncoder().encode(payload.content)
     )
+  }
+  if (payload.blob !== undefined) {
+    const blob = payload.blob
+    if (blobs === undefined)
+      return Effect.fail(
+        new StageError({
+          message: `${stage}: the payload for ${payload.source} is in the blob store (${blob.$blob}), and this executor offers none to read it from`,
+          retryable: false
+        })
+      )
+    // The store checks the bytes against the reference, whose digest is the payload's SHA-256.
+    return Effect.tryPromise({
+      try: () => blobs.get(blob),
+      catch: (error) => failure(stage, `reading the payload for ${payload.source} from the blob store failed`, error)
+    })
   }
   if (payload.ref === undefined) {
     return Effect.fail(

@@ -8,6 +8,8 @@ import { ingest } from "../../../plugins/core/ingest.ts"
 import { Payload } from "../../../schemas/DocumentIR.ts"
 import { applyByMetadata, failureOf, info, routesServer, sampleDir, sampleFiles } from "./fixtures/support.ts"
 import { runStage } from "../../support/stages.ts"
+import * as MemoryBlobStore from "../../../services/bus/MemoryBlobStore.ts"
+import { makeStageBlobs } from "../../../services/executor/internal/stageBlobs.ts"
 
 const decodePayloads = Schema.decodeUnknownEffect(Schema.Array(Payload))
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
@@ -120,6 +122,31 @@ describe("core.ingest", () => {
       const pdf = payloads[3]!
       const bytes = yield* Effect.promise(() => readFile(pdf.source))
       assert.deepStrictEqual([pdf.ref, pdf.size, pdf.sha256], [pdf.source, bytes.byteLength, sha256(bytes)])
+    })
+  )
+
+  it.effect("stores files past maxInlineBytes in the run's blob store when the executor offers one, as opaque bytes", () =>
+    Effect.gen(function* () {
+      const blobs = makeStageBlobs(MemoryBlobStore.make())
+      const payloads = yield* runStage(ingest, { sources: [sampleDir], maxInlineBytes: 1000 }, { ...info, blobs }).pipe(
+        Effect.flatMap(decodePayloads)
+      )
+      assert.deepStrictEqual(
+        payloads.map((payload) => [payload.source.slice(sampleDir.length + 1), payload.blob !== undefined, payload.ref ?? null]),
+        [
+          ["hypertension.html", true, null],
+          ["metformin.md", true, null],
+          ["notes.txt", false, null],
+          ["pneumonia.pdf", true, null]
+        ]
+      )
+      const pdf = payloads[3]!
+      const bytes = yield* Effect.promise(() => readFile(pdf.source))
+      assert.deepStrictEqual(
+        [pdf.size, pdf.sha256, pdf.blob!.$blob, pdf.blob!.mediaType],
+        [bytes.byteLength, sha256(bytes), `sha256:${sha256(bytes)}`, "application/octet-stream"]
+      )
+      assert.deepStrictEqual(yield* Effect.promise(() => blobs.get(pdf.blob!)), new Uint8Array(bytes))
     })
   )
 

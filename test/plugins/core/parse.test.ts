@@ -11,6 +11,8 @@ import type { Document, Section } from "../../../schemas/DocumentIR.ts"
 import { sameWhenMapped } from "./fixtures/fanOut.ts"
 import { applyByMetadata, failureOf, info, routesServer, sampleDir, sampleFiles } from "./fixtures/support.ts"
 import { runStage } from "../../support/stages.ts"
+import * as MemoryBlobStore from "../../../services/bus/MemoryBlobStore.ts"
+import { makeStageBlobs } from "../../../services/executor/internal/stageBlobs.ts"
 
 /** The documents `parse` returned, decoded, as `{ documents }`. */
 const decodeCorpus = (output: unknown) =>
@@ -261,6 +263,22 @@ describe("core.parse", () => {
       const inline = yield* parseSources({ sources: [sampleDir] })
       const byRef = yield* parseSources({ sources: [sampleDir], maxInlineBytes: 0 })
       assert.deepStrictEqual(byRef, inline)
+    })
+  )
+
+  it.effect("reads payloads kept in the blob store the same as inline ones, and fails naming the payload where no store is offered", () =>
+    Effect.gen(function* () {
+      const inline = yield* parseSources({ sources: [sampleDir] })
+      const withBlobs = { ...info, blobs: makeStageBlobs(MemoryBlobStore.make()) }
+      const payloads = yield* runStage(ingest, { sources: [sampleDir], maxInlineBytes: 0 }, withBlobs)
+      const stored = yield* runStage(parse, { payloads }, withBlobs).pipe(Effect.flatMap(decodeCorpus))
+      assert.deepStrictEqual(stored, inline)
+      const failure = failureOf(yield* Effect.exit(runStage(parse, { payloads }, info)))
+      assert.match(
+        failure.message,
+        /the payload for \/.*hypertension\.html is in the blob store \(sha256:[0-9a-f]{64}\), and this executor offers none/
+      )
+      assert.isFalse(failure.retryable)
     })
   )
 
