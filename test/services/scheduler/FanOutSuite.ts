@@ -89,6 +89,20 @@ const count = defineStage({
   run: ({ upTo }) => Promise.resolve(numbers(upTo))
 })
 
+/** Doubles one number, given as `{{ item }}`. */
+const double = defineStage({
+  type: "test.double",
+  version: "1.0.0",
+  description: "Doubles a number.",
+  plugin: "test",
+  stateKey: "doubled",
+  output: "set",
+  count: "length",
+  inputs: Schema.Struct({ number: Schema.Int }),
+  outputs: Schema.Int,
+  run: ({ number }) => Promise.resolve(number * 2)
+})
+
 /** The largest batch `test.square` was given, by run: a stage sees its items, never a reference. */
 const batches = new Map<string, number>()
 const measured = defineStage({
@@ -191,6 +205,37 @@ stages:
           expect(batches.get(finished.runId)).toBe(7000)
           const squares = yield* resolve(finished.state.squares).pipe(Effect.provideService(BlobStore, stack.blobs))
           expect(squares).toEqual(numbers(upTo).map((n) => n * n))
+        })
+      )
+    )
+
+    it.live("gives each task of a stage over a stored list its item by reference, which the executor reads", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("fanitem")
+          yield* stack.registry
+          // A small threshold stores the 200 numbers (about 1 KB of JSON) as a blob.
+          yield* stack.executor({ pool: "test", definitions: [count, double], blobThreshold: 256 })
+          yield* stack.scheduler({ blobThreshold: 256 })
+          yield* stack.registered(["test.count", "test.double"])
+          const { events, finished } = yield* stack.finished(
+            (yield* stack.submit(`
+name: items
+stages:
+  - { name: count, type: test.count, inputs: { upTo: 200 } }
+  - name: double
+    type: test.double
+    depends_on: [count]
+    for_each: "{{ state.numbers }}"
+    max_parallel: 16
+    inputs: { number: "{{ item }}" }
+`)).runId!
+          )
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state.numbers).toMatchObject({ mediaType: "application/json", length: 200 })
+          const doubled = yield* resolve(finished.state.doubled).pipe(Effect.provideService(BlobStore, stack.blobs))
+          expect(doubled).toEqual(numbers(200).map((n) => n * 2))
+          expect(events.filter(isKind("stage.progress")).at(-1)).toMatchObject({ done: 200, total: 200 })
         })
       )
     )
