@@ -4,7 +4,8 @@
  * of the data, not of the moment: neither is retryable. Storage failures
  * (the server, the disk) carry the adapter's code and may pass.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { transientCodes } from "./BusError.ts"
 
 /** The blob a reference names is not in the store. */
 export class BlobMissingError extends Schema.TaggedError<BlobMissingError>()("BlobMissingError", {
@@ -64,15 +65,7 @@ export class BlobStoreError extends Schema.TaggedError<BlobStoreError>()("BlobSt
 }) {
   /** Connection-level and unknown failures may pass; a full disk or a refused request won't by itself. */
   get isRetryable(): boolean {
-    return (
-      this.code === undefined ||
-      this.code === "CONNECTION_CLOSED" ||
-      this.code === "CONNECTION_REFUSED" ||
-      this.code === "CONNECTION_FAILED" ||
-      this.code === "TIMEOUT" ||
-      this.code === "EAGAIN" ||
-      this.code === "EBUSY"
-    )
+    return this.code === undefined || transientCodes.has(this.code) || this.code === "EAGAIN" || this.code === "EBUSY"
   }
   override get message(): string {
     return `blob store ${this.operation} failed on ${this.store}${this.blob === undefined ? "" : ` for ${this.blob}`}${
@@ -83,3 +76,26 @@ export class BlobStoreError extends Schema.TaggedError<BlobStoreError>()("BlobSt
 
 /** Every failure of the blob store port. */
 export type BlobError = BlobMissingError | BlobCorruptError | InvalidBlobRefError | BlobStoreError
+
+/**
+ * How an adapter at `location` turns a failed call into a `BlobStoreError`, with the code
+ * `codeOf` reads from the cause (errno, server or client code): `call(operation, blob, f)` runs
+ * `f`, and `storeError(operation, blob)` maps a cause.
+ */
+export const storeCalls = (location: string, codeOf: (cause: unknown) => string | undefined) => {
+  const storeError =
+    (operation: string, blob?: string) =>
+    (cause: unknown): BlobStoreError => {
+      const code = codeOf(cause)
+      return new BlobStoreError({
+        operation,
+        store: location,
+        ...(blob === undefined ? {} : { blob }),
+        ...(code === undefined ? {} : { code }),
+        failure: cause instanceof Error ? cause.message : String(cause)
+      })
+    }
+  const call = <A>(operation: string, blob: string | undefined, f: () => Promise<A>) =>
+    Effect.tryPromise({ try: f, catch: storeError(operation, blob) })
+  return { storeError, call }
+}

@@ -4,6 +4,9 @@
  */
 import { Schema } from "effect"
 
+/** Client error codes of failures that may pass: the connection was lost or a request timed out. */
+export const transientCodes: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_REFUSED", "CONNECTION_FAILED", "TIMEOUT"])
+
 /** A bus operation failed (connection, server or stream error). */
 export class BusError extends Schema.TaggedError<BusError>()("BusError", {
   operation: Schema.String,
@@ -14,13 +17,7 @@ export class BusError extends Schema.TaggedError<BusError>()("BusError", {
 }) {
   /** Connection-level failures may pass; bad requests won't. */
   get isRetryable(): boolean {
-    return (
-      this.code === undefined ||
-      this.code === "CONNECTION_CLOSED" ||
-      this.code === "CONNECTION_REFUSED" ||
-      this.code === "CONNECTION_FAILED" ||
-      this.code === "TIMEOUT"
-    )
+    return this.code === undefined || transientCodes.has(this.code)
   }
 }
 

@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path"
 import { Effect, Layer, Option, Stream } from "effect"
 import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
 import { type BlobEntry, BlobStore, type PutOptions } from "./BlobStore.ts"
-import { type BlobError, BlobMissingError, BlobStoreError } from "./BlobError.ts"
+import { type BlobError, BlobMissingError, BlobStoreError, storeCalls } from "./BlobError.ts"
 import { hexOf, makeDigester, refOf, verify, verifying } from "./internal/blobDigest.ts"
 
 /** Options of the folder blob store. */
@@ -60,21 +60,7 @@ export const make = (options: FolderBlobStoreOptions = {}): BlobStore["Service"]
   const metaPath = (hex: string) => `${blobPath(hex)}.meta`
   const temporaryPath = () => join(incoming, randomUUID())
 
-  const storeError =
-    (operation: string, blob?: string) =>
-    (cause: unknown): BlobStoreError => {
-      const code = errnoOf(cause)
-      return new BlobStoreError({
-        operation,
-        store: location,
-        ...(blob === undefined ? {} : { blob }),
-        ...(code === undefined ? {} : { code }),
-        failure: cause instanceof Error ? cause.message : String(cause)
-      })
-    }
-
-  const call = <A>(operation: string, blob: string | undefined, f: () => Promise<A>) =>
-    Effect.tryPromise({ try: f, catch: storeError(operation, blob) })
+  const { call, storeError } = storeCalls(location, errnoOf)
 
   /** The size of the blob file, or none when it is absent. */
   const sizeOf = (hex: string, blob: string) =>

@@ -28,7 +28,7 @@ import { Effect, Layer, Option, Semaphore, Stream } from "effect"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
 import { type BlobEntry, BlobStore, type PutOptions } from "./BlobStore.ts"
-import { BlobCorruptError, type BlobError, BlobMissingError, BlobStoreError } from "./BlobError.ts"
+import { BlobCorruptError, type BlobError, BlobMissingError, BlobStoreError, storeCalls } from "./BlobError.ts"
 import { hexOf, makeDigester, refOf, verifying } from "./internal/blobDigest.ts"
 import { ApiCode, codeOf } from "./internal/natsErrors.ts"
 import { NatsConnection } from "./NatsBus.ts"
@@ -70,21 +70,7 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
   const chunkSize = options.chunkSize ?? defaultChunkSize
   const objm = new Objm(jetstream(nc))
 
-  const storeError =
-    (operation: string, blob?: string) =>
-    (cause: unknown): BlobStoreError => {
-      const code = codeOf(cause)
-      return new BlobStoreError({
-        operation,
-        store: location,
-        ...(blob === undefined ? {} : { blob }),
-        ...(code === undefined ? {} : { code }),
-        failure: cause instanceof Error ? cause.message : String(cause)
-      })
-    }
-
-  const call = <A>(operation: string, blob: string | undefined, f: () => Promise<A>) =>
-    Effect.tryPromise({ try: f, catch: storeError(operation, blob) })
+  const { call, storeError } = storeCalls(location, codeOf)
 
   // Opened once; a failed open is not remembered, so the next call tries again.
   let opened: ObjectStore | undefined
