@@ -19,13 +19,12 @@
  * stalled (default 60); `--pipeline <file>` (default
  * examples/pipelines/auto.yaml); `--keep` leaves the corpora in place.
  */
-import { execFileSync } from "node:child_process"
 import { mkdtemp, rm } from "node:fs/promises"
 import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { type GeneratedCorpus, writeCorpus } from "../test/support/corpus.ts"
-import { natsServerBinary } from "../test/support/NatsServer.ts"
+import { natsServerVersion } from "../test/support/NatsServer.ts"
 import { busTable, corpusTable, failureLines, measurementTable, parseTable, targets, targetTable } from "./internal/corpusReport.ts"
 import { type Measurement, measureEmbedded, measureFloor, measureNats, type Variant, variants } from "./internal/corpusRuns.ts"
 
@@ -65,13 +64,7 @@ const readyTimeoutMs = 90_000
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
-const serverVersion = (() => {
-  try {
-    return execFileSync(natsServerBinary(), ["--version"], { encoding: "utf8" }).trim()
-  } catch {
-    return "nats-server (version unknown)"
-  }
-})()
+const serverVersion = natsServerVersion()
 
 const benchStarted = performance.now()
 const root = await mkdtemp(join(tmpdir(), "switchyard-corpora-"))

@@ -17,11 +17,10 @@
  * `--only <list>` runs some of `core,jetstream,floor,durable,embedded,fanout,executor,memfloor,queue`
  * (the last four are the embedded breakdown).
  */
-import { execFileSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
-import { natsServerBinary, startNatsServer } from "../test/support/NatsServer.ts"
+import { natsServerVersion, startNatsServer } from "../test/support/NatsServer.ts"
 import type { DeploymentOptions } from "./internal/deployment.ts"
 import { durableRunFloor } from "./internal/durableFloor.ts"
 import { embeddedTaskFloor } from "./internal/embeddedTaskFloor.ts"
@@ -92,13 +91,7 @@ const attempt = async <A>(label: string, run: () => Promise<A>): Promise<A | str
   }
 }
 
-const serverVersion = (() => {
-  try {
-    return execFileSync(natsServerBinary(), ["--version"], { encoding: "utf8" }).trim()
-  } catch {
-    return "nats-server (version unknown)"
-  }
-})()
+const serverVersion = natsServerVersion()
 
 const benchStarted = performance.now()
 const server = await startNatsServer()

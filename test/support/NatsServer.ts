@@ -6,7 +6,7 @@
  * The vitest global setup uses it for the shared server; a test that needs
  * its own server uses `NatsServer.scoped` so the process dies with the test.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { connect as tcpConnect } from "node:net"
@@ -49,6 +49,15 @@ export interface NatsServerHandle {
 /** The nats-server binary: `$NATS_SERVER_BIN`, `/usr/sbin/nats-server`, or `nats-server` on the PATH. */
 export const natsServerBinary = (): string =>
   process.env["NATS_SERVER_BIN"] ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server")
+
+/** What the server binary says of its version, such as `nats-server: v2.9.10`, for benchmark reports. */
+export const natsServerVersion = (): string => {
+  try {
+    return execFileSync(natsServerBinary(), ["--version"], { encoding: "utf8" }).trim()
+  } catch {
+    return "nats-server (version unknown)"
+  }
+}
 
 const listening = /Listening for client connections on [^\s]+:(\d+)/
 const maxLogLines = 200
