@@ -9,6 +9,10 @@ import type { RunRecord } from "@switchyard/schemas/RunRecord"
 import { makeNames, Subjects } from "@switchyard/schemas/Subjects"
 import type { TaskResult } from "@switchyard/schemas/Task"
 import * as NatsBus from "@switchyard/bus/NatsBus"
+import * as NatsBlobStore from "@switchyard/bus/NatsBlobStore"
+import { BlobStore } from "@switchyard/bus/BlobStore"
+import { resolve as resolveBlobs } from "@switchyard/bus/BlobJson"
+import type { BlobRef } from "@switchyard/schemas/Blob"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import type { RunTaskOptions, SubmitRunOptions, SubmittedRun, UpdateLedgerOptions } from "@switchyard/bus/SwitchyardClient"
 
@@ -45,13 +49,22 @@ export interface SwitchyardConnection extends AsyncDisposable {
     fields: Readonly<Record<string, Schema.Json>>,
     options?: UpdateLedgerOptions
   ) => Promise<LedgerUpdateReply>
+  /**
+   * `value` (a run's state, a task's output) with its blob references replaced by what they
+   * stand for: JSON content, or the part of a stored list a reference names. References to
+   * other media types (a PDF a stage stored) stay as they are; read them with `readBlob`.
+   */
+  readonly resolve: (value: unknown) => Promise<unknown>
+  /** The bytes of a stored blob of any media type, checked against the reference's digest. */
+  readonly readBlob: (ref: BlobRef) => Promise<Uint8Array>
   /** Ends open event subscriptions and the NATS connection; calling it again resolves once the first call has finished. */
   readonly close: () => Promise<void>
 }
 
 /** Connects to a Switchyard deployment over NATS. */
 export const connect = (options: ConnectOptions): Promise<SwitchyardConnection> => {
-  const live = SwitchyardClient.layer.pipe(
+  // The blob store is an object store bucket on the same connection, opened when first read.
+  const live = Layer.merge(SwitchyardClient.layer, NatsBlobStore.layer()).pipe(
     Layer.provide(NatsBus.layer({ url: options.natsUrl, name: options.name ?? "switchyard-client" })),
     Layer.provide(Layer.succeed(Subjects, makeNames(options.prefix ?? "")))
   )
@@ -109,6 +122,8 @@ export const connect = (options: ConnectOptions): Promise<SwitchyardConnection> 
     runTask: (task) => runtime.runPromise(SwitchyardClient.use((client) => client.runTask(task))),
     updateLedger: (runId, fields, ledger) =>
       runtime.runPromise(SwitchyardClient.use((client) => client.updateLedger(runId, fields, ledger))),
+    resolve: (value) => runtime.runPromise(resolveBlobs(value)),
+    readBlob: (ref) => runtime.runPromise(BlobStore.use((store) => store.get(ref))),
     close,
     [Symbol.asyncDispose]: close
   }

@@ -11,6 +11,9 @@ import { Bus } from "../../services/bus/Bus.ts"
 import { decode, encode } from "../../schemas/Codec.ts"
 import * as NatsBus from "../../services/bus/NatsBus.ts"
 import * as NatsBlobStore from "../../services/bus/NatsBlobStore.ts"
+import { BlobStore } from "../../services/bus/BlobStore.ts"
+import { externalize } from "../../services/bus/BlobJson.ts"
+import { type BlobRef, listMediaType, sliceRef } from "../../schemas/Blob.ts"
 import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/index.ts"
 import { Subjects } from "../../schemas/Subjects.ts"
 import type { Names } from "../../schemas/Subjects.ts"
@@ -208,5 +211,29 @@ describe("SwitchyardClient.runTask against a real executor over NATS", () => {
         assert.isFalse(errorOf(result)?.retryable)
       })
     )
+  )
+})
+
+describe("connect: reading blob references", () => {
+  it.live("resolves stored JSON, a list in segments and a part of it, and reads the bytes of any blob", () =>
+    Effect.gen(function* () {
+      const names = uniqueNames("sdkblobs")
+      // What a scheduler or executor stored: a list long enough for segments, and a PDF a stage stored.
+      const rows = Array.from({ length: 5000 }, (_, index) => `row ${index} ${"x".repeat(100)}`)
+      const pdf = new TextEncoder().encode("%PDF-1.4 not really")
+      const [listRef, pdfRef] = yield* Effect.gen(function* () {
+        const store = yield* BlobStore
+        return [yield* externalize(rows, 64 * 1024), yield* store.put(pdf, { mediaType: "application/pdf" })] as const
+      }).pipe(
+        Effect.provide(NatsBlobStore.layer().pipe(Layer.provide(NatsBus.layer({ url: inject("natsUrl"), name: "test-store" })))),
+        Effect.provideService(Subjects, names)
+      )
+      assert.deepInclude(listRef as BlobRef, { mediaType: listMediaType, length: rows.length })
+      const connection = yield* connected(names)
+      const state = { rows: listRef, some: sliceRef(listRef as BlobRef, 4990, 5000), report: pdfRef }
+      const resolved = yield* Effect.promise(() => connection.resolve(state))
+      assert.deepStrictEqual(resolved, { rows, some: rows.slice(4990), report: pdfRef })
+      assert.deepStrictEqual(yield* Effect.promise(() => connection.readBlob(pdfRef)), pdf)
+    }).pipe(Effect.scoped)
   )
 })

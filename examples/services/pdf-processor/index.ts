@@ -22,10 +22,13 @@ export const readyField = "pdf_ir_ready"
 
 const decodePayloads = Schema.decodeUnknownSync(Schema.Array(Payload))
 
-const bytesOf = async (payload: Payload): Promise<Uint8Array> =>
+/** A payload's bytes: inline, in the blob store (big files), or in the file it names. */
+const bytesOf = async (client: SwitchyardConnection, payload: Payload): Promise<Uint8Array> =>
   payload.content !== undefined
     ? new Uint8Array(Buffer.from(payload.content, payload.encoding === "base64" ? "base64" : "utf8"))
-    : new Uint8Array(await readFile(payload.ref ?? payload.source))
+    : payload.blob !== undefined
+      ? client.readBlob(payload.blob)
+      : new Uint8Array(await readFile(payload.ref ?? payload.source))
 
 const pageCount = async (bytes: Uint8Array): Promise<number> => {
   const loading = getDocument({ data: bytes, verbosity: VerbosityLevel.ERRORS })
@@ -40,10 +43,11 @@ const pageCount = async (bytes: Uint8Array): Promise<number> => {
 export const processRun = async (client: SwitchyardConnection, runId: string, log: (line: string) => void): Promise<void> => {
   const run = await client.getRun(runId)
   if (run === undefined) return log(`run ${runId}: not found`)
-  const payloads = decodePayloads(run.state.payloads ?? [])
+  // A corpus past the blob threshold is a reference in the run's state: read what it stands for.
+  const payloads = decodePayloads(await client.resolve(run.state.payloads ?? []))
   const pdfs = payloads.filter((payload) => payload.mediaType === "application/pdf")
   let pages = 0
-  for (const pdf of pdfs) pages += await pageCount(await bytesOf(pdf))
+  for (const pdf of pdfs) pages += await pageCount(await bytesOf(client, pdf))
   const reply = await client.updateLedger(
     runId,
     { [readyField]: true, pdf_documents: pdfs.length, pdf_pages: pages },
