@@ -2,7 +2,7 @@
  * Scheduler settings, read from `SWITCHYARD_*` environment variables or given
  * in code.
  */
-import { Config, Context, Duration, Effect, Layer } from "effect"
+import { Config, Context, Duration, Effect, Layer, Schema } from "effect"
 
 /** Scheduler settings. */
 export interface SchedulerSettings {
@@ -68,9 +68,13 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
     SchedulerConfig,
     Effect.gen(function* () {
       const resultAckWait = yield* Config.Duration("SWITCHYARD_RESULT_ACK_WAIT").pipe(Config.withDefault(defaults.resultAckWait))
-      const resultConcurrency = yield* Config.Int("SWITCHYARD_RESULT_CONCURRENCY").pipe(Config.withDefault(defaults.resultConcurrency))
+      const resultConcurrency = yield* Config.schema(PositiveInt, "SWITCHYARD_RESULT_CONCURRENCY").pipe(
+        Config.withDefault(defaults.resultConcurrency)
+      )
       const stageCacheTtl = yield* Config.Duration("SWITCHYARD_STAGE_CACHE_TTL").pipe(Config.withDefault(defaults.stageCacheTtl))
-      const requestConcurrency = yield* Config.Int("SWITCHYARD_REQUEST_CONCURRENCY").pipe(Config.withDefault(defaults.requestConcurrency))
+      const requestConcurrency = yield* Config.schema(PositiveInt, "SWITCHYARD_REQUEST_CONCURRENCY").pipe(
+        Config.withDefault(defaults.requestConcurrency)
+      )
       const dispatchRetryWindow = yield* Config.Duration("SWITCHYARD_DISPATCH_RETRY_WINDOW").pipe(
         Config.withDefault(defaults.dispatchRetryWindow)
       )
@@ -80,7 +84,7 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const unschedulableAfter = yield* Config.Duration("SWITCHYARD_UNSCHEDULABLE_AFTER").pipe(
         Config.withDefault(defaults.unschedulableAfter)
       )
-      const blobThreshold = yield* Config.Int("SWITCHYARD_BLOB_THRESHOLD").pipe(Config.withDefault(defaults.blobThreshold))
+      const blobThreshold = yield* Config.schema(PositiveInt, "SWITCHYARD_BLOB_THRESHOLD").pipe(Config.withDefault(defaults.blobThreshold))
       return SchedulerConfig.of({
         blobThreshold,
         resultAckWait,
@@ -94,6 +98,9 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
     })
   )
 }
+
+/** A whole number above 0: a concurrency or a threshold of 0 would stop the scheduler. */
+const PositiveInt = Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))))
 
 const defaults: SchedulerSettings = {
   resultAckWait: Duration.seconds(30),
