@@ -146,36 +146,37 @@ export const makeTaskHandler = (options: {
       ...(measured ? { reportMetrics: (reported: TaskMetrics) => void (metrics = reported) } : {})
     }
     const withMetrics = (outcome: Outcome): Outcome => (metrics === undefined ? outcome : { ...outcome, metrics })
-    const outcome = definition.execute(task.inputs, info).pipe(
-      Effect.timeoutOrElse({
-        duration: Duration.millis(timeoutMs),
-        orElse: () =>
-          Effect.fail(
-            StageFailure.fromError(task.stageType, new StageTimeoutError({ stageType: task.stageType, taskId: task.taskId, timeoutMs }))
-          )
-      }),
-      Effect.matchEager({ onSuccess: finished, onFailure: failedWith }),
+    const run = (inputs: unknown) =>
+      definition.execute(inputs, info).pipe(
+        Effect.timeoutOrElse({
+          duration: Duration.millis(timeoutMs),
+          orElse: () =>
+            Effect.fail(
+              StageFailure.fromError(task.stageType, new StageTimeoutError({ stageType: task.stageType, taskId: task.taskId, timeoutMs }))
+            )
+        }),
+        Effect.matchEager({ onSuccess: finished, onFailure: failedWith })
+      )
+    const outcome = (containsRef(task.inputs) ? Effect.flatMap(inputsOf(task), run) : run(task.inputs)).pipe(
+      Effect.catch((failure: StageFailure) => Effect.succeed(failedWith(failure))),
       Effect.annotateLogs(annotations)
     )
     return measured ? Effect.map(outcome, withMetrics) : outcome
   }
 
-  /** The task with the values its inputs' blob references stand for; a failed outcome when one cannot be read. */
-  const withInputs = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> =>
+  /**
+   * The values the task's inputs' blob references stand for. Read once vars and secrets were
+   * rendered, so what a blob holds is data, never a template.
+   */
+  const inputsOf = (task: TaskRun): Effect.Effect<unknown, StageFailure> =>
     resolveBlobs(task.inputs, { cache: inputBlobs }).pipe(
       Effect.provideService(BlobStore, blobs),
-      Effect.matchEffect({
-        onSuccess: (inputs) => outcomeOf({ ...task, inputs } as TaskRun, annotations),
-        onFailure: (error) =>
-          Effect.succeed(
-            failedWith(
-              StageFailure.fromError(
-                task.stageType,
-                new InputBlobError({ stage: task.stage, stageType: task.stageType, reason: error.message, retryable: error.isRetryable })
-              )
-            )
-          )
-      })
+      Effect.mapError((error) =>
+        StageFailure.fromError(
+          task.stageType,
+          new InputBlobError({ stage: task.stage, stageType: task.stageType, reason: error.message, retryable: error.isRetryable })
+        )
+      )
     )
 
   const outcomeOf = (task: TaskRun, annotations: LogAnnotations): Effect.Effect<Outcome> => {
@@ -375,7 +376,7 @@ export const makeTaskHandler = (options: {
       // A cancel notice of the run interrupts this fiber and acks the message itself.
       const tracked = task.runId === "" ? undefined : running.track({ runId: task.runId, taskId: task.taskId, message, fiber })
       const startedAt = clock.currentTimeMillisUnsafe()
-      const prepared = containsRef(task.inputs) ? withInputs(task, annotations) : outcomeOf(task, annotations)
+      const prepared = outcomeOf(task, annotations)
       const published = prepared.pipe(
         Effect.flatMap((outcome) => publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject))
       )

@@ -16,7 +16,9 @@ import { WireType } from "../../../../schemas/Catalog.ts"
 import { TaskResult } from "../../../../schemas/Task.ts"
 import * as MemoryBlobStore from "../../../../services/bus/MemoryBlobStore.ts"
 import { uniquePrefix } from "../../../support/unique.ts"
-import { outputOf } from "../../../support/results.ts"
+import { errorOf, outputOf } from "../../../support/results.ts"
+import { BlobStore } from "../../../../services/bus/BlobStore.ts"
+import { storeJson } from "../../../../services/bus/BlobJson.ts"
 
 const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
 const senderSpanId = "00f067aa0ba902b7"
@@ -77,6 +79,7 @@ const setup = Effect.gen(function* () {
     maxAckPending: 100
   })
   const clock = yield* Clock.Clock
+  const blobs = MemoryBlobStore.make()
   const handle = makeTaskHandler({
     bus,
     names,
@@ -85,7 +88,7 @@ const setup = Effect.gen(function* () {
     rejections: () => new Map(),
     leases: new LeaseKeeper({ clock, interval: settings.progressInterval }),
     running: new RunningTasks(),
-    blobs: MemoryBlobStore.make(),
+    blobs,
     clock
   })
   const results = yield* bus.consume({ stream: names.streams.results, durable: "test", slots: 100 })
@@ -103,7 +106,7 @@ const setup = Effect.gen(function* () {
       return span
     }
   })
-  return { handle: (message: JobMessage) => Effect.withTracer(handle(message), tracer), nextResult, spans }
+  return { handle: (message: JobMessage) => Effect.withTracer(handle(message), tracer), nextResult, spans, blobs }
 })
 
 describe("the task handler", () => {
@@ -142,6 +145,30 @@ describe("the task handler", () => {
       const result = yield* nextResult
       assert.strictEqual(result.status, "succeeded")
       assert.strictEqual(outputOf(result), "X")
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
+
+  it.effect("renders vars in the task's own inputs, never in what a blob reference stands for (data, not templates)", () =>
+    Effect.gen(function* () {
+      const { blobs, handle, nextResult } = yield* setup
+      yield* handle(taskMessage({ taskId: "t-3", stageType: "test.upper", inputs: "hi {{ vars.NAME }}", vars: { NAME: "ada" } }))
+      assert.strictEqual(outputOf(yield* nextResult), "HI ADA")
+      const ref = yield* storeJson("data mentioning {{ vars.NAME }}").pipe(Effect.provideService(BlobStore, blobs))
+      yield* handle(taskMessage({ taskId: "t-4", stageType: "test.upper", inputs: ref, vars: { NAME: "ada" } }))
+      assert.strictEqual(outputOf(yield* nextResult), "DATA MENTIONING {{ VARS.NAME }}")
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
+
+  it.effect("fails a task whose input blob is missing with InputBlobError naming the stage and the blob", () =>
+    Effect.gen(function* () {
+      const { handle, nextResult } = yield* setup
+      const missing = { $blob: `sha256:${"ab".repeat(32)}`, size: 10, mediaType: "application/json" }
+      yield* handle(taskMessage({ taskId: "t-5", stageType: "test.upper", inputs: missing }))
+      const error = errorOf(yield* nextResult)!
+      assert.strictEqual(error.tag, "InputBlobError")
+      assert.include(error.message, `stage "s"`)
+      assert.include(error.message, missing.$blob)
+      assert.isFalse(error.retryable)
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 
