@@ -78,6 +78,11 @@ const graphOf = (input: Pick<Inputs, "findings" | "documents">) => {
   const addEdge = (source: string, type: string, target: string, properties: Record<string, unknown> = {}) =>
     edges.set(`${source}\u0000${type}\u0000${target}`, { source, target, type, properties })
 
+  // An entity's kind and name come from its id, the same in every batch, so a claim naming an entity mentioned
+  // only in another chunk (or batch) writes the node as that chunk does and no batch order counts it twice.
+  // An id of another form than extract's falls back to a mention of it in the same chunk.
+  const addEntity = (id: string, mention?: Entity) =>
+    addNode("Entity", id, entityOfId(id) ?? (mention === undefined ? {} : { kind: mention.kind, name: mention.name }))
   // The given documents say what a document is over what its chunks say.
   const given = new Map(input.documents.map((document) => [document.id, documentProperties(document.title, document.source)]))
   for (const [id, properties] of given) addNode("Document", id, properties)
@@ -96,11 +101,6 @@ const graphOf = (input: Pick<Inputs, "findings" | "documents">) => {
       sectionPath: chunk.sectionPath
     })
     addEdge(document, "HAS_CHUNK", node)
-    // An entity's kind and name come from its id, the same in every batch, so a claim naming an entity mentioned
-    // only in another chunk (or batch) writes the node as that chunk does and no batch order counts it twice.
-    // An id of another form than extract's falls back to a mention of it in this chunk.
-    const addEntity = (id: string, mention?: Entity) =>
-      addNode("Entity", id, entityOfId(id) ?? (mention === undefined ? {} : { kind: mention.kind, name: mention.name }))
     for (const entity of entities) {
       const target = addEntity(entity.id, entity)
       const key = `${node}\u0000${target}`
