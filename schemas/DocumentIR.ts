@@ -98,7 +98,11 @@ export class Chunk extends Schema.Class<Chunk>("switchyard/Chunk")({
    * How many characters at its start it shares with the document's previous chunk (0 or absent when none), so a
    * reader of one chunk alone can tell what the previous chunk already covers.
    */
-  overlap: Schema.optionalKey(Offset)
+  overlap: Schema.optionalKey(Offset),
+  /** The title of the chunk's document, so a reader of the chunk alone can name its document. */
+  documentTitle: Schema.optionalKey(Schema.String),
+  /** The source of the chunk's document: a file path or URL. */
+  documentSource: Schema.optionalKey(Schema.String)
 }) {}
 
 /** A list of documents as one value (the core stages pass documents as a plain list). */

@@ -5,8 +5,10 @@
  * paragraphs are chunked apart from its subsections', preferring paragraph,
  * then sentence, then word breaks. Every chunk keeps its offsets into the
  * document text (`text === document.text.slice(start, end)`), its id
- * `<documentId>:<index>`, the titles of the sections holding it and how much
- * it shares with the previous chunk. Each document is cut on its own, so
+ * `<documentId>:<index>`, the titles of the sections holding it, how much
+ * it shares with the previous chunk, and its document's title and source (so
+ * a later stage given a batch of chunks can name their documents without the
+ * documents themselves). Each document is cut on its own, so
  * the stage can be mapped over documents: the chunks of a batch of documents
  * are the concatenation of each document's chunks.
  */
@@ -75,7 +77,9 @@ const chunkDocument = (document: Document, options: { readonly size: number; rea
             end,
             sectionPath,
             // Only a prefix of this chunk that the previous one holds counts (a misordered section's runs may come back).
-            overlap: previous !== undefined && previous.start <= start && start < previous.end ? Math.min(previous.end, end) - start : 0
+            overlap: previous !== undefined && previous.start <= start && start < previous.end ? Math.min(previous.end, end) - start : 0,
+            documentTitle: document.title,
+            documentSource: document.source
           })
         )
       }
@@ -89,7 +93,7 @@ const chunkDocument = (document: Document, options: { readonly size: number; rea
 /** `{ documents: Document[], size, overlap }` → `Chunk[]`, document by document in reading order. */
 export const chunk = defineStage({
   type: "core/core.chunk",
-  version: "2.0.0",
+  version: "2.1.0",
   description:
     "Splits documents into overlapping chunks of bounded size that never cross a section boundary, with offsets and section paths.",
   plugin: "core",

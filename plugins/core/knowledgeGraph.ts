@@ -1,26 +1,30 @@
 /**
- * `core/core.knowledge-graph`: writes documents, chunks, entities and claims
+ * `core/core.knowledge-graph`: writes what `extract` found, chunk by chunk
+ * (its `findings`: each chunk with the entities and claims found in it),
  * into the embedded graph store as nodes (`Document`, `Chunk`, `Entity`,
  * `Claim`) and edges (`HAS_CHUNK`, `MENTIONS`, `SUBJECT`, `OBJECT`, `FROM`),
  * with idempotent upserts in one transaction per call, and unpacks the ids
  * of the nodes and edges it inserted or changed into `graph_nodes` and
  * `graph_edges`.
  *
- * The chunk is the unit of work: a call writes the given chunks, their
- * documents, and the entities and claims found in them (those of other
- * chunks are left to the call that gets those chunks), plus a node for every
- * given document. Every row a call writes is then described in full by that
- * call, so however the chunks are split into batches, written one after
- * another or at once by several processes, each row is inserted once and
- * reported by the one call that inserted it: the concatenated ids equal
- * those of one call over everything. Map it over `chunks`, passing the
- * entities, claims and documents whole.
+ * The finding is the unit of work: a call writes each given finding's chunk,
+ * its document, the entities it mentions and the claims it states, plus a
+ * node for every given document. Every row a call writes is described in
+ * full by that call: a Document node's title and source come from its
+ * chunks (which carry them) or the given documents, an Entity node's kind
+ * and name from its id (`drug:metformin`), so a claim naming an entity
+ * mentioned only in another batch writes the node just as that batch does.
+ * So however the findings are split into batches, written one after another
+ * or at once by several processes, each row is inserted once and reported by
+ * the one call that inserted it: the concatenated ids equal those of one
+ * call over everything, and no call needs the whole corpus. Map it over
+ * `findings`.
  */
 import { resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import { defineStage, StageError } from "@switchyard/sdk"
-import { Chunk } from "@switchyard/schemas/DocumentIR"
-import { Claim, Entity } from "./internal/entities.ts"
+import type { Entity } from "./internal/entities.ts"
+import { entityOfId, Finding } from "./internal/entities.ts"
 import type { GraphEdge, GraphNode } from "./internal/graphStore.ts"
 import { nodeId, openGraphStore } from "./internal/graphStore.ts"
 
@@ -33,12 +37,10 @@ export const DocumentRef = Schema.Struct({
 
 /** The inputs of `core/core.knowledge-graph`. */
 export const KnowledgeGraphInputs = Schema.Struct({
-  chunks: Schema.Array(Chunk).annotate({ description: "The chunks to write (all of them, or a batch) with what was found in them." }),
-  entities: Schema.Array(Entity).annotate({
-    description: "The entities core.extract produced; those found in the given chunks are written."
+  findings: Schema.Array(Finding).annotate({
+    description: "What core.extract found, chunk by chunk (all of it, or a batch): each chunk with its entities and claims."
   }),
-  claims: Schema.Array(Claim).annotate({ description: "The claims core.extract produced; those found in the given chunks are written." }),
-  /** Titles and sources for the Document nodes; documents named only by chunks get a bare node. @default [] */
+  /** Titles and sources for Document nodes, over those the chunks carry; documents named by no chunk get a node too. @default [] */
   documents: Schema.Array(DocumentRef)
     .annotate({ description: "Documents ({ id, title?, source? }, or parsed documents) for the Document nodes.", default: [] })
     .pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))),
@@ -58,12 +60,14 @@ export const GraphWritten = Schema.Struct({
 
 type Inputs = typeof KnowledgeGraphInputs.Type
 
-/** The nodes and edges for the inputs, each once: the given documents, and the given chunks with what was found in them. */
-const graphOf = (input: Pick<Inputs, "chunks" | "entities" | "claims" | "documents">) => {
-  const given = new Set(input.chunks.map((chunk) => chunk.id))
-  // A claim's entity may be mentioned only in another chunk (or batch): it is still written in full, so every
-  // write of a node says the same and no batch order can make a node count twice (inserted bare, then changed).
-  const known = new Map(input.entities.map((entity) => [entity.id, { kind: entity.kind, name: entity.name }]))
+/** A Document node's properties: those known of it, none made up. */
+const documentProperties = (title: string | undefined, source: string | undefined): Record<string, unknown> => ({
+  ...(title === undefined ? {} : { title }),
+  ...(source === undefined ? {} : { source })
+})
+
+/** The nodes and edges for the inputs, each once: the given documents, and the given findings' chunks with what was found in them. */
+const graphOf = (input: Pick<Inputs, "findings" | "documents">) => {
   const nodes = new Map<string, GraphNode>()
   const edges = new Map<string, GraphEdge>()
   const addNode = (label: string, id: string, properties: Record<string, unknown>) => {
@@ -74,14 +78,20 @@ const graphOf = (input: Pick<Inputs, "chunks" | "entities" | "claims" | "documen
   const addEdge = (source: string, type: string, target: string, properties: Record<string, unknown> = {}) =>
     edges.set(`${source}\u0000${type}\u0000${target}`, { source, target, type, properties })
 
-  for (const document of input.documents) {
-    addNode("Document", document.id, {
-      ...(document.title === undefined ? {} : { title: document.title }),
-      ...(document.source === undefined ? {} : { source: document.source })
+  // An entity's kind and name come from its id, the same in every batch, so a claim naming an entity mentioned
+  // only in another chunk (or batch) writes the node as that chunk does and no batch order counts it twice.
+  // An id of another form than extract's falls back to a mention of it in the same chunk.
+  const addEntity = (id: string, mention?: Entity) =>
+    addNode("Entity", id, entityOfId(id) ?? (mention === undefined ? {} : { kind: mention.kind, name: mention.name }))
+  // The given documents say what a document is over what its chunks say.
+  const given = new Map(input.documents.map((document) => [document.id, documentProperties(document.title, document.source)]))
+  for (const [id, properties] of given) addNode("Document", id, properties)
+  const mentions = new Map<string, number>()
+  for (const { chunk, claims, entities } of input.findings) {
+    const document = addNode("Document", chunk.documentId, {
+      ...documentProperties(chunk.documentTitle, chunk.documentSource),
+      ...given.get(chunk.documentId)
     })
-  }
-  for (const chunk of input.chunks) {
-    const document = addNode("Document", chunk.documentId, {})
     const node = addNode("Chunk", chunk.id, {
       documentId: chunk.documentId,
       index: chunk.index,
@@ -91,40 +101,37 @@ const graphOf = (input: Pick<Inputs, "chunks" | "entities" | "claims" | "documen
       sectionPath: chunk.sectionPath
     })
     addEdge(document, "HAS_CHUNK", node)
-  }
-  const mentions = new Map<string, number>()
-  for (const entity of input.entities) {
-    if (!given.has(entity.chunkId)) continue
-    const node = addNode("Entity", entity.id, { kind: entity.kind, name: entity.name })
-    const chunk = nodeId("Chunk", entity.chunkId)
-    const key = `${chunk}\u0000${node}`
-    mentions.set(key, (mentions.get(key) ?? 0) + 1)
-    addEdge(chunk, "MENTIONS", node, { count: mentions.get(key) })
-  }
-  for (const claim of input.claims) {
-    if (!given.has(claim.chunkId)) continue
-    const node = addNode("Claim", claim.id, {
-      predicate: claim.predicate,
-      subject: claim.subject,
-      object: claim.object,
-      text: claim.text,
-      chunkId: claim.chunkId,
-      start: claim.start,
-      end: claim.end
-    })
-    addEdge(node, "SUBJECT", addNode("Entity", claim.subject, known.get(claim.subject) ?? {}))
-    addEdge(node, "OBJECT", addNode("Entity", claim.object, known.get(claim.object) ?? {}))
-    addEdge(node, "FROM", nodeId("Chunk", claim.chunkId))
+    for (const entity of entities) {
+      const target = addEntity(entity.id, entity)
+      const key = `${node}\u0000${target}`
+      mentions.set(key, (mentions.get(key) ?? 0) + 1)
+      addEdge(node, "MENTIONS", target, { count: mentions.get(key) })
+    }
+    const mentioned = new Map(entities.map((entity) => [entity.id, entity]))
+    for (const claim of claims) {
+      const statement = addNode("Claim", claim.id, {
+        predicate: claim.predicate,
+        subject: claim.subject,
+        object: claim.object,
+        text: claim.text,
+        chunkId: claim.chunkId,
+        start: claim.start,
+        end: claim.end
+      })
+      addEdge(statement, "SUBJECT", addEntity(claim.subject, mentioned.get(claim.subject)))
+      addEdge(statement, "OBJECT", addEntity(claim.object, mentioned.get(claim.object)))
+      addEdge(statement, "FROM", node)
+    }
   }
   return { nodes: [...nodes.values()], edges: [...edges.values()] }
 }
 
-/** `{ chunks, entities, claims, documents?, store }` → `{ graph_nodes, graph_edges }`: the ids this call inserted or changed. */
+/** `{ findings, documents?, store }` → `{ graph_nodes, graph_edges }`: the ids this call inserted or changed. */
 export const knowledgeGraph = defineStage({
   type: "core/core.knowledge-graph",
-  version: "2.0.0",
+  version: "3.0.0",
   description:
-    "Writes documents, chunks and the entities and claims found in those chunks into an embedded SQLite graph store with idempotent upserts; returns the ids of the nodes and edges it wrote.",
+    "Writes extract's findings (chunks, their documents, and the entities and claims found in them) into an embedded SQLite graph store with idempotent upserts; returns the ids of the nodes and edges it wrote.",
   plugin: "core",
   stateKey: ["graph_nodes", "graph_edges"],
   output: "unpack",

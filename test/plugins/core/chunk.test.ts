@@ -41,9 +41,10 @@ const isSpace = (char: string | undefined) => char === undefined || /\s/.test(ch
 
 /**
  * The rules every chunking keeps: exact slices within the size, ids in order,
- * inside one section's own paragraphs, consecutive chunks of a section
- * overlapping by at most `overlap` with only whitespace between them, no
- * word cut, and every character of every paragraph in some chunk.
+ * the document's title and source on each chunk, inside one section's own
+ * paragraphs, consecutive chunks of a section overlapping by at most
+ * `overlap` with only whitespace between them, no word cut, and every
+ * character of every paragraph in some chunk.
  */
 const assertChunking = (
   documents: ReadonlyArray<Document>,
@@ -57,6 +58,7 @@ const assertChunking = (
       assert.strictEqual(piece.id, `${document.id}:${index}`)
       assert.strictEqual(piece.index, index)
       assert.strictEqual(piece.text, document.text.slice(piece.start, piece.end), where)
+      assert.deepStrictEqual([piece.documentTitle, piece.documentSource], [document.title, document.source], where)
       assert.isAtMost(piece.end - piece.start, options.size, where)
       const section = sectionAt(document, piece.sectionPath)
       assert.isAtLeast(piece.start, section.paragraphs[0]!.start, where)
@@ -111,7 +113,7 @@ describe("core.chunk", () => {
       const { count, metadata, slot } = yield* applyByMetadata(chunk, output)
       assert.deepStrictEqual(
         [metadata.type, metadata.version, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
-        ["core/core.chunk", "2.0.0", "chunks", "set", "length", ["core/core.parse"]]
+        ["core/core.chunk", "2.1.0", "chunks", "set", "length", ["core/core.parse"]]
       )
       assert.deepStrictEqual(slot, output)
       assert.strictEqual(count, (output as ReadonlyArray<unknown>).length)

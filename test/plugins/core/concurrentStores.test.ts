@@ -107,14 +107,14 @@ describe("core stores shared by several processes", () => {
         const dir = yield* tempDir("stores")
         const store = join(dir, "graph.db")
         const { chunks, documents } = yield* sampleCorpus
-        const { claims, entities } = (yield* runStage(
+        const { findings } = (yield* runStage(
           extract,
           { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
           taskInfo()
-        )) as unknown as { readonly entities: ReadonlyArray<unknown>; readonly claims: ReadonlyArray<unknown> }
-        // Alternate chunks, so both processes write entities and documents the other writes too.
+        )) as unknown as { readonly findings: ReadonlyArray<unknown> }
+        // Alternate chunks' findings, so both processes write entities and documents the other writes too.
         const inputsOf = (parity: number) =>
-          chunks.filter((_, position) => position % 2 === parity).map((chunk) => ({ chunks: [chunk], entities, claims, documents, store }))
+          findings.filter((_, position) => position % 2 === parity).map((finding) => ({ findings: [finding], store }))
         const outputs = (yield* writeAtOnce("knowledge-graph", dir, [inputsOf(0), inputsOf(1)])).flat() as ReadonlyArray<{
           readonly graph_nodes: ReadonlyArray<string>
           readonly graph_edges: ReadonlyArray<string>
@@ -129,6 +129,9 @@ describe("core stores shared by several processes", () => {
         yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
         expect(graph.counts()).toEqual({ nodes: 63, edges: 115 })
         expect(graph.node("Entity:drug:amoxicillin")?.properties).toEqual({ kind: "drug", name: "amoxicillin" })
+        for (const document of documents) {
+          expect(graph.node(`Document:${document.id}`)?.properties).toEqual({ title: document.title, source: document.source })
+        }
       }).pipe(Effect.scoped),
     60_000
   )

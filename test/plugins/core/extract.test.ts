@@ -33,9 +33,15 @@ interface Claim {
   readonly start: number
   readonly end: number
 }
+interface Finding {
+  readonly chunk: { readonly id: string }
+  readonly entities: ReadonlyArray<Mention>
+  readonly claims: ReadonlyArray<Claim>
+}
 interface Extracted {
   readonly entities: ReadonlyArray<Mention>
   readonly claims: ReadonlyArray<Claim>
+  readonly findings: ReadonlyArray<Finding>
 }
 
 const vocabulary = "examples/config/medical-vocabulary.yaml"
@@ -60,15 +66,15 @@ const chunkOf = (text: string, id = "d:0", start = 0) => ({
 })
 
 describe("core/core.extract", () => {
-  it.effect("declares its metadata: unpacked into entities and claims, counted as their sum, after chunk", () =>
+  it.effect("declares its metadata: unpacked into entities, claims and findings, counted as entities plus claims, after chunk", () =>
     Effect.gen(function* () {
       const metadata = yield* Schema.decodeUnknownEffect(StageMetadata)(JSON.parse(JSON.stringify(extract.metadata)))
       expect(metadata).toMatchObject({
         type: "core/core.extract",
         plugin: "core",
-        version: "1.1.0",
+        version: "1.2.0",
         runtime: "inline",
-        stateKey: ["entities", "claims"],
+        stateKey: ["entities", "claims", "findings"],
         output: "unpack",
         count: "length(entities) + length(claims)",
         dependencies: ["core/core.chunk"]
@@ -101,7 +107,11 @@ describe("core/core.extract", () => {
       })
 
       const applied = applyOutput({ chunks: careChunks() }, { stateKey: extract.metadata.stateKey, mode: extract.metadata.output, output })
-      expect(applied._tag === "Applied" && [applied.state.entities, applied.state.claims]).toEqual([output.entities, output.claims])
+      expect(applied._tag === "Applied" && [applied.state.entities, applied.state.claims, applied.state.findings]).toEqual([
+        output.entities,
+        output.claims,
+        output.findings
+      ])
       expect(countOutput(extract.metadata.count, output)).toBe(output.entities.length + output.claims.length)
       expect(output.claims.length).toBeGreaterThan(0)
     })
@@ -140,6 +150,22 @@ describe("core/core.extract", () => {
         end: first.end
       })
       expect(careText.slice(first.start, first.end)).toBe(first.text)
+    })
+  )
+
+  it.live("lists the findings chunk by chunk: each given chunk with the entities and claims found in it, in order", () =>
+    Effect.gen(function* () {
+      const { chunks } = yield* sampleCorpus
+      const { claims, entities, findings } = yield* run({ chunks, vocabulary })
+      expect(findings.map((finding) => finding.chunk)).toEqual(chunks)
+      expect(findings.flatMap((finding) => finding.entities)).toEqual(entities)
+      expect(findings.flatMap((finding) => finding.claims)).toEqual(claims)
+      for (const finding of findings) {
+        for (const found of [...finding.entities, ...finding.claims]) expect(found.chunkId).toBe(finding.chunk.id)
+      }
+      // A chunk in which nothing is found still has its finding.
+      const { findings: bare } = yield* run({ chunks: [chunkOf("Nothing to see here.")], vocabulary })
+      expect(bare).toEqual([{ chunk: chunkOf("Nothing to see here."), entities: [], claims: [] }])
     })
   )
 
@@ -246,31 +272,38 @@ describe("core/core.extract", () => {
       const [first, second] = yield* Effect.forEach(chunks, (chunk) => run({ chunks: [chunk], vocabulary }))
       expect([...first!.entities, ...second!.entities]).toEqual(whole.entities)
       expect([...first!.claims, ...second!.claims]).toEqual(whole.claims)
+      expect([...first!.findings, ...second!.findings]).toEqual(whole.findings)
     })
   )
 
-  it.live("extracting the sample chunks one by one, or in threes, and concatenating gives what extracting them all gives", () =>
-    Effect.gen(function* () {
-      const { chunks } = yield* sampleCorpus
-      for (const size of [1, 3]) {
-        const { state } = yield* sameWhenMapped(extract, {
-          whole: { chunks, vocabulary },
-          batches: batchesOf(chunks, size).map((batch) => ({ chunks: batch, vocabulary }))
+  it.live(
+    "extracting the sample chunks one by one, or in threes, and concatenating gives what extracting them all gives, findings too",
+    () =>
+      Effect.gen(function* () {
+        const { chunks } = yield* sampleCorpus
+        for (const size of [1, 3]) {
+          const { state } = yield* sameWhenMapped(extract, {
+            whole: { chunks, vocabulary },
+            batches: batchesOf(chunks, size).map((batch) => ({ chunks: batch, vocabulary }))
+          })
+          // The counts the example pipeline reports for the sample corpus; one finding per chunk.
+          expect([
+            (state.entities as ReadonlyArray<unknown>).length,
+            (state.claims as ReadonlyArray<unknown>).length,
+            (state.findings as ReadonlyArray<unknown>).length
+          ]).toEqual([54, 16, chunks.length])
+        }
+        // Cut finer, chunks overlap more often; each still reports only what is its own.
+        const documents = (yield* sampleCorpus).documents
+        const small = (yield* runStage(chunk, { documents, size: 150, overlap: 50 }, taskInfo())) as unknown as ReadonlyArray<{
+          readonly overlap: number
+        }>
+        expect(small.filter((piece) => piece.overlap > 0).length).toBeGreaterThan(5)
+        yield* sameWhenMapped(extract, {
+          whole: { chunks: small, vocabulary },
+          batches: small.map((piece) => ({ chunks: [piece], vocabulary }))
         })
-        // The counts the example pipeline reports for the sample corpus.
-        expect([(state.entities as ReadonlyArray<unknown>).length, (state.claims as ReadonlyArray<unknown>).length]).toEqual([54, 16])
-      }
-      // Cut finer, chunks overlap more often; each still reports only what is its own.
-      const documents = (yield* sampleCorpus).documents
-      const small = (yield* runStage(chunk, { documents, size: 150, overlap: 50 }, taskInfo())) as unknown as ReadonlyArray<{
-        readonly overlap: number
-      }>
-      expect(small.filter((piece) => piece.overlap > 0).length).toBeGreaterThan(5)
-      yield* sameWhenMapped(extract, {
-        whole: { chunks: small, vocabulary },
-        batches: small.map((piece) => ({ chunks: [piece], vocabulary }))
       })
-    })
   )
 
   it.live("names the file, position and field of a malformed vocabulary", () =>

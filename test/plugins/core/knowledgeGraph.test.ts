@@ -1,6 +1,6 @@
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Cause, Effect, Exit, Schema } from "effect"
 import { extract } from "../../../plugins/core/extract.ts"
 import { nodeId, openGraphStore } from "../../../plugins/core/internal/graphStore.ts"
 import { KnowledgeGraphInputs, knowledgeGraph } from "../../../plugins/core/knowledgeGraph.ts"
@@ -11,12 +11,27 @@ import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
 import { taskInfo, tempDir } from "./fixtures-b/support.ts"
 import { batchesOf, sameWhenMapped } from "./fixtures/fanOut.ts"
+import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { runStage } from "../../support/stages.ts"
+
+/** What `extract` found in one chunk (only the fields these tests read). */
+interface Finding {
+  readonly chunk: { readonly id: string; readonly documentId: string; readonly text: string }
+  readonly entities: ReadonlyArray<{ readonly id: string; readonly chunkId: string }>
+  readonly claims: ReadonlyArray<{ readonly id: string; readonly subject: string; readonly object: string; readonly chunkId: string }>
+}
 
 interface Extracted {
   readonly entities: ReadonlyArray<{ readonly id: string; readonly chunkId: string }>
   readonly claims: ReadonlyArray<{ readonly id: string }>
+  readonly findings: ReadonlyArray<Finding>
 }
+
+const vocabulary = "examples/config/medical-vocabulary.yaml"
+
+/** What `extract` finds in `chunks`, as the run state would hold it. */
+const extracted = (chunks: ReadonlyArray<unknown>) =>
+  runStage(extract, { chunks, vocabulary }, taskInfo()).pipe(Effect.map((output) => output as unknown as Extracted))
 
 /** What `knowledge-graph` returns: the ids it inserted or changed. */
 interface Written {
@@ -35,20 +50,34 @@ const totalsOf = (path: string) =>
     (graph) => Effect.sync(() => graph.close())
   )
 
+/** What the store at `path` holds of the nodes `ids`: each node with its outgoing edges (every edge leaves some node). */
+const contentsOf = (path: string, ids: ReadonlyArray<string>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => openGraphStore(path)),
+    (graph) =>
+      Effect.sync(() =>
+        [...ids].sort().map((id) => ({
+          node: graph.node(id),
+          out: graph.neighbours(id, { direction: "out" }).map((next) => [next.edgeType, next.node.id, next.edgeProperties])
+        }))
+      ),
+    (graph) => Effect.sync(() => graph.close())
+  )
+
+const failureOf = (exit: Exit.Exit<unknown, StageFailure>): StageFailure => {
+  expect(Exit.isFailure(exit)).toBe(true)
+  return (Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined) as StageFailure
+}
+
 const documents = [
   { id: "care", title: "Managing type 2 diabetes and hypertension in primary care", source: "fixtures-b/cardiometabolic-care.md" },
   { id: "respiratory", title: "Treating common respiratory and ear infections", source: "fixtures-b/respiratory-infections.md" }
 ]
 
-/** Chunks of both fixture documents with what `extract` finds in them, as the run state would hold them. */
+/** Chunks of both fixture documents (which carry no document titles) with what `extract` finds in them. */
 const corpus = Effect.gen(function* () {
   const chunks = [...careChunks(), ...respiratoryChunks()]
-  const extracted = (yield* runStage(
-    extract,
-    { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
-    taskInfo()
-  )) as unknown as Extracted
-  return { chunks, entities: extracted.entities, claims: extracted.claims }
+  return { chunks, ...(yield* extracted(chunks)) }
 })
 
 describe("core/core.knowledge-graph", () => {
@@ -58,14 +87,14 @@ describe("core/core.knowledge-graph", () => {
       expect(metadata).toMatchObject({
         type: "core/core.knowledge-graph",
         plugin: "core",
-        version: "2.0.0",
+        version: "3.0.0",
         runtime: "inline",
         stateKey: ["graph_nodes", "graph_edges"],
         output: "unpack",
         count: "length(graph_nodes)",
         dependencies: ["core/core.extract"]
       })
-      expect(Schema.decodeUnknownSync(KnowledgeGraphInputs)({ chunks: [], entities: [], claims: [] })).toMatchObject({
+      expect(Schema.decodeUnknownSync(KnowledgeGraphInputs)({ findings: [] })).toMatchObject({
         documents: [],
         store: ".switchyard/graph.db"
       })
@@ -75,13 +104,13 @@ describe("core/core.knowledge-graph", () => {
   it.live("writes documents, chunks, entities and claims once; the same input again writes nothing", () =>
     Effect.gen(function* () {
       const store = join(yield* tempDir("graph"), "graphs", "graph.db")
-      const { chunks, claims, entities } = yield* corpus
+      const { chunks, claims, entities, findings } = yield* corpus
       const entityIds = new Set(entities.map((entity) => entity.id))
       const mentions = new Set(entities.map((entity) => `${entity.chunkId} ${entity.id}`))
       const nodes = documents.length + chunks.length + entityIds.size + claims.length
       const edges = chunks.length + mentions.size + 3 * claims.length
 
-      const first = yield* write({ chunks, entities, claims, documents, store })
+      const first = yield* write({ findings, documents, store })
       expect([first.graph_nodes.length, first.graph_edges.length]).toEqual([nodes, edges])
       expect(new Set(first.graph_nodes).size).toBe(nodes)
       expect(first.graph_nodes).toContain("Entity:drug:metformin")
@@ -94,20 +123,24 @@ describe("core/core.knowledge-graph", () => {
         first.graph_edges
       ])
 
-      const again = yield* write({ chunks, entities, claims, documents, store })
+      const again = yield* write({ findings, documents, store })
       expect(again).toEqual({ graph_nodes: [], graph_edges: [] })
       expect(countOutput(knowledgeGraph.metadata.count, again)).toBe(0)
-      // Without documents the Document nodes are only referenced: their titles stay.
-      expect(yield* write({ chunks, entities, claims, store })).toEqual({ graph_nodes: [], graph_edges: [] })
+      // These chunks carry no titles and no documents are given: the Document nodes are only referenced, their titles stay.
+      expect(yield* write({ findings, store })).toEqual({ graph_nodes: [], graph_edges: [] })
 
-      const edited = chunks.map((chunk) => (chunk.id === "care:1" ? { ...chunk, text: `${chunk.text} Review in three months.` } : chunk))
-      expect(yield* write({ chunks: edited, entities, claims, store })).toEqual({ graph_nodes: ["Chunk:care:1"], graph_edges: [] })
+      const edited = findings.map((finding) =>
+        finding.chunk.id === "care:1"
+          ? { ...finding, chunk: { ...finding.chunk, text: `${finding.chunk.text} Review in three months.` } }
+          : finding
+      )
+      expect(yield* write({ findings: edited, store })).toEqual({ graph_nodes: ["Chunk:care:1"], graph_edges: [] })
       expect(yield* totalsOf(store)).toEqual({ nodes, edges })
-      // Entities and claims of chunks not given are left to the call that gets those chunks.
+      // A batch writes its own chunks and what was found in them, nothing of other chunks.
       const elsewhere = join(yield* tempDir("graph"), "graph.db")
-      const careOnly = yield* write({ chunks: chunks.filter((chunk) => chunk.documentId === "care"), entities, claims, store: elsewhere })
-      expect(careOnly.graph_nodes.filter((id) => id.startsWith("Chunk:respiratory"))).toEqual([])
-      expect(careOnly.graph_edges.filter((id) => id.includes("Chunk:respiratory"))).toEqual([])
+      const careOnly = yield* write({ findings: findings.filter((finding) => finding.chunk.documentId === "care"), store: elsewhere })
+      expect(careOnly.graph_nodes.filter((id) => id.includes("respiratory"))).toEqual([])
+      expect(careOnly.graph_edges.filter((id) => id.includes("respiratory"))).toEqual([])
 
       const graph = openGraphStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
@@ -120,26 +153,101 @@ describe("core/core.knowledge-graph", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("graphs the sample corpus with the parsed documents' titles, idempotently", () =>
+  it.live("takes a Document node's title and source from its chunks, the given documents over them", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("graph")
+      const { findings } = yield* corpus
+      const titled = findings.map((finding) => ({
+        ...finding,
+        chunk: { ...finding.chunk, documentTitle: `Title of ${finding.chunk.documentId}`, documentSource: `${finding.chunk.documentId}.md` }
+      }))
+      const fromChunks = join(dir, "chunks.db")
+      yield* write({ findings: titled, store: fromChunks })
+      expect((yield* contentsOf(fromChunks, ["Document:care", "Document:respiratory"])).map(({ node }) => node?.properties)).toEqual([
+        { title: "Title of care", source: "care.md" },
+        { title: "Title of respiratory", source: "respiratory.md" }
+      ])
+      const overridden = join(dir, "documents.db")
+      yield* write({ findings: titled, documents, store: overridden })
+      expect((yield* contentsOf(overridden, ["Document:care", "Document:respiratory"])).map(({ node }) => node?.properties)).toEqual(
+        documents.map(({ source, title }) => ({ title, source }))
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("writes the entity a claim names in full when only another batch mentions it, in either order", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("graph")
+      // The second "Lisinopril" (43..53) lies wholly in d:1's overlap, so d:0 reports it and d:1's claim names it unmentioned.
+      const text = "Lisinopril is prescribed for hypertension. Lisinopril can cause angioedema."
+      const chunks = [
+        { id: "d:0", documentId: "d", index: 0, text: text.slice(0, 60), start: 0, end: 60, sectionPath: [], overlap: 0 },
+        { id: "d:1", documentId: "d", index: 1, text: text.slice(30), start: 30, end: text.length, sectionPath: [], overlap: 30 }
+      ]
+      const { findings } = yield* extracted(chunks)
+      const second = findings[1]!
+      expect(second.claims.map((claim) => claim.subject)).toEqual(["drug:lisinopril"])
+      expect(second.entities.map((entity) => entity.id)).not.toContain("drug:lisinopril")
+
+      const alone = join(dir, "alone.db")
+      const written = yield* write({ findings: [second], store: alone })
+      expect(written.graph_nodes).toContain("Entity:drug:lisinopril")
+      expect((yield* contentsOf(alone, ["Entity:drug:lisinopril"]))[0]!.node?.properties).toEqual({ kind: "drug", name: "lisinopril" })
+      // The batch that mentions it then finds the node as it would have written it.
+      expect((yield* write({ findings: [findings[0]!], store: alone })).graph_nodes).not.toContain("Entity:drug:lisinopril")
+
+      for (const [name, batches] of [
+        ["in-order", [[findings[0]!], [second]]],
+        ["reversed", [[second], [findings[0]!]]]
+      ] as const) {
+        const { state } = yield* sameWhenMapped(knowledgeGraph, {
+          whole: { findings, store: join(dir, `${name}-whole.db`) },
+          batches: batches.map((batch) => ({ findings: batch, store: join(dir, `${name}-mapped.db`) })),
+          unordered: true
+        })
+        const ids = state.graph_nodes as ReadonlyArray<string>
+        expect(yield* contentsOf(join(dir, `${name}-mapped.db`), ids)).toEqual(yield* contentsOf(join(dir, `${name}-whole.db`), ids))
+      }
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("refuses a finding whose entity or claim names another chunk, naming the field", () =>
     Effect.gen(function* () {
       const store = join(yield* tempDir("graph"), "graph.db")
+      const { findings } = yield* corpus
+      const first = findings[0]!
+      const moved = { ...first, entities: first.entities.map((entity, index) => (index === 1 ? { ...entity, chunkId: "care:9" } : entity)) }
+      const failure = failureOf(yield* Effect.exit(write({ findings: [findings[1]!, moved], store })))
+      expect([failure.tag, failure.retryable]).toEqual(["InvalidInputError", false])
+      expect(failure.message).toContain("findings[1].entities[1].chunkId")
+      expect(failure.message).toContain(`expected the finding's chunk id "care:0", found "care:9"`)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("graphs the sample corpus with the documents' titles the chunks carry, idempotently", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir("graph")
+      const store = join(dir, "graph.db")
       const { chunks, documents } = yield* sampleCorpus
-      const { claims, entities } = (yield* runStage(
-        extract,
-        { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
-        taskInfo()
-      )) as unknown as Extracted
-      // The parsed documents go in whole, as `{{ state.documents }}` would pass them.
-      const first = yield* write({ chunks, entities, claims, documents, store })
+      const { findings } = yield* extracted(chunks)
+      // The findings alone, as the example pipeline passes them.
+      const first = yield* write({ findings, store })
       // The counts the example pipeline reports for the sample corpus.
       expect([first.graph_nodes.length, first.graph_edges.length]).toEqual([63, 115])
       expect(yield* totalsOf(store)).toEqual({ nodes: 63, edges: 115 })
-      expect(yield* write({ chunks, entities, claims, documents, store })).toEqual({ graph_nodes: [], graph_edges: [] })
+      expect(yield* write({ findings, store })).toEqual({ graph_nodes: [], graph_edges: [] })
+      // The parsed documents given too, as `{{ state.documents }}` would pass them, change nothing.
+      expect(yield* write({ findings, documents, store })).toEqual({ graph_nodes: [], graph_edges: [] })
+      const withDocuments = join(dir, "with-documents.db")
+      const same = yield* write({ findings, documents, store: withDocuments })
+      expect(yield* contentsOf(withDocuments, same.graph_nodes)).toEqual(yield* contentsOf(store, first.graph_nodes))
 
       const graph = openGraphStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
+      for (const document of documents) {
+        expect(graph.node(nodeId("Document", document.id))?.properties).toEqual({ title: document.title, source: document.source })
+      }
       const pneumonia = documents.find((document) => document.title === "Community-Acquired Pneumonia in Adults")!
-      expect(graph.node(nodeId("Document", pneumonia.id))?.properties).toEqual({ title: pneumonia.title, source: pneumonia.source })
       const amoxicillinChunks = graph
         .neighbours("Entity:drug:amoxicillin", { type: "MENTIONS" })
         .map((next) => next.node.properties.documentId)
@@ -152,34 +260,36 @@ describe("core/core.knowledge-graph", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("writing the sample chunks one by one or in fours, in order or all at once, writes each node and edge once", () =>
+  it.live("writing the sample findings one by one or in fours, in order, reversed or all at once, writes each node and edge once", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir("graph")
-      const { chunks, documents } = yield* sampleCorpus
-      const { claims, entities } = (yield* runStage(
-        extract,
-        { chunks, vocabulary: "examples/config/medical-vocabulary.yaml" },
-        taskInfo()
-      )) as unknown as Extracted
+      const { chunks } = yield* sampleCorpus
+      const { findings } = yield* extracted(chunks)
       let run = 0
-      for (const [size, concurrent] of [
-        [1, false],
-        [4, false],
-        [1, true],
-        [4, true]
+      for (const [size, order] of [
+        [1, "in order"],
+        [4, "in order"],
+        [1, "reversed"],
+        [4, "reversed"],
+        [1, "at once"],
+        [4, "at once"]
       ] as const) {
         run += 1
         const whole = join(dir, `whole-${run}.db`)
         const mapped = join(dir, `mapped-${run}.db`)
-        const { count, state } = yield* sameWhenMapped(knowledgeGraph, {
-          whole: { chunks, entities, claims, documents, store: whole },
-          batches: batchesOf(chunks, size).map((batch) => ({ chunks: batch, entities, claims, documents, store: mapped })),
-          concurrent,
+        const batches = batchesOf(findings, size)
+        const { state } = yield* sameWhenMapped(knowledgeGraph, {
+          whole: { findings, store: whole },
+          batches: (order === "reversed" ? batches.reverse() : batches).map((batch) => ({ findings: batch, store: mapped })),
+          concurrent: order === "at once",
           // Batches written in another order, or at once, list what they wrote in another order.
           unordered: true
         })
-        expect([count, (state.graph_edges as ReadonlyArray<string>).length]).toEqual([63, 115])
+        const nodes = state.graph_nodes as ReadonlyArray<string>
+        expect([nodes.length, (state.graph_edges as ReadonlyArray<string>).length]).toEqual([63, 115])
         expect(yield* totalsOf(mapped)).toEqual(yield* totalsOf(whole))
+        // The stores end the same, properties included.
+        expect(yield* contentsOf(mapped, nodes)).toEqual(yield* contentsOf(whole, nodes))
       }
     }).pipe(Effect.scoped)
   )
@@ -187,8 +297,8 @@ describe("core/core.knowledge-graph", () => {
   it.live("links what was written: neighbours of a document, an entity and a claim", () =>
     Effect.gen(function* () {
       const store = join(yield* tempDir("graph"), "graph.db")
-      const { chunks, claims, entities } = yield* corpus
-      yield* runStage(knowledgeGraph, { chunks, entities, claims, documents, store }, taskInfo())
+      const { claims, findings } = yield* corpus
+      yield* runStage(knowledgeGraph, { findings, documents, store }, taskInfo())
       const graph = openGraphStore(store)
       yield* Effect.addFinalizer(() => Effect.sync(() => graph.close()))
 
