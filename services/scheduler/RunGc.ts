@@ -221,6 +221,7 @@ export class RunGc extends Context.Service<
         )
         yield* marker.drain
 
+        // Young blobs were marked above; one stored since is young here, and kept all the same.
         let blobsKept = 0
         let blobsDeleted = 0
         let bytesFreed = 0
@@ -248,6 +249,13 @@ export class RunGc extends Context.Service<
           if (!listed.has(digest) && !marker.missing.has(digest))
             warn(`${from} names blob ${digest}, which is missing from ${blobs.location}`)
 
+        yield* Effect.annotateCurrentSpan({
+          "switchyard.gc.dry_run": dryRun,
+          "switchyard.gc.runs_deleted": expired.size,
+          "switchyard.gc.items_deleted": itemsDeleted,
+          "switchyard.gc.blobs_deleted": blobsDeleted,
+          "switchyard.gc.bytes_freed": bytesFreed
+        })
         return {
           dryRun,
           runsFinishedBefore,

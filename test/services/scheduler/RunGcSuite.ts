@@ -8,13 +8,20 @@
  * collection "two hours later" (`now`) sees them past the grace period.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import type { Scope } from "effect"
+import { gate } from "../../../plugins/core/gate.ts"
+import { defineStage } from "../../../sdk/defineStage.ts"
+import * as Codec from "../../../schemas/Codec.ts"
+import { WireType } from "../../../schemas/Catalog.ts"
+import { LedgerUpdate } from "../../../schemas/Run.ts"
+import { eventually } from "../../support/eventually.ts"
+import { makeStack } from "./harness.ts"
 import { Bus } from "../../../services/bus/Bus.ts"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
 import { storeList } from "../../../services/bus/BlobList.ts"
 import { type BlobRef, elementRef, jsonMediaType, makeBlobRef, sliceRef } from "../../../schemas/Blob.ts"
-import { makeNames, Subjects } from "../../../schemas/Subjects.ts"
+import { makeNames, type Names, Subjects } from "../../../schemas/Subjects.ts"
 import { RunGc, RunStore } from "../../../services/scheduler/index.ts"
 import type { GcOptions } from "../../../services/scheduler/index.ts"
 import { blobStoreFor } from "../../support/blobs.ts"
@@ -52,12 +59,12 @@ export const recordJson = (runId: string, fields: RunFields): string =>
     ...(fields.finishedAt === undefined ? {} : { finishedAt: fields.finishedAt })
   })
 
-/** One isolated deployment's run store, item results bucket, blob store and collector on the current bus. */
-const makeDeployment = (blobStore?: BlobStore["Service"]) =>
+/** One isolated deployment's run store, item results bucket, blob store and collector on the current bus (or those of a stack). */
+const makeDeployment = (stack?: { readonly names: Names; readonly blobs: BlobStore["Service"] }) =>
   Effect.gen(function* () {
     const bus = yield* Bus
-    const names = makeNames(uniquePrefix("gc"))
-    const blobs = blobStore ?? (yield* blobStoreFor(names))
+    const names = stack?.names ?? makeNames(uniquePrefix("gc"))
+    const blobs = stack?.blobs ?? (yield* blobStoreFor(names))
     const context = yield* Layer.build(
       RunGc.layer.pipe(
         Layer.provideMerge(RunStore.layer),
@@ -89,6 +96,44 @@ const makeDeployment = (blobStore?: BlobStore["Service"]) =>
 
     return { blobs, runs, items, now, later, run, item, pdf, json, list, present, collect, exists, itemKeys }
   })
+
+const pages = defineStage({
+  type: "test.pages",
+  version: "1.0.0",
+  description: "Lists page numbers.",
+  plugin: "test",
+  stateKey: "pages",
+  output: "set",
+  count: "length",
+  inputs: Schema.Struct({}),
+  outputs: Schema.Array(Schema.Int),
+  run: async () => [1, 2, 3]
+})
+
+/** About 100 KB of lines per page: each task's output goes to the blob store. */
+const render = defineStage({
+  type: "test.render",
+  version: "1.0.0",
+  description: "Renders a page as lines.",
+  plugin: "test",
+  stateKey: "lines",
+  output: "set",
+  count: "length",
+  inputs: Schema.Struct({ page: Schema.Int }),
+  outputs: Schema.Array(Schema.String),
+  run: async ({ page }) => Array.from({ length: 2000 }, (_, line) => `page ${page} line ${line} ${"x".repeat(40)}`)
+})
+
+const rendered = `
+name: rendered
+stages:
+  - { name: pages, type: test.pages }
+  - { name: render, type: test.render, depends_on: [pages], for_each: "{{ state.pages }}", inputs: { page: "{{ item }}" } }
+  - name: approve
+    type: core/core.gate
+    depends_on: [render]
+    inputs: { timeout_ms: 120000, conditions: { all: [{ field: approved, equals: true }] } }
+`
 
 export const runGcSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>) =>
   describe(`run retention and blob collection over ${name}`, () => {
@@ -127,6 +172,52 @@ export const runGcSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown
           expect(yield* d.present(report)).toBe(false)
           expect(yield* d.present(output)).toBe(false)
           expect(yield* d.present(kept)).toBe(true)
+        })
+      )
+    )
+
+    it.live("keeps what a scheduler stored for a run while it runs and after, and collects it once the run is past the retention", () =>
+      live(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("gcreal")
+          yield* stack.registry
+          yield* stack.executor({ pool: "test", definitions: [pages, render, gate] })
+          const scheduler = yield* stack.scheduler()
+          yield* stack.registered(["test.pages", "test.render", "core/core.gate"])
+          const d = yield* makeDeployment(stack)
+          const runId = (yield* stack.submit(rendered)).runId!
+          yield* eventually(
+            "the run to wait at its gate",
+            Effect.gen(function* () {
+              const doc = Option.getOrUndefined(yield* scheduler.service.get(runId))
+              if (doc?.stages["approve"]?.status !== "waiting") return yield* Effect.fail(JSON.stringify(doc?.stages))
+            }),
+            { timeout: "60 seconds" }
+          )
+          const stored = yield* Stream.runCollect(d.blobs.list)
+          // Three task outputs and the list combined from them, at least.
+          expect(stored.length).toBeGreaterThanOrEqual(4)
+
+          const whileRunning = yield* d.collect({ now: d.later + 60 * day })
+          expect(whileRunning).toMatchObject({ runsDeleted: [], runsKept: 1, blobsDeleted: 0, blobsKept: stored.length, warnings: [] })
+
+          const update = Codec.encode(
+            LedgerUpdate,
+            WireType.LedgerUpdate,
+            new LedgerUpdate({ version: 1, runId, fields: { approved: true } })
+          )
+          yield* stack.bus.publish(stack.names.ledgerUpdate(runId), update.data, { headers: update.headers })
+          const { finished } = yield* stack.finished(runId, "60 seconds")
+          expect(finished.status).toBe("succeeded")
+
+          const recent = yield* d.collect()
+          expect(recent).toMatchObject({ runsDeleted: [], blobsDeleted: 0, blobsKept: stored.length, warnings: [] })
+
+          const expired = yield* d.collect({ now: d.later + 8 * day })
+          expect(expired).toMatchObject({ runsDeleted: [runId], runsKept: 0, blobsDeleted: stored.length, blobsKept: 0, warnings: [] })
+          expect(yield* d.exists(runId)).toBe(false)
+          expect(yield* d.itemKeys).toEqual([])
+          expect(yield* Stream.runCollect(d.blobs.list)).toEqual([])
         })
       )
     )
