@@ -8,6 +8,7 @@ import { Config, Effect, Layer, Option, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { plugin } from "./PluginCommands.ts"
 import { ledger } from "./LedgerCommands.ts"
+import { runs } from "./RunsCommands.ts"
 import { asCommand } from "./internal/failures.ts"
 
 /** A run that ended other than succeeded: exit code 1. */
@@ -151,5 +152,5 @@ const executor = Command.make(
 /** The root command. */
 export const switchyard = Command.make("switchyard").pipe(
   Command.withDescription("Run pipelines of pluggable stages"),
-  Command.withSubcommands([run, stages, registry, scheduler, executor, plugin, ledger])
+  Command.withSubcommands([run, stages, registry, scheduler, executor, plugin, ledger, runs])
 )

@@ -1,9 +1,11 @@
 /**
  * Run state in the run-state KV bucket: one key per run holding its record as
  * JSON. Writes are compare-and-set on the revision the scheduler last saw, so
- * two writers can never silently overwrite each other.
+ * two writers can never silently overwrite each other. `scan` reads every
+ * record as stored, for whatever must see all of it (garbage collection),
+ * including fields this version does not know and records it cannot decode.
  */
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
 import { Subjects } from "@switchyard/schemas/Subjects"
@@ -14,6 +16,16 @@ import type { RunDoc } from "./RunActor.ts"
 export interface StoredRun {
   readonly doc: RunDoc
   readonly revision: number
+}
+
+/** A record of the runs bucket as `scan` reads it. */
+export interface ScannedRun {
+  readonly runId: string
+  readonly revision: number
+  /** The record's JSON as stored, parsed, with every field (also those this version does not know); undefined when it is not JSON. */
+  readonly json: unknown
+  /** The record decoded, or why it does not decode as a run record. */
+  readonly doc: Result.Result<RunDoc, string>
 }
 
 const validKey = /^[-/_=.a-zA-Z0-9]+$/
@@ -33,6 +45,10 @@ export class RunStore extends Context.Service<
     readonly save: (runId: string, json: string, revision: number) => Effect.Effect<number, BusError | KvConflictError>
     /** Every run still running (records that fail to decode are logged and skipped). */
     readonly running: Effect.Effect<ReadonlyArray<StoredRun>, BusError>
+    /** Every record in the bucket, read a few at a time (a record deleted meanwhile is left out). */
+    readonly scan: Stream.Stream<ScannedRun, BusError>
+    /** Removes a run's record; removing a missing one succeeds. */
+    readonly delete: (runId: string) => Effect.Effect<void, BusError>
   }
 >()("switchyard/scheduler/RunStore") {
   static readonly layer: Layer.Layer<RunStore, BusError, Bus> = Layer.effect(
@@ -62,6 +78,25 @@ export class RunStore extends Context.Service<
           )
         )
 
+      const scanOne = (key: string) =>
+        kv.get(key).pipe(
+          Effect.flatMap(
+            Option.match({
+              onNone: () => Effect.succeedNone,
+              onSome: (entry) =>
+                Effect.gen(function* () {
+                  const text = textDecoder.decode(entry.value)
+                  const json = Result.getOrUndefined(Result.try(() => JSON.parse(text) as unknown))
+                  const decoded = yield* Effect.result(decodeRecord(text))
+                  const doc = Result.isSuccess(decoded)
+                    ? Result.succeed(encodeRecord(decoded.success) as RunDoc)
+                    : Result.fail(decoded.failure.message)
+                  return Option.some<ScannedRun>({ runId: key, revision: entry.revision, json, doc })
+                })
+            })
+          )
+        )
+
       return RunStore.of({
         // An id that cannot be a key names no run (results and updates can carry anything).
         load: (runId) => (validKey.test(runId) ? read(runId) : Effect.succeedNone),
@@ -71,7 +106,12 @@ export class RunStore extends Context.Service<
           const keys = yield* kv.keys
           const runs = yield* Effect.forEach(keys, read, { concurrency: 16 })
           return runs.flatMap((run) => (Option.isSome(run) && run.value.doc.status === "running" ? [run.value] : []))
-        })
+        }),
+        scan: Stream.fromIterableEffect(kv.keys).pipe(
+          Stream.mapEffect(scanOne, { concurrency: 16 }),
+          Stream.filterMap((run) => (Option.isSome(run) ? Result.succeed(run.value) : Result.failVoid))
+        ),
+        delete: (runId) => kv.delete(runId)
       })
     })
   )
