@@ -34,7 +34,10 @@ export interface BlobStat {
 export interface BlobEntry {
   /** Its reference: digest, size and the media type of its first put (never `length`, which the store does not keep). */
   readonly ref: BlobRef
-  /** When its bytes were stored, in epoch milliseconds (a later put of the same content does not change it). */
+  /**
+   * When its content was last put, in epoch milliseconds: a later put of the same content moves
+   * it on, so garbage collection's grace period counts from the last writer that relied on it.
+   */
   readonly storedAt: number
 }
 

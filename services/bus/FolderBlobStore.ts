@@ -13,7 +13,7 @@
 import { randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
 import type { Dirent } from "node:fs"
-import { mkdir, open, opendir, readFile, rename, rm, stat as fileStat, writeFile } from "node:fs/promises"
+import { mkdir, open, opendir, readFile, rename, rm, stat as fileStat, utimes, writeFile } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 import { Effect, Layer, Option, Stream } from "effect"
 import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
@@ -86,7 +86,11 @@ export const make = (options: FolderBlobStoreOptions = {}): BlobStore["Service"]
   const commit = (hex: string, ref: BlobRef, putOptions: PutOptions, write: (target: string) => Effect.Effect<void, BlobError>) =>
     Effect.gen(function* () {
       const present = yield* sizeOf(hex, ref.$blob)
-      if (Option.isSome(present) && present.value === ref.size) return
+      if (Option.isSome(present) && present.value === ref.size) {
+        // Stored already: its modification time (what `list` reports) moves on to this put.
+        const now = new Date()
+        return yield* call("put", ref.$blob, () => utimes(blobPath(hex), now, now))
+      }
       const hasMeta = yield* Effect.tryPromise(() => fileStat(metaPath(hex))).pipe(
         Effect.as(true),
         Effect.orElseSucceed(() => false)

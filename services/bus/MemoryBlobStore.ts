@@ -40,7 +40,11 @@ export const make = (options: MemoryBlobStoreOptions = {}): BlobStore["Service"]
     Effect.map(Clock.currentTimeMillis, (storedAt) => {
       const ref = refOf(bytes, putOptions)
       const hex = ref.$blob.slice("sha256:".length)
-      if (!entries.has(hex)) entries.set(hex, { bytes: bytes.slice(), mediaType: putOptions.mediaType, storedAt })
+      const existing = entries.get(hex)
+      entries.set(
+        hex,
+        existing === undefined ? { bytes: bytes.slice(), mediaType: putOptions.mediaType, storedAt } : { ...existing, storedAt }
+      )
       return ref
     })
 

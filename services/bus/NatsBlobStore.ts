@@ -19,7 +19,8 @@
  *
  * `list` reads the bucket's object records (metadata only) and reports the
  * live objects named by a digest, so a temporary name is never listed;
- * `storedAt` is the object's modification time, which a rename keeps.
+ * `storedAt` is the object's modification time, which a rename keeps, or
+ * the time of a later put of the same content, kept in its metadata.
  */
 import { randomUUID } from "node:crypto"
 import { jetstream } from "@nats-io/jetstream"
@@ -106,12 +107,22 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
 
   const liveInfo = (store: ObjectStore, name: string, blob: string) => call("info", blob, () => store.info(name))
 
+  /**
+   * A put of content already stored records when it happened in the object's metadata
+   * (`storedAt`): the object store keeps an object's modification time through updates.
+   */
+  const touch = (store: ObjectStore, info: ObjectInfo, blob: string) =>
+    call("put", blob, () => store.update(info.name, { metadata: { ...info.metadata, storedAt: String(Date.now()) } }))
+
   const put = Effect.fn("NatsBlobStore.put")(function* (bytes: Uint8Array, putOptions: PutOptions) {
     const ref = refOf(bytes, putOptions)
     const hex = yield* hexOf(ref, location)
     const store = yield* open
     const existing = yield* liveInfo(store, hex, ref.$blob)
-    if (isLive(existing) && existing.size === ref.size) return ref
+    if (isLive(existing) && existing.size === ref.size) {
+      yield* touch(store, existing, ref.$blob)
+      return ref
+    }
     // The record is written only over the one looked at (none: revision 0). Of concurrent first puts one
     // succeeds; the others fail, and the object store purges the chunks they wrote instead of orphaning them.
     yield* call("put", ref.$blob, () =>
@@ -151,8 +162,10 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
       const ref = digester.ref(putOptions)
       const hex = yield* hexOf(ref, location)
       const dropTemporary = call("putStream", ref.$blob, () => store.delete(temporary))
-      if (isLive(yield* liveInfo(store, hex, ref.$blob))) {
+      const existing = yield* liveInfo(store, hex, ref.$blob)
+      if (isLive(existing)) {
         yield* dropTemporary
+        yield* touch(store, existing, ref.$blob)
         return ref
       }
       yield* call("putStream", ref.$blob, () =>
@@ -223,7 +236,7 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
           .filter((info) => isLive(info) && digestName.test(info.name))
           .map((info) => ({
             ref: makeBlobRef({ sha256: info.name, size: info.size, mediaType: info.metadata?.["mediaType"] ?? fallbackMediaType }),
-            storedAt: Date.parse(info.mtime)
+            storedAt: Math.max(Date.parse(info.mtime), Number(info.metadata?.["storedAt"] ?? 0))
           }))
       )
     })

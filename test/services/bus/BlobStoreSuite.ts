@@ -14,6 +14,7 @@ import { Clock, Deferred, Effect, Fiber, Option, type Scope, Stream } from "effe
 import type { BlobRef } from "@switchyard/schemas/Blob"
 import type { BlobEntry, BlobStore } from "../../../services/bus/BlobStore.ts"
 import type { BlobError } from "../../../services/bus/BlobError.ts"
+import { eventually } from "../../support/eventually.ts"
 
 /** A store under test and what the adapter's test file can do behind its back. */
 export interface BlobStoreHarness {
@@ -276,6 +277,27 @@ export const blobStoreSuite = (
             assert.isAtLeast(entry.storedAt, before - clockSlackMs, `${entry.ref.$blob} stored before the test began`)
             assert.isAtMost(entry.storedAt, after + clockSlackMs, `${entry.ref.$blob} stored after the test ended`)
           }
+        }))
+
+      test("a later put of the same content moves its storedAt on, and leaves the blob as it was", ({ store }) =>
+        Effect.gen(function* () {
+          const bytes = random(100_000)
+          const first = yield* store.put(bytes, { mediaType: "image/png" })
+          const [stored] = yield* Stream.runCollect(store.list)
+          // Past the coarsest clock a store may keep (file times), the second put is a later time.
+          yield* eventually("the clock passes the first put by the slack", () => Date.now() > stored!.storedAt + clockSlackMs + 50)
+          const before = yield* Clock.currentTimeMillis
+          const again = yield* store.put(bytes, { mediaType: "text/plain" })
+          const [restored] = yield* Stream.runCollect(store.list)
+          assert.strictEqual(again.$blob, first.$blob)
+          assert.isAtLeast(restored!.storedAt, before - clockSlackMs)
+          assert.isAbove(restored!.storedAt, stored!.storedAt)
+          assert.deepStrictEqual(restored!.ref, stored!.ref)
+          assert.deepStrictEqual(yield* store.get(first), bytes)
+          assert.deepStrictEqual(
+            Option.map(yield* store.stat(first), (stat) => stat.mediaType),
+            Option.some("image/png")
+          )
         }))
 
       test("lists each run afresh", ({ store }) =>
