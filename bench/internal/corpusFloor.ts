@@ -93,7 +93,11 @@ const combine = (outputs: ReadonlyArray<Json>, mode: string): Json => {
     const combined: Record<string, Array<Json>> = {}
     for (const output of outputs) {
       if (!isObject(output)) continue
-      for (const [key, value] of Object.entries(output)) (combined[key] ??= []).push(...(Array.isArray(value) ? value : [value]))
+      for (const [key, value] of Object.entries(output)) {
+        // One element at a time: a spread of a corpus-sized list would overflow the call stack.
+        const into = (combined[key] ??= [])
+        for (const element of Array.isArray(value) ? value : [value]) into.push(element)
+      }
     }
     return combined
   }

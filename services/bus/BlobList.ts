@@ -187,7 +187,9 @@ export const makeListWriter = (store: Store, threshold: number, cache: ContentCa
         if (!isPartRef(part) && part.mediaType === listMediaType)
           return Effect.andThen(
             flush,
-            Effect.map(segmentsOf(store, cache, part), (stored) => void segments.push(...stored))
+            Effect.map(segmentsOf(store, cache, part), (stored) => {
+              for (const segment of stored) segments.push(segment)
+            })
           )
         // A stored list taken whole becomes one segment as it is.
         if (!isPartRef(part) && part.length !== undefined) return Effect.map(flush, () => void segments.push(part))
