@@ -24,7 +24,15 @@
  */
 import { randomUUID } from "node:crypto"
 import { jetstream } from "@nats-io/jetstream"
-import { Base64UrlPaddedCodec, type ObjectInfo, type ObjectStore, type ObjectStoreMeta, Objm, StorageType } from "@nats-io/obj"
+import {
+  Base64UrlPaddedCodec,
+  type ObjectInfo,
+  type ObjectStore,
+  type ObjectStoreMeta,
+  Objm,
+  setSha256Backend,
+  StorageType
+} from "@nats-io/obj"
 import { Effect, Layer, Option, Semaphore, Stream } from "effect"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import { type BlobRef, makeBlobRef } from "@switchyard/schemas/Blob"
@@ -69,6 +77,9 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
   const bucket = options.bucket ?? (yield* Subjects).buckets.blobs
   const location = `bucket ${bucket}`
   const chunkSize = options.chunkSize ?? defaultChunkSize
+  // The object store hashes every chunk it writes and reads; on Node it can use node:crypto rather than
+  // its pure-JS default (a process-wide choice, the same for every store).
+  setSha256Backend("native")
   const objm = new Objm(jetstream(nc))
 
   const { call, storeError } = storeCalls(location, codeOf)

@@ -248,6 +248,8 @@ export const makeTaskHandler = (options: {
       if (missing.length > 0) {
         return failedWith(StageFailure.fromError(task.stageType, new SecretNotFoundError({ stageType: task.stageType, keys: missing })))
       }
+      // A stage type may declare secrets this executor does not hold: with none found there is nothing to mask.
+      if (values.size === 0) return yield* runStage(definition, task, vars, annotations, {})
       const mask = makeMasker(values.values())
       const secrets = Object.fromEntries([...values].map(([key, value]) => [key, Redacted.value(value)]))
       // While the stage holds the values, whatever it logs or writes to a span is masked too.
