@@ -25,7 +25,16 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { type GeneratedCorpus, writeCorpus } from "../test/support/corpus.ts"
 import { natsServerVersion } from "../test/support/NatsServer.ts"
-import { busTable, corpusTable, failureLines, measurementTable, parseTable, targets, targetTable } from "./internal/corpusReport.ts"
+import {
+  busTable,
+  corpusTable,
+  cpuTable,
+  failureLines,
+  measurementTable,
+  parseTable,
+  targets,
+  targetTable
+} from "./internal/corpusReport.ts"
 import { type Measurement, measureEmbedded, measureFloor, measureNats, type Variant, variants } from "./internal/corpusRuns.ts"
 
 const { values } = parseArgs({
@@ -107,7 +116,8 @@ Switchyard corpus benchmark: ${values.pipeline}, ${serverVersion} (file store, o
             on a fresh nats-server; a plain nats.js connection subscribed to > sees every message
   nats2     the same with 2 executor replicas
   wall s = spawn of the run's process to its exit; run s = run.started to run.finished (floor: its
-  stage loop); parse s = the parse stage's first start to its last finish; RSS = peak (VmHWM) per process
+  stage loop); parse s = the parse stage's first start to its last finish; RSS = peak (VmHWM) per process;
+  CPU s = user + system CPU time per process, and their sum over wall s times the CPUs
 `)
 console.log(corpusTable(corpora))
 console.log("")
@@ -116,6 +126,8 @@ if (measurements.some((measurement) => measurement.parseSeconds !== undefined)) 
   console.log("")
   console.log(parseTable(measurements, sizes))
 }
+console.log("")
+console.log(cpuTable(measurements, availableParallelism()))
 if (measurements.some((measurement) => measurement.bus !== undefined)) {
   console.log("")
   console.log(busTable(measurements))

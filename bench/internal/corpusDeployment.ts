@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { startNatsServer, type NatsServerHandle } from "../../test/support/NatsServer.ts"
-import { type Child, polledPeakRss, startChild } from "./corpusProcess.ts"
+import { type Child, polledCpuSeconds, polledPeakRss, startChild } from "./corpusProcess.ts"
 
 /** The pool every replica serves. */
 export const corpusPool = "corpus"
@@ -24,6 +24,8 @@ export interface Deployment {
   readonly executors: ReadonlyArray<Child>
   /** Peak RSS of the nats-server so far (polled), in bytes. */
   readonly natsServerPeakRss: () => number | undefined
+  /** CPU seconds the nats-server used so far, read now. */
+  readonly natsServerCpuNow: () => number | undefined
   /** The first line each service logged at level ERROR, if any: its message and the first line of its cause. */
   readonly errors: () => ReadonlyArray<string>
   /** Stops every process and the server. */
@@ -97,6 +99,7 @@ export const startDeployment = async (options: {
     scheduler,
     executors,
     natsServerPeakRss: () => serverPeak,
+    natsServerCpuNow: () => (serverPid === undefined ? undefined : polledCpuSeconds(serverPid)),
     errors: () =>
       children.flatMap((child) => {
         const line = firstErrorLine(child.stderrTail())

@@ -56,6 +56,10 @@ export interface Child {
   readonly stderrTail: () => string
   /** Peak RSS in bytes: the hook's figure when it wrote one, else the largest `VmHWM` polled. */
   readonly peakRss: () => number | undefined
+  /** CPU seconds (user and system) used in all: the hook's figure when it wrote one, else the last polled. */
+  readonly cpuSeconds: () => number | undefined
+  /** CPU seconds used so far, read now from /proc (undefined once the process is gone). */
+  readonly cpuNow: () => number | undefined
   /** Resolves with the first stderr line matching `pattern`; rejects after `timeoutMs` or when the process exits first. */
   readonly waitForLine: (pattern: RegExp, timeoutMs: number) => Promise<string>
   /** Sends `signal` and waits for the exit (SIGKILL after `graceMs` when it does not go). */
@@ -69,6 +73,21 @@ const childEnv = (): Record<string, string> => ({
     Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !entry[0].startsWith("SWITCHYARD_"))
   )
 })
+
+// Clock ticks per second of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
+const ticksPerSecond = 100
+
+/** CPU time (user and system) a live process used so far, in seconds, or undefined when it is gone. */
+export const polledCpuSeconds = (pid: number): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    // The command name (field 2) may hold spaces; fields count from after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+  } catch {
+    return undefined
+  }
+}
 
 /** `VmHWM` of a live process in bytes, or undefined when it is gone. */
 export const polledPeakRss = (pid: number): number | undefined => {
@@ -129,18 +148,23 @@ export const startChild = (options: ChildOptions): Child => {
   const pid = child.pid ?? -1
   let tail = ""
   let reportedKib: number | undefined
+  let reportedCpuUs: number | undefined
   let polled: number | undefined
+  let polledCpu: number | undefined
   const waiters = new Set<(line: string) => void>()
   const poll = () => {
     const value = polledPeakRss(pid)
     if (value !== undefined) polled = Math.max(polled ?? 0, value)
+    polledCpu = polledCpuSeconds(pid) ?? polledCpu
   }
   poll()
   const poller = setInterval(poll, pollMs)
 
   const stderr = lines((line) => {
     if (line.startsWith(peakRssMarker)) {
-      reportedKib = Number(line.slice(peakRssMarker.length))
+      const [kib, cpu] = line.slice(peakRssMarker.length).split(" cpu-us=")
+      reportedKib = Number(kib)
+      if (cpu !== undefined) reportedCpuUs = Number(cpu)
       return
     }
     tail += `${line}\n`
@@ -208,6 +232,8 @@ export const startChild = (options: ChildOptions): Child => {
     running,
     stderrTail: () => tail,
     peakRss: () => (reportedKib !== undefined ? Math.max(reportedKib * 1024, polled ?? 0) : polled),
+    cpuSeconds: () => (reportedCpuUs !== undefined ? reportedCpuUs / 1e6 : polledCpu),
+    cpuNow: () => polledCpuSeconds(pid),
     waitForLine,
     stop
   }

@@ -129,6 +129,34 @@ export const parseTable = (all: ReadonlyArray<Measurement>, sizes: ReadonlyArray
     })
   )
 
+/**
+ * CPU seconds (user and system) each process of a run used, and how busy the machine's cores
+ * were: the processes' CPU time over wall time times `cores`. Near 100 % the run is bound by the
+ * CPU the machine has, whatever the processes do with it.
+ */
+export const cpuTable = (all: ReadonlyArray<Measurement>, cores: number): string => {
+  const cpu = (measurement: Measurement, process: string) => measurement.rss.find((entry) => entry.process === process)?.cpuSeconds
+  return table(
+    ["docs", "variant", "CPU s: run/client", "scheduler", "executor(s)", "registry", "nats-server", "total", `of ${cores} cores`],
+    all.map((measurement) => {
+      const total = measurement.rss.reduce((sum, entry) => sum + (entry.cpuSeconds ?? 0), 0)
+      const executors = measurement.rss.filter((entry) => entry.process.startsWith("executor"))
+      return [
+        rate(measurement.documents),
+        measurement.variant,
+        seconds(cpu(measurement, "run") ?? cpu(measurement, "client") ?? cpu(measurement, "floor")),
+        seconds(cpu(measurement, "scheduler")),
+        executors.length === 0 ? "-" : executors.map((entry) => seconds(entry.cpuSeconds)).join("+"),
+        seconds(cpu(measurement, "registry")),
+        seconds(cpu(measurement, "nats-server")),
+        seconds(total),
+        total > 0 ? `${((total / (measurement.wallSeconds * cores)) * 100).toFixed(0)} %` : "-"
+      ]
+    }),
+    2
+  )
+}
+
 /** The largest messages per subject kind of each run over NATS. */
 export const busTable = (all: ReadonlyArray<Measurement>, kindsPerRun = 8): string =>
   table(

@@ -24,10 +24,11 @@ import { type Child, type Exited, lastLines, startChild } from "./corpusProcess.
 export const variants = ["embedded", "nats1", "nats2", "floor"] as const
 export type Variant = (typeof variants)[number]
 
-/** Peak RSS of one process, in bytes (undefined when it could not be read). */
+/** Peak RSS of one process, in bytes, and the CPU time it used, in seconds (undefined when they could not be read). */
 export interface ProcessRss {
   readonly process: string
   readonly bytes: number | undefined
+  readonly cpuSeconds?: number | undefined
 }
 
 /** One measurement. */
@@ -208,7 +209,7 @@ export const measureEmbedded = (options: RunOptions): Promise<Measurement> =>
       wallSeconds: run.wallSeconds,
       runSeconds: run.runSeconds,
       parseSeconds: run.parseSeconds,
-      rss: [{ process: "run", bytes: run.child.peakRss() }]
+      rss: [{ process: "run", bytes: run.child.peakRss(), cpuSeconds: run.child.cpuSeconds() }]
     }
   })
 
@@ -224,7 +225,14 @@ export const measureNats = (
     try {
       deployment = await startDeployment({ replicas: options.replicas, readyTimeoutMs: options.readyTimeoutMs })
       monitor = await monitorBus(deployment.url)
+      // The services' CPU time over the run alone, not their start.
+      const services = [deployment.scheduler, ...deployment.executors, deployment.registry]
+      const cpuNow = () => [...services.map((child) => child.cpuNow()), deployment!.natsServerCpuNow()]
+      const cpuBefore = cpuNow()
       const run = await runCli(options, storeDir, { deployment, stallMs: options.stallMs })
+      const cpuAfter = cpuNow()
+      const cpuOver = (index: number) =>
+        cpuBefore[index] === undefined || cpuAfter[index] === undefined ? undefined : cpuAfter[index]! - cpuBefore[index]!
       const stored = run.runId === undefined ? undefined : await monitor.storedRunRecord(run.runId)
       const observed = monitor.largestRunRecord()
       const largestRunRecord = stored === undefined ? observed : Math.max(stored, observed ?? 0)
@@ -242,11 +250,9 @@ export const measureNats = (
         runSeconds: run.runSeconds,
         parseSeconds: run.parseSeconds,
         rss: [
-          { process: "client", bytes: run.child.peakRss() },
-          { process: "scheduler", bytes: deployment.scheduler.peakRss() },
-          ...deployment.executors.map((executor) => ({ process: executor.label, bytes: executor.peakRss() })),
-          { process: "registry", bytes: deployment.registry.peakRss() },
-          { process: "nats-server", bytes: deployment.natsServerPeakRss() }
+          { process: "client", bytes: run.child.peakRss(), cpuSeconds: run.child.cpuSeconds() },
+          ...services.map((child, index) => ({ process: child.label, bytes: child.peakRss(), cpuSeconds: cpuOver(index) })),
+          { process: "nats-server", bytes: deployment.natsServerPeakRss(), cpuSeconds: cpuOver(services.length) }
         ],
         largestRunRecord,
         bus
@@ -294,6 +300,6 @@ export const measureFloor = (options: RunOptions): Promise<Measurement> =>
       wallSeconds,
       runSeconds: result?.loopSeconds,
       parseSeconds: result?.stageSeconds.find(([stage]) => stage === "parse")?.[1],
-      rss: [{ process: "floor", bytes: child.peakRss() }]
+      rss: [{ process: "floor", bytes: child.peakRss(), cpuSeconds: child.cpuSeconds() }]
     }
   })
