@@ -17,7 +17,7 @@
  * Content is content-addressed, so parsed blobs may be kept in a
  * `ContentCache` for as long as one likes: a hit is never stale.
  */
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { type BlobRef, isBlobRef, isPartRef, jsonMediaType, listMediaType } from "@switchyard/schemas/Blob"
 import type { BlobStore } from "./BlobStore.ts"
 import { type BlobError, BlobCorruptError } from "./BlobError.ts"
@@ -53,15 +53,33 @@ export const parseJson = (ref: BlobRef, location: string, bytes: Uint8Array): Ef
       })
   })
 
-/** The parsed content of the whole blob `ref` names, from `cache` when it holds it. */
-const fetchParsed = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Effect<unknown, BlobError> => {
-  const cached = cache.get(ref.$blob)
-  if (cached !== undefined) return Effect.succeed(cached)
-  return store.get(ref).pipe(
-    Effect.flatMap((bytes) => parseJson(ref, store.location, bytes)),
-    Effect.tap((content) => Effect.sync(() => cache.set(ref.$blob, content)))
-  )
+/** A read of a blob under way, in the cache until it ends: readers that want the same blob meanwhile wait for it. */
+class Reading {
+  readonly done: Deferred.Deferred<unknown, BlobError>
+  constructor(done: Deferred.Deferred<unknown, BlobError>) {
+    this.done = done
+  }
 }
+
+/** The parsed content of the whole blob `ref` names, from `cache` when it holds it (or is reading it). */
+const fetchParsed = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Effect<unknown, BlobError> =>
+  Effect.suspend(() => {
+    const cached = cache.get(ref.$blob)
+    if (cached instanceof Reading) return Deferred.await(cached.done)
+    if (cached !== undefined) return Effect.succeed(cached)
+    const reading = new Reading(Deferred.makeUnsafe<unknown, BlobError>())
+    cache.set(ref.$blob, reading)
+    return store.get(ref).pipe(
+      Effect.flatMap((bytes) => parseJson(ref, store.location, bytes)),
+      Effect.onExit((exit) =>
+        Effect.andThen(
+          // A failed read is not remembered: the next reader tries again.
+          Effect.sync(() => cache.set(ref.$blob, exit._tag === "Success" ? exit.value : undefined)),
+          Deferred.done(reading.done, exit)
+        )
+      )
+    )
+  })
 
 const notSegments = (ref: BlobRef, store: Store, actual: string) =>
   new BlobCorruptError({ blob: ref.$blob, store: store.location, check: "list", expected: "a JSON array of segment references", actual })

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
-import { BlobCorruptError } from "../../../services/bus/BlobError.ts"
+import { BlobCorruptError, BlobMissingError } from "../../../services/bus/BlobError.ts"
 import { externalize, resolve } from "../../../services/bus/BlobJson.ts"
 import { makeListWriter, segmentBytes } from "../../../services/bus/BlobList.ts"
 import * as MemoryBlobStore from "../../../services/bus/MemoryBlobStore.ts"
@@ -24,7 +24,12 @@ const countingStore = () => {
   let puts = 0
   const counted: BlobStore["Service"] = {
     ...store,
-    get: (ref) => Effect.tap(store.get(ref), () => Effect.sync(() => reads.push(ref.$blob))),
+    // Reads take a turn of the scheduler, as a real store's do, so readers at once overlap.
+    get: (ref) =>
+      Effect.yieldNow.pipe(
+        Effect.andThen(store.get(ref)),
+        Effect.tap(() => Effect.sync(() => reads.push(ref.$blob)))
+      ),
     put: (bytes, options) => Effect.tap(store.put(bytes, options), () => Effect.sync(() => puts++))
   }
   return { store: counted, reads, puts: () => puts }
@@ -83,6 +88,43 @@ describe("lists stored in segments", () => {
       const element = yield* resolve({ item: elementRef(ref, list.length - 1) }).pipe(Effect.provideService(BlobStore, store))
       assert.deepStrictEqual(element, { item: list.at(-1) })
       assert.deepStrictEqual(reads.sort(), [ref.$blob, segments.at(-1)!.$blob].sort())
+    })
+  )
+
+  it.effect("readers sharing a cache read each blob once, even when they want it at the same time", () =>
+    Effect.gen(function* () {
+      const { reads, store } = countingStore()
+      const list = rows(10_000)
+      const ref = (yield* externalize(list, threshold).pipe(Effect.provideService(BlobStore, store))) as BlobRef
+      const segments = yield* segmentsOf(store, ref)
+      reads.length = 0
+      const cache = new Map<string, unknown>()
+      // Twenty tasks' parts either side of the first segment boundary, read at once.
+      const from = segments[0]!.length! - 500
+      const parts = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, index) => from + index * 50),
+        (start) => resolve(sliceRef(ref, start, start + 50), { cache }).pipe(Effect.provideService(BlobStore, store)),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(parts.flat(), list.slice(from, from + 1000))
+      assert.deepStrictEqual(reads.sort(), [ref.$blob, segments[0]!.$blob, segments[1]!.$blob].sort())
+    })
+  )
+
+  it.effect("a failed read is not remembered: the next reader tries again", () =>
+    Effect.gen(function* () {
+      const store = MemoryBlobStore.make()
+      const ref = (yield* externalize(rows(10_000), threshold).pipe(Effect.provideService(BlobStore, store))) as BlobRef
+      const cache = new Map<string, unknown>()
+      let failing = true
+      const flaky: BlobStore["Service"] = {
+        ...store,
+        get: (blob) => (failing ? Effect.fail(new BlobMissingError({ blob: blob.$blob, store: store.location })) : store.get(blob))
+      }
+      const read = resolve(elementRef(ref, 3), { cache }).pipe(Effect.provideService(BlobStore, flaky))
+      assert.instanceOf(yield* Effect.flip(read), BlobMissingError)
+      failing = false
+      assert.strictEqual(yield* read, rows(4)[3])
     })
   )
 
