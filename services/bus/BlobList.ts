@@ -69,7 +69,8 @@ const fetchParsed = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Ef
     if (cached !== undefined) return Effect.succeed(cached)
     const reading = new Reading(Deferred.makeUnsafe<unknown, BlobError>())
     cache.set(ref.$blob, reading)
-    return store.get(ref).pipe(
+    // Read on a fiber of its own: a reader interrupted (its task timed out) does not take the read from the others.
+    const read = store.get(ref).pipe(
       Effect.flatMap((bytes) => parseJson(ref, store.location, bytes)),
       Effect.onExit((exit) =>
         Effect.andThen(
@@ -79,6 +80,7 @@ const fetchParsed = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Ef
         )
       )
     )
+    return Effect.andThen(Effect.forkDetach(read), Deferred.await(reading.done))
   })
 
 const notSegments = (ref: BlobRef, store: Store, actual: string) =>

@@ -5,7 +5,7 @@
  * values, stored lists and stored segments in order.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
 import { BlobCorruptError, BlobMissingError } from "../../../services/bus/BlobError.ts"
 import { externalize, resolve } from "../../../services/bus/BlobJson.ts"
@@ -108,6 +108,24 @@ describe("lists stored in segments", () => {
       )
       assert.deepStrictEqual(parts.flat(), list.slice(from, from + 1000))
       assert.deepStrictEqual(reads.sort(), [ref.$blob, segments[0]!.$blob, segments[1]!.$blob].sort())
+    })
+  )
+
+  it.effect("a reader interrupted while it reads does not take the read from the readers waiting for it", () =>
+    Effect.gen(function* () {
+      const store = MemoryBlobStore.make()
+      const list = rows(10_000)
+      const ref = (yield* externalize(list, threshold).pipe(Effect.provideService(BlobStore, store))) as BlobRef
+      const gate = yield* Deferred.make<void>()
+      const gated: BlobStore["Service"] = { ...store, get: (blob) => Deferred.await(gate).pipe(Effect.andThen(store.get(blob))) }
+      const cache = new Map<string, unknown>()
+      const read = resolve(elementRef(ref, 7), { cache }).pipe(Effect.provideService(BlobStore, gated))
+      const first = yield* Effect.forkChild(read)
+      const second = yield* Effect.forkChild(read)
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(first)
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(second), list[7])
     })
   )
 
