@@ -117,14 +117,16 @@ Switchyard corpus benchmark: ${values.pipeline}, ${serverVersion} (file store, o
   nats2     the same with 2 executor replicas
   wall s = spawn of the run's process to its exit; run s = run.started to run.finished (floor: its
   stage loop); parse s = the parse stage's first start to its last finish; RSS = peak (VmHWM) per process;
-  CPU s = user + system CPU time per process, and their sum over wall s times the CPUs
+  CPU s = user + system CPU time per process, and their sum over wall s times the CPUs; cores busy in
+  parse = the CPU time of all the run's processes between the parse stage's first start and last end,
+  over that time times the CPUs
 `)
 console.log(corpusTable(corpora))
 console.log("")
 console.log(measurementTable(measurements))
 if (measurements.some((measurement) => measurement.parseSeconds !== undefined)) {
   console.log("")
-  console.log(parseTable(measurements, sizes))
+  console.log(parseTable(measurements, sizes, availableParallelism()))
 }
 console.log("")
 console.log(cpuTable(measurements, availableParallelism()))

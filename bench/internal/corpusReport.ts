@@ -111,11 +111,29 @@ export const measurementTable = (all: ReadonlyArray<Measurement>): string =>
   )
 
 /** The parse stage with one and two replicas, per corpus. */
-export const parseTable = (all: ReadonlyArray<Measurement>, sizes: ReadonlyArray<number>): string =>
+export const parseTable = (all: ReadonlyArray<Measurement>, sizes: ReadonlyArray<number>, cores: number): string =>
   table(
-    ["docs", "parse s: floor", "embedded", "NATS, 1 replica", "NATS, 2 replicas", "2 replicas vs 1"],
+    [
+      "docs",
+      "parse s: floor",
+      "embedded",
+      "NATS, 1 replica",
+      "NATS, 2 replicas",
+      "2 replicas vs 1",
+      "cores busy in parse: embedded",
+      "1 replica",
+      "2 replicas"
+    ],
     sizes.map((documents) => {
-      const parse = (variant: string) => all.find((m) => m.variant === variant && m.documents === documents)?.parseSeconds
+      const measured = (variant: string) => all.find((m) => m.variant === variant && m.documents === documents)
+      const parse = (variant: string) => measured(variant)?.parseSeconds
+      // The CPU all the run's processes used while the stage ran, over its duration times the cores.
+      const busy = (variant: string) => {
+        const measurement = measured(variant)
+        const cpu = measurement?.parseCpuSeconds
+        const span = measurement?.parseSeconds
+        return cpu === undefined || span === undefined || span <= 0 ? "-" : `${Math.min(100, (cpu / (span * cores)) * 100).toFixed(0)} %`
+      }
       const one = parse("nats1")
       const two = parse("nats2")
       return [
@@ -124,7 +142,10 @@ export const parseTable = (all: ReadonlyArray<Measurement>, sizes: ReadonlyArray
         seconds(parse("embedded")),
         seconds(one),
         seconds(two),
-        one !== undefined && two !== undefined && two > 0 ? `${(one / two).toFixed(2)}x` : "-"
+        one !== undefined && two !== undefined && two > 0 ? `${(one / two).toFixed(2)}x` : "-",
+        busy("embedded"),
+        busy("nats1"),
+        busy("nats2")
       ]
     })
   )

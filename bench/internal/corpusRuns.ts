@@ -43,6 +43,8 @@ export interface Measurement {
   /** From `run.started` to `run.finished` (the floor: its stage loop). */
   readonly runSeconds: number | undefined
   readonly parseSeconds: number | undefined
+  /** CPU seconds all the run's processes used while the parse stage ran (embedded and NATS runs). */
+  readonly parseCpuSeconds?: number | undefined
   readonly rss: ReadonlyArray<ProcessRss>
   /** Largest run record put on the runs bucket (NATS only). */
   readonly largestRunRecord?: number | undefined
@@ -68,7 +70,7 @@ const numberField = (line: string, name: string) => {
 }
 
 /** What a `run --json` printed, read as it comes: ids, times, the first failure and the parse stage's span. */
-const eventTracker = () => {
+const eventTracker = (onParse: (edge: "start" | "end") => void = () => {}) => {
   const seen = {
     runId: undefined as string | undefined,
     startedAt: undefined as number | undefined,
@@ -103,8 +105,14 @@ const eventTracker = () => {
       }
     }
     if (stage === "parse" && at !== undefined) {
-      if (kind === "stage.started") seen.parseStart = Math.min(seen.parseStart ?? at, at)
-      if (kind === "stage.finished" || kind === "stage.failed") seen.parseEnd = Math.max(seen.parseEnd ?? at, at)
+      if (kind === "stage.started") {
+        if (seen.parseStart === undefined) onParse("start")
+        seen.parseStart = Math.min(seen.parseStart ?? at, at)
+      }
+      if (kind === "stage.finished" || kind === "stage.failed") {
+        onParse("end")
+        seen.parseEnd = Math.max(seen.parseEnd ?? at, at)
+      }
     }
   }
   return { seen, onLine }
@@ -154,7 +162,18 @@ const withStore = async <A>(use: (storeDir: string) => Promise<A>): Promise<A> =
  */
 const runCli = async (options: RunOptions, storeDir: string, against?: { readonly deployment: Deployment; readonly stallMs: number }) => {
   const natsUrl = against?.deployment.url
-  const events = eventTracker()
+  // CPU seconds of every process of the run when the parse stage started and when it ended, read as its events arrive.
+  const parseCpu: { start?: number; end?: number } = {}
+  const cpuNow = () => {
+    const services =
+      against === undefined ? [] : [against.deployment.scheduler, ...against.deployment.executors, against.deployment.registry]
+    const readings = [child, ...services].map((process) => process.cpuNow())
+    readings.push(against?.deployment.natsServerCpuNow())
+    return readings.reduce<number>((sum, value) => sum + (value ?? 0), 0)
+  }
+  const events = eventTracker((edge) => {
+    parseCpu[edge] = cpuNow()
+  })
   const started = performance.now()
   const child = startChild({
     label: natsUrl === undefined ? "run" : "client",
@@ -194,7 +213,8 @@ const runCli = async (options: RunOptions, storeDir: string, against?: { readonl
     failure,
     wallSeconds,
     runSeconds: seen.startedAt !== undefined && seen.finishedAt !== undefined ? (seen.finishedAt - seen.startedAt) / 1000 : undefined,
-    parseSeconds: seen.parseStart !== undefined && seen.parseEnd !== undefined ? (seen.parseEnd - seen.parseStart) / 1000 : undefined
+    parseSeconds: seen.parseStart !== undefined && seen.parseEnd !== undefined ? (seen.parseEnd - seen.parseStart) / 1000 : undefined,
+    parseCpuSeconds: parseCpu.start !== undefined && parseCpu.end !== undefined ? parseCpu.end - parseCpu.start : undefined
   }
 }
 
@@ -209,6 +229,7 @@ export const measureEmbedded = (options: RunOptions): Promise<Measurement> =>
       wallSeconds: run.wallSeconds,
       runSeconds: run.runSeconds,
       parseSeconds: run.parseSeconds,
+      parseCpuSeconds: run.parseCpuSeconds,
       rss: [{ process: "run", bytes: run.child.peakRss(), cpuSeconds: run.child.cpuSeconds() }]
     }
   })
@@ -249,6 +270,7 @@ export const measureNats = (
         wallSeconds: run.wallSeconds,
         runSeconds: run.runSeconds,
         parseSeconds: run.parseSeconds,
+        parseCpuSeconds: run.parseCpuSeconds,
         rss: [
           { process: "client", bytes: run.child.peakRss(), cpuSeconds: run.child.cpuSeconds() },
           ...services.map((child, index) => ({ process: child.label, bytes: child.peakRss(), cpuSeconds: cpuOver(index) })),
