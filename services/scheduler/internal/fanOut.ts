@@ -21,7 +21,7 @@ import { Lru } from "@switchyard/bus/Lru"
 import { elementRef, isBlobRef, isPartRef, sliceRef } from "@switchyard/schemas/Blob"
 import type { ItemSource, RunDoc } from "../RunActor.ts"
 import { metadataOf } from "../RunActor.ts"
-import { combineOutputs } from "./combineOutputs.ts"
+import { mergeOutputs } from "./mergeOutputs.ts"
 import { itemKey } from "./itemTasks.ts"
 import { itemsTakenWhole, resolveTemplates } from "./template.ts"
 
@@ -35,6 +35,9 @@ const readConcurrency = 32
 export interface FanOutProblem {
   readonly message: string
 }
+
+/** A failure of the bus or the blob store, as a problem to say in the stage's error. */
+const problem = (error: { readonly message: string }): FanOutProblem => ({ message: error.message })
 
 const describe = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "a list" : typeof value === "object" ? "an object" : `a ${typeof value}`
@@ -54,17 +57,11 @@ export const makeFanOut = (options: {
   const contentOf = (value: unknown): Effect.Effect<unknown, FanOutProblem> =>
     !isBlobRef(value) || !isReadable(value)
       ? Effect.succeed(value)
-      : resolve(value).pipe(
-          Effect.provideService(BlobStore, blobs),
-          Effect.mapError((error) => ({ message: error.message }))
-        )
+      : resolve(value).pipe(Effect.provideService(BlobStore, blobs), Effect.mapError(problem))
 
   /** The value, or a reference to it stored as a blob when its JSON is larger than the threshold. */
   const small = (value: unknown): Effect.Effect<unknown, FanOutProblem> =>
-    externalize(value, threshold).pipe(
-      Effect.provideService(BlobStore, blobs),
-      Effect.mapError((error) => ({ message: error.message }))
-    )
+    externalize(value, threshold).pipe(Effect.provideService(BlobStore, blobs), Effect.mapError(problem))
 
   /** The list a `for_each` stage runs over, from the run's state, inputs or ledger as they are now. */
   const load = (doc: RunDoc, stage: string): Effect.Effect<ItemSource, FanOutProblem> => {
@@ -104,7 +101,7 @@ export const makeFanOut = (options: {
   /** A finished task's output as kept: a reference where the executor stored it as a blob. */
   const readOutput = (runId: string, stage: string, index: number): Effect.Effect<unknown, FanOutProblem> =>
     items.get(itemKey(runId, stage, index)).pipe(
-      Effect.mapError((error) => ({ message: error.message })),
+      Effect.mapError(problem),
       Effect.flatMap(
         Option.match({
           onNone: () =>
@@ -131,8 +128,6 @@ export const makeFanOut = (options: {
       }
     })
 
-  const problem = (error: { readonly message: string }): FanOutProblem => ({ message: error.message })
-
   /**
    * The slots a finished `for_each` stage writes (big ones as blob references) and the slots'
    * values they were computed from. `set`, `append` and `unpack` write lists built as the
@@ -151,15 +146,13 @@ export const makeFanOut = (options: {
         const outputs = yield* Effect.forEach(indexes, (index) => Effect.flatMap(readOutput(doc.runId, stage, index), contentOf), {
           concurrency: readConcurrency
         })
-        const current: Record<string, unknown> = {}
+        const slots: Record<string, unknown> = {}
         for (const key of keys) {
           seen[key] = doc.state[key]
-          current[key] = yield* contentOf(doc.state[key])
+          const merged = mergeOutputs(outputs, yield* contentOf(doc.state[key]))
+          if (merged._tag === "Rejected") return yield* Effect.fail({ message: merged.message })
+          slots[key] = yield* small(merged.value)
         }
-        const combined = combineOutputs({ mode: metadata.output, stateKey: metadata.stateKey, outputs, current })
-        if (combined._tag === "Rejected") return yield* Effect.fail({ message: combined.message })
-        const slots: Record<string, unknown> = {}
-        for (const [key, value] of Object.entries(combined.slots)) slots[key] = yield* small(value)
         return { slots, seen }
       }
       if (metadata.output === "none" || keys.length === 0) return { slots: {}, seen }
