@@ -41,7 +41,13 @@ export const BlobRef = Schema.Struct({
   from: Schema.optionalKey(nonNegativeInt),
   to: Schema.optionalKey(nonNegativeInt),
   /** The reference stands for element `at` of the list it names. */
-  at: Schema.optionalKey(nonNegativeInt)
+  at: Schema.optionalKey(nonNegativeInt),
+  /**
+   * The reference stands for the value at this dotted path (`0.title`) inside what it otherwise
+   * stands for; null when the path leads nowhere. A template path that crosses a stored value
+   * (`{{ state.docs.0.title }}` with `docs` stored) becomes such a reference.
+   */
+  path: Schema.optionalKey(Schema.String.pipe(Schema.check(Schema.isMinLength(1))))
 })
 export type BlobRef = typeof BlobRef.Type
 
@@ -75,8 +81,47 @@ export const makeBlobRef = (options: {
   ...(options.length === undefined ? {} : { length: options.length })
 })
 
-/** True when the reference stands for part of the list it names (`from`/`to` or `at`). */
-export const isPartRef = (ref: BlobRef): boolean => ref.at !== undefined || ref.from !== undefined || ref.to !== undefined
+/** True when the reference stands for part of what it names (`from`/`to` or `at` of a list, or a `path` inside it). */
+export const isPartRef = (ref: BlobRef): boolean =>
+  ref.at !== undefined || ref.from !== undefined || ref.to !== undefined || ref.path !== undefined
+
+/**
+ * A reference to the value at `path` (dotted segments) inside what `ref` stands for. A leading
+ * index into a list taken whole becomes `at`, so a reader fetches only the segment holding it.
+ */
+export const pathRef = (ref: BlobRef, path: ReadonlyArray<string>): BlobRef => {
+  let rest = path
+  let selected = ref
+  const [first] = rest
+  const whole = ref.at === undefined && ref.from === undefined && ref.to === undefined && ref.path === undefined
+  if (whole && ref.length !== undefined && first !== undefined && /^(0|[1-9][0-9]*)$/.test(first) && Number(first) < ref.length) {
+    selected = elementRef(ref, Number(first))
+    rest = rest.slice(1)
+  }
+  if (rest.length === 0) return selected
+  return { ...selected, path: selected.path === undefined ? rest.join(".") : `${selected.path}.${rest.join(".")}` }
+}
+
+/**
+ * Text made of literal strings and values that include references, which the reader joins once it
+ * has read them: strings as they are, other values as JSON, null as nothing. A template
+ * interpolated into a longer string (`"Title: {{ state.docs.0.title }}"`) whose value is stored
+ * becomes one, since only the reader of the blob can finish the string.
+ */
+export interface DeferredText {
+  readonly $text: ReadonlyArray<unknown>
+}
+
+/** True when `value` has the shape of deferred text: an object whose only key is a `$text` array. */
+export const isDeferredText = (value: unknown): value is DeferredText =>
+  typeof value === "object" &&
+  value !== null &&
+  Array.isArray((value as { readonly $text?: unknown }).$text) &&
+  Object.keys(value).length === 1
+
+/** The string deferred text stands for, once the references among its parts were read. */
+export const joinText = (text: DeferredText): string =>
+  text.$text.map((part) => (typeof part === "string" ? part : part === null || part === undefined ? "" : JSON.stringify(part))).join("")
 
 /** A reference to elements `from` to `to - 1` of the list `ref` names. */
 export const sliceRef = (ref: BlobRef, from: number, to: number): BlobRef => ({
@@ -93,4 +138,4 @@ export const elementRef = (ref: BlobRef, at: number): BlobRef => ({ $blob: ref.$
 
 /** `sha256:ab12… (123 bytes, application/json)`: how errors and logs name a reference. */
 export const describeBlobRef = (ref: BlobRef): string =>
-  `${ref.$blob} (${ref.size} bytes, ${ref.mediaType})${ref.at !== undefined ? ` element ${ref.at}` : ref.from !== undefined ? ` elements ${ref.from}..${ref.to}` : ""}`
+  `${ref.$blob} (${ref.size} bytes, ${ref.mediaType})${ref.at !== undefined ? ` element ${ref.at}` : ref.from !== undefined ? ` elements ${ref.from}..${ref.to}` : ""}${ref.path === undefined ? "" : ` at ${ref.path}`}`

@@ -18,7 +18,7 @@
  * a numeric `size` is taken for a reference: the protocol reserves that shape.
  */
 import { Effect } from "effect"
-import { type BlobRef, isBlobRef, jsonMediaType, listMediaType } from "@switchyard/schemas/Blob"
+import { type BlobRef, isBlobRef, isDeferredText, joinText, jsonMediaType, listMediaType } from "@switchyard/schemas/Blob"
 import { BlobStore } from "./BlobStore.ts"
 import type { BlobError } from "./BlobError.ts"
 import { type ContentCache, isReadable, readPart, segmentBytes } from "./BlobList.ts"
@@ -165,11 +165,11 @@ export const storeJson = (value: unknown): Effect.Effect<BlobRef, BlobError, Blo
 
 /** How a reference is known among those of one value: its blob and the part of it it stands for. */
 const keyOf = (ref: BlobRef): string =>
-  ref.at !== undefined
+  (ref.at !== undefined
     ? `${ref.$blob}@${ref.at}`
     : ref.from !== undefined || ref.to !== undefined
       ? `${ref.$blob}[${ref.from}:${ref.to}]`
-      : ref.$blob
+      : ref.$blob) + (ref.path === undefined ? "" : `/${ref.path}`)
 
 /** Adds the readable references in `value` (not inside other references) to `found`; true when it met any reference. */
 const collect = (value: unknown, found: Map<string, BlobRef>): boolean => {
@@ -196,13 +196,17 @@ export const containsRef = (value: unknown): boolean => {
   return false
 }
 
-/** `value` with each JSON reference replaced from `resolved`, copying only the containers on the way. */
+/**
+ * `value` with each JSON reference replaced from `resolved`, copying only the containers on the
+ * way, and deferred text joined once its references are replaced.
+ */
 const replace = (value: unknown, resolved: ReadonlyMap<string, unknown>): unknown => {
   if (typeof value !== "object" || value === null) return value
   if (isBlobRef(value)) {
     const key = keyOf(value)
     return resolved.has(key) ? resolved.get(key) : value
   }
+  if (isDeferredText(value)) return joinText({ $text: value.$text.map((part) => replace(part, resolved)) })
   if (Array.isArray(value)) {
     let copy: Array<unknown> | undefined
     for (let i = 0; i < value.length; i++) {
@@ -237,7 +241,8 @@ const resolveWith = (
   Effect.suspend(() => {
     const found = new Map<string, BlobRef>()
     collect(value, found)
-    if (found.size === 0) return Effect.succeed(value)
+    // No readable reference: only deferred text (of other references) may need joining.
+    if (found.size === 0) return Effect.succeed(replace(value, resolved))
     return Effect.forEach(
       [...found.entries()].filter(([key]) => !resolved.has(key)),
       ([key, ref]) =>
@@ -258,9 +263,10 @@ const callCache = (): ContentCache => {
 
 /**
  * The value with every `application/json` reference replaced by its parsed
- * content (a list's references by the list, or by the slice or element they
- * stand for), recursively; references of other media types stay as they are,
- * and a value without references comes back as it is. Content met several
+ * content (a list's references by the list, or by the slice, element or path
+ * they stand for), recursively, and deferred text (`{"$text": [...]}`) joined
+ * into its string; references of other media types stay as they are, and a
+ * value without references comes back as it is. Content met several
  * times is fetched once and shared; `cache` keeps parsed blobs across calls.
  */
 export const resolve = (value: unknown, options?: { readonly cache?: ContentCache }): Effect.Effect<unknown, BlobError, BlobStore> =>

@@ -18,7 +18,7 @@
  * `ContentCache` for as long as one likes: a hit is never stale.
  */
 import { Deferred, Effect } from "effect"
-import { type BlobRef, isBlobRef, isPartRef, jsonMediaType, listMediaType } from "@switchyard/schemas/Blob"
+import { type BlobRef, isBlobRef, isPartRef, jsonMediaType, listMediaType, pathRef } from "@switchyard/schemas/Blob"
 import type { BlobStore } from "./BlobStore.ts"
 import { type BlobError, BlobCorruptError } from "./BlobError.ts"
 
@@ -135,11 +135,8 @@ const readRange = (
   ).pipe(Effect.map((parts) => parts.flat()))
 }
 
-/**
- * What `ref` stands for, parsed: the whole JSON content, the whole list, or a slice or element of
- * either. References inside the content are left as they are.
- */
-export const readPart = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Effect<unknown, BlobError> => {
+/** What a reference without a `path` stands for: the whole content or list, or a slice or element of it. */
+const readSelection = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Effect<unknown, BlobError> => {
   if (ref.mediaType === listMediaType) {
     return Effect.flatMap(segmentsOf(store, cache, ref), (segments) => {
       const total = segments.reduce((sum, segment) => sum + segment.length!, 0)
@@ -156,6 +153,28 @@ export const readPart = (store: Store, cache: ContentCache, ref: BlobRef): Effec
     const [from, to] = rangeOf(ref, content.length)
     return Effect.succeed(ref.at !== undefined ? content[from] : content.slice(from, to))
   })
+}
+
+/** The value at `path` in `content`, reading on through a reference met on the way; null when absent. */
+const follow = (store: Store, cache: ContentCache, content: unknown, path: ReadonlyArray<string>): Effect.Effect<unknown, BlobError> => {
+  let current = content
+  for (let i = 0; i < path.length; i++) {
+    if (isBlobRef(current) && isReadable(current)) return readPart(store, cache, pathRef(current, path.slice(i)))
+    if (current === null || typeof current !== "object") return Effect.succeed(null)
+    current = (current as Record<string, unknown>)[path[i]!]
+  }
+  return Effect.succeed(current === undefined ? null : current)
+}
+
+/**
+ * What `ref` stands for, parsed: the whole JSON content, the whole list, a slice or element of
+ * either, or the value at its `path` inside that. References inside the content are left as they
+ * are, except those on the way along the path.
+ */
+export const readPart = (store: Store, cache: ContentCache, ref: BlobRef): Effect.Effect<unknown, BlobError> => {
+  if (ref.path === undefined) return readSelection(store, cache, ref)
+  const { path, ...selection } = ref
+  return Effect.flatMap(readSelection(store, cache, selection), (content) => follow(store, cache, content, path.split(".")))
 }
 
 /** True for a reference `readPart` reads (JSON content or a list). */

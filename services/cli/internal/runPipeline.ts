@@ -144,7 +144,7 @@ export const runPipeline = Effect.fnUntraced(function* ({ inputs, json, modules,
                 .join("\n")}\n`
             : ""
         const record = Option.getOrUndefined(yield* client.getRun(submitted.runId).pipe(Effect.orElseSucceed(() => Option.none())))
-        const report = summary.render({
+        const report = yield* summary.render({
           runId: submitted.runId,
           state: finalState,
           inputs: record?.inputs ?? {},

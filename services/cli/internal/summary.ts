@@ -2,13 +2,17 @@
  * The end-of-run summary the `run` command prints: the pipeline's own
  * `summary:` lines (each a label and a template over the final run state,
  * inputs and ledger; a list shows as its length, also when the state holds
- * it as a blob reference), then every stage with its
- * type, output count and time.
+ * it as a blob reference, and a path into a stored value shows the value
+ * there, read from the blob store), then every stage with its type, output
+ * count and time.
  */
-import { isBlobRef } from "@switchyard/schemas/Blob"
+import { Effect } from "effect"
+import { resolve } from "@switchyard/bus/BlobJson"
+import type { BlobStore } from "@switchyard/bus/BlobStore"
+import { isBlobRef, isDeferredText, isPartRef } from "@switchyard/schemas/Blob"
 import type { Pipeline } from "@switchyard/schemas/Pipeline"
 import type { RunEvent } from "@switchyard/schemas/Run"
-import { resolveTemplates } from "../../scheduler/internal/template.ts"
+import { resolveTemplates, type TemplateScope } from "../../scheduler/internal/template.ts"
 import { formatMs } from "./progress.ts"
 
 interface StageLine {
@@ -43,6 +47,20 @@ export const makeSummary = (pipeline: Pipeline) => {
   const stages = new Map<string, StageLine>(
     pipeline.stages.map((stage) => [stage.name, { name: stage.name, type: stage.type, status: "pending" }] as const)
   )
+  /** One summary line's value; a path into a stored value, or text around one, is read (shown as it is if it cannot be). */
+  const valueOf = (template: string, scope: TemplateScope): Effect.Effect<unknown, never, BlobStore> => {
+    const value = resolveTemplates(template, scope)
+    const stored = (isBlobRef(value) && isPartRef(value)) || isDeferredText(value)
+    return stored ? Effect.orElseSucceed(resolve(value), () => value) : Effect.succeed(value)
+  }
+  const stageRows = () =>
+    [...stages.values()].map((line) => [
+      `  ${line.name}`,
+      line.type,
+      line.status,
+      line.count === undefined ? "" : `${line.count} out`,
+      line.durationMs === undefined ? "" : formatMs(line.durationMs)
+    ])
   return {
     observe: (event: RunEvent): void => {
       const line = "stage" in event ? stages.get(event.stage) : undefined
@@ -61,27 +79,16 @@ export const makeSummary = (pipeline: Pipeline) => {
       readonly state: Readonly<Record<string, unknown>>
       readonly inputs: Readonly<Record<string, unknown>>
       readonly ledger: Readonly<Record<string, unknown>>
-    }): string => {
+    }): Effect.Effect<string, never, BlobStore> => {
       const scope = { state: finished.state, inputs: finished.inputs, ledger: finished.ledger, run: { id: finished.runId } }
-      const labels = Object.entries(pipeline.summary ?? {})
-      const summary =
-        labels.length === 0
-          ? []
-          : [
-              "summary:",
-              ...table(
-                labels.map(([label, template]) => [`  ${label}`, shown(resolveTemplates(template, scope))]),
-                new Set([1])
-              )
-            ]
-      const rows = [...stages.values()].map((line) => [
-        `  ${line.name}`,
-        line.type,
-        line.status,
-        line.count === undefined ? "" : `${line.count} out`,
-        line.durationMs === undefined ? "" : formatMs(line.durationMs)
-      ])
-      return [...summary, "stages:", ...table(rows, new Set([3, 4]))].join("\n") + "\n"
+      return Effect.forEach(Object.entries(pipeline.summary ?? {}), ([label, template]) =>
+        Effect.map(valueOf(template, scope), (value) => [`  ${label}`, shown(value)])
+      ).pipe(
+        Effect.map((lines) => {
+          const summary = lines.length === 0 ? [] : ["summary:", ...table(lines, new Set([1]))]
+          return [...summary, "stages:", ...table(stageRows(), new Set([3, 4]))].join("\n") + "\n"
+        })
+      )
     }
   }
 }

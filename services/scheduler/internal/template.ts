@@ -6,8 +6,15 @@
  * interpolated as text. Rendering is one pass: text that comes out of a
  * template is never rendered again. `{{ vars.KEY }}` and `{{ secrets.KEY }}`
  * are left as they are, for the executor. `\{{` writes a literal `{{`.
+ *
+ * Values past the blob threshold are references in the run's state; a path
+ * that crosses one becomes a reference to the value at the rest of the path
+ * (`pathRef`), and a stored value interpolated into text makes the string
+ * deferred text (`{"$text": [...]}`), both read by the executor, so a stage
+ * sees the value as if it had never been stored.
  */
-import { readPath } from "@switchyard/schemas/JsonPath"
+import { containsRef } from "@switchyard/bus/BlobJson"
+import { isBlobRef, pathRef } from "@switchyard/schemas/Blob"
 
 /** Values templates can reference. */
 export interface TemplateScope {
@@ -42,9 +49,26 @@ export const knownRoots = new Set([...schedulerRoots, "vars", "secrets"])
 const template = /(\\)?\{\{\s*(?:([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)|(items?))\s*\}\}/g
 const wholeTemplate = /^\{\{\s*(?:([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)|(items?))\s*\}\}$/
 
+/**
+ * The value at `path` under `root`; where the path crosses a stored value, a reference to the
+ * value at the rest of the path inside it, which the executor reads.
+ */
 const lookup = (scope: TemplateScope, root: string, path: string): unknown => {
-  const value = scope[root as keyof TemplateScope]
-  return path === "" ? value : readPath(value, path)
+  let current: unknown = scope[root as keyof TemplateScope]
+  if (path === "") return current
+  const segments = path.split(".")
+  for (let i = 0; i < segments.length; i++) {
+    if (isBlobRef(current)) {
+      // A stored list's length is on its reference.
+      const listLength = current.at === undefined && current.path === undefined ? current.length : undefined
+      return i === segments.length - 1 && segments[i] === "length" && listLength !== undefined
+        ? listLength
+        : pathRef(current, segments.slice(i))
+    }
+    if (current === null || typeof current !== "object") return undefined
+    current = (current as Record<string, unknown>)[segments[i]!]
+  }
+  return current
 }
 
 const render = (text: string, scope: TemplateScope): unknown => {
@@ -53,13 +77,32 @@ const render = (text: string, scope: TemplateScope): unknown => {
     const root = exact[1] ?? exact[3]!
     if (schedulerRoots.has(root)) return lookup(scope, root, exact[2] ?? "") ?? null
   }
-  return text.replace(template, (match: string, escaped: string | undefined, named: string | undefined, path = "", bare?: string) => {
-    if (escaped !== undefined) return match.slice(1)
+  // Literal text and the values interpolated between it; a value holding a reference is kept
+  // whole, for the executor to join once it has read it (deferred text).
+  const parts: Array<unknown> = []
+  let literal = ""
+  let deferred = false
+  let last = 0
+  for (const match of text.matchAll(template)) {
+    literal += text.slice(last, match.index)
+    last = match.index + match[0].length
+    const [whole, escaped, named, path = "", bare] = match
     const root = named ?? bare!
-    if (!schedulerRoots.has(root)) return match
+    if (escaped !== undefined || !schedulerRoots.has(root)) {
+      literal += escaped !== undefined ? whole.slice(1) : whole
+      continue
+    }
     const found = lookup(scope, root, path)
-    return found === undefined || found === null ? "" : typeof found === "string" ? found : JSON.stringify(found)
-  })
+    if (typeof found === "object" && found !== null && containsRef(found)) {
+      deferred = true
+      parts.push(literal, found)
+      literal = ""
+    } else literal += found === undefined || found === null ? "" : typeof found === "string" ? found : JSON.stringify(found)
+  }
+  literal += text.slice(last)
+  if (!deferred) return literal
+  parts.push(literal)
+  return { $text: parts.filter((part) => part !== "") }
 }
 
 /** Resolves templates anywhere in a JSON value. */

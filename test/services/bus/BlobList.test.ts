@@ -1,17 +1,18 @@
 /**
  * Lists stored in segments: `externalize` cuts a long list into segments,
  * `resolve` reads a whole list, a slice or an element fetching only the
- * segments that hold it, and the list writer builds one list from inline
+ * segments that hold it, a path reference reads the value at its path, and
+ * the list writer builds one list from inline
  * values, stored lists and stored segments in order.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
 import { BlobCorruptError, BlobMissingError } from "../../../services/bus/BlobError.ts"
-import { externalize, resolve } from "../../../services/bus/BlobJson.ts"
+import { externalize, resolve, storeJson } from "../../../services/bus/BlobJson.ts"
 import { makeListWriter, segmentBytes } from "../../../services/bus/BlobList.ts"
 import * as MemoryBlobStore from "../../../services/bus/MemoryBlobStore.ts"
-import { type BlobRef, elementRef, isBlobRef, jsonMediaType, listMediaType, sliceRef } from "../../../schemas/Blob.ts"
+import { type BlobRef, elementRef, isBlobRef, jsonMediaType, listMediaType, pathRef, sliceRef } from "../../../schemas/Blob.ts"
 
 const threshold = 64 * 1024
 const encoder = new TextEncoder()
@@ -153,6 +154,28 @@ describe("lists stored in segments", () => {
       const ref = (yield* externalize(list, threshold).pipe(Effect.provideService(BlobStore, store))) as BlobRef
       const read = yield* resolve([sliceRef(ref, 10, 20), elementRef(ref, 999)]).pipe(Effect.provideService(BlobStore, store))
       assert.deepStrictEqual(read, [list.slice(10, 20), list[999]])
+    })
+  )
+
+  it.effect("a path reference reads the value at its path, through the references on the way, fetching one segment of a list", () =>
+    Effect.gen(function* () {
+      const { reads, store } = countingStore()
+      const docs = Array.from({ length: 3000 }, (_, index) => ({ title: `document ${index}`, body: "x".repeat(80) }))
+      // The object's large list is stored first, then the object (with its reference) on its own.
+      const inner = (yield* externalize({ docs }, threshold).pipe(Effect.provideService(BlobStore, store))) as { docs: BlobRef }
+      assert.isTrue(isBlobRef(inner.docs))
+      const outer = yield* storeJson({ catalogue: inner, padding: "y".repeat(threshold) }).pipe(Effect.provideService(BlobStore, store))
+      reads.length = 0
+      const read = yield* resolve({
+        title: pathRef(outer, ["catalogue", "docs", "2999", "title"]),
+        text: { $text: ["last: ", pathRef(outer, ["catalogue", "docs", "2999", "title"]), "."] },
+        missing: pathRef(outer, ["catalogue", "nothing", "deeper"])
+      }).pipe(Effect.provideService(BlobStore, store))
+      assert.deepStrictEqual(read, { title: "document 2999", text: "last: document 2999.", missing: null })
+      // The outer object, the list blob and the one segment holding element 2999: not the other segments.
+      const distinct = new Set(reads)
+      assert.strictEqual(distinct.size, 3)
+      assert.isTrue(distinct.has(outer.$blob) && distinct.has(inner.docs.$blob))
     })
   )
 

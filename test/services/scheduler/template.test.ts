@@ -56,4 +56,40 @@ describe("templates", () => {
       { at: "a[1].b", root: "foo", path: "bar", text: "{{ foo.bar }}" }
     ])
   })
+
+  describe("over stored values", () => {
+    const list = { $blob: `sha256:${"a".repeat(64)}`, size: 300_000, mediaType: "application/vnd.switchyard.list+json", length: 3000 }
+    const object = { $blob: `sha256:${"b".repeat(64)}`, size: 90_000, mediaType: "application/json" }
+    const stored = { ...scope, state: { list, object, small: { docs: list } } }
+
+    it("turns a path that crosses a reference into a reference to the rest of the path, a leading index into an element", () => {
+      expect(
+        resolveTemplates({ a: "{{ state.list.7.title }}", b: "{{ state.object.docs.0 }}", c: "{{ state.small.docs.3 }}" }, stored)
+      ).toEqual({
+        a: { ...list, length: undefined, at: 7, path: "title" },
+        b: { ...object, path: "docs.0" },
+        c: { $blob: list.$blob, size: list.size, mediaType: list.mediaType, at: 3 }
+      })
+    })
+
+    it("reads a stored list's length from its reference", () => {
+      expect(resolveTemplates({ n: "{{ state.small.docs.length }}", text: "{{ state.list.length }} documents" }, stored)).toEqual({
+        n: 3000,
+        text: "3000 documents"
+      })
+    })
+
+    it("keeps an index past the list's length as a path, which reads as null", () => {
+      expect(resolveTemplates("{{ state.list.3000 }}", stored)).toEqual({ ...list, path: "3000" })
+    })
+
+    it("makes text that interpolates a stored value deferred text, and leaves other text as it was", () => {
+      expect(resolveTemplates("first {{ state.list.0.title }}, run {{ run.id }}", stored)).toEqual({
+        $text: ["first ", { $blob: list.$blob, size: list.size, mediaType: list.mediaType, at: 0, path: "title" }, ", run r-1"]
+      })
+      expect(resolveTemplates("run {{ run.id }} of {{ state.object.docs }}", stored)).toEqual({
+        $text: ["run r-1 of ", { ...object, path: "docs" }]
+      })
+    })
+  })
 })
