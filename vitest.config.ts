@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config"
 // suites, which start the services as separate processes per test, run with `npm run test:e2e`
 // (vitest.e2e.config.ts).
 export const e2eInclude = ["test/e2e/**/*.e2e.test.ts"]
+// The fault suite (`npm run test:faults`, vitest.faults.config.ts) runs after both.
+export const faultsInclude = ["test/faults/**/*.faults.test.ts"]
 
 // The @switchyard/* workspaces resolve to their TypeScript sources, in the tests and in every
 // process a test starts (`node` inherits NODE_OPTIONS).
@@ -25,7 +27,7 @@ export default defineConfig({
   test: {
     ...shared.test,
     include: ["test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", ...e2eInclude],
+    exclude: ["**/node_modules/**", ...e2eInclude, ...faultsInclude],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     teardownTimeout: 15_000

@@ -53,6 +53,8 @@ export interface Names {
     readonly ledger: string
     /** Per-item results of a stage mapped over a list (`for_each`), keyed by task. */
     readonly items: string
+    /** Start markers of tasks run alone after a redelivery, keyed by stream sequence (poison detection). */
+    readonly taskStarts: string
     /** The object store bucket of the blob store (values too large for a message). */
     readonly blobs: string
   }
@@ -105,6 +107,7 @@ export const makeNames = (prefix = ""): Names => {
       runs: `${lower}_runs`,
       ledger: `${lower}_ledger`,
       items: `${lower}_items`,
+      taskStarts: `${lower}_task_starts`,
       blobs: `${lower}_blobs`
     }
   }

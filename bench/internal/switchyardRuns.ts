@@ -162,6 +162,7 @@ export const memoryQueueFloor = (options: DeploymentOptions, warmup: number, cou
         ackWait: Duration.seconds(30),
         maxDeliver: 5,
         maxAckPending: options.slots * 4,
+        crashLimit: 2,
         registerTimeout: Duration.seconds(5),
         shutdownGrace: Duration.seconds(30),
         progressInterval: Duration.seconds(10),

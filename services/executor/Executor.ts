@@ -19,6 +19,12 @@
  * types served now, which is how the registry knows whether another replica
  * still serves a type one replica deregisters.
  *
+ * Crashes: a task delivered again (its last holder never settled it) runs
+ * alone on the replica that gets it, and one that crashed the replicas
+ * running it alone `crashLimit` times is dead-lettered as poison
+ * (`internal/crashGuard.ts`), so a crashing task cannot use up the
+ * deliveries of the tasks beside it.
+ *
  * Cancellation: every replica listens on `task.cancel.<runId>`; a notice
  * interrupts the tasks of that run running here (inline stages see their
  * `AbortSignal` fire, process stages have their process group killed), acks
@@ -32,7 +38,7 @@
  * `registerTimeout`; a registry that does not answer marks the pool offline
  * once its heartbeats stop).
  */
-import { Clock, Context, Duration, Effect, Fiber, FiberSet, Layer, Queue, Schedule, Semaphore, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Fiber, FiberSet, identity, Layer, Queue, Schedule, Semaphore, Stream } from "effect"
 import { BlobStore } from "@switchyard/bus/BlobStore"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError } from "@switchyard/bus/BusError"
@@ -47,7 +53,8 @@ import { TaskCancel, TaskCancelled } from "@switchyard/schemas/Task"
 import type { ExecutorSettings } from "./ExecutorConfig.ts"
 import { ExecutorConfig } from "./ExecutorConfig.ts"
 import { type CatalogChange, StageCatalog } from "./StageCatalog.ts"
-import { nak, settle } from "./internal/ackDecision.ts"
+import { nak, settle, term } from "./internal/ackDecision.ts"
+import { makeCrashGuard } from "./internal/crashGuard.ts"
 import { LeaseKeeper } from "./internal/leaseKeeper.ts"
 import { makeRegistration } from "./internal/registration.ts"
 import { RunningTasks } from "./internal/runningTasks.ts"
@@ -224,10 +231,13 @@ export class Executor extends Context.Service<
         )
       )
       const permits = yield* Semaphore.make(settings.slots)
-      // Built once: these run for every task.
-      const takePermit = permits.take(1)
-      const releasePermit = permits.release(1)
-      const runTask = (message: JobMessage) =>
+      const guard = makeCrashGuard({
+        starts: yield* bus.kv(names.buckets.taskStarts),
+        executorId: settings.executorId,
+        crashLimit: settings.crashLimit,
+        now: () => clock.currentTimeMillisUnsafe()
+      })
+      const runTask = (message: JobMessage, slots: number, alone: boolean) =>
         handle(message).pipe(
           Effect.catchDefect((defect) =>
             Effect.logError("a task handler failed unexpectedly; the task will be delivered again", {
@@ -237,17 +247,41 @@ export class Executor extends Context.Service<
             }).pipe(Effect.as(nak(redeliverDelay)))
           ),
           Effect.flatMap((decision) => settle(message, decision)),
+          // Settled by this replica, however it ended: its starts alone were not crashes.
+          alone ? Effect.ensuring(guard.settled(message)) : identity,
           Effect.interruptible,
-          Effect.ensuring(releasePermit)
+          Effect.ensuring(permits.release(slots))
         )
-      const dispatch = (message: JobMessage) =>
-        Effect.uninterruptibleMask((restore) =>
-          restore(takePermit).pipe(
+      // Tasks are taken in the order they were leased (the stream waits for each dispatch), so a
+      // task waiting for every slot is not overtaken; its lease is kept while it waits.
+      const start = (message: JobMessage, slots: number, alone: Effect.Effect<void> | undefined) =>
+        Effect.uninterruptibleMask((restore) => {
+          const waiting = leases.track(message, { seq: message.seq })
+          return restore(permits.take(slots)).pipe(
+            Effect.ensuring(Effect.sync(() => leases.untrack(waiting))),
             // Leased but not started when the consumer stops: hand it back at once.
             Effect.onInterrupt(() => settle(message, nak())),
-            Effect.andThen(FiberSet.run(running, runTask(message)))
+            Effect.andThen(alone ?? Effect.void),
+            Effect.andThen(FiberSet.run(running, runTask(message, slots, alone !== undefined)))
           )
-        )
+        })
+      const dispatch = (message: JobMessage) =>
+        message.deliveryCount <= 1
+          ? start(message, 1, undefined)
+          : Effect.flatMap(guard.classify(message), (verdict) => {
+              if (verdict._tag === "Run") return start(message, 1, undefined)
+              if (verdict._tag === "Alone") {
+                return Effect.logInfo(
+                  `task on ${message.subject} delivered again (delivery ${message.deliveryCount}): running it alone to rule out a crash it causes`,
+                  { seq: message.seq, startsAlone: verdict.starts }
+                ).pipe(Effect.andThen(start(message, settings.slots, guard.started(message, verdict.starts))))
+              }
+              const reason = guard.poisonReason(message, verdict.crashes)
+              return Effect.logError(`dead-lettering a task: ${reason}`, { seq: message.seq }).pipe(
+                Effect.andThen(settle(message, term(reason))),
+                Effect.andThen(guard.settled(message))
+              )
+            })
 
       const consumeOnce = Effect.scoped(
         Effect.gen(function* () {

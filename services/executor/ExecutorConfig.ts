@@ -26,6 +26,12 @@ export interface ExecutorOptions {
   readonly maxDeliver?: number
   /** Leased-but-unacked tasks across the whole pool. @default slots * 4 */
   readonly maxAckPending?: number
+  /**
+   * Times a redelivered task may crash the replicas that run it alone before it
+   * is dead-lettered as poison. Keep it below `maxDeliver - 1`, or the server
+   * dead-letters it first (for exhausting its deliveries). @default 2
+   */
+  readonly crashLimit?: number
   /** How long one `stage.register` request waits for the registry. @default "5 seconds" */
   readonly registerTimeout?: Duration.Input
   /** How long in-flight tasks may finish after shutdown starts. @default "30 seconds" */
@@ -61,6 +67,7 @@ export interface ExecutorSettings {
   readonly ackWait: Duration.Duration
   readonly maxDeliver: number
   readonly maxAckPending: number
+  readonly crashLimit: number
   readonly registerTimeout: Duration.Duration
   readonly shutdownGrace: Duration.Duration
   readonly progressInterval: Duration.Duration
@@ -84,6 +91,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
    * - `SWITCHYARD_ACK_WAIT` @default "30 seconds"
    * - `SWITCHYARD_MAX_DELIVER` @default 5
    * - `SWITCHYARD_MAX_ACK_PENDING` @default slots * 4
+   * - `SWITCHYARD_CRASH_LIMIT` @default 2
    * - `SWITCHYARD_REGISTER_TIMEOUT` @default "5 seconds"
    * - `SWITCHYARD_SHUTDOWN_GRACE` @default "30 seconds"
    * - `SWITCHYARD_VAR_<KEY>`: the var `KEY` (the rest of the name as written) @default none
@@ -100,6 +108,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           ackWait: Config.option(Config.Duration("SWITCHYARD_ACK_WAIT")),
           maxDeliver: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_DELIVER")),
           maxAckPending: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_ACK_PENDING")),
+          crashLimit: Config.option(Config.schema(PositiveInt, "SWITCHYARD_CRASH_LIMIT")),
           registerTimeout: Config.option(Config.Duration("SWITCHYARD_REGISTER_TIMEOUT")),
           shutdownGrace: Config.option(Config.Duration("SWITCHYARD_SHUTDOWN_GRACE")),
           maxResultBytes: Config.option(Config.schema(PositiveInt, "SWITCHYARD_MAX_RESULT_BYTES")),
@@ -115,6 +124,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
           ...present("ackWait", env.ackWait),
           ...present("maxDeliver", env.maxDeliver),
           ...present("maxAckPending", env.maxAckPending),
+          ...present("crashLimit", env.crashLimit),
           ...present("registerTimeout", env.registerTimeout),
           ...present("shutdownGrace", env.shutdownGrace),
           ...present("maxResultBytes", env.maxResultBytes),
@@ -164,6 +174,7 @@ const resolve = (options: ExecutorOptions): Effect.Effect<ExecutorSettings> =>
       ackWait,
       maxDeliver: options.maxDeliver ?? 5,
       maxAckPending: options.maxAckPending ?? slots * 4,
+      crashLimit: options.crashLimit ?? 2,
       registerTimeout: Duration.fromInputUnsafe(options.registerTimeout ?? "5 seconds"),
       shutdownGrace: Duration.fromInputUnsafe(options.shutdownGrace ?? "30 seconds"),
       // Three renewals per lease leave room for one to be late.

@@ -18,6 +18,35 @@ import { errorOf, outputOf } from "../../support/results.ts"
 
 const decoder = new TextDecoder()
 
+/** `probe.overlap`: sleeps `ms`, noting how many other tasks of the probe were running at any point meanwhile. */
+const makeOverlapProbe = () => {
+  const running = new Set<string>()
+  const overlapped = new Map<string, number>()
+  const definition = defineStage({
+    type: "probe.overlap",
+    version: "1.0.0",
+    description: "test probe",
+    plugin: "probe",
+    stateKey: null,
+    output: "none",
+    count: "none",
+    inputs: Schema.Struct({ ms: Schema.Int }),
+    outputs: Schema.Null,
+    run: ({ ms }, ctx) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          for (const other of running) overlapped.set(other, (overlapped.get(other) ?? 0) + 1)
+          overlapped.set(ctx.taskId, running.size)
+          running.add(ctx.taskId)
+        }),
+        () => Effect.sleep(ms).pipe(Effect.as(null)),
+        () => Effect.sync(() => running.delete(ctx.taskId))
+      )
+  })
+  return { definition, overlapped }
+}
+const overlapProbe = makeOverlapProbe()
+
 /** Registers the executor tests for one bus. */
 export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, unknown>) => {
   const run = <A, E>(test: Effect.Effect<A, E, Bus | Scope.Scope>) => test.pipe(Effect.scoped, Effect.provide(busLayer()))
@@ -256,6 +285,110 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
           })
         ),
       20_000
+    )
+
+    it.live(
+      "runs a task delivered again alone on its replica, then forgets its start",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("alone")
+            const dying = makeProbe()
+            const hangAs = { ...dying.definitions.hang, metadata: overlapProbe.definition.metadata }
+            const a = yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-a",
+              slots: 1,
+              ackWait: "1 second",
+              shutdownGrace: 0,
+              definitions: [hangAs]
+            })
+            const again = yield* h.submit("p", { stageType: "probe.overlap", inputs: { ms: 1500 } })
+            yield* eventually(
+              "replica-a holds the task",
+              Effect.map(a.executor.inFlight, (n) => n === 1)
+            )
+            // Stopped without settling: the task comes back as a redelivery, as after a crash.
+            yield* a.stop
+            const probe = makeOverlapProbe()
+            yield* h.startReplica({ pool: "p", executorId: "replica-b", slots: 4, ackWait: "1 second", definitions: [probe.definition] })
+            yield* eventually(
+              "replica-b started the redelivered task",
+              Effect.sync(() => probe.overlapped.has(again.taskId)),
+              {
+                timeout: "10 seconds"
+              }
+            )
+            const fresh = yield* Effect.forEach([1, 2, 3], () => h.submit("p", { stageType: "probe.overlap", inputs: { ms: 100 } }))
+            for (const task of [again, ...fresh])
+              assert.strictEqual((yield* h.resultOf(task.taskId, "15 seconds")).result.status, "succeeded")
+            // The redelivered task ran with nothing beside it; the fresh ones may overlap each other.
+            assert.deepStrictEqual(probe.overlapped.get(again.taskId), 0)
+            const starts = yield* h.bus.kv(h.names.buckets.taskStarts)
+            yield* eventually(
+              "the start marker is removed once the task is settled",
+              Effect.map(starts.get(String(h.seqOf(again.taskId))), (entry) => entry._tag === "None")
+            )
+          })
+        ),
+      30_000
+    )
+
+    it.live(
+      "dead-letters as poison a task delivered again whose start marker says it crashed its replicas crashLimit times",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("crashlimit")
+            const deadLetters = yield* h.bus.subscribe(h.names.deadLetter("task.run"))
+            const seen = yield* Ref.make<ReadonlyArray<{ readonly reason: string; readonly seq: number }>>([])
+            yield* Effect.forkScoped(
+              Stream.runForEach(deadLetters, (message) => Ref.update(seen, (all) => [...all, JSON.parse(decoder.decode(message.data))]))
+            )
+            const dying = makeProbe()
+            const hangAs = { ...dying.definitions.hang, metadata: overlapProbe.definition.metadata }
+            const a = yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-a",
+              slots: 1,
+              ackWait: "1 second",
+              shutdownGrace: 0,
+              definitions: [hangAs]
+            })
+            const poison = yield* h.submit("p", { stageType: "probe.overlap", inputs: { ms: 10 } })
+            yield* eventually(
+              "replica-a holds the task",
+              Effect.map(a.executor.inFlight, (n) => n === 1)
+            )
+            // What two replicas that crashed running it alone left behind.
+            const starts = yield* h.bus.kv(h.names.buckets.taskStarts)
+            yield* starts.put(
+              String(h.seqOf(poison.taskId)),
+              new TextEncoder().encode(JSON.stringify({ starts: 2, executorId: "gone", at: 0 }))
+            )
+            yield* a.stop
+            const probe = makeOverlapProbe()
+            yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-b",
+              slots: 2,
+              ackWait: "1 second",
+              crashLimit: 2,
+              definitions: [probe.definition]
+            })
+            const [dead] = yield* eventually(
+              "a dead letter for the poison task",
+              Effect.map(Ref.get(seen), (all) => all.length > 0 && all),
+              { timeout: "15 seconds" }
+            )
+            assert.strictEqual(dead?.seq, h.seqOf(poison.taskId))
+            assert.include(dead?.reason ?? "", "poison")
+            assert.isFalse(probe.overlapped.has(poison.taskId), "the poison task did not run again")
+            const good = yield* h.submit("p", { stageType: "probe.overlap", inputs: { ms: 10 } })
+            assert.strictEqual((yield* h.resultOf(good.taskId, "10 seconds")).result.status, "succeeded")
+          })
+        ),
+      30_000
     )
 
     it.live("lets a running task finish within the grace period when shutting down", () =>

@@ -73,6 +73,7 @@ export const makeHarness = (label: string) =>
     )
 
     /** Enqueues a task for `pool`; fills ids and attempt when absent. */
+    const seqs = new Map<string, number>()
     const submit = (
       pool: string,
       task: { readonly stageType: string; readonly inputs: Schema.Json } & Partial<Omit<TaskRun, "version">>,
@@ -91,12 +92,16 @@ export const makeHarness = (label: string) =>
           ...(task.replyTo === undefined ? {} : { replyTo: task.replyTo })
         })
         const encoded = Codec.encode(TaskRun, WireType.TaskRun, taskRun)
-        yield* bus.enqueue(names.taskRun(pool), encoded.data, {
+        const ack = yield* bus.enqueue(names.taskRun(pool), encoded.data, {
           headers: { ...encoded.headers, ...options.headers },
           ...(options.msgId === undefined ? {} : { msgId: options.msgId })
         })
+        seqs.set(taskRun.taskId, ack.seq)
         return taskRun
       })
+
+    /** The stream sequence of a task's message, as its submit stored it. */
+    const seqOf = (taskId: string): number => seqs.get(taskId)!
 
     /** Results stored for a task so far. */
     const resultsOf = (taskId: string) => Effect.map(Ref.get(received), (all) => all.filter((entry) => entry.result.taskId === taskId))
@@ -172,6 +177,7 @@ export const makeHarness = (label: string) =>
       bus,
       names,
       submit,
+      seqOf,
       startRegistry,
       registryClient,
       received: Ref.get(received),

@@ -31,6 +31,7 @@ const settings: ExecutorSettings = {
   ackWait: Duration.seconds(30),
   maxDeliver: 5,
   maxAckPending: 16,
+  crashLimit: 2,
   blobThreshold: 64 * 1024,
   registerTimeout: Duration.seconds(5),
   shutdownGrace: Duration.seconds(5),
