@@ -78,8 +78,10 @@ export interface DeadLetter {
   readonly deliveries: number
   /** `terminated: <reason>` or `max deliveries exceeded`. */
   readonly reason: string
-  /** The original payload, base64; absent when it could no longer be read. */
+  /** The original payload, base64; absent when it could no longer be read or was too large to keep. */
   readonly data?: string
+  /** Why `data` is absent although the payload was read: the record with it would pass the server's max payload. */
+  readonly dataOmitted?: string
   readonly headers: Headers
 }
 

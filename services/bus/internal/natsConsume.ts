@@ -219,7 +219,8 @@ class NatsJob implements JobMessage {
                 deliveries: this.deliveryCount,
                 reason: terminatedReason(reason),
                 data: this.data,
-                headers: this.headers
+                headers: this.headers,
+                maxBytes: nc.info?.max_payload
               })
             )
           }
@@ -312,7 +313,8 @@ const reportExhausted = (
               deliveries: advisory.deliveries,
               reason: maxDeliveriesReason,
               data: stored?.data,
-              headers: fromMsgHdrs(stored?.header)
+              headers: fromMsgHdrs(stored?.header),
+              maxBytes: nc.info?.max_payload
             })
           ),
         catch: toBusError("deadLetter.publish", deadLetterSubject)
