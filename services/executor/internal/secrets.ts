@@ -1,36 +1,7 @@
 /**
- * Resolving `{{ secrets.KEY }}` in a task's inputs just before the call, and
- * masking every form of a resolved value (raw, base64, each line of a
- * multi-line value, JSON-escaped) out of what leaves the executor.
+ * Masking every form of a resolved secret out of what leaves the executor.
  */
 import { Redacted, Result } from "effect"
-
-const reference = /(\\)?\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
-
-/** Keys referenced anywhere in a JSON value. */
-export const secretKeys = (value: unknown, into: Set<string> = new Set()): Set<string> => {
-  if (typeof value === "string") {
-    if (value.includes("secrets.")) for (const match of value.matchAll(reference)) if (match[1] === undefined) into.add(match[2]!)
-  } else if (Array.isArray(value)) for (const item of value) secretKeys(item, into)
-  else if (value !== null && typeof value === "object") for (const item of Object.values(value)) secretKeys(item, into)
-  return into
-}
-
-/** Replaces secret references with their values, in one pass. */
-export const renderSecrets = (value: unknown, secrets: ReadonlyMap<string, Redacted.Redacted<string>>): unknown => {
-  if (typeof value === "string") {
-    return value.replace(reference, (match: string, escaped: string | undefined, key: string) => {
-      if (escaped !== undefined) return match
-      const found = secrets.get(key)
-      return found === undefined ? match : Redacted.value(found)
-    })
-  }
-  if (Array.isArray(value)) return value.map((item) => renderSecrets(item, secrets))
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderSecrets(item, secrets)]))
-  }
-  return value
-}
 
 /** What replaces a secret. */
 export const redactedMark = "[redacted]"
