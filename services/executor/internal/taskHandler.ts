@@ -21,8 +21,9 @@
  * threshold is stored as blobs: the result carries references.
  *
  * A task that resolved secrets runs its stage under a masking logger and
- * tracer (`maskedTelemetry.ts`), and its result and error are masked before
- * they leave.
+ * tracer (`maskedTelemetry.ts`) with the process's stdout and stderr masked
+ * (`consoleMasking.ts`), and its result and error are masked before they
+ * leave.
  *
  * This is the per-task hot path: one span per task (the trace hop, without a
  * stack capture, naming the stage type, task and attempt), no fiber or timer
@@ -67,6 +68,7 @@ import type { RunningTasks } from "./runningTasks.ts"
 import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
+import { withConsoleMasking } from "./consoleMasking.ts"
 import { makeStageBlobs } from "./stageBlobs.ts"
 import { countOutput } from "@switchyard/schemas/Count"
 import { makeMasker, maskValue } from "./secrets.ts"
@@ -291,7 +293,10 @@ export const makeTaskHandler = (options: {
         vars,
         annotations,
         secrets
-      ).pipe(withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }))
+      ).pipe(
+        withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }),
+        withConsoleMasking(mask)
+      )
       // Metrics are numbers and signal names: nothing in them to mask.
       const measured = outcome.metrics === undefined ? {} : { metrics: outcome.metrics }
       switch (outcome.status) {
