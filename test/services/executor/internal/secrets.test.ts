@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { withConsoleMasking } from "../../../../services/executor/internal/consoleMasking.ts"
 import { makeMasker } from "../../../../services/executor/internal/secrets.ts"
+import { leaks } from "../../../support/secretLeaks.ts"
 
 /** Every encoding a stage might write a secret in, alone and inside longer text at each byte offset. */
 const encodings = (secret: string): Array<string> => {
@@ -24,31 +25,6 @@ const encodings = (secret: string): Array<string> => {
     Buffer.from(secret).toString("hex").toUpperCase()
   )
   return out
-}
-
-/** Whether `text` still holds `secret` in any encoding (decoding every base64/hex run it can find). */
-const leaks = (text: string, secret: string): boolean => {
-  const candidates = [text, decodeURIComponentSafe(text), decodeURIComponentSafe(text.replaceAll("+", " "))]
-  for (const run of text.match(/[A-Za-z0-9+/_-]{8,}={0,2}/g) ?? []) {
-    for (let skip = 0; skip < 4; skip++) {
-      candidates.push(
-        Buffer.from(run.slice(skip), "base64").toString("latin1"),
-        Buffer.from(run.slice(skip), "base64url").toString("latin1")
-      )
-    }
-  }
-  for (const run of text.match(/[0-9a-fA-F]{8,}/g) ?? [])
-    for (const skip of [0, 1]) candidates.push(Buffer.from(run.slice(skip), "hex").toString("latin1"))
-  const needles = [secret, Buffer.from(secret).toString("latin1"), JSON.stringify(secret).slice(1, -1)]
-  return candidates.some((candidate) => needles.some((needle) => candidate.includes(needle)))
-}
-
-const decodeURIComponentSafe = (text: string): string => {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }
 
 describe("masking secrets", () => {
