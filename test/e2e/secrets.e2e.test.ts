@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto"
-import { readFileSync, writeFileSync } from "node:fs"
+import { cpSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -75,6 +75,18 @@ describe("switchyard run with secrets", () => {
       assert.include(run.stderr + run.stdout, "SWITCHYARD_SECRET_CANARY")
       assert.include(run.stderr + run.stdout, "SWITCHYARD_SECRETS_DIR")
       assert.notInclude(run.stderr + run.stdout, "from-the-environment")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("plugin validate refuses a wildcard secret, naming the file, line, column and field", () =>
+    Effect.gen(function* () {
+      const dir = yield* scratchDir("switchyard-wildcard-")
+      cpSync("test/e2e/fixtures/secrets/leaky", join(dir, "leaky"), { recursive: true })
+      const manifest = join(dir, "leaky", "plugin.yaml")
+      writeFileSync(manifest, readFileSync(manifest, "utf8").replace("secrets: [CANARY]", 'secrets: ["*"]'))
+      const run = yield* runCli({ label: "plugin validate", args: ["plugin", "validate", join(dir, "leaky")], timeout: "60 seconds" })
+      assert.notStrictEqual(run.code, 0)
+      assert.include(run.stderr + run.stdout, `${manifest}:9:13: capabilities.secrets[0]: expected a secret key named in full`)
     }).pipe(Effect.scoped)
   )
 })
