@@ -12,6 +12,7 @@ import {
   JsonSchemaDoc,
   OutputMode,
   Runtime,
+  SecretKey,
   SemVer,
   StageMetadata,
   StageTypeName
@@ -61,7 +62,7 @@ export const ManifestMount = Schema.Struct(mountFields).check(closed(Object.keys
 const capabilityFields = {
   network: Schema.optionalKey(Schema.Boolean),
   mounts: Schema.optionalKey(Schema.Array(ManifestMount)),
-  secrets: Schema.optionalKey(Schema.Array(Schema.String)),
+  secrets: Schema.optionalKey(Schema.Array(SecretKey)),
   env: Schema.optionalKey(Schema.Array(Schema.String))
 }
 export class ManifestCapabilities extends Schema.Class<ManifestCapabilities>("switchyard/PluginCapabilities")(

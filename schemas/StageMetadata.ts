@@ -4,6 +4,21 @@
  * new stage type never touches the registry, scheduler or executor.
  */
 import { Schema } from "effect"
+import { templateKeyPattern } from "./InputTemplate.ts"
+
+/**
+ * A secret key a stage type declares: the whole key, as `{{ secrets.KEY }}` names it (letters,
+ * digits and `_`, not starting with a digit). A wildcard or any other pattern is refused: a
+ * stage type receives exactly the secrets it names.
+ */
+export const SecretKey = Schema.String.pipe(
+  Schema.check(
+    Schema.isPattern(templateKeyPattern, {
+      message:
+        "expected a secret key named in full (letters, digits and _, not starting with a digit); wildcards and patterns are not accepted"
+    })
+  )
+)
 
 /** A JavaScript-style identifier, used for run-state keys. */
 export const Identifier = Schema.String.pipe(
@@ -63,7 +78,8 @@ export class Capabilities extends Schema.Class<Capabilities>("switchyard/Capabil
       })
     )
   ),
-  secrets: Schema.optionalKey(Schema.Array(Schema.String))
+  /** Secret keys, each named in full: no wildcard or pattern. */
+  secrets: Schema.optionalKey(Schema.Array(SecretKey))
 }) {}
 
 /** JSON Schema document describing a stage's inputs or outputs. */

@@ -4,6 +4,7 @@
  * `attempt`, which is what makes applying it idempotent.
  */
 import { Schema } from "effect"
+import { InputTemplate } from "./InputTemplate.ts"
 
 /** The error a failed task reports. */
 export class TaskFailure extends Schema.Class<TaskFailure>("switchyard/TaskFailure")({
@@ -61,7 +62,13 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
    * The run's vars (absent when it has none); the executor renders `{{ vars.KEY }}` in
    * `inputs` from them over its own, and hands the merged set to the stage.
    */
-  vars: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+  vars: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  /**
+   * The strings of `inputs` that hold `{{ vars.KEY }}` or `{{ secrets.KEY }}` from the pipeline's
+   * own text, spelled out as literal text and references; the executor renders these and nothing
+   * else (absent: no template to render).
+   */
+  templates: Schema.optionalKey(Schema.Array(InputTemplate))
 }) {}
 
 /**

@@ -24,6 +24,13 @@ import { LedgerUpdateEndpoint, RunCancelEndpoint, RunSubmitEndpoint } from "@swi
 import * as Endpoints from "./Endpoints.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { traceHeaders } from "@switchyard/schemas/TraceContext"
+import { authoredTemplates } from "@switchyard/schemas/InputTemplate"
+
+/** A standalone task's templates: its inputs' vars and secrets references. */
+const templatesOf = (inputs: unknown) => {
+  const templates = authoredTemplates(inputs)
+  return templates.length === 0 ? {} : { templates }
+}
 
 export { PipelineInvalidError }
 
@@ -79,6 +86,10 @@ export interface RunTaskOptions {
   readonly stageType: string
   /** The pool serving the stage type. */
   readonly pool: string
+  /**
+   * The stage's inputs, as the caller writes them: `{{ vars.KEY }}` and `{{ secrets.KEY }}` in them
+   * are rendered by the executor (`\\{{` keeps one literal).
+   */
   readonly inputs: Schema.Json
   /** The stage's timeout in milliseconds, over the stage type's own. */
   readonly timeoutMs?: number
@@ -245,6 +256,8 @@ export class SwitchyardClient extends Context.Service<
               stageType: options.stageType,
               attempt: 1,
               inputs: options.inputs,
+              // The caller wrote these inputs: their vars and secrets references are its templates.
+              ...templatesOf(options.inputs),
               ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
               replyTo
             })

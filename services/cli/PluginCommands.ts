@@ -112,7 +112,6 @@ export const broadPermissionWarnings = (loaded: LoadedManifest): ReadonlyArray<s
   return [
     ...(capabilities.network === true ? ["network: true grants access to any host"] : []),
     ...(capabilities.mounts ?? []).filter((mount) => mount.mode === "rw").map((mount) => `mount ${mount.path} is read-write`),
-    ...(capabilities.secrets ?? []).filter((key) => key.includes("*")).map((key) => `secret ${JSON.stringify(key)} is a wildcard`),
     ...(capabilities.env ?? []).filter((key) => key.includes("*")).map((key) => `environment variable ${JSON.stringify(key)} is a wildcard`)
   ]
 }

@@ -12,7 +12,7 @@ import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
 import * as MemoryBus from "@switchyard/bus/MemoryBus"
 import * as MemoryBlobStore from "@switchyard/bus/MemoryBlobStore"
 import type { BlobStore } from "@switchyard/bus/BlobStore"
-import { Executor, ExecutorConfig, StageCatalog } from "../executor/index.ts"
+import { Executor, ExecutorConfig, StageCatalog, secretsLayerConfig } from "../executor/index.ts"
 import type { ExecutorOptions } from "../executor/index.ts"
 import { PluginManager } from "../plugins/index.ts"
 import { AuditLog, Registry, RegistryClient, RegistryConfig } from "../registry/index.ts"
@@ -43,7 +43,8 @@ export const executorLayer = (
   Executor.layer.pipe(
     Layer.provide(ExecutorConfig.layerConfig(options)),
     Layer.provide(StageCatalog.layer(definitions)),
-    Layer.provide(RegistryClient.layer)
+    Layer.provide(RegistryClient.layer),
+    Layer.provide(secretsLayerConfig)
   )
 
 /**
@@ -62,7 +63,8 @@ export const pluginExecutorLayer = (
     Layer.provideMerge(StageCatalog.layer(definitions)),
     Layer.provide(AuditLog.layerFor("executor")),
     Layer.provide(ExecutorConfig.layerConfig(executorOptions)),
-    Layer.provide(RegistryClient.layer)
+    Layer.provide(RegistryClient.layer),
+    Layer.provide(secretsLayerConfig)
   )
 }
 

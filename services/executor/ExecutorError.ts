@@ -128,3 +128,18 @@ export class OutputBlobError extends Schema.TaggedError<OutputBlobError>()("Outp
     return `stage "${this.stage}" (${this.stageType}): its output could not be stored as a blob: ${this.reason}`
   }
 }
+
+/** A task's `templates` name a place in its inputs that holds no string: the task is malformed. */
+export class TemplatePathError extends Schema.TaggedError<TemplatePathError>()("TemplatePathError", {
+  stage: Schema.String,
+  stageType: Schema.String,
+  /** The path as written, such as `headers.Authorization` or `urls[0]`. */
+  path: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+  override get message(): string {
+    return `stage "${this.stage}" (${this.stageType}): the task's templates name ${this.path}, which is not a string of its inputs`
+  }
+}

@@ -39,7 +39,7 @@ import type { Tail } from "./internal/lines.ts"
 import { makeLogForwarder } from "./internal/logForwarder.ts"
 import { classifyEnding } from "./internal/outcome.ts"
 import type { ProcessOutcome } from "./internal/outcome.ts"
-import { killGroup } from "./internal/processGroup.ts"
+import { killGroup, killMarked, newProcessToken, processTokenVariable } from "./internal/processGroup.ts"
 import { parseResultFrame } from "./internal/resultFrame.ts"
 import { makeWorkDirs } from "./internal/workDir.ts"
 import type { PluginProcessOptions, PluginTask } from "./ProcessRuntime.ts"
@@ -118,9 +118,10 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
   }
 
   const spawnWorker = (): Worker => {
+    const token = newProcessToken()
     const child = spawn(process.execPath, [...runnerArgs, serveFlag, options.entry], {
       cwd: tmpdir(),
-      env,
+      env: { ...env, [processTokenVariable]: token },
       detached: true,
       stdio: ["pipe", "pipe", "pipe"]
     })
@@ -170,8 +171,9 @@ export const makeProcessPool = Effect.fn("ProcessPool.make")(function* (options:
       if (worker.exit !== undefined) return
       worker.exit = exit
       live.delete(worker)
-      // Leftover group members would hold the pipes open.
+      // Leftover group members would hold the pipes open; those that left the group go too.
       killGroup(child.pid, "SIGKILL")
+      void killMarked(token)
       Deferred.doneUnsafe(worker.exited, Effect.succeed(exit))
       worker.current?.resume?.(exitOf(worker))
     }

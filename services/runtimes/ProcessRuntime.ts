@@ -5,7 +5,9 @@
  * manifest declares (values from this process's environment) and
  * TRACEPARENT; each task gets a temporary working directory removed
  * afterwards. A timeout sends SIGTERM to the whole group, then SIGKILL after
- * a grace period, so grandchildren die too. Every way a process can end is
+ * a grace period, so grandchildren die too; when the task ends, any
+ * process left that carries the task's `SWITCHYARD_PROCESS_TOKEN` (a
+ * descendant that started a session of its own) is killed as well. Every way a process can end is
  * an `ProcessOutcome` value with metrics (duration, exit code, signal, peak
  * memory as `process.resourceUsage().maxRSS` reported by the runner in its
  * result frame, so it is absent when the process died without a result).
@@ -21,7 +23,7 @@ import { pluginEnvironment } from "./internal/environment.ts"
 import { makeLogForwarder } from "./internal/logForwarder.ts"
 import { classifyEnding } from "./internal/outcome.ts"
 import { makeOutputCollector } from "./internal/outputCollector.ts"
-import { killGroup } from "./internal/processGroup.ts"
+import { killGroup, killMarked, newProcessToken, processTokenVariable } from "./internal/processGroup.ts"
 import { parseResultFrame } from "./internal/resultFrame.ts"
 import { taskWorkDir } from "./internal/workDir.ts"
 
@@ -80,7 +82,11 @@ export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (
   return yield* Effect.scoped(
     Effect.gen(function* () {
       const workDir = yield* taskWorkDir
-      const env = pluginEnvironment({ names: options.env, parentEnv: options.parentEnv ?? process.env, traceparent: options.traceparent })
+      const token = newProcessToken()
+      const env = {
+        ...pluginEnvironment({ names: options.env, parentEnv: options.parentEnv ?? process.env, traceparent: options.traceparent }),
+        [processTokenVariable]: token
+      }
       const request = JSON.stringify(actionRequest(options, workDir))
 
       const forwarder = yield* makeLogForwarder({ runId: options.runId, taskId: options.taskId })
@@ -123,7 +129,8 @@ export const runInProcess = Effect.fn("ProcessRuntime.runInProcess")(function* (
           })
           return { child, collector }
         }),
-        ({ child }) => Effect.sync(() => killGroup(child.pid, "SIGKILL"))
+        // Whatever the ending, every process of the task goes with it: its group, and those that left it.
+        ({ child }) => Effect.sync(() => killGroup(child.pid, "SIGKILL")).pipe(Effect.andThen(Effect.promise(() => killMarked(token))))
       )
 
       // A process that escaped the group (its own session) may hold the pipes open after the

@@ -29,7 +29,7 @@ import type { TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Tas
 import { applyOutput } from "./internal/applyOutput.ts"
 import { countOutput } from "@switchyard/schemas/Count"
 import { itemIndexOf, itemRange, itemTaskId } from "./internal/itemTasks.ts"
-import { resolveTemplates } from "./internal/template.ts"
+import { renderStageInputs } from "./internal/template.ts"
 
 /** A run record as plain JSON (what the KV bucket holds). */
 export type RunDoc = typeof RunRecord.Encoded
@@ -218,7 +218,7 @@ const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
   const definition = draft.index.definitions.get(stage.name)!
   const { record } = draft
   const ledger = Object.keys(record.ledger).length === 0 ? undefined : record.ledger
-  const inputs = resolveTemplates(definition.inputs ?? {}, {
+  const { inputs, templates } = renderStageInputs(definition, {
     inputs: record.inputs,
     state: record.state,
     ledger: record.ledger,
@@ -232,7 +232,8 @@ const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
     stage: stage.name,
     stageType: stage.type,
     attempt: slice === undefined ? stage.attempt : slice.attempt,
-    inputs: (definition.config === undefined ? inputs : { ...definition.config, ...(inputs as object) }) as TaskDoc["inputs"],
+    inputs: inputs as TaskDoc["inputs"],
+    ...(templates.length === 0 ? {} : { templates }),
     ...(ledger === undefined ? {} : { ledger }),
     ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms }),
     ...(record.vars === undefined ? {} : { vars: record.vars })

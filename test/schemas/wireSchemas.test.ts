@@ -90,9 +90,10 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
       stage: "greet",
       stageType: "hello.greet",
       attempt: 1,
-      inputs: { name: "Ada" },
+      inputs: { name: "Ada", auth: "Bearer {{ secrets.TOKEN }}" },
       timeoutMs: 1000,
-      replyTo: "task.result.adhoc-t-1"
+      replyTo: "task.result.adhoc-t-1",
+      templates: [{ path: ["auth"], parts: ["Bearer ", { root: "secrets", key: "TOKEN" }] }]
     },
     invalid: { version: 1, taskId: "t-1", runId: "r-1", stage: "greet", stageType: "hello.greet", inputs: {} },
     path: "attempt"

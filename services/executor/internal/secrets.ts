@@ -1,39 +1,59 @@
 /**
- * Resolving `{{ secrets.KEY }}` in a task's inputs just before the call, and
- * masking every form of a resolved value (raw, base64, each line of a
- * multi-line value, JSON-escaped) out of what leaves the executor.
+ * Masking every form of a resolved secret out of what leaves the executor:
+ * the raw value; base64 (standard and URL-safe, whole, and the part that
+ * stands for the value at each of the three byte offsets inside a longer
+ * encoded text); URL-encoding (percent-escapes in upper and lower case, and
+ * the form encoding); hex in lower and upper case; JSON-escaped; and for a
+ * multi-line value, each line in each of those forms.
  */
 import { Redacted, Result } from "effect"
 
-const reference = /(\\)?\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
-
-/** Keys referenced anywhere in a JSON value. */
-export const secretKeys = (value: unknown, into: Set<string> = new Set()): Set<string> => {
-  if (typeof value === "string") {
-    if (value.includes("secrets.")) for (const match of value.matchAll(reference)) if (match[1] === undefined) into.add(match[2]!)
-  } else if (Array.isArray(value)) for (const item of value) secretKeys(item, into)
-  else if (value !== null && typeof value === "object") for (const item of Object.values(value)) secretKeys(item, into)
-  return into
-}
-
-/** Replaces secret references with their values, in one pass. */
-export const renderSecrets = (value: unknown, secrets: ReadonlyMap<string, Redacted.Redacted<string>>): unknown => {
-  if (typeof value === "string") {
-    return value.replace(reference, (match: string, escaped: string | undefined, key: string) => {
-      if (escaped !== undefined) return match
-      const found = secrets.get(key)
-      return found === undefined ? match : Redacted.value(found)
-    })
-  }
-  if (Array.isArray(value)) return value.map((item) => renderSecrets(item, secrets))
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderSecrets(item, secrets)]))
-  }
-  return value
-}
-
 /** What replaces a secret. */
 export const redactedMark = "[redacted]"
+
+/** Derived forms shorter than this are not masked: they would match ordinary text. */
+const shortestDerivedForm = 6
+
+/**
+ * The text a base64 encoder writes for `bytes` wherever they sit in a longer input: at each of the
+ * three byte offsets modulo 3, the characters that depend on these bytes alone (the first and last
+ * characters of a group shared with neighbouring bytes are dropped).
+ */
+const base64Cores = (bytes: Buffer): Array<string> =>
+  [0, 1, 2].map((offset) => {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64")
+    // Characters of the first group that also carry bits of the padding bytes before.
+    const start = offset === 0 ? 0 : offset === 1 ? 2 : 3
+    const total = offset + bytes.length
+    const rest = total % 3
+    const end = Math.floor(total / 3) * 4 + (rest === 0 ? 0 : rest === 1 ? 1 : 2)
+    return encoded.slice(start, end)
+  })
+
+/** base64 text in the URL-safe alphabet, unpadded. */
+const toUrlAlphabet = (base64: string): string => base64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
+
+/** Every form of one value a stage or library is likely to write: each is masked. */
+export const secretForms = (value: string): Array<string> => {
+  const bytes = Buffer.from(value)
+  const base64 = bytes.toString("base64")
+  const cores = base64Cores(bytes)
+  const percent = encodeURIComponent(value)
+  const derived = [
+    base64,
+    ...cores,
+    toUrlAlphabet(base64),
+    ...cores.map(toUrlAlphabet),
+    JSON.stringify(value).slice(1, -1),
+    percent,
+    // Percent-escapes in lower case, and the form encoding (`+` for a space, `*` and friends escaped too).
+    percent.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()),
+    new URLSearchParams([["", value]]).toString().slice(1),
+    bytes.toString("hex"),
+    bytes.toString("hex").toUpperCase()
+  ]
+  return [value, ...derived.filter((form) => form !== value && form.length >= shortestDerivedForm)]
+}
 
 /** A function that masks every form of the given secrets in a text. */
 export const makeMasker = (secrets: Iterable<Redacted.Redacted<string>>): Mask => {
@@ -41,10 +61,10 @@ export const makeMasker = (secrets: Iterable<Redacted.Redacted<string>>): Mask =
   for (const secret of secrets) {
     const raw = Redacted.value(secret)
     if (raw.length === 0) continue
-    forms.add(raw)
-    forms.add(Buffer.from(raw).toString("base64"))
-    forms.add(JSON.stringify(raw).slice(1, -1))
-    for (const line of raw.split(/\r?\n/)) if (line.trim().length >= 4) forms.add(line)
+    for (const form of secretForms(raw)) forms.add(form)
+    // Each line of a multi-line value, in each of its forms, as a stage may write one line alone.
+    const lines = raw.split(/\r?\n/)
+    if (lines.length > 1) for (const line of lines) if (line.trim().length >= 4) for (const form of secretForms(line)) forms.add(form)
   }
   // Longest first, so a value is masked whole before any of its lines.
   const ordered = [...forms].sort((a, b) => b.length - a.length)

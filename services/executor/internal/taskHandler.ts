@@ -8,9 +8,12 @@
  * recorded in `RunningTasks` while it runs, so a cancel notice can interrupt
  * it; one of a run cancelled before it was leased is acked without running.
  *
- * `{{ vars.KEY }}` in the inputs is rendered first, from the task's vars over
- * the executor's own (an unknown key fails the task, naming stage and key);
- * the merged vars reach the stage as `ctx.vars`.
+ * The task's `templates` (the strings of its inputs that the pipeline's own
+ * text wrote with `{{ vars.KEY }}` or `{{ secrets.KEY }}`) are rendered
+ * first, vars from the task's over the executor's own (an unknown key fails
+ * the task, naming stage and key), secrets from the executor's source; the
+ * rest of the inputs is data and is never rendered. The merged vars reach
+ * the stage as `ctx.vars`.
  *
  * Blob references in the inputs are replaced by the values they stand for
  * before the stage runs (a missing or corrupt blob fails the task, naming the
@@ -18,8 +21,9 @@
  * threshold is stored as blobs: the result carries references.
  *
  * A task that resolved secrets runs its stage under a masking logger and
- * tracer (`maskedTelemetry.ts`), and its result and error are masked before
- * they leave.
+ * tracer (`maskedTelemetry.ts`) with the process's stdout and stderr masked
+ * (`consoleMasking.ts`), and its result and error are masked before they
+ * leave.
  *
  * This is the per-task hot path: one span per task (the trace hop, without a
  * stack capture, naming the stage type, task and attempt), no fiber or timer
@@ -51,6 +55,7 @@ import {
   SecretNotDeclaredError,
   SecretNotFoundError,
   StageTimeoutError,
+  TemplatePathError,
   UnknownStageError,
   UnknownVarError
 } from "../ExecutorError.ts"
@@ -63,10 +68,12 @@ import type { RunningTasks } from "./runningTasks.ts"
 import { encodeTaskResult, type Outcome } from "./resultEncoding.ts"
 import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
+import { withConsoleMasking } from "./consoleMasking.ts"
 import { makeStageBlobs } from "./stageBlobs.ts"
 import { countOutput } from "@switchyard/schemas/Count"
-import { makeMasker, maskValue, renderSecrets, secretKeys } from "./secrets.ts"
-import { renderVars, varKeys } from "./vars.ts"
+import { makeMasker, maskValue } from "./secrets.ts"
+import { applyTemplates, formatPath, strayTemplate } from "./inputTemplates.ts"
+import { templateKeys } from "@switchyard/schemas/InputTemplate"
 
 /** Trace context headers copied from a task to its result. */
 const traceHeaders = ["traceparent", "tracestate"] as const
@@ -98,6 +105,9 @@ const failedWith = (failure: StageFailure): Outcome => ({ status: "failed", erro
 // A stage waiting for the ledger answered an outcome, not a failure.
 const finished = (outcome: StageOutcome): Outcome =>
   outcome._tag === "Done" ? succeeded(outcome.output) : { status: "waiting", waiting: outcome.waiting }
+
+/** The keys of a task without templates. */
+const noKeys = { vars: new Set<string>(), secrets: new Set<string>() }
 
 /** Parsed input blobs kept across tasks (segments are about 256 KiB of JSON each). */
 const inputBlobsCached = 64
@@ -192,32 +202,41 @@ export const makeTaskHandler = (options: {
         )
       )
     }
-    // Vars first: the run's over this executor's. Secret references are then looked for in what
-    // they rendered to, so every one passes the same declared-and-found checks.
+    // The task's templates (from the pipeline's text) are all that is rendered: vars from the run's
+    // over this executor's, secrets below. Whatever else the inputs hold is data.
     const vars = task.vars === undefined ? settings.vars : { ...settings.vars, ...task.vars }
-    const referenced = varKeys(task.inputs)
-    if (referenced.size > 0) {
-      const unknown = [...referenced].filter((key) => !Object.hasOwn(vars, key))
+    const templates = task.templates ?? []
+    const keys = templates.length === 0 ? noKeys : templateKeys(templates)
+    const fail = (error: StageFailure) => Effect.succeed(failedWith(error))
+    if (keys.vars.size > 0) {
+      const unknown = [...keys.vars].filter((key) => !Object.hasOwn(vars, key))
       if (unknown.length > 0) {
-        return Effect.succeed(
-          failedWith(
-            StageFailure.fromError(
-              task.stageType,
-              new UnknownVarError({ stage: task.stage, stageType: task.stageType, keys: unknown, known: Object.keys(vars) })
-            )
+        return fail(
+          StageFailure.fromError(
+            task.stageType,
+            new UnknownVarError({ stage: task.stage, stageType: task.stageType, keys: unknown, known: Object.keys(vars) })
           )
         )
       }
     }
-    const rendered = referenced.size === 0 ? task : ({ ...task, inputs: renderVars(task.inputs, vars) } as TaskRun)
-    const keys = secretKeys(rendered.inputs)
+    const stray = strayTemplate(task.inputs, templates)
+    if (stray !== undefined) {
+      return fail(
+        StageFailure.fromError(
+          task.stageType,
+          new TemplatePathError({ stage: task.stage, stageType: task.stageType, path: formatPath(stray.path) })
+        )
+      )
+    }
     const declared = definition.value.metadata.capabilities?.secrets ?? []
-    return keys.size === 0 && declared.length === 0
-      ? runStage(definition.value, rendered, vars, annotations)
-      : runWithSecrets(definition.value, rendered, vars, keys, annotations)
+    if (keys.secrets.size === 0 && declared.length === 0) {
+      const rendered =
+        templates.length === 0 ? task : ({ ...task, inputs: applyTemplates(task.inputs, templates, (ref) => vars[ref.key]!) } as TaskRun)
+      return runStage(definition.value, rendered, vars, annotations)
+    }
+    return runWithSecrets(definition.value, task, vars, keys.secrets, annotations)
   }
 
-  /** Resolves the task's secrets just before the call and masks them out of its outcome. */
   /**
    * Resolves the task's secrets just before the call: those its inputs reference (each must be
    * declared and found) and every other one the stage type declares that this executor holds
@@ -249,17 +268,35 @@ export const makeTaskHandler = (options: {
         return failedWith(StageFailure.fromError(task.stageType, new SecretNotFoundError({ stageType: task.stageType, keys: missing })))
       }
       // A stage type may declare secrets this executor does not hold: with none found there is nothing to mask.
-      if (values.size === 0) return yield* runStage(definition, task, vars, annotations, {})
+      const templates = task.templates ?? []
+      const render = (value: (key: string) => string) =>
+        templates.length === 0
+          ? task
+          : ({
+              ...task,
+              inputs: applyTemplates(task.inputs, templates, (ref) => (ref.root === "vars" ? vars[ref.key]! : value(ref.key)))
+            } as TaskRun)
+      if (values.size === 0)
+        return yield* runStage(
+          definition,
+          render(() => ""),
+          vars,
+          annotations,
+          {}
+        )
       const mask = makeMasker(values.values())
       const secrets = Object.fromEntries([...values].map(([key, value]) => [key, Redacted.value(value)]))
       // While the stage holds the values, whatever it logs or writes to a span is masked too.
       const outcome = yield* runStage(
         definition,
-        { ...task, inputs: renderSecrets(task.inputs, values) } as TaskRun,
+        render((key) => Redacted.value(values.get(key)!)),
         vars,
         annotations,
         secrets
-      ).pipe(withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }))
+      ).pipe(
+        withMasking(mask, { name: "Executor.runStage", attributes: { stageType: task.stageType, taskId: task.taskId } }),
+        withConsoleMasking(mask)
+      )
       // Metrics are numbers and signal names: nothing in them to mask.
       const measured = outcome.metrics === undefined ? {} : { metrics: outcome.metrics }
       switch (outcome.status) {

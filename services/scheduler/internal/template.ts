@@ -12,9 +12,19 @@
  * (`pathRef`), and a stored value interpolated into text makes the string
  * deferred text (`{"$text": [...]}`), both read by the executor, so a stage
  * sees the value as if it had never been stored.
+ *
+ * A stage's task inputs come with the templates the executor renders
+ * (`renderStageInputs`): every string of the stage's `inputs` or `config`
+ * that holds a `{{ vars.KEY }}` or `{{ secrets.KEY }}`, spelled out with the
+ * scheduler's own templates already replaced by text. The executor renders
+ * those and nothing else, so a value substituted here (a run input, a
+ * ledger value, a stage's output) stays literal even when it reads
+ * `{{ secrets.KEY }}`.
  */
 import { containsRef } from "@switchyard/bus/BlobJson"
 import { isBlobRef, pathRef } from "@switchyard/schemas/Blob"
+import type { InputTemplate } from "@switchyard/schemas/InputTemplate"
+import { mayHoldReference, splitTemplate } from "@switchyard/schemas/InputTemplate"
 
 /** Values templates can reference. */
 export interface TemplateScope {
@@ -97,7 +107,7 @@ const render = (text: string, scope: TemplateScope): unknown => {
       deferred = true
       parts.push(literal, found)
       literal = ""
-    } else literal += found === undefined || found === null ? "" : typeof found === "string" ? found : JSON.stringify(found)
+    } else literal += asText(found)
   }
   literal += text.slice(last)
   if (!deferred) return literal
@@ -113,6 +123,58 @@ export const resolveTemplates = (value: unknown, scope: TemplateScope): unknown 
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveTemplates(item, scope)]))
   }
   return value
+}
+
+/** A value as interpolated into text: a string as itself, nothing for a missing value, anything else as JSON. */
+const asText = (found: unknown): string =>
+  found === undefined || found === null ? "" : typeof found === "string" ? found : JSON.stringify(found)
+
+/** A stage's task inputs and the templates in them the executor renders. */
+export interface StageInputs {
+  readonly inputs: unknown
+  readonly templates: ReadonlyArray<typeof InputTemplate.Encoded>
+}
+
+/**
+ * The strings of an authored value that hold executor references, as templates: the scheduler's
+ * own templates replaced by text when `scope` is given (a stage's `inputs`), kept as written when
+ * not (its `config`, which the scheduler does not render).
+ */
+const executorTemplates = (
+  value: unknown,
+  scope: TemplateScope | undefined,
+  at: ReadonlyArray<string | number>
+): Array<typeof InputTemplate.Encoded> => {
+  if (typeof value === "string") {
+    if (!mayHoldReference(value)) return []
+    const parts = splitTemplate(
+      value,
+      scope === undefined ? undefined : (root, path) => (schedulerRoots.has(root) ? asText(lookup(scope, root, path)) : undefined)
+    )
+    return parts === undefined ? [] : [{ path: at, parts }]
+  }
+  if (Array.isArray(value)) return value.flatMap((item, index) => executorTemplates(item, scope, [...at, index]))
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([key, item]) => executorTemplates(item, scope, [...at, key]))
+  }
+  return []
+}
+
+/**
+ * A stage's task inputs (its `config` with its rendered `inputs` over it, shallow) and the
+ * templates the executor renders in them, found in the pipeline's text only.
+ */
+export const renderStageInputs = (
+  definition: { readonly inputs?: unknown; readonly config?: unknown },
+  scope: TemplateScope
+): StageInputs => {
+  const authored = definition.inputs ?? {}
+  const rendered = resolveTemplates(authored, scope)
+  const fromInputs = executorTemplates(authored, scope, [])
+  if (definition.config === undefined) return { inputs: rendered, templates: fromInputs }
+  const own = new Set(Object.keys(rendered as object))
+  const fromConfig = executorTemplates(definition.config, undefined, []).filter((entry) => !own.has(String(entry.path[0])))
+  return { inputs: { ...(definition.config as object), ...(rendered as object) }, templates: [...fromConfig, ...fromInputs] }
 }
 
 /** Every template reference in a JSON value (escaped ones excluded). */

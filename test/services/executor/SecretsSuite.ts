@@ -260,6 +260,34 @@ export const secretsSuite = (name: string, makeBus: () => Layer.Layer<Bus, unkno
       )
     })
 
+    it.live("renders only the pipeline's own templates: a secret reference in a run input or a var stays literal", () =>
+      run(
+        Effect.gen(function* () {
+          const canary = `canary-${randomUUID()}`
+          const stack = yield* makeStack("secretinject")
+          yield* stack.registry
+          yield* stack.executor({ pool: "probe", definitions: [echo], secrets: { TOKEN: canary } })
+          yield* stack.scheduler()
+          yield* stack.registered(["probe.secret-echo"])
+          const viaInput = yield* stack.submit(
+            "name: i\nstages:\n  - { name: echo, type: probe.secret-echo, inputs: { token: '{{ inputs.doc }}' } }\n",
+            { doc: "{{ secrets.TOKEN }}" }
+          )
+          const inputRun = (yield* stack.finished(viaInput.runId!)).finished
+          expect(inputRun.status).toBe("succeeded")
+          expect((inputRun.state as { echoed: { raw: string } }).echoed.raw).toBe("{{ secrets.TOKEN }}")
+
+          // A var's value is data as well, and so is an escaped reference of the pipeline's text.
+          const viaVar = yield* stack.submit(
+            "name: v\nvars: { SNEAKY: '{{ secrets.TOKEN }}' }\nstages:\n  - { name: echo, type: probe.secret-echo, inputs: { token: 'A {{ vars.SNEAKY }} B \\{{ secrets.TOKEN }} C {{ secrets.TOKEN }}' } }\n"
+          )
+          const varRun = (yield* stack.finished(viaVar.runId!)).finished
+          expect(varRun.status).toBe("succeeded")
+          expect((varRun.state as { echoed: { raw: string } }).echoed.raw).toBe("A {{ secrets.TOKEN }} B {{ secrets.TOKEN }} C [redacted]")
+        })
+      )
+    )
+
     it.live("hands the secrets a stage type declares to the stage as ctx.secrets, masked in what it returns", () =>
       run(
         Effect.gen(function* () {

@@ -277,18 +277,14 @@ describe("switchyard plugin commands", () => {
 })
 
 describe("plugin inspect warnings", () => {
-  it.effect("warns about any network, read-write mounts and wildcard secrets, and nothing for narrow ones", () =>
+  it.effect("warns about any network and read-write mounts, and nothing for narrow ones", () =>
     Effect.gen(function* () {
       const base = manifest({ name: "wide" })
       const wide = yield* loadManifest({
         file: "/srv/plugins/wide/plugin.yaml",
-        text: `${base}capabilities:\n  network: true\n  mounts:\n    - { path: data, mode: rw }\n    - { path: docs, mode: ro }\n  secrets: ["*", API_KEY]\n`
+        text: `${base}capabilities:\n  network: true\n  mounts:\n    - { path: data, mode: rw }\n    - { path: docs, mode: ro }\n  secrets: [API_KEY]\n`
       })
-      assert.deepStrictEqual(broadPermissionWarnings(wide), [
-        "network: true grants access to any host",
-        "mount data is read-write",
-        'secret "*" is a wildcard'
-      ])
+      assert.deepStrictEqual(broadPermissionWarnings(wide), ["network: true grants access to any host", "mount data is read-write"])
       const narrow = yield* loadManifest({
         file: "/srv/plugins/narrow/plugin.yaml",
         text: `${base}capabilities:\n  network: false\n  secrets: [API_KEY]\n`

@@ -196,6 +196,18 @@ describe("ManifestLoader", () => {
     })
   )
 
+  it.effect("refuses a wildcard or pattern among the secrets, naming where it stands", () =>
+    Effect.gen(function* () {
+      const issues = yield* refusal(variant("  secrets: [TOKEN]\n", '  secrets: [TOKEN, "*", API_*]\n'))
+      const expected =
+        "expected a secret key named in full (letters, digits and _, not starting with a digit); wildcards and patterns are not accepted"
+      assert.deepStrictEqual(issues, [
+        `${file}:35:20: capabilities.secrets[1]: ${expected}, found "*"`,
+        `${file}:35:25: capabilities.secrets[2]: ${expected}, found "API_*"`
+      ])
+    })
+  )
+
   it.effect("refuses two actions with the same name", () =>
     Effect.gen(function* () {
       const issues = yield* refusal(variant("  - name: ping\n", "  - name: request\n"))

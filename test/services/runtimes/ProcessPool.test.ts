@@ -212,7 +212,8 @@ describe("makeProcessPool", () => {
         assert.strictEqual(second.pid, first.pid)
         assert.deepStrictEqual(second.env, { SWITCHYARD_TEST_DECLARED: "declared-value" })
         assert.deepStrictEqual(second.secrets, {})
-        assert.sameMembers(second.keys as Array<string>, ["PATH", "SWITCHYARD_TEST_DECLARED"])
+        // The token by which the worker's descendants are found and killed with it.
+        assert.sameMembers(second.keys as Array<string>, ["PATH", "SWITCHYARD_TEST_DECLARED", "SWITCHYARD_PROCESS_TOKEN"])
       })
     )
   )

@@ -140,6 +140,30 @@ describe("runInProcess", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("kills a descendant that started a session of its own (setsid) when the task times out", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const pidFile = join(dir, "session.pid")
+      const leftover = () =>
+        Number(
+          Result.getOrElse(
+            Result.try(() => readFileSync(pidFile, "utf8")),
+            () => "0"
+          )
+        )
+      // Never outlives the test, even when the runtime fails to kill it.
+      yield* Effect.addFinalizer(() => Effect.sync(() => leftover() > 0 && Result.try(() => process.kill(leftover(), "SIGKILL"))))
+      const outcome = yield* run("fixture.hangWithSession", { pidFile }, { timeout: "1500 millis", killGrace: "300 millis" })
+      assert.strictEqual(outcome.status, "failed")
+      if (outcome.status !== "failed") return
+      assert.strictEqual(outcome.error.tag, "StageTimeoutError")
+      const session = leftover()
+      assert.isAbove(session, 0)
+      // It was in a session (and group) of its own, so killing the task's group alone missed it.
+      yield* eventually("the setsid grandchild is gone", () => isGone(session))
+    }).pipe(Effect.scoped)
+  )
+
   it.live("kills the process and reports OutputTooLargeError when stdout passes the limit", () =>
     Effect.gen(function* () {
       const outcome = yield* run("fixture.huge", { bytes: 2 * 1024 * 1024 }, { maxOutputBytes: 64 * 1024 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { resolveTemplates, templateReferences } from "../../../services/scheduler/internal/template.ts"
+import { renderStageInputs, resolveTemplates, templateReferences } from "../../../services/scheduler/internal/template.ts"
 
 const scope = {
   inputs: { name: "Ada", count: 3, tags: ["a", "b"], sneaky: "{{ inputs.name }}" },
@@ -90,6 +90,51 @@ describe("templates", () => {
       expect(resolveTemplates("run {{ run.id }} of {{ state.object.docs }}", stored)).toEqual({
         $text: ["run r-1 of ", { ...object, path: "docs" }]
       })
+    })
+  })
+
+  describe("a stage's task inputs", () => {
+    const injected = { ...scope, inputs: { ...scope.inputs, doc: "{{ secrets.API_KEY }}", base: "https://x/{{ vars.REGION }}" } }
+
+    it("lists the pipeline's vars and secrets references as templates, with the scheduler's own rendered as text", () => {
+      const { inputs, templates } = renderStageInputs(
+        {
+          inputs: { auth: "Bearer {{ secrets.API_KEY }} for {{ inputs.name }}", list: ["{{ vars.REGION }}"], n: "{{ inputs.count }}" },
+          config: { key: "{{ secrets.OTHER }}", fixed: 1 }
+        },
+        scope
+      )
+      expect(inputs).toEqual({
+        key: "{{ secrets.OTHER }}",
+        fixed: 1,
+        auth: "Bearer {{ secrets.API_KEY }} for Ada",
+        list: ["{{ vars.REGION }}"],
+        n: 3
+      })
+      expect(templates).toEqual([
+        { path: ["key"], parts: [{ root: "secrets", key: "OTHER" }] },
+        { path: ["auth"], parts: ["Bearer ", { root: "secrets", key: "API_KEY" }, " for Ada"] },
+        { path: ["list", 0], parts: [{ root: "vars", key: "REGION" }] }
+      ])
+    })
+
+    it("never makes a template of a substituted value, whatever it reads", () => {
+      const { inputs, templates } = renderStageInputs(
+        { inputs: { whole: "{{ inputs.doc }}", mixed: "{{ inputs.base }} and {{ secrets.API_KEY }}", escaped: "\\{{ secrets.API_KEY }}" } },
+        injected
+      )
+      expect(inputs).toEqual({
+        whole: "{{ secrets.API_KEY }}",
+        mixed: "https://x/{{ vars.REGION }} and {{ secrets.API_KEY }}",
+        escaped: "{{ secrets.API_KEY }}"
+      })
+      // Only the one reference the pipeline wrote; the value of inputs.base is literal text in it.
+      expect(templates).toEqual([{ path: ["mixed"], parts: ["https://x/{{ vars.REGION }} and ", { root: "secrets", key: "API_KEY" }] }])
+    })
+
+    it("drops a config template that an input of the same name replaces", () => {
+      const { templates } = renderStageInputs({ inputs: { key: "plain" }, config: { key: "{{ secrets.A }}" } }, scope)
+      expect(templates).toEqual([])
     })
   })
 })

@@ -149,11 +149,28 @@ describe("the task handler", () => {
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 
-  it.effect("renders vars in the task's own inputs, never in what a blob reference stands for (data, not templates)", () =>
+  it.effect("renders the vars of the task's templates only, never text of its inputs or of a blob (data, not templates)", () =>
     Effect.gen(function* () {
       const { blobs, handle, nextResult } = yield* setup
-      yield* handle(taskMessage({ taskId: "t-3", stageType: "test.upper", inputs: "hi {{ vars.NAME }}", vars: { NAME: "ada" } }))
+      const templates = [{ path: [], parts: ["hi ", { root: "vars", key: "NAME" }] }]
+      yield* handle(taskMessage({ taskId: "t-3", stageType: "test.upper", inputs: "hi {{ vars.NAME }}", vars: { NAME: "ada" }, templates }))
       assert.strictEqual(outputOf(yield* nextResult), "HI ADA")
+      // The same text without a template is data.
+      yield* handle(taskMessage({ taskId: "t-3b", stageType: "test.upper", inputs: "hi {{ vars.NAME }}", vars: { NAME: "ada" } }))
+      assert.strictEqual(outputOf(yield* nextResult), "HI {{ VARS.NAME }}")
+      // A template naming no string of the inputs fails the task, saying where.
+      yield* handle(
+        taskMessage({
+          taskId: "t-3c",
+          stageType: "test.upper",
+          inputs: "x",
+          vars: { NAME: "ada" },
+          templates: [{ path: ["a", 0], parts: ["y"] }]
+        })
+      )
+      const stray = errorOf(yield* nextResult)!
+      assert.strictEqual(stray.tag, "TemplatePathError")
+      assert.include(stray.message, "a[0]")
       const ref = yield* storeJson("data mentioning {{ vars.NAME }}").pipe(Effect.provideService(BlobStore, blobs))
       yield* handle(taskMessage({ taskId: "t-4", stageType: "test.upper", inputs: ref, vars: { NAME: "ada" } }))
       assert.strictEqual(outputOf(yield* nextResult), "DATA MENTIONING {{ VARS.NAME }}")

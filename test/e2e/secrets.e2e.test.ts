@@ -1,0 +1,92 @@
+import { randomUUID } from "node:crypto"
+import { cpSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { leakingLines } from "../support/secretLeaks.ts"
+import { scratchDir } from "../support/processes.ts"
+import { runCli, spawnCli } from "./support/CliProcess.ts"
+
+/** The final state of a `--json` run: its run.finished event's. */
+const finalState = (stdout: string): Record<string, unknown> =>
+  stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { kind: string; state?: Record<string, unknown> })
+    .find((event) => event.kind === "run.finished")?.state ?? {}
+
+const pipeline = "test/e2e/fixtures/secrets/secrets.yaml"
+const module = "test/e2e/fixtures/secrets/stages.ts"
+
+describe("switchyard run with secrets", () => {
+  it.live(
+    "reads secrets from SWITCHYARD_SECRETS_DIR only, hands them to the stages that declare them, and masks every encoding an inline or process stage prints or returns",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* scratchDir("switchyard-secrets-e2e-")
+        const canary = `c4n4ry/${randomUUID()}+?&= "q"`
+        writeFileSync(join(dir, "CANARY"), `${canary}\n`)
+        const run = yield* spawnCli({
+          label: "run secrets",
+          args: ["run", pipeline, "--module", module, "--json"],
+          env: { SWITCHYARD_SECRETS_DIR: dir, SWITCHYARD_LOG_LEVEL: "debug" }
+        })
+        // The executor's environment, as any process of its user (a plugin, through /proc/$PPID/environ) reads it.
+        const environ = readFileSync(`/proc/${run.pid}/environ`, "latin1")
+        const exited = yield* run.exited
+        assert.strictEqual(exited.code, 0, run.stderr())
+        assert.deepStrictEqual(leakingLines(environ.replaceAll("\0", "\n"), canary), [])
+
+        const state = finalState(run.stdout()) as {
+          inlineLeak: { encodings: Record<string, string>; fromContext: string; environment: boolean }
+          processLeak: { encodings: Record<string, string>; fromContext: string; ownEnvironment: boolean; parentEnvironment: boolean }
+        }
+        // The stages had the secret (their outputs are masked, so each form reads [redacted]) ...
+        assert.strictEqual(state.inlineLeak.fromContext, "[redacted]")
+        assert.strictEqual(state.processLeak.fromContext, "[redacted]")
+        assert.isAbove(Object.keys(state.inlineLeak.encodings).length, 8)
+        for (const stage of [state.inlineLeak, state.processLeak]) {
+          for (const [name, form] of Object.entries(stage.encodings)) assert.include(form, "[redacted]", name)
+        }
+        // ... but found it in no environment: neither the executor's nor the plugin process's.
+        assert.isFalse(state.inlineLeak.environment)
+        assert.isFalse(state.processLeak.ownEnvironment)
+        assert.isFalse(state.processLeak.parentEnvironment)
+
+        // Every event (results, the final state) and everything the executor wrote: no encoding of the secret.
+        assert.deepStrictEqual(leakingLines(run.stdout(), canary), [])
+        assert.deepStrictEqual(leakingLines(run.stderr(), canary), [])
+        // The stages did print: their lines are there, masked.
+        for (const prefix of ["inline stdout base64+1", "inline stderr hex", "inline log url", "process HEX"]) {
+          assert.include(`${run.stdout()}\n${run.stderr()}`, prefix)
+        }
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("refuses to start an executor whose environment holds a SWITCHYARD_SECRET_<KEY>, naming it", () =>
+    Effect.gen(function* () {
+      const run = yield* runCli({
+        label: "run with an env secret",
+        args: ["run", pipeline, "--module", module, "--json"],
+        env: { SWITCHYARD_SECRET_CANARY: "from-the-environment" },
+        timeout: "60 seconds"
+      })
+      assert.notStrictEqual(run.code, 0)
+      assert.include(run.stderr + run.stdout, "SWITCHYARD_SECRET_CANARY")
+      assert.include(run.stderr + run.stdout, "SWITCHYARD_SECRETS_DIR")
+      assert.notInclude(run.stderr + run.stdout, "from-the-environment")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("plugin validate refuses a wildcard secret, naming the file, line, column and field", () =>
+    Effect.gen(function* () {
+      const dir = yield* scratchDir("switchyard-wildcard-")
+      cpSync("test/e2e/fixtures/secrets/leaky", join(dir, "leaky"), { recursive: true })
+      const manifest = join(dir, "leaky", "plugin.yaml")
+      writeFileSync(manifest, readFileSync(manifest, "utf8").replace("secrets: [CANARY]", 'secrets: ["*"]'))
+      const run = yield* runCli({ label: "plugin validate", args: ["plugin", "validate", join(dir, "leaky")], timeout: "60 seconds" })
+      assert.notStrictEqual(run.code, 0)
+      assert.include(run.stderr + run.stdout, `${manifest}:9:13: capabilities.secrets[0]: expected a secret key named in full`)
+    }).pipe(Effect.scoped)
+  )
+})
