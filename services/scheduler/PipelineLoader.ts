@@ -102,11 +102,11 @@ const unknownKeys = (raw: unknown): Array<UnknownKey> => {
 export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
   const parsed = parseYaml(text)
-  if (parsed._tag === "SyntaxErrors") {
+  if (parsed._tag === "Refused") {
     return yield* new PipelineInvalidError({
       file,
       issues: parsed.errors.map(
-        (error) => new PipelineIssue({ file, line: error.line, column: error.column, path: "", message: error.message })
+        (error) => new PipelineIssue({ file, line: error.line, column: error.column, path: error.path, message: error.message })
       )
     })
   }
