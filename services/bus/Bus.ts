@@ -130,6 +130,11 @@ export class Bus extends Context.Service<
   {
     /** Which adapter this is (`nats` or `memory`). */
     readonly kind: "nats" | "memory"
+    /**
+     * The most bytes (payload and headers) one message may have, as the server
+     * announced it (NATS `max_payload`); none when the adapter has no limit.
+     */
+    readonly maxPayload: Effect.Effect<Option.Option<number>>
     readonly publish: (subject: string, data: Uint8Array, options?: { readonly headers?: Headers }) => Effect.Effect<void, BusError>
     /**
      * Subscribes now (messages published after this effect completes are seen)

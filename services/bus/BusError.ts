@@ -7,6 +7,9 @@ import { Schema } from "effect"
 /** Client error codes of failures that may pass: the connection was lost or a request timed out. */
 export const transientCodes: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_REFUSED", "CONNECTION_FAILED", "TIMEOUT"])
 
+/** The code of a `BusError` for a message refused before it was sent: larger than the server's `max_payload`. */
+export const MaxPayloadCode = "MAX_PAYLOAD"
+
 /** A bus operation failed (connection, server or stream error). */
 export class BusError extends Schema.TaggedError<BusError>()("BusError", {
   operation: Schema.String,

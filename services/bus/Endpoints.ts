@@ -10,16 +10,17 @@
  * `ServiceUnavailableError` when the handler's storage failed (or the
  * handler died of a defect, which is logged). The client
  * sends a request with the caller's trace and turns an error reply back into
- * the typed error it names.
+ * the typed error it names; a request larger than the server takes in one
+ * message fails before it is sent, with a `BusError` coded `MAX_PAYLOAD`.
  */
-import { Cause, type Duration, Effect, type Scope, Stream } from "effect"
+import { Cause, type Duration, Effect, Option, type Scope, Stream } from "effect"
 import type { Schema } from "effect"
 import { decode, encode, type Headers, type MalformedMessageError, TypeHeader } from "@switchyard/schemas/Codec"
 import { type AnyEndpoint, EndpointErrorType, ServiceUnavailableError } from "@switchyard/schemas/Endpoint"
 import type { Names } from "@switchyard/schemas/Subjects"
 import { traceHeaders, withParentFrom } from "@switchyard/schemas/TraceContext"
 import type { Bus, Message } from "./Bus.ts"
-import { BusError } from "./BusError.ts"
+import { BusError, MaxPayloadCode } from "./BusError.ts"
 import type { NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 
 /** The request a handler gets, the success it returns and the errors it may fail with. */
@@ -126,6 +127,12 @@ export interface CallOptions {
   readonly headers?: Headers
 }
 
+/** Bytes of headers as NATS counts them: the `NATS/1.0` line, one `name: value` line each, a blank line. */
+const headerBytes = (headers: Headers): number =>
+  Object.keys(headers).length === 0
+    ? 0
+    : Object.entries(headers).reduce((total, [name, value]) => total + new TextEncoder().encode(`${name}: ${value}\r\n`).length, 12)
+
 /** Sends one request and reads its reply; an error reply fails with the typed error it carries. */
 export const call = <E extends AnyEndpoint>(
   bus: Bus["Service"],
@@ -138,10 +145,23 @@ export const call = <E extends AnyEndpoint>(
   const message = encode(endpoint.request, endpoint.requestType, request)
   const decodeSuccess = decode(endpoint.success, endpoint.successType)
   const decodeError = decode(endpoint.error, EndpointErrorType)
-  return traceHeaders.pipe(
-    Effect.flatMap((trace) =>
-      bus.request(subject, message.data, { timeout: options.timeout, headers: { ...options.headers, ...message.headers, ...trace } })
-    ),
+  return Effect.all([traceHeaders, bus.maxPayload]).pipe(
+    Effect.flatMap(([trace, maxPayload]) => {
+      const headers = { ...options.headers, ...message.headers, ...trace }
+      // Refused here, naming the limit, rather than by the client library with a bare "max_payload size exceeded".
+      const bytes = message.data.length + headerBytes(headers)
+      if (Option.isSome(maxPayload) && bytes > maxPayload.value) {
+        return Effect.fail(
+          new BusError({
+            operation: "request",
+            subject,
+            code: MaxPayloadCode,
+            message: `the ${endpoint.name} request is ${bytes} bytes, over the ${maxPayload.value} bytes the server takes in one message (its max_payload)`
+          })
+        )
+      }
+      return bus.request(subject, message.data, { timeout: options.timeout, headers })
+    }),
     Effect.flatMap((reply) => {
       // Decode errors name the request's subject, not the reply inbox.
       const received = { ...reply, subject }

@@ -234,7 +234,19 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     return store
   })
 
-  return Bus.of({ kind: "memory", publish, subscribe, request, respond, ensureStream, ensureConsumer, enqueue, consume, kv })
+  return Bus.of({
+    kind: "memory",
+    maxPayload: Effect.succeedNone,
+    publish,
+    subscribe,
+    request,
+    respond,
+    ensureStream,
+    ensureConsumer,
+    enqueue,
+    consume,
+    kv
+  })
 })
 
 /** The in-memory bus as a layer. */

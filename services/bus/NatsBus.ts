@@ -22,7 +22,7 @@ import {
 } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { connect, nanos, type NatsConnection as NatsConnectionType } from "@nats-io/transport-node"
-import { Config, Context, Duration, Effect, Layer, type Scope, Stream, Queue, type Cause } from "effect"
+import { Config, Context, Duration, Effect, Layer, Option, type Scope, Stream, Queue, type Cause } from "effect"
 import { Bus, type ConsumerConfig, type Headers, type KvStore, type Message, type StreamConfig } from "./Bus.ts"
 import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
@@ -252,6 +252,8 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
 
   return Bus.of({
     kind: "nats",
+    // The server's INFO, which a reconnect to another server of a cluster may change.
+    maxPayload: Effect.sync(() => Option.fromNullishOr(nc.info?.max_payload)),
     publish,
     subscribe,
     request,

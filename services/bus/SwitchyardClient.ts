@@ -16,7 +16,7 @@ import { TaskResult, TaskRun } from "@switchyard/schemas/Task"
 import { Bus } from "./Bus.ts"
 import type { Message } from "./Bus.ts"
 import type { Headers } from "@switchyard/schemas/Codec"
-import { RequestTimeoutError } from "./BusError.ts"
+import { MaxPayloadCode, RequestTimeoutError } from "./BusError.ts"
 import type { BusError } from "./BusError.ts"
 import { decode, decodeExit, describeIssue, encode } from "@switchyard/schemas/Codec"
 import { Subjects } from "@switchyard/schemas/Subjects"
@@ -25,6 +25,8 @@ import * as Endpoints from "./Endpoints.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { traceHeaders } from "@switchyard/schemas/TraceContext"
 import { authoredTemplates } from "@switchyard/schemas/InputTemplate"
+import { valueProblems } from "@switchyard/schemas/InputLimits"
+import { joinPath } from "@switchyard/schemas/YamlDocument"
 
 /** A standalone task's templates: its inputs' vars and secrets references. */
 const templatesOf = (inputs: unknown) => {
@@ -212,6 +214,16 @@ export class SwitchyardClient extends Context.Service<
             return new PipelineInvalidError({ file, issues: [new PipelineIssue({ file, line: 0, column: 0, path, message })] })
           }
         })
+        const hostile = valueProblems(request.inputs)
+        if (hostile.length > 0) {
+          return yield* new PipelineInvalidError({
+            file,
+            issues: hostile.map(
+              (problem) =>
+                new PipelineIssue({ file, line: 0, column: 0, path: joinPath(["inputs", ...problem.path]), message: problem.message })
+            )
+          })
+        }
         // A scheduler may start the run and die before it answers: the submit is sent again (the
         // run id makes it idempotent) until the whole timeout is spent, and a replacement answers.
         const totalMs = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? defaultRequestTimeout))
@@ -224,6 +236,25 @@ export class SwitchyardClient extends Context.Service<
           // The caller asked for one timeout: that is the one it hears about.
           Effect.catchTag("RequestTimeoutError", (error) =>
             Effect.fail(new RequestTimeoutError({ subject: error.subject, timeoutMs: totalMs }))
+          ),
+          // Too large to send: the pipeline and its inputs are what make it so.
+          Effect.catchTag("BusError", (error): Effect.Effect<never, BusError | PipelineInvalidError> =>
+            error.code === MaxPayloadCode
+              ? Effect.fail(
+                  new PipelineInvalidError({
+                    file,
+                    issues: [
+                      new PipelineIssue({
+                        file,
+                        line: 1,
+                        column: 1,
+                        path: "",
+                        message: `expected a pipeline and inputs that fit in one message: ${error.message}`
+                      })
+                    ]
+                  })
+                )
+              : Effect.fail(error)
           )
         )
         if (reply.issues.length > 0) return yield* new PipelineInvalidError({ file, issues: reply.issues })

@@ -49,11 +49,11 @@ const schemaMessage = (message: string, path: string, raw: unknown): string => {
 export const loadManifest = Effect.fn("ManifestLoader.loadManifest")(function* (options: { readonly file: string; readonly text: string }) {
   const { file, text } = options
   const parsed = parseYaml(text)
-  if (parsed._tag === "SyntaxErrors") {
+  if (parsed._tag === "Refused") {
     return yield* new ManifestError({
       file,
       issues: parsed.errors.map(
-        (error) => new ManifestIssue({ file, line: error.line, column: error.column, path: "", message: error.message })
+        (error) => new ManifestIssue({ file, line: error.line, column: error.column, path: error.path, message: error.message })
       )
     })
   }
@@ -147,7 +147,7 @@ export const checkEntryModule = Effect.fn("ManifestLoader.checkEntryModule")(fun
     new ManifestError({
       file,
       issues: problems.map((problem) => {
-        const { column, line } = parsed._tag === "SyntaxErrors" ? { line: 1, column: 1 } : parsed.locate(problem.path)
+        const { column, line } = parsed._tag === "Refused" ? { line: 1, column: 1 } : parsed.locate(problem.path)
         return new ManifestIssue({ file, line, column, path: problem.path, message: problem.message })
       })
     })

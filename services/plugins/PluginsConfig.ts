@@ -62,14 +62,14 @@ export const readProjectPluginsSection = Effect.fn("PluginsConfig.readProjectPlu
   )
   if (text === undefined) return { paths: [] as ReadonlyArray<string>, prefer: new Map<string, string>() }
   const parsed = parseYaml(text)
-  if (parsed._tag === "SyntaxErrors") {
+  if (parsed._tag === "Refused") {
     const syntax = parsed.errors[0]!
     return yield* new PluginsConfigError({
       file,
       line: syntax.line,
       column: syntax.column,
-      path: "",
-      expected: "valid YAML",
+      path: syntax.path,
+      expected: "valid YAML within the input limits",
       found: syntax.message.replace(/^YAML syntax error: /, "")
     })
   }

@@ -23,6 +23,7 @@ import type { TemplateReference } from "./internal/template.ts"
 import { schemaProblems } from "./internal/inputSchema.ts"
 import type { SchemaProblem } from "./internal/inputSchema.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
+import { defaultMaxFileBytes, defaultMaxStages, valueProblems } from "@switchyard/schemas/InputLimits"
 
 /** A parsed pipeline with a way to point back into its source. */
 export interface ParsedPipeline {
@@ -95,18 +96,26 @@ const unknownKeys = (raw: unknown): Array<UnknownKey> => {
   return found
 }
 
+/** The limits a pipeline is held to besides those of every YAML file (`@switchyard/schemas/InputLimits`). */
+export interface PipelineLimits {
+  /** Stages a pipeline may have. @default 1000 */
+  readonly maxStages?: number
+  /** Bytes of pipeline text. @default 1 MiB */
+  readonly maxBytes?: number
+}
+
 /**
- * Parses and decodes pipeline text; YAML syntax errors, unknown keys and
- * schema errors carry their position.
+ * Parses and decodes pipeline text; YAML syntax errors, input limits passed,
+ * unknown keys and schema errors carry their position.
  */
-export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string }) {
+export const parsePipeline = Effect.fnUntraced(function* (options: { readonly file: string; readonly text: string } & PipelineLimits) {
   const { file, text } = options
-  const parsed = parseYaml(text)
-  if (parsed._tag === "SyntaxErrors") {
+  const parsed = parseYaml(text, { maxBytes: options.maxBytes ?? defaultMaxFileBytes, bytesSetting: "SWITCHYARD_MAX_PIPELINE_BYTES" })
+  if (parsed._tag === "Refused") {
     return yield* new PipelineInvalidError({
       file,
       issues: parsed.errors.map(
-        (error) => new PipelineIssue({ file, line: error.line, column: error.column, path: "", message: error.message })
+        (error) => new PipelineIssue({ file, line: error.line, column: error.column, path: error.path, message: error.message })
       )
     })
   }
@@ -115,6 +124,15 @@ export const parsePipeline = Effect.fnUntraced(function* (options: { readonly fi
     const { column, line } = parsed.locate(path)
     const name = stage ?? stageNameAt(raw, path)
     return new PipelineIssue({ file, line, column, path, message, ...(name === undefined ? {} : { stage: name }) })
+  }
+  const maxStages = options.maxStages ?? defaultMaxStages
+  const stageCount = isRecord(raw) && Array.isArray(raw["stages"]) ? raw["stages"].length : 0
+  if (stageCount > maxStages) {
+    // Refused before decoding: the rest of the checks grow with the number of stages.
+    return yield* new PipelineInvalidError({
+      file,
+      issues: [issueAt(`stages[${maxStages}]`, `expected at most ${maxStages} stages (SWITCHYARD_MAX_STAGES), found ${stageCount}`)]
+    })
   }
   const unknown = unknownKeys(raw).map(({ message, path }) => {
     const { column, line } = parsed.locateKey(path)
@@ -343,6 +361,8 @@ export const checkTemplates = (
   inputs: Readonly<Record<string, unknown>>
 ): Array<PipelineIssue> => {
   const { issueAt, pipeline } = parsed
+  const hostile = hostileRunInputs(parsed, inputs)
+  if (hostile.length > 0) return hostile
   const issues: Array<PipelineIssue> = []
   const inputNames = new Set([...Object.keys(pipeline.inputs ?? {}), ...Object.keys(inputs)])
   const slotsOf = (name: string): ReadonlyArray<string> => {
@@ -453,11 +473,23 @@ export const acceptedInputs = (pipeline: Pipeline): ReadonlyArray<string> => {
 }
 
 /**
+ * Run inputs with a forbidden key at any depth, or nested past the depth
+ * limit (`@switchyard/schemas/InputLimits`), one issue each at the pipeline's
+ * `inputs:` section naming the input's own path.
+ */
+export const hostileRunInputs = (parsed: ParsedPipeline, inputs: Readonly<Record<string, unknown>>): Array<PipelineIssue> =>
+  valueProblems(inputs).map((problem) =>
+    parsed.issueAt(parsed.pipeline.inputs === undefined ? "" : "inputs", `run input ${joinPath(problem.path)}: ${problem.message}`)
+  )
+
+/**
  * Run inputs the pipeline does not take (see `acceptedInputs`), one issue
  * each at the pipeline's `inputs:` section, naming the inputs it does take.
  */
 export const checkRunInputs = (parsed: ParsedPipeline, inputs: Readonly<Record<string, unknown>>): Array<PipelineIssue> => {
   const accepted = acceptedInputs(parsed.pipeline)
+  const hostile = hostileRunInputs(parsed, inputs)
+  if (hostile.length > 0) return hostile
   return Object.keys(inputs)
     .filter((key) => !accepted.includes(key))
     .map((key) => {

@@ -43,6 +43,7 @@ import { itemIndexOf } from "./internal/itemTasks.ts"
 import { Lru } from "@switchyard/bus/Lru"
 import { makePoolWatch } from "./internal/poolWatch.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
+import { oversizedRecord } from "./internal/recordSize.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
@@ -357,7 +358,12 @@ export class Scheduler extends Context.Service<
           const key = `${request.file}\u0000${request.text}`
           let entry = parsedPipelines.get(key)
           if (entry === undefined) {
-            const parsed = yield* parsePipeline({ file: request.file, text: request.text })
+            const parsed = yield* parsePipeline({
+              file: request.file,
+              text: request.text,
+              maxStages: config.maxStages,
+              maxBytes: config.maxPipelineBytes
+            })
             entry = { parsed, issues: checkGraph(parsed) }
             parsedPipelines.set(key, entry)
           }
@@ -403,6 +409,8 @@ export class Scheduler extends Context.Service<
             now,
             ...(trace[TraceparentHeader] === undefined ? {} : { traceparent: trace[TraceparentHeader] })
           })
+          const oversized = oversizedRecord({ file: request.file, json: JSON.stringify(doc), maxPayload: yield* bus.maxPayload })
+          if (oversized !== undefined) return new RunSubmitReply({ version: 1, issues: [oversized] })
           const created = yield* Effect.result(table.create(doc, RunActor.start))
           // The id is taken: a repeated submit of the same run answers with it.
           if (created._tag === "Failure" && created.failure._tag !== "KvConflictError") return yield* created.failure

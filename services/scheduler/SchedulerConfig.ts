@@ -3,6 +3,7 @@
  * in code.
  */
 import { Config, Context, Duration, Effect, Layer, Schema } from "effect"
+import { defaultMaxFileBytes, defaultMaxStages } from "@switchyard/schemas/InputLimits"
 
 /** Scheduler settings. */
 export interface SchedulerSettings {
@@ -50,6 +51,16 @@ export interface SchedulerSettings {
    * @default 65536
    */
   readonly blobThreshold: number
+  /**
+   * Stages a submitted pipeline may have; one with more is refused before it is decoded.
+   * @default 1000
+   */
+  readonly maxStages: number
+  /**
+   * Bytes of pipeline text a submit may carry; a longer one is refused before it is parsed.
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxPipelineBytes: number
 }
 
 /** Scheduler settings service. */
@@ -62,7 +73,8 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
    * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY`,
    * `SWITCHYARD_DISPATCH_RETRY_WINDOW`, `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT`,
-   * `SWITCHYARD_UNSCHEDULABLE_AFTER` and `SWITCHYARD_BLOB_THRESHOLD`.
+   * `SWITCHYARD_UNSCHEDULABLE_AFTER`, `SWITCHYARD_BLOB_THRESHOLD`, `SWITCHYARD_MAX_STAGES` and
+   * `SWITCHYARD_MAX_PIPELINE_BYTES`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
     SchedulerConfig,
@@ -85,8 +97,11 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
         Config.withDefault(defaults.unschedulableAfter)
       )
       const blobThreshold = yield* Config.schema(PositiveInt, "SWITCHYARD_BLOB_THRESHOLD").pipe(Config.withDefault(defaults.blobThreshold))
+      const { maxPipelineBytes, maxStages } = yield* pipelineLimits
       return SchedulerConfig.of({
         blobThreshold,
+        maxStages,
+        maxPipelineBytes,
         resultAckWait,
         resultConcurrency,
         stageCacheTtl,
@@ -102,6 +117,15 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
 /** A whole number above 0: a concurrency or a threshold of 0 would stop the scheduler. */
 const PositiveInt = Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))))
 
+/**
+ * `SWITCHYARD_MAX_STAGES` and `SWITCHYARD_MAX_PIPELINE_BYTES`, read the same way by the scheduler
+ * and by `switchyard run`, which checks a pipeline before it submits it.
+ */
+export const pipelineLimits: Config.Config<Pick<SchedulerSettings, "maxStages" | "maxPipelineBytes">> = Config.all({
+  maxStages: Config.schema(PositiveInt, "SWITCHYARD_MAX_STAGES").pipe(Config.withDefault(defaultMaxStages)),
+  maxPipelineBytes: Config.schema(PositiveInt, "SWITCHYARD_MAX_PIPELINE_BYTES").pipe(Config.withDefault(defaultMaxFileBytes))
+})
+
 const defaults: SchedulerSettings = {
   resultAckWait: Duration.seconds(30),
   resultConcurrency: 256,
@@ -110,5 +134,7 @@ const defaults: SchedulerSettings = {
   dispatchRetryWindow: Duration.seconds(30),
   cancelConfirmTimeout: Duration.seconds(3),
   unschedulableAfter: Duration.seconds(30),
-  blobThreshold: 64 * 1024
+  blobThreshold: 64 * 1024,
+  maxStages: defaultMaxStages,
+  maxPipelineBytes: defaultMaxFileBytes
 }

@@ -89,9 +89,9 @@ export const loadVocabulary = (file: string): Effect.Effect<Vocabulary, Vocabula
       catch: (error) => new VocabularyError({ file, path: "", problem: `cannot read the vocabulary file: ${(error as Error).message}` })
     })
     const parsed = parseYaml(text)
-    if (parsed._tag === "SyntaxErrors") {
+    if (parsed._tag === "Refused") {
       const first = parsed.errors[0]!
-      return yield* new VocabularyError({ file, path: "", line: first.line, column: first.column, problem: first.message })
+      return yield* new VocabularyError({ file, path: first.path, line: first.line, column: first.column, problem: first.message })
     }
     const at = (path: string, problem: string) => {
       const { column, line } = parsed.locate(path)

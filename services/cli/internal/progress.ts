@@ -40,6 +40,22 @@ const symbols: Record<string, string> = {
 /** `850ms`, `1.25s`. */
 export const formatMs = (ms: number): string => (ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(2)}s`)
 
+/**
+ * How long a run took, both ends read from the scheduler's clock: its record's
+ * `createdAt` (else its `run.started` event) to its record's `finishedAt`
+ * (else its `run.finished` event). The CLI's own clock is never one of the
+ * ends: it starts reading events only once the submit is answered, after a
+ * quick run may have finished.
+ */
+export const runDurationMs = (options: {
+  readonly record: { readonly createdAt: number; readonly finishedAt?: number } | undefined
+  readonly startedAt: number | undefined
+  readonly finishedAt: number
+}): number => {
+  const start = options.record?.createdAt ?? options.startedAt ?? options.finishedAt
+  return (options.record?.finishedAt ?? options.finishedAt) - start
+}
+
 const seconds = (ms: number | undefined) => (ms === undefined ? "" : formatMs(ms))
 
 /** A renderer for the given format and the pipeline's stage names (in file order). */

@@ -7,8 +7,8 @@
  * embedded, every service.
  */
 import { readFile } from "node:fs/promises"
-import { Clock, Console, Effect, Option, Stream } from "effect"
-import { PipelineInvalidError, checkRunInputs, parsePipeline } from "../../scheduler/index.ts"
+import { Console, Effect, Option, Stream } from "effect"
+import { PipelineInvalidError, checkRunInputs, parsePipeline, pipelineLimits } from "../../scheduler/index.ts"
 import { PipelineIssue } from "@switchyard/schemas/Run"
 import { RegistryClient } from "../../registry/index.ts"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
@@ -21,7 +21,7 @@ import { missingServices, schedulerMissing } from "./preflight.ts"
 import { makeSummary } from "./summary.ts"
 import { reportRejection } from "./rejection.ts"
 import { unservedPlugins } from "./pipelinePlugins.ts"
-import { formatMs, makeRenderer } from "./progress.ts"
+import { formatMs, makeRenderer, runDurationMs } from "./progress.ts"
 import type { Format } from "./progress.ts"
 
 /** The command line of `run`. */
@@ -54,7 +54,10 @@ export const runPipeline = Effect.fnUntraced(function* ({ inputs, json, modules,
     )
   )
   const reject = (error: PipelineInvalidError) => refuse(error.issues)
-  const parsed = yield* parsePipeline({ file: pipeline, text }).pipe(Effect.catchTag("PipelineInvalidError", reject))
+  const { maxPipelineBytes, maxStages } = yield* pipelineLimits
+  const parsed = yield* parsePipeline({ file: pipeline, text, maxStages, maxBytes: maxPipelineBytes }).pipe(
+    Effect.catchTag("PipelineInvalidError", reject)
+  )
   const runInputs = Option.getOrElse(inputs, () => ({}))
   const inputIssues = checkRunInputs(parsed, runInputs)
   if (inputIssues.length > 0) return yield* reject(new PipelineInvalidError({ file: pipeline, issues: inputIssues }))
@@ -120,10 +123,11 @@ export const runPipeline = Effect.fnUntraced(function* ({ inputs, json, modules,
           )
         )
       let last: { status?: string; state?: unknown; at: number } | undefined
-      const startedAt = yield* Clock.currentTimeMillis
+      let startedAt: number | undefined
       yield* submitted.events.pipe(
         Stream.runForEach((event) =>
           Effect.gen(function* () {
+            if (event.kind === "run.started") startedAt = event.at
             if (event.kind === "run.finished")
               last = { ...(event.status === undefined ? {} : { status: event.status }), state: event.state, at: event.at }
             summary.observe(event)
@@ -150,7 +154,7 @@ export const runPipeline = Effect.fnUntraced(function* ({ inputs, json, modules,
           inputs: record?.inputs ?? {},
           ledger: record?.ledger ?? {}
         })
-        yield* write(`${state}${report}finished in ${formatMs(last.at - startedAt)}\n`)
+        yield* write(`${state}${report}finished in ${formatMs(runDurationMs({ record, startedAt, finishedAt: last.at }))}\n`)
       }
       return { runId: submitted.runId, status: last?.status ?? "unknown" }
     })
