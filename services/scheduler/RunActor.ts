@@ -2,14 +2,16 @@
  * The run actor's transitions over a run record: start, apply a task result,
  * fire a due timer (a retry, or a waiting stage giving up), cancel, take
  * ledger fields (running waiting stages again), and list the work a resumed
- * run still owes. A transition updates the record in place (the scheduler
- * owns it under the run's lock) and returns the events to publish, the tasks
- * to dispatch and the retry timers to arm; the scheduler persists the record
- * before doing any of those. A result is applied only when it matches the
- * stage's current task id and attempt and the stage is still in flight,
- * which makes redelivered results no-ops. Work per transition does not grow
- * with the number of stages: dependents and counters come from an index
- * built once per record.
+ * run still owes. A transition takes the decoded record and leaves it as it
+ * is: it returns the record it made, the events to publish, the tasks to
+ * dispatch and the retry timers to arm; the scheduler keeps the new record
+ * and persists it before doing any of those. A result is applied only when it
+ * matches the stage's current task id and attempt and the stage is still in
+ * flight, which makes redelivered results no-ops. Dependents come from an
+ * index built once per pipeline and counters are handed from record to
+ * record; what a transition does grows with the number of stages only in
+ * copying the record's map of stages once (about as much work as
+ * serializing it for the save that follows).
  *
  * A `for_each` stage runs as numbered tasks over its items. Its items are
  * known only once the scheduler has loaded the list (maybe from a blob), so
@@ -161,16 +163,32 @@ const pipelineIndexOf = (pipeline: Pipeline): PipelineIndex => {
   return index
 }
 
-// Stages succeeded, per record: a transition's record inherits the count of the one it came from.
-const succeededCounts = new WeakMap<RunRecord, number>()
+/** Live counters of a record: stages succeeded, and per stage its dependencies not yet succeeded. */
+interface Progress {
+  succeeded: number
+  readonly waitingOn: Map<string, number>
+}
 
-const succeededOf = (record: RunRecord): number => {
-  const known = succeededCounts.get(record)
-  if (known !== undefined) return known
+/**
+ * Each record's counters. A transition takes them from the record it starts from and hands them
+ * to the record it makes, so they are counted once per loaded record, not once per transition; a
+ * record whose counters were handed on (or never counted) has them counted again when used.
+ */
+const progresses = new WeakMap<RunRecord, Progress>()
+
+const takeProgress = (record: RunRecord, index: PipelineIndex): Progress => {
+  const known = progresses.get(record)
+  if (known !== undefined) {
+    progresses.delete(record)
+    return known
+  }
   let succeeded = 0
-  for (const name in record.stages) if (record.stages[name]!.status === "succeeded") succeeded++
-  succeededCounts.set(record, succeeded)
-  return succeeded
+  const waitingOn = new Map<string, number>()
+  for (const [name, definition] of index.definitions) {
+    if (record.stages[name]!.status === "succeeded") succeeded++
+    waitingOn.set(name, (definition.depends_on ?? []).filter((dependency) => record.stages[dependency]?.status !== "succeeded").length)
+  }
+  return { succeeded, waitingOn }
 }
 
 /** Metadata of a stage's type. */
@@ -187,16 +205,16 @@ class Draft {
   readonly prepare: Array<string> = []
   readonly combine: Array<string> = []
   record: RunRecord
-  succeeded: number
   readonly index: PipelineIndex
+  readonly progress: Progress
   readonly now: number
   readonly items: ItemLookup
   /** The draft's own copy of the record's stages, made on the first stage update. */
   private stages: Record<string, StageRun> | undefined
   constructor(record: RunRecord, now: number, items: ItemLookup = noItems) {
     this.record = record
-    this.succeeded = succeededOf(record)
     this.index = pipelineIndexOf(record.pipeline)
+    this.progress = takeProgress(record, this.index)
     this.now = now
     this.items = items
   }
@@ -228,7 +246,7 @@ class Draft {
   }
   done(): Transition {
     const { record } = this
-    succeededCounts.set(record, this.succeeded)
+    progresses.set(record, this.progress)
     return { record, events: this.events, dispatch: this.dispatch, timers: this.timers, prepare: this.prepare, combine: this.combine }
   }
 }
@@ -289,23 +307,22 @@ const dispatchStage = (draft: Draft, name: string): void => {
 const ledgerSeen = (record: RunRecord): Partial<StageRun> =>
   record.ledgerVersion === undefined ? {} : { ledgerSeen: record.ledgerVersion }
 
-/** Whether every dependency of the stage succeeded. */
-const ready = (draft: Draft, name: string): boolean =>
-  (draft.index.definitions.get(name)!.depends_on ?? []).every((dependency) => draft.record.stages[dependency]?.status === "succeeded")
-
 /** Dispatches the given pending stages whose dependencies all succeeded; finishes the run when all did. */
 const advance = (draft: Draft, candidates: Iterable<string>): void => {
   for (const name of candidates) {
     if (draft.record.status !== "running") return
-    if (draft.record.stages[name]!.status === "pending" && ready(draft, name)) dispatchStage(draft, name)
+    if (draft.record.stages[name]!.status === "pending" && draft.progress.waitingOn.get(name) === 0) dispatchStage(draft, name)
   }
-  if (draft.record.status === "running" && draft.succeeded === draft.record.pipeline.stages.length) finish(draft, "succeeded")
+  if (draft.record.status === "running" && draft.progress.succeeded === draft.record.pipeline.stages.length) finish(draft, "succeeded")
 }
 
 /** A stage succeeded: its dependents whose dependencies all succeeded now go out. */
 const succeeded = (draft: Draft, name: string): void => {
-  draft.succeeded++
-  advance(draft, draft.index.dependents.get(name) ?? [])
+  const { progress } = draft
+  progress.succeeded++
+  const dependents = draft.index.dependents.get(name) ?? []
+  for (const dependent of dependents) progress.waitingOn.set(dependent, progress.waitingOn.get(dependent)! - 1)
+  advance(draft, dependents)
 }
 
 const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", error?: TaskFailure): void => {
@@ -842,7 +859,11 @@ export const withStoredSlots = (record: RunRecord, snapshot: RunRecord, compacte
   const state = { ...record.state }
   for (const key of stored) state[key] = compacted.state[key]!
   const updated = { ...record, state }
-  succeededCounts.set(updated, succeededOf(record))
+  const progress = progresses.get(record)
+  if (progress !== undefined) {
+    progresses.delete(record)
+    progresses.set(updated, progress)
+  }
   return updated
 }
 
