@@ -12,7 +12,7 @@
  * outputs the executors stored as segments of it, so neither holds a
  * corpus-sized list in the scheduler's memory.
  */
-import { Effect, Option, Schema } from "effect"
+import { Effect, Option, Predicate, Schema } from "effect"
 import type { KvStore } from "@switchyard/bus/Bus"
 import { BlobStore } from "@switchyard/bus/BlobStore"
 import { externalize, resolve } from "@switchyard/bus/BlobJson"
@@ -192,12 +192,11 @@ export const makeFanOut = (options: {
           if (!unpack) return yield* Effect.mapError(writers[0]!.add(stored), problem)
           // An output the executor stored whole is read back for its fields (themselves references when big).
           const output = isBlobRef(stored) ? yield* Effect.mapError(readPart(blobs, cache, stored), problem) : stored
-          if (output === null || typeof output !== "object" || Array.isArray(output))
+          if (!Predicate.isObject(output))
             return yield* Effect.fail({
               message: `output mode unpack expects an object with fields ${keys.join(", ")} from every task; task output ${index} is not one`
             })
-          for (let k = 0; k < keys.length; k++)
-            yield* Effect.mapError(writers[k]!.add((output as Record<string, unknown>)[keys[k]!]), problem)
+          for (let k = 0; k < keys.length; k++) yield* Effect.mapError(writers[k]!.add(output[keys[k]!]), problem)
         })
       )
       const lists = yield* Effect.forEach(writers, (writer) => Effect.mapError(writer.finish, problem))
