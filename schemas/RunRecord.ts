@@ -13,12 +13,13 @@ export const StageStatus = Schema.Literals(["pending", "dispatched", "retrying",
 export type StageStatus = typeof StageStatus.Type
 
 /** One task of a `for_each` stage that is in flight or waits to retry. */
-export class ItemTask extends Schema.Class<ItemTask>("switchyard/ItemTask")({
+export const ItemTask = Schema.Struct({
   status: Schema.Literals(["dispatched", "retrying"]),
   attempt: Schema.Int,
   /** When a retrying task is due for its next attempt. */
   retryAt: Schema.optionalKey(Schema.Number)
-}) {}
+}).annotate({ identifier: "ItemTask" })
+export type ItemTask = typeof ItemTask.Type
 
 /**
  * Where a `for_each` stage is. Tasks are numbered from 0 and sent in order; every task
@@ -26,7 +27,7 @@ export class ItemTask extends Schema.Class<ItemTask>("switchyard/ItemTask")({
  * in flight (at most `max_parallel`) and the skipped ones, never with the items. Finished
  * tasks' outputs are kept in the run's item results, not here.
  */
-export class StageItems extends Schema.Class<StageItems>("switchyard/StageItems")({
+export const StageItems = Schema.Struct({
   /** Items the stage runs over. */
   total: Schema.Int,
   /** Items per task. */
@@ -47,10 +48,11 @@ export class StageItems extends Schema.Class<StageItems>("switchyard/StageItems"
   skipped: Schema.Array(Schema.Int),
   /** Items of the skipped tasks. */
   skippedItems: Schema.Int
-}) {}
+}).annotate({ identifier: "StageItems" })
+export type StageItems = typeof StageItems.Type
 
 /** One stage of one run. */
-export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
+export const StageRun = Schema.Struct({
   name: Schema.String,
   /** Stage type (its full name); its metadata is in the run's `types`. */
   type: Schema.String,
@@ -82,10 +84,11 @@ export class StageRun extends Schema.Class<StageRun>("switchyard/StageRun")({
   metrics: Schema.optionalKey(TaskMetrics),
   /** A `for_each` stage's tasks, once its items are known. */
   items: Schema.optionalKey(StageItems)
-}) {}
+}).annotate({ identifier: "StageRun" })
+export type StageRun = typeof StageRun.Type
 
 /** A run: its pipeline, inputs, state slots, ledger, stage types and stages. */
-export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
+export const RunRecord = Schema.Struct({
   version: Schema.Literal(1),
   runId: Schema.String,
   file: Schema.String,
@@ -108,4 +111,5 @@ export class RunRecord extends Schema.Class<RunRecord>("switchyard/RunRecord")({
   traceparent: Schema.optionalKey(Schema.String),
   finishedAt: Schema.optionalKey(Schema.Number),
   error: Schema.optionalKey(TaskFailure)
-}) {}
+}).annotate({ identifier: "RunRecord" })
+export type RunRecord = typeof RunRecord.Type

@@ -2,14 +2,16 @@
  * The run actor's transitions over a run record: start, apply a task result,
  * fire a due timer (a retry, or a waiting stage giving up), cancel, take
  * ledger fields (running waiting stages again), and list the work a resumed
- * run still owes. A transition updates the record in place (the scheduler
- * owns it under the run's lock) and returns the events to publish, the tasks
- * to dispatch and the retry timers to arm; the scheduler persists the record
- * before doing any of those. A result is applied only when it matches the
- * stage's current task id and attempt and the stage is still in flight,
- * which makes redelivered results no-ops. Work per transition does not grow
- * with the number of stages: dependents and counters come from an index
- * built once per record.
+ * run still owes. A transition takes the decoded record and leaves it as it
+ * is: it returns the record it made, the events to publish, the tasks to
+ * dispatch and the retry timers to arm; the scheduler keeps the new record
+ * and persists it before doing any of those. A result is applied only when it
+ * matches the stage's current task id and attempt and the stage is still in
+ * flight, which makes redelivered results no-ops. Dependents come from an
+ * index built once per pipeline and counters are handed from record to
+ * record; what a transition does grows with the number of stages only in
+ * copying the record's map of stages once (about as much work as
+ * serializing it for the save that follows).
  *
  * A `for_each` stage runs as numbered tasks over its items. Its items are
  * known only once the scheduler has loaded the list (maybe from a blob), so
@@ -20,29 +22,27 @@
  * the stage's combined output. The record keeps counters and the tasks in
  * flight, never one entry per item.
  */
+import { Schema } from "effect"
 import type { RunEvent } from "@switchyard/schemas/Run"
-import type { RunRecord, StageRun } from "@switchyard/schemas/RunRecord"
+import type { ItemTask, RunRecord, StageItems, StageRun } from "@switchyard/schemas/RunRecord"
 import type { RegisteredStage } from "@switchyard/schemas/Registry"
-import type { Pipeline, PipelineStage } from "@switchyard/schemas/Pipeline"
+import type { Pipeline, PipelineStage, RetryPolicy } from "@switchyard/schemas/Pipeline"
 import type { StageMetadata } from "@switchyard/schemas/StageMetadata"
-import type { TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
+import { TaskFailure } from "@switchyard/schemas/Task"
+import type { TaskMetrics, TaskResult, TaskRun, TaskSucceeded, TaskWaiting } from "@switchyard/schemas/Task"
 import { applyOutput } from "./internal/applyOutput.ts"
 import { countOutput } from "@switchyard/schemas/Count"
 import { itemIndexOf, itemRange, itemTaskId } from "./internal/itemTasks.ts"
 import { renderStageInputs } from "./internal/template.ts"
 
-/** A run record as plain JSON (what the KV bucket holds). */
-export type RunDoc = typeof RunRecord.Encoded
-type StageDoc = typeof StageRun.Encoded
-type EventDoc = typeof RunEvent.Encoded
+/** An event as it is published. */
+export type EventMessage = typeof RunEvent.Encoded
 /** An event of one kind without what the draft adds to every event. */
-type EventFields = EventDoc extends infer E ? (E extends unknown ? Omit<E, "version" | "runId" | "seq" | "at"> : never) : never
-type TaskDoc = typeof TaskRun.Encoded
-type FailureDoc = NonNullable<StageDoc["error"]>
-type MetricsDoc = NonNullable<StageDoc["metrics"]>
-type MetadataDoc = typeof StageMetadata.Encoded
-type ItemsDoc = NonNullable<StageDoc["items"]>
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+type EventFields = EventMessage extends infer E ? (E extends unknown ? Omit<E, "version" | "runId" | "seq" | "at"> : never) : never
+/** A task as it is sent. */
+export type TaskMessage = typeof TaskRun.Encoded
+
+const isJson = Schema.is(Schema.Json)
 
 /** A timer a transition arms: a stage's retry or wait deadline, or one task's retry of a `for_each` stage. */
 export interface Timer {
@@ -51,10 +51,12 @@ export interface Timer {
   readonly item?: number
 }
 
-/** What a transition asks the scheduler to do, after persisting the record. */
+/** What a transition made of the record, and what it asks the scheduler to do after persisting it. */
 export interface Transition {
-  readonly events: ReadonlyArray<EventDoc>
-  readonly dispatch: ReadonlyArray<TaskDoc>
+  /** The record after the transition; the one it was given is left as it was. */
+  readonly record: RunRecord
+  readonly events: ReadonlyArray<EventMessage>
+  readonly dispatch: ReadonlyArray<TaskMessage>
   readonly timers: ReadonlyArray<Timer>
   /** `for_each` stages whose items the scheduler must load before `itemsReady`. */
   readonly prepare: ReadonlyArray<string>
@@ -69,7 +71,7 @@ export interface Transition {
  */
 export interface ItemSource {
   readonly length: number
-  readonly slice: (from: number, to: number) => { readonly items: unknown; readonly item: unknown }
+  readonly slice: (from: number, to: number) => { readonly items: Schema.Json; readonly item: Schema.Json }
 }
 
 /** The items of a `for_each` stage the scheduler holds loaded, if it does. */
@@ -91,16 +93,16 @@ export const taskIdOf = (runId: string, stage: string): string => `${runId}.${st
 export const newRun = (options: {
   readonly runId: string
   readonly file: string
-  readonly pipeline: typeof Pipeline.Encoded
-  readonly stages: ReadonlyMap<string, typeof RegisteredStage.Encoded>
-  readonly inputs: Readonly<Record<string, unknown>>
+  readonly pipeline: Pipeline
+  readonly stages: ReadonlyMap<string, RegisteredStage>
+  readonly inputs: Readonly<Record<string, Schema.Json>>
   /** The submit's vars, over the pipeline's. */
   readonly vars?: Readonly<Record<string, string>>
   readonly now: number
   readonly traceparent?: string
-}): RunDoc => {
-  const types: Record<string, MetadataDoc> = {}
-  const stages: Record<string, StageDoc> = {}
+}): RunRecord => {
+  const types: Record<string, StageMetadata> = {}
+  const stages: Record<string, StageRun> = {}
   const vars = { ...options.pipeline.vars, ...options.vars }
   for (const stage of options.pipeline.stages) {
     const registered = options.stages.get(stage.name)!
@@ -122,7 +124,7 @@ export const newRun = (options: {
     runId: options.runId,
     file: options.file,
     pipeline: options.pipeline,
-    inputs: { ...(options.pipeline.inputs ?? {}), ...options.inputs } as RunDoc["inputs"],
+    inputs: { ...options.pipeline.inputs, ...options.inputs },
     status: "running",
     state: {},
     ledger: {},
@@ -135,66 +137,107 @@ export const newRun = (options: {
   }
 }
 
-/** Derived from the pipeline once per record: lookups and dependents, plus live counters. */
-interface RunIndex {
-  readonly definitions: ReadonlyMap<string, typeof PipelineStage.Encoded>
+/** Derived from a pipeline once: its stages by name and each stage's dependents. */
+interface PipelineIndex {
+  readonly definitions: ReadonlyMap<string, PipelineStage>
   readonly dependents: ReadonlyMap<string, ReadonlyArray<string>>
-  /** Dependencies not yet succeeded, per pending stage. */
-  readonly waitingOn: Map<string, number>
-  succeeded: number
 }
 
-const indexes = new WeakMap<RunDoc, RunIndex>()
+// Pipelines are shared by the records of a run (and by runs of the same pipeline) and never change.
+const pipelineIndexes = new WeakMap<Pipeline, PipelineIndex>()
 
-const indexOf = (record: RunDoc): RunIndex => {
-  const known = indexes.get(record)
+const pipelineIndexOf = (pipeline: Pipeline): PipelineIndex => {
+  const known = pipelineIndexes.get(pipeline)
   if (known !== undefined) return known
-  const definitions = new Map(record.pipeline.stages.map((stage) => [stage.name, stage] as const))
+  const definitions = new Map(pipeline.stages.map((stage) => [stage.name, stage] as const))
   const dependents = new Map<string, Array<string>>()
-  const waitingOn = new Map<string, number>()
-  let succeeded = 0
-  for (const stage of record.pipeline.stages) {
-    const dependencies = stage.depends_on ?? []
-    for (const dependency of dependencies) {
+  for (const stage of pipeline.stages) {
+    for (const dependency of stage.depends_on ?? []) {
       const list = dependents.get(dependency)
       if (list === undefined) dependents.set(dependency, [stage.name])
       else list.push(stage.name)
     }
-    if (record.stages[stage.name]!.status === "succeeded") succeeded++
-    waitingOn.set(stage.name, dependencies.filter((dependency) => record.stages[dependency]?.status !== "succeeded").length)
   }
-  const index: RunIndex = { definitions, dependents, waitingOn, succeeded }
-  indexes.set(record, index)
+  const index: PipelineIndex = { definitions, dependents }
+  pipelineIndexes.set(pipeline, index)
   return index
 }
 
-/** Metadata of a stage's type. */
-export const metadataOf = (record: RunDoc, stage: StageDoc): MetadataDoc => stage.metadata ?? record.types[stage.type]!
+/** Live counters of a record: stages succeeded, and per stage its dependencies not yet succeeded. */
+interface Progress {
+  succeeded: number
+  readonly waitingOn: Map<string, number>
+}
 
-/** Accumulates one transition's effects while it updates the record. */
+/**
+ * Each record's counters. A transition takes them from the record it starts from and hands them
+ * to the record it makes, so they are counted once per loaded record, not once per transition; a
+ * record whose counters were handed on (or never counted) has them counted again when used.
+ */
+const progresses = new WeakMap<RunRecord, Progress>()
+
+const takeProgress = (record: RunRecord, index: PipelineIndex): Progress => {
+  const known = progresses.get(record)
+  if (known !== undefined) {
+    progresses.delete(record)
+    return known
+  }
+  let succeeded = 0
+  const waitingOn = new Map<string, number>()
+  for (const [name, definition] of index.definitions) {
+    if (record.stages[name]!.status === "succeeded") succeeded++
+    waitingOn.set(name, (definition.depends_on ?? []).filter((dependency) => record.stages[dependency]?.status !== "succeeded").length)
+  }
+  return { succeeded, waitingOn }
+}
+
+/** Metadata of a stage's type. */
+export const metadataOf = (record: RunRecord, stage: StageRun): StageMetadata => stage.metadata ?? record.types[stage.type]!
+
+/**
+ * One transition in the making: the record as updated so far (each update makes a new one; the
+ * map of stages is copied once, on the first stage update) and the effects gathered.
+ */
 class Draft {
-  readonly events: Array<EventDoc> = []
-  readonly dispatch: Array<TaskDoc> = []
+  readonly events: Array<EventMessage> = []
+  readonly dispatch: Array<TaskMessage> = []
   readonly timers: Array<Timer> = []
   readonly prepare: Array<string> = []
   readonly combine: Array<string> = []
-  readonly record: Mutable<RunDoc>
-  readonly index: RunIndex
+  record: RunRecord
+  readonly index: PipelineIndex
+  readonly progress: Progress
   readonly now: number
   readonly items: ItemLookup
-  constructor(record: RunDoc, now: number, items: ItemLookup = noItems) {
-    this.record = record as Mutable<RunDoc>
-    this.index = indexOf(record)
+  /** The draft's own copy of the record's stages, made on the first stage update. */
+  private stages: Record<string, StageRun> | undefined
+  constructor(record: RunRecord, now: number, items: ItemLookup = noItems) {
+    this.record = record
+    this.index = pipelineIndexOf(record.pipeline)
+    this.progress = takeProgress(record, this.index)
     this.now = now
     this.items = items
   }
-  event(fields: EventFields): void {
-    this.record.seq = this.record.seq + 1
-    this.events.push({ version: 1, runId: this.record.runId, seq: this.record.seq, at: this.now, ...fields } as EventDoc)
+  update(fields: Partial<RunRecord>): void {
+    this.record = { ...this.record, ...fields }
   }
-  stage(name: string, patch: Partial<StageDoc>): StageDoc {
-    const next = { ...this.record.stages[name]!, ...patch }
-    ;(this.record.stages as Record<string, StageDoc>)[name] = next
+  event(fields: EventFields): void {
+    const seq = this.record.seq + 1
+    this.update({ seq })
+    this.events.push({ version: 1, runId: this.record.runId, seq, at: this.now, ...fields })
+  }
+  /** Updates fields of a stage. */
+  stage(name: string, patch: Partial<StageRun>): StageRun {
+    return this.replaceStage({ ...this.record.stages[name]!, ...patch })
+  }
+  /** Puts a stage in place of the one of its name. */
+  replaceStage(next: StageRun): StageRun {
+    if (this.stages === undefined) {
+      this.stages = { ...this.record.stages }
+      this.update({ stages: this.stages })
+    }
+    // The draft's own copy: no record handed out before this transition holds it.
+    this.stages[next.name] = next
     return next
   }
   /** Asks for the stage's items to be loaded (once per transition). */
@@ -202,7 +245,9 @@ class Draft {
     if (!this.prepare.includes(stage)) this.prepare.push(stage)
   }
   done(): Transition {
-    return { events: this.events, dispatch: this.dispatch, timers: this.timers, prepare: this.prepare, combine: this.combine }
+    const { record } = this
+    progresses.set(record, this.progress)
+    return { record, events: this.events, dispatch: this.dispatch, timers: this.timers, prepare: this.prepare, combine: this.combine }
   }
 }
 
@@ -210,14 +255,18 @@ class Draft {
 interface ItemSlice {
   readonly index: number
   readonly attempt: number
-  readonly items: unknown
-  readonly item: unknown
+  readonly items: Schema.Json
+  readonly item: Schema.Json
 }
 
-const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
+/**
+ * Sends the stage's task (or one task of a `for_each` stage) with its inputs rendered; inputs
+ * that do not render to JSON fail the stage instead.
+ */
+const send = (draft: Draft, stage: StageRun, slice?: ItemSlice): void => {
+  if (draft.record.status !== "running") return
   const definition = draft.index.definitions.get(stage.name)!
   const { record } = draft
-  const ledger = Object.keys(record.ledger).length === 0 ? undefined : record.ledger
   const { inputs, templates } = renderStageInputs(definition, {
     inputs: record.inputs,
     state: record.state,
@@ -225,41 +274,59 @@ const taskFor = (draft: Draft, stage: StageDoc, slice?: ItemSlice): TaskDoc => {
     run: { id: record.runId },
     ...(slice === undefined ? {} : { items: slice.items, item: slice.item })
   })
-  return {
+  if (!isJsonObject(inputs)) {
+    const message = `stage "${stage.name}" (${stage.type}): its inputs did not render to a JSON object`
+    return fail(draft, stage, new TaskFailure({ tag: "InputTemplateError", message, retryable: false }), 0)
+  }
+  const ledger = Object.keys(record.ledger).length === 0 ? undefined : record.ledger
+  draft.dispatch.push({
     version: 1,
     taskId: slice === undefined ? stage.taskId : itemTaskId(record.runId, stage.name, slice.index),
     runId: record.runId,
     stage: stage.name,
     stageType: stage.type,
     attempt: slice === undefined ? stage.attempt : slice.attempt,
-    inputs: inputs as TaskDoc["inputs"],
+    inputs,
     ...(templates.length === 0 ? {} : { templates }),
     ...(ledger === undefined ? {} : { ledger }),
     ...(definition.timeout_ms === undefined ? {} : { timeoutMs: definition.timeout_ms }),
     ...(record.vars === undefined ? {} : { vars: record.vars })
-  }
+  })
 }
+
+const isJsonObject = (value: unknown): value is { readonly [key: string]: Schema.Json } =>
+  value !== null && typeof value === "object" && !Array.isArray(value) && isJson(value)
 
 const dispatchStage = (draft: Draft, name: string): void => {
   const started = draft.stage(name, { status: "dispatched", attempt: 1, startedAt: draft.now, ...ledgerSeen(draft.record) })
   draft.event({ kind: "stage.started", stage: started.name, stageType: started.type, attempt: 1 })
   // A `for_each` stage's tasks are made once its items are loaded.
   if (draft.index.definitions.get(name)!.for_each !== undefined) draft.needItems(name)
-  else draft.dispatch.push(taskFor(draft, started))
+  else send(draft, started)
 }
 
-const ledgerSeen = (record: RunDoc): Partial<StageDoc> => (record.ledgerVersion === undefined ? {} : { ledgerSeen: record.ledgerVersion })
+const ledgerSeen = (record: RunRecord): Partial<StageRun> =>
+  record.ledgerVersion === undefined ? {} : { ledgerSeen: record.ledgerVersion }
 
 /** Dispatches the given pending stages whose dependencies all succeeded; finishes the run when all did. */
 const advance = (draft: Draft, candidates: Iterable<string>): void => {
-  if (draft.record.status !== "running") return
   for (const name of candidates) {
-    if (draft.record.stages[name]!.status === "pending" && draft.index.waitingOn.get(name) === 0) dispatchStage(draft, name)
+    if (draft.record.status !== "running") return
+    if (draft.record.stages[name]!.status === "pending" && draft.progress.waitingOn.get(name) === 0) dispatchStage(draft, name)
   }
-  if (draft.index.succeeded === draft.record.pipeline.stages.length) finish(draft, "succeeded")
+  if (draft.record.status === "running" && draft.progress.succeeded === draft.record.pipeline.stages.length) finish(draft, "succeeded")
 }
 
-const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", error?: FailureDoc): void => {
+/** A stage succeeded: its dependents whose dependencies all succeeded now go out. */
+const succeeded = (draft: Draft, name: string): void => {
+  const { progress } = draft
+  progress.succeeded++
+  const dependents = draft.index.dependents.get(name) ?? []
+  for (const dependent of dependents) progress.waitingOn.set(dependent, progress.waitingOn.get(dependent)! - 1)
+  advance(draft, dependents)
+}
+
+const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", error?: TaskFailure): void => {
   for (const stage of Object.values(draft.record.stages)) {
     const unfinished = stage.status === "pending" || stage.status === "retrying" || stage.status === "waiting"
     if (unfinished || (status === "cancelled" && stage.status === "dispatched")) {
@@ -267,9 +334,7 @@ const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", erro
       draft.event({ kind: "stage.skipped", stage: stage.name, stageType: stage.type })
     }
   }
-  draft.record.status = status
-  draft.record.finishedAt = draft.now
-  if (error !== undefined) draft.record.error = error
+  draft.update({ status, finishedAt: draft.now, ...(error === undefined ? {} : { error }) })
   draft.event({
     kind: "run.finished",
     status,
@@ -279,7 +344,7 @@ const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", erro
 }
 
 /** Starts a new run: announces it and dispatches its root stages. */
-export const start = (record: RunDoc, now: number): Transition => {
+export const start = (record: RunRecord, now: number): Transition => {
   const draft = new Draft(record, now)
   draft.event({ kind: "run.started" })
   advance(
@@ -289,13 +354,11 @@ export const start = (record: RunDoc, now: number): Transition => {
   return draft.done()
 }
 
+/** What the runtime measured of an attempt, as the stage and its events keep it. */
+const measuredOf = (metrics: TaskMetrics | undefined): { readonly metrics?: TaskMetrics } => (metrics === undefined ? {} : { metrics })
+
 /** Applies a task result; `undefined` when it is stale or a duplicate. */
-export const onResult = (
-  record: RunDoc,
-  result: typeof TaskResult.Encoded,
-  now: number,
-  items: ItemLookup = noItems
-): Transition | undefined => {
+export const onResult = (record: RunRecord, result: TaskResult, now: number, items: ItemLookup = noItems): Transition | undefined => {
   if (record.status !== "running") return undefined
   const stage = record.stages[result.stage]
   if (stage?.items !== undefined) return onItemResult(record, stage, stage.items, result, now, items)
@@ -305,24 +368,17 @@ export const onResult = (
   const draft = new Draft(record, now)
   const metadata = metadataOf(record, stage)
   const durationMs = result.durationMs
-  // A copy as plain JSON: the record is stored as JSON, and the result may be a decoded class instance.
-  const measured = result.metrics === undefined ? {} : { metrics: { ...result.metrics } as MetricsDoc }
+  const measured = measuredOf(result.metrics)
   if (result.status === "succeeded") {
     const applied = applyOutput(record.state, { stateKey: metadata.stateKey, mode: metadata.output, output: result.output ?? null })
     if (applied._tag === "Rejected") {
-      fail(
-        draft,
-        stage,
-        { tag: "OutputApplyError", message: `stage "${stage.name}" (${stage.type}): ${applied.message}`, retryable: false },
-        durationMs,
-        measured
-      )
+      const message = `stage "${stage.name}" (${stage.type}): ${applied.message}`
+      fail(draft, stage, new TaskFailure({ tag: "OutputApplyError", message, retryable: false }), durationMs, measured)
       return draft.done()
     }
     const count = countOf(record, stage, result)
-    draft.record.state = applied.state as RunDoc["state"]
+    draft.update({ state: applied.state })
     draft.stage(stage.name, { status: "succeeded", finishedAt: now, count, durationMs, executorId: result.executorId, ...measured })
-    draft.index.succeeded++
     draft.event({
       kind: "stage.finished",
       stage: stage.name,
@@ -333,9 +389,7 @@ export const onResult = (
       count,
       ...measured
     })
-    const dependents = draft.index.dependents.get(stage.name) ?? []
-    for (const dependent of dependents) draft.index.waitingOn.set(dependent, draft.index.waitingOn.get(dependent)! - 1)
-    advance(draft, dependents)
+    succeeded(draft, stage.name)
     return draft.done()
   }
   if (result.status === "waiting") {
@@ -345,17 +399,15 @@ export const onResult = (
   fail(
     draft,
     { ...stage, executorId: result.executorId },
-    result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true },
+    result.error ?? new TaskFailure({ tag: "StageError", message: "the stage failed without an error", retryable: true }),
     durationMs,
     measured
   )
   return draft.done()
 }
 
-type PolicyDoc = NonNullable<(typeof PipelineStage.Encoded)["retries"]>
-
 /** How long after failed attempt `attempt` the next one goes out. */
-const backoffOf = (policy: PolicyDoc | undefined, attempt: number): number => {
+const backoffOf = (policy: RetryPolicy | undefined, attempt: number): number => {
   const base = policy?.backoff_ms ?? defaultBackoffMs
   const factor = policy?.factor ?? defaultFactor
   return Math.min(policy?.max_backoff_ms ?? defaultMaxBackoffMs, base * factor ** (attempt - 1))
@@ -365,13 +417,13 @@ const backoffOf = (policy: PolicyDoc | undefined, attempt: number): number => {
  * A succeeded task's output count: the executor's when it counted (it does for outputs it stored
  * as blobs) and the pipeline does not override the type's `count`, else counted here.
  */
-const countOf = (record: RunDoc, stage: StageDoc, result: typeof TaskSucceeded.Encoded): number =>
+const countOf = (record: RunRecord, stage: StageRun, result: TaskSucceeded): number =>
   result.count !== undefined && stage.metadata === undefined
     ? result.count
     : countOutput(metadataOf(record, stage).count, result.output ?? null)
 
 /** A failure as events carry it: tag, message and its structured fields. */
-const eventError = (error: FailureDoc) => ({
+const eventError = (error: TaskFailure) => ({
   tag: error.tag,
   message: error.message,
   ...(error.fields === undefined ? {} : { fields: error.fields })
@@ -379,10 +431,10 @@ const eventError = (error: FailureDoc) => ({
 
 const fail = (
   draft: Draft,
-  stage: StageDoc,
-  error: FailureDoc,
+  stage: StageRun,
+  error: TaskFailure,
   durationMs: number,
-  measured: { readonly metrics?: MetricsDoc } = {}
+  measured: { readonly metrics?: TaskMetrics } = {}
 ): void => {
   const policy = draft.index.definitions.get(stage.name)!.retries
   const maxAttempts = policy?.max_attempts ?? 1
@@ -406,22 +458,24 @@ const fail = (
     return
   }
   draft.stage(stage.name, { status: "failed", finishedAt: draft.now, error, durationMs, ...measured })
-  finish(draft, "failed", {
-    tag: error.tag,
-    message: `stage "${stage.name}" failed after ${stage.attempt} attempt${stage.attempt === 1 ? "" : "s"}: ${error.message}`,
-    retryable: false,
-    ...(error.fields === undefined ? {} : { fields: error.fields })
-  })
+  finish(
+    draft,
+    "failed",
+    new TaskFailure({
+      tag: error.tag,
+      message: `stage "${stage.name}" failed after ${stage.attempt} attempt${stage.attempt === 1 ? "" : "s"}: ${error.message}`,
+      retryable: false,
+      ...(error.fields === undefined ? {} : { fields: error.fields })
+    })
+  )
 }
-
-type WaitingDoc = NonNullable<StageDoc["waiting"]>
 
 /**
  * A stage answered that it waits for the ledger: it waits until a ledger
  * update runs it again or its time is up. When the ledger changed while it
  * was deciding, it runs again at once.
  */
-const wait = (draft: Draft, stage: StageDoc, waiting: WaitingDoc): void => {
+const wait = (draft: Draft, stage: StageRun, waiting: TaskWaiting): void => {
   const waitUntil = stage.waitUntil ?? draft.now + waiting.timeoutMs
   if (draft.now >= waitUntil) {
     giveUp(draft, { ...stage, waiting }, 0)
@@ -444,7 +498,7 @@ const wait = (draft: Draft, stage: StageDoc, waiting: WaitingDoc): void => {
 }
 
 /** Runs a waiting stage again, as a new task (its own id, so the bus does not drop it as a duplicate). */
-const wake = (draft: Draft, stage: StageDoc): void => {
+const wake = (draft: Draft, stage: StageRun): void => {
   const wakes = (stage.wakes ?? 0) + 1
   const next = draft.stage(stage.name, {
     status: "dispatched",
@@ -452,13 +506,13 @@ const wake = (draft: Draft, stage: StageDoc): void => {
     taskId: `${taskIdOf(draft.record.runId, stage.name)}~${wakes}`,
     ...ledgerSeen(draft.record)
   })
-  draft.dispatch.push(taskFor(draft, next))
+  send(draft, next)
 }
 
 /** A waiting stage's time is up: it fails with the error it named, and its unmet conditions. */
-const giveUp = (draft: Draft, stage: StageDoc, durationMs: number): void => {
+const giveUp = (draft: Draft, stage: StageRun, durationMs: number): void => {
   const waiting = stage.waiting!
-  fail(draft, stage, { ...waiting.timeoutError, retryable: false }, durationMs)
+  fail(draft, stage, new TaskFailure({ ...waiting.timeoutError, retryable: false }), durationMs)
 }
 
 /**
@@ -466,7 +520,7 @@ const giveUp = (draft: Draft, stage: StageDoc, durationMs: number): void => {
  * waiting stage whose time is up; `undefined` when nothing is due any more.
  */
 export const onTimer = (
-  record: RunDoc,
+  record: RunRecord,
   stageName: string,
   now: number,
   item?: number,
@@ -483,10 +537,9 @@ export const onTimer = (
   if (stage.status !== "retrying") return undefined
   const draft = new Draft(record, now)
   const { retryAt: _, ...rest } = stage
-  const next: StageDoc = { ...rest, status: "dispatched", attempt: stage.attempt + 1, ...ledgerSeen(record) }
-  ;(draft.record.stages as Record<string, StageDoc>)[stageName] = next
+  const next = draft.replaceStage({ ...rest, status: "dispatched", attempt: stage.attempt + 1, ...ledgerSeen(record) })
   draft.event({ kind: "stage.started", stage: stageName, stageType: stage.type, attempt: next.attempt })
-  draft.dispatch.push(taskFor(draft, next))
+  send(draft, next)
   return draft.done()
 }
 
@@ -496,7 +549,7 @@ export const onTimer = (
  * longer waiting for that attempt of that task.
  */
 export const unschedulable = (
-  record: RunDoc,
+  record: RunRecord,
   task: { readonly stage: string; readonly taskId: string; readonly attempt: number },
   now: number
 ): Transition | undefined => {
@@ -505,15 +558,17 @@ export const unschedulable = (
   const draft = new Draft(record, now)
   const message = `unschedulable: no live executor serves pool ${stage.pool}`
   draft.event({ kind: "stage.unschedulable", stage: stage.name, stageType: stage.type, attempt: task.attempt, pool: stage.pool, message })
-  if (record.pipeline.on_unschedulable === "fail") fail(draft, stage, { tag: "StageUnschedulableError", message, retryable: false }, 0)
+  if (record.pipeline.on_unschedulable === "fail") {
+    fail(draft, stage, new TaskFailure({ tag: "StageUnschedulableError", message, retryable: false }), 0)
+  }
   return draft.done()
 }
 
 /** Cancels a running run; `undefined` when it already finished. */
-export const cancel = (record: RunDoc, reason: string, now: number): Transition | undefined => {
+export const cancel = (record: RunRecord, reason: string, now: number): Transition | undefined => {
   if (record.status !== "running") return undefined
   const draft = new Draft(record, now)
-  finish(draft, "cancelled", { tag: "RunCancelledError", message: reason, retryable: false })
+  finish(draft, "cancelled", new TaskFailure({ tag: "RunCancelledError", message: reason, retryable: false }))
   return draft.done()
 }
 
@@ -521,17 +576,16 @@ export const cancel = (record: RunDoc, reason: string, now: number): Transition 
  * Merges ledger fields into a running run and runs its waiting stages again;
  * `undefined` for a finished run, whose ledger stays as it ended.
  */
-export const updateLedger = (record: RunDoc, fields: Readonly<Record<string, unknown>>, now: number): Transition | undefined => {
+export const updateLedger = (record: RunRecord, fields: Readonly<Record<string, Schema.Json>>, now: number): Transition | undefined => {
   if (record.status !== "running") return undefined
   const draft = new Draft(record, now)
-  draft.record.ledger = { ...record.ledger, ...fields } as RunDoc["ledger"]
-  draft.record.ledgerVersion = (record.ledgerVersion ?? 0) + 1
+  draft.update({ ledger: { ...record.ledger, ...fields }, ledgerVersion: (record.ledgerVersion ?? 0) + 1 })
   for (const stage of Object.values(record.stages)) if (stage.status === "waiting") wake(draft, stage)
   return draft.done()
 }
 
 /** What a resumed run still owes: tasks in flight (re-sent; deduplicated by id), retry and wait timers. */
-export const resume = (record: RunDoc, now: number, items: ItemLookup = noItems): Transition => {
+export const resume = (record: RunRecord, now: number, items: ItemLookup = noItems): Transition => {
   const draft = new Draft(record, now, items)
   if (record.status !== "running") return draft.done()
   for (const stage of Object.values(record.stages)) {
@@ -539,7 +593,7 @@ export const resume = (record: RunDoc, now: number, items: ItemLookup = noItems)
       resumeItems(draft, stage)
       continue
     }
-    if (stage.status === "dispatched") draft.dispatch.push(taskFor(draft, stage))
+    if (stage.status === "dispatched") send(draft, stage)
     if (stage.status === "retrying") draft.timers.push({ stage: stage.name, at: stage.retryAt ?? now })
     if (stage.status === "waiting") {
       draft.timers.push({ stage: stage.name, at: stage.waitUntil ?? now })
@@ -556,7 +610,7 @@ export const resume = (record: RunDoc, now: number, items: ItemLookup = noItems)
 // ---- for_each stages -------------------------------------------------------------------------
 
 /** What a resumed `for_each` stage owes: its tasks in flight (once its items are loaded), retry timers, or its combination. */
-const resumeItems = (draft: Draft, stage: StageDoc): void => {
+const resumeItems = (draft: Draft, stage: StageRun): void => {
   const items = stage.items
   if (items === undefined) return draft.needItems(stage.name)
   for (const [index, task] of Object.entries(items.running)) {
@@ -566,44 +620,34 @@ const resumeItems = (draft: Draft, stage: StageDoc): void => {
   fillWindow(draft, stage.name)
 }
 
-type ItemTaskDoc = ItemsDoc["running"][string]
-/** A `for_each` stage's bookkeeping as a transition changes it (a copy; the record's is never changed in place). */
-type ItemsDraft = Omit<Mutable<ItemsDoc>, "running"> & { running: Record<string, ItemTaskDoc> }
-
-const itemsOf = (draft: Draft, stage: StageDoc): ItemsDraft => {
-  const items: ItemsDraft = { ...stage.items!, running: { ...stage.items!.running } }
-  draft.stage(stage.name, { items })
-  return items
-}
-
 /**
  * Sends task `index` of a `for_each` stage (its entry in `running` already says which attempt);
  * when the scheduler does not hold the stage's items, asks for them: `itemsReady` sends every
  * task the record says is in flight.
  */
-const sendItem = (draft: Draft, stage: StageDoc, items: ItemsDoc, index: number): void => {
+const sendItem = (draft: Draft, stage: StageRun, items: StageItems, index: number): void => {
   const loaded = draft.items(draft.record.runId, stage.name)
   if (loaded === undefined) return draft.needItems(stage.name)
   const from = index * items.batch
-  draft.dispatch.push(
-    taskFor(draft, stage, { index, attempt: items.running[String(index)]!.attempt, ...loaded.slice(from, from + items.batch) })
-  )
+  send(draft, stage, { index, attempt: items.running[String(index)]!.attempt, ...loaded.slice(from, from + items.batch) })
 }
 
 /** Sends further tasks while the stage has room under `max_parallel`; asks to combine when every task finished. */
 const fillWindow = (draft: Draft, name: string): void => {
   const stage = draft.record.stages[name]!
-  const definition = draft.index.definitions.get(name)!
-  const limit = definition.max_parallel ?? defaultMaxParallel
-  let items = stage.items!
-  if (items.next < items.tasks && Object.keys(items.running).length < limit) {
-    const next = itemsOf(draft, stage)
-    while (next.next < next.tasks && Object.keys(next.running).length < limit) {
-      const index = next.next++
-      next.running[String(index)] = { status: "dispatched", attempt: 1 }
-      sendItem(draft, draft.record.stages[name]!, next, index)
+  const limit = draft.index.definitions.get(name)!.max_parallel ?? defaultMaxParallel
+  const items = stage.items!
+  let inFlight = Object.keys(items.running).length
+  if (items.next < items.tasks && inFlight < limit) {
+    const running: Record<string, ItemTask> = { ...items.running }
+    const sent: Array<number> = []
+    let next = items.next
+    for (; next < items.tasks && inFlight < limit; next++, inFlight++) {
+      running[String(next)] = { status: "dispatched", attempt: 1 }
+      sent.push(next)
     }
-    items = next
+    const updated = draft.stage(name, { items: { ...items, next, running } })
+    for (const index of sent) sendItem(draft, updated, updated.items!, index)
   }
   if (items.done === items.tasks && !draft.combine.includes(name)) draft.combine.push(name)
 }
@@ -614,7 +658,7 @@ const fillWindow = (draft: Draft, name: string): void => {
  * says are in flight are sent again (the bus drops repeats by id). `undefined` when the stage no
  * longer runs.
  */
-export const itemsReady = (record: RunDoc, stageName: string, total: number, now: number, items: ItemLookup): Transition | undefined => {
+export const itemsReady = (record: RunRecord, stageName: string, total: number, now: number, items: ItemLookup): Transition | undefined => {
   const stage = record.stages[stageName]
   if (record.status !== "running" || stage === undefined || stage.status !== "dispatched") return undefined
   const draft = new Draft(record, now, items)
@@ -635,40 +679,41 @@ export const itemsReady = (record: RunDoc, stageName: string, total: number, now
 }
 
 /** A `for_each` stage's list could not be had (not a list, or its blob unreadable): the stage fails. */
-export const itemsUnavailable = (record: RunDoc, stageName: string, message: string, now: number): Transition | undefined => {
+export const itemsUnavailable = (record: RunRecord, stageName: string, message: string, now: number): Transition | undefined => {
   const stage = record.stages[stageName]
   if (record.status !== "running" || stage === undefined || stage.status !== "dispatched" || stage.items !== undefined) return undefined
   const draft = new Draft(record, now)
-  fail(draft, stage, { tag: "ForEachError", message: `stage "${stageName}" for_each: ${message}`, retryable: false }, 0)
+  fail(draft, stage, new TaskFailure({ tag: "ForEachError", message: `stage "${stageName}" for_each: ${message}`, retryable: false }), 0)
   return draft.done()
 }
 
 /** The result of one task of a `for_each` stage. */
 const onItemResult = (
-  record: RunDoc,
-  stage: StageDoc,
-  items: ItemsDoc,
-  result: typeof TaskResult.Encoded,
+  record: RunRecord,
+  stage: StageRun,
+  items: StageItems,
+  result: TaskResult,
   now: number,
   lookup: ItemLookup
 ): Transition | undefined => {
   const index = itemIndexOf(result.taskId)
   const task = index === undefined ? undefined : items.running[String(index)]
-  if (stage.status !== "dispatched" || task === undefined || task.status !== "dispatched" || task.attempt !== result.attempt)
-    return undefined
-  if (result.taskId !== itemTaskId(record.runId, stage.name, index!)) return undefined
+  if (index === undefined || stage.status !== "dispatched" || task === undefined || task.status !== "dispatched") return undefined
+  if (task.attempt !== result.attempt || result.taskId !== itemTaskId(record.runId, stage.name, index)) return undefined
   const draft = new Draft(record, now, lookup)
-  const next = itemsOf(draft, stage)
-  const { from, to } = itemRange(index!, items.batch, items.total)
+  const key = String(index)
+  const { from, to } = itemRange(index, items.batch, items.total)
   const finishTask = (count: number, skipped: boolean) => {
-    delete next.running[String(index)]
-    next.done++
-    next.doneItems += to - from
-    next.count += count
-    if (skipped) {
-      next.skipped = [...next.skipped, index!]
-      next.skippedItems += to - from
+    const { [key]: _, ...running } = items.running
+    const next: StageItems = {
+      ...items,
+      running,
+      done: items.done + 1,
+      doneItems: items.doneItems + to - from,
+      count: items.count + count,
+      ...(skipped ? { skipped: [...items.skipped, index], skippedItems: items.skippedItems + to - from } : {})
     }
+    draft.stage(stage.name, { items: next })
     draft.event({
       kind: "stage.progress",
       stage: stage.name,
@@ -686,19 +731,23 @@ const onItemResult = (
   }
   const error =
     result.status === "failed"
-      ? (result.error ?? { tag: "StageError", message: "the stage failed without an error", retryable: true })
-      : { tag: "ForEachWaitingError", message: `a for_each task cannot wait for the ledger: ${result.waiting.message}`, retryable: false }
+      ? (result.error ?? new TaskFailure({ tag: "StageError", message: "the stage failed without an error", retryable: true }))
+      : new TaskFailure({
+          tag: "ForEachWaitingError",
+          message: `a for_each task cannot wait for the ledger: ${result.waiting.message}`,
+          retryable: false
+        })
   const definition = draft.index.definitions.get(stage.name)!
   const policy = definition.retries
   const willRetry = error.retryable && task.attempt < (policy?.max_attempts ?? 1)
   const skip = !willRetry && definition.on_item_failure === "skip"
-  const measured = result.metrics === undefined ? {} : { metrics: { ...result.metrics } as MetricsDoc }
+  const measured = measuredOf(result.metrics)
   draft.event({
     kind: "stage.failed",
     stage: stage.name,
     stageType: stage.type,
     attempt: task.attempt,
-    item: index!,
+    item: index,
     ...(skip ? { skipped: true } : {}),
     ...(result.executorId === "" ? {} : { executorId: result.executorId }),
     durationMs: result.durationMs,
@@ -707,16 +756,17 @@ const onItemResult = (
   })
   if (willRetry) {
     const delay = backoffOf(policy, task.attempt)
-    next.running[String(index)] = { status: "retrying", attempt: task.attempt, retryAt: now + delay }
+    const retrying: ItemTask = { status: "retrying", attempt: task.attempt, retryAt: now + delay }
+    draft.stage(stage.name, { items: { ...items, running: { ...items.running, [key]: retrying } } })
     draft.event({
       kind: "stage.retrying",
       stage: stage.name,
       stageType: stage.type,
       attempt: task.attempt + 1,
-      item: index!,
+      item: index,
       retryInMs: delay
     })
-    draft.timers.push({ stage: stage.name, at: now + delay, item: index! })
+    draft.timers.push({ stage: stage.name, at: now + delay, item: index })
     return draft.done()
   }
   if (skip) {
@@ -725,23 +775,28 @@ const onItemResult = (
   }
   const range = to - from === 1 ? `item ${from}` : `items ${from}-${to - 1}`
   draft.stage(stage.name, { status: "failed", finishedAt: now, error, durationMs: now - (stage.startedAt ?? now), ...measured })
-  finish(draft, "failed", {
-    tag: error.tag,
-    message: `stage "${stage.name}" task ${index} (${range}) failed after ${task.attempt} attempt${task.attempt === 1 ? "" : "s"}: ${error.message}`,
-    retryable: false,
-    fields: { ...(error.fields ?? {}), item: index! }
-  })
+  finish(
+    draft,
+    "failed",
+    new TaskFailure({
+      tag: error.tag,
+      message: `stage "${stage.name}" task ${index} (${range}) failed after ${task.attempt} attempt${task.attempt === 1 ? "" : "s"}: ${error.message}`,
+      retryable: false,
+      fields: { ...error.fields, item: index }
+    })
+  )
   return draft.done()
 }
 
 /** A retrying task of a `for_each` stage is due: its next attempt goes out. */
-const onItemTimer = (record: RunDoc, stage: StageDoc, index: number, now: number, lookup: ItemLookup): Transition | undefined => {
-  const task = stage.items?.running[String(index)]
-  if (stage.status !== "dispatched" || task === undefined || task.status !== "retrying") return undefined
+const onItemTimer = (record: RunRecord, stage: StageRun, index: number, now: number, lookup: ItemLookup): Transition | undefined => {
+  const items = stage.items
+  const task = items?.running[String(index)]
+  if (stage.status !== "dispatched" || items === undefined || task === undefined || task.status !== "retrying") return undefined
   const draft = new Draft(record, now, lookup)
-  const next = itemsOf(draft, stage)
-  next.running[String(index)] = { status: "dispatched", attempt: task.attempt + 1 }
-  sendItem(draft, draft.record.stages[stage.name]!, next, index)
+  const dispatched: ItemTask = { status: "dispatched", attempt: task.attempt + 1 }
+  const updated = draft.stage(stage.name, { items: { ...items, running: { ...items.running, [String(index)]: dispatched } } })
+  sendItem(draft, updated, updated.items!, index)
   return draft.done()
 }
 
@@ -752,9 +807,9 @@ const onItemTimer = (record: RunDoc, stage: StageDoc, index: number, now: number
  * longer runs.
  */
 export const combined = (
-  record: RunDoc,
+  record: RunRecord,
   stageName: string,
-  slots: Readonly<Record<string, unknown>>,
+  slots: Readonly<Record<string, Schema.Json>>,
   seen: Readonly<Record<string, unknown>>,
   now: number
 ): Transition | undefined => {
@@ -767,10 +822,9 @@ export const combined = (
     draft.combine.push(stageName)
     return draft.done()
   }
-  draft.record.state = { ...record.state, ...slots } as RunDoc["state"]
+  draft.update({ state: { ...record.state, ...slots } })
   const durationMs = now - (stage.startedAt ?? now)
   draft.stage(stageName, { status: "succeeded", finishedAt: now, count: items.count, durationMs, executorId: "" })
-  draft.index.succeeded++
   draft.event({
     kind: "stage.finished",
     stage: stageName,
@@ -780,27 +834,46 @@ export const combined = (
     durationMs,
     count: items.count
   })
-  const dependents = draft.index.dependents.get(stageName) ?? []
-  for (const dependent of dependents) draft.index.waitingOn.set(dependent, draft.index.waitingOn.get(dependent)! - 1)
-  advance(draft, dependents)
+  succeeded(draft, stageName)
   return draft.done()
 }
 
 /** Combining a `for_each` stage's outputs failed (a stored output is missing or unreadable): the stage fails. */
-export const combineFailed = (record: RunDoc, stageName: string, message: string, now: number): Transition | undefined => {
+export const combineFailed = (record: RunRecord, stageName: string, message: string, now: number): Transition | undefined => {
   const stage = record.stages[stageName]
   if (record.status !== "running" || stage === undefined || stage.status !== "dispatched" || stage.items === undefined) return undefined
   const draft = new Draft(record, now)
-  fail(draft, stage, { tag: "ForEachCombineError", message: `stage "${stageName}": ${message}`, retryable: false }, 0)
+  fail(draft, stage, new TaskFailure({ tag: "ForEachCombineError", message: `stage "${stageName}": ${message}`, retryable: false }), 0)
   return draft.done()
 }
 
+/**
+ * The record once a compacted snapshot of it was saved: each state slot the snapshot stored as a
+ * blob holds the reference here too, where the record still holds what the snapshot held (slots
+ * are replaced, never changed in place, so the same value means the same content).
+ */
+export const withStoredSlots = (record: RunRecord, snapshot: RunRecord, compacted: RunRecord): RunRecord => {
+  const stored = Object.keys(compacted.state).filter(
+    (key) => compacted.state[key] !== snapshot.state[key] && record.state[key] === snapshot.state[key]
+  )
+  if (stored.length === 0) return record
+  const state = { ...record.state }
+  for (const key of stored) state[key] = compacted.state[key]!
+  const updated = { ...record, state }
+  const progress = progresses.get(record)
+  if (progress !== undefined) {
+    progresses.delete(record)
+    progresses.set(updated, progress)
+  }
+  return updated
+}
+
 /** Every task of the run in flight now: single-task stages and the tasks of `for_each` stages. */
-export const tasksInFlight = (record: RunDoc): Array<{ readonly stage: string; readonly taskId: string; readonly attempt: number }> =>
+export const tasksInFlight = (record: RunRecord): Array<{ readonly stage: string; readonly taskId: string; readonly attempt: number }> =>
   Object.values(record.stages).flatMap((stage) => {
     if (stage.status !== "dispatched") return []
     if (stage.items === undefined) {
-      const forEach = indexOf(record).definitions.get(stage.name)?.for_each !== undefined
+      const forEach = pipelineIndexOf(record.pipeline).definitions.get(stage.name)?.for_each !== undefined
       return forEach ? [] : [{ stage: stage.name, taskId: stage.taskId, attempt: stage.attempt }]
     }
     return Object.entries(stage.items.running)
@@ -809,7 +882,7 @@ export const tasksInFlight = (record: RunDoc): Array<{ readonly stage: string; r
   })
 
 /** Whether the run waits for this attempt of this task. */
-export const owes = (record: RunDoc, task: { readonly stage: string; readonly taskId: string; readonly attempt: number }): boolean => {
+export const owes = (record: RunRecord, task: { readonly stage: string; readonly taskId: string; readonly attempt: number }): boolean => {
   if (record.status !== "running") return false
   const stage = record.stages[task.stage]
   if (stage === undefined || stage.status !== "dispatched") return false

@@ -106,7 +106,7 @@ const makeMarker = (store: BlobStore["Service"], warn: (warning: string) => void
       } else if (Array.isArray(node)) {
         for (const child of node) stack.push(child)
       } else {
-        for (const key in node) stack.push((node as Record<string, unknown>)[key])
+        for (const child of Object.values(node)) stack.push(child)
       }
     }
   }

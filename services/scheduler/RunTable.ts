@@ -1,8 +1,9 @@
 /**
  * The scheduler's table of live runs: one actor per running run, holding its
- * record and the KV revision it was last saved at. A transition runs
- * synchronously on the record (nothing else runs in between on Node's single
- * thread), so transitions of a run are serial without a lock. Saves are group
+ * record (decoded) and the KV revision it was last saved at. A transition runs
+ * synchronously on the record and the actor takes the record it makes
+ * (nothing else runs in between on Node's single thread), so transitions of a
+ * run are serial without a lock. Saves are group
  * commits: transitions that arrive while
  * a save is in flight are applied in memory and persisted together by the
  * next save, and none of their effects (dispatches, events, timers, and the
@@ -10,13 +11,16 @@
  * loses a compare-and-set race drops the actor; each waiting caller then
  * retries its own transition on the record reloaded from the bucket.
  * A record whose JSON passes a size is given to `compact` first, which may
- * store big state slots elsewhere and answer a smaller JSON of the same
- * snapshot.
+ * store big state slots elsewhere and answer the snapshot with references in
+ * their place.
  */
 import { Clock, Deferred, Effect, Exit, Option, Semaphore } from "effect"
 import type { Scope } from "effect"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
-import type { RunDoc, Transition } from "./RunActor.ts"
+import type { RunRecord } from "@switchyard/schemas/RunRecord"
+import { withStoredSlots } from "./RunActor.ts"
+import type { Transition } from "./RunActor.ts"
+import { encodeRunRecord } from "./RunStore.ts"
 import type { RunStore } from "./RunStore.ts"
 
 type SaveError = BusError | KvConflictError
@@ -27,8 +31,9 @@ interface Batch {
 }
 
 interface Actor {
-  readonly doc: RunDoc
+  doc: RunRecord
   revision: number
+  /** Transitions applied since the save in flight began, waiting for the next save. */
   batch: Batch | undefined
   flushing: boolean
   /** Set once a save failed: the actor is stale and must not take transitions. */
@@ -36,23 +41,23 @@ interface Actor {
 }
 
 /** Carries out a persisted transition's effects (dispatches, events, timers). */
-export type Effects = (doc: RunDoc, transition: Transition) => Effect.Effect<void>
+export type Effects = (doc: RunRecord, transition: Transition) => Effect.Effect<void>
 
 /**
- * Shrinks the JSON of a record snapshot (taken synchronously as `json`) before it is saved; may
- * also replace, in `doc`, slots that still hold what the snapshot held by what the smaller JSON
- * holds. Never fails: it answers `json` when it cannot do better.
+ * Shrinks a record snapshot before it is saved, answering it with big state slots stored
+ * elsewhere; the live record takes the same references where it still holds what the snapshot
+ * held. Never fails: it answers the snapshot when it cannot do better.
  */
-export type Compact = (doc: RunDoc, json: string) => Effect.Effect<string>
+export type Compact = (snapshot: RunRecord) => Effect.Effect<RunRecord>
 
 /** Live runs with group-committed transitions. */
 export interface RunTable {
   /** Applies `step` to the run (loading it when needed); true when it changed the run and the change is saved. */
-  readonly transact: (runId: string, step: (doc: RunDoc, now: number) => Transition | undefined) => Effect.Effect<boolean, SaveError>
+  readonly transact: (runId: string, step: (doc: RunRecord, now: number) => Transition | undefined) => Effect.Effect<boolean, SaveError>
   /** Stores a new run with its first transition applied, then carries out that transition's effects. */
-  readonly create: (doc: RunDoc, first: (doc: RunDoc, now: number) => Transition) => Effect.Effect<void, SaveError>
+  readonly create: (doc: RunRecord, first: (doc: RunRecord, now: number) => Transition) => Effect.Effect<void, SaveError>
   /** The in-memory record of a live run. */
-  readonly live: (runId: string) => Option.Option<RunDoc>
+  readonly live: (runId: string) => Option.Option<RunRecord>
   readonly size: () => number
 }
 
@@ -61,18 +66,27 @@ export const makeRunTable = (options: {
   readonly store: RunStore["Service"]
   readonly effects: Effects
   readonly scope: Scope.Scope
-  /** Given every record whose JSON is longer than `compactAbove`. */
+  /** Given every record snapshot whose JSON is longer than `compactAbove`. */
   readonly compact?: Compact
   readonly compactAbove?: number
 }): RunTable => {
   const { effects, scope, store } = options
   const compactAbove = options.compactAbove ?? Infinity
-  const sized = (doc: RunDoc, json: string): Effect.Effect<string> =>
-    json.length <= compactAbove || options.compact === undefined ? Effect.succeed(json) : options.compact(doc, json)
+  const { compact } = options
+  /** The JSON a snapshot is saved as, compacted when it is too long; the actor's record takes what compacting stored. */
+  const sized = (actor: Actor, snapshot: RunRecord): Effect.Effect<string> => {
+    const json = encodeRunRecord(snapshot)
+    if (json.length <= compactAbove || compact === undefined) return Effect.succeed(json)
+    return Effect.map(compact(snapshot), (compacted) => {
+      if (compacted === snapshot) return json
+      actor.doc = withStoredSlots(actor.doc, snapshot, compacted)
+      return encodeRunRecord(compacted)
+    })
+  }
   const actors = new Map<string, Actor>()
   const loading = Semaphore.makeUnsafe(1)
 
-  const newActor = (doc: RunDoc, revision: number): Actor => ({
+  const newActor = (doc: RunRecord, revision: number): Actor => ({
     doc,
     revision,
     batch: undefined,
@@ -102,27 +116,32 @@ export const makeRunTable = (options: {
     if (actors.get(actor.doc.runId) === actor) actors.delete(actor.doc.runId)
   }
 
+  /** The actor's batch waiting for a save, which is then no longer its. */
+  const takeBatch = (actor: Actor): Batch | undefined => {
+    const batch = actor.batch
+    actor.batch = undefined
+    return batch
+  }
+
   /** Saves batches until none is left; runs each batch's effects after its save. */
   const flush = (actor: Actor): Effect.Effect<void> =>
     Effect.gen(function* () {
       while (true) {
-        const batch = actor.batch
-        actor.batch = undefined
+        const batch = takeBatch(actor)
         if (batch === undefined) {
           actor.flushing = false
           return
         }
-        // Serialized in the same synchronous step: the snapshot holds exactly the batch's transitions.
-        const snapshot = JSON.stringify(actor.doc)
-        const running = actor.doc.status === "running"
-        const json = yield* sized(actor.doc, snapshot)
+        // Taken in the same synchronous step: the snapshot holds exactly the batch's transitions.
+        const snapshot = actor.doc
+        const running = snapshot.status === "running"
+        const json = yield* sized(actor, snapshot)
         const saved = yield* Effect.exit(store.save(actor.doc.runId, json, actor.revision))
         if (Exit.isFailure(saved)) {
           drop(actor)
           actor.flushing = false
           // Transitions queued behind the failed save were applied to the dropped record too.
-          const orphan = actor.batch as Batch | undefined
-          actor.batch = undefined
+          const orphan = takeBatch(actor)
           yield* Deferred.done(batch.done, Exit.asVoid(saved))
           if (orphan !== undefined) yield* Deferred.done(orphan.done, Exit.asVoid(saved))
           return
@@ -141,7 +160,7 @@ export const makeRunTable = (options: {
     return actor.batch
   }
 
-  const attempt = (runId: string, step: (doc: RunDoc, now: number) => Transition | undefined): Effect.Effect<boolean, SaveError> =>
+  const attempt = (runId: string, step: (doc: RunRecord, now: number) => Transition | undefined): Effect.Effect<boolean, SaveError> =>
     Effect.gen(function* () {
       const found = yield* actorFor(runId)
       if (Option.isNone(found)) return false
@@ -150,6 +169,7 @@ export const makeRunTable = (options: {
       if (actor.stale) return yield* attempt(runId, step)
       const transition = step(actor.doc, now)
       if (transition === undefined) return false
+      actor.doc = transition.record
       const batch = enqueue(actor, transition)
       if (!actor.flushing) {
         actor.flushing = true
@@ -159,7 +179,7 @@ export const makeRunTable = (options: {
       return true
     })
 
-  const transact = (runId: string, step: (doc: RunDoc, now: number) => Transition | undefined): Effect.Effect<boolean, SaveError> =>
+  const transact = (runId: string, step: (doc: RunRecord, now: number) => Transition | undefined): Effect.Effect<boolean, SaveError> =>
     attempt(runId, step).pipe(
       Effect.catchTag("KvConflictError", (conflict) =>
         Effect.logWarning(`run ${runId} changed underneath this scheduler; reloading it`, conflict.message).pipe(
@@ -168,18 +188,19 @@ export const makeRunTable = (options: {
       )
     )
 
-  const create = Effect.fnUntraced(function* (doc: RunDoc, first: (doc: RunDoc, now: number) => Transition) {
+  const create = Effect.fnUntraced(function* (fresh: RunRecord, first: (doc: RunRecord, now: number) => Transition) {
     const now = yield* Clock.currentTimeMillis
-    const transition = first(doc, now)
+    const transition = first(fresh, now)
+    const doc = transition.record
     const actor = newActor(doc, 0)
     // Later transitions wait for this one's save and effects, like any batch.
     actor.flushing = true
-    const json = yield* sized(doc, JSON.stringify(doc))
+    const json = yield* sized(actor, doc)
     const revision = yield* store.create(doc.runId, json).pipe(Effect.onError(() => Effect.sync(() => drop(actor))))
     actor.revision = revision
     // Registered before any task leaves, so its results find this actor.
     if (doc.status === "running") actors.set(doc.runId, actor)
-    yield* effects(doc, transition)
+    yield* effects(actor.doc, transition)
     yield* flush(actor)
   })
 

@@ -32,11 +32,9 @@ import { LedgerUpdateEndpoint, RunCancelEndpoint, RunSubmitEndpoint } from "@swi
 import { RegistryClient } from "../registry/RegistryClient.ts"
 import { TraceparentHeader, traceHeaders, withParentFrom } from "@switchyard/schemas/TraceContext"
 import { WireType } from "@switchyard/schemas/Catalog"
-import { Pipeline } from "@switchyard/schemas/Pipeline"
-import { RegisteredStage } from "@switchyard/schemas/Registry"
 import { LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "@switchyard/schemas/Run"
-import type { RunEvent } from "@switchyard/schemas/Run"
-import { TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
+import type { RunRecord } from "@switchyard/schemas/RunRecord"
+import { TaskFailed, TaskFailure, TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
 import { isBlobRef } from "@switchyard/schemas/Blob"
 import { makeFanOut } from "./internal/fanOut.ts"
 import { itemIndexOf } from "./internal/itemTasks.ts"
@@ -48,7 +46,7 @@ import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
 import type { ParsedPipeline } from "./PipelineLoader.ts"
 import * as RunActor from "./RunActor.ts"
-import type { ItemLookup, ItemSource, RunDoc, Transition } from "./RunActor.ts"
+import type { EventMessage, ItemLookup, ItemSource, TaskMessage, Transition } from "./RunActor.ts"
 import { RunStore } from "./RunStore.ts"
 import { makeRunTable } from "./RunTable.ts"
 import { SchedulerConfig } from "./SchedulerConfig.ts"
@@ -62,25 +60,6 @@ const DeadLetterRecord = Schema.Struct({
   data: Schema.optionalKey(Schema.String)
 })
 
-/**
- * Encodes each value once. Parsed pipelines and resolved stage types are cached and shared by
- * every run that uses them, and a run record never changes what it holds of them, so their
- * encoded forms can be shared too.
- */
-const encodeOnce = <A extends object, I>(encode: (value: A) => I) => {
-  const encoded = new WeakMap<A, I>()
-  return (value: A): I => {
-    let known = encoded.get(value)
-    if (known === undefined) {
-      known = encode(value)
-      encoded.set(value, known)
-    }
-    return known
-  }
-}
-
-const encodePipeline = encodeOnce(Schema.encodeSync(Pipeline))
-const encodeRegistered = encodeOnce(Schema.encodeSync(RegisteredStage))
 const decodeResult = decode(TaskResult, WireType.TaskResult)
 const decodeTask = decode(TaskRun, WireType.TaskRun)
 const decodeDeadLetter = decode(DeadLetterRecord, "DeadLetter")
@@ -113,7 +92,7 @@ export class Scheduler extends Context.Service<
     readonly submit: (request: RunSubmit) => Effect.Effect<RunSubmitReply, BusError | KvConflictError>
     readonly cancel: (request: RunCancel) => Effect.Effect<RunCancelReply, BusError | KvConflictError>
     /** The run's current record (in memory while running, else from the bucket). */
-    readonly get: (runId: string) => Effect.Effect<Option.Option<RunDoc>, BusError>
+    readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>, BusError>
   }
 >()("switchyard/scheduler/Scheduler") {
   static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | BlobStore | RunStore | RegistryClient | SchedulerConfig> =
@@ -147,17 +126,16 @@ export class Scheduler extends Context.Service<
         )
 
         // Every hop of a run continues the trace its submit started (kept in the record).
-        const runTrace = (doc: RunDoc): Record<string, string> =>
+        const runTrace = (doc: RunRecord): Record<string, string> =>
           doc.traceparent === undefined ? {} : { [TraceparentHeader]: doc.traceparent }
 
         /** The task's message; past the blob threshold, each big input goes as a blob reference. */
-        const taskMessage = (task: typeof TaskRun.Encoded, subject: string) => {
+        const taskMessage = (task: TaskMessage, subject: string) => {
           const message = encodePlain(WireType.TaskRun, task)
           if (message.data.length <= config.blobThreshold) return Effect.succeed(message)
-          return Effect.forEach(Object.entries(task.inputs as Record<string, unknown>), ([key, value]) =>
-            Effect.map(fanOut.small(value), (small) => [key, small] as const)
-          ).pipe(
-            Effect.map((inputs) => encodePlain(WireType.TaskRun, { ...task, inputs: Object.fromEntries(inputs) as typeof task.inputs })),
+          const inputs = typeof task.inputs === "object" && task.inputs !== null ? Object.entries(task.inputs) : []
+          return Effect.forEach(inputs, ([key, value]) => Effect.map(fanOut.small(value), (small) => [key, small] as const)).pipe(
+            Effect.map((smaller) => encodePlain(WireType.TaskRun, { ...task, inputs: Object.fromEntries(smaller) })),
             Effect.mapError(
               (problem) =>
                 new BusError({ operation: "blob.put", subject, message: `storing the inputs of task ${task.taskId}: ${problem.message}` })
@@ -165,7 +143,7 @@ export class Scheduler extends Context.Service<
           )
         }
 
-        const dispatch = (doc: RunDoc, task: typeof TaskRun.Encoded) => {
+        const dispatch = (doc: RunRecord, task: TaskMessage) => {
           const pool = doc.stages[task.stage]!.pool
           return Effect.all([taskMessage(task, names.taskRun(pool)), traceHeaders]).pipe(
             Effect.flatMap(([message, trace]) =>
@@ -190,7 +168,7 @@ export class Scheduler extends Context.Service<
           )
         }
 
-        const publishEvent = (doc: RunDoc, event: typeof RunEvent.Encoded) => {
+        const publishEvent = (doc: RunRecord, event: EventMessage) => {
           const message = encodePlain(WireType.RunEvent, event)
           return bus.publish(names.runEvent(event.runId), message.data, { headers: { ...message.headers, ...runTrace(doc) } })
         }
@@ -205,7 +183,7 @@ export class Scheduler extends Context.Service<
          * Sends a task whose first send failed again until it leaves; when it cannot (the error is
          * not retryable, or the retry window passed) its stage fails, naming the pool and subject.
          */
-        const redispatch = (doc: RunDoc, task: typeof TaskRun.Encoded, first: BusError): Effect.Effect<void> =>
+        const redispatch = (doc: RunRecord, task: TaskMessage, first: BusError): Effect.Effect<void> =>
           Effect.gen(function* () {
             const pool = doc.stages[task.stage]!.pool
             const subject = names.taskRun(pool)
@@ -225,7 +203,7 @@ export class Scheduler extends Context.Service<
               `task ${task.taskId} attempt ${task.attempt} of run ${task.runId} could not be sent to pool ${pool} on ${subject}; failing its stage`,
               { error: error.message, code: error.code, sends }
             )
-            const failed = {
+            const failed = new TaskFailed({
               version: 1,
               taskId: task.taskId,
               runId: task.runId,
@@ -235,18 +213,18 @@ export class Scheduler extends Context.Service<
               executorId: "",
               pool,
               status: "failed",
-              error: {
+              error: new TaskFailure({
                 tag: "TaskDispatchError",
                 message: `could not send the task to pool "${pool}" on ${subject} (${sends} send${sends === 1 ? "" : "s"}): ${error.message}`,
                 retryable: false
-              },
+              }),
               durationMs: 0
-            } as const
+            })
             yield* table.transact(task.runId, (current, now) => RunActor.onResult(current, failed, now, items))
           }).pipe(Effect.catchCause((cause) => Effect.logError(`sending task ${task.taskId} of run ${task.runId} failed`, cause)))
 
         /** A saved transition's effects: tasks out, events out, timers armed. */
-        const effects = (doc: RunDoc, transition: Transition): Effect.Effect<void> =>
+        const effects = (doc: RunRecord, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
             if (transition.dispatch.length > 0) {
               const since = yield* Clock.currentTimeMillis
@@ -274,24 +252,19 @@ export class Scheduler extends Context.Service<
          * A record past the blob threshold: its state slots past it are stored as blobs and the
          * record keeps references (in memory too, where a slot still holds what was stored).
          */
-        const compact = (doc: RunDoc, json: string): Effect.Effect<string> =>
+        const compact = (snapshot: RunRecord): Effect.Effect<RunRecord> =>
           Effect.gen(function* () {
-            const snapshot = JSON.parse(json) as { state: Record<string, unknown> }
+            const state = { ...snapshot.state }
             let changed = false
             for (const [key, value] of Object.entries(snapshot.state)) {
               if (isBlobRef(value) || JSON.stringify(value).length <= config.blobThreshold) continue
-              const live = doc.state[key]
-              const ref = yield* fanOut.small(value)
-              snapshot.state[key] = ref
+              state[key] = yield* fanOut.small(value)
               changed = true
-              // Slots are replaced, never changed in place: the same object means the same content.
-              if (doc.state[key] === live && JSON.stringify(live) === JSON.stringify(value))
-                (doc.state as Record<string, unknown>)[key] = ref
             }
-            return changed ? JSON.stringify(snapshot) : json
+            return changed ? { ...snapshot, state } : snapshot
           }).pipe(
             Effect.catchCause((cause) =>
-              Effect.logWarning(`could not store the big state slots of run ${doc.runId} as blobs`, cause).pipe(Effect.as(json))
+              Effect.logWarning(`could not store the big state slots of run ${snapshot.runId} as blobs`, cause).pipe(Effect.as(snapshot))
             )
           )
 
@@ -402,8 +375,8 @@ export class Scheduler extends Context.Service<
           const doc = RunActor.newRun({
             runId,
             file: request.file,
-            pipeline: encodePipeline(pipeline),
-            stages: new Map([...stages].map(([name, stage]) => [name, encodeRegistered(stage)])),
+            pipeline,
+            stages,
             inputs: request.inputs,
             ...(request.vars === undefined ? {} : { vars: request.vars }),
             now,
@@ -476,14 +449,14 @@ export class Scheduler extends Context.Service<
             const mode = RunActor.metadataOf(doc, stage).output
             if (!isBlobRef(result.output) || mode === "set" || mode === "none") return result
             const output = yield* fanOut
-              .contentOf(result.output)
+              .jsonContentOf(result.output)
               .pipe(
                 Effect.mapError(
                   (problem) =>
                     new BusError({ operation: "blob.get", message: `reading the output of task ${result.taskId}: ${problem.message}` })
                 )
               )
-            return new TaskSucceeded({ ...result, output: output as Schema.Json })
+            return new TaskSucceeded({ ...result, output })
           })
 
         const applyResult = Effect.fnUntraced(function* (message: JobMessage) {
@@ -529,12 +502,12 @@ export class Scheduler extends Context.Service<
           if (Option.isSome(task) && Option.isSome(letter) && task.value.runId !== "") {
             const { attempt, runId, stage, stageType, taskId } = task.value
             yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${letter.value.reason}`)
-            const error = {
+            const error = new TaskFailure({
               tag: "TaskUndeliverableError",
               message: `the task was dead-lettered after ${letter.value.deliveries} deliveries: ${letter.value.reason}`,
               retryable: false
-            }
-            const failed = {
+            })
+            const failed = new TaskFailed({
               version: 1,
               taskId,
               runId,
@@ -546,7 +519,7 @@ export class Scheduler extends Context.Service<
               status: "failed",
               error,
               durationMs: 0
-            } as const
+            })
             yield* table.transact(runId, (doc, now) => RunActor.onResult(doc, failed, now))
           }
           yield* message.ack

@@ -3,13 +3,16 @@
  * the slot, `append` adds to a list, `merge` shallow-merges an object,
  * `unpack` spreads an object's fields into several slots, `none` drops it.
  */
-type Json = unknown
+import type { Schema } from "effect"
+
+type Json = Schema.Json
 type State = Readonly<Record<string, Json>>
 
 /** The new state, or what was wrong with the output. */
 export type Applied = { readonly _tag: "Applied"; readonly state: State } | { readonly _tag: "Rejected"; readonly message: string }
 
-const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value)
+const isObject = (value: Json | undefined): value is { readonly [key: string]: Json } =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
 
 /** Applies `output` for a stage with `stateKey` and `mode`. */
 export const applyOutput = (

@@ -12,14 +12,15 @@
  * outputs the executors stored as segments of it, so neither holds a
  * corpus-sized list in the scheduler's memory.
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Predicate, Schema } from "effect"
 import type { KvStore } from "@switchyard/bus/Bus"
 import { BlobStore } from "@switchyard/bus/BlobStore"
 import { externalize, resolve } from "@switchyard/bus/BlobJson"
 import { type ContentCache, isReadable, makeListWriter, readPart } from "@switchyard/bus/BlobList"
 import { Lru } from "@switchyard/bus/Lru"
 import { elementRef, isBlobRef, isPartRef, sliceRef } from "@switchyard/schemas/Blob"
-import type { ItemSource, RunDoc } from "../RunActor.ts"
+import type { RunRecord } from "@switchyard/schemas/RunRecord"
+import type { ItemSource } from "../RunActor.ts"
 import { metadataOf } from "../RunActor.ts"
 import { mergeOutputs } from "./mergeOutputs.ts"
 import { itemKey } from "./itemTasks.ts"
@@ -38,6 +39,19 @@ export interface FanOutProblem {
 
 /** A failure of the bus or the blob store, as a problem to say in the stage's error. */
 const problem = (error: { readonly message: string }): FanOutProblem => ({ message: error.message })
+
+const isJson = Schema.is(Schema.Json)
+
+/** The value, checked to be JSON (every value read or written here came from JSON). */
+const asJson = (value: unknown, what: string): Effect.Effect<Schema.Json, FanOutProblem> =>
+  isJson(value) ? Effect.succeed(value) : Effect.fail({ message: `${what} is ${describe(value)} that is not JSON` })
+
+/** The slots a stage writes, each checked to be JSON. */
+const jsonSlots = (slots: Record<string, unknown>): Effect.Effect<Record<string, Schema.Json>, FanOutProblem> =>
+  Effect.map(
+    Effect.forEach(Object.entries(slots), ([key, value]) => Effect.map(asJson(value, `state slot ${key}`), (json) => [key, json] as const)),
+    Object.fromEntries
+  )
 
 const describe = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "a list" : typeof value === "object" ? "an object" : `a ${typeof value}`
@@ -59,12 +73,20 @@ export const makeFanOut = (options: {
       ? Effect.succeed(value)
       : resolve(value).pipe(Effect.provideService(BlobStore, blobs), Effect.mapError(problem))
 
+  /** A value's content as `contentOf` reads it, checked to be JSON. */
+  const jsonContentOf = (value: unknown): Effect.Effect<Schema.Json, FanOutProblem> =>
+    Effect.flatMap(contentOf(value), (content) => asJson(content, "the content read"))
+
   /** The value, or a reference to it stored as a blob when its JSON is larger than the threshold. */
-  const small = (value: unknown): Effect.Effect<unknown, FanOutProblem> =>
-    externalize(value, threshold).pipe(Effect.provideService(BlobStore, blobs), Effect.mapError(problem))
+  const small = (value: unknown): Effect.Effect<Schema.Json, FanOutProblem> =>
+    externalize(value, threshold).pipe(
+      Effect.provideService(BlobStore, blobs),
+      Effect.mapError(problem),
+      Effect.flatMap((stored) => asJson(stored, "the value stored"))
+    )
 
   /** The list a `for_each` stage runs over, from the run's state, inputs or ledger as they are now. */
-  const load = (doc: RunDoc, stage: string): Effect.Effect<ItemSource, FanOutProblem> => {
+  const load = (doc: RunRecord, stage: string): Effect.Effect<ItemSource, FanOutProblem> => {
     const definition = doc.pipeline.stages.find((candidate) => candidate.name === stage)!
     const value = resolveTemplates(definition.for_each!, {
       inputs: doc.inputs,
@@ -133,7 +155,7 @@ export const makeFanOut = (options: {
    * values they were computed from. `set`, `append` and `unpack` write lists built as the
    * outputs are read; `merge` reads every output and merges them.
    */
-  const combine = (doc: RunDoc, stage: string) =>
+  const combine = (doc: RunRecord, stage: string) =>
     Effect.gen(function* () {
       const run = doc.stages[stage]!
       const tally = run.items!
@@ -153,7 +175,7 @@ export const makeFanOut = (options: {
           if (merged._tag === "Rejected") return yield* Effect.fail({ message: merged.message })
           slots[key] = yield* small(merged.value)
         }
-        return { slots, seen }
+        return { slots: yield* jsonSlots(slots), seen }
       }
       if (metadata.output === "none" || keys.length === 0) return { slots: {}, seen }
       if (metadata.output !== "set" && metadata.output !== "append" && metadata.output !== "unpack")
@@ -170,12 +192,11 @@ export const makeFanOut = (options: {
           if (!unpack) return yield* Effect.mapError(writers[0]!.add(stored), problem)
           // An output the executor stored whole is read back for its fields (themselves references when big).
           const output = isBlobRef(stored) ? yield* Effect.mapError(readPart(blobs, cache, stored), problem) : stored
-          if (output === null || typeof output !== "object" || Array.isArray(output))
+          if (!Predicate.isObject(output))
             return yield* Effect.fail({
               message: `output mode unpack expects an object with fields ${keys.join(", ")} from every task; task output ${index} is not one`
             })
-          for (let k = 0; k < keys.length; k++)
-            yield* Effect.mapError(writers[k]!.add((output as Record<string, unknown>)[keys[k]!]), problem)
+          for (let k = 0; k < keys.length; k++) yield* Effect.mapError(writers[k]!.add(output[keys[k]!]), problem)
         })
       )
       const lists = yield* Effect.forEach(writers, (writer) => Effect.mapError(writer.finish, problem))
@@ -183,7 +204,7 @@ export const makeFanOut = (options: {
       keys.forEach((key, k) => {
         slots[key] = lists[unpack ? k : 0]
       })
-      return { slots, seen }
+      return { slots: yield* jsonSlots(slots), seen }
     })
 
   /** Drops a combined stage's stored outputs (best effort: the bucket's entries are only needed until then). */
@@ -197,5 +218,5 @@ export const makeFanOut = (options: {
       }
     ).pipe(Effect.ignore)
 
-  return { load, store, combine, purge, contentOf, small }
+  return { load, store, combine, purge, contentOf, jsonContentOf, small }
 }

@@ -10,7 +10,7 @@
 import { Ajv2020 } from "ajv/dist/2020.js"
 import { Ajv } from "ajv"
 import type { ErrorObject, ValidateFunction } from "ajv"
-import { Result } from "effect"
+import { Predicate, Result } from "effect"
 import { Lru } from "@switchyard/bus/Lru"
 
 /** One way a value does not match a schema. */
@@ -71,8 +71,8 @@ export const describeValue = (value: unknown): string => {
 
 /** What a (sub)schema asks for, in a few words: `integer`, `string or object`, `one of "a", "b"`. */
 const describeSchema = (schema: unknown): string | undefined => {
-  if (typeof schema !== "object" || schema === null) return undefined
-  const s = schema as Record<string, unknown>
+  if (!Predicate.isObject(schema)) return undefined
+  const s = schema
   if ("const" in s) return JSON.stringify(s["const"])
   if (Array.isArray(s["enum"])) return `one of ${s["enum"].map((value) => JSON.stringify(value)).join(", ")}`
   if (typeof s["type"] === "string") return s["type"]
@@ -92,8 +92,8 @@ const problemOf = (error: ErrorObject): SchemaProblem => {
   switch (error.keyword) {
     case "required": {
       const missing = String(error.params["missingProperty"])
-      const properties = (error.parentSchema?.["properties"] ?? {}) as Record<string, unknown>
-      const expected = describeSchema(properties[missing])
+      const properties: unknown = error.parentSchema?.["properties"]
+      const expected = Predicate.isObject(properties) ? describeSchema(properties[missing]) : undefined
       return {
         path: [...instance, missing],
         instance,

@@ -16,5 +16,5 @@ export const mergeOutputs = (outputs: ReadonlyArray<unknown>, current: unknown):
   const index = outputs.findIndex((output) => !isObject(output))
   if (index >= 0)
     return { _tag: "Rejected", message: `output mode merge expects an object from every task; task output ${index} is not one` }
-  return { _tag: "Merged", value: Object.assign({}, isObject(current) ? current : {}, ...(outputs as Array<object>)) }
+  return { _tag: "Merged", value: Object.assign({}, isObject(current) ? current : {}, ...outputs.filter(isObject)) }
 }

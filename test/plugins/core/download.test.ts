@@ -8,6 +8,7 @@ import { download, fileNamesFor } from "../../../plugins/core/download.ts"
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
+import { onWire } from "./fixtures/support.ts"
 import { countOutput } from "../../../schemas/Count.ts"
 import { eventually } from "../../support/eventually.ts"
 import { fixtureText } from "./fixtures-b/chunks.ts"
@@ -90,7 +91,7 @@ describe("core/core.download", () => {
       expect((yield* listing(dir)).sort()).toEqual(["care.md", "drugs.csv"])
 
       expect(countOutput(download.metadata.count, output)).toBe(2)
-      const applied = applyOutput({}, { stateKey: download.metadata.stateKey, mode: download.metadata.output, output })
+      const applied = applyOutput({}, { stateKey: download.metadata.stateKey, mode: download.metadata.output, output: onWire(output) })
       expect(applied._tag === "Applied" && applied.state.downloaded_files).toEqual(output)
     }).pipe(Effect.scoped)
   )

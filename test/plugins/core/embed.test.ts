@@ -5,6 +5,7 @@ import { hashingVector, wordsOf } from "../../../plugins/core/internal/embedding
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
+import { onWire } from "./fixtures/support.ts"
 import { countOutput } from "../../../schemas/Count.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
@@ -63,7 +64,10 @@ describe("core/core.embed", () => {
       expect(yield* runStage(embed, { chunks: [] }, taskInfo())).toEqual([])
 
       expect(countOutput(embed.metadata.count, output)).toBe(chunks.length)
-      const applied = applyOutput({ chunks }, { stateKey: embed.metadata.stateKey, mode: embed.metadata.output, output })
+      const applied = applyOutput(
+        { chunks: onWire(chunks) },
+        { stateKey: embed.metadata.stateKey, mode: embed.metadata.output, output: onWire(output) }
+      )
       expect(applied._tag === "Applied" && applied.state.embeddings).toEqual(output)
     })
   )

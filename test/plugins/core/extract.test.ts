@@ -7,6 +7,7 @@ import { extract } from "../../../plugins/core/extract.ts"
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
+import { onWire } from "./fixtures/support.ts"
 import { countOutput } from "../../../schemas/Count.ts"
 import { careChunks, fixtureText, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
@@ -106,7 +107,10 @@ describe("core/core.extract", () => {
         name: "acetaminophen"
       })
 
-      const applied = applyOutput({ chunks: careChunks() }, { stateKey: extract.metadata.stateKey, mode: extract.metadata.output, output })
+      const applied = applyOutput(
+        { chunks: onWire(careChunks()) },
+        { stateKey: extract.metadata.stateKey, mode: extract.metadata.output, output: onWire(output) }
+      )
       expect(applied._tag === "Applied" && [applied.state.entities, applied.state.claims, applied.state.findings]).toEqual([
         output.entities,
         output.claims,

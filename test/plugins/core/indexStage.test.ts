@@ -7,6 +7,7 @@ import { openVectorStore } from "../../../plugins/core/internal/vectorStore.ts"
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import type { StageFailure } from "../../../sdk/defineStage.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
+import { onWire } from "./fixtures/support.ts"
 import { countOutput } from "../../../schemas/Count.ts"
 import type { ChunkJson } from "./fixtures-b/chunks.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
@@ -67,7 +68,7 @@ describe("core/core.index", () => {
       const first = yield* runStage(index, { embeddings: care, store }, taskInfo())
       expect(first).toEqual(idsOf(care))
       expect(countOutput(index.metadata.count, first)).toBe(4)
-      const applied = applyOutput({}, { stateKey: index.metadata.stateKey, mode: index.metadata.output, output: first })
+      const applied = applyOutput({}, { stateKey: index.metadata.stateKey, mode: index.metadata.output, output: onWire(first) })
       expect(applied._tag === "Applied" && applied.state.indexed_chunks).toEqual(first)
       expect(yield* countIn(store)).toBe(4)
 

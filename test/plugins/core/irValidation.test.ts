@@ -51,7 +51,7 @@ describe("core.ir-validation", () => {
         [metadata.type, metadata.version, metadata.stateKey, metadata.output, metadata.count, metadata.dependencies],
         ["core/core.ir-validation", "2.0.0", "documents", "set", "length", ["core/core.parse"]]
       )
-      assert.deepStrictEqual(slot, documents)
+      assert.deepStrictEqual<unknown>(slot, documents)
       assert.strictEqual(count, documents.length)
     })
   )

@@ -6,6 +6,7 @@ import { nodeId, openGraphStore } from "../../../plugins/core/internal/graphStor
 import { KnowledgeGraphInputs, knowledgeGraph } from "../../../plugins/core/knowledgeGraph.ts"
 import { StageMetadata } from "../../../schemas/StageMetadata.ts"
 import { applyOutput } from "../../../services/scheduler/internal/applyOutput.ts"
+import { onWire } from "./fixtures/support.ts"
 import { countOutput } from "../../../schemas/Count.ts"
 import { careChunks, respiratoryChunks } from "./fixtures-b/chunks.ts"
 import { sampleCorpus } from "./fixtures-b/corpus.ts"
@@ -117,7 +118,10 @@ describe("core/core.knowledge-graph", () => {
       expect(first.graph_edges).toContain("Chunk:care:0 -[MENTIONS]-> Entity:drug:metformin")
       expect(yield* totalsOf(store)).toEqual({ nodes, edges })
       expect(countOutput(knowledgeGraph.metadata.count, first)).toBe(nodes)
-      const applied = applyOutput({}, { stateKey: knowledgeGraph.metadata.stateKey, mode: knowledgeGraph.metadata.output, output: first })
+      const applied = applyOutput(
+        {},
+        { stateKey: knowledgeGraph.metadata.stateKey, mode: knowledgeGraph.metadata.output, output: onWire(first) }
+      )
       expect(applied._tag === "Applied" && [applied.state.graph_nodes, applied.state.graph_edges]).toEqual([
         first.graph_nodes,
         first.graph_edges

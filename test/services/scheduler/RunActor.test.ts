@@ -2,9 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { Pipeline } from "../../../schemas/Pipeline.ts"
 import { RegisteredStage } from "../../../schemas/Registry.ts"
-import type { TaskWaiting } from "../../../schemas/Task.ts"
+import { RunRecord } from "../../../schemas/RunRecord.ts"
+import { StageMetadata } from "../../../schemas/StageMetadata.ts"
+import { makeTaskResult, TaskFailure, TaskWaiting } from "../../../schemas/Task.ts"
 import * as RunActor from "../../../services/scheduler/RunActor.ts"
-import type { RunDoc, Transition } from "../../../services/scheduler/RunActor.ts"
+import type { Transition } from "../../../services/scheduler/RunActor.ts"
 import { stage } from "./fixtures.ts"
 import { stageOf } from "../../support/events.ts"
 
@@ -26,58 +28,67 @@ const makeRun = (
     inputs: { name: "ada" },
     stages: stages.map(({ type, ...rest }) => ({ ...rest, type: types[type].metadata.type }))
   })
-  return RunActor.newRun({
-    runId: "r1",
-    file: "t.yaml",
-    pipeline: Schema.encodeSync(Pipeline)(pipeline),
-    stages: new Map(stages.map((s) => [s.name, Schema.encodeSync(RegisteredStage)(types[s.type])])),
-    inputs: { name: "grace" },
-    now: 0
-  })
+  return live(
+    RunActor.newRun({
+      runId: "r1",
+      file: "t.yaml",
+      pipeline,
+      stages: new Map(stages.map((s) => [s.name, types[s.type]])),
+      inputs: { name: "grace" },
+      now: 0
+    })
+  )
+}
+
+/** A run as the scheduler's run table holds it: each transition's record takes the place of the one it was applied to. */
+interface Live {
+  record: RunRecord
+}
+
+const live = (record: RunRecord): Live => ({ record })
+
+/** Applies a transition to the live run. */
+const step = <A extends ReadonlyArray<unknown>>(
+  run: Live,
+  transition: (record: RunRecord, ...args: A) => Transition | undefined,
+  ...args: A
+): Transition | undefined => {
+  const applied = transition(run.record, ...args)
+  if (applied !== undefined) run.record = applied.record
+  return applied
+}
+
+/** Starts the live run (a start always makes a transition). */
+const start = (run: Live, now: number): Transition => {
+  const started = RunActor.start(run.record, now)
+  run.record = started.record
+  return started
 }
 
 const report = (
-  doc: RunDoc,
+  doc: Live,
   name: string,
   outcome:
-    | { status: "succeeded"; output: unknown }
-    | { status: "failed"; error: { tag: string; message: string; retryable: boolean } }
-    | { status: "waiting"; waiting: typeof TaskWaiting.Encoded },
+    { status: "succeeded"; output: Schema.Json } | { status: "failed"; error: TaskFailure } | { status: "waiting"; waiting: TaskWaiting },
   now: number
-) =>
-  RunActor.onResult(
-    doc,
-    {
-      version: 1,
-      taskId: doc.stages[name]!.taskId,
-      runId: doc.runId,
-      stage: name,
-      stageType: doc.stages[name]!.type,
-      attempt: doc.stages[name]!.attempt,
-      executorId: "e1",
-      pool: "test",
-      durationMs: 5,
-      ...(outcome as { status: "succeeded" })
-    },
-    now
-  )
+) => step(doc, RunActor.onResult, makeTaskResult({ ...resultOf(doc, name), ...outcome }), now)
 
-const resultOf = (doc: RunDoc, name: string) => ({
+const resultOf = (doc: Live, name: string) => ({
   version: 1 as const,
-  taskId: doc.stages[name]!.taskId,
-  runId: doc.runId,
+  taskId: doc.record.stages[name]!.taskId,
+  runId: doc.record.runId,
   stage: name,
-  stageType: doc.stages[name]!.type,
-  attempt: doc.stages[name]!.attempt,
+  stageType: doc.record.stages[name]!.type,
+  attempt: doc.record.stages[name]!.attempt,
   executorId: "e1",
   pool: "test",
   durationMs: 5
 })
 
-const succeed = (doc: RunDoc, name: string, output: unknown, now = 10) => report(doc, name, { status: "succeeded", output }, now)
+const succeed = (doc: Live, name: string, output: Schema.Json, now = 10) => report(doc, name, { status: "succeeded", output }, now)
 
-const failWith = (doc: RunDoc, name: string, retryable: boolean, now = 10) =>
-  report(doc, name, { status: "failed", error: { tag: "Boom", message: "boom", retryable } }, now)
+const failWith = (doc: Live, name: string, retryable: boolean, now = 10) =>
+  report(doc, name, { status: "failed", error: new TaskFailure({ tag: "Boom", message: "boom", retryable }) }, now)
 
 const kinds = (transition: Transition) => transition.events.map((event) => `${event.kind}${stageOf(event) ? `:${stageOf(event)}` : ""}`)
 
@@ -89,7 +100,7 @@ describe("RunActor", () => {
       { name: "c", type: "meta", depends_on: ["a"] },
       { name: "d", type: "gate", depends_on: ["b", "c"] }
     ])
-    const started = RunActor.start(run, 0)
+    const started = start(run, 0)
     expect(started.dispatch.map((task) => [task.stage, task.inputs])).toEqual([["a", { who: "grace", note: "hi grace" }]])
     const afterA = succeed(run, "a", "hello grace")!
     expect(afterA.dispatch.map((task) => [task.stage, task.inputs])).toEqual([
@@ -99,9 +110,9 @@ describe("RunActor", () => {
     expect(succeed(run, "b", ["h", "i"])!.dispatch).toEqual([])
     expect(succeed(run, "c", { x: 1 })!.dispatch.map((task) => task.stage)).toEqual(["d"])
     const done = succeed(run, "d", null)!
-    expect(run.status).toBe("succeeded")
+    expect(run.record.status).toBe("succeeded")
     expect(kinds(done)).toEqual(["stage.finished:d", "run.finished"])
-    expect(run.state).toEqual({ greeting: "hello grace", letters: ["h", "i"], meta: { x: 1 } })
+    expect(run.record.state).toEqual({ greeting: "hello grace", letters: ["h", "i"], meta: { x: 1 } })
   })
 
   it("applies outputs by metadata and counts them into stage.finished events", () => {
@@ -110,15 +121,15 @@ describe("RunActor", () => {
       { name: "w", type: "words" },
       { name: "m", type: "meta" }
     ])
-    RunActor.start(run, 0)
+    start(run, 0)
     const letters = succeed(run, "l", ["a", "b", "c"])!
     expect(letters.events.find((e) => e.kind === "stage.finished")?.count).toBe(3)
     const words = succeed(run, "w", { words: ["x", "y"], wordCount: 2, ignored: true })!
     expect(words.events.find((e) => e.kind === "stage.finished")?.count).toBe(4)
-    expect(run.state).toEqual({ letters: ["a", "b", "c"], words: ["x", "y"], wordCount: 2 })
+    expect(run.record.state).toEqual({ letters: ["a", "b", "c"], words: ["x", "y"], wordCount: 2 })
     succeed(run, "m", [1, 2])
-    expect(run.status).toBe("failed")
-    expect(run.error?.message).toContain("output mode merge expects an object, found an array")
+    expect(run.record.status).toBe("failed")
+    expect(run.record.error?.message).toContain("output mode merge expects an object, found an array")
   })
 
   it("ignores a duplicate or stale result so each result is applied once", () => {
@@ -126,11 +137,11 @@ describe("RunActor", () => {
       { name: "l", type: "letters" },
       { name: "g", type: "gate" }
     ])
-    RunActor.start(run, 0)
+    start(run, 0)
     expect(succeed(run, "l", ["a"])).toBeDefined()
-    expect(run.state).toEqual({ letters: ["a"] })
+    expect(run.record.state).toEqual({ letters: ["a"] })
     expect(succeed(run, "l", ["a"])).toBeUndefined()
-    expect(run.state).toEqual({ letters: ["a"] })
+    expect(run.record.state).toEqual({ letters: ["a"] })
   })
 
   it("retries with exponential backoff and fails the run after the last attempt, skipping dependents", () => {
@@ -138,27 +149,27 @@ describe("RunActor", () => {
       { name: "a", type: "greet", retries: { max_attempts: 3, backoff_ms: 100, factor: 2 } },
       { name: "b", type: "gate", depends_on: ["a"] }
     ])
-    RunActor.start(run, 0)
+    start(run, 0)
     const first = failWith(run, "a", true, 10)!
     expect(first.timers).toEqual([{ stage: "a", at: 110 }])
     expect(kinds(first)).toEqual(["stage.failed:a", "stage.retrying:a"])
-    RunActor.onTimer(run, "a", 110)
-    expect(run.stages.a!.attempt).toBe(2)
+    step(run, RunActor.onTimer, "a", 110)
+    expect(run.record.stages.a!.attempt).toBe(2)
     const second = failWith(run, "a", true, 120)!
     expect(second.timers).toEqual([{ stage: "a", at: 320 }])
-    RunActor.onTimer(run, "a", 320)
+    step(run, RunActor.onTimer, "a", 320)
     const last = failWith(run, "a", true, 330)!
-    expect(run.status).toBe("failed")
-    expect(run.stages.b!.status).toBe("skipped")
+    expect(run.record.status).toBe("failed")
+    expect(run.record.stages.b!.status).toBe("skipped")
     expect(kinds(last)).toEqual(["stage.failed:a", "stage.skipped:b", "run.finished"])
-    expect(run.error?.message).toBe(`stage "a" failed after 3 attempts: boom`)
+    expect(run.record.error?.message).toBe(`stage "a" failed after 3 attempts: boom`)
   })
 
   it("does not retry an error that says it is not retryable", () => {
     const run = makeRun([{ name: "a", type: "greet", retries: { max_attempts: 5 } }])
-    RunActor.start(run, 0)
+    start(run, 0)
     const failed = failWith(run, "a", false)!
-    expect(run.status).toBe("failed")
+    expect(run.record.status).toBe("failed")
     expect(failed.timers).toEqual([])
   })
 
@@ -167,37 +178,37 @@ describe("RunActor", () => {
       { name: "a", type: "greet" },
       { name: "b", type: "gate", depends_on: ["a"] }
     ])
-    RunActor.start(run, 0)
-    expect(RunActor.cancel(run, "user asked", 5)).toBeDefined()
-    expect(run.status).toBe("cancelled")
-    expect(run.stages.b!.status).toBe("skipped")
-    expect(RunActor.cancel(run, "again", 6)).toBeUndefined()
+    start(run, 0)
+    expect(step(run, RunActor.cancel, "user asked", 5)).toBeDefined()
+    expect(run.record.status).toBe("cancelled")
+    expect(run.record.stages.b!.status).toBe("skipped")
+    expect(step(run, RunActor.cancel, "again", 6)).toBeUndefined()
     expect(succeed(run, "a", "late")).toBeUndefined()
   })
 
   it("reports a dispatched stage as unschedulable and keeps the run waiting by default", () => {
     const run = makeRun([{ name: "a", type: "greet" }])
-    RunActor.start(run, 0)
-    const task = { stage: "a", taskId: run.stages.a!.taskId, attempt: 1 }
-    const reported = RunActor.unschedulable(run, task, 30_000)!
+    start(run, 0)
+    const task = { stage: "a", taskId: run.record.stages.a!.taskId, attempt: 1 }
+    const reported = step(run, RunActor.unschedulable, task, 30_000)!
     expect(
       reported.events.map((e) => [e.kind, stageOf(e), "pool" in e ? e.pool : undefined, "message" in e ? e.message : undefined])
     ).toEqual([["stage.unschedulable", "a", "test", "unschedulable: no live executor serves pool test"]])
-    expect(run.status).toBe("running")
-    expect(run.stages.a!.status).toBe("dispatched")
+    expect(run.record.status).toBe("running")
+    expect(run.record.stages.a!.status).toBe("dispatched")
     expect(succeed(run, "a", "late but fine")).toBeDefined()
-    expect(run.status).toBe("succeeded")
-    expect(RunActor.unschedulable(run, task, 40_000)).toBeUndefined()
+    expect(run.record.status).toBe("succeeded")
+    expect(step(run, RunActor.unschedulable, task, 40_000)).toBeUndefined()
   })
 
   it("fails an unschedulable stage and its run when the pipeline says on_unschedulable: fail", () => {
     const run = makeRun([{ name: "a", type: "greet" }], { on_unschedulable: "fail" })
-    RunActor.start(run, 0)
-    expect(RunActor.unschedulable(run, { stage: "a", taskId: run.stages.a!.taskId, attempt: 2 }, 30_000)).toBeUndefined()
-    const failed = RunActor.unschedulable(run, { stage: "a", taskId: run.stages.a!.taskId, attempt: 1 }, 30_000)!
+    start(run, 0)
+    expect(step(run, RunActor.unschedulable, { stage: "a", taskId: run.record.stages.a!.taskId, attempt: 2 }, 30_000)).toBeUndefined()
+    const failed = step(run, RunActor.unschedulable, { stage: "a", taskId: run.record.stages.a!.taskId, attempt: 1 }, 30_000)!
     expect(failed.events.map((e) => e.kind)).toEqual(["stage.unschedulable", "stage.failed", "run.finished"])
-    expect(run.status).toBe("failed")
-    expect(run.error).toEqual({
+    expect(run.record.status).toBe("failed")
+    expect(run.record.error).toEqual({
       tag: "StageUnschedulableError",
       message: `stage "a" failed after 1 attempt: unschedulable: no live executor serves pool test`,
       retryable: false
@@ -209,10 +220,10 @@ describe("RunActor", () => {
       { name: "a", type: "greet", retries: { max_attempts: 2, backoff_ms: 50 } },
       { name: "b", type: "letters" }
     ])
-    RunActor.start(run, 0)
+    start(run, 0)
     failWith(run, "a", true, 10)
     // A resumed scheduler reads the record back from storage: a fresh copy.
-    const stored = JSON.parse(JSON.stringify(run)) as RunDoc
+    const stored = Schema.decodeUnknownSync(RunRecord)(JSON.parse(JSON.stringify(run.record)))
     const resumed = RunActor.resume(stored, 20)
     expect(resumed.dispatch.map((task) => [task.stage, task.attempt])).toEqual([["b", 1]])
     expect(resumed.timers).toEqual([{ stage: "a", at: 60 }])
@@ -226,30 +237,31 @@ describe("RunActor", () => {
       { name: "join", type: "gate" as const, depends_on: Array.from({ length: width }, (_, i) => `s${i}`) }
     ]
     const run = makeRun(stages)
-    RunActor.start(run, 0)
+    start(run, 0)
     expect(succeed(run, "root", "hi")!.dispatch).toHaveLength(width)
     for (let i = 0; i < width - 1; i++) expect(succeed(run, `s${i}`, ["x"])!.dispatch).toEqual([])
     expect(succeed(run, `s${width - 1}`, ["x"])!.dispatch.map((task) => task.stage)).toEqual(["join"])
     succeed(run, "join", null)
-    expect(run.status).toBe("succeeded")
-    expect((run.state.letters as Array<string>).length).toBe(width)
+    expect(run.record.status).toBe("succeeded")
+    expect((run.record.state.letters as Array<string>).length).toBe(width)
   })
 
   describe("a stage waiting for the ledger", () => {
-    const waitingFor = (unmet: Array<string>, timeoutMs = 1000): typeof TaskWaiting.Encoded => ({
-      message: "waits",
-      unmet,
-      timeoutMs,
-      timeoutError: { tag: "GateConditionError", message: `unmet: ${unmet.join("; ")}`, retryable: false }
-    })
-    const wait = (doc: RunDoc, name: string, unmet: Array<string>, now: number) =>
+    const waitingFor = (unmet: Array<string>, timeoutMs = 1000) =>
+      new TaskWaiting({
+        message: "waits",
+        unmet,
+        timeoutMs,
+        timeoutError: new TaskFailure({ tag: "GateConditionError", message: `unmet: ${unmet.join("; ")}`, retryable: false })
+      })
+    const wait = (doc: Live, name: string, unmet: Array<string>, now: number) =>
       report(doc, name, { status: "waiting", waiting: waitingFor(unmet) }, now)
     const gated = () => {
       const run = makeRun([
         { name: "g", type: "gate" },
         { name: "after", type: "greet", depends_on: ["g"] }
       ])
-      RunActor.start(run, 0)
+      start(run, 0)
       return run
     }
 
@@ -263,71 +275,76 @@ describe("RunActor", () => {
         unmet: ["ready equals true (missing)"]
       })
       expect(waiting.timers).toEqual([{ stage: "g", at: 1010 }])
-      expect(run.stages.g!.status).toBe("waiting")
-      const woken = RunActor.updateLedger(run, { ready: true }, 20)!
+      expect(run.record.stages.g!.status).toBe("waiting")
+      const woken = step(run, RunActor.updateLedger, { ready: true }, 20)!
       expect(woken.dispatch.map((task) => [task.taskId, task.ledger])).toEqual([["r1.g~1", { ready: true }]])
       expect(succeed(run, "g", { passed: true }, 30)).toBeDefined()
-      expect(run.stages.g!.status).toBe("succeeded")
-      expect(run.stages.after!.status).toBe("dispatched")
+      expect(run.record.stages.g!.status).toBe("succeeded")
+      expect(run.record.stages.after!.status).toBe("dispatched")
     })
 
     it("fails with the stage's timeout error naming what is still unmet when its time is up", () => {
       const run = gated()
       wait(run, "g", ["ready equals true (missing)"], 10)
-      expect(RunActor.onTimer(run, "g", 500)).toBeUndefined()
-      const expired = RunActor.onTimer(run, "g", 1010)!
+      expect(step(run, RunActor.onTimer, "g", 500)).toBeUndefined()
+      const expired = step(run, RunActor.onTimer, "g", 1010)!
       expect(kinds(expired)).toEqual(["stage.failed:g", "stage.skipped:after", "run.finished"])
-      expect(run.status).toBe("failed")
-      expect(run.error).toEqual({
+      expect(run.record.status).toBe("failed")
+      expect(run.record.error).toEqual({
         tag: "GateConditionError",
         message: `stage "g" failed after 1 attempt: unmet: ready equals true (missing)`,
         retryable: false
       })
       // A ledger update after the timeout changes nothing: one terminal outcome.
-      expect(RunActor.updateLedger(run, { ready: true }, 1020)).toBeUndefined()
-      expect(run.ledger).toEqual({})
-      expect(run.status).toBe("failed")
+      expect(step(run, RunActor.updateLedger, { ready: true }, 1020)).toBeUndefined()
+      expect(run.record.ledger).toEqual({})
+      expect(run.record.status).toBe("failed")
     })
 
     it("keeps its deadline across answers, and ignores answers of superseded tasks", () => {
       const run = gated()
       wait(run, "g", ["a"], 10)
-      RunActor.updateLedger(run, { x: 1 }, 20)
-      const staleTask = { ...run.stages.g!, taskId: "r1.g" }
+      step(run, RunActor.updateLedger, { x: 1 }, 20)
+      const staleTask = { ...run.record.stages.g!, taskId: "r1.g" }
       expect(
-        RunActor.onResult(run, { ...resultOf(run, "g"), taskId: staleTask.taskId, status: "succeeded", output: { passed: true } }, 25)
+        step(
+          run,
+          RunActor.onResult,
+          makeTaskResult({ ...resultOf(run, "g"), taskId: staleTask.taskId, status: "succeeded", output: { passed: true } }),
+          25
+        )
       ).toBeUndefined()
       const again = wait(run, "g", ["a"], 30)!
       expect(again.timers).toEqual([])
       expect(again.events).toEqual([])
-      expect(run.stages.g!.waitUntil).toBe(1010)
+      expect(run.record.stages.g!.waitUntil).toBe(1010)
     })
 
     it("runs again at once when the ledger changed while it was deciding", () => {
       const run = gated()
-      RunActor.updateLedger(run, { ready: false }, 5)
+      step(run, RunActor.updateLedger, { ready: false }, 5)
       const rerun = wait(run, "g", ["ready equals true (found false)"], 10)!
       expect(rerun.dispatch.map((task) => task.taskId)).toEqual(["r1.g~1"])
-      expect(run.stages.g!.status).toBe("dispatched")
+      expect(run.record.stages.g!.status).toBe("dispatched")
     })
 
     it("answers every duplicate ledger update with a new evaluation, and exactly one outcome", () => {
       const run = gated()
       wait(run, "g", ["ready"], 10)
-      const first = RunActor.updateLedger(run, { ready: true }, 20)!
-      const second = RunActor.updateLedger(run, { ready: true }, 21)!
+      const first = step(run, RunActor.updateLedger, { ready: true }, 20)!
+      const second = step(run, RunActor.updateLedger, { ready: true }, 21)!
       expect(first.dispatch.length).toBe(1)
       expect(second.dispatch).toEqual([])
       expect(succeed(run, "g", { passed: true }, 30)).toBeDefined()
       expect(succeed(run, "g", { passed: true }, 31)).toBeUndefined()
-      expect(RunActor.onTimer(run, "g", 2000)).toBeUndefined()
-      expect(run.stages.g!.status).toBe("succeeded")
+      expect(step(run, RunActor.onTimer, "g", 2000)).toBeUndefined()
+      expect(run.record.stages.g!.status).toBe("succeeded")
     })
 
     it("is re-armed by a resumed scheduler", () => {
       const run = gated()
       wait(run, "g", ["ready"], 10)
-      const resumed = RunActor.resume(run, 100)
+      const resumed = step(run, RunActor.resume, 100)!
       expect(resumed.timers).toEqual([{ stage: "g", at: 1010 }])
       expect(resumed.dispatch).toEqual([])
     })
@@ -335,8 +352,8 @@ describe("RunActor", () => {
     it("is skipped when the run is cancelled", () => {
       const run = gated()
       wait(run, "g", ["ready"], 10)
-      RunActor.cancel(run, "stop", 20)
-      expect(run.stages.g!.status).toBe("skipped")
+      step(run, RunActor.cancel, "stop", 20)
+      expect(run.record.stages.g!.status).toBe("skipped")
     })
   })
 
@@ -354,27 +371,29 @@ describe("RunActor", () => {
         { name: "b", type: "hello.letters", depends_on: ["a"] }
       ]
     })
-    const overridden = {
-      ...Schema.encodeSync(RegisteredStage)(types.letters),
-      metadata: { ...types.letters.metadata, stateKey: "chars", count: "none" }
-    }
-    const run = RunActor.newRun({
-      runId: "r1",
-      file: "t.yaml",
-      pipeline: Schema.encodeSync(Pipeline)(pipeline),
-      stages: new Map([
-        ["a", overridden],
-        ["b", Schema.encodeSync(RegisteredStage)(types.letters)]
-      ]),
-      inputs: { mode: "slow" },
-      now: 0
+    const overridden = new RegisteredStage({
+      ...types.letters,
+      metadata: new StageMetadata({ ...types.letters.metadata, stateKey: "chars", count: "none" })
     })
-    const started = RunActor.start(run, 0)
+    const run = live(
+      RunActor.newRun({
+        runId: "r1",
+        file: "t.yaml",
+        pipeline,
+        stages: new Map([
+          ["a", overridden],
+          ["b", types.letters]
+        ]),
+        inputs: { mode: "slow" },
+        now: 0
+      })
+    )
+    const started = start(run, 0)
     expect(started.dispatch.map((task) => task.inputs)).toEqual([{ size: 3, mode: "slow" }])
     const finishedA = succeed(run, "a", ["x", "y"])!
     expect(finishedA.events.find((event) => event.kind === "stage.finished")?.count).toBe(0)
     succeed(run, "b", ["z"])
-    expect(run.state).toEqual({ chars: ["x", "y"], letters: ["z"] })
-    expect(run.types["hello.letters"]?.stateKey).toBe("letters")
+    expect(run.record.state).toEqual({ chars: ["x", "y"], letters: ["z"] })
+    expect(run.record.types["hello.letters"]?.stateKey).toBe("letters")
   })
 })

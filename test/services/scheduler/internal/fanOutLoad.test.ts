@@ -6,7 +6,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Pipeline } from "../../../../schemas/Pipeline.ts"
-import { RegisteredStage } from "../../../../schemas/Registry.ts"
 import { elementRef, sliceRef, type BlobRef } from "../../../../schemas/Blob.ts"
 import { BlobStore } from "../../../../services/bus/BlobStore.ts"
 import * as MemoryBlobStore from "../../../../services/bus/MemoryBlobStore.ts"
@@ -20,7 +19,7 @@ import { stage } from "../fixtures.ts"
 const paths = Array.from({ length: 40 }, (_, index) => ({ path: `/corpus/${index}.md` }))
 
 /** A run whose `read` stage maps over `state.files` with the given inputs, the slot holding `files`. */
-const runOver = (files: unknown, inputs: object, batch = 1) => {
+const runOver = (files: Schema.Json, inputs: object, batch = 1) => {
   const read = stage({ type: "test.read", stateKey: "texts", output: "set", count: "length" })
   const pipeline = Schema.decodeUnknownSync(Pipeline)({
     name: "t",
@@ -29,12 +28,12 @@ const runOver = (files: unknown, inputs: object, batch = 1) => {
   const run = RunActor.newRun({
     runId: "r1",
     file: "t.yaml",
-    pipeline: Schema.encodeSync(Pipeline)(pipeline),
-    stages: new Map([["read", Schema.encodeSync(RegisteredStage)(read)]]),
+    pipeline,
+    stages: new Map([["read", read]]),
     inputs: {},
     now: 0
   })
-  return { ...run, state: { files } as RunActor.RunDoc["state"] }
+  return { ...run, state: { files } }
 }
 
 /** The fan-out over a memory bus's items bucket and a store that counts its reads. */
