@@ -607,6 +607,92 @@ export const resume = (record: RunRecord, now: number, items: ItemLookup = noIte
   return draft.done()
 }
 
+/**
+ * Re-derives what a run whose effects failed still owes, as `resume` does after a restart (tasks
+ * in flight sent again, under the message ids that make a re-send within the duplicate window a
+ * no-op; timers armed; items loaded; outputs combined), and tells watchers where every stage
+ * is, with one event per stage that has started, so a watcher that missed events converges.
+ */
+export const reconcile = (record: RunRecord, now: number, items: ItemLookup = noItems): Transition | undefined => {
+  if (record.status !== "running") return undefined
+  const resumed = resume(record, now, items)
+  const draft = new Draft(resumed.record, now, items)
+  for (const stage of Object.values(draft.record.stages)) replayStage(draft, stage)
+  const replayed = draft.done()
+  return {
+    ...replayed,
+    events: [...resumed.events, ...replayed.events],
+    dispatch: [...resumed.dispatch, ...replayed.dispatch],
+    timers: [...resumed.timers, ...replayed.timers],
+    prepare: [...resumed.prepare, ...replayed.prepare],
+    combine: [...resumed.combine, ...replayed.combine]
+  }
+}
+
+/** The event that says where a stage is now, from its record. */
+const replayStage = (draft: Draft, stage: StageRun): void => {
+  const common = { stage: stage.name, stageType: stage.type }
+  switch (stage.status) {
+    case "pending":
+      return
+    case "dispatched":
+      if (stage.items !== undefined) {
+        const { count, doneItems, skippedItems, total } = stage.items
+        return draft.event({ kind: "stage.progress", ...common, done: doneItems, total, skipped: skippedItems, count })
+      }
+      return draft.event({ kind: "stage.started", ...common, attempt: stage.attempt })
+    case "retrying":
+      return draft.event({
+        kind: "stage.retrying",
+        ...common,
+        attempt: stage.attempt,
+        retryInMs: Math.max(0, (stage.retryAt ?? draft.now) - draft.now)
+      })
+    case "waiting":
+      return draft.event({
+        kind: "stage.waiting",
+        ...common,
+        attempt: stage.attempt,
+        waiting: { message: stage.waiting?.message ?? "", unmet: stage.waiting?.unmet ?? [] }
+      })
+    case "succeeded":
+      return draft.event({
+        kind: "stage.finished",
+        ...common,
+        attempt: stage.attempt,
+        executorId: stage.executorId ?? "",
+        durationMs: stage.durationMs ?? 0,
+        count: stage.count ?? 0,
+        ...(stage.metrics === undefined ? {} : { metrics: stage.metrics })
+      })
+    case "failed":
+      return draft.event({
+        kind: "stage.failed",
+        ...common,
+        attempt: stage.attempt,
+        durationMs: stage.durationMs ?? 0,
+        error: eventError(stage.error ?? new TaskFailure({ tag: "StageError", message: "failed", retryable: false }))
+      })
+    case "skipped":
+      return draft.event({ kind: "stage.skipped", ...common })
+  }
+}
+
+/** The `run.finished` event of a finished run, as it was sent (same sequence number), to send again. */
+export const finishedEvent = (record: RunRecord): EventMessage | undefined =>
+  record.status === "running"
+    ? undefined
+    : {
+        version: 1,
+        runId: record.runId,
+        seq: record.seq,
+        at: record.finishedAt ?? record.createdAt,
+        kind: "run.finished",
+        status: record.status,
+        state: record.state,
+        ...(record.error === undefined ? {} : { error: eventError(record.error) })
+      }
+
 // ---- for_each stages -------------------------------------------------------------------------
 
 /** What a resumed `for_each` stage owes: its tasks in flight (once its items are loaded), retry timers, or its combination. */

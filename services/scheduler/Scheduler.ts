@@ -17,7 +17,7 @@
  * carries its big inputs as blob references, and state slots that pass it are
  * stored as blobs before the record is saved.
  */
-import { Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Layer, Option, Random, Result, Schedule, Schema, Scope, Stream } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import { BlobStore } from "@switchyard/bus/BlobStore"
 import type { JobMessage } from "@switchyard/bus/Bus"
@@ -63,6 +63,9 @@ const DeadLetterRecord = Schema.Struct({
 const decodeResult = decode(TaskResult, WireType.TaskResult)
 const decodeTask = decode(TaskRun, WireType.TaskRun)
 const decodeDeadLetter = decode(DeadLetterRecord, "DeadLetter")
+
+/** A transition's events that could not be published are tried again a few times at once (50 ms, doubling), then left to the reconciler. */
+const eventRetry = { schedule: Schedule.exponential("50 millis"), times: 4 } as const
 
 /** Hot-path spans are created in one place each; a stack trace would add nothing. */
 const noStackTrace = { captureStackTrace: false } as const
@@ -221,9 +224,28 @@ export class Scheduler extends Context.Service<
               durationMs: 0
             })
             yield* table.transact(task.runId, (current, now) => RunActor.onResult(current, failed, now, items))
-          }).pipe(Effect.catchCause((cause) => Effect.logError(`sending task ${task.taskId} of run ${task.runId} failed`, cause)))
+          }).pipe(Effect.catchCause(owe(task.runId, `sending task ${task.taskId}`)))
 
-        /** A saved transition's effects: tasks out, events out, timers armed. */
+        /**
+         * Runs whose effects failed, with what failed first: the reconciler derives what each still
+         * owes from its record and carries it out (`reconcileOwed`).
+         */
+        const owing = new Map<string, string>()
+        const owe = (runId: string, what: string) => (cause: Cause.Cause<unknown>) =>
+          Effect.suspend(() => {
+            const known = owing.has(runId)
+            if (!known) owing.set(runId, what)
+            // Said once per run until it is reconciled; the cause at debug level.
+            return known
+              ? Effect.logDebug(`${what} of run ${runId} failed again`, cause)
+              : Effect.logWarning(`${what} of run ${runId} failed; the run will be reconciled from its record`, Cause.squash(cause))
+          })
+
+        /**
+         * A saved transition's effects: tasks out, events out (retried a few times at once), timers
+         * armed, items loaded and combined. Each part goes ahead whatever became of the others; a
+         * part that fails leaves the run to the reconciler.
+         */
         const effects = (doc: RunRecord, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
             if (transition.dispatch.length > 0) {
@@ -238,15 +260,41 @@ export class Scheduler extends Context.Service<
               // Forked: it may fail the stage, a transition that waits for this one's save to finish.
               if (sent._tag === "Failure") yield* Effect.forkIn(redispatch(doc, task, sent.failure), scope)
             }
-            yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true })
+            yield* Effect.forEach(transition.events, (event) => publishEvent(doc, event), { discard: true }).pipe(
+              Effect.retry(eventRetry),
+              Effect.catchCause(owe(doc.runId, "publishing the events"))
+            )
             for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at, timer.item)
             // Forked: each ends in a transition of its own, which waits for this one's save to finish.
             for (const stage of transition.prepare) yield* Effect.forkIn(prepareItems(doc.runId, stage), scope)
             for (const stage of transition.combine) yield* Effect.forkIn(combineItems(doc.runId, stage), scope)
-          }).pipe(
-            // The record is saved: a resumed scheduler re-sends what did not leave.
-            Effect.catchCause((cause) => Effect.logError(`effects of a transition of run ${doc.runId} failed`, cause))
+          }).pipe(Effect.catchCause(owe(doc.runId, "the effects of a transition")))
+
+        /**
+         * Reconciles each run whose effects failed: a live run takes `RunActor.reconcile` (what a
+         * restart would do, plus an event per started stage); a run that finished meanwhile sends
+         * its `run.finished` again. A run whose reconciling fails stays owed for the next round.
+         */
+        const reconcileOwed = Effect.gen(function* () {
+          if (owing.size === 0) return
+          const runIds = [...owing.keys()]
+          owing.clear()
+          yield* Effect.forEach(
+            runIds,
+            (runId) =>
+              Effect.gen(function* () {
+                const reconciled = yield* table.transact(runId, (doc, now) => RunActor.reconcile(doc, now, items))
+                if (!reconciled) {
+                  const stored = yield* store.load(runId)
+                  const finished = Option.isSome(stored) ? RunActor.finishedEvent(stored.value.doc) : undefined
+                  if (finished !== undefined && Option.isSome(stored)) yield* publishEvent(stored.value.doc, finished)
+                }
+                yield* Effect.logInfo(`reconciled run ${runId}`)
+              }).pipe(Effect.catchCause(owe(runId, "reconciling"))),
+            { concurrency: 8, discard: true }
           )
+        })
+        yield* reconcileOwed.pipe(Effect.repeat(Schedule.spaced(config.reconcileInterval)), Effect.forkIn(scope))
 
         /**
          * A record past the blob threshold: its state slots past it are stored as blobs and the
@@ -291,7 +339,7 @@ export class Scheduler extends Context.Service<
             }
             loadedItems.set(itemsKey(runId, stage), loaded.success)
             yield* table.transact(runId, (current, now) => RunActor.itemsReady(current, stage, loaded.success.length, now, items))
-          }).pipe(Effect.catchCause((cause) => Effect.logError(`loading the items of stage ${stage} in run ${runId} failed`, cause)))
+          }).pipe(Effect.catchCause(owe(runId, `loading the items of stage ${stage}`)))
 
         /** Combines a finished `for_each` stage's outputs into its state slots; outputs that cannot be read fail the stage. */
         const combineItems = (runId: string, stage: string): Effect.Effect<void> =>
@@ -310,7 +358,7 @@ export class Scheduler extends Context.Service<
               loadedItems.delete(itemsKey(runId, stage))
               yield* fanOut.purge(runId, stage, tasks)
             }
-          }).pipe(Effect.catchCause((cause) => Effect.logError(`combining the outputs of stage ${stage} in run ${runId} failed`, cause)))
+          }).pipe(Effect.catchCause(owe(runId, `combining the outputs of stage ${stage}`)))
 
         const armTimer = (runId: string, stage: string, at: number, item?: number): Effect.Effect<void> =>
           Effect.gen(function* () {
@@ -320,11 +368,7 @@ export class Scheduler extends Context.Service<
               yield* Effect.sleep(Duration.millis(at - now))
             }
             yield* table.transact(runId, (doc, time) => RunActor.onTimer(doc, stage, time, item, items))
-          }).pipe(
-            Effect.catchCause((cause) => Effect.logError(`timer of stage ${stage} in run ${runId} failed`, cause)),
-            Effect.forkIn(scope),
-            Effect.asVoid
-          )
+          }).pipe(Effect.catchCause(owe(runId, `the timer of stage ${stage}`)), Effect.forkIn(scope), Effect.asVoid)
 
         /** Parses (once per distinct text) and validates a pipeline against the registry. */
         const validate = Effect.fnUntraced(function* (request: RunSubmit) {

@@ -46,6 +46,13 @@ export interface SchedulerSettings {
    */
   readonly unschedulableAfter: Duration.Duration
   /**
+   * How often runs whose effects failed (an event, a timer, loading or combining a stage's items)
+   * are reconciled: what they still owe is derived again from their records and carried out, and
+   * their watchers are told where every stage is.
+   * @default 5 seconds
+   */
+  readonly reconcileInterval: Duration.Duration
+  /**
    * Bytes of JSON past which a value goes by blob reference: a task's input, a combined
    * `for_each` output, a state slot.
    * @default 65536
@@ -73,7 +80,7 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
    * Settings from `SWITCHYARD_RESULT_ACK_WAIT`, `SWITCHYARD_RESULT_CONCURRENCY`,
    * `SWITCHYARD_STAGE_CACHE_TTL`, `SWITCHYARD_REQUEST_CONCURRENCY`,
    * `SWITCHYARD_DISPATCH_RETRY_WINDOW`, `SWITCHYARD_CANCEL_CONFIRM_TIMEOUT`,
-   * `SWITCHYARD_UNSCHEDULABLE_AFTER`, `SWITCHYARD_BLOB_THRESHOLD`, `SWITCHYARD_MAX_STAGES` and
+   * `SWITCHYARD_UNSCHEDULABLE_AFTER`, `SWITCHYARD_RECONCILE_INTERVAL`, `SWITCHYARD_BLOB_THRESHOLD`, `SWITCHYARD_MAX_STAGES` and
    * `SWITCHYARD_MAX_PIPELINE_BYTES`.
    */
   static readonly layerConfig: Layer.Layer<SchedulerConfig, Config.ConfigError> = Layer.effect(
@@ -96,6 +103,7 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
       const unschedulableAfter = yield* Config.Duration("SWITCHYARD_UNSCHEDULABLE_AFTER").pipe(
         Config.withDefault(defaults.unschedulableAfter)
       )
+      const reconcileInterval = yield* Config.Duration("SWITCHYARD_RECONCILE_INTERVAL").pipe(Config.withDefault(defaults.reconcileInterval))
       const blobThreshold = yield* Config.schema(PositiveInt, "SWITCHYARD_BLOB_THRESHOLD").pipe(Config.withDefault(defaults.blobThreshold))
       const { maxPipelineBytes, maxStages } = yield* pipelineLimits
       return SchedulerConfig.of({
@@ -108,7 +116,8 @@ export class SchedulerConfig extends Context.Service<SchedulerConfig, SchedulerS
         requestConcurrency,
         dispatchRetryWindow,
         cancelConfirmTimeout,
-        unschedulableAfter
+        unschedulableAfter,
+        reconcileInterval
       })
     })
   )
@@ -134,6 +143,7 @@ const defaults: SchedulerSettings = {
   dispatchRetryWindow: Duration.seconds(30),
   cancelConfirmTimeout: Duration.seconds(3),
   unschedulableAfter: Duration.seconds(30),
+  reconcileInterval: Duration.seconds(5),
   blobThreshold: 64 * 1024,
   maxStages: defaultMaxStages,
   maxPipelineBytes: defaultMaxFileBytes

@@ -229,6 +229,33 @@ describe("RunActor", () => {
     expect(resumed.timers).toEqual([{ stage: "a", at: 60 }])
   })
 
+  it("reconciles a run as a resume does, with one event per started stage saying where it is", () => {
+    const run = makeRun([
+      { name: "a", type: "greet", retries: { max_attempts: 2, backoff_ms: 50 } },
+      { name: "b", type: "letters" },
+      { name: "c", type: "greet", depends_on: ["b"] }
+    ])
+    start(run, 0)
+    failWith(run, "a", true, 10)
+    const seq = run.record.seq
+    const reconciled = step(run, RunActor.reconcile, 20)!
+    expect(reconciled.dispatch.map((task) => [task.stage, task.attempt])).toEqual([["b", 1]])
+    expect(reconciled.timers).toEqual([{ stage: "a", at: 60 }])
+    expect(reconciled.events.map((event) => [event.kind, stageOf(event), event.seq])).toEqual([
+      ["stage.retrying", "a", seq + 1],
+      ["stage.started", "b", seq + 2]
+    ])
+    expect(run.record.seq).toBe(seq + 2)
+  })
+
+  it("reconciles nothing of a finished run, whose run.finished it can send again as it was", () => {
+    const run = makeRun([{ name: "a", type: "greet" }])
+    start(run, 0)
+    const finishing = succeed(run, "a", { hi: 1 }, 5)!
+    expect(RunActor.reconcile(run.record, 10)).toBeUndefined()
+    expect(RunActor.finishedEvent(run.record)).toEqual(finishing.events.find((event) => event.kind === "run.finished"))
+  })
+
   it("dispatches every branch of a wide fan-out once and joins after the last one", () => {
     const width = 2000
     const stages = [

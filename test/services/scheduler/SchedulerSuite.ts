@@ -64,6 +64,22 @@ const failingEnqueue = (subject: string, failures: number) => {
   }
 }
 
+/** A view of the bus whose first `failures` publishes on subjects starting with `prefix` fail. */
+const failingPublish = (prefix: string, failures: number) => {
+  let failed = 0
+  return {
+    failed: () => failed,
+    bus: (bus: Bus["Service"]): Bus["Service"] => ({
+      ...bus,
+      publish: (to, data, options) => {
+        if (!to.startsWith(prefix) || failed >= failures) return bus.publish(to, data, options)
+        failed++
+        return Effect.fail(new BusError({ operation: "publish", subject: to, message: "the server is not reachable (injected)" }))
+      }
+    })
+  }
+}
+
 const helloTypes = ["hello.greet", "hello.shout", "hello.reverse", "hello.letters", "hello.words", "hello.summary"]
 
 export const schedulerSuite = (name: string, makeBus: () => Layer.Layer<Bus, unknown>) =>
@@ -218,6 +234,34 @@ stages:
             [2, 20],
             [3, 40]
           ])
+        })
+      )
+    )
+
+    it.live("keeps a run going while its events cannot be published, then tells watchers where every stage is", () =>
+      run(
+        Effect.gen(function* () {
+          const stack = yield* makeStack("unheard")
+          yield* stack.registry
+          yield* stack.executor()
+          // Five tries for the first transition's events, five for the retry's (whose timer must be armed
+          // anyway), two more for the next: every effect but those events goes ahead.
+          const silenced = failingPublish(stack.names.runEvent(""), 12)
+          yield* stack.scheduler({ reconcileInterval: Duration.millis(200) }, { bus: silenced.bus })
+          yield* stack.registered(["hello.flaky", "hello.greet"])
+          const reply = yield* stack.submit(`
+name: unheard
+stages:
+  - { name: f, type: hello.flaky, retries: { max_attempts: 2, backoff_ms: 20 }, inputs: { failTimes: 1 } }
+  - { name: g, type: hello.greet, depends_on: [f], inputs: { name: Later } }
+`)
+          const { events, finished } = yield* stack.finished(reply.runId!)
+          expect(finished.status).toBe("succeeded")
+          expect(finished.state).toEqual({ flaky: { succeededOnAttempt: 2 }, greeting: { greeting: "Hello, Later!" } })
+          expect(silenced.failed()).toBe(12)
+          // The watcher missed events, but what it last heard of each stage is where the stage is.
+          const last = (stage: string) => events.filter((event) => stageOf(event) === stage).at(-1)?.kind
+          expect([last("f"), last("g")]).toEqual(["stage.finished", "stage.finished"])
         })
       )
     )
