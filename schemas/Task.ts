@@ -72,6 +72,31 @@ export class TaskRun extends Schema.Class<TaskRun>("switchyard/TaskRun")({
 }) {}
 
 /**
+ * Headers the scheduler puts on every `task.run.<pool>` message, naming the task without its
+ * payload: a dead letter whose payload had to be left out (it would pass the server's max
+ * payload) still tells the scheduler which stage to fail.
+ */
+export const TaskHeaders = {
+  runId: "switchyard-run-id",
+  stage: "switchyard-stage",
+  taskId: "switchyard-task-id",
+  attempt: "switchyard-attempt"
+} as const
+
+/** The headers naming a task. */
+export const taskHeaders = (task: {
+  readonly runId: string
+  readonly stage: string
+  readonly taskId: string
+  readonly attempt: number
+}) => ({
+  [TaskHeaders.runId]: task.runId,
+  [TaskHeaders.stage]: task.stage,
+  [TaskHeaders.taskId]: task.taskId,
+  [TaskHeaders.attempt]: String(task.attempt)
+})
+
+/**
  * What the runtime measured of one attempt, when it measures anything (the
  * process runtime does; inline stages report none).
  */

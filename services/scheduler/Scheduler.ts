@@ -34,7 +34,7 @@ import { TraceparentHeader, traceHeaders, withParentFrom } from "@switchyard/sch
 import { WireType } from "@switchyard/schemas/Catalog"
 import { LedgerUpdateReply, PipelineIssue, RunCancel, RunCancelReply, RunSubmit, RunSubmitReply } from "@switchyard/schemas/Run"
 import type { RunRecord } from "@switchyard/schemas/RunRecord"
-import { TaskFailed, TaskFailure, TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
+import { TaskFailed, TaskFailure, TaskHeaders, taskHeaders, TaskResult, TaskRun, TaskSucceeded } from "@switchyard/schemas/Task"
 import { isBlobRef } from "@switchyard/schemas/Blob"
 import { makeFanOut } from "./internal/fanOut.ts"
 import { itemIndexOf } from "./internal/itemTasks.ts"
@@ -57,8 +57,21 @@ const DeadLetterRecord = Schema.Struct({
   subject: Schema.String,
   deliveries: Schema.Number,
   reason: Schema.String,
-  data: Schema.optionalKey(Schema.String)
+  data: Schema.optionalKey(Schema.String),
+  dataOmitted: Schema.optionalKey(Schema.String),
+  headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
 })
+
+/** The task a dead letter names by its headers (its payload may have been left out). */
+const taskNamedBy = (headers: Readonly<Record<string, string>> | undefined) => {
+  const runId = headers?.[TaskHeaders.runId]
+  const stage = headers?.[TaskHeaders.stage]
+  const taskId = headers?.[TaskHeaders.taskId]
+  const attempt = Number(headers?.[TaskHeaders.attempt])
+  return runId === undefined || stage === undefined || taskId === undefined || !Number.isInteger(attempt)
+    ? undefined
+    : { runId, stage, taskId, attempt }
+}
 
 const decodeResult = decode(TaskResult, WireType.TaskResult)
 const decodeTask = decode(TaskRun, WireType.TaskRun)
@@ -152,7 +165,7 @@ export class Scheduler extends Context.Service<
             Effect.flatMap(([message, trace]) =>
               bus.enqueue(names.taskRun(pool), message.data, {
                 msgId: `${task.taskId}:${task.attempt}`,
-                headers: { ...message.headers, ...trace }
+                headers: { ...message.headers, ...trace, ...taskHeaders(task) }
               })
             ),
             Effect.withSpan(
@@ -537,18 +550,25 @@ export class Scheduler extends Context.Service<
         // A task no replica could take (max deliveries, or terminated as poison) fails its stage for good.
         const failUndeliverable = Effect.fnUntraced(function* (message: JobMessage) {
           const letter = yield* Effect.option(decodeDeadLetter(message))
-          const task =
-            Option.isSome(letter) && letter.value.data !== undefined
-              ? yield* Effect.option(
-                  decodeTask({ subject: letter.value.subject, data: Buffer.from(letter.value.data, "base64"), headers: {} })
-                )
-              : Option.none()
-          if (Option.isSome(task) && Option.isSome(letter) && task.value.runId !== "") {
-            const { attempt, runId, stage, stageType, taskId } = task.value
-            yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${letter.value.reason}`)
+          if (Option.isNone(letter)) return yield* message.ack
+          const { data, dataOmitted, deliveries, headers, reason } = letter.value
+          const decoded =
+            data === undefined
+              ? Option.none()
+              : yield* Effect.option(decodeTask({ subject: letter.value.subject, data: Buffer.from(data, "base64"), headers: {} }))
+          // Without its payload (too large to keep in the dead letter), the task is known by its headers.
+          const named = taskNamedBy(headers)
+          const task = Option.isSome(decoded)
+            ? decoded.value
+            : named === undefined
+              ? undefined
+              : { ...named, stageType: Option.getOrUndefined(table.live(named.runId))?.stages[named.stage]?.type ?? "" }
+          if (task !== undefined && task.runId !== "") {
+            const { attempt, runId, stage, stageType, taskId } = task
+            yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${reason}`)
             const error = new TaskFailure({
               tag: "TaskUndeliverableError",
-              message: `the task was dead-lettered after ${letter.value.deliveries} deliveries: ${letter.value.reason}`,
+              message: `the task was dead-lettered after ${deliveries} deliveries: ${reason}${dataOmitted === undefined ? "" : ` (${dataOmitted})`}`,
               retryable: false
             })
             const failed = new TaskFailed({

@@ -133,4 +133,55 @@ describe("a poison task next to good runs", () => {
       }).pipe(Effect.scoped),
     300_000
   )
+
+  it.live(
+    "reports an oversized poison task, whose dead letter cannot hold it, and fails its run naming the size limit",
+    () =>
+      Effect.gen(function* () {
+        // The task goes by value (a threshold past its size), so its dead letter would pass max_payload.
+        yield* startStack({ natsUrl: natsUrl(), replicas: [], schedulerEnv: { SWITCHYARD_BLOB_THRESHOLD: "1000000" } })
+        const started: Array<CliProcess> = []
+        const replica = Effect.gen(function* () {
+          for (let generation = 1; ; generation++) {
+            const cli = yield* spawnCli({
+              label: `executor-big-${generation}`,
+              args: [
+                "executor",
+                "--nats",
+                natsUrl(),
+                "--pool",
+                "faults",
+                "--slots",
+                "1",
+                "--module",
+                "test/faults/fixtures/crashStages.ts"
+              ],
+              env: { SWITCHYARD_ACK_WAIT: "2 seconds", SWITCHYARD_CRASH_LIMIT: "1", SWITCHYARD_BLOB_THRESHOLD: "1000000" }
+            })
+            started.push(cli)
+            yield* cli.exited
+          }
+        })
+        yield* Effect.forkScoped(replica)
+        yield* Effect.suspend(() => started[0]?.logged("for pool faults", readyTimeout) ?? Effect.fail("no replica yet")).pipe(
+          Effect.retry({ times: 100 })
+        )
+        const client = yield* Layer.build(
+          SwitchyardClient.layer.pipe(Layer.provide(NatsBus.layer({ url: natsUrl(), name: "faults-big" })))
+        ).pipe(Effect.map((context) => Context.get(context, SwitchyardClient)))
+        const label = `poison-${"x".repeat(800_000)}`
+        const run = yield* client.submitRun({ pipeline, file: "faults.yaml", inputs: { label, crash: true } })
+        const finished = yield* Stream.runLast(run.events.pipe(Stream.filter((event) => event.kind === "run.finished"))).pipe(
+          Effect.timeout("120 seconds")
+        )
+        const event = finished._tag === "Some" ? finished.value : undefined
+        assert.strictEqual(event?.kind === "run.finished" ? event.status : undefined, "failed")
+        const record = yield* client.getRun(run.runId)
+        const error = record._tag === "Some" ? record.value.stages["work"]?.error : undefined
+        assert.strictEqual(error?.tag, "TaskUndeliverableError")
+        assert.include(error?.message ?? "", "poison")
+        assert.include(error?.message ?? "", "over the server's max_payload of 1048576")
+      }).pipe(Effect.scoped),
+    300_000
+  )
 })

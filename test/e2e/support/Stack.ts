@@ -31,6 +31,8 @@ export interface StackOptions {
   readonly modules?: ReadonlyArray<string>
   /** Extra environment of the replicas, e.g. `SWITCHYARD_ACK_WAIT`. */
   readonly executorEnv?: Readonly<Record<string, string>>
+  /** Extra environment of the scheduler, e.g. `SWITCHYARD_BLOB_THRESHOLD`. */
+  readonly schedulerEnv?: Readonly<Record<string, string>>
 }
 
 /** An executor replica and the id it reports in heartbeats and results. */
@@ -71,7 +73,7 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
       return spawnCli({
         label: `scheduler-${schedulers}`,
         args: ["scheduler", ...nats],
-        env: { SWITCHYARD_RESULT_ACK_WAIT: "2 seconds" }
+        env: { SWITCHYARD_RESULT_ACK_WAIT: "2 seconds", ...options.schedulerEnv }
       }).pipe(Effect.map(track))
     })
     let scheduler = yield* spawnScheduler
