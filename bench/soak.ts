@@ -4,19 +4,23 @@
  * the registry, the scheduler and executor replicas as separate processes
  * (as `startDeployment` does for the corpus benchmark), then sends the same
  * processes bursts of runs through the client (`soakRuns.ts`: small runs of
- * the `hello` pipeline and a few `for_each` fan-out runs), and after every
+ * the `hello` pipeline, a few `for_each` fan-out runs and two fan-out runs
+ * that fail), and after every
  * burst reads each service's RSS (`VmRSS`) and V8 heap. It prints one row
  * per burst, the ratio of the last burst to the third (the first ones warm
  * caches, JIT code and pools up), and whether the target is met: RSS after
  * the last burst within 10 % of the third. It never fails on a figure: it
- * exits 0 whenever it ran.
+ * exits 0 whenever it ran. `heapSnapshotDiff.ts` compares the snapshots
+ * `--snapshots` writes.
  *
  * Options: `--bursts <n>` (default 10); `--tasks <n>` per burst (default
  * 3000); `--replicas <n>` executors (default 2); `--concurrency <n>` runs in
  * flight (default 32); `--settle <seconds>` idle time after a burst before
  * memory is read (default 2); `--gc`: the services run with `--expose-gc`
  * and the heap is read after a full collection (RSS is read before it);
- * `--max-old-space <MB>`: the services' `--max-old-space-size`;
+ * `--max-old-space <MB>`: the services' `--max-old-space-size`; `--node-arg
+ * <flag>` (repeatable): another Node or V8 flag for the services, e.g.
+ * `--node-arg=--max-semi-space-size=16`;
  * `--snapshots <dir>` with `--snapshot-after 3,8`: heap snapshots of the
  * scheduler and the first executor after those bursts.
  */
@@ -31,7 +35,7 @@ import { startDeployment } from "./internal/corpusDeployment.ts"
 import type { Child } from "./internal/corpusProcess.ts"
 import { targetTable } from "./internal/report.ts"
 import { type MemoryReading, probeReader } from "./internal/soakMemory.ts"
-import { type BurstOutcome, burstPlan, fanOutItems, helloTasks, runBurst } from "./internal/soakRuns.ts"
+import { type BurstOutcome, burstPlan, failingRuns, fanOutItems, helloTasks, runBurst } from "./internal/soakRuns.ts"
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     settle: { type: "string", default: "2" },
     gc: { type: "boolean", default: false },
     "max-old-space": { type: "string" },
+    "node-arg": { type: "string", multiple: true, default: [] },
     snapshots: { type: "string" },
     "snapshot-after": { type: "string", default: "3,8" }
   }
@@ -74,7 +79,8 @@ const nodeArgs = [
   "--import",
   probe,
   ...(values.gc ? ["--expose-gc"] : []),
-  ...(maxOldSpace === undefined ? [] : [`--max-old-space-size=${maxOldSpace}`])
+  ...(maxOldSpace === undefined ? [] : [`--max-old-space-size=${maxOldSpace}`]),
+  ...values["node-arg"]
 ]
 
 const probes = new Map<string, ReturnType<typeof probeReader>>()
@@ -105,14 +111,18 @@ try {
       stopped.push(`before burst ${burst}: ${gone.map((service) => service.label).join(", ")} exited`)
       break
     }
-    log(`burst ${burst}/${bursts}: ${plan.helloRuns} hello runs and ${plan.fanOutRuns} fan-out runs (${plan.tasks} tasks) ...`)
+    log(
+      `burst ${burst}/${bursts}: ${plan.helloRuns} hello runs, ${plan.fanOutRuns} fan-out runs (${plan.tasks} tasks) and ${plan.failingRuns} failing fan-out runs ...`
+    )
     const outcome = await runBurst({ client, burst, tasks, concurrency, runDeadlineMs: 120_000 })
     await new Promise((done) => setTimeout(done, settleSeconds * 1000))
     const memory = new Map<string, MemoryReading>()
     for (const service of services) memory.set(service.label, await probes.get(service.label)!.memory())
     rows.push({ burst, outcome, memory })
     const summary = services.map((service) => `${service.label} ${mb(memory.get(service.label)?.rss)}`).join(", ")
-    log(`  ${outcome.succeeded}/${outcome.runs} runs succeeded in ${outcome.seconds.toFixed(1)} s; RSS MB: ${summary}`)
+    log(
+      `  ${outcome.succeeded + outcome.failedAsPlanned}/${outcome.runs} runs ended as planned in ${outcome.seconds.toFixed(1)} s; RSS MB: ${summary}`
+    )
     if (snapshotDir !== undefined && snapshotAfter.has(burst)) {
       for (const service of [deployment.scheduler, deployment.executors[0]!]) {
         const file = join(snapshotDir, `${service.label}-burst${burst}.heapsnapshot`)
@@ -139,24 +149,41 @@ const labels = services.map((service) => service.label)
 const seconds = ((performance.now() - benchStarted) / 1000).toFixed(0)
 console.log(`
 Switchyard soak benchmark: ${bursts} bursts of ${burstPlan(tasks).tasks} tasks (${burstPlan(tasks).helloRuns} runs of hello.yaml, ${helloTasks} tasks each,
-and ${burstPlan(tasks).fanOutRuns} for_each runs of ${fanOutItems} + 1 tasks), ${concurrency} runs in flight, registry, scheduler and ${replicas}
+${burstPlan(tasks).fanOutRuns} for_each runs of ${fanOutItems} + 1 tasks, and ${failingRuns} for_each runs that fail), ${concurrency} runs in flight, registry, scheduler and ${replicas}
 executor(s) as separate processes on ${serverVersion}, node ${process.version}, ${availableParallelism()} CPUs, ${seconds} s${
   maxOldSpace === undefined ? "" : `, --max-old-space-size=${maxOldSpace}`
 }
 
   RSS = VmRSS of the process ${settleSeconds} s after the burst's last run finished; heap = V8 heap used${
     values.gc ? " after a full collection (read after RSS)" : ""
-  }, MB
+  }, MB; heap total = the V8 heap's
+  committed size; external = memory V8 objects hold outside the heap (buffers); other = RSS less both (code, stacks,
+  native allocations of Node and its libraries, allocator slack), MB
 `)
 console.log(
   table(
-    ["burst", "runs ok", "s", "tasks/s", ...labels.flatMap((label) => [`${label} RSS`, "heap"])],
+    ["burst", "runs as planned", "s", "tasks/s", ...labels.flatMap((label) => [`${label} RSS`, "heap"])],
     rows.map(({ burst, memory, outcome }) => [
       String(burst),
-      `${outcome.succeeded}/${outcome.runs}`,
+      `${outcome.succeeded + outcome.failedAsPlanned}/${outcome.runs}`,
       outcome.seconds.toFixed(1),
       (outcome.tasks / outcome.seconds).toFixed(0),
       ...labels.flatMap((label) => [mb(memory.get(label)?.rss), mb(memory.get(label)?.heap?.heapUsed)])
+    ])
+  )
+)
+console.log("")
+console.log(
+  table(
+    ["burst", ...labels.flatMap((label) => [`${label} heap total`, "external", "other"])],
+    rows.map(({ burst, memory }) => [
+      String(burst),
+      ...labels.flatMap((label) => {
+        const reading = memory.get(label)
+        const heap = reading?.heap
+        const other = heap === undefined || reading?.rss === undefined ? undefined : reading.rss - heap.heapTotal - heap.external
+        return [mb(heap?.heapTotal), mb(heap?.external), mb(other)]
+      })
     ])
   )
 )
