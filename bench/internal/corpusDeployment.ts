@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { startNatsServer, type NatsServerHandle } from "../../test/support/NatsServer.ts"
-import { type Child, polledCpuSeconds, polledPeakRss, startChild } from "./corpusProcess.ts"
+import { type Child, type ChildOptions, polledCpuSeconds, polledPeakRss, startChild } from "./corpusProcess.ts"
 
 /** The pool every replica serves. */
 export const corpusPool = "corpus"
@@ -60,6 +60,8 @@ export const startDeployment = async (options: {
   readonly replicas: number
   readonly slots?: number
   readonly readyTimeoutMs: number
+  /** What every service's child gets besides its label and arguments (node options, a stdin pipe, a stderr reader). */
+  readonly child?: (label: string) => Omit<ChildOptions, "label" | "args" | "script">
 }): Promise<Deployment> => {
   const server: NatsServerHandle = await startNatsServer()
   const serverPid = natsServerPid(server.jetStreamDir)
@@ -70,13 +72,17 @@ export const startDeployment = async (options: {
   }
   const serverPoller = setInterval(pollServer, 200)
   const nats = ["--nats", server.url]
-  const registry = startChild({ label: "registry", args: ["registry", ...nats] })
-  const scheduler = startChild({ label: "scheduler", args: ["scheduler", ...nats] })
+  const start = (label: string, args: ReadonlyArray<string>) => startChild({ ...options.child?.(label), label, args })
+  const registry = start("registry", ["registry", ...nats])
+  const scheduler = start("scheduler", ["scheduler", ...nats])
   const executors = Array.from({ length: options.replicas }, (_, index) =>
-    startChild({
-      label: `executor-${index + 1}`,
-      args: ["executor", ...nats, "--pool", corpusPool, ...(options.slots === undefined ? [] : ["--slots", String(options.slots)])]
-    })
+    start(`executor-${index + 1}`, [
+      "executor",
+      ...nats,
+      "--pool",
+      corpusPool,
+      ...(options.slots === undefined ? [] : ["--slots", String(options.slots)])
+    ])
   )
   const children = [registry, scheduler, ...executors]
   const stop = async () => {

@@ -43,6 +43,12 @@ export interface ChildOptions {
   readonly args: ReadonlyArray<string>
   /** Called with each stdout line as it completes. */
   readonly onStdoutLine?: (line: string) => void
+  /** Called with each stderr line as it completes (the peak-RSS line excepted). */
+  readonly onStderrLine?: (line: string) => void
+  /** Node options before the script, e.g. `--max-old-space-size=96` or another `--import`. */
+  readonly nodeArgs?: ReadonlyArray<string>
+  /** Gives the child a stdin pipe that `send` writes to. @default false */
+  readonly stdin?: boolean
 }
 
 /** A running (or ended) child. */
@@ -64,6 +70,8 @@ export interface Child {
   readonly waitForLine: (pattern: RegExp, timeoutMs: number) => Promise<string>
   /** Sends `signal` and waits for the exit (SIGKILL after `graceMs` when it does not go). */
   readonly stop: (signal?: NodeJS.Signals, graceMs?: number) => Promise<Exited>
+  /** Writes a line to the child's stdin (started with `stdin: true`); false when it cannot. */
+  readonly send: (line: string) => boolean
 }
 
 // The benchmark's own SWITCHYARD_* settings must not change what the services do.
@@ -142,8 +150,8 @@ const lines = (onLine: (line: string) => void, maxLine = 1024 * 1024) => {
 export const startChild = (options: ChildOptions): Child => {
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--conditions=@switchyard/source", "--import", peakRssHook, options.script ?? cliMain, ...options.args],
-    { cwd: repoRoot, env: childEnv(), stdio: ["ignore", "pipe", "pipe"] }
+    ["--conditions=@switchyard/source", "--import", peakRssHook, ...(options.nodeArgs ?? []), options.script ?? cliMain, ...options.args],
+    { cwd: repoRoot, env: childEnv(), stdio: [options.stdin === true ? "pipe" : "ignore", "pipe", "pipe"] }
   )
   const pid = child.pid ?? -1
   let tail = ""
@@ -169,9 +177,12 @@ export const startChild = (options: ChildOptions): Child => {
     }
     tail += `${line}\n`
     if (tail.length > tailBytes) tail = tail.slice(tail.length - tailBytes)
+    options.onStderrLine?.(line)
     for (const waiter of waiters) waiter(line)
   })
   const stdout = lines((line) => options.onStdoutLine?.(line))
+  // A write racing the child's exit must not end the benchmark.
+  child.stdin?.on("error", () => {})
   child.stdout!.setEncoding("utf8").on("data", stdout.push)
   child.stderr!.setEncoding("utf8").on("data", stderr.push)
 
@@ -235,7 +246,13 @@ export const startChild = (options: ChildOptions): Child => {
     cpuSeconds: () => (reportedCpuUs !== undefined ? reportedCpuUs / 1e6 : polledCpu),
     cpuNow: () => polledCpuSeconds(pid),
     waitForLine,
-    stop
+    stop,
+    send: (line) => {
+      const input = child.stdin
+      if (input === null || input.destroyed || !running()) return false
+      input.write(`${line}\n`)
+      return true
+    }
   }
 }
 

@@ -109,6 +109,8 @@ export class Scheduler extends Context.Service<
     readonly cancel: (request: RunCancel) => Effect.Effect<RunCancelReply, BusError | KvConflictError>
     /** The run's current record (in memory while running, else from the bucket). */
     readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>, BusError>
+    /** `for_each` item lists held in memory now: one per running mapped stage whose items are loaded. */
+    readonly itemListsHeld: Effect.Effect<number>
   }
 >()("switchyard/scheduler/Scheduler") {
   static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | BlobStore | RunStore | RegistryClient | SchedulerConfig> =
@@ -127,6 +129,10 @@ export class Scheduler extends Context.Service<
         const loadedItems = new Map<string, ItemSource>()
         const itemsKey = (runId: string, stage: string) => `${runId}\u0000${stage}`
         const items: ItemLookup = (runId, stage) => loadedItems.get(itemsKey(runId, stage))
+        /** Drops the lists of a run that ended: a mapped stage that failed, was cancelled or was cut short never combines. */
+        const forgetItems = (doc: RunRecord) => {
+          for (const stage of doc.pipeline.stages) if (stage.for_each !== undefined) loadedItems.delete(itemsKey(doc.runId, stage.name))
+        }
         const lookup = makeStageLookup(registry, config.stageCacheTtl)
         const parsedPipelines = new Lru<string, { readonly parsed: ParsedPipeline; readonly issues: ReadonlyArray<PipelineIssue> }>(256)
 
@@ -277,6 +283,7 @@ export class Scheduler extends Context.Service<
               Effect.retry(eventRetry),
               Effect.catchCause(owe(doc.runId, "publishing the events"))
             )
+            if (transition.record.status !== "running") forgetItems(transition.record)
             for (const timer of transition.timers) yield* armTimer(doc.runId, timer.stage, timer.at, timer.item)
             // Forked: each ends in a transition of its own, which waits for this one's save to finish.
             for (const stage of transition.prepare) yield* Effect.forkIn(prepareItems(doc.runId, stage), scope)
@@ -351,7 +358,11 @@ export class Scheduler extends Context.Service<
               return
             }
             loadedItems.set(itemsKey(runId, stage), loaded.success)
-            yield* table.transact(runId, (current, now) => RunActor.itemsReady(current, stage, loaded.success.length, now, items))
+            const ready = yield* table.transact(runId, (current, now) =>
+              RunActor.itemsReady(current, stage, loaded.success.length, now, items)
+            )
+            // A run that ended while its list loaded takes no items.
+            if (!ready) loadedItems.delete(itemsKey(runId, stage))
           }).pipe(Effect.catchCause(owe(runId, `loading the items of stage ${stage}`)))
 
         /** Combines a finished `for_each` stage's outputs into its state slots; outputs that cannot be read fail the stage. */
@@ -686,7 +697,7 @@ export class Scheduler extends Context.Service<
         )
 
         yield* Effect.logInfo(`scheduler ready: ${table.size()} run(s) in progress`)
-        return Scheduler.of({ submit, cancel, get })
+        return Scheduler.of({ submit, cancel, get, itemListsHeld: Effect.sync(() => loadedItems.size) })
       })
     )
 }

@@ -306,10 +306,12 @@ stages:
           const stack = yield* makeStack("fanfail")
           yield* stack.registry
           yield* stack.executor({ pool: "test", definitions: [square] })
-          yield* stack.scheduler()
+          const scheduler = yield* stack.scheduler()
           yield* stack.registered(["test.square"])
           const { finished } = yield* stack.finished((yield* stack.submit(pipeline({ count: 6, batch: 2, failing: true }))).runId!)
           expect(finished.status).toBe("failed")
+          // The failed stage never combines: its list goes with the run.
+          expect(yield* scheduler.service.itemListsHeld).toBe(0)
           // Item 2 fails (retryably, but the stage has one attempt) in task 1.
           expect(finished.error?.message).toContain('stage "square" task 1 (items 2-3) failed after 1 attempt: item 2,3 failed once')
           expect(finished.error?.fields?.item).toBe(1)
@@ -337,6 +339,7 @@ stages:
           const { finished } = yield* stack.finished(runId)
           expect(finished.status).toBe("cancelled")
           expect(numbers(40).filter((n) => ran(runId, n) > 0)).toEqual([0, 1, 2])
+          expect(yield* scheduler.service.itemListsHeld).toBe(0)
         })
       )
     )
