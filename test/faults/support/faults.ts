@@ -1,0 +1,129 @@
+/**
+ * What the fault scenarios share: replicas of the `faults` pool run as CLI
+ * processes and started again whenever they exit (as a supervisor would),
+ * an SDK client over NATS, and runs of the `faults.work` pipeline submitted
+ * and awaited to their end, with each run's label appended once to the
+ * `work` slot when its result is applied and each execution written to a
+ * file, so a scenario counts executions and applications per task.
+ */
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Context, Effect, Layer, Option, Schedule, Stream } from "effect"
+import type { Duration, Scope } from "effect"
+import * as NatsBus from "../../../services/bus/NatsBus.ts"
+import { SwitchyardClient } from "../../../services/bus/SwitchyardClient.ts"
+import type { RunEvent } from "../../../schemas/Run.ts"
+import { type CliProcess, readyTimeout, spawnCli } from "../../e2e/support/CliProcess.ts"
+
+/** The pipeline every scenario runs: one `faults.work` stage over the run's inputs. */
+export const workPipeline = (ms: number) => `
+name: faults
+stages:
+  - name: work
+    type: faults.work
+    inputs: { label: "{{ inputs.label }}", crash: "{{ inputs.crash }}", ms: ${ms} }
+`
+
+/** A file the replicas note each execution in, one label per line. */
+export const executionsLog = (): { readonly path: string; readonly counts: () => ReadonlyMap<string, number> } => {
+  const path = join(mkdtempSync(join(tmpdir(), "switchyard-faults-")), "executions.log")
+  return {
+    path,
+    counts: () => {
+      const counts = new Map<string, number>()
+      let text = ""
+      try {
+        text = readFileSync(path, "utf8")
+      } catch {
+        return counts
+      }
+      for (const line of text.split("\n")) if (line !== "") counts.set(line, (counts.get(line) ?? 0) + 1)
+      return counts
+    }
+  }
+}
+
+/** Options of `supervisedReplica`. */
+export interface ReplicaOptions {
+  readonly natsUrl: string
+  readonly label: string
+  readonly executions: string
+  readonly slots?: number
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/**
+ * A replica of the `faults` pool, started again whenever it exits, until the scope closes.
+ * `current()` is the process running now (to kill or pause), `all()` every one started.
+ */
+export const supervisedReplica = (options: ReplicaOptions) =>
+  Effect.gen(function* () {
+    const started: Array<CliProcess> = []
+    const loop = Effect.gen(function* () {
+      for (let generation = 1; ; generation++) {
+        const cli = yield* spawnCli({
+          label: `executor-${options.label}-${generation}`,
+          args: [
+            "executor",
+            "--nats",
+            options.natsUrl,
+            "--pool",
+            "faults",
+            "--slots",
+            String(options.slots ?? 4),
+            "--module",
+            "test/faults/fixtures/crashStages.ts"
+          ],
+          env: { FAULTS_EXECUTIONS: options.executions, SWITCHYARD_ACK_WAIT: "3 seconds", ...options.env }
+        })
+        started.push(cli)
+        yield* cli.exited
+      }
+    })
+    yield* Effect.forkScoped(loop)
+    const ready = Effect.suspend((): Effect.Effect<unknown, unknown> => {
+      const cli = started.at(-1)
+      return cli === undefined ? Effect.fail("not started yet") : cli.logged("for pool faults", readyTimeout)
+    }).pipe(Effect.retry({ times: 200, schedule: Schedule.spaced("50 millis") }), Effect.asVoid)
+    return { current: () => started.at(-1)!, all: () => [...started], ready }
+  })
+
+/** An SDK client over NATS for the scenario's scope. */
+export const faultsClient = (natsUrl: string, name = "faults-client"): Effect.Effect<SwitchyardClient["Service"], unknown, Scope.Scope> =>
+  Layer.build(SwitchyardClient.layer.pipe(Layer.provide(NatsBus.layer({ url: natsUrl, name })))).pipe(
+    Effect.map((context) => Context.get(context, SwitchyardClient))
+  )
+
+/** A run that ended: its id, label, final event and the labels its `work` slot holds. */
+export interface RunEnd {
+  readonly runId: string
+  readonly label: string
+  readonly status: string | undefined
+  readonly applied: ReadonlyArray<unknown>
+}
+
+/** Submits one `faults.work` run and waits for its end (its `run.finished`), then reads its record. */
+export const runToEnd = (
+  client: SwitchyardClient["Service"],
+  options: { readonly label: string; readonly crash?: boolean; readonly ms: number; readonly timeout?: Duration.Input }
+): Effect.Effect<RunEnd, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const run = yield* client.submitRun({
+      pipeline: workPipeline(options.ms),
+      file: "faults.yaml",
+      inputs: { label: options.label, crash: options.crash ?? false }
+    })
+    const last = yield* Stream.runLast(run.events.pipe(Stream.filter((event: RunEvent) => event.kind === "run.finished"))).pipe(
+      Effect.timeout(options.timeout ?? "180 seconds")
+    )
+    const finished = Option.getOrUndefined(last)
+    const record = yield* client.getRun(run.runId)
+    const work = Option.isSome(record) ? record.value.state["work"] : undefined
+    return {
+      runId: run.runId,
+      label: options.label,
+      status: finished?.kind === "run.finished" ? finished.status : undefined,
+      applied: Array.isArray(work) ? work : []
+    }
+  })
