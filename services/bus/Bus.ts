@@ -118,7 +118,13 @@ export interface KvStore {
   readonly create: (key: string, value: Uint8Array) => Effect.Effect<number, BusError | KvConflictError>
   /** Write only when the key is at `revision` (compare-and-set). */
   readonly update: (key: string, value: Uint8Array, revision: number) => Effect.Effect<number, BusError | KvConflictError>
+  /** Deletes a key, leaving a delete marker that watchers see as a `DEL`. */
   readonly delete: (key: string) => Effect.Effect<void, BusError>
+  /**
+   * Removes a key and all its history, marker included: nothing of it is left in the bucket,
+   * and watchers are not told. For keys nobody watches any more (retention, garbage collection).
+   */
+  readonly purge: (key: string) => Effect.Effect<void, BusError>
   readonly keys: Effect.Effect<ReadonlyArray<string>, BusError>
   /** Current values first (as PUTs), then every change, for keys matching `key` (wildcards allowed). */
   readonly watch: (options?: { readonly key?: string }) => Stream.Stream<KvEntry, BusError>

@@ -245,7 +245,7 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
     const cached = buckets.get(bucket)
     if (cached !== undefined) return cached
     const handle = yield* Effect.tryPromise({ try: () => kvm.create(bucket, { history: 1 }), catch: toBusError("kv", bucket) })
-    const store = makeNatsKvStore(handle, bucket, replies)
+    const store = makeNatsKvStore(handle, bucket, replies, jsm)
     buckets.set(bucket, store)
     return store
   })

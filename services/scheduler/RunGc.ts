@@ -186,7 +186,7 @@ export class RunGc extends Context.Service<
           (key) => {
             const runId = itemRunOf(key)
             if (runId !== undefined && (expired.has(runId) || !present.has(runId)))
-              return unless(items.delete(key)).pipe(Effect.andThen(Effect.sync(() => void itemsDeleted++)))
+              return unless(items.purge(key)).pipe(Effect.andThen(Effect.sync(() => void itemsDeleted++)))
             return items.get(key).pipe(
               Effect.map(
                 Option.map((entry) => {

@@ -54,7 +54,7 @@ export class RunStore extends Context.Service<
     readonly running: Effect.Effect<ReadonlyArray<StoredRun>, BusError>
     /** Every record in the bucket, read a few at a time (a record deleted meanwhile is left out). */
     readonly scan: Stream.Stream<ScannedRun, BusError>
-    /** Removes a run's record; removing a missing one succeeds. */
+    /** Removes a run's record and its history, leaving no delete marker; removing a missing one succeeds. */
     readonly delete: (runId: string) => Effect.Effect<void, BusError>
   }
 >()("switchyard/scheduler/RunStore") {
@@ -116,7 +116,7 @@ export class RunStore extends Context.Service<
           Stream.mapEffect(scanOne, { concurrency: 16 }),
           Stream.filterMap((run) => (Option.isSome(run) ? Result.succeed(run.value) : Result.failVoid))
         ),
-        delete: (runId) => kv.delete(runId)
+        delete: (runId) => kv.purge(runId)
       })
     })
   )

@@ -61,6 +61,12 @@ export const makeMemoryKvStore = (bucket: string): KvStore => {
           if (live(key) !== undefined) write(key, empty, "DEL")
         })
       ),
+    purge: (key) =>
+      checked("kv.purge", key, () =>
+        Effect.sync(() => {
+          entries.delete(key)
+        })
+      ),
     keys: Effect.sync(() => [...entries.values()].filter((entry) => entry.operation === "PUT").map((entry) => entry.key)),
     watch: (options) => {
       const filter = options?.key ?? ">"

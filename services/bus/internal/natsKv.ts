@@ -6,8 +6,10 @@
  * wrong-last-sequence codes). Writes are
  * JetStream publishes to the key's subject over the adapter's replies (what
  * nats.js's bucket does, without its request path); reads, deletes, key
- * listings and watches are nats.js's.
+ * listings and watches are nats.js's; a purge removes every message of the
+ * key's subject from the bucket's stream, leaving no marker.
  */
+import type { JetStreamManager } from "@nats-io/jetstream"
 import type { KV, KvEntry as NatsKvEntry } from "@nats-io/kv"
 import { Effect, Option, Stream } from "effect"
 import type { KvEntry, KvStore } from "../Bus.ts"
@@ -28,8 +30,8 @@ const isConflict = (cause: unknown): boolean => {
   return code === ApiCode.WrongLastSequence || code === ApiCode.WrongLastSequenceUnknown
 }
 
-/** Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`. */
-export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies): KvStore => {
+/** Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`, a purge a purge of the key's subject. */
+export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies, jsm: JetStreamManager): KvStore => {
   // JetStream's own subject for a key's writes (a server name, not a Switchyard subject; no mirror, no domain).
   const keySubject = (key: string) => `$KV.${bucket}.${key}`
   const write = (key: string, value: Uint8Array, expectedLastSubjectSequence?: number) =>
@@ -77,6 +79,8 @@ export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies): K
     create: (key, value) => compareAndSet("create", key, 0, create(key, value)),
     update: (key, value, revision) => compareAndSet("update", key, revision, write(key, value, revision)),
     delete: (key) => call("delete", key, () => kv.delete(key)),
+    // nats.js's own purge leaves a marker; purging the key's subject with nothing kept leaves none.
+    purge: (key) => call("purge", key, () => jsm.streams.purge(`KV_${bucket}`, { filter: keySubject(key), keep: 0 })).pipe(Effect.asVoid),
     keys: Effect.tryPromise({ try: () => kv.keys(), catch: toBusError("kv.keys", bucket) }).pipe(
       Effect.flatMap((iterator) => Stream.runCollect(Stream.fromAsyncIterable(iterator, toBusError("kv.keys", bucket)))),
       Effect.map((keys) => [...new Set(keys)])

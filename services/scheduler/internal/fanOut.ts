@@ -207,11 +207,11 @@ export const makeFanOut = (options: {
       return { slots: yield* jsonSlots(slots), seen }
     })
 
-  /** Drops a combined stage's stored outputs (best effort: the bucket's entries are only needed until then). */
+  /** Drops a combined stage's stored outputs, leaving no marker (best effort: the entries are only needed until then). */
   const purge = (runId: string, stage: string, tasks: number) =>
     Effect.forEach(
       Array.from({ length: tasks }, (_, index) => index),
-      (index) => items.delete(itemKey(runId, stage, index)),
+      (index) => items.purge(itemKey(runId, stage, index)),
       {
         concurrency: readConcurrency,
         discard: true

@@ -571,6 +571,20 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           assert.deepStrictEqual(yield* kv.keys, ["b.c"])
         }))
 
+      test("purges a key from get and keys, and a purged key can be created again", (names) =>
+        Effect.gen(function* () {
+          const bus = yield* Bus
+          const kv = yield* bus.kv(names.bucket)
+          yield* kv.put("a", bytes("1"))
+          yield* kv.put("b", bytes("2"))
+          yield* kv.purge("a")
+          yield* kv.purge("never-there")
+          assert.isTrue(Option.isNone(yield* kv.get("a")))
+          assert.deepStrictEqual(yield* kv.keys, ["b"])
+          yield* kv.create("a", bytes("again"))
+          assert.strictEqual(text(Option.getOrThrow(yield* kv.get("a")).value), "again")
+        }))
+
       test("watches current values first and then changes, only for matching keys", (names) =>
         Effect.gen(function* () {
           const bus = yield* Bus
