@@ -12,9 +12,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { runCli } from "./support/CliProcess.ts"
-import { startStack } from "./support/Stack.ts"
-import { ownNatsServer } from "./support/ownNatsServer.ts"
+import { runCli } from "../e2e/support/CliProcess.ts"
+import { startStack } from "../e2e/support/Stack.ts"
+import { ownNatsServer } from "../e2e/support/ownNatsServer.ts"
 
 const natsUrl = ownNatsServer()
 

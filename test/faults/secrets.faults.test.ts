@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { leakingLines } from "../support/secretLeaks.ts"
 import { scratchDir } from "../support/processes.ts"
-import { runCli, spawnCli } from "./support/CliProcess.ts"
+import { runCli, spawnCli } from "../e2e/support/CliProcess.ts"
 
 /** The final state of a `--json` run: its run.finished event's. */
 const finalState = (stdout: string): Record<string, unknown> =>
@@ -15,8 +15,8 @@ const finalState = (stdout: string): Record<string, unknown> =>
     .map((line) => JSON.parse(line) as { kind: string; state?: Record<string, unknown> })
     .find((event) => event.kind === "run.finished")?.state ?? {}
 
-const pipeline = "test/e2e/fixtures/secrets/secrets.yaml"
-const module = "test/e2e/fixtures/secrets/stages.ts"
+const pipeline = "test/faults/fixtures/secrets/secrets.yaml"
+const module = "test/faults/fixtures/secrets/stages.ts"
 
 describe("switchyard run with secrets", () => {
   it.live(
@@ -81,7 +81,7 @@ describe("switchyard run with secrets", () => {
   it.live("plugin validate refuses a wildcard secret, naming the file, line, column and field", () =>
     Effect.gen(function* () {
       const dir = yield* scratchDir("switchyard-wildcard-")
-      cpSync("test/e2e/fixtures/secrets/leaky", join(dir, "leaky"), { recursive: true })
+      cpSync("test/faults/fixtures/secrets/leaky", join(dir, "leaky"), { recursive: true })
       const manifest = join(dir, "leaky", "plugin.yaml")
       writeFileSync(manifest, readFileSync(manifest, "utf8").replace("secrets: [CANARY]", 'secrets: ["*"]'))
       const run = yield* runCli({ label: "plugin validate", args: ["plugin", "validate", join(dir, "leaky")], timeout: "60 seconds" })
