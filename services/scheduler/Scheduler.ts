@@ -24,7 +24,8 @@ import type { JobMessage } from "@switchyard/bus/Bus"
 import { BusError } from "@switchyard/bus/BusError"
 import type { KvConflictError } from "@switchyard/bus/BusError"
 import { decode, encodePlain } from "@switchyard/schemas/Codec"
-import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "@switchyard/bus/Streams"
+import * as Infrastructure from "@switchyard/bus/Infrastructure"
+import { undeliverableTasksConsumer } from "@switchyard/bus/Streams"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import * as Endpoints from "@switchyard/bus/Endpoints"
 import { type AnyEndpoint, ServiceUnavailableError } from "@switchyard/schemas/Endpoint"
@@ -40,6 +41,7 @@ import { makeFanOut } from "./internal/fanOut.ts"
 import { itemIndexOf } from "./internal/itemTasks.ts"
 import { Lru } from "@switchyard/bus/Lru"
 import { makePoolWatch } from "./internal/poolWatch.ts"
+import { schedulerInfrastructure } from "./internal/ownInfrastructure.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
 import { oversizedRecord } from "./internal/recordSize.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
@@ -93,6 +95,8 @@ export class Scheduler extends Context.Service<
     readonly cancel: (request: RunCancel) => Effect.Effect<RunCancelReply, BusError | KvConflictError>
     /** The run's current record (in memory while running, else from the bucket). */
     readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>, BusError>
+    /** False while the scheduler puts back streams, consumers or buckets it found gone. */
+    readonly ready: Effect.Effect<boolean>
   }
 >()("switchyard/scheduler/Scheduler") {
   static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | BlobStore | RunStore | RegistryClient | SchedulerConfig> =
@@ -114,16 +118,11 @@ export class Scheduler extends Context.Service<
         const lookup = makeStageLookup(registry, config.stageCacheTtl)
         const parsedPipelines = new Lru<string, { readonly parsed: ParsedPipeline; readonly issues: ReadonlyArray<PipelineIssue> }>(256)
 
-        yield* bus.ensureStream(tasksStream(names))
-        yield* bus.ensureStream(resultsStream(names))
-        yield* bus.ensureStream(deadLetterStream(names))
-        yield* bus.ensureConsumer(undeliverableTasksConsumer(names))
-        yield* bus.ensureConsumer(
-          schedulerConsumer(names, {
-            ackWait: config.resultAckWait,
-            maxAckPending: config.resultConcurrency * 4
-          })
-        )
+        // Its streams, consumers and buckets, put back whenever they are found gone (see ownInfrastructure.ts).
+        const infrastructure = yield* Infrastructure.make({
+          service: "scheduler",
+          ensure: Infrastructure.declare(bus, schedulerInfrastructure(names, config))
+        })
 
         // Every hop of a run continues the trace its submit started (kept in the record).
         const runTrace = (doc: RunRecord): Record<string, string> =>
@@ -622,7 +621,7 @@ export class Scheduler extends Context.Service<
         )
 
         yield* Effect.logInfo(`scheduler ready: ${table.size()} run(s) in progress`)
-        return Scheduler.of({ submit, cancel, get })
+        return Scheduler.of({ submit, cancel, get, ready: infrastructure.ready })
       })
     )
 }

@@ -6,12 +6,13 @@
  * wrong-last-sequence codes). Writes are
  * JetStream publishes to the key's subject over the adapter's replies (what
  * nats.js's bucket does, without its request path); reads, deletes, key
- * listings and watches are nats.js's.
+ * listings and watches are nats.js's. Every bus failure goes through the
+ * adapter's `classify`, which recognizes a bucket that is gone.
  */
 import type { KV, KvEntry as NatsKvEntry } from "@nats-io/kv"
 import { Effect, Option, Stream } from "effect"
 import type { KvEntry, KvStore } from "../Bus.ts"
-import { type BusError, KvConflictError } from "../BusError.ts"
+import { BusError, KvConflictError } from "../BusError.ts"
 import { invalidKey, isValidKey, isValidKeyFilter } from "./kvKeys.ts"
 import { ApiCode, apiCodeOf, toBusError } from "./natsErrors.ts"
 import type { NatsReplies } from "./natsReplies.ts"
@@ -28,8 +29,38 @@ const isConflict = (cause: unknown): boolean => {
   return code === ApiCode.WrongLastSequence || code === ApiCode.WrongLastSequenceUnknown
 }
 
-/** Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`. */
-export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies): KvStore => {
+/** The JetStream stream that holds a KV bucket (nats.js's naming, a server convention). */
+export const kvStreamName = (bucket: string): string => `KV_${bucket}`
+
+/**
+ * Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`. Every `BusError`
+ * passes through `classify` (which may tell that the bucket is gone) before the caller sees it.
+ */
+export const makeNatsKvStore = (
+  kv: KV,
+  bucket: string,
+  replies: NatsReplies,
+  classify: (error: BusError) => Effect.Effect<BusError>
+): KvStore => {
+  const store = makeStore(kv, bucket, replies)
+  const checked = <A, E>(effect: Effect.Effect<A, E | BusError>): Effect.Effect<A, E | BusError> =>
+    Effect.catchIf(effect, isBusError, (error) => Effect.flatMap(classify(error), Effect.fail))
+  return {
+    bucket,
+    get: (key) => checked(store.get(key)),
+    put: (key, value) => checked(store.put(key, value)),
+    create: (key, value) => checked(store.create(key, value)),
+    update: (key, value, revision) => checked(store.update(key, value, revision)),
+    delete: (key) => checked(store.delete(key)),
+    keys: checked(store.keys),
+    watch: (options) =>
+      store.watch(options).pipe(Stream.catchIf(isBusError, (error) => Stream.fromEffect(Effect.flatMap(classify(error), Effect.fail))))
+  }
+}
+
+const isBusError = (error: unknown): error is BusError => error instanceof BusError
+
+const makeStore = (kv: KV, bucket: string, replies: NatsReplies): KvStore => {
   // JetStream's own subject for a key's writes (a server name, not a Switchyard subject; no mirror, no domain).
   const keySubject = (key: string) => `$KV.${bucket}.${key}`
   const write = (key: string, value: Uint8Array, expectedLastSubjectSequence?: number) =>
