@@ -291,9 +291,9 @@ const fetchLoop = (consumer: Consumer, context: JobContext, queue: Queue.Queue<J
           retryInMs: retryMs
         }
         if (error instanceof BusError && error.isMissing) {
-          yield* (missing ? Effect.logDebug : Effect.logWarning)("the consumer is gone; fetching again once it is recreated").pipe(
-            Effect.annotateLogs(annotations)
-          )
+          yield* (missing ? Effect.logDebug : Effect.logWarning)(
+            `the ${error.code === "10059" ? "stream" : "consumer"} is gone; fetching again once it is recreated`
+          ).pipe(Effect.annotateLogs(annotations))
           missing = true
         } else {
           yield* Effect.logWarning("fetch from consumer failed; retrying").pipe(Effect.annotateLogs(annotations))
