@@ -84,7 +84,12 @@ export class Heartbeat extends Schema.Class<Heartbeat>("switchyard/Heartbeat")({
 
 /** Reply to a `stage.heartbeat` sent as a request: the registry recorded the beat. */
 export class HeartbeatReply extends Schema.Class<HeartbeatReply>("switchyard/HeartbeatReply")({
-  version: Schema.Literal(1)
+  version: Schema.Literal(1),
+  /**
+   * Stage types the beat lists that the registry has no record of (its state was lost, or an
+   * operator removed them); the replica registers them again. Absent: none.
+   */
+  unknown: Schema.optionalKey(Schema.Array(Schema.String))
 }) {}
 
 /** A registered stage type with the pool that serves it. */

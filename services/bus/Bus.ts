@@ -4,7 +4,11 @@
  * the ack wait, in-progress acks, max deliveries) and key-value buckets with
  * compare-and-set and watch. `NatsBus` implements it over NATS JetStream,
  * `MemoryBus` in one process with the same semantics; both pass
- * `test/services/bus/BusSuite.ts`.
+ * `test/services/bus/BusSuite.ts`. The adapter also tells its users when
+ * what they declared may be gone (`infrastructure`): the connection came
+ * back (the server may have restarted with an empty store), or an operation
+ * found a stream, consumer or bucket missing; `Infrastructure.ts` turns that
+ * into recreating them.
  */
 import type { Duration, Effect, Option, Scope, Stream } from "effect"
 import { Context } from "effect"
@@ -130,6 +134,15 @@ export interface KvStore {
   readonly watch: (options?: { readonly key?: string }) => Stream.Stream<KvEntry, BusError>
 }
 
+/**
+ * A sign that streams, consumers or buckets a process declared may be gone:
+ * `Reconnected` after the connection to the server was lost and came back,
+ * `Missing` when an operation found one missing (`resource` names it: a
+ * stream, `stream/consumer`, or a subject no stream captures).
+ */
+export type InfrastructureSignal =
+  { readonly _tag: "Reconnected" } | { readonly _tag: "Missing"; readonly resource: string; readonly operation: string }
+
 /** The bus service. */
 export class Bus extends Context.Service<
   Bus,
@@ -162,10 +175,18 @@ export class Bus extends Context.Service<
     ) => Effect.Effect<Message, BusError | RequestTimeoutError | NoRespondersError>
     /** Answers a request received by `subscribe`. */
     readonly respond: (message: Message, data: Uint8Array, options?: { readonly headers?: Headers }) => Effect.Effect<void, BusError>
-    /** Creates the stream, or updates it to this config (idempotent). */
-    readonly ensureStream: (config: StreamConfig) => Effect.Effect<void, BusError>
-    /** Creates the durable consumer, or updates it to this config (idempotent). */
-    readonly ensureConsumer: (config: ConsumerConfig) => Effect.Effect<void, BusError>
+    /** Creates the stream, or updates it to this config (idempotent); true when it did not exist. */
+    readonly ensureStream: (config: StreamConfig) => Effect.Effect<boolean, BusError>
+    /** Creates the durable consumer, or updates it to this config (idempotent); true when it did not exist. */
+    readonly ensureConsumer: (config: ConsumerConfig) => Effect.Effect<boolean, BusError>
+    /** Creates the KV bucket when it does not exist (idempotent); true when it did not exist. */
+    readonly ensureBucket: (bucket: string) => Effect.Effect<boolean, BusError>
+    /**
+     * Signals from now on that declared streams, consumers or buckets may be
+     * gone, as a stream that ends when the scope closes. The in-memory bus
+     * loses nothing and never signals.
+     */
+    readonly infrastructure: Effect.Effect<Stream.Stream<InfrastructureSignal>, never, Scope.Scope>
     /** Durable publish into a stream; `msgId` deduplicates within the stream's window. */
     readonly enqueue: (
       subject: string,
@@ -174,7 +195,7 @@ export class Bus extends Context.Service<
     ) => Effect.Effect<PublishAck, BusError>
     /** Leases messages from a durable consumer, never more than `slots` unacked at once by this caller. */
     readonly consume: (options: ConsumeOptions) => Effect.Effect<Stream.Stream<JobMessage>, BusError, Scope.Scope>
-    /** Opens (creating when missing) a KV bucket. */
+    /** Opens (creating when missing) a KV bucket. Its handle keeps working when the bucket is recreated. */
     readonly kv: (bucket: string) => Effect.Effect<KvStore, BusError>
   }
 >()("switchyard/bus/Bus") {}

@@ -7,6 +7,13 @@ import { Schema } from "effect"
 /** Client error codes of failures that may pass: the connection was lost or a request timed out. */
 export const transientCodes: ReadonlySet<string> = new Set(["CONNECTION_CLOSED", "CONNECTION_REFUSED", "CONNECTION_FAILED", "TIMEOUT"])
 
+/**
+ * Codes of failures that found a stream, consumer or bucket gone (JetStream's stream-not-found and
+ * consumer-not-found API codes, and a durable publish no stream captured). The service that owns
+ * what is gone recreates it (`Infrastructure.ts`), so these pass too.
+ */
+export const missingCodes: ReadonlySet<string> = new Set(["10059", "10014", "NO_STREAM"])
+
 /** The code of a `BusError` for a message refused before it was sent: larger than the server's `max_payload`. */
 export const MaxPayloadCode = "MAX_PAYLOAD"
 
@@ -18,9 +25,13 @@ export class BusError extends Schema.TaggedError<BusError>()("BusError", {
   code: Schema.optionalKey(Schema.String),
   message: Schema.String
 }) {
-  /** Connection-level failures may pass; bad requests won't. */
+  /** Connection-level failures and lost infrastructure may pass; bad requests won't. */
   get isRetryable(): boolean {
-    return this.code === undefined || transientCodes.has(this.code)
+    return this.code === undefined || transientCodes.has(this.code) || missingCodes.has(this.code)
+  }
+  /** The operation found a stream, consumer or bucket gone (deleted, or lost with the server's store). */
+  get isMissing(): boolean {
+    return this.code !== undefined && missingCodes.has(this.code)
   }
 }
 

@@ -152,6 +152,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     else existing.reconfigure(config)
     captures.clear()
     for (const stream of streams.values()) for (const subject of stream.config.subjects) captures.add(subject, stream)
+    return existing === undefined
   })
 
   const ensureConsumer = Effect.fn("MemoryBus.ensureConsumer")(function* (config: ConsumerConfig) {
@@ -176,11 +177,15 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
       }
     }
     const existing = stream.consumers.get(config.durable)
-    if (existing !== undefined) return existing.reconfigure(config)
+    if (existing !== undefined) {
+      existing.reconfigure(config)
+      return false
+    }
     const clock = yield* Clock.Clock
     const consumer = new MemoryConsumer({ stream, config, clock, deadLetter: publishDeadLetter(clock) })
     stream.consumers.set(config.durable, consumer)
     yield* Effect.forkIn(consumer.timer, scope)
+    return true
   })
 
   const enqueue: Bus["Service"]["enqueue"] = (subject, data, options) =>
@@ -234,6 +239,12 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     return store
   })
 
+  const ensureBucket = Effect.fn("MemoryBus.ensureBucket")(function* (bucket: string) {
+    const existed = buckets.has(bucket)
+    yield* kv(bucket)
+    return !existed
+  })
+
   return Bus.of({
     kind: "memory",
     maxPayload: Effect.succeedNone,
@@ -243,6 +254,9 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     respond,
     ensureStream,
     ensureConsumer,
+    ensureBucket,
+    // Nothing held in memory is lost while the process lives.
+    infrastructure: Effect.succeed(Stream.never),
     enqueue,
     consume,
     kv

@@ -5,6 +5,10 @@
  * metadata; chunks are at most `chunkSize` bytes (64 KiB by default), so no
  * message on the bus outgrows the payload threshold. The bucket is created
  * on first use; a create that races another process's finds the same bucket.
+ * A failure that a missing bucket also causes (it was deleted, or lost with
+ * the server's store) makes the next use open, so create, it again; an
+ * operation that can be repeated (everything but `putStream`, whose source
+ * is read once) is then tried once more at once.
  *
  * `put` writes the object's record only over the record it looked at, so of
  * concurrent first puts of the same content one wins and the object store
@@ -65,6 +69,8 @@ const isLive = (info: ObjectInfo | null): info is ObjectInfo => info !== null &&
 
 const digestName = /^[0-9a-f]{64}$/u
 
+const goneCodes: ReadonlySet<string> = new Set([String(ApiCode.StreamNotFound), "TIMEOUT", "NO_RESPONDERS"])
+
 /** `SHA-256=<base64url>` as the object store records it, for the hex digest. */
 const objectDigestOf = (hex: string): string => `SHA-256=${Base64UrlPaddedCodec.encode(Buffer.from(hex, "hex"))}`
 
@@ -110,6 +116,15 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
     )
   })
 
+  /** Stream not found, or a JetStream request nobody answered (what a bucket that is gone causes). */
+  const mayBeGone = (error: unknown): boolean => error instanceof BlobStoreError && error.code !== undefined && goneCodes.has(error.code)
+  const forget = Effect.sync(() => {
+    opened = undefined
+  })
+  /** Runs `operation` again, on a bucket opened anew, when it failed as a missing bucket would. */
+  const reopening = <A, E, R>(operation: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    operation.pipe(Effect.catchIf(mayBeGone, () => forget.pipe(Effect.andThen(operation))))
+
   const metaOf = (name: string, putOptions: PutOptions): ObjectStoreMeta => ({
     name,
     metadata: { mediaType: putOptions.mediaType },
@@ -125,7 +140,7 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
   const touch = (store: ObjectStore, info: ObjectInfo, blob: string) =>
     call("put", blob, () => store.update(info.name, { metadata: { ...info.metadata, storedAt: String(Date.now()) } }))
 
-  const put = Effect.fn("NatsBlobStore.put")(function* (bytes: Uint8Array, putOptions: PutOptions) {
+  const putOnce = Effect.fnUntraced(function* (bytes: Uint8Array, putOptions: PutOptions) {
     const ref = refOf(bytes, putOptions)
     const hex = yield* hexOf(ref, location)
     const store = yield* open
@@ -149,6 +164,8 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
     )
     return ref
   })
+  const put = (bytes: Uint8Array, putOptions: PutOptions) =>
+    reopening(putOnce(bytes, putOptions)).pipe(Effect.withSpan("NatsBlobStore.put"))
 
   const putStream = <E, R>(stream: Stream.Stream<Uint8Array, E, R>, putOptions: PutOptions) =>
     Effect.gen(function* () {
@@ -188,7 +205,10 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
         )
       )
       return ref
-    }).pipe(Effect.withSpan("NatsBlobStore.putStream"))
+    }).pipe(
+      Effect.tapError((error) => (mayBeGone(error) ? forget : Effect.void)),
+      Effect.withSpan("NatsBlobStore.putStream")
+    )
 
   const stream = (ref: BlobRef): Stream.Stream<Uint8Array, BlobError> =>
     Stream.unwrap(
@@ -215,7 +235,7 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
             Stream.filter((chunk) => chunk.length > 0)
           )
         )
-      })
+      }).pipe(Effect.tapError((error) => (mayBeGone(error) ? forget : Effect.void)))
     )
 
   const get = (ref: BlobRef) =>
@@ -226,22 +246,22 @@ export const make = Effect.fn("NatsBlobStore.make")(function* (options: NatsBlob
 
   const stat = Effect.fn("NatsBlobStore.stat")(function* (ref: BlobRef) {
     const hex = yield* hexOf(ref, location)
-    const info = yield* liveInfo(yield* open, hex, ref.$blob)
+    const info = yield* reopening(Effect.suspend(() => Effect.flatMap(open, (store) => liveInfo(store, hex, ref.$blob))))
     return isLive(info) ? Option.some({ size: info.size, mediaType: info.metadata?.["mediaType"] ?? fallbackMediaType }) : Option.none()
   })
 
-  const remove = Effect.fn("NatsBlobStore.delete")(function* (ref: BlobRef) {
+  const removeOnce = Effect.fnUntraced(function* (ref: BlobRef) {
     const hex = yield* hexOf(ref, location)
     const store = yield* open
     if (!isLive(yield* liveInfo(store, hex, ref.$blob))) return
     yield* call("delete", ref.$blob, () => store.delete(hex))
   })
+  const remove = (ref: BlobRef) => reopening(removeOnce(ref)).pipe(Effect.withSpan("NatsBlobStore.delete"))
 
   // The object store lists by reading every record to the end; there is no cursor to stream from.
   const list: Stream.Stream<BlobEntry, BlobError> = Stream.unwrap(
     Effect.gen(function* () {
-      const store = yield* open
-      const infos = yield* call("list", undefined, () => store.list())
+      const infos = yield* reopening(Effect.flatMap(open, (store) => call("list", undefined, () => store.list())))
       return Stream.fromIterable(
         infos
           .filter((info) => isLive(info) && digestName.test(info.name))

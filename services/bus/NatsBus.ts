@@ -8,6 +8,12 @@
  * nats.js failures are mapped to the port's errors by class and API code.
  * The layer provides its connection too (`NatsConnection`), for the blob
  * store's object store to share.
+ *
+ * Lost infrastructure: every reconnect is signalled (the server may have come
+ * back with an empty store), and a failure that may come from a missing
+ * stream, consumer or bucket (a timeout, no responders, a fetch that broke)
+ * is checked with the server; when the thing is gone, the error says so
+ * (stream- or consumer-not-found code) and the loss is signalled.
  * Works with nats-server 2.9: one filter subject per consumer, no
  * per-message TTLs.
  */
@@ -22,14 +28,14 @@ import {
 } from "@nats-io/jetstream"
 import { Kvm } from "@nats-io/kv"
 import { connect, nanos, type NatsConnection as NatsConnectionType } from "@nats-io/transport-node"
-import { Config, Context, Duration, Effect, Layer, Option, type Scope, Stream, Queue, type Cause } from "effect"
-import { Bus, type ConsumerConfig, type Headers, type KvStore, type Message, type StreamConfig } from "./Bus.ts"
+import { Config, Context, Duration, Effect, Layer, Option, PubSub, type Scope, Stream, Queue, type Cause } from "effect"
+import { Bus, type ConsumerConfig, type Headers, type InfrastructureSignal, type KvStore, type Message, type StreamConfig } from "./Bus.ts"
 import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { consume as natsConsume, encodeConsumerDescription } from "./internal/natsConsume.ts"
 import { ApiCode, apiCodeOf, isNoResponders, isTimeout, toBusError } from "./internal/natsErrors.ts"
 import { fromMsgHdrs, toMsgHdrs } from "./internal/natsHeaders.ts"
-import { makeNatsKvStore } from "./internal/natsKv.ts"
+import { kvStreamName, makeNatsKvStore } from "./internal/natsKv.ts"
 import { makeNatsReplies } from "./internal/natsReplies.ts"
 
 /** Options of the NATS bus. */
@@ -55,6 +61,12 @@ const publishOptions = (headers: Headers | undefined) => {
   const hdrs = toMsgHdrs(headers)
   return hdrs === undefined ? undefined : { headers: hdrs }
 }
+
+/**
+ * Codes of failures a missing stream or consumer also causes: a JetStream request nobody answers
+ * (a bucket's direct get times out, a publish finds no responders) or a pull that broke.
+ */
+const maybeMissing: ReadonlySet<string | undefined> = new Set(["TIMEOUT", "NO_RESPONDERS", "JETSTREAM"])
 
 const updatable = ["ack_wait", "max_deliver", "max_ack_pending", "filter_subject", "description"] as const
 
@@ -103,6 +115,59 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
   const kvm = new Kvm(js)
   const deadLetterSubjects = new Map<string, string>()
   const buckets = new Map<string, KvStore>()
+  const signals = yield* Effect.acquireRelease(PubSub.unbounded<InfrastructureSignal>(), PubSub.shutdown)
+
+  // The server may have restarted with an empty store: whoever declared streams, consumers or buckets checks them.
+  // (The status iterator ends when the connection closes.)
+  yield* Stream.fromAsyncIterable(nc.status(), () => undefined).pipe(
+    Stream.filter((event) => event.type === "reconnect"),
+    Stream.runForEach(() => PubSub.publish(signals, { _tag: "Reconnected" })),
+    Effect.ignore,
+    Effect.forkScoped
+  )
+
+  const gone = (resource: string, operation: string) => PubSub.publish(signals, { _tag: "Missing", resource, operation })
+
+  /** True when the server says the stream (or its consumer) does not exist; undefined when it cannot tell. */
+  const missingCode = (stream: string, consumer?: string) =>
+    Effect.tryPromise({
+      try: (): Promise<unknown> => (consumer === undefined ? jsm.streams.info(stream) : jsm.consumers.info(stream, consumer)),
+      catch: (cause) => cause
+    }).pipe(
+      Effect.match({
+        onSuccess: () => undefined,
+        onFailure: (cause) => {
+          const code = apiCodeOf(cause)
+          return code === ApiCode.StreamNotFound || code === ApiCode.ConsumerNotFound ? code : undefined
+        }
+      })
+    )
+
+  /**
+   * Checks a failure on `stream` (or its `consumer`) that a missing one may have caused: when the
+   * server confirms it is gone, the error carries the not-found code and the loss is signalled.
+   */
+  const classify =
+    (stream: string, consumer?: string) =>
+    (error: BusError): Effect.Effect<BusError> => {
+      const resource = consumer === undefined ? stream : `${stream}/${consumer}`
+      if (error.isMissing) return gone(resource, error.operation).pipe(Effect.as(error))
+      if (!maybeMissing.has(error.code)) return Effect.succeed(error)
+      return Effect.flatMap(missingCode(stream, consumer), (code) =>
+        code === undefined
+          ? Effect.succeed(error)
+          : gone(resource, error.operation).pipe(
+              Effect.as(
+                new BusError({
+                  operation: error.operation,
+                  ...(error.subject === undefined ? {} : { subject: error.subject }),
+                  code: String(code),
+                  message: `${code === ApiCode.StreamNotFound ? `stream ${stream}` : `consumer ${resource}`} is gone (${error.message})`
+                })
+              )
+            )
+      )
+    }
 
   const publish: Bus["Service"]["publish"] = (subject, data, publishOpts) =>
     Effect.try({
@@ -174,6 +239,7 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
       duplicate_window: nanos(Duration.toMillis(config.duplicateWindow)),
       storage: StorageType.File
     }
+    const existed = yield* exists(() => jsm.streams.info(config.name), "ensureStream", config.name)
     yield* Effect.tryPromise({
       try: () => jsm.streams.add(natsConfig),
       catch: toBusError("ensureStream", config.name)
@@ -187,6 +253,7 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
           })
       )
     )
+    return !existed
   })
 
   const ensureConsumer = Effect.fn("NatsBus.ensureConsumer")(function* (config: ConsumerConfig) {
@@ -201,6 +268,7 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
       filter_subject: config.filterSubject,
       ...(config.deadLetterSubject === undefined ? {} : { description: encodeConsumerDescription(config.deadLetterSubject) })
     }
+    const existed = yield* exists(() => jsm.consumers.info(config.stream, config.durable), "ensureConsumer", where)
     const update = Effect.tryPromise({
       try: () => jsm.consumers.update(config.stream, config.durable, natsConfig),
       catch: toBusError("ensureConsumer", where)
@@ -222,7 +290,20 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
     if (created === undefined || differs(created, natsConfig)) yield* update
     if (config.deadLetterSubject === undefined) deadLetterSubjects.delete(where)
     else deadLetterSubjects.set(where, config.deadLetterSubject)
+    return !existed
   })
+
+  /** Whether the server has the stream or consumer `info` asks about: false when it answers not found. */
+  const exists = (info: () => Promise<unknown>, operation: string, where: string) =>
+    Effect.tryPromise({ try: info, catch: (cause) => cause }).pipe(
+      Effect.as(true),
+      Effect.catch((cause) => {
+        const code = apiCodeOf(cause)
+        return code === ApiCode.StreamNotFound || code === ApiCode.ConsumerNotFound
+          ? Effect.succeed(false)
+          : Effect.fail(toBusError(operation, where)(cause))
+      })
+    )
 
   const enqueue: Bus["Service"]["enqueue"] = (subject, data, enqueueOpts) => {
     const hdrs = toMsgHdrs(enqueueOpts?.headers)
@@ -236,7 +317,8 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
           isNoResponders(cause)
             ? new BusError({ operation: "enqueue", subject, code: "NO_STREAM", message: `no stream captures ${subject}` })
             : toBusError("enqueue", subject)(cause)
-        )
+        ),
+        Effect.tapError((error) => (error.isMissing ? gone(subject, "enqueue") : Effect.void))
       )
   }
 
@@ -245,9 +327,16 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
     const cached = buckets.get(bucket)
     if (cached !== undefined) return cached
     const handle = yield* Effect.tryPromise({ try: () => kvm.create(bucket, { history: 1 }), catch: toBusError("kv", bucket) })
-    const store = makeNatsKvStore(handle, bucket, replies, jsm)
+    const store = makeNatsKvStore(handle, bucket, replies, jsm, classify(kvStreamName(bucket)))
     buckets.set(bucket, store)
     return store
+  })
+
+  const ensureBucket = Effect.fn("NatsBus.ensureBucket")(function* (bucket: string) {
+    if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
+    const existed = yield* exists(() => jsm.streams.info(kvStreamName(bucket)), "ensureBucket", bucket)
+    if (!existed) yield* Effect.tryPromise({ try: () => kvm.create(bucket, { history: 1 }), catch: toBusError("ensureBucket", bucket) })
+    return !existed
   })
 
   return Bus.of({
@@ -260,8 +349,11 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
     respond,
     ensureStream,
     ensureConsumer,
+    ensureBucket,
+    infrastructure: PubSub.subscribe(signals).pipe(Effect.map(Stream.fromSubscription)),
     enqueue,
-    consume: (consumeOpts) => natsConsume({ nc, replies, js, jsm, deadLetterSubjects }, consumeOpts),
+    consume: (consumeOpts) =>
+      natsConsume({ nc, replies, js, jsm, deadLetterSubjects, classify: classify(consumeOpts.stream, consumeOpts.durable) }, consumeOpts),
     kv
   })
 })

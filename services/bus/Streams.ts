@@ -57,3 +57,11 @@ export const undeliverableTasksConsumer = (names: Names): ConsumerConfig => ({
   maxDeliver: 10,
   maxAckPending: 64
 })
+
+/** `audit.>`: the registry's (and plugin host's) audit entries, kept for inspection (limits retention). */
+export const auditStream = (names: Names): StreamConfig => ({
+  name: names.streams.audit,
+  subjects: [names.auditAll],
+  duplicateWindow: "2 minutes",
+  retention: "limits"
+})

@@ -4,7 +4,8 @@
  * names of every subject, stream, consumer and bucket (`Subjects`); and the
  * blob store for values too large for a message: the port (`BlobStore`),
  * its errors, its adapters (`NatsBlobStore`, `FolderBlobStore`,
- * `MemoryBlobStore`) and the JSON helpers over it (`BlobJson`).
+ * `MemoryBlobStore`) and the JSON helpers over it (`BlobJson`); and keeping
+ * a service's streams, consumers and buckets in place (`Infrastructure`).
  */
 export * from "./Bus.ts"
 export * from "./BusError.ts"
@@ -19,3 +20,4 @@ export * as BlobJson from "./BlobJson.ts"
 export * as MemoryBlobStore from "./MemoryBlobStore.ts"
 export * as FolderBlobStore from "./FolderBlobStore.ts"
 export * as NatsBlobStore from "./NatsBlobStore.ts"
+export * as Infrastructure from "./Infrastructure.ts"

@@ -19,6 +19,14 @@
  * types served now, which is how the registry knows whether another replica
  * still serves a type one replica deregisters.
  *
+ * Lost infrastructure (`@switchyard/bus/Infrastructure`): a replica owns
+ * the task and result streams, its pool's consumer and the task-starts
+ * bucket as much as any other replica or the scheduler does, and puts them
+ * back when they are gone (the consumer stream goes on leasing from the new
+ * consumer). When a heartbeat's answer says the registry no longer knows
+ * types this replica serves (its buckets were lost), it registers its
+ * catalog again.
+ *
  * Crashes: a task delivered again (its last holder never settled it) runs
  * alone on the replica that gets it, and one that crashed the replicas
  * running it alone `crashLimit` times is dead-lettered as poison
@@ -42,6 +50,7 @@ import { Clock, Context, Duration, Effect, Fiber, FiberSet, identity, Layer, Que
 import { BlobStore } from "@switchyard/bus/BlobStore"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError } from "@switchyard/bus/BusError"
+import * as Infrastructure from "@switchyard/bus/Infrastructure"
 import type { ConsumerConfig, JobMessage } from "@switchyard/bus/Bus"
 import * as Codec from "@switchyard/schemas/Codec"
 import { resultsStream, tasksStream } from "@switchyard/bus/Streams"
@@ -86,6 +95,8 @@ export class Executor extends Context.Service<
     readonly registered: Effect.Effect<boolean>
     /** Stage types served now: the catalog minus what the registry rejected. */
     readonly served: Effect.Effect<ReadonlyArray<string>>
+    /** False while the replica puts back streams, consumers or buckets it found gone. */
+    readonly ready: Effect.Effect<boolean>
   }
 >()("switchyard/executor/Executor") {
   /** Starts the replica for the layer's lifetime. */
@@ -98,9 +109,14 @@ export class Executor extends Context.Service<
       const names = yield* Subjects
       const consumer = poolConsumer(names, settings)
 
-      yield* Effect.all([bus.ensureStream(tasksStream(names)), bus.ensureStream(resultsStream(names)), bus.ensureConsumer(consumer)], {
-        discard: true
-      }).pipe(Effect.withSpan("Executor.ensureQueues", { attributes: { pool: settings.pool } }))
+      const infrastructure = yield* Infrastructure.make({
+        service: `executor ${settings.executorId} of pool ${settings.pool}`,
+        ensure: Infrastructure.declare(bus, {
+          streams: [tasksStream(names), resultsStream(names)],
+          consumers: [consumer],
+          buckets: [names.buckets.taskStarts]
+        }).pipe(Effect.withSpan("Executor.ensureQueues", { attributes: { pool: settings.pool } }))
+      })
 
       // Subscribed before the first registration reads the catalog, so no change falls between them.
       const changes = yield* catalog.changes
@@ -128,21 +144,43 @@ export class Executor extends Context.Service<
       const running = yield* FiberSet.make<void, never>()
       const inFlight = FiberSet.size(running)
 
+      // A registry that cannot be reached is said once, not at every beat.
+      let beatsFailing = false
       const beat = Effect.gen(function* () {
-        const heartbeat = Codec.encode(
-          Heartbeat,
-          WireType.Heartbeat,
+        const served = registration.served()
+        const reply = yield* registration.heartbeat(
           new Heartbeat({
             version: 1,
             pool: settings.pool,
             executorId: settings.executorId,
             slots: settings.slots,
             inFlight: yield* inFlight,
-            types: registration.served()
+            types: served
           })
         )
-        yield* bus.publish(names.stageHeartbeat, heartbeat.data, { headers: heartbeat.headers })
-      }).pipe(Effect.catch((error) => Effect.logWarning("could not publish a heartbeat", { error: error.message })))
+        if (beatsFailing) yield* Effect.logInfo("the registry answers heartbeats again", { pool: settings.pool })
+        beatsFailing = false
+        const unknown = (reply.unknown ?? []).filter((type) => served.includes(type))
+        if (unknown.length === 0) return
+        yield* Effect.logWarning(
+          `the registry has no record of ${unknown.length} stage type(s) this replica serves; registering the catalog again`,
+          { pool: settings.pool, unknown }
+        )
+        yield* registration.attempt.pipe(
+          Effect.catch((error) =>
+            Effect.logWarning("registering again did not succeed; the next heartbeat tries again", { error: error.message })
+          )
+        )
+      }).pipe(
+        Effect.catch((error) => {
+          const first = !beatsFailing
+          beatsFailing = true
+          return (first ? Effect.logWarning : Effect.logDebug)("the registry did not record a heartbeat", {
+            pool: settings.pool,
+            error: error.message
+          })
+        })
+      )
       // Heartbeats have stopped by the time this runs: none can announce the replica again afterwards.
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => registration.withdraw(catalog.definitions(), "shutdown")).pipe(
@@ -294,7 +332,12 @@ export class Executor extends Context.Service<
       )
       yield* Effect.forkScoped(
         consumeOnce.pipe(
-          Effect.catch((error) => Effect.logError("consuming tasks failed; retrying", { pool: settings.pool, error: error.message })),
+          Effect.catch((error) =>
+            error.isMissing
+              ? // The infrastructure puts the stream back and says so; the next attempt finds it.
+                infrastructure.lost(error)
+              : Effect.logError("consuming tasks failed; retrying", { pool: settings.pool, error: error.message })
+          ),
           Effect.repeat(Schedule.spaced("1 second"))
         )
       )
@@ -309,7 +352,8 @@ export class Executor extends Context.Service<
         executorId: settings.executorId,
         inFlight,
         registered: registration.registered,
-        served: Effect.sync(registration.served)
+        served: Effect.sync(registration.served),
+        ready: infrastructure.ready
       })
     })
   )

@@ -11,6 +11,7 @@
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { StageRejection } from "@switchyard/schemas/Registry"
 import { Bus } from "@switchyard/bus/Bus"
+import { auditStream } from "@switchyard/bus/Streams"
 import type { BusError } from "@switchyard/bus/BusError"
 import { encode } from "@switchyard/schemas/Codec"
 import { Subjects } from "@switchyard/schemas/Subjects"
@@ -93,12 +94,7 @@ export class AuditLog extends Context.Service<
       Effect.gen(function* () {
         const bus = yield* Bus
         const names = yield* Subjects
-        yield* bus.ensureStream({
-          name: names.streams.audit,
-          subjects: [names.auditAll],
-          duplicateWindow: "2 minutes",
-          retention: "limits"
-        })
+        yield* bus.ensureStream(auditStream(names))
         const subject = names.audit(service)
 
         const record = Effect.fn("AuditLog.record")(function* (fields: AuditRecord) {

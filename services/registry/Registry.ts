@@ -26,6 +26,14 @@
  * answering two such replicas at the same moment may both keep it; it is
  * then marked offline by the sweep like any pool that stopped beating.)
  *
+ * Lost infrastructure (`@switchyard/bus/Infrastructure`): the registry owns
+ * its two buckets and the audit stream. When they are gone (the server came
+ * back with an empty store, an operator deleted them) it recreates them,
+ * answers every request with `ServiceUnavailableError` meanwhile, then
+ * replaces its copies in memory with what the buckets hold (nothing, after a
+ * wipe). A heartbeat's reply names the types it lists that the registry has
+ * no record of, and the replica registers them again.
+ *
  * Short names: a stage type of the `core` namespace (`core/core.ingest`)
  * also resolves by what follows the first `.` of its name (`ingest`), when no
  * other core type shares that short name.
@@ -49,6 +57,8 @@ import {
 import { StageMetadata } from "@switchyard/schemas/StageMetadata"
 import { Bus } from "@switchyard/bus/Bus"
 import { BusError, type KvConflictError } from "@switchyard/bus/BusError"
+import * as Infrastructure from "@switchyard/bus/Infrastructure"
+import { auditStream } from "@switchyard/bus/Streams"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import { AuditLog, AuditPrevious } from "./AuditLog.ts"
 import { coreAliases } from "./CoreAliases.ts"
@@ -76,6 +86,8 @@ export class Registry extends Context.Service<
     readonly resolve: (types: ReadonlyArray<string>) => Effect.Effect<StageResolveReply, BusError>
     /** Checks pool liveness now (it also runs every `sweepInterval`). */
     readonly sweep: () => Effect.Effect<void, BusError>
+    /** False while the registry puts back buckets or streams it found gone. */
+    readonly ready: Effect.Effect<boolean>
   }
 >()("switchyard/registry/Registry") {
   /** The registry, serving its subjects while the layer is alive. */
@@ -90,6 +102,12 @@ export class Registry extends Context.Service<
       // followed: lookups and listings answer from this replica's memory.
       const stages = yield* makeStageStore(yield* bus.kv(names.buckets.stages))
       const beats = yield* makeBeatStore(yield* bus.kv(names.buckets.pools))
+      const infrastructure = yield* Infrastructure.make({
+        service: "registry",
+        ensure: Infrastructure.declare(bus, { streams: [auditStream(names)], buckets: [names.buckets.stages, names.buckets.pools] }),
+        // The buckets may have been recreated (here or by another replica): the copies follow them afresh.
+        recovered: () => Effect.all([stages.reload, beats.reload], { concurrency: 2, discard: true })
+      })
       // Pools are given one full `offlineAfter` from startup before they can
       // be marked offline, so a registry restart does not flap every pool.
       const startedAt = yield* Clock.currentTimeMillis
@@ -464,6 +482,8 @@ export class Registry extends Context.Service<
       }, Semaphore.withPermit(liveness))
 
       yield* sweep().pipe(
+        // A bucket that is gone is put back by the infrastructure, which says so once.
+        Effect.catchIf((error) => error.isMissing, infrastructure.lost),
         Effect.catchCause((cause) => Effect.logError("pool liveness check failed", cause)),
         Effect.repeat(Schedule.spaced(config.sweepInterval)),
         Effect.delay(config.sweepInterval),
@@ -473,17 +493,38 @@ export class Registry extends Context.Service<
       const serveEndpoint = <E extends AnyEndpoint>(
         endpoint: E,
         handle: (request: Schema.Schema.Type<E["request"]>) => Effect.Effect<Schema.Schema.Type<E["success"]>, BusError>
-      ) => Endpoints.serve({ bus, names, endpoint, queue: queueGroup, concurrency: requestConcurrency, handle })
+      ) =>
+        Endpoints.serve({
+          bus,
+          names,
+          endpoint,
+          queue: queueGroup,
+          concurrency: requestConcurrency,
+          handle: (request, message) => infrastructure.serve(message.subject, handle(request))
+        })
+
+      /** The types a beat lists that no record names, looked up in the bucket when this replica's copy lacks them. */
+      const unknownTypes = Effect.fnUntraced(function* (beat: HeartbeatMessage) {
+        const unseen = (beat.types ?? []).filter((type) => stages.lookup(type) === undefined)
+        if (unseen.length === 0) return unseen
+        const stored = yield* Effect.forEach(unseen, stages.read, { concurrency: 16 })
+        return unseen.filter((_, index) => Option.isNone(stored[index]!))
+      })
 
       yield* serveEndpoint(StageRegister, register)
       yield* serveEndpoint(StageDeregister, deregister)
-      // A heartbeat sent as a request is answered once it is recorded.
-      yield* serveEndpoint(StageHeartbeat, (beat) => heartbeat(beat).pipe(Effect.as(new HeartbeatReply({ version: 1 }))))
+      // A heartbeat sent as a request is answered once it is recorded, naming the types the registry does not know.
+      yield* serveEndpoint(StageHeartbeat, (beat) =>
+        heartbeat(beat).pipe(
+          Effect.andThen(unknownTypes(beat)),
+          Effect.map((unknown) => new HeartbeatReply({ version: 1, ...(unknown.length === 0 ? {} : { unknown }) }))
+        )
+      )
       yield* serveEndpoint(StageList, () => list())
       yield* serveEndpoint(StageResolve, (request) => resolve(request.types))
 
       yield* Effect.logInfo("registry ready")
-      return Registry.of({ register, deregister, heartbeat, list, resolve, sweep })
+      return Registry.of({ register, deregister, heartbeat, list, resolve, sweep, ready: infrastructure.ready })
     })
   ).pipe(Layer.provide(AuditLog.layer))
 }

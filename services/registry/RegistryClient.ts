@@ -16,6 +16,7 @@ import { StageDeregister, StageHeartbeat, StageList, StageRegister, StageResolve
 import {
   type DeregistrationReply,
   type Heartbeat,
+  type HeartbeatReply,
   type RegistrationReply,
   type StageDeregistration,
   type StageListReply,
@@ -46,8 +47,8 @@ export class RegistryClient extends Context.Service<
     readonly register: (registration: StageRegistration) => Effect.Effect<RegistrationReply, RegistryClientError>
     /** Withdraws stage types of one plugin from a replica; one decision per type. */
     readonly deregister: (deregistration: StageDeregistration) => Effect.Effect<DeregistrationReply, RegistryClientError>
-    /** Reports a replica alive; succeeds once the registry has recorded it. */
-    readonly heartbeat: (heartbeat: Heartbeat) => Effect.Effect<void, RegistryClientError>
+    /** Reports a replica alive; answers once the registry has recorded it, naming the listed types it does not know. */
+    readonly heartbeat: (heartbeat: Heartbeat) => Effect.Effect<HeartbeatReply, RegistryClientError>
     /** Every registered stage type. */
     readonly list: () => Effect.Effect<StageListReply, RegistryClientError>
     /** Looks stage types up, with suggestions for unknown ones. */
@@ -70,7 +71,7 @@ export class RegistryClient extends Context.Service<
           deregister: Effect.fn("RegistryClient.deregister")((deregistration: StageDeregistration) =>
             call(StageDeregister, deregistration)
           ),
-          heartbeat: Effect.fn("RegistryClient.heartbeat")((beat: Heartbeat) => Effect.asVoid(call(StageHeartbeat, beat))),
+          heartbeat: Effect.fn("RegistryClient.heartbeat")((beat: Heartbeat) => call(StageHeartbeat, beat)),
           list: Effect.fn("RegistryClient.list")(() => call(StageList, new StageListRequest({ version: 1 }))),
           // Called on every run submission: a span, but no call-site stack capture.
           resolve: (types: ReadonlyArray<string>) =>

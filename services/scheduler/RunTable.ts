@@ -58,6 +58,8 @@ export interface RunTable {
   readonly create: (doc: RunRecord, first: (doc: RunRecord, now: number) => Transition) => Effect.Effect<void, SaveError>
   /** The in-memory record of a live run. */
   readonly live: (runId: string) => Option.Option<RunRecord>
+  /** The ids of the live runs. */
+  readonly runIds: () => ReadonlyArray<string>
   readonly size: () => number
 }
 
@@ -208,6 +210,7 @@ export const makeRunTable = (options: {
     transact,
     create,
     live: (runId) => Option.map(Option.fromUndefinedOr(actors.get(runId)), (actor) => actor.doc),
+    runIds: () => [...actors.keys()],
     size: () => actors.size
   }
 }

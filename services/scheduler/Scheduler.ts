@@ -24,7 +24,8 @@ import type { JobMessage } from "@switchyard/bus/Bus"
 import { BusError } from "@switchyard/bus/BusError"
 import type { KvConflictError } from "@switchyard/bus/BusError"
 import { decode, encodePlain } from "@switchyard/schemas/Codec"
-import { deadLetterStream, resultsStream, schedulerConsumer, tasksStream, undeliverableTasksConsumer } from "@switchyard/bus/Streams"
+import * as Infrastructure from "@switchyard/bus/Infrastructure"
+import { undeliverableTasksConsumer } from "@switchyard/bus/Streams"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import * as Endpoints from "@switchyard/bus/Endpoints"
 import { type AnyEndpoint, ServiceUnavailableError } from "@switchyard/schemas/Endpoint"
@@ -40,6 +41,7 @@ import { makeFanOut } from "./internal/fanOut.ts"
 import { itemIndexOf } from "./internal/itemTasks.ts"
 import { Lru } from "@switchyard/bus/Lru"
 import { makePoolWatch } from "./internal/poolWatch.ts"
+import { schedulerInfrastructure } from "./internal/ownInfrastructure.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
 import { oversizedRecord } from "./internal/recordSize.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
@@ -111,6 +113,8 @@ export class Scheduler extends Context.Service<
     readonly get: (runId: string) => Effect.Effect<Option.Option<RunRecord>, BusError>
     /** `for_each` item lists held in memory now: one per running mapped stage whose items are loaded. */
     readonly itemListsHeld: Effect.Effect<number>
+    /** False while the scheduler puts back streams, consumers or buckets it found gone. */
+    readonly ready: Effect.Effect<boolean>
   }
 >()("switchyard/scheduler/Scheduler") {
   static readonly layer: Layer.Layer<Scheduler, BusError | KvConflictError, Bus | BlobStore | RunStore | RegistryClient | SchedulerConfig> =
@@ -136,16 +140,17 @@ export class Scheduler extends Context.Service<
         const lookup = makeStageLookup(registry, config.stageCacheTtl)
         const parsedPipelines = new Lru<string, { readonly parsed: ParsedPipeline; readonly issues: ReadonlyArray<PipelineIssue> }>(256)
 
-        yield* bus.ensureStream(tasksStream(names))
-        yield* bus.ensureStream(resultsStream(names))
-        yield* bus.ensureStream(deadLetterStream(names))
-        yield* bus.ensureConsumer(undeliverableTasksConsumer(names))
-        yield* bus.ensureConsumer(
-          schedulerConsumer(names, {
-            ackWait: config.resultAckWait,
-            maxAckPending: config.resultConcurrency * 4
-          })
-        )
+        // Its streams, consumers and buckets, put back whenever they are found gone (see ownInfrastructure.ts).
+        // After a recovery (a reconnect: the server may have lost messages or come back empty; or
+        // something found gone) every live run is reconciled, as a restart would: tasks in flight sent
+        // again (a re-send within the duplicate window is stored once), watchers told where each stage
+        // is. Set once the run table exists.
+        let afterRecovery: Effect.Effect<void> = Effect.void
+        const infrastructure = yield* Infrastructure.make({
+          service: "scheduler",
+          ensure: Infrastructure.declare(bus, schedulerInfrastructure(names, config)),
+          recovered: () => Effect.suspend(() => afterRecovery)
+        })
 
         // Every hop of a run continues the trace its submit started (kept in the record).
         const runTrace = (doc: RunRecord): Record<string, string> =>
@@ -313,6 +318,9 @@ export class Scheduler extends Context.Service<
               }).pipe(Effect.catchCause(owe(runId, "reconciling"))),
             { concurrency: 8, discard: true }
           )
+        })
+        afterRecovery = Effect.sync(() => {
+          for (const runId of table.runIds()) if (!owing.has(runId)) owing.set(runId, "recovering the connection to the server")
         })
         yield* reconcileOwed.pipe(Effect.repeat(Schedule.spaced(config.reconcileInterval)), Effect.forkIn(scope))
 
@@ -697,7 +705,7 @@ export class Scheduler extends Context.Service<
         )
 
         yield* Effect.logInfo(`scheduler ready: ${table.size()} run(s) in progress`)
-        return Scheduler.of({ submit, cancel, get, itemListsHeld: Effect.sync(() => loadedItems.size) })
+        return Scheduler.of({ submit, cancel, get, itemListsHeld: Effect.sync(() => loadedItems.size), ready: infrastructure.ready })
       })
     )
 }

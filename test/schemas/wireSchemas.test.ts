@@ -69,7 +69,7 @@ const examples: Record<string, { readonly valid: unknown; readonly invalid: unkn
     invalid: { version: 1, pool: "builtin", executorId: "exec-1", slots: 1.5, inFlight: 0 },
     path: "slots"
   },
-  HeartbeatReply: { valid: { version: 1 }, invalid: { version: 2 }, path: "version" },
+  HeartbeatReply: { valid: { version: 1, unknown: ["hello.greet"] }, invalid: { version: 1, unknown: "hello.greet" }, path: "unknown" },
   StageListRequest: { valid: { version: 1 }, invalid: { version: 2 }, path: "version" },
   StageListReply: {
     valid: { version: 1, stages: [registered] },

@@ -3,6 +3,8 @@ import { Effect } from "effect"
 import { connect as tcpConnect } from "node:net"
 import { existsSync } from "node:fs"
 import { inject } from "vitest"
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
 import * as NatsServer from "./NatsServer.ts"
 
 const accepts = (port: number) =>
@@ -42,5 +44,33 @@ describe("NatsServer", () => {
       )
       assert.isFalse(existsSync(dir))
     })
+  )
+
+  it.live("restarts a private server with an emptied store when asked to wipe it, and keeps the store otherwise", () =>
+    Effect.gen(function* () {
+      const server = yield* NatsServer.scoped()
+      const streams = Effect.promise(async () => {
+        const nc = await connect({ servers: server.url })
+        try {
+          const jsm = await jetstreamManager(nc)
+          const names: Array<string> = []
+          for await (const info of jsm.streams.list()) names.push(info.config.name)
+          return names
+        } finally {
+          await nc.close()
+        }
+      })
+      yield* Effect.promise(async () => {
+        const nc = await connect({ servers: server.url })
+        const jsm = await jetstreamManager(nc)
+        await jsm.streams.add({ name: "KEPT", subjects: ["kept.>"] })
+        await nc.close()
+      })
+      yield* Effect.promise(() => server.restart())
+      assert.deepStrictEqual(yield* streams, ["KEPT"])
+      yield* Effect.promise(() => server.restart({ wipe: true }))
+      assert.deepStrictEqual(yield* streams, [])
+      assert.isTrue(existsSync(server.jetStreamDir))
+    }).pipe(Effect.scoped)
   )
 })

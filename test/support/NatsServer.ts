@@ -2,13 +2,14 @@
  * Real nats-server processes for tests: started on an OS-assigned port with
  * JetStream in a fresh directory, reported ready once they accept
  * connections, and stopped (gracefully, or killed to simulate a crash) and
- * restarted on the same port and directory for restart and chaos tests.
+ * restarted on the same port and directory for restart and chaos tests, or
+ * with that directory emptied first (a lost disk, an operator's reset).
  * The vitest global setup uses it for the shared server; a test that needs
  * its own server uses `NatsServer.scoped` so the process dies with the test.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { connect as tcpConnect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -38,8 +39,11 @@ export interface NatsServerHandle {
   readonly stop: () => Promise<void>
   /** Kills the server at once (SIGKILL), as a crash would. */
   readonly kill: () => Promise<void>
-  /** Starts it again on the same port and JetStream directory (stopping it first if running). */
-  readonly restart: () => Promise<void>
+  /**
+   * Starts it again on the same port and JetStream directory (stopping it first if running); with
+   * `wipe`, the directory is emptied in between, so the server comes back with no streams, consumers or buckets.
+   */
+  readonly restart: (options?: { readonly wipe?: boolean }) => Promise<void>
   /** Stops the server and removes its JetStream directory when this helper created it. */
   readonly dispose: () => Promise<void>
   /** The last lines the server logged. */
@@ -157,8 +161,12 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
     running: () => current !== undefined,
     stop: () => signal("SIGTERM"),
     kill: () => signal("SIGKILL"),
-    restart: async () => {
+    restart: async (restartOptions) => {
       await signal("SIGTERM")
+      if (restartOptions?.wipe === true) {
+        await rm(jetStreamDir, { recursive: true, force: true })
+        await mkdir(jetStreamDir, { recursive: true })
+      }
       await launch()
     },
     dispose: async () => {

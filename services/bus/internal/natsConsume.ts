@@ -3,7 +3,9 @@
  * caller holds: a loop fetches no more messages than the caller has free
  * slots, a slot frees when its message is acked, naked or terminated, and
  * fetch failures (a restarting server, a missing consumer) are retried with a
- * pause rather than ending the stream. Terminated messages are dead-lettered
+ * pause rather than ending the stream (a consumer that is gone is logged once
+ * per outage and signalled by the adapter, so its owner recreates it; the
+ * loop then leases from the new one). Terminated messages are dead-lettered
  * by the adapter itself; messages that exhaust their deliveries are reported
  * by the server's max-deliveries advisory, which one caller per durable (a
  * queue group) turns into a dead letter, removing the message from a
@@ -63,6 +65,8 @@ export interface NatsConsumeContext {
   readonly jsm: JetStreamManager
   /** Dead-letter subjects of consumers ensured by this process, by `stream/durable`. */
   readonly deadLetterSubjects: ReadonlyMap<string, string>
+  /** Tells (and signals) whether a failure came from the consumer or its stream being gone. */
+  readonly classify: (error: BusError) => Effect.Effect<BusError>
 }
 
 /** Free slots of one caller; the fetch loop takes them all and waits when none are left. */
@@ -152,6 +156,7 @@ interface JobContext {
   readonly deadLetterSubject: string | undefined
   readonly gate: SlotGate
   readonly leases: Leases
+  readonly classify: (error: BusError) => Effect.Effect<BusError>
 }
 
 /** One delivery of a JetStream message. */
@@ -246,6 +251,8 @@ class NatsJob implements JobMessage {
 const fetchLoop = (consumer: Consumer, context: JobContext, queue: Queue.Queue<JobMessage, Cause.Done>) =>
   Effect.gen(function* () {
     let retryMs = firstRetryMs
+    // Whether the consumer was found gone since the last fetch that worked: said once, not per retry.
+    let missing = false
     while (true) {
       const wanted = yield* context.gate.takeAll()
       let received = 0
@@ -273,16 +280,24 @@ const fetchLoop = (consumer: Consumer, context: JobContext, queue: Queue.Queue<J
       if (context.nc.isClosed() || context.nc.isDraining()) return yield* Queue.end(queue)
       if (Exit.isSuccess(result)) {
         retryMs = firstRetryMs
+        missing = false
       } else {
-        const error = Cause.squash(result.cause)
-        yield* Effect.logWarning("fetch from consumer failed; retrying").pipe(
-          Effect.annotateLogs({
-            stream: context.stream,
-            consumer: context.durable,
-            error: error instanceof Error ? error.message : String(error),
-            retryInMs: retryMs
-          })
-        )
+        const squashed = Cause.squash(result.cause)
+        const error = squashed instanceof BusError ? yield* context.classify(squashed) : squashed
+        const annotations = {
+          stream: context.stream,
+          consumer: context.durable,
+          error: error instanceof Error ? error.message : String(error),
+          retryInMs: retryMs
+        }
+        if (error instanceof BusError && error.isMissing) {
+          yield* (missing ? Effect.logDebug : Effect.logWarning)(
+            `the ${error.code === "10059" ? "stream" : "consumer"} is gone; fetching again once it is recreated`
+          ).pipe(Effect.annotateLogs(annotations))
+          missing = true
+        } else {
+          yield* Effect.logWarning("fetch from consumer failed; retrying").pipe(Effect.annotateLogs(annotations))
+        }
         yield* Effect.sleep(Duration.millis(retryMs))
         retryMs = Math.min(retryMs * 2, maxRetryMs)
       }
@@ -373,14 +388,23 @@ export const consume = (
     const consumer = yield* Effect.tryPromise({
       try: () => context.js.consumers.get(stream, durable),
       catch: toBusError("consume", where)
-    })
+    }).pipe(Effect.catch((error) => Effect.flatMap(context.classify(error), Effect.fail)))
     const info = yield* Effect.tryPromise({ try: () => consumer.info(true), catch: toBusError("consume", where) })
     const streamInfo = yield* Effect.tryPromise({ try: () => context.jsm.streams.info(stream), catch: toBusError("consume", where) })
     const deadLetterSubject = context.deadLetterSubjects.get(where) ?? decodeConsumerDescription(info.config.description)
     const gate = new SlotGate(options.slots)
     // 30 s is the server default when a consumer has no ack wait of its own.
     const leases = new Leases(yield* Clock.Clock, gate, (info.config.ack_wait ?? 30_000_000_000) / 1_000_000)
-    const jobContext: JobContext = { nc: context.nc, replies: context.replies, stream, durable, deadLetterSubject, gate, leases }
+    const jobContext: JobContext = {
+      nc: context.nc,
+      replies: context.replies,
+      stream,
+      durable,
+      deadLetterSubject,
+      gate,
+      leases,
+      classify: context.classify
+    }
     const queue = yield* Effect.acquireRelease(Queue.unbounded<JobMessage, Cause.Done>(), (queue) => Queue.end(queue))
     yield* listenForExhausted({ ...context, ...jobContext }, streamInfo.config.retention)
     yield* Effect.forkScoped(leases.timer.run)

@@ -7,13 +7,15 @@
  * JetStream publishes to the key's subject over the adapter's replies (what
  * nats.js's bucket does, without its request path); reads, deletes, key
  * listings and watches are nats.js's; a purge removes every message of the
- * key's subject from the bucket's stream, leaving no marker.
+ * key's subject from the bucket's stream, leaving no marker. Every bus
+ * failure goes through the adapter's `classify`, which recognizes a bucket
+ * that is gone.
  */
 import type { JetStreamManager } from "@nats-io/jetstream"
 import type { KV, KvEntry as NatsKvEntry } from "@nats-io/kv"
 import { Effect, Option, Stream } from "effect"
 import type { KvEntry, KvStore } from "../Bus.ts"
-import { type BusError, KvConflictError } from "../BusError.ts"
+import { BusError, KvConflictError } from "../BusError.ts"
 import { invalidKey, isValidKey, isValidKeyFilter } from "./kvKeys.ts"
 import { ApiCode, apiCodeOf, toBusError } from "./natsErrors.ts"
 import type { NatsReplies } from "./natsReplies.ts"
@@ -30,8 +32,41 @@ const isConflict = (cause: unknown): boolean => {
   return code === ApiCode.WrongLastSequence || code === ApiCode.WrongLastSequenceUnknown
 }
 
-/** Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`, a purge a purge of the key's subject. */
-export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies, jsm: JetStreamManager): KvStore => {
+/** The JetStream stream that holds a KV bucket (nats.js's naming, a server convention). */
+export const kvStreamName = (bucket: string): string => `KV_${bucket}`
+
+/**
+ * Wraps an open nats.js bucket; its writes are JetStream publishes over `replies`, a purge a purge of
+ * the key's subject through `jsm`. Every `BusError` passes through `classify` (which may tell that
+ * the bucket is gone) before the caller sees it.
+ */
+export const makeNatsKvStore = (
+  kv: KV,
+  bucket: string,
+  replies: NatsReplies,
+  jsm: JetStreamManager,
+  classify: (error: BusError) => Effect.Effect<BusError>
+): KvStore => {
+  const store = makeStore(kv, bucket, replies, jsm)
+  const checked = <A, E>(effect: Effect.Effect<A, E | BusError>): Effect.Effect<A, E | BusError> =>
+    Effect.catchIf(effect, isBusError, (error) => Effect.flatMap(classify(error), Effect.fail))
+  return {
+    bucket,
+    get: (key) => checked(store.get(key)),
+    put: (key, value) => checked(store.put(key, value)),
+    create: (key, value) => checked(store.create(key, value)),
+    update: (key, value, revision) => checked(store.update(key, value, revision)),
+    delete: (key) => checked(store.delete(key)),
+    purge: (key) => checked(store.purge(key)),
+    keys: checked(store.keys),
+    watch: (options) =>
+      store.watch(options).pipe(Stream.catchIf(isBusError, (error) => Stream.fromEffect(Effect.flatMap(classify(error), Effect.fail))))
+  }
+}
+
+const isBusError = (error: unknown): error is BusError => error instanceof BusError
+
+const makeStore = (kv: KV, bucket: string, replies: NatsReplies, jsm: JetStreamManager): KvStore => {
   // JetStream's own subject for a key's writes (a server name, not a Switchyard subject; no mirror, no domain).
   const keySubject = (key: string) => `$KV.${bucket}.${key}`
   const write = (key: string, value: Uint8Array, expectedLastSubjectSequence?: number) =>
@@ -80,7 +115,8 @@ export const makeNatsKvStore = (kv: KV, bucket: string, replies: NatsReplies, js
     update: (key, value, revision) => compareAndSet("update", key, revision, write(key, value, revision)),
     delete: (key) => call("delete", key, () => kv.delete(key)),
     // nats.js's own purge leaves a marker; purging the key's subject with nothing kept leaves none.
-    purge: (key) => call("purge", key, () => jsm.streams.purge(`KV_${bucket}`, { filter: keySubject(key), keep: 0 })).pipe(Effect.asVoid),
+    purge: (key) =>
+      call("purge", key, () => jsm.streams.purge(kvStreamName(bucket), { filter: keySubject(key), keep: 0 })).pipe(Effect.asVoid),
     keys: Effect.tryPromise({ try: () => kv.keys(), catch: toBusError("kv.keys", bucket) }).pipe(
       Effect.flatMap((iterator) => Stream.runCollect(Stream.fromAsyncIterable(iterator, toBusError("kv.keys", bucket)))),
       Effect.map((keys) => [...new Set(keys)])

@@ -3,13 +3,14 @@
  * announcing stage types on `stage.register`, remembering what the registry
  * refused, and withdrawing types on `stage.deregister`, one request per
  * owning plugin. A stage type the registry rejected is not served; until the
- * registry has answered, every type in the catalog is.
+ * registry has answered, every type in the catalog is. Heartbeats go to the
+ * registry as requests too, so its answer can name types it no longer knows.
  */
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import { RegistryClient } from "../../registry/index.ts"
 import type { StageDefinition } from "@switchyard/schemas/Stage"
-import type { RegistrationReply, StageRejection } from "@switchyard/schemas/Registry"
+import type { Heartbeat, RegistrationReply, StageRejection } from "@switchyard/schemas/Registry"
 import { StageDeregistration, StageRegistration } from "@switchyard/schemas/Registry"
 import type { ExecutorSettings } from "../ExecutorConfig.ts"
 import type { StageCatalog } from "../StageCatalog.ts"
@@ -153,6 +154,8 @@ export const makeRegistration = (options: {
     return {
       attempt,
       retryUntilRegistered,
+      /** Sends one heartbeat and waits for the registry to record it. */
+      heartbeat: (beat: Heartbeat) => client.heartbeat(beat),
       announce,
       withdraw,
       served,

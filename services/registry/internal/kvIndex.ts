@@ -5,9 +5,11 @@
  * revision so far; older news (a watch event behind a write this process
  * already recorded) is ignored, so local writes, reads and the watch can
  * feed it in any order. A stored value is decoded once, when its revision
- * first enters the index.
+ * first enters the index. A bucket that was recreated starts its revisions
+ * over and its old watch follows nothing: `reload` replaces the whole copy
+ * with what the bucket holds now and follows it afresh.
  */
-import { Cause, Effect, Option, Schedule, type Scope, Stream } from "effect"
+import { Cause, Effect, FiberHandle, Option, Schedule, type Scope, Stream } from "effect"
 import type { KvEntry, KvStore } from "@switchyard/bus/Bus"
 import type { BusError } from "@switchyard/bus/BusError"
 
@@ -21,6 +23,8 @@ export interface KvIndex<A> {
   readonly record: (key: string, revision: number, value: A | undefined) => void
   /** Marks `key` deleted at the revision the index holds (a delete does not report its own revision). */
   readonly forget: (key: string) => void
+  /** Replaces the copy with the bucket's current values and follows the bucket from there. */
+  readonly reload: Effect.Effect<void, BusError>
 }
 
 interface Slot<A> {
@@ -78,15 +82,36 @@ export const followBucket = <A>(kv: KvStore, options: FollowOptions<A>): Effect.
       return options.decode(entry).pipe(Effect.map((value) => record(entry.key, entry.revision, Option.getOrUndefined(value))))
     }
 
-    const keys = yield* kv.keys
-    yield* Effect.forEach(keys, (key) => kv.get(key).pipe(Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: apply }))), {
-      concurrency: 16,
-      discard: true
+    /** Every current value, decoded, with its revision. */
+    const load = Effect.gen(function* () {
+      const loaded = new Map<string, Slot<A>>()
+      const keys = yield* kv.keys
+      yield* Effect.forEach(
+        keys,
+        (key) =>
+          kv.get(key).pipe(
+            Effect.flatMap(
+              Option.match({
+                onNone: () => Effect.void,
+                onSome: (entry) =>
+                  entry.operation === "DEL"
+                    ? Effect.void
+                    : options.decode(entry).pipe(
+                        Effect.map((value) => {
+                          loaded.set(entry.key, { revision: entry.revision, value: Option.getOrUndefined(value) })
+                        })
+                      )
+              })
+            )
+          ),
+        { concurrency: 16, discard: true }
+      )
+      return loaded
     })
 
     // The watch replays the current values first, so nothing written between
     // the load and the watch's start is missed.
-    yield* kv.watch().pipe(
+    const follow = kv.watch().pipe(
       Stream.runForEach(apply),
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause)
@@ -95,9 +120,20 @@ export const followBucket = <A>(kv: KvStore, options: FollowOptions<A>): Effect.
               Effect.annotateLogs({ bucket: kv.bucket, cause: Cause.pretty(cause) })
             )
       ),
-      Effect.repeat(Schedule.spaced("1 second")),
-      Effect.forkScoped
+      Effect.repeat(Schedule.spaced("1 second"))
     )
+    const watcher = yield* FiberHandle.make<unknown, unknown>()
 
-    return { get: (key) => slots.get(key)?.value, values, record, forget }
+    const reload = Effect.gen(function* () {
+      const loaded = yield* load
+      // Swapped in one step: readers see the old copy or the new one, never a mix.
+      slots.clear()
+      for (const [key, slot] of loaded) slots.set(key, slot)
+      ordered = undefined
+      yield* FiberHandle.run(watcher, follow)
+    })
+
+    yield* reload
+
+    return { get: (key) => slots.get(key)?.value, values, record, forget, reload }
   })

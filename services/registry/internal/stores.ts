@@ -46,6 +46,8 @@ export interface StageStore {
   readonly update: (record: RegisteredStage, revision: number) => Effect.Effect<number, BusError | KvConflictError>
   /** Deletes the record of a stage type. */
   readonly remove: (type: string) => Effect.Effect<void, BusError>
+  /** Replaces the copy in memory with what the bucket holds now (after it was recreated). */
+  readonly reload: Effect.Effect<void, BusError>
 }
 
 /** The pools bucket: the latest beat of each replica, from memory. */
@@ -55,6 +57,8 @@ export interface BeatStore {
   readonly get: (replica: { readonly pool: string; readonly executorId: string }) => ReplicaBeat | undefined
   readonly all: () => ReadonlyArray<ReplicaBeat>
   readonly remove: (beat: ReplicaBeat) => Effect.Effect<void, BusError>
+  /** Replaces the copy in memory with what the bucket holds now (after it was recreated). */
+  readonly reload: Effect.Effect<void, BusError>
 }
 
 const textEncoder = new TextEncoder()
@@ -165,7 +169,8 @@ export const makeStageStore = (kv: KvStore): Effect.Effect<StageStore, BusError,
       remove: (type) => {
         const key = stageKey(type)
         return kv.delete(key).pipe(Effect.map(() => index.forget(key)))
-      }
+      },
+      reload: index.reload
     }
   })
 
@@ -183,6 +188,7 @@ export const makeBeatStore = (kv: KvStore): Effect.Effect<BeatStore, BusError, S
       remove: (beat) => {
         const key = beatKey(beat)
         return kv.delete(key).pipe(Effect.map(() => index.forget(key)))
-      }
+      },
+      reload: index.reload
     }
   })

@@ -420,6 +420,33 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           assert.strictEqual(noConsumer.code, "10014")
         }))
 
+      test("says whether ensuring a stream or consumer created it, and leaves an existing one as it was", (names) =>
+        Effect.gen(function* () {
+          const bus = yield* Bus
+          const stream = {
+            name: names.stream,
+            subjects: [names.subject("jobs", ">")],
+            duplicateWindow: "1 minute",
+            retention: "workqueue"
+          } as const
+          const consumer: ConsumerConfig = {
+            stream: names.stream,
+            durable: "workers",
+            filterSubject: names.subject("jobs", ">"),
+            ackWait: "1 second",
+            maxDeliver: 3,
+            maxAckPending: 10
+          }
+          assert.isTrue(yield* bus.ensureStream(stream), "a new stream")
+          assert.isTrue(yield* bus.ensureConsumer(consumer), "a new consumer")
+          yield* bus.enqueue(names.subject("jobs", "a"), bytes("kept"))
+          assert.isFalse(yield* bus.ensureStream(stream), "the stream again")
+          assert.isFalse(yield* bus.ensureConsumer({ ...consumer, maxDeliver: 4 }), "the consumer again, updated")
+          const jobs = yield* collect("jobs", yield* bus.consume({ stream: names.stream, durable: "workers", slots: 1 }), (job) => job.ack)
+          const [job] = yield* jobs.atLeast(1)
+          assert.strictEqual(text(job!.data), "kept")
+        }))
+
       test("fails to enqueue on a subject that no stream captures", (names) =>
         Effect.gen(function* () {
           const bus = yield* Bus
@@ -525,6 +552,19 @@ export const busSuite = (name: string, makeLayer: () => Layer.Layer<Bus, unknown
           assert.isTrue(Option.isNone(yield* kv.get("run.2")))
           const again = yield* bus.kv(names.bucket)
           assert.isTrue(Option.isSome(yield* again.get("run.1")), "reopening a bucket keeps its contents")
+        }))
+
+      test("says whether ensuring a bucket created it, and keeps what an existing one holds", (names) =>
+        Effect.gen(function* () {
+          const bus = yield* Bus
+          assert.isTrue(yield* bus.ensureBucket(names.bucket), "a new bucket")
+          const kv = yield* bus.kv(names.bucket)
+          yield* kv.put("k", bytes("v"))
+          assert.isFalse(yield* bus.ensureBucket(names.bucket), "the bucket again")
+          const entry = yield* kv.get("k")
+          assert.strictEqual(Option.isSome(entry) ? text(entry.value.value) : undefined, "v")
+          const invalid = yield* bus.ensureBucket("no spaces allowed").pipe(Effect.flip)
+          assert.strictEqual(invalid._tag, "BusError")
         }))
 
       test("creates a key only when it does not exist", (names) =>

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { Objm, StorageType } from "@nats-io/obj"
 import { Context, Effect, Layer } from "effect"
+import { assert, describe, it } from "@effect/vitest"
 import { inject } from "vitest"
 import { digestOf } from "@switchyard/schemas/Blob"
 import { BlobStore } from "../../../services/bus/BlobStore.ts"
@@ -53,3 +54,25 @@ blobStoreSuite(
   }),
   { writesTemporaries: true }
 )
+
+describe("NATS blob store whose bucket is gone", () => {
+  it.live("creates the bucket again and stores and reads blobs after it was deleted", () =>
+    Effect.gen(function* () {
+      const bucket = uniquePrefix("blobs")
+      const context = yield* Layer.build(
+        NatsBlobStore.layer({ bucket }).pipe(Layer.provideMerge(NatsBus.layer({ url: inject("natsUrl") })))
+      )
+      const store = Context.get(context, BlobStore)
+      const nc = Context.get(context, NatsBus.NatsConnection)
+      const jsm = yield* Effect.promise(() => jetstreamManager(nc))
+      yield* Effect.addFinalizer(() => Effect.promise(() => jsm.streams.delete(`OBJ_${bucket}`)).pipe(Effect.ignore))
+      const before = yield* store.put(new TextEncoder().encode("before"), { mediaType: "text/plain" })
+      assert.strictEqual(new TextDecoder().decode(yield* store.get(before)), "before")
+      yield* Effect.promise(() => jsm.streams.delete(`OBJ_${bucket}`))
+      const after = yield* store.put(new TextEncoder().encode("after"), { mediaType: "text/plain" })
+      assert.strictEqual(new TextDecoder().decode(yield* store.get(after)), "after")
+      const lost = yield* store.get(before).pipe(Effect.flip)
+      assert.strictEqual(lost._tag, "BlobMissingError", "what the deleted bucket held is gone, and said so")
+    }).pipe(Effect.scoped)
+  )
+})
