@@ -99,10 +99,12 @@ export interface ReplicaOptions {
   readonly trace?: string
   readonly slots?: number
   readonly env?: Readonly<Record<string, string>>
+  /** Whether it is started again when it exits. @default true */
+  readonly restart?: boolean
 }
 
 /**
- * A replica of the `faults` pool, started again whenever it exits, until the scope closes.
+ * A replica of the `faults` pool, started again whenever it exits (unless `restart: false`), until the scope closes.
  * `current()` is the process running now (to kill or pause), `all()` every one started.
  */
 export const supervisedReplica = (options: ReplicaOptions) =>
@@ -132,6 +134,7 @@ export const supervisedReplica = (options: ReplicaOptions) =>
         })
         started.push(cli)
         yield* cli.exited
+        if (options.restart === false) return
       }
     })
     yield* Effect.forkScoped(loop)
