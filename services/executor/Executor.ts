@@ -64,7 +64,7 @@ import { ExecutorConfig } from "./ExecutorConfig.ts"
 import { type CatalogChange, StageCatalog } from "./StageCatalog.ts"
 import { nak, settle, term } from "./internal/ackDecision.ts"
 import { makeCrashGuard } from "./internal/crashGuard.ts"
-import { LeaseKeeper } from "./internal/leaseKeeper.ts"
+import { type Lease, LeaseKeeper } from "./internal/leaseKeeper.ts"
 import { makeRegistration } from "./internal/registration.ts"
 import { RunningTasks } from "./internal/runningTasks.ts"
 import { makeTaskHandler } from "./internal/taskHandler.ts"
@@ -291,28 +291,28 @@ export class Executor extends Context.Service<
           Effect.ensuring(permits.release(slots))
         )
       // Tasks are taken in the order they were leased (the stream waits for each dispatch), so a
-      // task waiting for every slot is not overtaken; its lease is kept while it waits.
-      const start = (message: JobMessage, slots: number, alone: Effect.Effect<void> | undefined) =>
-        Effect.uninterruptibleMask((restore) => {
-          const waiting = leases.track(message, { seq: message.seq })
-          return restore(permits.take(slots)).pipe(
+      // task waiting for every slot is not overtaken; its lease (`waiting`) is kept while it waits.
+      const start = (message: JobMessage, slots: number, alone: Effect.Effect<void> | undefined, waiting: Lease) =>
+        Effect.uninterruptibleMask((restore) =>
+          restore(permits.take(slots)).pipe(
             Effect.ensuring(Effect.sync(() => leases.untrack(waiting))),
             // Leased but not started when the consumer stops: hand it back at once.
             Effect.onInterrupt(() => settle(message, nak())),
             Effect.andThen(alone ?? Effect.void),
             Effect.andThen(FiberSet.run(running, runTask(message, slots, alone !== undefined)))
           )
-        })
-      const dispatch = (message: JobMessage) =>
-        message.deliveryCount <= 1
-          ? start(message, 1, undefined)
+        )
+      const dispatch = (waiting: Lease) => {
+        const message = waiting.message
+        return message.deliveryCount <= 1
+          ? start(message, 1, undefined, waiting)
           : Effect.flatMap(guard.classify(message), (verdict) => {
-              if (verdict._tag === "Run") return start(message, 1, undefined)
+              if (verdict._tag === "Run") return start(message, 1, undefined, waiting)
               if (verdict._tag === "Alone") {
                 return Effect.logInfo(
                   `task on ${message.subject} delivered again (delivery ${message.deliveryCount}): running it alone to rule out a crash it causes`,
                   { seq: message.seq, startsAlone: verdict.starts }
-                ).pipe(Effect.andThen(start(message, settings.slots, guard.started(message, verdict.starts))))
+                ).pipe(Effect.andThen(start(message, settings.slots, guard.started(message, verdict.starts), waiting)))
               }
               const reason = guard.poisonReason(message, verdict.crashes)
               return Effect.logError(`dead-lettering a task: ${reason}`, { seq: message.seq }).pipe(
@@ -320,13 +320,42 @@ export class Executor extends Context.Service<
                 Effect.andThen(guard.settled(message))
               )
             })
+      }
 
       const consumeOnce = Effect.scoped(
         Effect.gen(function* () {
           // Idempotent; puts the consumer back if it was deleted while this replica ran.
           yield* bus.ensureConsumer(consumer)
           const messages = yield* bus.consume({ stream: consumer.stream, durable: consumer.durable, slots: settings.slots })
-          yield* Stream.runForEach(messages, dispatch)
+          // A task keeps its lease from the moment it is leased, not only once dispatched: tasks queued
+          // behind one waiting for every slot (a suspect running alone) would otherwise run out their
+          // leases unseen, come back as suspects in turn and use up their deliveries. Whatever is still
+          // queued when the stream ends is let go, so its lease runs out and another replica takes it.
+          const queued = new Set<Lease>()
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              for (const lease of queued) leases.untrack(lease)
+              queued.clear()
+            })
+          )
+          yield* messages.pipe(
+            Stream.map((message) => {
+              const lease = leases.track(message, { seq: message.seq })
+              queued.add(lease)
+              return lease
+            }),
+            Stream.buffer({ capacity: "unbounded" }),
+            Stream.runForEach((lease) =>
+              dispatch(lease).pipe(
+                Effect.ensuring(
+                  Effect.sync(() => {
+                    queued.delete(lease)
+                    leases.untrack(lease)
+                  })
+                )
+              )
+            )
+          )
           yield* Effect.logWarning("the task stream ended; consuming again", { pool: settings.pool })
         })
       )

@@ -15,6 +15,7 @@ import * as NatsBus from "../../../services/bus/NatsBus.ts"
 import { SwitchyardClient } from "../../../services/bus/SwitchyardClient.ts"
 import type { RunEvent } from "../../../schemas/Run.ts"
 import { type CliProcess, readyTimeout, spawnCli } from "../../e2e/support/CliProcess.ts"
+import { eventually } from "../../support/eventually.ts"
 
 /** The pipeline every scenario runs: one `faults.work` stage over the run's inputs. */
 export const workPipeline = (ms: number) => `
@@ -23,6 +24,21 @@ stages:
   - name: work
     type: faults.work
     inputs: { label: "{{ inputs.label }}", crash: "{{ inputs.crash }}", ms: ${ms} }
+`
+
+/**
+ * A `for_each` pipeline: one `faults.work` task per item of the run's `items`
+ * (strings), each returning its item, so the `work` slot ends holding the
+ * items in order, each once.
+ */
+export const fanOutPipeline = (options: { readonly ms: number; readonly maxParallel: number }) => `
+name: faults-fan-out
+stages:
+  - name: work
+    type: faults.work
+    for_each: "{{ inputs.items }}"
+    max_parallel: ${options.maxParallel}
+    inputs: { label: "{{ item }}", crash: false, ms: ${options.ms} }
 `
 
 /** A file the replicas note each execution in, one label per line. */
@@ -44,17 +60,51 @@ export const executionsLog = (): { readonly path: string; readonly counts: () =>
   }
 }
 
+/** One line of the trace `faults.work` writes to `FAULTS_TRACE`. */
+export type TraceLine =
+  | { readonly kind: "start"; readonly pid: number; readonly label: string; readonly running: number }
+  | { readonly kind: "end"; readonly pid: number; readonly label: string }
+
+/** A file the replicas trace each task's start (with its process and the tasks running beside it) and end in. */
+export const traceLog = (): { readonly path: string; readonly lines: () => ReadonlyArray<TraceLine> } => {
+  const path = join(mkdtempSync(join(tmpdir(), "switchyard-faults-")), "trace.log")
+  return {
+    path,
+    lines: () => {
+      let text = ""
+      try {
+        text = readFileSync(path, "utf8")
+      } catch {
+        return []
+      }
+      return text
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line): TraceLine => {
+          const [kind, pid, label, running] = line.split(" ")
+          return kind === "start"
+            ? { kind, pid: Number(pid), label: label!, running: Number(running) }
+            : { kind: "end", pid: Number(pid), label: label! }
+        })
+    }
+  }
+}
+
 /** Options of `supervisedReplica`. */
 export interface ReplicaOptions {
   readonly natsUrl: string
   readonly label: string
   readonly executions: string
+  /** Where `faults.work` traces its starts and ends (`traceLog`), if anywhere. */
+  readonly trace?: string
   readonly slots?: number
   readonly env?: Readonly<Record<string, string>>
+  /** Whether it is started again when it exits. @default true */
+  readonly restart?: boolean
 }
 
 /**
- * A replica of the `faults` pool, started again whenever it exits, until the scope closes.
+ * A replica of the `faults` pool, started again whenever it exits (unless `restart: false`), until the scope closes.
  * `current()` is the process running now (to kill or pause), `all()` every one started.
  */
 export const supervisedReplica = (options: ReplicaOptions) =>
@@ -75,10 +125,16 @@ export const supervisedReplica = (options: ReplicaOptions) =>
             "--module",
             "test/faults/fixtures/crashStages.ts"
           ],
-          env: { FAULTS_EXECUTIONS: options.executions, SWITCHYARD_ACK_WAIT: "3 seconds", ...options.env }
+          env: {
+            FAULTS_EXECUTIONS: options.executions,
+            ...(options.trace === undefined ? {} : { FAULTS_TRACE: options.trace }),
+            SWITCHYARD_ACK_WAIT: "3 seconds",
+            ...options.env
+          }
         })
         started.push(cli)
         yield* cli.exited
+        if (options.restart === false) return
       }
     })
     yield* Effect.forkScoped(loop)
@@ -127,3 +183,36 @@ export const runToEnd = (
       applied: Array.isArray(work) ? work : []
     }
   })
+
+/** A run's end as its saved record shows it: its status and the labels its `work` slot holds. */
+export interface RecordEnd {
+  readonly runId: string
+  readonly status: string
+  readonly applied: ReadonlyArray<unknown>
+  /** The errors of its failed stages, `stage: message`. */
+  readonly errors: ReadonlyArray<string>
+}
+
+/**
+ * Waits until the saved record of a run says it ended (polled, so it holds whatever became of
+ * the scheduler that published its events) and returns its status and `work` slot.
+ */
+export const recordEnd = (
+  client: SwitchyardClient["Service"],
+  runId: string,
+  timeout: Duration.Input = "180 seconds"
+): Effect.Effect<RecordEnd, unknown> =>
+  eventually(
+    `run ${runId} ends`,
+    client.getRun(runId).pipe(
+      Effect.map((record) => {
+        if (Option.isNone(record) || record.value.status === "running") return false
+        const work = record.value.state["work"]
+        const errors = Object.entries(record.value.stages).flatMap(([stage, state]) =>
+          state.error === undefined ? [] : [`${stage}: ${state.error.message}`]
+        )
+        return { runId, status: record.value.status, applied: Array.isArray(work) ? work : [], errors }
+      })
+    ),
+    { timeout, interval: "200 millis" }
+  )

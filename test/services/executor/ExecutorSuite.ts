@@ -335,6 +335,49 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
     )
 
     it.live(
+      "keeps the leases of every task queued behind a task running alone, so none of them is delivered again",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const h = yield* makeHarness("queued")
+            const dying = makeProbe()
+            const probe = makeProbe()
+            const hangAs = { ...dying.definitions.hang, metadata: probe.definitions.sleep.metadata }
+            const a = yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-a",
+              slots: 1,
+              ackWait: "1 second",
+              shutdownGrace: 0,
+              definitions: [hangAs]
+            })
+            const again = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 2_500 } })
+            yield* eventually(
+              "replica-a holds the task",
+              Effect.map(a.executor.inFlight, (n) => n === 1)
+            )
+            yield* a.stop
+            yield* h.startReplica({
+              pool: "p",
+              executorId: "replica-b",
+              slots: 4,
+              ackWait: "1 second",
+              definitions: [probe.definitions.sleep]
+            })
+            yield* eventually("replica-b runs the redelivered task alone", () => probe.starts.get(again.taskId) === 1, {
+              timeout: "10 seconds"
+            })
+            // The first waits for the slots; the others are leased behind it, past their ack wait.
+            const queued = yield* Effect.forEach([1, 2, 3], () => h.submit("p", { stageType: "probe.sleep", inputs: { ms: 50 } }))
+            for (const task of [again, ...queued])
+              assert.strictEqual((yield* h.resultOf(task.taskId, "15 seconds")).result.status, "succeeded")
+            for (const task of [again, ...queued]) assert.strictEqual(probe.starts.get(task.taskId), 1, `starts of ${task.taskId}`)
+          })
+        ),
+      30_000
+    )
+
+    it.live(
       "dead-letters as poison a task delivered again whose start marker says it crashed its replicas crashLimit times",
       () =>
         run(
