@@ -175,7 +175,10 @@ export class SwitchyardClient extends Context.Service<
 
       const watchRuns = () => Effect.map(bus.subscribe(names.runEventAll), eventsOf)
 
-      const runs = yield* Effect.cached(bus.kv(names.buckets.runs))
+      // The runs bucket is opened once; an opening that failed (the server away) is tried again by the next read.
+      const runs = yield* Effect.cachedWithTTL(bus.kv(names.buckets.runs), (exit) =>
+        Exit.isSuccess(exit) ? Duration.infinity : Duration.zero
+      )
       const getRun = Effect.fn("SwitchyardClient.getRun")(function* (runId: string) {
         const entry = yield* Effect.flatMap(runs, (kv) => kv.get(runId))
         if (Option.isNone(entry) || entry.value.operation !== "PUT") return Option.none<RunRecord>()

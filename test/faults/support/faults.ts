@@ -159,7 +159,10 @@ export interface RunEnd {
   readonly applied: ReadonlyArray<unknown>
 }
 
-/** Submits one `faults.work` run and waits for its end (its `run.finished`), then reads its record. */
+/**
+ * Submits one `faults.work` run and waits for its end (its `run.finished`), then reads its record.
+ * A run whose `run.finished` is not seen in time has a `status` describing its record instead.
+ */
 export const runToEnd = (
   client: SwitchyardClient["Service"],
   options: { readonly label: string; readonly crash?: boolean; readonly ms: number; readonly timeout?: Duration.Input }
@@ -171,15 +174,24 @@ export const runToEnd = (
       inputs: { label: options.label, crash: options.crash ?? false }
     })
     const last = yield* Stream.runLast(run.events.pipe(Stream.filter((event: RunEvent) => event.kind === "run.finished"))).pipe(
-      Effect.timeout(options.timeout ?? "180 seconds")
+      Effect.timeoutOption(options.timeout ?? "180 seconds")
     )
-    const finished = Option.getOrUndefined(last)
-    const record = yield* client.getRun(run.runId)
+    const finished = Option.getOrUndefined(Option.flatten(last))
+    // Read again while the server is away (a scenario may take NATS down just as a run ends).
+    const record = yield* client.getRun(run.runId).pipe(Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 120 }))
     const work = Option.isSome(record) ? record.value.state["work"] : undefined
+    // A run whose watcher saw no end says what its record holds instead, for the scenario's failure message.
+    const unseen = Option.match(record, {
+      onNone: () => "no run.finished seen, and no record",
+      onSome: ({ status, stages }) =>
+        `no run.finished seen; record ${status}, stages ${Object.entries(stages)
+          .map(([name, stage]) => `${name} ${stage.status}`)
+          .join(", ")}`
+    })
     return {
       runId: run.runId,
       label: options.label,
-      status: finished?.kind === "run.finished" ? finished.status : undefined,
+      status: finished?.kind === "run.finished" ? finished.status : unseen,
       applied: Array.isArray(work) ? work : []
     }
   })
