@@ -22,7 +22,12 @@ export interface ExecutorOptions {
   readonly heartbeatInterval?: Duration.Input
   /** Lease of a task: unacked for this long, it is redelivered. @default "30 seconds" */
   readonly ackWait?: Duration.Input
-  /** Deliveries of one task message before it is dead-lettered. @default 5 */
+  /**
+   * Deliveries of one task message before it is dead-lettered. A delivery is not an attempt: a
+   * task comes back after a replica crashed or paused, or the server restarted, without having
+   * failed; attempts are the scheduler's retries, and a task that crashes its replicas is caught
+   * by `crashLimit` long before this. A last resort. @default 20
+   */
   readonly maxDeliver?: number
   /** Leased-but-unacked tasks across the whole pool. @default slots * 4 */
   readonly maxAckPending?: number
@@ -89,7 +94,7 @@ export class ExecutorConfig extends Context.Service<ExecutorConfig, ExecutorSett
    * - `SWITCHYARD_SLOTS` @default 8
    * - `SWITCHYARD_HEARTBEAT_INTERVAL` @default "5 seconds"
    * - `SWITCHYARD_ACK_WAIT` @default "30 seconds"
-   * - `SWITCHYARD_MAX_DELIVER` @default 5
+   * - `SWITCHYARD_MAX_DELIVER` @default 20
    * - `SWITCHYARD_MAX_ACK_PENDING` @default slots * 4
    * - `SWITCHYARD_CRASH_LIMIT` @default 2
    * - `SWITCHYARD_REGISTER_TIMEOUT` @default "5 seconds"
@@ -172,7 +177,7 @@ const resolve = (options: ExecutorOptions): Effect.Effect<ExecutorSettings> =>
       slots,
       heartbeatInterval: Duration.fromInputUnsafe(options.heartbeatInterval ?? "5 seconds"),
       ackWait,
-      maxDeliver: options.maxDeliver ?? 5,
+      maxDeliver: options.maxDeliver ?? 20,
       maxAckPending: options.maxAckPending ?? slots * 4,
       crashLimit: options.crashLimit ?? 2,
       registerTimeout: Duration.fromInputUnsafe(options.registerTimeout ?? "5 seconds"),
