@@ -19,8 +19,7 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import { makeNames } from "../../schemas/Subjects.ts"
 import { eventually } from "../support/eventually.ts"
 import * as NatsServer from "../support/NatsServer.ts"
-import { startStack } from "../e2e/support/Stack.ts"
-import { executionsLog, faultsClient, runToEnd, workPipeline } from "./support/faults.ts"
+import { executionsLog, faultsClient, runToEnd, workPipeline, faultsStack } from "./support/faults.ts"
 
 const names = makeNames("")
 const runs = 20
@@ -57,14 +56,7 @@ describe("garbage on every subject while runs are going", () => {
       Effect.gen(function* () {
         const server = yield* NatsServer.scoped()
         const executions = executionsLog()
-        const stack = yield* startStack({
-          natsUrl: server.url,
-          pool: "faults",
-          replicas: ["a", "b"],
-          slots: 4,
-          modules: ["test/faults/fixtures/crashStages.ts"],
-          executorEnv: { FAULTS_EXECUTIONS: executions.path, SWITCHYARD_ACK_WAIT: "3 seconds" }
-        })
+        const stack = yield* faultsStack(server.url, executions.path)
         const client = yield* faultsClient(server.url)
         const nc = yield* Effect.acquireRelease(
           Effect.promise(() => natsConnect({ servers: server.url, name: "garbage" })),

@@ -12,8 +12,7 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import type { RunEvent } from "../../schemas/Run.ts"
 import { eventually } from "../support/eventually.ts"
 import * as NatsServer from "../support/NatsServer.ts"
-import { startStack } from "../e2e/support/Stack.ts"
-import { executionsLog, faultsClient } from "./support/faults.ts"
+import { executionsLog, faultsClient, faultsStack } from "./support/faults.ts"
 
 const pipeline = `
 name: gated
@@ -39,14 +38,7 @@ describe("a gate through racing ledger updates and a scheduler crash", () => {
       Effect.gen(function* () {
         const server = yield* NatsServer.scoped()
         const executions = executionsLog()
-        const stack = yield* startStack({
-          natsUrl: server.url,
-          pool: "faults",
-          replicas: ["a", "b"],
-          slots: 4,
-          modules: ["test/faults/fixtures/crashStages.ts"],
-          executorEnv: { FAULTS_EXECUTIONS: executions.path, SWITCHYARD_ACK_WAIT: "3 seconds" }
-        })
+        const stack = yield* faultsStack(server.url, executions.path)
         const one = yield* faultsClient(server.url, "ledger-one")
         const two = yield* faultsClient(server.url, "ledger-two")
 

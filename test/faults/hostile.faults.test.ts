@@ -15,35 +15,15 @@ import { Effect } from "effect"
 import { runCli } from "../e2e/support/CliProcess.ts"
 import { startStack } from "../e2e/support/Stack.ts"
 import { ownNatsServer } from "../e2e/support/ownNatsServer.ts"
+import { aliasBomb, greetPipeline } from "../support/hostileInputs.ts"
 
 const natsUrl = ownNatsServer()
 
 const forbidden = (key: string) =>
   `expected a key other than "__proto__", "constructor", "prototype" (they name JavaScript object internals), found "${key}"`
 
-const greet = `name: hostile
-inputs:
-  name: World
-stages:
-  - name: greet
-    type: hello.greet
-    inputs:
-      name: "{{ inputs.name }}"
-`
-
-const bomb = `name: bomb
-anchors:
-  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]
-  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
-  f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
-stages:
-  - name: greet
-    type: hello.greet
-    config: { x: *f }
-`
+const greet = greetPipeline
+const bomb = aliasBomb(6)
 
 /** The hostile pipelines, each with the issue `switchyard run` prints for it. */
 const pipelines: ReadonlyArray<{ readonly name: string; readonly text: string; readonly issue: string }> = [

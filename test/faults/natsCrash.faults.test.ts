@@ -10,8 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { eventually } from "../support/eventually.ts"
 import * as NatsServer from "../support/NatsServer.ts"
-import { startStack } from "../e2e/support/Stack.ts"
-import { executionsLog, faultsClient, runToEnd } from "./support/faults.ts"
+import { executionsLog, faultsClient, runToEnd, faultsStack } from "./support/faults.ts"
 
 const runs = 30
 
@@ -22,14 +21,7 @@ describe("the NATS server crashes while runs are in flight", () => {
       Effect.gen(function* () {
         const server = yield* NatsServer.scoped()
         const executions = executionsLog()
-        const stack = yield* startStack({
-          natsUrl: server.url,
-          pool: "faults",
-          replicas: ["a", "b"],
-          slots: 4,
-          modules: ["test/faults/fixtures/crashStages.ts"],
-          executorEnv: { FAULTS_EXECUTIONS: executions.path, SWITCHYARD_ACK_WAIT: "3 seconds" }
-        })
+        const stack = yield* faultsStack(server.url, executions.path)
         const client = yield* faultsClient(server.url)
         const started = Date.now()
         const all = yield* Effect.forkScoped(

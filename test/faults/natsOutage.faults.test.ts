@@ -17,9 +17,9 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import type { RunEvent } from "../../schemas/Run.ts"
 import { eventually } from "../support/eventually.ts"
 import * as NatsServer from "../support/NatsServer.ts"
-import { runEvents, startStack } from "../e2e/support/Stack.ts"
+import { runEvents } from "../e2e/support/Stack.ts"
 import { spawnCli } from "../e2e/support/CliProcess.ts"
-import { executionsLog, faultsClient } from "./support/faults.ts"
+import { executionsLog, faultsClient, faultsStack } from "./support/faults.ts"
 
 // Two stages, so the outage falls between a stage's end and the next one's start.
 const pipeline = `
@@ -51,14 +51,7 @@ describe("a 10-second NATS outage during a transition", () => {
       Effect.gen(function* () {
         const server = yield* NatsServer.scoped()
         const executions = executionsLog()
-        const stack = yield* startStack({
-          natsUrl: server.url,
-          pool: "faults",
-          replicas: ["a", "b"],
-          slots: 4,
-          modules: ["test/faults/fixtures/crashStages.ts"],
-          executorEnv: { FAULTS_EXECUTIONS: executions.path, SWITCHYARD_ACK_WAIT: "3 seconds" }
-        })
+        const stack = yield* faultsStack(server.url, executions.path)
         const client = yield* faultsClient(server.url)
         const file = join(mkdtempSync(join(tmpdir(), "switchyard-outage-")), "outage.yaml")
         writeFileSync(file, pipeline)

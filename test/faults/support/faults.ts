@@ -15,6 +15,7 @@ import * as NatsBus from "../../../services/bus/NatsBus.ts"
 import { SwitchyardClient } from "../../../services/bus/SwitchyardClient.ts"
 import type { RunEvent } from "../../../schemas/Run.ts"
 import { type CliProcess, readyTimeout, spawnCli } from "../../e2e/support/CliProcess.ts"
+import { startStack } from "../../e2e/support/Stack.ts"
 import { eventually } from "../../support/eventually.ts"
 
 /** The pipeline every scenario runs: one `faults.work` stage over the run's inputs. */
@@ -228,3 +229,17 @@ export const recordEnd = (
     ),
     { timeout, interval: "200 millis" }
   )
+
+/**
+ * The registry, a scheduler and two replicas (`a`, `b`, 4 slots, a 3 s lease) of the `faults` pool
+ * as CLI processes on `natsUrl`, noting executions in `executions`.
+ */
+export const faultsStack = (natsUrl: string, executions: string) =>
+  startStack({
+    natsUrl,
+    pool: "faults",
+    replicas: ["a", "b"],
+    slots: 4,
+    modules: ["test/faults/fixtures/crashStages.ts"],
+    executorEnv: { FAULTS_EXECUTIONS: executions, SWITCHYARD_ACK_WAIT: "3 seconds" }
+  })

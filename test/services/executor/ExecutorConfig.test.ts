@@ -21,7 +21,7 @@ describe("ExecutorConfig", () => {
       const resolved = yield* settings.pipe(Effect.provide(ExecutorConfig.layer({ pool: "hello" })))
       assert.strictEqual(resolved.pool, "hello")
       assert.strictEqual(resolved.slots, 8)
-      assert.strictEqual(resolved.maxDeliver, 5)
+      assert.strictEqual(resolved.maxDeliver, 20)
       assert.strictEqual(resolved.maxAckPending, 32)
       assert.strictEqual(Duration.toMillis(resolved.heartbeatInterval), 5_000)
       assert.strictEqual(Duration.toMillis(resolved.ackWait), 30_000)

@@ -12,6 +12,7 @@ import { WireType } from "../../../schemas/Catalog.ts"
 import { Heartbeat } from "../../../schemas/Registry.ts"
 import { stages as helloStages } from "../../../plugins/hello/index.ts"
 import { defineStage } from "../../../sdk/defineStage.ts"
+import type { StageDefinition } from "../../../sdk/defineStage.ts"
 import { eventually } from "../../support/eventually.ts"
 import { makeHarness, makeProbe, StageRejection } from "./harness.ts"
 import { errorOf, outputOf } from "../../support/results.ts"
@@ -46,6 +47,37 @@ const makeOverlapProbe = () => {
   return { definition, overlapped }
 }
 const overlapProbe = makeOverlapProbe()
+
+/**
+ * Replica-a of pool `p` (one slot, a 1 s lease) takes a task of `stageType` and hangs on it (the
+ * task's type served by a stage that never ends by itself); returns the task once replica-a holds
+ * it, the probe that saw it start and abort, and `stop`, which stops replica-a without settling the
+ * task, so it comes back as a redelivery, as after a crash.
+ */
+const heldByDyingReplica = (
+  h: Effect.Success<ReturnType<typeof makeHarness>>,
+  metadata: StageDefinition["metadata"],
+  stageType: string,
+  inputs: Schema.Json
+) =>
+  Effect.gen(function* () {
+    const dying = makeProbe()
+    const hangAs = { ...dying.definitions.hang, metadata }
+    const a = yield* h.startReplica({
+      pool: "p",
+      executorId: "replica-a",
+      slots: 1,
+      ackWait: "1 second",
+      shutdownGrace: 0,
+      definitions: [hangAs]
+    })
+    const task = yield* h.submit("p", { stageType, inputs })
+    yield* eventually(
+      "replica-a holds the task",
+      Effect.map(a.executor.inFlight, (n) => n === 1)
+    )
+    return { task, dying, stop: a.stop }
+  })
 
 /** Registers the executor tests for one bus. */
 export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, unknown>) => {
@@ -251,23 +283,9 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
         run(
           Effect.gen(function* () {
             const h = yield* makeHarness("crash")
-            const dying = makeProbe()
             const surviving = makeProbe()
             // Same stage type on both replicas: on the dying one it never finishes by itself.
-            const hangAs = { ...dying.definitions.hang, metadata: surviving.definitions.sleep.metadata }
-            const a = yield* h.startReplica({
-              pool: "p",
-              executorId: "replica-a",
-              slots: 1,
-              ackWait: "1 second",
-              shutdownGrace: 0,
-              definitions: [hangAs]
-            })
-            const task = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 50 } })
-            yield* eventually(
-              "replica-a is running the task",
-              Effect.map(a.executor.inFlight, (n) => n === 1)
-            )
+            const { dying, stop, task } = yield* heldByDyingReplica(h, surviving.definitions.sleep.metadata, "probe.sleep", { ms: 50 })
             yield* h.startReplica({
               pool: "p",
               executorId: "replica-b",
@@ -275,7 +293,7 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
               ackWait: "1 second",
               definitions: [surviving.definitions.sleep]
             })
-            yield* a.stop
+            yield* stop
             const { result } = yield* h.resultOf(task.taskId, "10 seconds")
             assert.strictEqual(result.status, "succeeded")
             assert.strictEqual(result.executorId, "replica-b")
@@ -293,23 +311,8 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
         run(
           Effect.gen(function* () {
             const h = yield* makeHarness("alone")
-            const dying = makeProbe()
-            const hangAs = { ...dying.definitions.hang, metadata: overlapProbe.definition.metadata }
-            const a = yield* h.startReplica({
-              pool: "p",
-              executorId: "replica-a",
-              slots: 1,
-              ackWait: "1 second",
-              shutdownGrace: 0,
-              definitions: [hangAs]
-            })
-            const again = yield* h.submit("p", { stageType: "probe.overlap", inputs: { ms: 1500 } })
-            yield* eventually(
-              "replica-a holds the task",
-              Effect.map(a.executor.inFlight, (n) => n === 1)
-            )
-            // Stopped without settling: the task comes back as a redelivery, as after a crash.
-            yield* a.stop
+            const { stop, task: again } = yield* heldByDyingReplica(h, overlapProbe.definition.metadata, "probe.overlap", { ms: 1500 })
+            yield* stop
             const probe = makeOverlapProbe()
             yield* h.startReplica({ pool: "p", executorId: "replica-b", slots: 4, ackWait: "1 second", definitions: [probe.definition] })
             yield* eventually(
@@ -340,23 +343,9 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
         run(
           Effect.gen(function* () {
             const h = yield* makeHarness("queued")
-            const dying = makeProbe()
             const probe = makeProbe()
-            const hangAs = { ...dying.definitions.hang, metadata: probe.definitions.sleep.metadata }
-            const a = yield* h.startReplica({
-              pool: "p",
-              executorId: "replica-a",
-              slots: 1,
-              ackWait: "1 second",
-              shutdownGrace: 0,
-              definitions: [hangAs]
-            })
-            const again = yield* h.submit("p", { stageType: "probe.sleep", inputs: { ms: 2_500 } })
-            yield* eventually(
-              "replica-a holds the task",
-              Effect.map(a.executor.inFlight, (n) => n === 1)
-            )
-            yield* a.stop
+            const { stop, task: again } = yield* heldByDyingReplica(h, probe.definitions.sleep.metadata, "probe.sleep", { ms: 2_500 })
+            yield* stop
             yield* h.startReplica({
               pool: "p",
               executorId: "replica-b",
@@ -388,28 +377,14 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
             yield* Effect.forkScoped(
               Stream.runForEach(deadLetters, (message) => Ref.update(seen, (all) => [...all, JSON.parse(decoder.decode(message.data))]))
             )
-            const dying = makeProbe()
-            const hangAs = { ...dying.definitions.hang, metadata: overlapProbe.definition.metadata }
-            const a = yield* h.startReplica({
-              pool: "p",
-              executorId: "replica-a",
-              slots: 1,
-              ackWait: "1 second",
-              shutdownGrace: 0,
-              definitions: [hangAs]
-            })
-            const poison = yield* h.submit("p", { stageType: "probe.overlap", inputs: { ms: 10 } })
-            yield* eventually(
-              "replica-a holds the task",
-              Effect.map(a.executor.inFlight, (n) => n === 1)
-            )
+            const { stop, task: poison } = yield* heldByDyingReplica(h, overlapProbe.definition.metadata, "probe.overlap", { ms: 10 })
             // What two replicas that crashed running it alone left behind.
             const starts = yield* h.bus.kv(h.names.buckets.taskStarts)
             yield* starts.put(
               String(h.seqOf(poison.taskId)),
               new TextEncoder().encode(JSON.stringify({ starts: 2, executorId: "gone", at: 0 }))
             )
-            yield* a.stop
+            yield* stop
             const probe = makeOverlapProbe()
             yield* h.startReplica({
               pool: "p",

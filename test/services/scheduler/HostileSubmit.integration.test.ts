@@ -18,28 +18,10 @@ import { Bus } from "../../../services/bus/Bus.ts"
 import * as NatsBus from "../../../services/bus/NatsBus.ts"
 import { SwitchyardClient } from "../../../services/bus/SwitchyardClient.ts"
 import { makeStack } from "./harness.ts"
+import { aliasBomb, greetPipeline } from "../../support/hostileInputs.ts"
 
-const greet = `name: hostile
-inputs:
-  name: World
-stages:
-  - name: greet
-    type: hello.greet
-    inputs:
-      name: "{{ inputs.name }}"
-`
-
-const bomb = `name: bomb
-anchors:
-  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]
-  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
-  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
-  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
-stages:
-  - name: greet
-    type: hello.greet
-    config: { x: *d }
-`
+const greet = greetPipeline
+const bomb = aliasBomb(4)
 
 /** A submit's bytes with `inputs` written as given (a JSON text), so keys such as `__proto__` reach the wire. */
 const rawSubmit = (text: string, inputsJson: string) => {
