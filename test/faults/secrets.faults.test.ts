@@ -1,11 +1,19 @@
 import { randomUUID } from "node:crypto"
-import { cpSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { leakingLines } from "../support/secretLeaks.ts"
 import { scratchDir } from "../support/processes.ts"
-import { runCli, spawnCli } from "../e2e/support/CliProcess.ts"
+import { readyTimeout, runCli, spawnCli } from "../e2e/support/CliProcess.ts"
+import { startStack } from "../e2e/support/Stack.ts"
+import * as NatsServer from "../support/NatsServer.ts"
+
+/** Every file under a folder, recursively. */
+const filesUnder = (dir: string): Array<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : entry.isFile() ? [join(dir, entry.name)] : []
+  )
 
 /** The final state of a `--json` run: its run.finished event's. */
 const finalState = (stdout: string): Record<string, unknown> =>
@@ -61,6 +69,51 @@ describe("switchyard run with secrets", () => {
           assert.include(`${run.stdout()}\n${run.stderr()}`, prefix)
         }
       }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "over NATS, leaves no encoding of the secret in any stream, bucket or store file of the server, nor in any service's log",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* scratchDir("switchyard-secrets-nats-")
+        const canary = `c4n4ry/${randomUUID()}+?&= "q"`
+        writeFileSync(join(dir, "CANARY"), `${canary}\n`)
+        const server = yield* NatsServer.scoped()
+        const secrets = { SWITCHYARD_SECRETS_DIR: dir, SWITCHYARD_LOG_LEVEL: "debug" }
+        // An inline replica for the module's stage, and a process replica for the plugin's.
+        const stack = yield* startStack({
+          natsUrl: server.url,
+          pool: "inline",
+          replicas: ["inline"],
+          modules: [module],
+          executorEnv: secrets
+        })
+        const plugins = yield* spawnCli({
+          label: "executor process",
+          args: ["executor", "--nats", server.url, "--pool", "process", "--runtime", "process"],
+          env: { ...secrets, SWITCHYARD_PLUGINS_PATH: resolve("test/faults/fixtures/secrets") }
+        })
+        yield* plugins.logged("for pool process", readyTimeout)
+        const run = yield* runCli({
+          label: "run secrets --nats",
+          args: ["run", pipeline, "--nats", server.url, "--json"],
+          timeout: "90 seconds"
+        })
+        assert.strictEqual(run.code, 0, run.stderr)
+        const state = finalState(run.stdout) as { inlineLeak?: { fromContext: string }; processLeak?: { fromContext: string } }
+        // The stages had the secret ...
+        assert.strictEqual(state.inlineLeak?.fromContext, "[redacted]")
+        assert.strictEqual(state.processLeak?.fromContext, "[redacted]")
+        // ... and none of its encodings is in the events, any service's log, or any file the server stored:
+        // the tasks, results, events, dead letters and audit streams, the runs, items and registry buckets.
+        assert.deepStrictEqual(leakingLines(run.stdout, canary), [])
+        for (const service of [...stack.processes(), plugins])
+          assert.deepStrictEqual(leakingLines(service.stderr(), canary), [], service.label)
+        const files = filesUnder(server.jetStreamDir)
+        assert.isAbove(files.length, 10, "the server stored the run's streams and buckets")
+        for (const file of files) assert.deepStrictEqual(leakingLines(readFileSync(file, "latin1"), canary), [], file)
+      }).pipe(Effect.scoped),
+    180_000
   )
 
   it.live("refuses to start an executor whose environment holds a SWITCHYARD_SECRET_<KEY>, naming it", () =>
