@@ -85,7 +85,9 @@ const EventError = Schema.Struct({
 /** The run was accepted and its first stages are about to start. */
 export class RunStarted extends Schema.Class<RunStarted>("switchyard/RunStarted")({
   ...eventFields,
-  kind: Schema.Literal("run.started")
+  kind: Schema.Literal("run.started"),
+  /** The run's trace id (W3C, 32 hex digits), when its submit was traced: search it in a tracing UI. */
+  traceId: Schema.optionalKey(Schema.String)
 }) {}
 
 /** An attempt of a stage was sent to its pool. */
@@ -179,6 +181,8 @@ export class RunFinished extends Schema.Class<RunFinished>("switchyard/RunFinish
   ...eventFields,
   kind: Schema.Literal("run.finished"),
   status: RunStatus,
+  /** The run's trace id, as `run.started` gives it. */
+  traceId: Schema.optionalKey(Schema.String),
   state: Schema.Record(Schema.String, Schema.Json),
   error: Schema.optionalKey(EventError)
 }) {}

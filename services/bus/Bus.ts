@@ -97,6 +97,16 @@ export interface ConsumeOptions {
   readonly slots: number
 }
 
+/** Where a durable consumer stands: what waits for it and what its replicas hold. */
+export interface ConsumerStats {
+  /** Messages stored for the consumer and not yet delivered (the queue depth). */
+  readonly waiting: number
+  /** Messages delivered and not yet acknowledged (held by replicas, or waiting for redelivery). */
+  readonly ackPending: number
+  /** Messages delivered more than once and not yet acknowledged. */
+  readonly redelivered: number
+}
+
 /** Result of a durable publish. */
 export interface PublishAck {
   readonly seq: number
@@ -149,6 +159,8 @@ export class Bus extends Context.Service<
   {
     /** Which adapter this is (`nats` or `memory`). */
     readonly kind: "nats" | "memory"
+    /** True while connected to the server (the in-memory bus always is). */
+    readonly connected: Effect.Effect<boolean>
     /**
      * The most bytes (payload and headers) one message may have, as the server
      * announced it (NATS `max_payload`); none when the adapter has no limit.
@@ -195,6 +207,8 @@ export class Bus extends Context.Service<
     ) => Effect.Effect<PublishAck, BusError>
     /** Leases messages from a durable consumer, never more than `slots` unacked at once by this caller. */
     readonly consume: (options: ConsumeOptions) => Effect.Effect<Stream.Stream<JobMessage>, BusError, Scope.Scope>
+    /** Where a durable consumer stands (the server's consumer info). */
+    readonly consumerStats: (stream: string, durable: string) => Effect.Effect<ConsumerStats, BusError>
     /** Opens (creating when missing) a KV bucket. Its handle keeps working when the bucket is recreated. */
     readonly kv: (bucket: string) => Effect.Effect<KvStore, BusError>
   }

@@ -13,12 +13,15 @@
  * reloading what it keeps in memory from a recreated bucket), and logs once
  * per outage: what was gone and recreated, and, when it took more than one
  * attempt, that it recovered. Signals that come during a recovery fold into
- * one more pass, which finds everything in place and says nothing.
+ * one more pass, which finds everything in place and says nothing. With a
+ * `Readiness` in its context, the connection and this state are two of the
+ * service's readiness checks.
  */
 import { Duration, Effect, Queue, Schedule, type Scope, Stream } from "effect"
 import { ServiceUnavailableError } from "@switchyard/schemas/Endpoint"
 import { Bus, type ConsumerConfig, type InfrastructureSignal, type StreamConfig } from "./Bus.ts"
 import { BusError } from "./BusError.ts"
+import * as Readiness from "./Readiness.ts"
 
 /** What `make` takes. */
 export interface InfrastructureOptions {
@@ -141,6 +144,10 @@ export const make = (options: InfrastructureOptions): Effect.Effect<Infrastructu
             )
           : Effect.fail(unavailable(subject, "serve", "something it keeps in JetStream was gone"))
       )
+
+    // Reported by the service's readiness endpoint, when it has one.
+    yield* Readiness.register({ name: `${options.service}: connected to the server`, ready: bus.connected })
+    yield* Readiness.register({ name: `${options.service}: streams, consumers and buckets in place`, ready: Effect.sync(() => ready) })
 
     return { ready: Effect.sync(() => ready), lost, serve } satisfies Infrastructure
   })

@@ -229,6 +229,16 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     return Stream.fromQueue(queue)
   })
 
+  const consumerStats = (stream: string, durable: string) =>
+    Effect.suspend(() => {
+      const consumer = streams.get(stream)?.consumers.get(durable)
+      return consumer === undefined
+        ? Effect.fail(
+            new BusError({ operation: "consumerStats", code: "10014", message: `consumer ${durable} of stream ${stream} not found` })
+          )
+        : Effect.succeed(consumer.stats())
+    })
+
   const kv = Effect.fn("MemoryBus.kv")(function* (bucket: string) {
     if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
     let store = buckets.get(bucket)
@@ -247,6 +257,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
 
   return Bus.of({
     kind: "memory",
+    connected: Effect.succeed(true),
     maxPayload: Effect.succeedNone,
     publish,
     subscribe,
@@ -259,6 +270,7 @@ export const make: Effect.Effect<Bus["Service"], never, Scope.Scope> = Effect.ge
     infrastructure: Effect.succeed(Stream.never),
     enqueue,
     consume,
+    consumerStats,
     kv
   })
 })

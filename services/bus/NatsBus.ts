@@ -29,7 +29,16 @@ import {
 import { Kvm } from "@nats-io/kv"
 import { connect, nanos, type NatsConnection as NatsConnectionType } from "@nats-io/transport-node"
 import { Config, Context, Duration, Effect, Layer, Option, PubSub, type Scope, Stream, Queue, type Cause } from "effect"
-import { Bus, type ConsumerConfig, type Headers, type InfrastructureSignal, type KvStore, type Message, type StreamConfig } from "./Bus.ts"
+import {
+  Bus,
+  type ConsumerConfig,
+  type ConsumerStats,
+  type Headers,
+  type InfrastructureSignal,
+  type KvStore,
+  type Message,
+  type StreamConfig
+} from "./Bus.ts"
 import { BusError, NoRespondersError, RequestTimeoutError } from "./BusError.ts"
 import { invalidBucket, isValidBucket } from "./internal/kvKeys.ts"
 import { consume as natsConsume, encodeConsumerDescription } from "./internal/natsConsume.ts"
@@ -119,9 +128,16 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
 
   // The server may have restarted with an empty store: whoever declared streams, consumers or buckets checks them.
   // (The status iterator ends when the connection closes.)
+  // Whether the connection is up, for readiness: down from a disconnect until the reconnect.
+  let connected = true
   yield* Stream.fromAsyncIterable(nc.status(), () => undefined).pipe(
-    Stream.filter((event) => event.type === "reconnect"),
-    Stream.runForEach(() => PubSub.publish(signals, { _tag: "Reconnected" })),
+    Stream.runForEach((event) =>
+      event.type === "disconnect"
+        ? Effect.sync(() => void (connected = false))
+        : event.type === "reconnect"
+          ? Effect.sync(() => void (connected = true)).pipe(Effect.andThen(PubSub.publish(signals, { _tag: "Reconnected" })))
+          : Effect.void
+    ),
     Effect.ignore,
     Effect.forkScoped
   )
@@ -322,6 +338,15 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
       )
   }
 
+  const consumerStats = (stream: string, durable: string) =>
+    Effect.tryPromise({ try: () => jsm.consumers.info(stream, durable), catch: toBusError("consumerStats", `${stream}/${durable}`) }).pipe(
+      Effect.map((info): ConsumerStats => ({
+        waiting: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered
+      }))
+    )
+
   const kv = Effect.fn("NatsBus.kv")(function* (bucket: string) {
     if (!isValidBucket(bucket)) return yield* invalidBucket(bucket)
     const cached = buckets.get(bucket)
@@ -341,6 +366,7 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
 
   return Bus.of({
     kind: "nats",
+    connected: Effect.sync(() => connected && !nc.isClosed()),
     // The server's INFO, which a reconnect to another server of a cluster may change.
     maxPayload: Effect.sync(() => Option.fromNullishOr(nc.info?.max_payload)),
     publish,
@@ -354,6 +380,7 @@ const makeOn = Effect.fnUntraced(function* (nc: NatsConnectionType, options: Nat
     enqueue,
     consume: (consumeOpts) =>
       natsConsume({ nc, replies, js, jsm, deadLetterSubjects, classify: classify(consumeOpts.stream, consumeOpts.durable) }, consumeOpts),
+    consumerStats,
     kv
   })
 })

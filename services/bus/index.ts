@@ -5,7 +5,8 @@
  * blob store for values too large for a message: the port (`BlobStore`),
  * its errors, its adapters (`NatsBlobStore`, `FolderBlobStore`,
  * `MemoryBlobStore`) and the JSON helpers over it (`BlobJson`); and keeping
- * a service's streams, consumers and buckets in place (`Infrastructure`).
+ * a service's streams, consumers and buckets in place (`Infrastructure`),
+ * with what makes it ready (`Readiness`).
  */
 export * from "./Bus.ts"
 export * from "./BusError.ts"
@@ -21,3 +22,4 @@ export * as MemoryBlobStore from "./MemoryBlobStore.ts"
 export * as FolderBlobStore from "./FolderBlobStore.ts"
 export * as NatsBlobStore from "./NatsBlobStore.ts"
 export * as Infrastructure from "./Infrastructure.ts"
+export * as Readiness from "./Readiness.ts"

@@ -104,17 +104,27 @@ const stages = Command.make(
 
 const stack = Effect.promise(() => import("./Stack.ts"))
 
-const registry = Command.make("registry", { nats: requiredNats }, ({ nats }) =>
+const httpPort = Flag.Int("http-port").pipe(
+  Flag.withDescription("Serve /healthz, /readyz and /metrics on this port (0: any free port, named in the log); none without it"),
+  Flag.withFallbackConfig(Config.Int("SWITCHYARD_HTTP_PORT")),
+  Flag.optional
+)
+
+const registry = Command.make("registry", { nats: requiredNats, httpPort }, ({ httpPort, nats }) =>
   stack.pipe(
-    Effect.flatMap(({ busLayer, registryLayer }) => Layer.launch(registryLayer.pipe(Layer.provide(busLayer(nats))))),
-    asCommand("Info")
+    Effect.flatMap(({ busLayer, registryLayer, serviceLayer }) =>
+      Layer.launch(serviceLayer(registryLayer.pipe(Layer.provide(busLayer(nats))), { service: "registry", httpPort }))
+    ),
+    asCommand("Info", "json")
   )
 ).pipe(Command.withDescription("Run the registry service against NATS"))
 
-const scheduler = Command.make("scheduler", { nats: requiredNats }, ({ nats }) =>
+const scheduler = Command.make("scheduler", { nats: requiredNats, httpPort }, ({ httpPort, nats }) =>
   stack.pipe(
-    Effect.flatMap(({ busLayer, schedulerLayer }) => Layer.launch(schedulerLayer.pipe(Layer.provide(busLayer(nats))))),
-    asCommand("Info")
+    Effect.flatMap(({ busLayer, schedulerLayer, serviceLayer }) =>
+      Layer.launch(serviceLayer(schedulerLayer.pipe(Layer.provide(busLayer(nats))), { service: "scheduler", httpPort }))
+    ),
+    asCommand("Info", "json")
   )
 ).pipe(Command.withDescription("Run the scheduler service against NATS"))
 
@@ -137,7 +147,8 @@ const executor = Command.make(
       Flag.withDefault(true)
     ),
     slots: Flag.Int("slots").pipe(Flag.withDescription("Tasks run at once by this replica"), Flag.optional),
-    modules
+    modules,
+    httpPort
   },
   Effect.fn(
     function* (options) {
@@ -145,7 +156,7 @@ const executor = Command.make(
       return yield* serveExecutor(options)
     },
     Effect.scoped,
-    asCommand("Info")
+    asCommand("Info", "json")
   )
 ).pipe(Command.withDescription("Run an executor replica of a pool against NATS"))
 

@@ -6,6 +6,7 @@
  * Nothing here does work of its own; it only wires layers.
  */
 import { Layer } from "effect"
+import type { Option } from "effect"
 import type { Config } from "effect"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError, KvConflictError } from "@switchyard/bus/BusError"
@@ -20,6 +21,17 @@ import { RunStore, Scheduler, SchedulerConfig } from "../scheduler/index.ts"
 import { SwitchyardClient } from "@switchyard/bus/SwitchyardClient"
 import type { StageDefinition } from "@switchyard/schemas/Stage"
 import { busLayer } from "./internal/busLayer.ts"
+import { Telemetry } from "../telemetry/index.ts"
+
+/**
+ * A distributed service under its telemetry: traces and metrics as the
+ * OpenTelemetry variables say, and with an HTTP port its health, readiness
+ * and metrics endpoints.
+ */
+export const serviceLayer = <A, E>(
+  service: Layer.Layer<A, E>,
+  options: { readonly service: string; readonly httpPort: Option.Option<number> }
+) => service.pipe(Layer.provide(Telemetry.layer(options)))
 
 /** The pool the embedded executor serves. */
 export const embeddedPool = "default"

@@ -51,6 +51,7 @@ import { BlobStore } from "@switchyard/bus/BlobStore"
 import { Bus } from "@switchyard/bus/Bus"
 import type { BusError } from "@switchyard/bus/BusError"
 import * as Infrastructure from "@switchyard/bus/Infrastructure"
+import * as Readiness from "@switchyard/bus/Readiness"
 import type { ConsumerConfig, JobMessage } from "@switchyard/bus/Bus"
 import * as Codec from "@switchyard/schemas/Codec"
 import { resultsStream, tasksStream } from "@switchyard/bus/Streams"
@@ -68,6 +69,7 @@ import { type Lease, LeaseKeeper } from "./internal/leaseKeeper.ts"
 import { makeRegistration } from "./internal/registration.ts"
 import { RunningTasks } from "./internal/runningTasks.ts"
 import { makeTaskHandler } from "./internal/taskHandler.ts"
+import { recordQueue } from "./internal/instruments.ts"
 
 /** How long a task whose handler broke waits before it is delivered again. */
 const redeliverDelay = "1 second"
@@ -322,11 +324,15 @@ export class Executor extends Context.Service<
             })
       }
 
+      // Bound to the pool's consumer: for readiness.
+      let consuming = false
       const consumeOnce = Effect.scoped(
         Effect.gen(function* () {
           // Idempotent; puts the consumer back if it was deleted while this replica ran.
           yield* bus.ensureConsumer(consumer)
           const messages = yield* bus.consume({ stream: consumer.stream, durable: consumer.durable, slots: settings.slots })
+          consuming = true
+          yield* Effect.addFinalizer(() => Effect.sync(() => void (consuming = false)))
           // A task keeps its lease from the moment it is leased, not only once dispatched: tasks queued
           // behind one waiting for every slot (a suspect running alone) would otherwise run out their
           // leases unseen, come back as suspects in turn and use up their deliveries. Whatever is still
@@ -368,6 +374,17 @@ export class Executor extends Context.Service<
               : Effect.logError("consuming tasks failed; retrying", { pool: settings.pool, error: error.message })
           ),
           Effect.repeat(Schedule.spaced("1 second"))
+        )
+      )
+
+      yield* Readiness.register({ name: `executor: stage types announced for pool ${settings.pool}`, ready: registration.registered })
+      yield* Readiness.register({ name: `executor: consuming tasks of pool ${settings.pool}`, ready: Effect.sync(() => consuming) })
+      // Where the pool's queue stands, for its gauges (every replica reports the same figures).
+      yield* Effect.forkScoped(
+        bus.consumerStats(consumer.stream, consumer.durable).pipe(
+          Effect.flatMap((stats) => recordQueue(settings.pool, stats)),
+          Effect.ignore,
+          Effect.repeat(Schedule.spaced(settings.heartbeatInterval))
         )
       )
 

@@ -27,6 +27,7 @@ import type { StageDefinition } from "@switchyard/schemas/Stage"
 import { discoverPlugins } from "./Discovery.ts"
 import type { Discovered, DiscoveredPlugin } from "./Discovery.ts"
 import { listFolders, manifestFileName } from "./internal/discoveryFs.ts"
+import { recordDiscovery } from "./internal/instruments.ts"
 import { loadPluginsConfig } from "./PluginsConfig.ts"
 import type { PluginsConfig } from "./PluginsConfig.ts"
 import { processStages } from "./ProcessStage.ts"
@@ -157,7 +158,8 @@ const make = (options: PluginManagerOptions) =>
     })
 
     const rescan = Effect.gen(function* () {
-      const discovered = yield* discoverPlugins({ projectDir, config })
+      const [took, discovered] = yield* Effect.timed(discoverPlugins({ projectDir, config }))
+      yield* recordDiscovery(Duration.toMillis(took))
       const present = new Set(discovered.plugins.map((plugin) => plugin.manifest.file))
       for (const [file, entry] of [...served]) if (!present.has(file)) yield* unload(file, entry)
       const refusals = new Set<string>()

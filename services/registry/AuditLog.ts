@@ -4,7 +4,7 @@
  * going offline or coming back) and every plugin an executor loads or refuses
  * becomes one structured `AuditEntry`, published durably on
  * `audit.<service>` (`audit.registry`, `audit.executor`) into the audit
- * stream (which this service ensures at startup) and logged. Auditing never
+ * stream (which this service ensures at startup) and logged at Debug. Auditing never
  * fails the decision it records: the decision is already taken, so a failed
  * publish is logged and dropped.
  */
@@ -101,7 +101,8 @@ export class AuditLog extends Context.Service<
           const at = yield* Clock.currentTimeMillis
           const entry = new AuditEntry({ ...fields, version: 1, service, at })
           const encoded = Schema.encodeSync(AuditEntry)(entry)
-          yield* Effect.logInfo(
+          // At Debug: the audit stream keeps every entry; the service's default Info log stays readable.
+          yield* Effect.logDebug(
             `audit: ${entry.event} ${entry.stage ?? entry.plugin ?? entry.location ?? entry.pool ?? ""}`.trimEnd()
           ).pipe(Effect.annotateLogs({ audit: encoded }))
           const { data, headers } = encode(AuditEntry, AuditEntryType, entry)

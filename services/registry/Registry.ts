@@ -39,6 +39,7 @@
  * other core type shares that short name.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Result, Schedule, Schema, Semaphore, SemVer } from "effect"
+import * as Readiness from "@switchyard/bus/Readiness"
 import {
   DeregistrationDecision,
   DeregistrationReply,
@@ -67,6 +68,7 @@ import type { AnyEndpoint } from "@switchyard/schemas/Endpoint"
 import { StageDeregister, StageHeartbeat, StageList, StageRegister, StageResolve } from "@switchyard/schemas/Endpoints"
 import { makeBeatStore, makeStageStore, ReplicaBeat } from "./internal/stores.ts"
 import { suggest } from "./internal/suggest.ts"
+import { recordRegistration } from "./internal/instruments.ts"
 import { RegistryConfig } from "./RegistryConfig.ts"
 import { checkRegistration, type StageCheck } from "./StageValidation.ts"
 
@@ -294,7 +296,9 @@ export class Registry extends Context.Service<
             yield* bringOnline(registration.pool, now)
           }).pipe(Semaphore.withPermit(liveness))
         }
-        return new RegistrationReply({ version: 1, decisions })
+        const reply = new RegistrationReply({ version: 1, decisions })
+        yield* recordRegistration(registration.pool, reply)
+        return reply
       })
 
       const heartbeat = Effect.fn("Registry.heartbeat")(function* (beat: HeartbeatMessage) {
@@ -524,6 +528,7 @@ export class Registry extends Context.Service<
       yield* serveEndpoint(StageResolve, (request) => resolve(request.types))
 
       yield* Effect.logInfo("registry ready")
+      yield* Readiness.register({ name: "registry: answering", ready: Effect.succeed(true) })
       return Registry.of({ register, deregister, heartbeat, list, resolve, sweep, ready: infrastructure.ready })
     })
   ).pipe(Layer.provide(AuditLog.layer))

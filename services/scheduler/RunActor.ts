@@ -338,15 +338,22 @@ const finish = (draft: Draft, status: "succeeded" | "failed" | "cancelled", erro
   draft.event({
     kind: "run.finished",
     status,
+    ...traceIdOf(draft.record),
     state: draft.record.state,
     ...(error === undefined ? {} : { error: eventError(error) })
   })
 }
 
+/** The trace id of the run's submit, from the `traceparent` its record keeps. */
+const traceIdOf = (record: RunRecord): { readonly traceId?: string } => {
+  const traceId = record.traceparent?.split("-")[1]
+  return traceId === undefined ? {} : { traceId }
+}
+
 /** Starts a new run: announces it and dispatches its root stages. */
 export const start = (record: RunRecord, now: number): Transition => {
   const draft = new Draft(record, now)
-  draft.event({ kind: "run.started" })
+  draft.event({ kind: "run.started", ...traceIdOf(record) })
   advance(
     draft,
     record.pipeline.stages.map((stage) => stage.name)
@@ -689,6 +696,7 @@ export const finishedEvent = (record: RunRecord): EventMessage | undefined =>
         at: record.finishedAt ?? record.createdAt,
         kind: "run.finished",
         status: record.status,
+        ...traceIdOf(record),
         state: record.state,
         ...(record.error === undefined ? {} : { error: eventError(record.error) })
       }

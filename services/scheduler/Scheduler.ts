@@ -25,6 +25,7 @@ import { BusError } from "@switchyard/bus/BusError"
 import type { KvConflictError } from "@switchyard/bus/BusError"
 import { decode, encodePlain } from "@switchyard/schemas/Codec"
 import * as Infrastructure from "@switchyard/bus/Infrastructure"
+import * as Readiness from "@switchyard/bus/Readiness"
 import { undeliverableTasksConsumer } from "@switchyard/bus/Streams"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import * as Endpoints from "@switchyard/bus/Endpoints"
@@ -43,6 +44,7 @@ import { Lru } from "@switchyard/bus/Lru"
 import { makePoolWatch } from "./internal/poolWatch.ts"
 import { schedulerInfrastructure } from "./internal/ownInfrastructure.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
+import { recordApply, recordDeadLetter, recordRunEvents } from "./internal/instruments.ts"
 import { oversizedRecord } from "./internal/recordSize.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
@@ -179,12 +181,20 @@ export class Scheduler extends Context.Service<
                 headers: { ...message.headers, ...trace, ...taskHeaders(task) }
               })
             ),
+            // One span per attempt of a stage: the PRODUCER of its task message.
             Effect.withSpan(
-              "Scheduler.dispatch",
+              `send ${names.taskRun(pool)}`,
               {
+                kind: "producer",
                 attributes: {
-                  "switchyard.run_id": task.runId,
+                  "messaging.system": "nats",
+                  "messaging.operation.type": "send",
+                  "messaging.destination.name": names.taskRun(pool),
+                  "messaging.message.id": `${task.taskId}:${task.attempt}`,
+                  "switchyard.run.id": task.runId,
                   "switchyard.stage": task.stage,
+                  "switchyard.stage.type": task.stageType,
+                  "switchyard.task.id": task.taskId,
                   "switchyard.attempt": task.attempt,
                   "switchyard.pool": pool
                 }
@@ -272,6 +282,7 @@ export class Scheduler extends Context.Service<
          */
         const effects = (doc: RunRecord, transition: Transition): Effect.Effect<void> =>
           Effect.gen(function* () {
+            yield* recordRunEvents(transition.record, transition.events)
             if (transition.dispatch.length > 0) {
               const since = yield* Clock.currentTimeMillis
               for (const task of transition.dispatch) {
@@ -546,22 +557,32 @@ export class Scheduler extends Context.Service<
           if (result.runId !== "") {
             pools.answered(result)
             const applicable = yield* prepareResult(result)
-            yield* table
+            const [took] = yield* table
               .transact(result.runId, (doc, now) => RunActor.onResult(doc, applicable, now, items))
               .pipe(
+                Effect.timed,
                 Effect.withSpan(
                   "Scheduler.applyResult",
                   {
+                    kind: "consumer",
                     attributes: {
-                      "switchyard.run_id": result.runId,
+                      "messaging.system": "nats",
+                      "messaging.operation.type": "process",
+                      "messaging.destination.name": message.subject,
+                      "messaging.message.id": `${result.taskId}:${result.attempt}`,
+                      "messaging.nats.message.delivery_count": message.deliveryCount,
+                      "switchyard.run.id": result.runId,
                       "switchyard.stage": result.stage,
-                      "switchyard.attempt": result.attempt
+                      "switchyard.stage.type": result.stageType,
+                      "switchyard.attempt": result.attempt,
+                      "switchyard.task.outcome": result.status
                     }
                   },
                   noStackTrace
                 ),
                 withParentFrom(message.headers)
               )
+            yield* recordApply(Duration.toMillis(took))
           }
           yield* message.ack
         })
@@ -585,6 +606,7 @@ export class Scheduler extends Context.Service<
           if (task !== undefined && task.runId !== "") {
             const { attempt, runId, stage, stageType, taskId } = task
             yield* Effect.logWarning(`task ${taskId} attempt ${attempt} of run ${runId} was dead-lettered: ${reason}`)
+            yield* recordDeadLetter(letter.value.subject.slice(names.taskRun("").length), stageType)
             const error = new TaskFailure({
               tag: "TaskUndeliverableError",
               message: `the task was dead-lettered after ${deliveries} deliveries: ${reason}${dataOmitted === undefined ? "" : ` (${dataOmitted})`}`,
@@ -632,6 +654,7 @@ export class Scheduler extends Context.Service<
 
         yield* serveEndpoint(RunSubmitEndpoint, submit)
         yield* serveEndpoint(RunCancelEndpoint, cancel)
+        yield* Readiness.register({ name: "scheduler: taking runs", ready: Effect.succeed(true) }).pipe(Scope.provide(scope))
 
         /**
          * The status a ledger update's reply names: running when applied, else the run's

@@ -13,7 +13,7 @@
  * same for all), so the timer only looks at the head.
  */
 import { type Clock, Duration, Effect } from "effect"
-import type { ConsumerConfig, Headers, JobMessage } from "../Bus.ts"
+import type { ConsumerConfig, ConsumerStats, Headers, JobMessage } from "../Bus.ts"
 import { encodeDeadLetter, maxDeliveriesReason, terminatedReason } from "./deadLetter.ts"
 import type { MemoryStream, StoredMessage } from "./memoryStream.ts"
 import { compileSubject, type SubjectMatcher } from "./subjectMatch.ts"
@@ -176,6 +176,19 @@ export class MemoryConsumer {
     job.deadline = this.timerLoop.now() + this.ackWaitMs
     this.leases.delete(job)
     this.leases.add(job)
+  }
+
+  /** Where the consumer stands, counted as the NATS server counts it. */
+  stats(): ConsumerStats {
+    let waiting = 0
+    let ackPending = 0
+    let redelivered = 0
+    for (const pending of this.pending.values()) {
+      if (pending.deliveries === 0) waiting++
+      else ackPending++
+      if (pending.deliveries > 1) redelivered++
+    }
+    return { waiting, ackPending, redelivered }
   }
 
   /** The timer fiber: expires leases and releases delayed naks as the Clock passes their time. */

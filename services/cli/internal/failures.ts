@@ -11,7 +11,7 @@ import { BusError, NoRespondersError } from "@switchyard/bus/BusError"
 import { Subjects } from "@switchyard/schemas/Subjects"
 import type { Names } from "@switchyard/schemas/Subjects"
 import { StageModuleError } from "./stageModuleError.ts"
-import { loggingLayer } from "./logging.ts"
+import { type LogFormat, loggingLayer } from "./logging.ts"
 
 /** A command failed and its one-line reason is on stderr: exit code 1. */
 export class CommandFailedError extends Schema.TaggedError<CommandFailedError>()("CommandFailedError", {
@@ -76,10 +76,11 @@ export const reportFailures = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.
 
 /**
  * The frame of a command handler: failures reported as one line, under the
- * CLI's logging with `defaultLevel` unless `--log-level` or `SWITCHYARD_LOG_LEVEL` says otherwise.
+ * CLI's logging with `defaultLevel` unless `--log-level` or `SWITCHYARD_LOG_LEVEL` says otherwise,
+ * in `defaultFormat` unless `SWITCHYARD_LOG_FORMAT` does.
  */
 export const asCommand =
-  (defaultLevel: LogLevel.LogLevel) =>
+  (defaultLevel: LogLevel.LogLevel, defaultFormat: LogFormat = "logfmt") =>
   <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     // The logging layer inside: a setting of its own that does not parse is reported like any failure.
-    effect.pipe(Effect.provide(loggingLayer(defaultLevel)), reportFailures)
+    effect.pipe(Effect.provide(loggingLayer(defaultLevel, defaultFormat)), reportFailures)

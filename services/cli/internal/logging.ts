@@ -1,12 +1,14 @@
 /**
  * Where and how much the CLI logs: always to stderr (stdout carries the
- * command's own output), as JSON lines or logfmt (`SWITCHYARD_LOG_FORMAT`),
- * from the global `--log-level` flag up, else from `SWITCHYARD_LOG_LEVEL`
- * (each command picks its default).
+ * command's own output), as JSON lines carrying the current trace and span
+ * or as logfmt (`SWITCHYARD_LOG_FORMAT`; the services default to JSON, the
+ * other commands to logfmt), from the global `--log-level` flag up, else
+ * from `SWITCHYARD_LOG_LEVEL` (each command picks its default).
  */
 import { Config, Effect, Layer, Logger, Option, References } from "effect"
 import type { LogLevel } from "effect"
 import { GlobalFlag } from "effect/cli"
+import { formatJsonWithTrace } from "../../telemetry/Logs.ts"
 
 const levels = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"] as const
 
@@ -18,8 +20,11 @@ const canonical = (spelled: string): LogLevel.LogLevel => {
 }
 const formats = ["json", "logfmt", "JSON", "LOGFMT"]
 
-/** Logging for a command whose default level is `defaultLevel`. */
-export const loggingLayer = (defaultLevel: LogLevel.LogLevel) =>
+/** How log lines are written. */
+export type LogFormat = "json" | "logfmt"
+
+/** Logging for a command whose defaults are `defaultLevel` and `defaultFormat`. */
+export const loggingLayer = (defaultLevel: LogLevel.LogLevel, defaultFormat: LogFormat = "logfmt") =>
   Layer.unwrap(
     Effect.gen(function* () {
       // The command runner sets the minimum level from `--log-level` around the handler; the
@@ -30,10 +35,10 @@ export const loggingLayer = (defaultLevel: LogLevel.LogLevel) =>
         : yield* Config.Literals(spellings, "SWITCHYARD_LOG_LEVEL").pipe(Config.map(canonical), Config.withDefault(defaultLevel))
       const format = yield* Config.Literals(formats, "SWITCHYARD_LOG_FORMAT").pipe(
         Config.map((spelled) => spelled.toLowerCase()),
-        Config.withDefault("logfmt")
+        Config.withDefault(defaultFormat)
       )
       return Layer.mergeAll(
-        Logger.layer([Logger.withConsoleError(format === "json" ? Logger.formatJson : Logger.formatLogFmt)]),
+        Logger.layer([Logger.withConsoleError(format === "json" ? formatJsonWithTrace : Logger.formatLogFmt)]),
         Layer.succeed(References.MinimumLogLevel, level)
       )
     })

@@ -138,8 +138,12 @@ const stageOf = (event: Event): string | undefined => ("stage" in event ? event.
 const waitingNote = (event: Extract<Event, { readonly kind: "stage.waiting" }>): string =>
   `${event.waiting.message}; unmet: ${event.waiting.unmet.join("; ")}`
 
+/** ` (trace <id>)` when the run was traced: the id to search in a tracing UI. */
+const traceNote = (event: { readonly traceId?: string | undefined }): string =>
+  event.traceId === undefined ? "" : ` (trace ${event.traceId})`
+
 const finishedLine = (event: Extract<Event, { readonly kind: "run.finished" }>): string =>
-  `run ${event.runId} ${event.status}${event.error === undefined ? "" : `: ${event.error.tag}: ${event.error.message}`}`
+  `run ${event.runId} ${event.status}${traceNote(event)}${event.error === undefined ? "" : `: ${event.error.tag}: ${event.error.message}`}`
 
 const number = new Intl.NumberFormat("en")
 
@@ -166,7 +170,7 @@ const plainLine = (event: Event): string => {
   const stage = name === undefined ? "" : ` ${name}`
   switch (event.kind) {
     case "run.started":
-      return `run ${event.runId} started\n`
+      return `run ${event.runId} started${traceNote(event)}\n`
     case "stage.started":
       return `stage${stage} started (attempt ${event.attempt ?? 1})\n`
     case "stage.finished":

@@ -5,7 +5,7 @@
  * command runs.
  */
 import { Effect, Layer, Option } from "effect"
-import { busLayer, executorLayer, pluginExecutorLayer } from "../Stack.ts"
+import { busLayer, executorLayer, pluginExecutorLayer, serviceLayer } from "../Stack.ts"
 import { loadStages } from "./loadStages.ts"
 
 /** The command line of `executor`. */
@@ -16,18 +16,27 @@ export interface ExecutorCommandOptions {
   readonly builtins: boolean
   readonly slots: Option.Option<number>
   readonly modules: ReadonlyArray<string>
+  readonly httpPort: Option.Option<number>
 }
 
 /** Serves the pool until interrupted. */
-export const serveExecutor = Effect.fnUntraced(function* ({ builtins, modules, nats, pool, runtime, slots }: ExecutorCommandOptions) {
+export const serveExecutor = Effect.fnUntraced(function* ({
+  builtins,
+  httpPort,
+  modules,
+  nats,
+  pool,
+  runtime,
+  slots
+}: ExecutorCommandOptions) {
   const definitions = (yield* loadStages(modules, { builtins, plugins: false })).filter(
     (definition) => definition.metadata.runtime === runtime
   )
   const options = { pool, ...Option.match(slots, { onNone: () => ({}), onSome: (n) => ({ slots: n }) }) }
-  return yield* Layer.launch(
-    (runtime === "process"
+  const replica = (
+    runtime === "process"
       ? pluginExecutorLayer(definitions, { ...options, runtime, projectDir: process.cwd() })
       : executorLayer(definitions, options)
-    ).pipe(Layer.provide(busLayer(nats)))
-  )
+  ).pipe(Layer.provide(busLayer(nats)))
+  return yield* Layer.launch(serviceLayer(replica, { service: `executor-${runtime}`, httpPort }))
 })

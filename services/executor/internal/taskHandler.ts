@@ -32,6 +32,7 @@
  * has failed.
  */
 import { type Clock, Duration, Effect, Exit, Option, Schedule } from "effect"
+import { identity } from "effect/Function"
 import { Redacted } from "effect"
 import type { Schema } from "effect"
 import type { Bus, JobMessage } from "@switchyard/bus/Bus"
@@ -42,7 +43,7 @@ import type { BusError } from "@switchyard/bus/BusError"
 import * as Codec from "@switchyard/schemas/Codec"
 import type { Names } from "@switchyard/schemas/Subjects"
 import { WireType } from "@switchyard/schemas/Catalog"
-import { remoteSpan } from "@switchyard/schemas/TraceContext"
+import { remoteSpan, traceHeaders } from "@switchyard/schemas/TraceContext"
 import { StageFailure } from "@switchyard/schemas/Stage"
 import type { StageDefinition, StageTaskInfo, StageOutcome } from "@switchyard/schemas/Stage"
 import { TaskFailure, TaskRun, TaskWaiting } from "@switchyard/schemas/Task"
@@ -70,13 +71,32 @@ import type { Rejections } from "./registration.ts"
 import { withMasking } from "./maskedTelemetry.ts"
 import { withConsoleMasking } from "./consoleMasking.ts"
 import { makeStageBlobs } from "./stageBlobs.ts"
+import { recordRedelivery, recordTask } from "./instruments.ts"
 import { countOutput } from "@switchyard/schemas/Count"
 import { makeMasker, maskValue } from "./secrets.ts"
 import { applyTemplates, formatPath, strayTemplate } from "./inputTemplates.ts"
 import { templateKeys } from "@switchyard/schemas/InputTemplate"
 
-/** Trace context headers copied from a task to its result. */
-const traceHeaders = ["traceparent", "tracestate"] as const
+/** The span name's destination for results: one name for every run's subject. */
+const resultSubjectFamily = "task.result"
+
+/** What a task's spans say of it. */
+const stageAttributes = (task: TaskRun) => ({
+  "switchyard.run.id": task.runId,
+  "switchyard.stage": task.stage,
+  "switchyard.stage.type": task.stageType,
+  "switchyard.task.id": task.taskId,
+  "switchyard.attempt": task.attempt
+})
+
+/** OpenTelemetry messaging attributes of publishing a result. */
+const producerAttributes = (subject: string, msgId: string, status: string) => ({
+  "messaging.system": "nats",
+  "messaging.operation.type": "send",
+  "messaging.destination.name": subject,
+  "messaging.message.id": msgId,
+  "switchyard.task.outcome": status
+})
 
 /** How long a task whose result could not be published waits before it is delivered again. */
 const republishDelay = Duration.seconds(1)
@@ -158,6 +178,8 @@ export const makeTaskHandler = (options: {
     const withMetrics = (outcome: Outcome): Outcome => (metrics === undefined ? outcome : { ...outcome, metrics })
     const run = (inputs: unknown) =>
       definition.execute(inputs, info).pipe(
+        // The stage's own span: a failure ends it with the (masked) error.
+        Effect.withSpan(`stage ${task.stageType}`, { attributes: stageAttributes(task) }, noStackTrace),
         Effect.timeoutOrElse({
           duration: Duration.millis(timeoutMs),
           orElse: () =>
@@ -386,12 +408,11 @@ export const makeTaskHandler = (options: {
             ),
             ...(outcome.metrics === undefined ? {} : { metrics: outcome.metrics })
           })
-    const headers: Record<string, string> = { ...encoded.headers }
-    for (const key of traceHeaders) {
-      const value = message.headers[key]
-      if (value !== undefined) headers[key] = value
-    }
-    const publish = bus.enqueue(subject, encoded.data, { msgId: `${task.taskId}:${task.attempt}`, headers })
+    const msgId = `${task.taskId}:${task.attempt}`
+    // The scheduler's apply continues the trace from this publish's own span.
+    const publish = Effect.flatMap(traceHeaders, (trace) =>
+      bus.enqueue(subject, encoded.data, { msgId, headers: { ...encoded.headers, ...trace } })
+    )
     return publish.pipe(
       Effect.catch((error: BusError) =>
         error.isRetryable
@@ -400,6 +421,11 @@ export const makeTaskHandler = (options: {
               Effect.retry({ while: (error) => error.isRetryable, schedule: republishSchedule, times: republishTimes })
             )
           : Effect.fail(error)
+      ),
+      Effect.withSpan(
+        `send ${resultSubjectFamily}`,
+        { kind: "producer", attributes: producerAttributes(subject, msgId, outcome.status) },
+        noStackTrace
       )
     )
   }
@@ -417,7 +443,22 @@ export const makeTaskHandler = (options: {
       const startedAt = clock.currentTimeMillisUnsafe()
       const prepared = outcomeOf(task, annotations)
       const published = prepared.pipe(
-        Effect.flatMap((outcome) => publishResult(message, task, outcome, clock.currentTimeMillisUnsafe() - startedAt, subject))
+        Effect.flatMap((outcome) => {
+          const durationMs = clock.currentTimeMillisUnsafe() - startedAt
+          const measured = { stageType: task.stageType, pool: settings.pool, durationMs, metrics: outcome.metrics }
+          return recordTask({ ...measured, outcome: outcome.status }).pipe(
+            Effect.andThen(publishResult(message, task, outcome, durationMs, subject))
+          )
+        }),
+        Effect.onInterrupt(() =>
+          recordTask({
+            stageType: task.stageType,
+            pool: settings.pool,
+            outcome: "cancelled",
+            durationMs: clock.currentTimeMillisUnsafe() - startedAt,
+            metrics: undefined
+          })
+        )
       )
       return Effect.onExitPrimitive(published, () => {
         leases.untrack(lease)
@@ -474,21 +515,24 @@ export const makeTaskHandler = (options: {
           onSuccess: (task) => handleDecoded(message, task),
           onFailure: (error) => handleDecoded(message, error)
         }),
+        message.deliveryCount > 1 ? Effect.tap(() => recordRedelivery(settings.pool)) : identity,
         Effect.withSpan(
-          "Executor.handleTask",
+          `process ${message.subject}`,
           {
+            kind: "consumer",
             ...(parent._tag === "Some" ? { parent: parent.value } : {}),
-            attributes:
-              task === undefined
-                ? { subject: message.subject, deliveryCount: message.deliveryCount }
-                : {
-                    subject: message.subject,
-                    deliveryCount: message.deliveryCount,
-                    stageType: task.stageType,
-                    taskId: task.taskId,
-                    attempt: task.attempt,
-                    pool: settings.pool
-                  }
+            attributes: {
+              "messaging.system": "nats",
+              "messaging.operation.type": "process",
+              "messaging.destination.name": message.subject,
+              "messaging.consumer.group.name": names.consumers.pool(settings.pool),
+              "messaging.nats.message.delivery_count": message.deliveryCount,
+              "messaging.nats.stream.sequence": message.seq,
+              "switchyard.pool": settings.pool,
+              ...(task === undefined
+                ? {}
+                : { "messaging.message.id": `${task.taskId}:${task.attempt}`, ...stageAttributes(task) })
+            }
           },
           noStackTrace
         )

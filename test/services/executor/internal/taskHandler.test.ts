@@ -107,35 +107,59 @@ const setup = Effect.gen(function* () {
       return span
     }
   })
-  return { handle: (message: JobMessage) => Effect.withTracer(handle(message), tracer), nextResult, spans, blobs }
+  return { handle: (message: JobMessage) => Effect.withTracer(handle(message), tracer), nextResult, spans, blobs, names }
 })
 
 describe("the task handler", () => {
   it.effect("handles a task in one span naming its stage type, task and attempt, continuing the sender's trace", () =>
     Effect.gen(function* () {
-      const { handle, nextResult, spans } = yield* setup
+      const { handle, names, nextResult, spans } = yield* setup
       const decision = yield* handle(
         taskMessage({ taskId: "t-1", stageType: "test.upper", inputs: "abc" }, { traceparent: `00-${traceId}-${senderSpanId}-01` })
       )
       assert.strictEqual(decision._tag, "Ack")
       const result = yield* nextResult
       assert.strictEqual(outputOf(result), "ABC")
+      // Started in this order: the consumer's, the stage's, then the result's producer span.
       assert.deepStrictEqual(
-        spans.map((span) => span.name),
-        ["Executor.handleTask"]
+        spans.map((span) => [span.name, span.kind]),
+        [
+          ["process task.run.p", "consumer"],
+          ["stage test.upper", "internal"],
+          ["send task.result", "producer"]
+        ]
       )
-      const [span] = spans
-      assert.strictEqual(span!.traceId, traceId)
-      assert.strictEqual(Option.getOrUndefined(span!.parent)?.spanId, senderSpanId)
-      assert.deepStrictEqual(Object.fromEntries(span!.attributes), {
-        subject: "task.run.p",
-        deliveryCount: 1,
-        stageType: "test.upper",
-        taskId: "t-1",
-        attempt: 1,
-        pool: "p"
+      const [consumer, stage, producer] = spans
+      assert.strictEqual(consumer!.traceId, traceId)
+      assert.strictEqual(Option.getOrUndefined(consumer!.parent)?.spanId, senderSpanId)
+      assert.strictEqual(Option.getOrUndefined(stage!.parent)?.spanId, consumer!.spanId)
+      assert.strictEqual(Option.getOrUndefined(producer!.parent)?.spanId, consumer!.spanId)
+      const task = {
+        "switchyard.run.id": "r-1",
+        "switchyard.stage": "s",
+        "switchyard.stage.type": "test.upper",
+        "switchyard.task.id": "t-1",
+        "switchyard.attempt": 1
+      }
+      assert.deepStrictEqual(Object.fromEntries(consumer!.attributes), {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": "task.run.p",
+        "messaging.consumer.group.name": names.consumers.pool("p"),
+        "messaging.nats.message.delivery_count": 1,
+        "messaging.nats.stream.sequence": 1,
+        "messaging.message.id": "t-1:1",
+        "switchyard.pool": "p",
+        ...task
       })
-      assert.strictEqual(span!.status._tag, "Ended")
+      assert.deepStrictEqual(Object.fromEntries(stage!.attributes), task)
+      assert.include(Object.fromEntries(producer!.attributes), {
+        "messaging.system": "nats",
+        "messaging.destination.name": names.taskResult("r-1"),
+        "messaging.message.id": "t-1:1",
+        "switchyard.task.outcome": "succeeded"
+      })
+      for (const span of spans) assert.strictEqual(span.status._tag, "Ended")
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 
@@ -192,11 +216,23 @@ describe("the task handler", () => {
 
   it.effect("terminates a malformed task inside a span of its own, publishing nothing", () =>
     Effect.gen(function* () {
-      const { handle, spans } = yield* setup
+      const { handle, names, spans } = yield* setup
       const decision = yield* handle(taskMessage({ taskId: 5, stageType: "test.upper", inputs: "x" }))
       assert.strictEqual(decision._tag, "Term")
       assert.include(decision._tag === "Term" ? decision.reason : "", "taskId")
-      assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), { subject: "task.run.p", deliveryCount: 1 })
+      assert.deepStrictEqual(
+        spans.map((span) => span.name),
+        ["process task.run.p"]
+      )
+      assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": "task.run.p",
+        "messaging.consumer.group.name": names.consumers.pool("p"),
+        "messaging.nats.message.delivery_count": 1,
+        "messaging.nats.stream.sequence": 1,
+        "switchyard.pool": "p"
+      })
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 })
