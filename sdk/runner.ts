@@ -46,6 +46,7 @@ enableCompileCache()
 const { Cause, Effect, Exit, Result, Schema } = await import("effect")
 const { failedFrom, isActionDefinition, makePluginLogger } = await import("./defineAction.ts")
 const { jsonSchemaOf } = await import("./defineStage.ts")
+const { traceAction } = await import("./internal/actionTracing.ts")
 const { ActionRequest, describeFlag, describeFrameMarker, resultFrameMarker, serveFlag, tagLogLine, WorkerRequest } =
   await import("@switchyard/schemas/WorkerProtocol")
 
@@ -98,16 +99,18 @@ const runRequest = (
   if (!isActionDefinition(action)) {
     return Effect.succeed(failed("UnknownActionError", `${modulePath} exports no action named ${request.action}`))
   }
-  return action.execute(request.input, {
-    log,
-    vars: request.vars,
-    secrets: request.secrets,
-    workDir: request.workDir,
-    signal,
-    taskId: request.taskId,
-    runId: request.runId,
-    attempt: request.attempt
-  })
+  return action
+    .execute(request.input, {
+      log,
+      vars: request.vars,
+      secrets: request.secrets,
+      workDir: request.workDir,
+      signal,
+      taskId: request.taskId,
+      runId: request.runId,
+      attempt: request.attempt
+    })
+    .pipe(traceAction({ action: request.action, taskId: request.taskId, runId: request.runId, attempt: request.attempt }))
 }
 
 const readStdin = Effect.callback<string>((resume) => {

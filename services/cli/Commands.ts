@@ -73,8 +73,11 @@ const run = Command.make(
   },
   Effect.fn(
     function* (options) {
-      const { runPipeline } = yield* Effect.promise(() => import("./internal/runPipeline.ts"))
-      return yield* runPipeline(options)
+      const [{ runPipeline }, Tracing] = yield* Effect.promise(() =>
+        Promise.all([import("./internal/runPipeline.ts"), import("../telemetry/Tracing.ts")])
+      )
+      // The submit's span is the root of the run's trace; exported when OTEL_* variables say where.
+      return yield* runPipeline(options).pipe(Effect.provide(Tracing.layer("cli")))
     },
     // Warm pools of discovered plugins live as long as the command.
     Effect.scoped,

@@ -2,9 +2,9 @@
  * A distributed Switchyard made of real processes for end-to-end tests:
  * `switchyard registry`, `switchyard scheduler` and executor replicas of one
  * pool on a NATS server, each a child process of the test, started together
- * and reported ready only once the registry says it serves, every replica has
- * registered its stage types and the scheduler answers requests (polled, never
- * slept on, with a deadline of 90 seconds that names what it last saw). Also `run`
+ * and reported ready only once each answers 200 on its `/readyz` (connected,
+ * bound, stage types announced) and the scheduler answers requests (polled,
+ * never slept on, with a deadline of 90 seconds that names what it last saw). Also `run`
  * invocations against it, with their `--json` events decoded.
  */
 import { Context, Effect, Layer, Schema } from "effect"
@@ -33,6 +33,8 @@ export interface StackOptions {
   readonly executorEnv?: Readonly<Record<string, string>>
   /** Extra environment of the scheduler, e.g. `SWITCHYARD_BLOB_THRESHOLD`. */
   readonly schedulerEnv?: Readonly<Record<string, string>>
+  /** Extra environment of every service, e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 /** An executor replica and the id it reports in heartbeats and results. */
@@ -55,6 +57,30 @@ export interface Stack {
   readonly schedulerReady: Effect.Effect<void, unknown>
 }
 
+/** Each service serves /healthz, /readyz and /metrics on a free port, which it logs. */
+const httpPort = ["--http-port", "0"]
+
+/** The HTTP port a service logged it serves /readyz and /metrics on. */
+export const httpPortOf = (service: CliProcess): Effect.Effect<number, unknown> =>
+  service
+    .logged(/serving \/healthz, \/readyz and \/metrics on port (\d+)/, readyTimeout)
+    .pipe(Effect.map((line) => Number(/on port (\d+)/.exec(line)![1])))
+
+/** Waits until the service's /readyz answers 200. */
+export const serviceReady = (service: CliProcess): Effect.Effect<void, unknown> =>
+  Effect.gen(function* () {
+    const port = yield* httpPortOf(service)
+    yield* eventually(
+      `${service.label} answers 200 on /readyz`,
+      Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/readyz`)).pipe(
+        Effect.flatMap((response) =>
+          response.ok ? Effect.succeed(true) : Effect.tryPromise(() => response.text()).pipe(Effect.flatMap(Effect.fail))
+        )
+      ),
+      readyTimeout
+    )
+  })
+
 /** Starts the registry, a scheduler and the replicas, and waits until all of them serve. */
 export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown, Scope.Scope> =>
   Effect.gen(function* () {
@@ -65,15 +91,21 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
       started.push(cli)
       return cli
     }
-    const registry = track(yield* spawnCli({ label: "registry", args: ["registry", ...nats] }))
+    const registry = track(
+      yield* spawnCli({
+        label: "registry",
+        args: ["registry", ...nats, ...httpPort],
+        ...(options.env === undefined ? {} : { env: options.env })
+      })
+    )
     let schedulers = 0
     const spawnScheduler = Effect.suspend(() => {
       schedulers++
       // A killed scheduler's leased results come back after this lease; keep it short so a replacement resumes quickly.
       return spawnCli({
         label: `scheduler-${schedulers}`,
-        args: ["scheduler", ...nats],
-        env: { SWITCHYARD_RESULT_ACK_WAIT: "2 seconds", ...options.schedulerEnv }
+        args: ["scheduler", ...nats, ...httpPort],
+        env: { SWITCHYARD_RESULT_ACK_WAIT: "2 seconds", ...options.env, ...options.schedulerEnv }
       }).pipe(Effect.map(track))
     })
     let scheduler = yield* spawnScheduler
@@ -87,10 +119,11 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
             ...nats,
             "--pool",
             pool,
+            ...httpPort,
             ...(options.slots === undefined ? [] : ["--slots", String(options.slots)]),
             ...(options.modules ?? []).flatMap((module) => ["--module", module])
           ],
-          env: { SWITCHYARD_EXECUTOR_ID: executorId, ...options.executorEnv }
+          env: { SWITCHYARD_EXECUTOR_ID: executorId, ...options.env, ...options.executorEnv }
         })
         return track<Replica>({ ...cli, executorId })
       })
@@ -105,13 +138,9 @@ export const startStack = (options: StackOptions): Effect.Effect<Stack, unknown,
       readyTimeout
     ).pipe(Effect.asVoid)
 
-    // Readiness is what each service says or answers, never a fixed pause: the registry logs that it
-    // serves, each replica that the registry accepted its stage types, the scheduler answers a request.
-    yield* registry.logged("registry ready", readyTimeout)
-    yield* Effect.forEach(replicas, (replica) => replica.logged(`for pool ${pool}`, readyTimeout), {
-      concurrency: "unbounded",
-      discard: true
-    })
+    // Readiness is what each service says, never a fixed pause: its /readyz answers 200 once it is
+    // connected, its streams, consumers and buckets are in place and (a replica) its stage types announced.
+    yield* Effect.forEach([registry, scheduler, ...replicas], serviceReady, { concurrency: "unbounded", discard: true })
     yield* schedulerReady
 
     return {

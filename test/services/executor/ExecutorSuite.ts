@@ -444,7 +444,7 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
       )
     )
 
-    it.live("copies the traceparent header from the task to its result", () =>
+    it.live("continues the task's trace in its result, from the span that publishes it", () =>
       run(
         Effect.gen(function* () {
           const h = yield* makeHarness("trace")
@@ -452,7 +452,10 @@ export const executorSuite = (label: string, busLayer: () => Layer.Layer<Bus, un
           const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
           const task = yield* h.submit("hello", { stageType: "hello.greet", inputs: { name: "Lin" } }, { headers: { traceparent } })
           const { headers } = yield* h.resultOf(task.taskId)
-          assert.strictEqual(headers["traceparent"], traceparent)
+          const [version, traceId, spanId, flags] = (headers["traceparent"] ?? "").split("-")
+          assert.deepStrictEqual([version, traceId, flags], ["00", "4bf92f3577b34da6a3ce929d0e0e4736", "01"])
+          assert.match(spanId ?? "", /^[0-9a-f]{16}$/)
+          assert.notStrictEqual(spanId, "00f067aa0ba902b7")
           assert.strictEqual(headers[Codec.TypeHeader], "TaskResult/1")
         })
       )
