@@ -110,7 +110,15 @@ const runRequest = (
       runId: request.runId,
       attempt: request.attempt
     })
-    .pipe(traceAction({ action: request.action, taskId: request.taskId, runId: request.runId, attempt: request.attempt }))
+    .pipe(
+      traceAction({
+        action: request.action,
+        taskId: request.taskId,
+        runId: request.runId,
+        attempt: request.attempt,
+        secrets: request.secrets
+      })
+    )
 }
 
 const readStdin = Effect.callback<string>((resume) => {

@@ -6,11 +6,14 @@
  * in a span `action <name>` that continues the task's trace, with whatever
  * spans the action opens inside it, exported over OTLP/HTTP by Effect's own
  * exporter (nothing more to load) and flushed before the result is written.
- * Without an endpoint, or with `grpc` (not spoken here), the action runs as
- * it is and no span leaves the process.
+ * Every form of the task's secrets is masked out of the spans before they
+ * are serialized, as the executor masks its own. Without an endpoint, or
+ * with `grpc` (not spoken here), the action runs as it is and no span leaves
+ * the process.
  */
-import { Effect, Layer } from "effect"
-import type { OtlpExporter } from "effect/observability"
+import { Effect, Layer, Redacted } from "effect"
+import type { OtlpExporter, OtlpTracer as OtlpTracerModule } from "effect/observability"
+import { type Mask, makeMasker, maskValue } from "@switchyard/schemas/SecretMask"
 import { withParentFrom } from "@switchyard/schemas/TraceContext"
 
 const env = (name: string): string | undefined => {
@@ -30,24 +33,37 @@ const tracesUrl = (): string | undefined => {
 type Protocol = "http/json" | "http/protobuf"
 
 /** The exporter, loaded only by a process that exports. */
-const exporter = (url: string, protocol: Protocol): Effect.Effect<Layer.Layer<OtlpExporter.Flusher>> =>
+const exporter = (url: string, protocol: Protocol, mask: Mask): Effect.Effect<Layer.Layer<OtlpExporter.Flusher>> =>
   Effect.promise(() => Promise.all([import("effect/observability"), import("effect/http")])).pipe(
-    Effect.map(([{ OtlpSerialization, OtlpTracer }, { FetchHttpClient }]) =>
-      OtlpTracer.layer({
+    Effect.map(([{ OtlpSerialization, OtlpTracer }, { FetchHttpClient }]) => {
+      // The spans are masked as data, before either encoding.
+      const serialization = Layer.effect(
+        OtlpSerialization.OtlpSerialization,
+        Effect.map(Effect.service(OtlpSerialization.OtlpSerialization), (inner) =>
+          OtlpSerialization.OtlpSerialization.of({
+            ...inner,
+            traces: (data) => inner.traces(maskValue(data, mask) as OtlpTracerModule.TraceData)
+          })
+        )
+      ).pipe(Layer.provide(protocol === "http/json" ? OtlpSerialization.layerJson : OtlpSerialization.layerProtobuf))
+      return OtlpTracer.layer({
         url,
         resource: { serviceName: env("OTEL_SERVICE_NAME") ?? "switchyard-plugin" },
         // Flushed when the task's layer closes; nothing is sent on a timer meanwhile.
         exportInterval: "1 hour"
-      }).pipe(
-        Layer.provide(protocol === "http/json" ? OtlpSerialization.layerJson : OtlpSerialization.layerProtobuf),
-        Layer.provide(FetchHttpClient.layer)
-      )
-    )
+      }).pipe(Layer.provide(serialization), Layer.provide(FetchHttpClient.layer))
+    })
   )
 
 /** Runs an action of a task in its span, exported as the environment says. */
 export const traceAction =
-  (options: { readonly action: string; readonly taskId: string; readonly runId: string; readonly attempt: number }) =>
+  (options: {
+    readonly action: string
+    readonly taskId: string
+    readonly runId: string
+    readonly attempt: number
+    readonly secrets: Readonly<Record<string, string>> | undefined
+  }) =>
   <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
     const url = tracesUrl()
     const protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? env("OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf"
@@ -63,5 +79,6 @@ export const traceAction =
       }),
       withParentFrom(traceparent === undefined ? {} : { traceparent })
     )
-    return Effect.flatMap(exporter(url, protocol), (layer) => Effect.provide(traced, layer))
+    const mask = makeMasker(Object.values(options.secrets ?? {}).map((value) => Redacted.make(value)))
+    return Effect.flatMap(exporter(url, protocol, mask), (layer) => Effect.provide(traced, layer))
   }

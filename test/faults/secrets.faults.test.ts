@@ -5,8 +5,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { leakingLines } from "../support/secretLeaks.ts"
 import { scratchDir } from "../support/processes.ts"
-import { readyTimeout, runCli, spawnCli } from "../e2e/support/CliProcess.ts"
-import { startStack } from "../e2e/support/Stack.ts"
+import { runCli, spawnCli } from "../e2e/support/CliProcess.ts"
+import { httpPortOf, serviceReady, startStack } from "../e2e/support/Stack.ts"
+import { eventually } from "../support/eventually.ts"
+import { otlpReceiver } from "../support/otlpReceiver.ts"
 import * as NatsServer from "../support/NatsServer.ts"
 
 /** Every file under a folder, recursively. */
@@ -72,7 +74,7 @@ describe("switchyard run with secrets", () => {
   )
 
   it.live(
-    "over NATS, leaves no encoding of the secret in any stream, bucket or store file of the server, nor in any service's log",
+    "over NATS, leaves no encoding of the secret in any stream, bucket or store file of the server, any service's log, or any exported span, span event or metric",
     () =>
       Effect.gen(function* () {
         const dir = yield* scratchDir("switchyard-secrets-nats-")
@@ -80,23 +82,33 @@ describe("switchyard run with secrets", () => {
         writeFileSync(join(dir, "CANARY"), `${canary}\n`)
         const server = yield* NatsServer.scoped()
         const secrets = { SWITCHYARD_SECRETS_DIR: dir, SWITCHYARD_LOG_LEVEL: "debug" }
+        // Every process exports its spans and metrics (and the plugin process its own spans) to the receiver.
+        const receiver = yield* otlpReceiver
+        const telemetry = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+          OTEL_BSP_SCHEDULE_DELAY: "200",
+          OTEL_METRIC_EXPORT_INTERVAL: "500"
+        }
         // An inline replica for the module's stage, and a process replica for the plugin's.
         const stack = yield* startStack({
           natsUrl: server.url,
           pool: "inline",
           replicas: ["inline"],
           modules: [module],
+          env: telemetry,
           executorEnv: secrets
         })
         const plugins = yield* spawnCli({
           label: "executor process",
-          args: ["executor", "--nats", server.url, "--pool", "process", "--runtime", "process"],
-          env: { ...secrets, SWITCHYARD_PLUGINS_PATH: resolve("test/faults/fixtures/secrets") }
+          args: ["executor", "--nats", server.url, "--pool", "process", "--runtime", "process", "--http-port", "0"],
+          env: { ...secrets, ...telemetry, SWITCHYARD_PLUGINS_PATH: resolve("test/faults/fixtures/secrets") }
         })
-        yield* plugins.logged("for pool process", readyTimeout)
+        yield* serviceReady(plugins)
         const run = yield* runCli({
           label: "run secrets --nats",
           args: ["run", pipeline, "--nats", server.url, "--json"],
+          env: telemetry,
           timeout: "90 seconds"
         })
         assert.strictEqual(run.code, 0, run.stderr)
@@ -109,6 +121,26 @@ describe("switchyard run with secrets", () => {
         assert.deepStrictEqual(leakingLines(run.stdout, canary), [])
         for (const service of [...stack.processes(), plugins])
           assert.deepStrictEqual(leakingLines(service.stderr(), canary), [], service.label)
+        // Nor in any span, span event or metric exported, the plugin process's own spans included, nor on /metrics.
+        yield* eventually(
+          "the stages' spans exported, the plugin process's too",
+          Effect.sync(() => {
+            const names = receiver.spans().map((span) => `${span.service} ${span.name}`)
+            return (
+              names.some((name) => name.startsWith("switchyard-executor-inline inline span [redacted]")) &&
+              names.some((name) => name.startsWith("switchyard-plugin process span [redacted]"))
+            )
+          }),
+          { timeout: "30 seconds", interval: "200 millis" }
+        )
+        assert.isTrue(receiver.bodies().some((body) => body.path === "/v1/metrics"))
+        for (const body of receiver.bodies()) assert.deepStrictEqual(leakingLines(body.text, canary), [], body.path)
+        for (const service of [...stack.processes(), plugins]) {
+          const port = yield* httpPortOf(service)
+          const metrics = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/metrics`).then((reply) => reply.text()))
+          assert.include(metrics, "switchyard_", service.label)
+          assert.deepStrictEqual(leakingLines(metrics, canary), [], service.label)
+        }
         const files = filesUnder(server.jetStreamDir)
         assert.isAbove(files.length, 10, "the server stored the run's streams and buckets")
         for (const file of files) assert.deepStrictEqual(leakingLines(readFileSync(file, "latin1"), canary), [], file)

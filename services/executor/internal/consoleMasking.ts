@@ -11,7 +11,7 @@
  * split in two may carry a secret split in two.
  */
 import { Effect } from "effect"
-import type { Mask } from "./secrets.ts"
+import type { Mask } from "@switchyard/schemas/SecretMask"
 
 const active = new Map<symbol, Mask>()
 let restore: (() => void) | undefined

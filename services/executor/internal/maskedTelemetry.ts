@@ -8,7 +8,7 @@
  * the same loggers.
  */
 import { Cause, Effect, Exit, Logger, References, Tracer } from "effect"
-import { type Mask, maskValue } from "./secrets.ts"
+import { type Mask, maskValue } from "@switchyard/schemas/SecretMask"
 
 /** A cause with every error and defect masked (interruptions kept). */
 export const maskCause = <E>(cause: Cause.Cause<E>, mask: Mask): Cause.Cause<unknown> =>

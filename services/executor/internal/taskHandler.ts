@@ -73,7 +73,7 @@ import { withConsoleMasking } from "./consoleMasking.ts"
 import { makeStageBlobs } from "./stageBlobs.ts"
 import { recordRedelivery, recordTask } from "./instruments.ts"
 import { countOutput } from "@switchyard/schemas/Count"
-import { makeMasker, maskValue } from "./secrets.ts"
+import { makeMasker, maskValue } from "@switchyard/schemas/SecretMask"
 import { applyTemplates, formatPath, strayTemplate } from "./inputTemplates.ts"
 import { templateKeys } from "@switchyard/schemas/InputTemplate"
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { withConsoleMasking } from "../../../../services/executor/internal/consoleMasking.ts"
-import { makeMasker } from "../../../../services/executor/internal/secrets.ts"
+import { makeMasker } from "../../../../schemas/SecretMask.ts"
 import { leaks } from "../../../support/secretLeaks.ts"
 
 /** Every encoding a stage might write a secret in, alone and inside longer text at each byte offset. */

@@ -1,5 +1,5 @@
 /**
- * Masking every form of a resolved secret out of what leaves the executor:
+ * Masking every form of a resolved secret out of what leaves the executor (and a plugin process):
  * the raw value; base64 (standard and URL-safe, whole, and the part that
  * stands for the value at each of the three byte offsets inside a longer
  * encoded text); URL-encoding (percent-escapes in upper and lower case, and
