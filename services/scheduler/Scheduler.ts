@@ -44,7 +44,7 @@ import { Lru } from "@switchyard/bus/Lru"
 import { makePoolWatch } from "./internal/poolWatch.ts"
 import { schedulerInfrastructure } from "./internal/ownInfrastructure.ts"
 import { stopTasks } from "./internal/stopTasks.ts"
-import { recordApply, recordDeadLetter, recordRunEvents } from "./internal/instruments.ts"
+import { recordApply, recordDeadLetter, recordHeld, recordRunEvents } from "./internal/instruments.ts"
 import { oversizedRecord } from "./internal/recordSize.ts"
 import { PipelineInvalidError } from "@switchyard/schemas/PipelineError"
 import { checkAgainstRegistry, checkGraph, checkTemplates, parsePipeline } from "./PipelineLoader.ts"
@@ -728,6 +728,12 @@ export class Scheduler extends Context.Service<
         )
 
         yield* Effect.logInfo(`scheduler ready: ${table.size()} run(s) in progress`)
+        // What it holds, for its gauges: both return to zero once no run is live.
+        yield* Effect.suspend(() => recordHeld({ runs: table.size(), itemLists: loadedItems.size })).pipe(
+          Effect.repeat(Schedule.spaced("1 second")),
+          Effect.forkIn(scope)
+        )
+
         return Scheduler.of({ submit, cancel, get, itemListsHeld: Effect.sync(() => loadedItems.size), ready: infrastructure.ready })
       })
     )

@@ -2,7 +2,8 @@
  * What the scheduler measures, as Effect metrics (exported through
  * OpenTelemetry by the telemetry layer, and on `/metrics`): runs started and
  * finished by status with their duration, how long applying a result takes,
- * and tasks dead-lettered. `docs/reference/metrics.md` lists them.
+ * tasks dead-lettered, and what it holds in memory (live runs, `for_each`
+ * item lists loaded). `docs/reference/metrics.md` lists them.
  */
 import { Effect, Metric } from "effect"
 import type { RunRecord } from "@switchyard/schemas/RunRecord"
@@ -58,3 +59,15 @@ export const recordApply = (millis: number): Effect.Effect<void> => Metric.updat
 /** Records a task dead-lettered. */
 export const recordDeadLetter = (pool: string, stageType: string): Effect.Effect<void> =>
   Metric.update(Metric.withAttributes(deadLetters, { "switchyard.pool": pool, "switchyard.stage.type": stageType }), 1)
+
+const runsLive = Metric.gauge("switchyard.scheduler.runs.live", {
+  description: "Runs this scheduler holds in memory (running, or finished and not yet let go)"
+})
+
+const itemListsHeld = Metric.gauge("switchyard.scheduler.item_lists.held", {
+  description: "Item lists of for_each stages this scheduler holds in memory"
+})
+
+/** Records what the scheduler holds in memory now. */
+export const recordHeld = (held: { readonly runs: number; readonly itemLists: number }): Effect.Effect<void> =>
+  Effect.all([Metric.update(runsLive, held.runs), Metric.update(itemListsHeld, held.itemLists)], { discard: true })
