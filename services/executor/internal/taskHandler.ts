@@ -529,9 +529,7 @@ export const makeTaskHandler = (options: {
               "messaging.nats.message.delivery_count": message.deliveryCount,
               "messaging.nats.stream.sequence": message.seq,
               "switchyard.pool": settings.pool,
-              ...(task === undefined
-                ? {}
-                : { "messaging.message.id": `${task.taskId}:${task.attempt}`, ...stageAttributes(task) })
+              ...(task === undefined ? {} : { "messaging.message.id": `${task.taskId}:${task.attempt}`, ...stageAttributes(task) })
             }
           },
           noStackTrace
