@@ -80,6 +80,22 @@ import { templateKeys } from "@switchyard/schemas/InputTemplate"
 /** The span name's destination for results: one name for every run's subject. */
 const resultSubjectFamily = "task.result"
 
+/** A gate that waits shows as an event of the task's span, naming what it waits for. */
+const gateEvent = (waiting: TaskWaiting): Effect.Effect<void> =>
+  Effect.currentSpan.pipe(
+    Effect.flatMap((span) =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() =>
+          span.event("switchyard.gate.waiting", clock.currentTimeNanosUnsafe(), {
+            "switchyard.gate.message": waiting.message,
+            "switchyard.gate.unmet": waiting.unmet.join("; ")
+          })
+        )
+      )
+    ),
+    Effect.ignore
+  )
+
 /** What a task's spans say of it. */
 const stageAttributes = (task: TaskRun) => ({
   "switchyard.run.id": task.runId,
@@ -447,6 +463,7 @@ export const makeTaskHandler = (options: {
           const durationMs = clock.currentTimeMillisUnsafe() - startedAt
           const measured = { stageType: task.stageType, pool: settings.pool, durationMs, metrics: outcome.metrics }
           return recordTask({ ...measured, outcome: outcome.status }).pipe(
+            Effect.andThen(outcome.status === "waiting" ? gateEvent(outcome.waiting) : Effect.void),
             Effect.andThen(publishResult(message, task, outcome, durationMs, subject))
           )
         }),

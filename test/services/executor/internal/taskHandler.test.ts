@@ -12,6 +12,7 @@ import { LeaseKeeper } from "../../../../services/executor/internal/leaseKeeper.
 import { RunningTasks } from "../../../../services/executor/internal/runningTasks.ts"
 import { makeTaskHandler } from "../../../../services/executor/internal/taskHandler.ts"
 import { defineStage } from "../../../../sdk/defineStage.ts"
+import { StageWaiting } from "../../../../schemas/Stage.ts"
 import { WireType } from "../../../../schemas/Catalog.ts"
 import { TaskResult } from "../../../../schemas/Task.ts"
 import * as MemoryBlobStore from "../../../../services/bus/MemoryBlobStore.ts"
@@ -53,6 +54,27 @@ const upper = defineStage({
   run: (text) => text.toUpperCase()
 })
 
+const gate = defineStage({
+  type: "test.gate",
+  version: "1.0.0",
+  description: "Waits for an approval that never comes.",
+  plugin: "test",
+  stateKey: "gate",
+  output: "set",
+  count: "one",
+  inputs: Schema.Unknown,
+  outputs: Schema.Unknown,
+  run: () =>
+    Effect.fail(
+      new StageWaiting({
+        message: "waiting for approval",
+        unmet: ["ledger.approved is true"],
+        timeoutMs: 60_000,
+        timeoutError: { tag: "GateTimeoutError", message: "no approval" }
+      })
+    )
+})
+
 /** A leased message carrying a task, with its settlement left to the caller. */
 const taskMessage = (task: Record<string, unknown>, headers: Record<string, string> = {}): JobMessage => ({
   subject: "task.run.p",
@@ -85,7 +107,7 @@ const setup = Effect.gen(function* () {
     bus,
     names,
     settings,
-    catalog: StageCatalog.make([upper]),
+    catalog: StageCatalog.make([upper, gate]),
     rejections: () => new Map(),
     leases: new LeaseKeeper({ clock, interval: settings.progressInterval }),
     running: new RunningTasks(),
@@ -160,6 +182,24 @@ describe("the task handler", () => {
         "switchyard.task.outcome": "succeeded"
       })
       for (const span of spans) assert.strictEqual(span.status._tag, "Ended")
+    }).pipe(Effect.provide(MemoryBus.layer))
+  )
+
+  it.effect("shows a gate that waits as an event of the task's span, naming what it waits for", () =>
+    Effect.gen(function* () {
+      const { handle, nextResult, spans } = yield* setup
+      yield* handle(taskMessage({ taskId: "t-gate", stageType: "test.gate", inputs: {} }))
+      assert.strictEqual((yield* nextResult).status, "waiting")
+      const consumer = spans.find((span) => span.name === "process task.run.p") as Tracer.NativeSpan | undefined
+      assert.deepStrictEqual(
+        consumer?.events.map(([name, , attributes]) => [name, attributes]),
+        [
+          [
+            "switchyard.gate.waiting",
+            { "switchyard.gate.message": "waiting for approval", "switchyard.gate.unmet": "ledger.approved is true" }
+          ]
+        ]
+      )
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 
