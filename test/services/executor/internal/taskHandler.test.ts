@@ -75,6 +75,17 @@ const gate = defineStage({
     )
 })
 
+/** The messaging attributes of the consumer span of a first delivery on `task.run.p`. */
+const consumerAttributes = (names: ReturnType<typeof makeNames>) => ({
+  "messaging.system": "nats",
+  "messaging.operation.type": "process",
+  "messaging.destination.name": "task.run.p",
+  "messaging.consumer.group.name": names.consumers.pool("p"),
+  "messaging.nats.message.delivery_count": 1,
+  "messaging.nats.stream.sequence": 1,
+  "switchyard.pool": "p"
+})
+
 /** A leased message carrying a task, with its settlement left to the caller. */
 const taskMessage = (task: Record<string, unknown>, headers: Record<string, string> = {}): JobMessage => ({
   subject: "task.run.p",
@@ -164,14 +175,8 @@ describe("the task handler", () => {
         "switchyard.attempt": 1
       }
       assert.deepStrictEqual(Object.fromEntries(consumer!.attributes), {
-        "messaging.system": "nats",
-        "messaging.operation.type": "process",
-        "messaging.destination.name": "task.run.p",
-        "messaging.consumer.group.name": names.consumers.pool("p"),
-        "messaging.nats.message.delivery_count": 1,
-        "messaging.nats.stream.sequence": 1,
+        ...consumerAttributes(names),
         "messaging.message.id": "t-1:1",
-        "switchyard.pool": "p",
         ...task
       })
       assert.deepStrictEqual(Object.fromEntries(stage!.attributes), task)
@@ -264,15 +269,7 @@ describe("the task handler", () => {
         spans.map((span) => span.name),
         ["process task.run.p"]
       )
-      assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), {
-        "messaging.system": "nats",
-        "messaging.operation.type": "process",
-        "messaging.destination.name": "task.run.p",
-        "messaging.consumer.group.name": names.consumers.pool("p"),
-        "messaging.nats.message.delivery_count": 1,
-        "messaging.nats.stream.sequence": 1,
-        "switchyard.pool": "p"
-      })
+      assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), consumerAttributes(names))
     }).pipe(Effect.provide(MemoryBus.layer))
   )
 })
