@@ -188,6 +188,11 @@ export class MemoryConsumer {
       else ackPending++
       if (pending.deliveries > 1) redelivered++
     }
+    // And what the stream holds for it that it has not taken up yet.
+    for (let seq = this.nextSeq; seq <= this.stream.lastSeq; seq++) {
+      const message = this.stream.messages.get(seq)
+      if (message !== undefined && this.filter(message.subject)) waiting++
+    }
     return { waiting, ackPending, redelivered }
   }
 
