@@ -49,7 +49,15 @@ export const layer = (port: number): Layer.Layer<never, HealthServerError, Readi
       })
       const bound = yield* Effect.acquireRelease(
         Effect.callback<Server, HealthServerError>((resume) => {
-          const failed = (error: Error) => resume(Effect.fail(new HealthServerError({ port, message: error.message })))
+          const failed = (error: Error) =>
+            resume(
+              Effect.fail(
+                new HealthServerError({
+                  port,
+                  message: `cannot serve /healthz, /readyz and /metrics on port ${port} (--http-port, SWITCHYARD_HTTP_PORT): ${error.message}`
+                })
+              )
+            )
           server.once("error", failed)
           server.listen(port, () => {
             server.off("error", failed)

@@ -40,6 +40,28 @@ describe("switchyard failures on the command line", () => {
     })
   )
 
+  it.live("names the HTTP port a service cannot listen on, and the flag and variable that set it, in one line", () =>
+    Effect.gen(function* () {
+      // Taken for the test's length: the service finds it in use.
+      const taken = createServer()
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => void taken.listen(0, () => resume(Effect.void))),
+        () => Effect.callback<void>((resume) => void taken.close(() => resume(Effect.void)))
+      )
+      const port = (taken.address() as { port: number }).port
+      const url = `nats://127.0.0.1:${yield* closedPort}`
+      const result = yield* runCli({ label: "registry on a taken port", args: ["registry", "--nats", url, "--http-port", String(port)] })
+      assert.strictEqual(result.code, 1, result.stderr)
+      assert.strictEqual(lines(result.stderr).length, 1, result.stderr)
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^HealthServerError: cannot serve /healthz, /readyz and /metrics on port ${port} \\(--http-port, SWITCHYARD_HTTP_PORT\\): listen EADDRINUSE`
+        )
+      )
+    }).pipe(Effect.scoped)
+  )
+
   it.live("adds the stack of the failure at --log-level debug", () =>
     Effect.gen(function* () {
       const url = `nats://127.0.0.1:${yield* closedPort}`
