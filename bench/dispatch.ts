@@ -10,12 +10,20 @@
  * embedded target is out of reach for whole runs it also shows where the
  * time goes (a wide fan-out run, the executor fed tasks directly, the
  * in-memory bus work a task needs and nothing else, the in-memory queue
- * alone), and the embedded target for that floor too. It never fails on a
- * time: it exits 0 whenever it ran.
+ * alone), and the embedded target for that floor too. Last, what telemetry
+ * costs on the durable path: the durable run without the telemetry layers,
+ * under them with tracing off, and with tracing on, in turns
+ * (`telemetryOverhead.ts`). It never fails on a time: it exits 0 whenever
+ * it ran.
  *
  * Options: `--scale <n>` multiplies every sample count (default 1);
- * `--only <list>` runs some of `core,jetstream,floor,durable,embedded,fanout,executor,memfloor,queue`
- * (the last four are the embedded breakdown).
+ * `--only <list>` runs some of `core,jetstream,floor,durable,embedded,fanout,executor,memfloor,queue,telemetry`
+ * (`fanout` to `queue` are the embedded breakdown); `--rounds <n>`: turns of
+ * each telemetry configuration (default 4, or 12 when `telemetry` is all
+ * that runs; a multiple of 4 puts each configuration in each place of the
+ * order equally often); `--cpu-prof <dir>`: a CPU profile of each telemetry
+ * configuration's process under `<dir>/<configuration>/` (read them with
+ * `bench/cpuProfileTop.ts`).
  */
 import { randomUUID } from "node:crypto"
 import { availableParallelism } from "node:os"
@@ -27,14 +35,18 @@ import { embeddedTaskFloor } from "./internal/embeddedTaskFloor.ts"
 import { coreRequestReply, jetStreamRoundTrip, type RawPlan, type ScenarioResult } from "./internal/rawNats.ts"
 import { type Breakdown, breakdownTable, rate, type Row, scenarioTable, type Target, targetTable } from "./internal/report.ts"
 import { durableRuns, embeddedExecutorPath, embeddedFanOut, embeddedRuns, memoryQueueFloor } from "./internal/switchyardRuns.ts"
+import { type TelemetryPlan, telemetryOverhead, type TelemetryResult } from "./internal/telemetryOverhead.ts"
+import { telemetryEvidence, telemetryPlanLine, telemetryTable, telemetryTargets } from "./internal/telemetryReport.ts"
 
-const sections = ["core", "jetstream", "floor", "durable", "embedded", "fanout", "executor", "memfloor", "queue"] as const
+const sections = ["core", "jetstream", "floor", "durable", "embedded", "fanout", "executor", "memfloor", "queue", "telemetry"] as const
 type Section = (typeof sections)[number]
 
 const { values } = parseArgs({
   options: {
     scale: { type: "string", default: "1" },
-    only: { type: "string", default: sections.join(",") }
+    only: { type: "string", default: sections.join(",") },
+    rounds: { type: "string" },
+    "cpu-prof": { type: "string" }
   }
 })
 const scale = Number(values.scale)
@@ -71,6 +83,20 @@ const plans = {
   }
 } satisfies Record<string, RawPlan>
 
+/** Rounds of the telemetry comparison: many short turns, so load drifts hit every configuration alike. */
+const telemetryPlan: TelemetryPlan = {
+  rounds: Math.max(1, Math.round(Number(values.rounds ?? (only.size === 1 ? 12 : 4)) || 4)),
+  cpuProfileDir: values["cpu-prof"],
+  warmup: {
+    sequential: { warmup: 0, samples: n(50), budgetSeconds: 10 },
+    concurrent: { warmup: 0, total: n(600), inFlight, budgetSeconds: 15 }
+  },
+  round: {
+    sequential: { warmup: 10, samples: n(60), budgetSeconds: 10 },
+    concurrent: { warmup: 64, total: n(1000), inFlight, budgetSeconds: 15 }
+  }
+}
+
 const prefix = `bench${randomUUID().replaceAll("-", "").slice(0, 8)}`
 const deployment = (label: string): DeploymentOptions => ({ prefix: `${prefix}${label}`, slots: inFlight, resultConcurrency: inFlight })
 
@@ -99,6 +125,7 @@ const rows: Array<Row> = []
 const breakdown: Array<Breakdown> = []
 const results: Partial<Record<Section, ScenarioResult | string>> = {}
 let taskFloor: number | string | undefined
+let telemetry: TelemetryResult | string | undefined
 try {
   if (only.has("core")) {
     results.core = await attempt("raw core request/reply", () => coreRequestReply(server.url, `${prefix}core`, plans.core))
@@ -141,6 +168,11 @@ try {
   if (only.has("queue")) {
     const floor = await attempt("in-memory work queue alone", () => memoryQueueFloor(deployment("floor"), n(10_000), n(100_000)))
     breakdown.push({ name: "in-memory work queue alone (enqueue, lease, ack)", perSec: floor })
+  }
+  if (only.has("telemetry")) {
+    telemetry = await attempt("durable dispatch under telemetry (4 configurations in turns)", () =>
+      telemetryOverhead(server.url, `${prefix}tel`, { slots: inFlight, resultConcurrency: inFlight }, telemetryPlan)
+    )
   }
 } finally {
   await server.dispose()
@@ -204,10 +236,31 @@ Every operation is a no-op round trip. seq = one at a time after a warm-up; ops/
                  acked; result taken by the results consumer, run record saved (compare-and-set),
                  result acked
 `)
-console.log(scenarioTable(rows))
+if (rows.length > 0) console.log(scenarioTable(rows))
 if (breakdown.length > 0) {
   console.log("")
   console.log(breakdownTable(breakdown))
+}
+if (telemetry !== undefined) {
+  console.log(`
+Telemetry on the durable path: the durable run, each configuration in a process of its own (all four
+processes alive throughout, one measured at a time) with its own streams on the same server.
+  1   the services as the durable row builds them, no telemetry layer
+  1'  the same again, a control: its difference from 1 is what noise alone does to a comparison
+  2   each service (its connection included) under Telemetry.layer with an HTTP port (Prometheus
+      reader, /metrics, /readyz), the client under Tracing.layer("cli"), no OTEL_* variable: tracing off
+  3   the same with OTEL_EXPORTER_OTLP_ENDPOINT naming a local sink (a node:http server answering 200)
+      and OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: tracing on
+The span processors are flushed after each part of a round; ops/s includes the flush. CPU/run is the
+process's own CPU time (user + system) over the concurrent part divided by its runs.
+${telemetryPlanLine(telemetryPlan, inFlight)}
+`)
+  if (typeof telemetry === "string") console.log(`not measured: ${telemetry}`)
+  else {
+    console.log(telemetryTable(telemetry))
+    console.log("")
+    console.log(telemetryEvidence(telemetry))
+  }
 }
 console.log("")
 console.log(
@@ -217,6 +270,7 @@ console.log(
     latencyTarget("durable", durable),
     latencyTarget("floor", floor),
     embeddedTarget("embedded tasks/s (whole 1-stage runs)", measured(embedded) ? embedded.concurrent.opsPerSec : undefined),
-    embeddedTarget("embedded task floor tasks/s", taskFloor)
+    embeddedTarget("embedded task floor tasks/s", taskFloor),
+    ...telemetryTargets(telemetry)
   ])
 )

@@ -6,9 +6,11 @@
  * connection as separate processes would, and the embedded one, where all
  * four share one in-memory bus. Both are built registry first, so the
  * executor's registration is answered before the scheduler takes runs, and
- * both log warnings only.
+ * both log warnings only. The durable one can also be built as the CLI
+ * builds its services: each under its telemetry (`serviceLayer`), the
+ * client under the tracing `switchyard run` provides.
  */
-import { Layer, References } from "effect"
+import { Layer, Option, References } from "effect"
 import * as MemoryBus from "../../services/bus/MemoryBus.ts"
 import * as MemoryBlobStore from "../../services/bus/MemoryBlobStore.ts"
 import * as NatsBlobStore from "../../services/bus/NatsBlobStore.ts"
@@ -18,6 +20,8 @@ import { Executor, ExecutorConfig, StageCatalog } from "../../services/executor/
 import { Registry, RegistryClient } from "../../services/registry/index.ts"
 import { RunStore, Scheduler, SchedulerConfig } from "../../services/scheduler/index.ts"
 import { SwitchyardClient } from "../../sdk/client.ts"
+import { serviceLayer } from "../../services/cli/Stack.ts"
+import { Tracing } from "../../services/telemetry/index.ts"
 import { stages as helloStages } from "../../plugins/hello/index.ts"
 
 /** The pool the benchmark's executor serves. */
@@ -48,14 +52,29 @@ const scheduler = (options: DeploymentOptions) =>
     Layer.provide(SchedulerConfig.layer({ resultConcurrency: options.resultConcurrency }))
   )
 
-/** Registry, executor, scheduler and client on one NATS server, one connection each. */
-export const durable = (url: string, options: DeploymentOptions) => {
+/** The HTTP port (`/healthz`, `/readyz`, `/metrics`) of each service built under its telemetry. */
+export interface ServicePorts {
+  readonly registry: number
+  readonly scheduler: number
+  readonly executor: number
+}
+
+/**
+ * Registry, executor, scheduler and client on one NATS server, one connection
+ * each. With `telemetry`, each service (its connection included) is built
+ * under `Telemetry.layer` with its HTTP port, and the client under
+ * `Tracing.layer("cli")`, as the CLI does; what they export is then up to the
+ * OpenTelemetry variables of the process.
+ */
+export const durable = (url: string, options: DeploymentOptions, telemetry?: { readonly httpPorts: ServicePorts }) => {
   const nats = (role: string) => NatsBlobStore.layer().pipe(Layer.provideMerge(NatsBus.layer({ url, name: `${options.prefix}-${role}` })))
-  return SwitchyardClient.layer.pipe(
-    Layer.provideMerge(nats("client")),
-    Layer.provideMerge(scheduler(options).pipe(Layer.provide(nats("scheduler")))),
-    Layer.provideMerge(executor(options).pipe(Layer.provide(nats("executor")))),
-    Layer.provideMerge(registry.pipe(Layer.provide(nats("registry")))),
+  const observed = <A, E>(service: keyof ServicePorts, layer: Layer.Layer<A, E>) =>
+    telemetry === undefined ? layer : serviceLayer(layer, { service, httpPort: Option.some(telemetry.httpPorts[service]) })
+  const client = SwitchyardClient.layer.pipe(Layer.provideMerge(nats("client")))
+  return (telemetry === undefined ? client : client.pipe(Layer.provideMerge(Tracing.layer("cli")))).pipe(
+    Layer.provideMerge(observed("scheduler", scheduler(options).pipe(Layer.provide(nats("scheduler"))))),
+    Layer.provideMerge(observed("executor", executor(options).pipe(Layer.provide(nats("executor"))))),
+    Layer.provideMerge(observed("registry", registry.pipe(Layer.provide(nats("registry"))))),
     Layer.provideMerge(Layer.succeed(Subjects, makeNames(options.prefix))),
     Layer.provideMerge(quiet)
   )

@@ -28,7 +28,7 @@ export const noopPipeline = (width: number): string =>
   ) + "\n"
 
 /** Submits one run and waits for its `run.finished`; fails unless it succeeded. */
-const runToEnd = (client: SwitchyardClient["Service"], pipeline: string) =>
+export const runToEnd = (client: SwitchyardClient["Service"], pipeline: string) =>
   Effect.scoped(
     Effect.gen(function* () {
       const run = yield* client.submitRun({ pipeline, file: "bench.yaml" })
