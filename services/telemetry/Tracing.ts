@@ -8,7 +8,7 @@
  * is loaded and Effect's own tracer stays: no exporter, no cost. Spans still
  * buffered when the process stops are flushed.
  */
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Effect, Layer, Option, Tracer } from "effect"
 import { telemetrySettings } from "./TelemetryConfig.ts"
 
 /** `service.name` when the environment does not name the service. */
@@ -38,6 +38,12 @@ export const layer = (service: string): Layer.Layer<unknown, Config.ConfigError>
         }),
         (sdk) => Effect.promise(() => sdk.shutdown().catch(() => undefined)).pipe(Effect.timeoutOption("5 seconds"))
       )
-      return OtelTracer.layerGlobal as Layer.Layer<unknown>
+      // Effect's spans become OpenTelemetry spans. Without the bridge's per-step context hook: it would
+      // enter an OpenTelemetry context on every step of every traced fiber for instrumentations, and
+      // none is installed (parents come from the fiber, and across processes from `traceparent`).
+      return Layer.effect(
+        Tracer.Tracer,
+        Effect.map(OtelTracer.make, (tracer) => Tracer.make({ span: tracer.span }))
+      ).pipe(Layer.provideMerge(OtelTracer.layerGlobalTracer)) as Layer.Layer<unknown>
     })
   )
