@@ -120,7 +120,17 @@ describe("metrics scraped by Prometheus", () => {
         for (const count of perType.values()) assert.strictEqual(count, 1)
         const buckets = yield* server.query('switchyard_task_duration_bucket{switchyard_stage_type="hello.greet", le="+Inf"}')
         assert.strictEqual(Number(buckets[0]?.value[1]), 1)
-        const finished = yield* server.query("switchyard_runs_finished_total")
+        // Each target is scraped on its own schedule: the scheduler's figures may come a scrape later.
+        const finished = yield* eventually(
+          "Prometheus has the scheduler's runs finished",
+          server.query("switchyard_runs_finished_total").pipe(
+            Effect.filterOrFail(
+              (result) => result.length > 0,
+              () => "no series yet"
+            )
+          ),
+          { timeout: "60 seconds", interval: "500 millis" }
+        )
         assert.deepStrictEqual(
           finished.map((sample) => [sample.metric.switchyard_run_status, Number(sample.value[1])]),
           [["succeeded", 1]]
