@@ -25,7 +25,7 @@ export class Readiness extends Context.Service<
   {
     /** Adds a check for as long as the scope lives. */
     readonly register: (check: ReadinessCheck) => Effect.Effect<void, never, Scope.Scope>
-    /** Every check, asked now; ready when all are (and there is at least one). */
+    /** Every check, asked now; ready when all are. With none registered yet, one failing check: `starting`. */
     readonly report: Effect.Effect<ReadinessReport>
   }
 >()("switchyard/bus/Readiness") {
@@ -40,7 +40,14 @@ export class Readiness extends Context.Service<
         ),
       report: Effect.suspend(() =>
         Effect.forEach([...checks], (check) => Effect.map(check.ready, (ready) => ({ name: check.name, ready })))
-      ).pipe(Effect.map((results) => ({ ready: results.length > 0 && results.every((result) => result.ready), checks: results })))
+      ).pipe(
+        Effect.map((results) =>
+          // Before any part registered a check, the service is still starting.
+          results.length === 0
+            ? { ready: false, checks: [{ name: "starting", ready: false }] }
+            : { ready: results.every((result) => result.ready), checks: results }
+        )
+      )
     })
   })
 }

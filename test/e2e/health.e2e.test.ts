@@ -49,8 +49,17 @@ describe("health and readiness endpoints", () => {
         const nats = ["--nats", server.url, "--http-port", "0"]
         const executor = yield* spawnCli({ label: "executor", args: ["executor", ...nats, "--pool", "hello"] })
         const executorPort = yield* httpPortOf(executor)
-        // Connected and bound, but nothing has accepted its stage types yet.
-        const early = yield* answers(executor, executorPort, "/readyz", 503)
+        // Starting, then connected and bound, but nothing has accepted its stage types yet: only that check fails.
+        const early = yield* eventually(
+          "the executor's /readyz fails on its stage types alone",
+          probe(executorPort, "/readyz").pipe(
+            Effect.filterOrFail(
+              (reply) => reply.status === 503 && failing(reply).join() === "executor: stage types announced for pool hello",
+              (reply) => JSON.stringify(reply)
+            )
+          ),
+          { timeout: "60 seconds", interval: "100 millis" }
+        )
         assert.deepStrictEqual(failing(early), ["executor: stage types announced for pool hello"])
         assert.strictEqual((yield* probe(executorPort, "/healthz")).status, 200)
 
