@@ -78,6 +78,9 @@ describe("tracing a run across processes", () => {
           Effect.suspend(() => {
             const seen = new Set(ofRun().map((span) => span.service))
             const missing = services.filter((service) => !seen.has(service))
+            // The scheduler exports in batches too: its apply of the last stage may come a batch later.
+            const applied = ofRun().filter((span) => span.name === "Scheduler.applyResult").length
+            if (applied < 2) missing.push(`the scheduler's second apply (${applied} so far)`)
             return missing.length === 0 ? Effect.succeed(ofRun()) : Effect.fail(`no spans yet from ${missing.join(", ")}`)
           }),
           { timeout: "30 seconds", interval: "200 millis" }
